@@ -1,0 +1,353 @@
+//! Configuration, read once from the environment into a typed struct. Every problem is reported
+//! as one line that names the variable, e.g.
+//! `PORTICO_LINK_TTL: expected a duration like 7d, 12h, 15min or 30s, got "seven"`.
+
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ipnet::IpNet;
+
+use crate::keys::Keyring;
+use crate::units::{Rate, parse_duration};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub database_url: String,
+    pub redis_url: String,
+    /// Prefix of every Redis key this installation writes.
+    pub redis_prefix: String,
+    pub bind: SocketAddr,
+    pub base_domain: String,
+    pub public_scheme: String,
+    /// Port written into links; `None` for the scheme's default port.
+    pub public_port: Option<u16>,
+    pub signing_keys: Arc<Keyring>,
+    pub cookie_secure: bool,
+    pub trusted_proxies: Vec<IpNet>,
+    pub login_per_ip: Rate,
+    pub login_per_email: Rate,
+    pub link_ttl: Duration,
+    /// Whether asking for a new link voids the older unused ones.
+    pub new_link_voids_old: bool,
+    pub session_idle: Duration,
+    pub session_absolute: Duration,
+    pub smtp_url: Option<String>,
+    pub mail_from: String,
+    pub log_format: LogFormat,
+    /// Where generated keys, the SQLite file and the mail outbox live.
+    pub data_dir: PathBuf,
+}
+
+/// A configuration problem: which variable, and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub var: &'static str,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.var, self.message)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+fn err(var: &'static str, message: impl Into<String>) -> ConfigError {
+    ConfigError {
+        var,
+        message: message.into(),
+    }
+}
+
+impl Config {
+    pub fn from_env() -> Result<Config, ConfigError> {
+        Config::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the configuration through `lookup` (the environment, or a map in tests).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+
+        let data_dir = PathBuf::from(get("PORTICO_DATA_DIR").unwrap_or_else(|| "var".into()));
+
+        let database_url = get("DATABASE_URL").unwrap_or_else(|| "sqlite://var/portico.db".into());
+        if !(database_url.starts_with("sqlite:")
+            || database_url.starts_with("postgres://")
+            || database_url.starts_with("postgresql://"))
+        {
+            return Err(err(
+                "DATABASE_URL",
+                format!(
+                    "expected sqlite://PATH or postgres://…, got {:?}",
+                    redact_url(&database_url)
+                ),
+            ));
+        }
+
+        let redis_url = get("REDIS_URL").unwrap_or_else(|| "redis://127.0.0.1:6379".into());
+        redis::Client::open(redis_url.as_str()).map_err(|e| {
+            err(
+                "REDIS_URL",
+                format!("{e}, got {:?}", redact_url(&redis_url)),
+            )
+        })?;
+        let redis_prefix = get("PORTICO_REDIS_PREFIX").unwrap_or_else(|| "portico:".into());
+
+        let bind: SocketAddr = parse_with(&get, "PORTICO_BIND", "127.0.0.1:8080", |v| {
+            v.parse()
+                .map_err(|_| "expected an address like 127.0.0.1:8080".to_string())
+        })?;
+
+        let base_domain = get("PORTICO_BASE_DOMAIN")
+            .unwrap_or_else(|| "localhost".into())
+            .trim()
+            .trim_end_matches('.')
+            .to_ascii_lowercase();
+        if !is_hostname(&base_domain) {
+            return Err(err(
+                "PORTICO_BASE_DOMAIN",
+                format!("expected a domain name like portal.example.com, got {base_domain:?}"),
+            ));
+        }
+        let local = base_domain == "localhost";
+
+        let public_scheme = get("PORTICO_PUBLIC_SCHEME")
+            .unwrap_or_else(|| if local { "http" } else { "https" }.into());
+        if public_scheme != "http" && public_scheme != "https" {
+            return Err(err(
+                "PORTICO_PUBLIC_SCHEME",
+                format!("expected http or https, got {public_scheme:?}"),
+            ));
+        }
+        let public_port = match get("PORTICO_PUBLIC_PORT") {
+            Some(v) => Some(v.trim().parse::<u16>().map_err(|_| {
+                err(
+                    "PORTICO_PUBLIC_PORT",
+                    format!("expected a port number, got {v:?}"),
+                )
+            })?),
+            // On the default local domain the links must reach the bound port directly.
+            None if local => Some(bind.port()),
+            None => None,
+        };
+
+        let signing_keys = match get("PORTICO_SIGNING_KEYS") {
+            Some(text) => Keyring::parse(&text).map_err(|e| err("PORTICO_SIGNING_KEYS", e))?,
+            None => Keyring::load_or_generate(&data_dir)
+                .map_err(|e| err("PORTICO_SIGNING_KEYS", format!("unset, and {e}")))?,
+        };
+
+        let cookie_secure = parse_with(&get, "PORTICO_COOKIE_SECURE", "true", parse_bool)?;
+
+        let trusted_proxies = match get("PORTICO_TRUSTED_PROXIES") {
+            None => Vec::new(),
+            Some(list) => list
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|entry| {
+                    entry
+                        .parse::<IpNet>()
+                        .or_else(|_| entry.parse::<IpAddr>().map(IpNet::from))
+                        .map_err(|_| {
+                            err(
+                                "PORTICO_TRUSTED_PROXIES",
+                                format!("expected addresses or CIDR ranges, got {entry:?}"),
+                            )
+                        })
+                })
+                .collect::<Result<_, _>>()?,
+        };
+
+        let login_per_ip = parse_with(&get, "PORTICO_LOGIN_PER_IP", "60/min", |v| Rate::parse(v))?;
+        let login_per_email =
+            parse_with(&get, "PORTICO_LOGIN_PER_EMAIL", "5/15min", |v| Rate::parse(v))?;
+        let link_ttl = parse_with(&get, "PORTICO_LINK_TTL", "7d", parse_duration)?;
+        let new_link_voids_old =
+            parse_with(&get, "PORTICO_NEW_LINK_VOIDS_OLD", "false", parse_bool)?;
+        let session_idle = parse_with(&get, "PORTICO_SESSION_IDLE", "12h", parse_duration)?;
+        let session_absolute = parse_with(&get, "PORTICO_SESSION_ABSOLUTE", "7d", parse_duration)?;
+        if session_idle > session_absolute {
+            return Err(err(
+                "PORTICO_SESSION_IDLE",
+                "must not be longer than PORTICO_SESSION_ABSOLUTE",
+            ));
+        }
+
+        let smtp_url = get("SMTP_URL");
+        if let Some(url) = &smtp_url
+            && !(url.starts_with("smtp://") || url.starts_with("smtps://"))
+        {
+            return Err(err(
+                "SMTP_URL",
+                format!(
+                    "expected smtp://host:port or smtps://user:pass@host, got {:?}",
+                    redact_url(url)
+                ),
+            ));
+        }
+        let mail_from = get("MAIL_FROM").unwrap_or_else(|| "Portico <no-reply@localhost>".into());
+        if !mail_from.contains('@') {
+            return Err(err(
+                "MAIL_FROM",
+                format!("expected an address like Portico <no-reply@example.com>, got {mail_from:?}"),
+            ));
+        }
+
+        let log_format = match get("PORTICO_LOG_FORMAT").as_deref() {
+            None | Some("text") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(other) => {
+                return Err(err(
+                    "PORTICO_LOG_FORMAT",
+                    format!("expected text or json, got {other:?}"),
+                ));
+            }
+        };
+
+        Ok(Config {
+            database_url,
+            redis_url,
+            redis_prefix,
+            bind,
+            base_domain,
+            public_scheme,
+            public_port,
+            signing_keys: Arc::new(signing_keys),
+            cookie_secure,
+            trusted_proxies,
+            login_per_ip,
+            login_per_email,
+            link_ttl,
+            new_link_voids_old,
+            session_idle,
+            session_absolute,
+            smtp_url,
+            mail_from,
+            log_format,
+            data_dir,
+        })
+    }
+
+    /// The base URL of a firm's portal, e.g. `http://acme.localhost:8080`.
+    pub fn portal_url(&self, slug: &str) -> String {
+        match self.public_port {
+            Some(port) => format!("{}://{slug}.{}:{port}", self.public_scheme, self.base_domain),
+            None => format!("{}://{slug}.{}", self.public_scheme, self.base_domain),
+        }
+    }
+}
+
+fn parse_with<T>(
+    get: &impl Fn(&str) -> Option<String>,
+    var: &'static str,
+    default: &str,
+    parse: impl Fn(&str) -> Result<T, String>,
+) -> Result<T, ConfigError> {
+    let value = get(var).unwrap_or_else(|| default.to_string());
+    parse(value.trim()).map_err(|message| err(var, format!("{message}, got {value:?}")))
+}
+
+fn parse_bool(value: &str) -> Result<bool, String> {
+    match value.to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" => Ok(false),
+        _ => Err("expected true or false".into()),
+    }
+}
+
+fn is_hostname(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 253
+        && name.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        })
+}
+
+/// A URL with its password replaced, fit for an error message.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let mut map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        map.entry("PORTICO_SIGNING_KEYS".into())
+            .or_insert_with(|| Keyring::generate("t").to_config_string());
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.database_url, "sqlite://var/portico.db");
+        assert_eq!(c.public_scheme, "http");
+        assert_eq!(c.portal_url("acme"), "http://acme.localhost:8080");
+        assert_eq!(c.link_ttl, Duration::from_secs(7 * 86_400));
+        assert_eq!(c.login_per_email.count, 5);
+        assert!(c.cookie_secure);
+        let c = config(&[("PORTICO_BASE_DOMAIN", "portal.example.com")]).unwrap();
+        assert_eq!(c.portal_url("acme"), "https://acme.portal.example.com");
+    }
+
+    #[test]
+    fn errors_name_the_variable() {
+        let cases = [
+            ("PORTICO_LINK_TTL", "seven"),
+            ("DATABASE_URL", "mysql://x"),
+            ("REDIS_URL", "http://nope"),
+            ("PORTICO_BIND", "everywhere"),
+            ("PORTICO_COOKIE_SECURE", "maybe"),
+            ("PORTICO_TRUSTED_PROXIES", "10.0.0.0/99"),
+            ("PORTICO_LOGIN_PER_IP", "lots"),
+            ("PORTICO_SIGNING_KEYS", "k1:short"),
+            ("PORTICO_BASE_DOMAIN", "bad domain"),
+            ("SMTP_URL", "http://mail"),
+        ];
+        for (var, value) in cases {
+            let e = config(&[(var, value)]).unwrap_err();
+            assert_eq!(e.var, var, "{e}");
+            assert!(!e.to_string().contains('\n'));
+        }
+        let e = config(&[("PORTICO_LINK_TTL", "seven")]).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "PORTICO_LINK_TTL: expected a duration like 7d, 12h, 15min or 30s, got \"seven\""
+        );
+    }
+
+    #[test]
+    fn passwords_are_not_echoed() {
+        let e = config(&[("DATABASE_URL", "mysql://u:hunter2@db/x")]).unwrap_err();
+        assert!(!e.to_string().contains("hunter2"), "{e}");
+    }
+}

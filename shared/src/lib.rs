@@ -1,0 +1,20 @@
+//! What the gateway and the mailer have in common: configuration from the environment, the
+//! signing keys and the tokens made with them, storage (one implementation per database
+//! backend behind the [`store::Store`] trait), Redis naming, and the mail-job protocol.
+#![forbid(unsafe_code)]
+
+pub mod config;
+pub mod email;
+pub mod ids;
+pub mod keys;
+pub mod mail;
+pub mod redis_conn;
+pub mod secret;
+pub mod store;
+pub mod token;
+pub mod units;
+
+/// Seconds since the Unix epoch, the one clock every stored timestamp uses.
+pub fn now_unix() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}

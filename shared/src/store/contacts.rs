@@ -1,0 +1,273 @@
+//! Contacts (a firm's clients), their portal access, and their invitations.
+
+use async_trait::async_trait;
+use serde::Serialize;
+use sqlx::{Postgres, Sqlite};
+
+use super::{SqlStore, StoreError, on_unique};
+use crate::email::Email;
+use crate::ids::new_id;
+use crate::now_unix;
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, sqlx::FromRow)]
+pub struct Contact {
+    pub id: String,
+    pub firm_id: String,
+    pub name: String,
+    pub email: String,
+    pub portal_access: bool,
+    /// Links and sessions carry the epoch they were made under; a bump voids them all.
+    #[serde(skip)]
+    pub auth_epoch: i64,
+    pub last_login_at: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Debug)]
+pub struct NewContact {
+    pub name: String,
+    pub email: Email,
+    pub portal_access: bool,
+}
+
+/// A partial update: `None` leaves a field as it is.
+#[derive(Debug, Default)]
+pub struct ContactPatch {
+    pub name: Option<String>,
+    pub email: Option<Email>,
+    pub portal_access: Option<bool>,
+}
+
+/// A page of a firm's contacts, oldest first, after the `(created_at, id)` cursor.
+#[derive(Debug)]
+pub struct ContactQuery {
+    pub after: Option<(i64, String)>,
+    pub limit: i64,
+    pub email: Option<Email>,
+    pub portal_access: Option<bool>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, sqlx::FromRow)]
+pub struct Invitation {
+    pub contact_id: String,
+    pub sent_at: i64,
+    pub expires_at: i64,
+    pub send_count: i64,
+    pub accepted_at: Option<i64>,
+}
+
+#[async_trait]
+pub trait ContactStore {
+    /// `Conflict("email")` when the firm already has a contact with this address.
+    async fn create_contact(&self, firm_id: &str, new: &NewContact)
+    -> Result<Contact, StoreError>;
+    async fn contact(&self, firm_id: &str, id: &str) -> Result<Option<Contact>, StoreError>;
+    async fn contact_by_email(
+        &self,
+        firm_id: &str,
+        email: &Email,
+    ) -> Result<Option<Contact>, StoreError>;
+    async fn list_contacts(
+        &self,
+        firm_id: &str,
+        query: &ContactQuery,
+    ) -> Result<Vec<Contact>, StoreError>;
+    /// Applies the patch; revoking access or changing the email bumps the auth epoch, which
+    /// ends the contact's sessions and voids their links.
+    async fn update_contact(
+        &self,
+        firm_id: &str,
+        id: &str,
+        patch: &ContactPatch,
+    ) -> Result<Option<Contact>, StoreError>;
+    async fn delete_contact(&self, firm_id: &str, id: &str) -> Result<bool, StoreError>;
+    /// Notes a sign-in: the last-login time, and the invitation as accepted.
+    async fn record_login(&self, firm_id: &str, contact_id: &str) -> Result<(), StoreError>;
+    /// Records that an invitation was (re)sent; a new one replaces the earlier.
+    async fn record_invitation(
+        &self,
+        firm_id: &str,
+        contact_id: &str,
+        expires_at: i64,
+    ) -> Result<Invitation, StoreError>;
+}
+
+macro_rules! contact_columns {
+    () => {
+        "id, firm_id, name, email, portal_access, auth_epoch, last_login_at, created_at, updated_at"
+    };
+}
+
+macro_rules! contact_store {
+    ($backend:ty) => {
+        #[async_trait]
+        impl ContactStore for SqlStore<$backend> {
+            async fn create_contact(
+                &self,
+                firm_id: &str,
+                new: &NewContact,
+            ) -> Result<Contact, StoreError> {
+                let now = now_unix();
+                sqlx::query_as(concat!(
+                    "INSERT INTO contacts (id, firm_id, name, email, email_norm, portal_access, \
+                     created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING ",
+                    contact_columns!()
+                ))
+                .bind(new_id("ct"))
+                .bind(firm_id)
+                .bind(&new.name)
+                .bind(new.email.as_str())
+                .bind(new.email.normalized())
+                .bind(new.portal_access)
+                .bind(now)
+                .fetch_one(&self.pool)
+                .await
+                .map_err(on_unique("email"))
+            }
+
+            async fn contact(
+                &self,
+                firm_id: &str,
+                id: &str,
+            ) -> Result<Option<Contact>, StoreError> {
+                Ok(sqlx::query_as(concat!(
+                    "SELECT ",
+                    contact_columns!(),
+                    " FROM contacts WHERE firm_id = $1 AND id = $2"
+                ))
+                .bind(firm_id)
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?)
+            }
+
+            async fn contact_by_email(
+                &self,
+                firm_id: &str,
+                email: &Email,
+            ) -> Result<Option<Contact>, StoreError> {
+                Ok(sqlx::query_as(concat!(
+                    "SELECT ",
+                    contact_columns!(),
+                    " FROM contacts WHERE firm_id = $1 AND email_norm = $2"
+                ))
+                .bind(firm_id)
+                .bind(email.normalized())
+                .fetch_optional(&self.pool)
+                .await?)
+            }
+
+            async fn list_contacts(
+                &self,
+                firm_id: &str,
+                query: &ContactQuery,
+            ) -> Result<Vec<Contact>, StoreError> {
+                let (after_time, after_id) = query.after.clone().unwrap_or((i64::MIN, String::new()));
+                Ok(sqlx::query_as(concat!(
+                    "SELECT ",
+                    contact_columns!(),
+                    " FROM contacts WHERE firm_id = $1 AND (created_at, id) > ($2, $3) \
+                     AND ($4 IS NULL OR email_norm = $4) \
+                     AND ($5 IS NULL OR portal_access = $5) \
+                     ORDER BY created_at, id LIMIT $6"
+                ))
+                .bind(firm_id)
+                .bind(after_time)
+                .bind(after_id)
+                .bind(query.email.as_ref().map(|e| e.normalized()))
+                .bind(query.portal_access)
+                .bind(query.limit)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn update_contact(
+                &self,
+                firm_id: &str,
+                id: &str,
+                patch: &ContactPatch,
+            ) -> Result<Option<Contact>, StoreError> {
+                sqlx::query_as(concat!(
+                    "UPDATE contacts SET \
+                     auth_epoch = auth_epoch + CASE \
+                         WHEN $5 IS NOT NULL AND $5 <> email_norm THEN 1 \
+                         WHEN $6 IS NOT NULL AND NOT $6 AND portal_access THEN 1 \
+                         ELSE 0 END, \
+                     name = COALESCE($3, name), \
+                     email = COALESCE($4, email), \
+                     email_norm = COALESCE($5, email_norm), \
+                     portal_access = COALESCE($6, portal_access), \
+                     updated_at = $7 \
+                     WHERE firm_id = $1 AND id = $2 RETURNING ",
+                    contact_columns!()
+                ))
+                .bind(firm_id)
+                .bind(id)
+                .bind(patch.name.as_deref())
+                .bind(patch.email.as_ref().map(|e| e.as_str()))
+                .bind(patch.email.as_ref().map(|e| e.normalized()))
+                .bind(patch.portal_access)
+                .bind(now_unix())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(on_unique("email"))
+            }
+
+            async fn delete_contact(&self, firm_id: &str, id: &str) -> Result<bool, StoreError> {
+                let done = sqlx::query("DELETE FROM contacts WHERE firm_id = $1 AND id = $2")
+                    .bind(firm_id)
+                    .bind(id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected() > 0)
+            }
+
+            async fn record_login(&self, firm_id: &str, contact_id: &str) -> Result<(), StoreError> {
+                let now = now_unix();
+                let mut tx = self.pool.begin().await?;
+                sqlx::query("UPDATE contacts SET last_login_at = $3 WHERE firm_id = $1 AND id = $2")
+                    .bind(firm_id)
+                    .bind(contact_id)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query(
+                    "UPDATE invitations SET accepted_at = $3 \
+                     WHERE firm_id = $1 AND contact_id = $2 AND accepted_at IS NULL",
+                )
+                .bind(firm_id)
+                .bind(contact_id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn record_invitation(
+                &self,
+                firm_id: &str,
+                contact_id: &str,
+                expires_at: i64,
+            ) -> Result<Invitation, StoreError> {
+                Ok(sqlx::query_as(
+                    "INSERT INTO invitations (contact_id, firm_id, sent_at, expires_at) \
+                     VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (contact_id) DO UPDATE SET sent_at = excluded.sent_at, \
+                     expires_at = excluded.expires_at, accepted_at = NULL, \
+                     send_count = invitations.send_count + 1 \
+                     RETURNING contact_id, sent_at, expires_at, send_count, accepted_at",
+                )
+                .bind(contact_id)
+                .bind(firm_id)
+                .bind(now_unix())
+                .bind(expires_at)
+                .fetch_one(&self.pool)
+                .await?)
+            }
+        }
+    };
+}
+contact_store!(Sqlite);
+contact_store!(Postgres);

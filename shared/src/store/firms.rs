@@ -1,0 +1,134 @@
+//! Firms, their owner, and their API keys.
+
+use async_trait::async_trait;
+use serde::Serialize;
+use sqlx::{Postgres, Sqlite};
+
+use super::{SqlStore, StoreError, on_unique};
+use crate::email::Email;
+use crate::ids::new_id;
+use crate::now_unix;
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, sqlx::FromRow)]
+pub struct Firm {
+    pub id: String,
+    pub slug: String,
+    pub name: String,
+    pub brand_color: String,
+    pub created_at: i64,
+}
+
+#[derive(Debug)]
+pub struct NewFirm {
+    pub slug: String,
+    pub name: String,
+    pub owner_email: Email,
+}
+
+/// The SHA-256 of an API key (hex) and its first characters, which are all that is stored.
+#[derive(Debug, Clone)]
+pub struct ApiKeyHash {
+    pub prefix: String,
+    pub hash: String,
+}
+
+#[async_trait]
+pub trait FirmStore {
+    /// Creates the firm with its owner; `Conflict("slug")` when the slug is taken.
+    async fn create_firm(&self, firm: &NewFirm) -> Result<Firm, StoreError>;
+    async fn firm_by_slug(&self, slug: &str) -> Result<Option<Firm>, StoreError>;
+    async fn firm_by_id(&self, id: &str) -> Result<Option<Firm>, StoreError>;
+    async fn add_api_key(&self, firm_id: &str, key: &ApiKeyHash) -> Result<(), StoreError>;
+    /// The firm of a live (not revoked) API key.
+    async fn firm_by_api_key(&self, hash: &str) -> Result<Option<Firm>, StoreError>;
+}
+
+macro_rules! firm_columns {
+    () => {
+        "id, slug, name, brand_color, created_at"
+    };
+}
+
+macro_rules! firm_store {
+    ($backend:ty) => {
+        #[async_trait]
+        impl FirmStore for SqlStore<$backend> {
+            async fn create_firm(&self, firm: &NewFirm) -> Result<Firm, StoreError> {
+                let now = now_unix();
+                let mut tx = self.pool.begin().await?;
+                let created: Firm = sqlx::query_as(concat!(
+                    "INSERT INTO firms (id, slug, name, created_at) VALUES ($1, $2, $3, $4) \
+                     RETURNING ",
+                    firm_columns!()
+                ))
+                .bind(new_id("fm"))
+                .bind(&firm.slug)
+                .bind(&firm.name)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(on_unique("slug"))?;
+                sqlx::query(
+                    "INSERT INTO staff (id, firm_id, email, email_norm, role, created_at) \
+                     VALUES ($1, $2, $3, $4, 'owner', $5)",
+                )
+                .bind(new_id("st"))
+                .bind(&created.id)
+                .bind(firm.owner_email.as_str())
+                .bind(firm.owner_email.normalized())
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(created)
+            }
+
+            async fn firm_by_slug(&self, slug: &str) -> Result<Option<Firm>, StoreError> {
+                Ok(
+                    sqlx::query_as(concat!("SELECT ", firm_columns!(), " FROM firms WHERE slug = $1"))
+                        .bind(slug)
+                        .fetch_optional(&self.pool)
+                        .await?,
+                )
+            }
+
+            async fn firm_by_id(&self, id: &str) -> Result<Option<Firm>, StoreError> {
+                Ok(
+                    sqlx::query_as(concat!("SELECT ", firm_columns!(), " FROM firms WHERE id = $1"))
+                        .bind(id)
+                        .fetch_optional(&self.pool)
+                        .await?,
+                )
+            }
+
+            async fn add_api_key(&self, firm_id: &str, key: &ApiKeyHash) -> Result<(), StoreError> {
+                sqlx::query(
+                    "INSERT INTO api_keys (id, firm_id, prefix, key_hash, created_at) \
+                     VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(new_id("ak"))
+                .bind(firm_id)
+                .bind(&key.prefix)
+                .bind(&key.hash)
+                .bind(now_unix())
+                .execute(&self.pool)
+                .await
+                .map_err(on_unique("api key"))?;
+                Ok(())
+            }
+
+            async fn firm_by_api_key(&self, hash: &str) -> Result<Option<Firm>, StoreError> {
+                Ok(sqlx::query_as(
+                    "SELECT f.id, f.slug, f.name, f.brand_color, f.created_at \
+                     FROM api_keys k JOIN firms f ON f.id = k.firm_id \
+                     WHERE k.key_hash = $1 AND k.revoked_at IS NULL",
+                )
+                .bind(hash)
+                .fetch_optional(&self.pool)
+                .await?)
+            }
+        }
+    };
+}
+firm_store!(Sqlite);
+firm_store!(Postgres);

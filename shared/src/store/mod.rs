@@ -1,0 +1,121 @@
+//! Storage. Handlers depend on the [`Store`] trait, made of one trait per aggregate
+//! ([`FirmStore`], [`ContactStore`]); each aggregate's module holds its model, its trait and its
+//! SQL, written once with `$n` placeholders (which SQLite and PostgreSQL both accept) and
+//! compiled for each backend by a small macro. The backend is chosen once, by [`open`], from the
+//! URL; nothing else in the system knows which database it talks to.
+//!
+//! Where a dialect differs (none yet), keep both versions side by side in the aggregate's module.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::postgres::PgPoolOptions;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Database, Pool, Postgres, Sqlite};
+
+mod contacts;
+mod firms;
+
+pub use contacts::{Contact, ContactPatch, ContactQuery, ContactStore, Invitation, NewContact};
+pub use firms::{ApiKeyHash, Firm, FirmStore, NewFirm};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A unique value (named here) is already used.
+    #[error("{0} is already taken")]
+    Conflict(&'static str),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+/// Turns a unique-key violation into [`StoreError::Conflict`] naming `field`.
+fn on_unique(field: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
+    move |e| match &e {
+        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict(field),
+        _ => StoreError::Database(e),
+    }
+}
+
+/// Everything the gateway and the CLI store.
+#[async_trait]
+pub trait Store: FirmStore + ContactStore + Send + Sync + 'static {
+    /// `sqlite` or `postgres`, for logs and `/readyz`.
+    fn backend(&self) -> &'static str;
+    /// Applies pending migrations.
+    async fn migrate(&self) -> Result<(), StoreError>;
+    /// One round trip, for readiness checks.
+    async fn ping(&self) -> Result<(), StoreError>;
+    async fn close(&self);
+}
+
+/// A store over an sqlx pool; implemented for [`Sqlite`] and [`Postgres`].
+pub struct SqlStore<DB: Database> {
+    pool: Pool<DB>,
+}
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
+
+macro_rules! store_impl {
+    ($backend:ty, $name:literal, $migrator:ident) => {
+        #[async_trait]
+        impl Store for SqlStore<$backend> {
+            fn backend(&self) -> &'static str {
+                $name
+            }
+
+            async fn migrate(&self) -> Result<(), StoreError> {
+                $migrator.run(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn ping(&self) -> Result<(), StoreError> {
+                sqlx::query("SELECT 1").execute(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn close(&self) {
+                self.pool.close().await;
+            }
+        }
+    };
+}
+store_impl!(Sqlite, "sqlite", SQLITE_MIGRATIONS);
+store_impl!(Postgres, "postgres", POSTGRES_MIGRATIONS);
+
+/// Opens the database named by `url` (`sqlite://…` or `postgres://…`) and checks that it
+/// answers. A SQLite file is created if missing, with WAL and foreign keys on.
+pub async fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
+    if url.starts_with("sqlite:") {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(5));
+        let file = options.get_filename();
+        if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty())
+            && file != Path::new(":memory:")
+        {
+            std::fs::create_dir_all(dir).map_err(|e| sqlx::Error::Io(e))?;
+        }
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_with(options)
+            .await?;
+        Ok(Arc::new(SqlStore { pool }))
+    } else {
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect(url)
+            .await?;
+        Ok(Arc::new(SqlStore { pool }))
+    }
+}
