@@ -169,9 +169,10 @@ impl Config {
                 .collect::<Result<_, _>>()?,
         };
 
-        let login_per_ip = parse_with(&get, "PORTICO_LOGIN_PER_IP", "60/min", |v| Rate::parse(v))?;
-        let login_per_email =
-            parse_with(&get, "PORTICO_LOGIN_PER_EMAIL", "5/15min", |v| Rate::parse(v))?;
+        let login_per_ip = parse_with(&get, "PORTICO_LOGIN_PER_IP", "60/min", Rate::parse)?;
+        let login_per_email = parse_with(&get, "PORTICO_LOGIN_PER_EMAIL", "5/15min", |v| {
+            Rate::parse(v)
+        })?;
         let link_ttl = parse_with(&get, "PORTICO_LINK_TTL", "7d", parse_duration)?;
         let new_link_voids_old =
             parse_with(&get, "PORTICO_NEW_LINK_VOIDS_OLD", "false", parse_bool)?;
@@ -200,7 +201,9 @@ impl Config {
         if !mail_from.contains('@') {
             return Err(err(
                 "MAIL_FROM",
-                format!("expected an address like Portico <no-reply@example.com>, got {mail_from:?}"),
+                format!(
+                    "expected an address like Portico <no-reply@example.com>, got {mail_from:?}"
+                ),
             ));
         }
 
@@ -242,7 +245,10 @@ impl Config {
     /// The base URL of a firm's portal, e.g. `http://acme.localhost:8080`.
     pub fn portal_url(&self, slug: &str) -> String {
         match self.public_port {
-            Some(port) => format!("{}://{slug}.{}:{port}", self.public_scheme, self.base_domain),
+            Some(port) => format!(
+                "{}://{slug}.{}:{port}",
+                self.public_scheme, self.base_domain
+            ),
             None => format!("{}://{slug}.{}", self.public_scheme, self.base_domain),
         }
     }

@@ -266,7 +266,9 @@ mod tests {
             for bit in 0..7 {
                 let mut t = token.clone();
                 t[i] ^= 1 << bit;
-                let Ok(t) = String::from_utf8(t) else { continue };
+                let Ok(t) = String::from_utf8(t) else {
+                    continue;
+                };
                 if t == link.token.expose() {
                     continue;
                 }

@@ -7,7 +7,9 @@ use std::time::Duration;
 /// Parses `500ms`, `30s`, `15min` (or `15m`), `12h`, `7d`; a bare unit means one of it.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
-    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
     let count: u64 = if number.is_empty() {
         1

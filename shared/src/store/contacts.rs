@@ -60,8 +60,7 @@ pub struct Invitation {
 #[async_trait]
 pub trait ContactStore {
     /// `Conflict("email")` when the firm already has a contact with this address.
-    async fn create_contact(&self, firm_id: &str, new: &NewContact)
-    -> Result<Contact, StoreError>;
+    async fn create_contact(&self, firm_id: &str, new: &NewContact) -> Result<Contact, StoreError>;
     async fn contact(&self, firm_id: &str, id: &str) -> Result<Option<Contact>, StoreError>;
     async fn contact_by_email(
         &self,

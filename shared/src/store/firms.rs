@@ -84,21 +84,25 @@ macro_rules! firm_store {
             }
 
             async fn firm_by_slug(&self, slug: &str) -> Result<Option<Firm>, StoreError> {
-                Ok(
-                    sqlx::query_as(concat!("SELECT ", firm_columns!(), " FROM firms WHERE slug = $1"))
-                        .bind(slug)
-                        .fetch_optional(&self.pool)
-                        .await?,
-                )
+                Ok(sqlx::query_as(concat!(
+                    "SELECT ",
+                    firm_columns!(),
+                    " FROM firms WHERE slug = $1"
+                ))
+                .bind(slug)
+                .fetch_optional(&self.pool)
+                .await?)
             }
 
             async fn firm_by_id(&self, id: &str) -> Result<Option<Firm>, StoreError> {
-                Ok(
-                    sqlx::query_as(concat!("SELECT ", firm_columns!(), " FROM firms WHERE id = $1"))
-                        .bind(id)
-                        .fetch_optional(&self.pool)
-                        .await?,
-                )
+                Ok(sqlx::query_as(concat!(
+                    "SELECT ",
+                    firm_columns!(),
+                    " FROM firms WHERE id = $1"
+                ))
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?)
             }
 
             async fn add_api_key(&self, firm_id: &str, key: &ApiKeyHash) -> Result<(), StoreError> {

@@ -33,6 +33,18 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
 }
 
+impl StoreError {
+    /// The database could not be reached (as opposed to refusing a query).
+    pub fn is_unavailable(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Database(
+                sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed
+            )
+        )
+    }
+}
+
 /// Turns a unique-key violation into [`StoreError::Conflict`] naming `field`.
 fn on_unique(field: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
     move |e| match &e {
@@ -102,7 +114,7 @@ pub async fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
         if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty())
             && file != Path::new(":memory:")
         {
-            std::fs::create_dir_all(dir).map_err(|e| sqlx::Error::Io(e))?;
+            std::fs::create_dir_all(dir).map_err(sqlx::Error::Io)?;
         }
         let pool = SqlitePoolOptions::new()
             .max_connections(8)

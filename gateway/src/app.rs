@@ -1,0 +1,213 @@
+//! Builds the gateway: its state from the configuration, and its router with every layer in
+//! one place, read top to bottom from the outermost.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, HeaderValue, Request, header};
+use axum::middleware;
+use portico_shared::config::{Config, redact_url};
+use portico_shared::redis_conn::{self, RedisKeys};
+use portico_shared::secret::random_string;
+use portico_shared::store;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tower_http::request_id::{
+    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tracing::Level;
+
+use crate::metrics::{self, Metrics};
+use crate::render::Templates;
+use crate::routes;
+use crate::state::AppState;
+
+/// Scripts, styles and frames only from ourselves; no inline code at all.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; \
+     form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// Opens the database (migrating it) and Redis. Failures name the variable to fix.
+pub async fn state(config: Config) -> anyhow::Result<AppState> {
+    let store = store::open(&config.database_url).await.with_context(|| {
+        format!(
+            "DATABASE_URL: cannot open {}",
+            redact_url(&config.database_url)
+        )
+    })?;
+    store
+        .migrate()
+        .await
+        .context("DATABASE_URL: migrating the database failed")?;
+    let redis = redis_conn::connect(&config.redis_url)
+        .await
+        .with_context(|| {
+            format!(
+                "REDIS_URL: cannot connect to {}",
+                redact_url(&config.redis_url)
+            )
+        })?;
+    Ok(AppState {
+        redis_keys: RedisKeys::new(&config.redis_prefix),
+        config: Arc::new(config),
+        store,
+        redis,
+        templates: Arc::new(Templates::default()),
+        metrics: Arc::new(Metrics::default()),
+    })
+}
+
+#[derive(Clone, Default)]
+struct ShortRequestId;
+
+impl MakeRequestId for ShortRequestId {
+    fn make_request_id<B>(&mut self, _: &Request<B>) -> Option<RequestId> {
+        HeaderValue::from_str(&random_string::<9>())
+            .ok()
+            .map(RequestId::new)
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    let portal = Router::new()
+        .merge(routes::auth::router(&state))
+        .merge(routes::home::router())
+        .merge(routes::assets::router())
+        .fallback(routes::not_found)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::auth::csrf::ensure_anchor,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            routes::portal_errors,
+        ));
+
+    let request_id = HeaderName::from_static("x-request-id");
+    let static_header =
+        |name, value| SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value));
+    Router::new()
+        .merge(routes::ops::router())
+        .merge(routes::api::router(&state))
+        .merge(portal)
+        .layer(DefaultBodyLimit::max(1024 * 1024))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track,
+        ))
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            Duration::from_secs(30),
+        ))
+        .layer(static_header(
+            header::CONTENT_SECURITY_POLICY,
+            CONTENT_SECURITY_POLICY,
+        ))
+        .layer(static_header(header::X_FRAME_OPTIONS, "DENY"))
+        .layer(static_header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .layer(static_header(header::REFERRER_POLICY, "no-referrer"))
+        .layer(static_header(header::CACHE_CONTROL, "no-store"))
+        .layer(static_header(
+            HeaderName::from_static("permissions-policy"),
+            "camera=(), microphone=(), geolocation=(), interest-cohort=()",
+        ))
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(
+            // One line a request, with the path but never the query (it may carry a token).
+            TraceLayer::new_for_http()
+                .make_span_with(|request: &Request<_>| {
+                    let id = request
+                        .headers()
+                        .get("x-request-id")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("-");
+                    tracing::info_span!(
+                        "request",
+                        id = %id,
+                        method = %request.method(),
+                        path = %request.uri().path(),
+                        firm = tracing::field::Empty,
+                    )
+                })
+                .on_request(())
+                .on_response(DefaultOnResponse::new().level(Level::INFO)),
+        )
+        .layer(SetRequestIdLayer::new(request_id, ShortRequestId))
+        .with_state(state)
+}
+
+/// Serves until `shutdown` resolves, then finishes the requests in flight.
+pub async fn serve(
+    state: AppState,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// A gateway running in the background, for tests and benchmarks.
+pub struct Running {
+    pub addr: SocketAddr,
+    pub state: AppState,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl Running {
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let _ = (&mut self.task).await;
+    }
+}
+
+/// Starts a gateway on `listener` in the background.
+pub async fn spawn(config: Config, listener: TcpListener) -> anyhow::Result<Running> {
+    let addr = listener.local_addr()?;
+    let state = state(config).await?;
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(serve(state.clone(), listener, async {
+        let _ = stopped.await;
+    }));
+    Ok(Running {
+        addr,
+        state,
+        stop: Some(stop),
+        task,
+    })
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}

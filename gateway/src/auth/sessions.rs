@@ -1,0 +1,105 @@
+//! Sessions, kept in Redis under a keyed hash of the cookie value (so Redis contents cannot be
+//! replayed as cookies). A session expires after the idle lifetime without requests (each
+//! request pushes the expiry back) and after the absolute lifetime in any case. It records the
+//! contact's auth epoch; a bump of the epoch (access revoked, email changed) ends it.
+
+use axum_extra::extract::cookie::Cookie;
+use portico_shared::keys::Purpose;
+use portico_shared::now_unix;
+use portico_shared::secret::{b64, random_bytes, unb64};
+use redis::AsyncCommands;
+use serde::{Deserialize, Serialize};
+
+use super::cookies;
+use crate::error::Result;
+use crate::state::AppState;
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SessionRecord {
+    #[serde(rename = "c")]
+    pub contact_id: String,
+    #[serde(rename = "f")]
+    pub firm_id: String,
+    #[serde(rename = "e")]
+    pub epoch: i64,
+    #[serde(rename = "t")]
+    pub created_at: i64,
+}
+
+/// The Redis key of a cookie value `{key id}.{random}`; `None` for junk or a retired key.
+fn redis_key(state: &AppState, cookie_value: &str) -> Option<String> {
+    let (kid, random) = cookie_value.split_once('.')?;
+    let random = unb64(random).filter(|r| r.len() == 32)?;
+    let key = state.keys().get(kid)?;
+    let hash = key.keyed_hash(Purpose::Session, &[&random]);
+    Some(state.redis_keys.session(&hash))
+}
+
+/// Starts a session and returns its cookie. Any session this browser had is ended first, so
+/// the id always changes at sign-in.
+pub async fn start(
+    state: &AppState,
+    previous: Option<&str>,
+    firm_id: &str,
+    contact_id: &str,
+    epoch: i64,
+) -> Result<Cookie<'static>> {
+    let key = state.keys().active();
+    let random = random_bytes::<32>();
+    let value = format!("{}.{}", key.id(), b64(&random));
+    let record = SessionRecord {
+        contact_id: contact_id.to_string(),
+        firm_id: firm_id.to_string(),
+        epoch,
+        created_at: now_unix(),
+    };
+    let mut redis = state.redis();
+    let mut pipe = redis::pipe();
+    if let Some(old) = previous.and_then(|p| redis_key(state, p)) {
+        pipe.del(old).ignore();
+    }
+    pipe.set_ex(
+        redis_key(state, &value).expect("fresh session value parses"),
+        serde_json::to_string(&record).expect("session serializes"),
+        state.config.session_idle.as_secs(),
+    )
+    .ignore();
+    let () = pipe.query_async(&mut redis).await?;
+    state.metrics.sessions_started.inc();
+    let max_age = time::Duration::seconds(state.config.session_absolute.as_secs() as i64);
+    Ok(cookies::build(
+        cookies::SESSION,
+        value,
+        Some(max_age),
+        state.config.cookie_secure,
+    ))
+}
+
+/// The live session behind a cookie value, its idle expiry pushed back; `None` when there is
+/// none, it has expired, or it is past its absolute lifetime.
+pub async fn load(state: &AppState, cookie_value: &str) -> Result<Option<SessionRecord>> {
+    let Some(key) = redis_key(state, cookie_value) else {
+        return Ok(None);
+    };
+    let mut redis = state.redis();
+    let idle = state.config.session_idle.as_secs();
+    let raw: Option<String> = redis.get_ex(&key, redis::Expiry::EX(idle)).await?;
+    let Some(record) = raw.and_then(|r| serde_json::from_str::<SessionRecord>(&r).ok()) else {
+        return Ok(None);
+    };
+    let absolute = state.config.session_absolute.as_secs() as i64;
+    if now_unix() >= record.created_at + absolute {
+        let _: () = redis.del(&key).await?;
+        return Ok(None);
+    }
+    Ok(Some(record))
+}
+
+/// Ends the session behind a cookie value.
+pub async fn end(state: &AppState, cookie_value: &str) -> Result<()> {
+    if let Some(key) = redis_key(state, cookie_value) {
+        let mut redis = state.redis();
+        let _: () = redis.del(key).await?;
+    }
+    Ok(())
+}

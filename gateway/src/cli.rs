@@ -1,0 +1,247 @@
+//! The `gateway` command: `serve` (default), `migrate`, `firm create`, `apikey create`, `demo`.
+
+use clap::{Parser, Subcommand};
+use portico_shared::config::Config;
+use portico_shared::email::Email;
+use portico_shared::secret::random_string;
+use portico_shared::store::{
+    self, ApiKeyHash, ContactPatch, Firm, NewContact, NewFirm, Store, StoreError,
+};
+use std::sync::Arc;
+
+use crate::app;
+use crate::routes::api::api_key_hash;
+
+#[derive(Parser)]
+#[command(
+    name = "gateway",
+    version,
+    about = "Portico gateway: client portal, sign-in and staff API"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Serve HTTP (the default).
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Manage firms.
+    Firm {
+        #[command(subcommand)]
+        action: FirmAction,
+    },
+    /// Manage API keys.
+    Apikey {
+        #[command(subcommand)]
+        action: ApiKeyAction,
+    },
+    /// Create a demo firm with contacts, for trying Portico out.
+    Demo,
+}
+
+#[derive(Subcommand)]
+pub enum FirmAction {
+    /// Create a firm and print its first API key.
+    Create {
+        #[arg(long)]
+        slug: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long = "owner-email")]
+        owner_email: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum ApiKeyAction {
+    /// Create an API key for a firm and print it (it is shown only once).
+    Create {
+        /// The firm's slug.
+        #[arg(long)]
+        firm: String,
+    },
+}
+
+pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
+    match command {
+        Command::Serve => serve(config).await,
+        Command::Migrate => {
+            let store = open_store(&config).await?;
+            println!("database migrated ({})", store.backend());
+            Ok(())
+        }
+        Command::Firm {
+            action:
+                FirmAction::Create {
+                    slug,
+                    name,
+                    owner_email,
+                },
+        } => {
+            let store = open_store(&config).await?;
+            let firm = create_firm(&*store, &slug, &name, &owner_email).await?;
+            let key = create_api_key(&*store, &firm).await?;
+            println!(
+                "firm {} created: {}",
+                firm.slug,
+                config.portal_url(&firm.slug)
+            );
+            println!("API key (shown once, keep it safe): {key}");
+            Ok(())
+        }
+        Command::Apikey {
+            action: ApiKeyAction::Create { firm },
+        } => {
+            let store = open_store(&config).await?;
+            let firm = store
+                .firm_by_slug(&firm)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("--firm: no firm with slug {firm:?}"))?;
+            let key = create_api_key(&*store, &firm).await?;
+            println!(
+                "API key for {} (shown once, keep it safe): {key}",
+                firm.slug
+            );
+            Ok(())
+        }
+        Command::Demo => demo(config).await,
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(config.bind)
+        .await
+        .map_err(|e| anyhow::anyhow!("PORTICO_BIND: cannot listen on {}: {e}", config.bind))?;
+    let bound = listener.local_addr()?;
+    let state = app::state(config).await?;
+    tracing::info!(
+        address = %bound,
+        database = state.store.backend(),
+        base_domain = %state.config.base_domain,
+        "gateway listening"
+    );
+    app::serve(state.clone(), listener, app::shutdown_signal()).await?;
+    state.store.close().await;
+    tracing::info!("gateway stopped");
+    Ok(())
+}
+
+async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+    let store = store::open(&config.database_url).await.map_err(|e| {
+        anyhow::anyhow!(
+            "DATABASE_URL: cannot open {}: {e}",
+            portico_shared::config::redact_url(&config.database_url)
+        )
+    })?;
+    store.migrate().await?;
+    Ok(store)
+}
+
+/// Slugs become host names (`{slug}.{base domain}`): one DNS label, and not a name that
+/// looks like infrastructure.
+pub fn validate_slug(slug: &str) -> Result<(), String> {
+    const RESERVED: &[&str] = &[
+        "www", "api", "admin", "app", "mail", "static", "assets", "auth", "login", "portal",
+        "status",
+    ];
+    let shape_ok = (2..=40).contains(&slug.len())
+        && slug
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !slug.starts_with('-')
+        && !slug.ends_with('-');
+    if !shape_ok {
+        return Err(format!(
+            "--slug: expected 2 to 40 lowercase letters, digits or inner hyphens, got {slug:?}"
+        ));
+    }
+    if RESERVED.contains(&slug) {
+        return Err(format!("--slug: {slug:?} is reserved"));
+    }
+    Ok(())
+}
+
+async fn create_firm(
+    store: &dyn Store,
+    slug: &str,
+    name: &str,
+    owner_email: &str,
+) -> anyhow::Result<Firm> {
+    validate_slug(slug).map_err(anyhow::Error::msg)?;
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 120 {
+        anyhow::bail!("--name: expected 1 to 120 characters");
+    }
+    let owner_email =
+        Email::parse(owner_email).map_err(|e| anyhow::anyhow!("--owner-email: {e}"))?;
+    let new = NewFirm {
+        slug: slug.to_string(),
+        name: name.to_string(),
+        owner_email,
+    };
+    match store.create_firm(&new).await {
+        Err(StoreError::Conflict(_)) => anyhow::bail!("--slug: a firm with slug {slug:?} exists"),
+        other => Ok(other?),
+    }
+}
+
+async fn create_api_key(store: &dyn Store, firm: &Firm) -> anyhow::Result<String> {
+    let key = format!("pk_{}", random_string::<32>());
+    let hash = ApiKeyHash {
+        prefix: key[..10].to_string(),
+        hash: api_key_hash(&key),
+    };
+    store.add_api_key(&firm.id, &hash).await?;
+    Ok(key)
+}
+
+/// Two firms sharing a client (Ann), so company switching has something to switch between.
+async fn demo(config: Config) -> anyhow::Result<()> {
+    let store = open_store(&config).await?;
+    let firms = [
+        ("acme", "Acme Accounting", "owner@acme.example"),
+        ("northwind", "Northwind Advisors", "owner@northwind.example"),
+    ];
+    let contacts = [
+        ("acme", "Ann Lee", "ann@example.com", true),
+        ("acme", "Ben Ortiz", "ben@example.com", true),
+        ("acme", "Cleo Park", "cleo@example.com", false),
+        ("northwind", "Ann Lee", "ann@example.com", true),
+    ];
+    for (slug, name, owner) in firms {
+        let firm = match store.firm_by_slug(slug).await? {
+            Some(firm) => firm,
+            None => create_firm(&*store, slug, name, owner).await?,
+        };
+        for (_, contact_name, email, access) in contacts.iter().filter(|c| c.0 == slug) {
+            let email = Email::parse(email).map_err(anyhow::Error::msg)?;
+            match store.contact_by_email(&firm.id, &email).await? {
+                Some(existing) => {
+                    let patch = ContactPatch {
+                        portal_access: Some(*access),
+                        ..ContactPatch::default()
+                    };
+                    store.update_contact(&firm.id, &existing.id, &patch).await?;
+                }
+                None => {
+                    let new = NewContact {
+                        name: contact_name.to_string(),
+                        email,
+                        portal_access: *access,
+                    };
+                    store.create_contact(&firm.id, &new).await?;
+                }
+            }
+        }
+        let key = create_api_key(&*store, &firm).await?;
+        println!("{name}: {}/login", config.portal_url(slug));
+        println!("  API key (shown once): {key}");
+    }
+    println!("Clients with access: ann@example.com (both firms), ben@example.com (Acme).");
+    println!("cleo@example.com is a contact of Acme without portal access.");
+    Ok(())
+}

@@ -1,0 +1,166 @@
+//! One error type for every handler, turned into a response in one place.
+//!
+//! A handler returns [`Error`]; its `IntoResponse` puts the status and an [`ErrorInfo`] in the
+//! response. The route group then decides the body: the portal renders a friendly page
+//! (`routes::portal_errors`), the API writes `{"error":{"code","message"}}`
+//! (`routes::api::json_errors`). Internal causes are logged with a short reference that the
+//! user also sees, and never shown.
+
+use std::time::Duration;
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use portico_shared::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("not found")]
+    NotFound,
+    /// A portal page needs a session: the client is sent to the sign-in page.
+    #[error("please sign in")]
+    SignInRequired,
+    #[error("{0}")]
+    Unauthorized(&'static str),
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{message}")]
+    Unprocessable {
+        field: &'static str,
+        message: String,
+    },
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
+    #[error("the form has expired; please try again")]
+    Csrf,
+    #[error("request body too large")]
+    TooLarge,
+    #[error("unsupported media type: {0}")]
+    UnsupportedMediaType(&'static str),
+    #[error("too many requests")]
+    RateLimited { retry_after: Duration },
+    #[error("{0} is unavailable")]
+    Unavailable(&'static str),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+/// What the route group needs to write the body of an error response.
+#[derive(Clone, Debug)]
+pub struct ErrorInfo {
+    pub code: &'static str,
+    pub message: String,
+    pub field: Option<&'static str>,
+    pub retry_after: Option<u64>,
+    /// Shown on 500 pages and logged beside the cause.
+    pub reference: Option<String>,
+}
+
+impl From<redis::RedisError> for Error {
+    fn from(e: redis::RedisError) -> Error {
+        tracing::warn!(error = %e, "redis request failed");
+        Error::Unavailable("Redis")
+    }
+}
+
+impl From<StoreError> for Error {
+    fn from(e: StoreError) -> Error {
+        match e {
+            e if e.is_unavailable() => {
+                tracing::warn!(error = %e, "database unreachable");
+                Error::Unavailable("the database")
+            }
+            StoreError::Conflict(field) => Error::Conflict {
+                code: "conflict",
+                message: format!("{field} is already taken"),
+            },
+            other => Error::Internal(other.into()),
+        }
+    }
+}
+
+impl Error {
+    pub fn invalid(field: &'static str, message: impl Into<String>) -> Error {
+        Error::Unprocessable {
+            field,
+            message: message.into(),
+        }
+    }
+
+    fn status(&self) -> StatusCode {
+        match self {
+            Error::NotFound => StatusCode::NOT_FOUND,
+            Error::SignInRequired => StatusCode::SEE_OTHER,
+            Error::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Error::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Error::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Error::Conflict { .. } => StatusCode::CONFLICT,
+            Error::Csrf => StatusCode::FORBIDDEN,
+            Error::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Error::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn code(&self) -> &'static str {
+        match self {
+            Error::NotFound => "not_found",
+            Error::SignInRequired => "sign_in_required",
+            Error::Unauthorized(_) => "unauthorized",
+            Error::BadRequest(_) => "bad_request",
+            Error::Unprocessable { .. } => "invalid_field",
+            Error::Conflict { code, .. } => code,
+            Error::Csrf => "csrf",
+            Error::TooLarge => "too_large",
+            Error::UnsupportedMediaType(_) => "unsupported_media_type",
+            Error::RateLimited { .. } => "rate_limited",
+            Error::Unavailable(_) => "unavailable",
+            Error::Internal(_) => "internal",
+        }
+    }
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let mut info = ErrorInfo {
+            code: self.code(),
+            message: self.to_string(),
+            field: None,
+            retry_after: None,
+            reference: None,
+        };
+        match &self {
+            Error::Unprocessable { field, .. } => info.field = Some(field),
+            Error::RateLimited { retry_after } => {
+                info.retry_after = Some(retry_after.as_secs().max(1));
+            }
+            Error::Unavailable(_) => info.retry_after = Some(5),
+            Error::Internal(cause) => {
+                let reference =
+                    portico_shared::secret::hex(&portico_shared::secret::random_bytes::<4>());
+                tracing::error!(reference = %reference, error = ?cause, "internal error");
+                info.message = "something went wrong on our side".into();
+                info.reference = Some(reference);
+            }
+            _ => {}
+        }
+        let mut response = (status, info.message.clone()).into_response();
+        if matches!(self, Error::SignInRequired) {
+            response
+                .headers_mut()
+                .insert(header::LOCATION, HeaderValue::from_static("/login"));
+        }
+        if let Some(secs) = info.retry_after {
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from_str(&secs.to_string()).expect("digits"),
+            );
+        }
+        response.extensions_mut().insert(info);
+        response
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,108 @@
+//! Extractors that carry tenancy and identity into handlers: [`PortalFirm`] (the firm of the
+//! `Host`) and [`ClientSession`] (the signed-in contact *of that firm*). A handler that takes
+//! them is written with the firm and contact already in hand and never reads headers or cookies.
+
+use axum::extract::FromRequestParts;
+use axum::http::header::HOST;
+use axum::http::request::Parts;
+use axum_extra::extract::cookie::CookieJar;
+use portico_shared::store::{Contact, Firm};
+
+use crate::auth::cookies;
+use crate::auth::csrf::strip_port;
+use crate::auth::sessions;
+use crate::error::Error;
+use crate::state::AppState;
+
+/// The request's host name, lower-cased, without the port.
+pub fn request_host(parts: &Parts) -> Option<String> {
+    let raw = parts
+        .headers
+        .get(HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| parts.uri.authority().map(|a| a.as_str()))?;
+    Some(
+        strip_port(raw.trim())
+            .trim_end_matches('.')
+            .to_ascii_lowercase(),
+    )
+}
+
+/// The firm whose portal this host is: `{slug}.{PORTICO_BASE_DOMAIN}`. Any other host is 404.
+#[derive(Clone, Debug)]
+pub struct PortalFirm(pub Firm);
+
+impl FromRequestParts<AppState> for PortalFirm {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Error> {
+        if let Some(firm) = parts.extensions.get::<PortalFirm>() {
+            return Ok(firm.clone());
+        }
+        let host = request_host(parts).ok_or(Error::NotFound)?;
+        let slug = host
+            .strip_suffix(&state.config.base_domain)
+            .and_then(|rest| rest.strip_suffix('.'))
+            .filter(|slug| !slug.is_empty() && !slug.contains('.'))
+            .ok_or(Error::NotFound)?;
+        let firm = state
+            .store
+            .firm_by_slug(slug)
+            .await?
+            .ok_or(Error::NotFound)?;
+        tracing::Span::current().record("firm", firm.slug.as_str());
+        let firm = PortalFirm(firm);
+        parts.extensions.insert(firm.clone());
+        Ok(firm)
+    }
+}
+
+/// A signed-in client of the host's firm, checked against the database on every request:
+/// a revoked, deleted or re-addressed contact is refused at once.
+#[derive(Clone, Debug)]
+pub struct ClientSession {
+    pub firm: Firm,
+    pub contact: Contact,
+}
+
+/// The session if there is one; pages that work either way take this.
+#[derive(Clone, Debug)]
+pub struct MaybeSession(pub Option<ClientSession>);
+
+impl FromRequestParts<AppState> for MaybeSession {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Error> {
+        if let Some(found) = parts.extensions.get::<MaybeSession>() {
+            return Ok(found.clone());
+        }
+        let PortalFirm(firm) = PortalFirm::from_request_parts(parts, state).await?;
+        let jar = CookieJar::from_headers(&parts.headers);
+        let found = match cookies::get(&jar, cookies::SESSION, state.config.cookie_secure) {
+            None => None,
+            Some(value) => match sessions::load(state, value).await? {
+                Some(record) if record.firm_id == firm.id => state
+                    .store
+                    .contact(&firm.id, &record.contact_id)
+                    .await?
+                    .filter(|c| c.portal_access && c.auth_epoch == record.epoch)
+                    .map(|contact| ClientSession { firm, contact }),
+                _ => None,
+            },
+        };
+        let found = MaybeSession(found);
+        parts.extensions.insert(found.clone());
+        Ok(found)
+    }
+}
+
+impl FromRequestParts<AppState> for ClientSession {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Error> {
+        MaybeSession::from_request_parts(parts, state)
+            .await?
+            .0
+            .ok_or(Error::SignInRequired)
+    }
+}

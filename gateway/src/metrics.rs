@@ -1,0 +1,183 @@
+//! Prometheus metrics of the gateway, served as text on `GET /metrics`. Each gateway holds its
+//! own registry (no global recorder), so several can run in one process, as tests do.
+
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+use crate::state::AppState;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    pub method: String,
+    pub route: String,
+    pub status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RouteLabels {
+    pub route: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct KindLabels {
+    pub kind: &'static str,
+}
+
+type Latency = Family<RouteLabels, Histogram, fn() -> Histogram>;
+
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    latency: Latency,
+    links_issued: Family<KindLabels, Counter>,
+    links_consumed: Family<KindLabels, Counter>,
+    links_rejected: Family<KindLabels, Counter>,
+    rate_limit_hits: Family<KindLabels, Counter>,
+    pub sessions_started: Counter,
+    pub mail_queue_depth: Gauge,
+    pub mail_dead_depth: Gauge,
+}
+
+fn latency_histogram() -> Histogram {
+    // 0.25 ms … ~4 s
+    Histogram::new(exponential_buckets(0.000_25, 2.0, 15))
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("portico");
+        let requests = Family::<RequestLabels, Counter>::default();
+        let latency: Latency = Family::new_with_constructor(latency_histogram);
+        let links_issued = Family::<KindLabels, Counter>::default();
+        let links_consumed = Family::<KindLabels, Counter>::default();
+        let links_rejected = Family::<KindLabels, Counter>::default();
+        let rate_limit_hits = Family::<KindLabels, Counter>::default();
+        let sessions_started = Counter::default();
+        let mail_queue_depth = Gauge::default();
+        let mail_dead_depth = Gauge::default();
+        registry.register("http_requests", "HTTP requests answered", requests.clone());
+        registry.register(
+            "http_request_duration_seconds",
+            "Time to answer an HTTP request",
+            latency.clone(),
+        );
+        registry.register(
+            "links_issued",
+            "Magic links issued, by purpose",
+            links_issued.clone(),
+        );
+        registry.register(
+            "links_consumed",
+            "Magic links used to sign in, by proof (binding cookie or code)",
+            links_consumed.clone(),
+        );
+        registry.register(
+            "links_rejected",
+            "Magic links refused, by reason",
+            links_rejected.clone(),
+        );
+        registry.register(
+            "rate_limit_hits",
+            "Requests refused by a rate limit, by limiter",
+            rate_limit_hits.clone(),
+        );
+        registry.register(
+            "sessions_started",
+            "Sessions started",
+            sessions_started.clone(),
+        );
+        registry.register(
+            "mail_queue_depth",
+            "Entries in the mail stream (sampled when scraped)",
+            mail_queue_depth.clone(),
+        );
+        registry.register(
+            "mail_dead_depth",
+            "Entries in the dead-letter mail stream (sampled when scraped)",
+            mail_dead_depth.clone(),
+        );
+        Metrics {
+            registry,
+            requests,
+            latency,
+            links_issued,
+            links_consumed,
+            links_rejected,
+            rate_limit_hits,
+            sessions_started,
+            mail_queue_depth,
+            mail_dead_depth,
+        }
+    }
+}
+
+impl Metrics {
+    pub fn link_issued(&self, kind: &'static str) {
+        self.links_issued.get_or_create(&KindLabels { kind }).inc();
+    }
+
+    pub fn link_consumed(&self, kind: &'static str) {
+        self.links_consumed
+            .get_or_create(&KindLabels { kind })
+            .inc();
+    }
+
+    pub fn link_rejected(&self, kind: &'static str) {
+        self.links_rejected
+            .get_or_create(&KindLabels { kind })
+            .inc();
+    }
+
+    pub fn rate_limited(&self, kind: &'static str) {
+        self.rate_limit_hits
+            .get_or_create(&KindLabels { kind })
+            .inc();
+    }
+
+    pub fn encode(&self) -> String {
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &self.registry)
+            .expect("writing to a String cannot fail");
+        text
+    }
+}
+
+/// Counts and times every request by its route pattern (never the raw path, which would carry
+/// ids and let the label set grow without bound).
+pub async fn track(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().as_str().to_string();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".into());
+    let response = next.run(request).await;
+    let status = response.status().as_u16();
+    state
+        .metrics
+        .latency
+        .get_or_create(&RouteLabels {
+            route: route.clone(),
+        })
+        .observe(started.elapsed().as_secs_f64());
+    state
+        .metrics
+        .requests
+        .get_or_create(&RequestLabels {
+            method,
+            route,
+            status,
+        })
+        .inc();
+    response
+}

@@ -1,0 +1,247 @@
+//! Contacts and their portal access: `/api/v1/contacts…`, and invitations.
+
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use portico_shared::email::Email;
+use portico_shared::ids::looks_like;
+use portico_shared::secret::{b64, unb64};
+use portico_shared::store::{Contact, ContactPatch, ContactQuery, NewContact};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{ApiFirm, ApiJson, ok, rfc3339};
+use crate::auth::links;
+use crate::error::{Error, Result};
+use crate::state::AppState;
+
+const MAX_NAME: usize = 200;
+const DEFAULT_PAGE: i64 = 50;
+const MAX_PAGE: i64 = 200;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/contacts", post(create).get(list))
+        .route("/contacts/{id}", get(show).patch(update).delete(remove))
+        .route("/contacts/{id}/invitation", post(invite))
+}
+
+fn view(contact: &Contact) -> Value {
+    json!({
+        "id": contact.id,
+        "name": contact.name,
+        "email": contact.email,
+        "portal_access": contact.portal_access,
+        "last_login_at": contact.last_login_at.map(rfc3339),
+        "created_at": rfc3339(contact.created_at),
+        "updated_at": rfc3339(contact.updated_at),
+    })
+}
+
+fn parse_name(name: &str) -> Result<String> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(Error::invalid("name", "name must not be empty"));
+    }
+    if name.chars().count() > MAX_NAME || name.chars().any(char::is_control) {
+        return Err(Error::invalid(
+            "name",
+            format!("name must be at most {MAX_NAME} characters, without control characters"),
+        ));
+    }
+    Ok(name.to_string())
+}
+
+fn parse_email(email: &str) -> Result<Email> {
+    Email::parse(email).map_err(|problem| Error::invalid("email", problem))
+}
+
+fn email_taken(e: Error) -> Error {
+    match e {
+        Error::Conflict { .. } => Error::Conflict {
+            code: "email_taken",
+            message: "the firm already has a contact with this email address".into(),
+        },
+        other => other,
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateContact {
+    name: String,
+    email: String,
+    #[serde(default)]
+    portal_access: bool,
+}
+
+async fn create(
+    State(state): State<AppState>,
+    ApiFirm(firm): ApiFirm,
+    ApiJson(body): ApiJson<CreateContact>,
+) -> Result<Response> {
+    let new = NewContact {
+        name: parse_name(&body.name)?,
+        email: parse_email(&body.email)?,
+        portal_access: body.portal_access,
+    };
+    let contact = state
+        .store
+        .create_contact(&firm.id, &new)
+        .await
+        .map_err(|e| email_taken(e.into()))?;
+    Ok(ok(StatusCode::CREATED, view(&contact)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    limit: Option<i64>,
+    cursor: Option<String>,
+    email: Option<String>,
+    portal_access: Option<bool>,
+}
+
+/// Cursors are opaque: base64 of `{created_at}.{id}` of the last contact of the page.
+fn decode_cursor(cursor: &str) -> Result<(i64, String)> {
+    unb64(cursor)
+        .and_then(|raw| String::from_utf8(raw).ok())
+        .and_then(|text| {
+            let (time, id) = text.split_once('.')?;
+            Some((time.parse().ok()?, id.to_string()))
+        })
+        .ok_or_else(|| Error::invalid("cursor", "cursor is not one this API gave out"))
+}
+
+async fn list(
+    State(state): State<AppState>,
+    ApiFirm(firm): ApiFirm,
+    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response> {
+    let Query(query) = query.map_err(|e| Error::invalid("query", e.body_text()))?;
+    let limit = query.limit.unwrap_or(DEFAULT_PAGE);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(Error::invalid(
+            "limit",
+            format!("limit must be 1 to {MAX_PAGE}"),
+        ));
+    }
+    let query = ContactQuery {
+        after: query.cursor.as_deref().map(decode_cursor).transpose()?,
+        limit: limit + 1,
+        email: query.email.as_deref().map(parse_email).transpose()?,
+        portal_access: query.portal_access,
+    };
+    let mut contacts = state.store.list_contacts(&firm.id, &query).await?;
+    let more = contacts.len() as i64 > limit;
+    contacts.truncate(limit as usize);
+    let next_cursor = more
+        .then(|| contacts.last())
+        .flatten()
+        .map(|c| b64(format!("{}.{}", c.created_at, c.id).as_bytes()));
+    Ok(ok(
+        StatusCode::OK,
+        json!({
+            "data": contacts.iter().map(view).collect::<Vec<_>>(),
+            "next_cursor": next_cursor,
+        }),
+    ))
+}
+
+async fn find(state: &AppState, firm_id: &str, id: &str) -> Result<Contact> {
+    if !looks_like("ct", id) {
+        return Err(Error::NotFound);
+    }
+    state
+        .store
+        .contact(firm_id, id)
+        .await?
+        .ok_or(Error::NotFound)
+}
+
+async fn show(
+    State(state): State<AppState>,
+    ApiFirm(firm): ApiFirm,
+    Path(id): Path<String>,
+) -> Result<Response> {
+    Ok(ok(
+        StatusCode::OK,
+        view(&find(&state, &firm.id, &id).await?),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UpdateContact {
+    name: Option<String>,
+    email: Option<String>,
+    portal_access: Option<bool>,
+}
+
+/// Revoking access or changing the email ends the contact's sessions and voids their links at
+/// once (the store bumps their auth epoch, which every session and link is checked against).
+async fn update(
+    State(state): State<AppState>,
+    ApiFirm(firm): ApiFirm,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<UpdateContact>,
+) -> Result<Response> {
+    if !looks_like("ct", &id) {
+        return Err(Error::NotFound);
+    }
+    let patch = ContactPatch {
+        name: body.name.as_deref().map(parse_name).transpose()?,
+        email: body.email.as_deref().map(parse_email).transpose()?,
+        portal_access: body.portal_access,
+    };
+    let contact = state
+        .store
+        .update_contact(&firm.id, &id, &patch)
+        .await
+        .map_err(|e| email_taken(e.into()))?
+        .ok_or(Error::NotFound)?;
+    Ok(ok(StatusCode::OK, view(&contact)))
+}
+
+async fn remove(
+    State(state): State<AppState>,
+    ApiFirm(firm): ApiFirm,
+    Path(id): Path<String>,
+) -> Result<Response> {
+    if !looks_like("ct", &id) || !state.store.delete_contact(&firm.id, &id).await? {
+        return Err(Error::NotFound);
+    }
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// Sends (or resends, replacing the earlier) the "Access your account" email.
+async fn invite(
+    State(state): State<AppState>,
+    ApiFirm(firm): ApiFirm,
+    Path(id): Path<String>,
+) -> Result<Response> {
+    let contact = find(&state, &firm.id, &id).await?;
+    if !contact.portal_access {
+        return Err(Error::Conflict {
+            code: "no_portal_access",
+            message: "grant portal access (PATCH portal_access: true) before inviting".into(),
+        });
+    }
+    let expires_at = links::invite(&state, &firm, &contact).await?;
+    let invitation = state
+        .store
+        .record_invitation(&firm.id, &contact.id, expires_at)
+        .await?;
+    Ok(ok(
+        StatusCode::ACCEPTED,
+        json!({
+            "contact_id": contact.id,
+            "sent_to": contact.email,
+            "sent_at": rfc3339(invitation.sent_at),
+            "expires_at": rfc3339(invitation.expires_at),
+            "send_count": invitation.send_count,
+        }),
+    ))
+}

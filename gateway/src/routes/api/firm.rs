@@ -1,0 +1,29 @@
+//! `GET /api/v1/firm`: the key's firm.
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::get;
+use serde_json::json;
+
+use super::{ApiFirm, ok, rfc3339};
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/firm", get(show))
+}
+
+async fn show(State(state): State<AppState>, ApiFirm(firm): ApiFirm) -> Response {
+    ok(
+        StatusCode::OK,
+        json!({
+            "id": firm.id,
+            "slug": firm.slug,
+            "name": firm.name,
+            "brand_color": firm.brand_color,
+            "portal_url": state.config.portal_url(&firm.slug),
+            "created_at": rfc3339(firm.created_at),
+        }),
+    )
+}

@@ -1,0 +1,33 @@
+//! The state every handler can reach.
+
+use std::sync::Arc;
+
+use portico_shared::config::Config;
+use portico_shared::keys::Keyring;
+use portico_shared::redis_conn::RedisKeys;
+use portico_shared::store::Store;
+use redis::aio::ConnectionManager;
+
+use crate::metrics::Metrics;
+use crate::render::Templates;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub store: Arc<dyn Store>,
+    pub redis: ConnectionManager,
+    pub redis_keys: RedisKeys,
+    pub templates: Arc<Templates>,
+    pub metrics: Arc<Metrics>,
+}
+
+impl AppState {
+    pub fn keys(&self) -> &Keyring {
+        &self.config.signing_keys
+    }
+
+    /// A connection handle for one request (cheap: it shares the multiplexed connection).
+    pub fn redis(&self) -> ConnectionManager {
+        self.redis.clone()
+    }
+}
