@@ -1,1 +1,391 @@
+//! The test harness: [`TestApp::spawn`] starts a real gateway on a random port with its own
+//! database (a fresh SQLite file, or a fresh PostgreSQL database when `PORTICO_TEST_DB=postgres`)
+//! and its own Redis key prefix, so tests run in parallel and share nothing. A [`Browser`]
+//! then speaks HTTP to it like a client, with its own cookie jar.
+#![forbid(unsafe_code)]
 
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use portico_gateway::app::{self, Running};
+use portico_gateway::routes::api::api_key_hash;
+use portico_shared::config::Config;
+use portico_shared::email::Email;
+use portico_shared::keys::Keyring;
+use portico_shared::mail::{LinkSecrets, MailJob};
+use portico_shared::secret::{hex, random_bytes};
+use portico_shared::store::{ApiKeyHash, Contact, Firm, NewContact, NewFirm, Store};
+use redis::aio::ConnectionManager;
+use reqwest::redirect::Policy;
+use serde_json::Value;
+
+pub mod binaries;
+pub mod private_redis;
+
+/// The base domain of every test gateway; a [`Browser`] resolves all of it to the gateway.
+pub const BASE_DOMAIN: &str = "portico.test";
+
+pub fn unique(label: &str) -> String {
+    format!("{label}{}", hex(&random_bytes::<5>()))
+}
+
+/// Which database backend the tests run on: `PORTICO_TEST_DB=sqlite` (default) or `postgres`.
+pub fn backend() -> &'static str {
+    match std::env::var("PORTICO_TEST_DB").as_deref() {
+        Ok("postgres") => "postgres",
+        _ => "sqlite",
+    }
+}
+
+/// The PostgreSQL server tests create their databases on.
+pub fn postgres_admin_url() -> String {
+    std::env::var("PORTICO_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+pub fn redis_url() -> String {
+    std::env::var("PORTICO_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+/// A fresh, empty database of the backend under test; returns its URL.
+pub async fn fresh_database() -> String {
+    if backend() == "postgres" {
+        use sqlx::Connection;
+        let name = unique("portico_t_");
+        let mut admin = sqlx::PgConnection::connect(&postgres_admin_url())
+            .await
+            .expect("PostgreSQL is reachable (PORTICO_TEST_PG_URL)");
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut admin)
+            .await
+            .expect("create test database");
+        let base = postgres_admin_url();
+        let (server, _) = base.rsplit_once('/').expect("database URL has a path");
+        format!("{server}/{name}")
+    } else {
+        let dir = std::env::temp_dir().join(unique("portico-test-"));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        format!("sqlite://{}/portico.db", dir.display())
+    }
+}
+
+/// The configuration of a test gateway: an isolated database and prefix, plus `overrides`.
+pub async fn test_config(overrides: &[(&str, &str)]) -> (Config, HashMap<String, String>) {
+    let data_dir = std::env::temp_dir().join(unique("portico-data-"));
+    let mut vars: HashMap<String, String> = HashMap::from([
+        ("DATABASE_URL".into(), fresh_database().await),
+        ("REDIS_URL".into(), redis_url()),
+        ("PORTICO_REDIS_PREFIX".into(), format!("{}:", unique("t"))),
+        ("PORTICO_BIND".into(), "127.0.0.1:0".into()),
+        ("PORTICO_BASE_DOMAIN".into(), BASE_DOMAIN.into()),
+        ("PORTICO_PUBLIC_SCHEME".into(), "http".into()),
+        ("PORTICO_COOKIE_SECURE".into(), "false".into()),
+        ("PORTICO_DATA_DIR".into(), data_dir.display().to_string()),
+        (
+            "PORTICO_SIGNING_KEYS".into(),
+            Keyring::generate("t1").to_config_string(),
+        ),
+        // Generous by default; tests of the limits lower them.
+        ("PORTICO_LOGIN_PER_IP".into(), "10000/min".into()),
+        ("PORTICO_LOGIN_PER_EMAIL".into(), "1000/15min".into()),
+    ]);
+    for (k, v) in overrides {
+        vars.insert(k.to_string(), v.to_string());
+    }
+    let config = Config::from_lookup(|k| vars.get(k).cloned()).expect("test configuration");
+    (config, vars)
+}
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub config: Config,
+    /// The variables the configuration was read from (to start a binary with the same setup).
+    pub vars: HashMap<String, String>,
+    pub store: Arc<dyn Store>,
+    pub redis: ConnectionManager,
+    running: Option<Running>,
+}
+
+/// A firm with an API key.
+pub struct TestFirm {
+    pub firm: Firm,
+    pub api_key: String,
+}
+
+impl TestApp {
+    pub async fn spawn() -> TestApp {
+        TestApp::spawn_with(&[]).await
+    }
+
+    pub async fn spawn_with(overrides: &[(&str, &str)]) -> TestApp {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind a port");
+        let port = listener.local_addr().expect("bound").port().to_string();
+        let mut overrides = overrides.to_vec();
+        overrides.push(("PORTICO_PUBLIC_PORT", &port));
+        let (config, vars) = test_config(&overrides).await;
+        let running = app::spawn(config.clone(), listener)
+            .await
+            .expect("gateway starts");
+        TestApp {
+            addr: running.addr,
+            store: running.state.store.clone(),
+            redis: running.state.redis.clone(),
+            config,
+            vars,
+            running: Some(running),
+        }
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(running) = self.running.take() {
+            running.stop().await;
+        }
+    }
+
+    pub fn keys(&self) -> &Keyring {
+        &self.config.signing_keys
+    }
+
+    pub fn host(&self, slug: &str) -> String {
+        format!("{slug}.{BASE_DOMAIN}")
+    }
+
+    /// `http://{slug}.portico.test:{port}{path}`
+    pub fn url(&self, slug: &str, path: &str) -> String {
+        format!("http://{slug}.{BASE_DOMAIN}:{}{path}", self.addr.port())
+    }
+
+    /// A URL on the bare address (no firm host), for ops endpoints and the API.
+    pub fn plain_url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub fn browser(&self) -> Browser {
+        Browser::new(self.addr)
+    }
+
+    pub async fn create_firm(&self, slug_label: &str) -> TestFirm {
+        let slug = unique(&format!("{slug_label}-"));
+        let firm = self
+            .store
+            .create_firm(&NewFirm {
+                slug: slug.clone(),
+                name: format!("{slug_label} & Co"),
+                owner_email: Email::parse(&format!("owner@{slug}.example")).unwrap(),
+            })
+            .await
+            .expect("create firm");
+        let api_key = format!("pk_{}", portico_shared::secret::random_string::<32>());
+        self.store
+            .add_api_key(
+                &firm.id,
+                &ApiKeyHash {
+                    prefix: api_key[..10].to_string(),
+                    hash: api_key_hash(&api_key),
+                },
+            )
+            .await
+            .expect("add api key");
+        TestFirm { firm, api_key }
+    }
+
+    pub async fn add_contact(&self, firm: &TestFirm, email: &str, portal_access: bool) -> Contact {
+        self.store
+            .create_contact(
+                &firm.firm.id,
+                &NewContact {
+                    name: "Test Client".into(),
+                    email: Email::parse(email).unwrap(),
+                    portal_access,
+                },
+            )
+            .await
+            .expect("create contact")
+    }
+
+    /// Every job on the mail stream, oldest first.
+    pub async fn mail_jobs(&self) -> Vec<MailJob> {
+        let mut redis = self.redis.clone();
+        let entries: redis::streams::StreamRangeReply = redis::cmd("XRANGE")
+            .arg(format!("{}mail:jobs", self.config.redis_prefix))
+            .arg("-")
+            .arg("+")
+            .query_async(&mut redis)
+            .await
+            .expect("read the mail stream");
+        entries
+            .ids
+            .iter()
+            .map(|entry| {
+                let json: String = entry.get("job").expect("job field");
+                MailJob::from_json(&json).expect("job JSON")
+            })
+            .collect()
+    }
+
+    /// The link and code of the newest mail job to `email`.
+    pub async fn last_link(&self, email: &str) -> Option<MailedLink> {
+        let job = self
+            .mail_jobs()
+            .await
+            .into_iter()
+            .rev()
+            .find(|j| j.to.email.eq_ignore_ascii_case(email))?;
+        let secrets: LinkSecrets = job.unseal(self.keys()).expect("job unseals");
+        let token = secrets
+            .link
+            .split_once("token=")
+            .map(|(_, t)| t.to_string())
+            .expect("link has a token");
+        Some(MailedLink {
+            link: secrets.link,
+            code: secrets.code,
+            token,
+            job,
+        })
+    }
+
+    /// Calls the staff API with a key.
+    pub async fn api(
+        &self,
+        key: &str,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (reqwest::StatusCode, Value) {
+        let client = reqwest::Client::new();
+        let mut request = client
+            .request(method, self.plain_url(path))
+            .bearer_auth(key);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("API request");
+        let status = response.status();
+        let text = response.text().await.expect("API body");
+        let json = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or_else(|_| panic!("API answered non-JSON: {text}"))
+        };
+        (status, json)
+    }
+}
+
+pub struct MailedLink {
+    pub link: String,
+    pub code: String,
+    pub token: String,
+    pub job: MailJob,
+}
+
+/// An HTTP client with its own cookie jar that resolves every `*.portico.test` name to the
+/// gateway, and does not follow redirects (tests look at them).
+#[derive(Clone)]
+pub struct Browser {
+    pub client: reqwest::Client,
+}
+
+struct ToGateway(SocketAddr);
+
+impl reqwest::dns::Resolve for ToGateway {
+    fn resolve(&self, _name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let addr = self.0;
+        Box::pin(async move {
+            let addrs: reqwest::dns::Addrs = Box::new(std::iter::once(addr));
+            Ok(addrs)
+        })
+    }
+}
+
+impl Browser {
+    pub fn new(addr: SocketAddr) -> Browser {
+        let client = reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(Policy::none())
+            .dns_resolver(Arc::new(ToGateway(addr)))
+            .build()
+            .expect("HTTP client");
+        Browser { client }
+    }
+
+    pub async fn get(&self, url: &str) -> reqwest::Response {
+        self.client.get(url).send().await.expect("GET")
+    }
+
+    pub async fn get_text(&self, url: &str) -> (reqwest::StatusCode, String) {
+        let response = self.get(url).await;
+        let status = response.status();
+        (status, response.text().await.expect("body"))
+    }
+
+    pub async fn post_form(&self, url: &str, form: &[(&str, &str)]) -> reqwest::Response {
+        self.client.post(url).form(form).send().await.expect("POST")
+    }
+
+    /// The CSRF token of the form on the page at `url`.
+    pub async fn csrf(&self, url: &str) -> String {
+        let (_, html) = self.get_text(url).await;
+        csrf_in(&html).unwrap_or_else(|| panic!("no CSRF token on {url}: {html}"))
+    }
+
+    /// Fills in the login form of `app`'s firm `slug`.
+    pub async fn request_link(&self, app: &TestApp, slug: &str, email: &str) -> reqwest::Response {
+        let login = app.url(slug, "/login");
+        let csrf = self.csrf(&login).await;
+        self.post_form(&login, &[("email", email), ("csrf", &csrf)])
+            .await
+    }
+
+    /// Opens a link, then types `code` into the page it shows.
+    pub async fn enter_code(
+        &self,
+        app: &TestApp,
+        slug: &str,
+        token: &str,
+        code: &str,
+    ) -> reqwest::Response {
+        let page = format!("{}?token={token}", app.url(slug, "/auth/magic"));
+        let csrf = self.csrf(&page).await;
+        self.post_form(
+            &app.url(slug, "/auth/magic"),
+            &[("token", token), ("code", code), ("csrf", &csrf)],
+        )
+        .await
+    }
+}
+
+pub fn csrf_in(html: &str) -> Option<String> {
+    let start = html.find("name=\"csrf\" value=\"")? + "name=\"csrf\" value=\"".len();
+    let end = html[start..].find('"')?;
+    Some(html[start..start + end].to_string())
+}
+
+/// The page with its CSRF token values blanked, for comparing pages byte for byte.
+pub fn without_csrf(html: &str) -> String {
+    let mut out = String::new();
+    let mut rest = html;
+    while let Some(at) = rest.find("name=\"csrf\" value=\"") {
+        let start = at + "name=\"csrf\" value=\"".len();
+        out.push_str(&rest[..start]);
+        rest = &rest[start..];
+        let end = rest.find('"').unwrap_or(rest.len());
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Where test binaries look for the workspace's built binaries.
+pub fn target_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("current exe");
+    // …/target/debug/deps/test-binary → …/target/debug
+    exe.parent()
+        .and_then(|deps| deps.parent())
+        .expect("target dir")
+        .to_path_buf()
+}

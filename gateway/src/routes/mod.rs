@@ -119,7 +119,10 @@ pub async fn portal_errors(
     );
     let mut page = match html {
         Ok(html) => (status, Html(html)).into_response(),
-        Err(_) => (status, title).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "the error page itself failed to render");
+            (status, title).into_response()
+        }
     };
     for name in [
         axum::http::header::RETRY_AFTER,

@@ -1,0 +1,32 @@
+//! Running the real `gateway` binary as a subprocess (the test command builds it first).
+
+use std::collections::HashMap;
+use std::process::{Command, Output};
+
+use crate::target_dir;
+
+pub fn gateway_path() -> std::path::PathBuf {
+    let path = target_dir().join("gateway");
+    assert!(
+        path.exists(),
+        "{} is missing: build the binaries first (cargo build --bins), as ./dev test does",
+        path.display()
+    );
+    path
+}
+
+/// A `gateway` command with exactly these environment variables (plus PATH).
+pub fn gateway(vars: &HashMap<String, String>) -> Command {
+    let mut command = Command::new(gateway_path());
+    command.env_clear();
+    if let Ok(path) = std::env::var("PATH") {
+        command.env("PATH", path);
+    }
+    command.envs(vars);
+    command
+}
+
+/// Runs `gateway args…` to completion.
+pub fn run_gateway(vars: &HashMap<String, String>, args: &[&str]) -> Output {
+    gateway(vars).args(args).output().expect("gateway runs")
+}
