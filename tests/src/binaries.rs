@@ -30,3 +30,16 @@ pub fn gateway(vars: &HashMap<String, String>) -> Command {
 pub fn run_gateway(vars: &HashMap<String, String>, args: &[&str]) -> Output {
     gateway(vars).args(args).output().expect("gateway runs")
 }
+
+/// A child process that is killed and reaped when dropped, so a failing test leaves no
+/// gateway behind.
+pub struct ChildGuard(pub std::process::Child);
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        if matches!(self.0.try_wait(), Ok(None)) {
+            let _ = self.0.kill();
+        }
+        let _ = self.0.wait();
+    }
+}

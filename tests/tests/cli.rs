@@ -5,7 +5,7 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use portico_e2e::binaries::{gateway, run_gateway};
+use portico_e2e::binaries::{ChildGuard, gateway, run_gateway};
 use portico_e2e::{Browser, csrf_in, test_config};
 
 /// Runs the binary with one variable changed and returns (exit code, stderr lines).
@@ -157,7 +157,7 @@ async fn firm_and_apikey_commands() {
 /// Starts `gateway serve` with JSON logs and returns the child, its port and its log lines.
 fn serve(
     vars: &std::collections::HashMap<String, String>,
-) -> (std::process::Child, u16, Arc<Mutex<Vec<String>>>) {
+) -> (ChildGuard, u16, Arc<Mutex<Vec<String>>>) {
     let mut child = gateway(vars)
         .env("PORTICO_LOG_FORMAT", "json")
         .arg("serve")
@@ -167,6 +167,7 @@ fn serve(
         .unwrap();
     let lines = Arc::new(Mutex::new(Vec::new()));
     let stderr = child.stderr.take().unwrap();
+    let child = ChildGuard(child);
     let sink = lines.clone();
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
@@ -265,13 +266,13 @@ async fn logs_are_json_lines_without_tokens_codes_or_addresses_and_sigterm_exits
 
     // SIGTERM: finishes and exits 0.
     let status = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+        .args(["-TERM", &child.0.id().to_string()])
         .status()
         .unwrap();
     assert!(status.success());
     let started = Instant::now();
     let exit = loop {
-        if let Some(exit) = child.try_wait().unwrap() {
+        if let Some(exit) = child.0.try_wait().unwrap() {
             break exit;
         }
         assert!(
