@@ -768,3 +768,69 @@ fn session_cookie(response: &reqwest::Response) -> String {
         .find(|c| c.starts_with("portico_session="))
         .expect("a session cookie")
 }
+
+#[tokio::test]
+async fn sessions_end_at_their_absolute_lifetime_despite_activity() {
+    let app = TestApp::spawn_with(&[
+        ("PORTICO_SESSION_IDLE", "2s"),
+        ("PORTICO_SESSION_ABSOLUTE", "3s"),
+    ])
+    .await;
+    let firm = app.create_firm("acme").await;
+    let slug = firm.firm.slug.clone();
+    app.add_contact(&firm, "ann@example.com", true).await;
+    let browser = app.browser();
+    browser.request_link(&app, &slug, "ann@example.com").await;
+    browser
+        .get(&app.last_link("ann@example.com").await.unwrap().link)
+        .await;
+    for _ in 0..2 {
+        tokio::time::sleep(Duration::from_millis(1000)).await;
+        assert!(signed_in_as(&browser, &app, &slug, "ann@example.com").await);
+    }
+    tokio::time::sleep(Duration::from_millis(1300)).await;
+    assert!(
+        !signed_in_as(&browser, &app, &slug, "ann@example.com").await,
+        "absolute expiry"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn older_links_stay_valid_unless_configured_otherwise() {
+    for voids in [false, true] {
+        let setting = voids.to_string();
+        let app = TestApp::spawn_with(&[("PORTICO_NEW_LINK_VOIDS_OLD", setting.as_str())]).await;
+        let firm = app.create_firm("acme").await;
+        let slug = firm.firm.slug.clone();
+        app.add_contact(&firm, "ann@example.com", true).await;
+        app.browser()
+            .request_link(&app, &slug, "ann@example.com")
+            .await;
+        let older = app.last_link("ann@example.com").await.unwrap();
+        app.browser()
+            .request_link(&app, &slug, "ann@example.com")
+            .await;
+        let newer = app.last_link("ann@example.com").await.unwrap();
+        let response = app
+            .browser()
+            .enter_code(&app, &slug, &older.token, &older.code)
+            .await;
+        let expected = if voids {
+            StatusCode::GONE
+        } else {
+            StatusCode::SEE_OTHER
+        };
+        assert_eq!(
+            response.status(),
+            expected,
+            "PORTICO_NEW_LINK_VOIDS_OLD={voids}"
+        );
+        let response = app
+            .browser()
+            .enter_code(&app, &slug, &newer.token, &newer.code)
+            .await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        app.stop().await;
+    }
+}
