@@ -275,6 +275,7 @@ pub enum Consumed {
     Won {
         contact_id: String,
         epoch: i64,
+        purpose: LinkPurpose,
     },
     WrongCode {
         attempts_left: i64,
@@ -318,6 +319,7 @@ pub async fn consume(
         "ok" => Consumed::Won {
             contact_id: text(1),
             epoch: text(2).parse().unwrap_or(-1),
+            purpose: link.purpose,
         },
         "wrong" => Consumed::WrongCode {
             attempts_left: number(1),

@@ -173,8 +173,11 @@ async fn open_link(
         && let Some(binding) = cookies::get(&jar, cookies::BINDING, secure)
     {
         match links::consume(&state, &link, Proof::Binding(binding)).await? {
-            Consumed::Won { contact_id, epoch } => {
-                return sign_in(&state, &firm, &csrf, &jar, &contact_id, epoch, "binding").await;
+            Consumed::Won {
+                contact_id, epoch, ..
+            } => {
+                let won = (contact_id.as_str(), epoch, LinkPurpose::Login);
+                return sign_in(&state, &firm, &csrf, &jar, won, "binding").await;
             }
             Consumed::Gone => return unusable_link(&state, &firm, &csrf, "gone", None),
             // Another browser's binding: fall through to the code.
@@ -246,8 +249,20 @@ async fn confirm_code(
         return code_retry(&state, &firm, &csrf, &form.token, &link, error);
     };
     match links::consume(&state, &link, Proof::Code(&code)).await? {
-        Consumed::Won { contact_id, epoch } => {
-            sign_in(&state, &firm, &csrf, &jar, &contact_id, epoch, "code").await
+        Consumed::Won {
+            contact_id,
+            epoch,
+            purpose,
+        } => {
+            sign_in(
+                &state,
+                &firm,
+                &csrf,
+                &jar,
+                (&contact_id, epoch, purpose),
+                "code",
+            )
+            .await
         }
         Consumed::WrongCode { attempts_left } => {
             state.metrics.link_rejected("wrong_code");
@@ -288,8 +303,7 @@ async fn sign_in(
     firm: &Firm,
     csrf: &str,
     jar: &CookieJar,
-    contact_id: &str,
-    epoch: i64,
+    (contact_id, epoch, purpose): (&str, i64, LinkPurpose),
     proof: &'static str,
 ) -> Result<Response> {
     let contact = state
@@ -303,7 +317,11 @@ async fn sign_in(
     let previous = cookies::get(jar, cookies::SESSION, state.config.cookie_secure);
     let cookie =
         sessions::start(state, previous, &firm.id, &contact.id, contact.auth_epoch).await?;
-    state.store.record_login(&firm.id, &contact.id).await?;
+    let via_invitation = purpose == LinkPurpose::Invitation;
+    state
+        .store
+        .record_login(&firm.id, &contact.id, via_invitation)
+        .await?;
     state.metrics.link_consumed(proof);
     tracing::info!(contact = %contact.id, proof, "signed in with a magic link");
     Ok((jar.clone().add(cookie), Redirect::to("/")).into_response())

@@ -81,8 +81,14 @@ pub trait ContactStore {
         patch: &ContactPatch,
     ) -> Result<Option<Contact>, StoreError>;
     async fn delete_contact(&self, firm_id: &str, id: &str) -> Result<bool, StoreError>;
-    /// Notes a sign-in: the last-login time, and the invitation as accepted.
-    async fn record_login(&self, firm_id: &str, contact_id: &str) -> Result<(), StoreError>;
+    /// Notes a sign-in: the last-login time, and, when it came through an invitation, the
+    /// invitation as accepted.
+    async fn record_login(
+        &self,
+        firm_id: &str,
+        contact_id: &str,
+        via_invitation: bool,
+    ) -> Result<(), StoreError>;
     /// Records that an invitation was (re)sent; a new one replaces the earlier.
     async fn record_invitation(
         &self,
@@ -222,7 +228,12 @@ macro_rules! contact_store {
                 Ok(done.rows_affected() > 0)
             }
 
-            async fn record_login(&self, firm_id: &str, contact_id: &str) -> Result<(), StoreError> {
+            async fn record_login(
+                &self,
+                firm_id: &str,
+                contact_id: &str,
+                via_invitation: bool,
+            ) -> Result<(), StoreError> {
                 let now = now_unix();
                 let mut tx = self.pool.begin().await?;
                 sqlx::query("UPDATE contacts SET last_login_at = $3 WHERE firm_id = $1 AND id = $2")
@@ -231,15 +242,17 @@ macro_rules! contact_store {
                     .bind(now)
                     .execute(&mut *tx)
                     .await?;
-                sqlx::query(
-                    "UPDATE invitations SET accepted_at = $3 \
-                     WHERE firm_id = $1 AND contact_id = $2 AND accepted_at IS NULL",
-                )
-                .bind(firm_id)
-                .bind(contact_id)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
+                if via_invitation {
+                    sqlx::query(
+                        "UPDATE invitations SET accepted_at = $3 \
+                         WHERE firm_id = $1 AND contact_id = $2 AND accepted_at IS NULL",
+                    )
+                    .bind(firm_id)
+                    .bind(contact_id)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                }
                 tx.commit().await?;
                 Ok(())
             }
