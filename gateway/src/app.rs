@@ -96,7 +96,7 @@ pub fn router(state: AppState) -> Router {
         |name, value| SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value));
     Router::new()
         .merge(routes::ops::router())
-        .merge(routes::api::router(&state))
+        .merge(routes::api::router())
         .merge(portal)
         .layer(DefaultBodyLimit::max(1024 * 1024))
         .layer(middleware::from_fn_with_state(

@@ -7,7 +7,7 @@ mod firm;
 
 use axum::Router;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequest, FromRequestParts, Request, State};
+use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
@@ -20,18 +20,18 @@ use serde_json::json;
 use crate::error::{Error, ErrorInfo};
 use crate::state::AppState;
 
-pub fn router(state: &AppState) -> Router<AppState> {
+pub fn router() -> Router<AppState> {
     let v1 = Router::new()
         .merge(firm::router())
         .merge(contacts::router())
         .fallback(|| async { Error::NotFound });
     Router::new()
         .nest("/api/v1", v1)
-        .layer(middleware::from_fn_with_state(state.clone(), json_errors))
+        .layer(middleware::from_fn(json_errors))
 }
 
 /// Writes error responses of the API as JSON.
-async fn json_errors(State(_state): State<AppState>, request: Request, next: Next) -> Response {
+async fn json_errors(request: Request, next: Next) -> Response {
     let response = next.run(request).await;
     let Some(info) = response.extensions().get::<ErrorInfo>().cloned() else {
         return response;
