@@ -80,6 +80,7 @@ pub fn router(state: AppState) -> Router {
     let portal = Router::new()
         .merge(routes::auth::router(&state))
         .merge(routes::home::router())
+        .merge(routes::tasks::router())
         .merge(routes::assets::router())
         .fallback(routes::not_found)
         .layer(middleware::from_fn_with_state(

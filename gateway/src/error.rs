@@ -69,6 +69,10 @@ impl From<StoreError> for Error {
                 tracing::warn!(error = %e, "database unreachable");
                 Error::Unavailable("the database")
             }
+            StoreError::UnknownReference(field, value) => Error::Unprocessable {
+                field,
+                message: format!("{field}: {value:?} is not a contact of this firm"),
+            },
             StoreError::Conflict(field) => Error::Conflict {
                 code: "conflict",
                 message: format!("{field} is already taken"),

@@ -12,6 +12,7 @@ pub mod cli;
 pub mod error;
 pub mod extract;
 pub mod metrics;
+pub mod notify;
 pub mod render;
 pub mod routes;
 pub mod state;

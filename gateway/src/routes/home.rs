@@ -1,20 +1,52 @@
-//! The portal home page. For now it shows who is signed in to which firm; the portal issue adds
-//! signing requests, tasks and the request box.
+//! The portal home page: signing requests, tasks to do, completed tasks.
 
 use axum::Router;
 use axum::extract::State;
 use axum::response::Html;
 use axum::routing::get;
 use minijinja::context;
+use portico_shared::store::TaskSummary;
+use serde::Serialize;
 
 use super::page;
+use super::tasks::{date_label, today};
 use crate::auth::csrf::CsrfToken;
 use crate::error::Result;
 use crate::extract::ClientSession;
 use crate::state::AppState;
 
+/// Completed tasks shown on the home page, most recent first.
+const COMPLETED_ON_HOME: i64 = 20;
+
 pub fn router() -> Router<AppState> {
     Router::new().route("/", get(home))
+}
+
+#[derive(Serialize)]
+struct TaskRow<'a> {
+    id: &'a str,
+    title: &'a str,
+    due: Option<String>,
+    overdue: bool,
+    items_total: i64,
+    items_done: i64,
+    completed: Option<String>,
+}
+
+fn row<'a>(task: &'a TaskSummary, today: &str) -> TaskRow<'a> {
+    TaskRow {
+        id: &task.id,
+        title: &task.title,
+        due: task.due_date.as_deref().map(date_label),
+        overdue: task.status == "open" && task.due_date.as_deref().is_some_and(|d| d < today),
+        items_total: task.items_total,
+        items_done: task.items_done,
+        completed: task.completed_at.map(|t| {
+            time::OffsetDateTime::from_unix_timestamp(t)
+                .map(|t| date_label(&t.date().to_string()))
+                .unwrap_or_default()
+        }),
+    }
 }
 
 async fn home(
@@ -22,12 +54,20 @@ async fn home(
     session: ClientSession,
     CsrfToken(csrf): CsrfToken,
 ) -> Result<Html<String>> {
+    let (open, completed) = state
+        .store
+        .client_tasks(&session.firm.id, &session.contact.id, COMPLETED_ON_HOME)
+        .await?;
+    let today = today();
+    let open: Vec<TaskRow> = open.iter().map(|t| row(t, &today)).collect();
+    let completed: Vec<TaskRow> = completed.iter().map(|t| row(t, &today)).collect();
+    let extra = context! { open => open, completed => completed };
     page(
         &state,
         "home.html",
         &session.firm,
         &csrf,
         Some(&session),
-        context! {},
+        extra,
     )
 }

@@ -18,15 +18,22 @@ use sqlx::{Database, Pool, Postgres, Sqlite};
 
 mod contacts;
 mod firms;
+mod tasks;
 
 pub use contacts::{Contact, ContactPatch, ContactQuery, ContactStore, Invitation, NewContact};
 pub use firms::{ApiKeyHash, Firm, FirmStore, NewFirm};
+pub use tasks::{
+    ChecklistItem, NewTask, Shared, Task, TaskDetail, TaskPatch, TaskQuery, TaskStore, TaskSummary,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// A unique value (named here) is already used.
     #[error("{0} is already taken")]
     Conflict(&'static str),
+    /// A referenced row (named by field and value) does not exist in this firm.
+    #[error("{0}: no such record {1:?}")]
+    UnknownReference(&'static str, String),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
     #[error("migration failed: {0}")]
@@ -55,7 +62,7 @@ fn on_unique(field: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
 
 /// Everything the gateway and the CLI store.
 #[async_trait]
-pub trait Store: FirmStore + ContactStore + Send + Sync + 'static {
+pub trait Store: FirmStore + ContactStore + TaskStore + Send + Sync + 'static {
     /// `sqlite` or `postgres`, for logs and `/readyz`.
     fn backend(&self) -> &'static str;
     /// Applies pending migrations.

@@ -7,19 +7,16 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use portico_shared::email::Email;
 use portico_shared::ids::looks_like;
-use portico_shared::secret::{b64, unb64};
 use portico_shared::store::{Contact, ContactPatch, ContactQuery, NewContact};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{ApiFirm, ApiJson, ok, rfc3339};
+use super::{ApiFirm, ApiJson, decode_cursor, encode_cursor, ok, rfc3339};
 use crate::auth::links;
 use crate::error::{Error, Result};
 use crate::state::AppState;
 
 const MAX_NAME: usize = 200;
-const DEFAULT_PAGE: i64 = 50;
-const MAX_PAGE: i64 = 200;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -104,43 +101,22 @@ struct ListQuery {
     portal_access: Option<bool>,
 }
 
-/// Cursors are opaque: base64 of `{created_at}.{id}` of the last contact of the page.
-fn decode_cursor(cursor: &str) -> Result<(i64, String)> {
-    unb64(cursor)
-        .and_then(|raw| String::from_utf8(raw).ok())
-        .and_then(|text| {
-            let (time, id) = text.split_once('.')?;
-            Some((time.parse().ok()?, id.to_string()))
-        })
-        .ok_or_else(|| Error::invalid("cursor", "cursor is not one this API gave out"))
-}
-
 async fn list(
     State(state): State<AppState>,
     ApiFirm(firm): ApiFirm,
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response> {
     let Query(query) = query.map_err(|e| Error::invalid("query", e.body_text()))?;
-    let limit = query.limit.unwrap_or(DEFAULT_PAGE);
-    if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(Error::invalid(
-            "limit",
-            format!("limit must be 1 to {MAX_PAGE}"),
-        ));
-    }
+    let limit = super::page_limit(query.limit)?;
     let query = ContactQuery {
         after: query.cursor.as_deref().map(decode_cursor).transpose()?,
         limit: limit + 1,
         email: query.email.as_deref().map(parse_email).transpose()?,
         portal_access: query.portal_access,
     };
-    let mut contacts = state.store.list_contacts(&firm.id, &query).await?;
-    let more = contacts.len() as i64 > limit;
-    contacts.truncate(limit as usize);
-    let next_cursor = more
-        .then(|| contacts.last())
-        .flatten()
-        .map(|c| b64(format!("{}.{}", c.created_at, c.id).as_bytes()));
+    let contacts = state.store.list_contacts(&firm.id, &query).await?;
+    let (contacts, next_cursor) =
+        super::paginate(contacts, limit, |c| encode_cursor(c.created_at, &c.id));
     Ok(ok(
         StatusCode::OK,
         json!({

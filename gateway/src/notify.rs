@@ -1,0 +1,61 @@
+//! Emails to clients about what staff did: each becomes a job on the mail stream (templates in
+//! the mailer). Only contacts who can see the item in their portal are notified.
+
+use portico_shared::mail::{FirmBrand, MailJob, Recipient, Template};
+use portico_shared::store::{Firm, TaskDetail};
+use serde_json::json;
+
+use crate::error::Result;
+use crate::state::AppState;
+
+fn brand(state: &AppState, firm: &Firm) -> FirmBrand {
+    FirmBrand {
+        id: firm.id.clone(),
+        slug: firm.slug.clone(),
+        name: firm.name.clone(),
+        brand_color: firm.brand_color.clone(),
+        portal_url: state.config.portal_url(&firm.slug),
+    }
+}
+
+/// "A task was shared with you", to each contact who can now see it.
+pub async fn task_shared(
+    state: &AppState,
+    firm: &Firm,
+    detail: &TaskDetail,
+    contact_ids: &[String],
+) -> Result<()> {
+    let mut pipe = redis::pipe();
+    let mut queued = 0;
+    for contact_id in contact_ids {
+        let Some(contact) = state.store.contact(&firm.id, contact_id).await? else {
+            continue;
+        };
+        if !contact.portal_access {
+            continue;
+        }
+        let brand = brand(state, firm);
+        let mut job = MailJob::new(
+            Template::TaskShared,
+            Recipient {
+                email: contact.email.clone(),
+                name: contact.name.clone(),
+            },
+            brand.clone(),
+        );
+        job.data = json!({
+            "task_title": detail.task.title,
+            "task_url": format!("{}/tasks/{}", brand.portal_url, detail.task.id),
+            "due_date": detail.task.due_date,
+            "checklist_items": detail.checklist.len(),
+        });
+        pipe.add_command(job.enqueue_cmd(&state.redis_keys))
+            .ignore();
+        queued += 1;
+    }
+    if queued > 0 {
+        let mut redis = state.redis();
+        let () = pipe.query_async(&mut redis).await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,516 @@
+//! Tasks, their assignees and checklists: written by staff through the API, read and ticked by
+//! clients in the portal. Every portal query names the firm *and* the contact and requires the
+//! task to be shared (`portal`), so a client can only ever reach tasks shared with them.
+
+use async_trait::async_trait;
+use serde::Serialize;
+use sqlx::{Postgres, Sqlite};
+
+use super::{SqlStore, StoreError};
+use crate::ids::new_id;
+use crate::now_unix;
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, sqlx::FromRow)]
+pub struct Task {
+    pub id: String,
+    pub firm_id: String,
+    pub title: String,
+    pub description: String,
+    /// `YYYY-MM-DD`
+    pub due_date: Option<String>,
+    pub portal: bool,
+    /// `open` or `completed`
+    pub status: String,
+    pub completed_at: Option<i64>,
+    pub completed_by: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, sqlx::FromRow)]
+pub struct ChecklistItem {
+    pub id: String,
+    pub task_id: String,
+    pub position: i64,
+    pub label: String,
+    pub done: bool,
+    pub done_at: Option<i64>,
+    pub done_by: Option<String>,
+}
+
+/// A task with everything that hangs off it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TaskDetail {
+    #[serde(flatten)]
+    pub task: Task,
+    pub assignees: Vec<String>,
+    pub checklist: Vec<ChecklistItem>,
+}
+
+/// A task as a client's home page lists it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, sqlx::FromRow)]
+pub struct TaskSummary {
+    pub id: String,
+    pub title: String,
+    pub due_date: Option<String>,
+    pub status: String,
+    pub completed_at: Option<i64>,
+    pub items_total: i64,
+    pub items_done: i64,
+}
+
+#[derive(Debug)]
+pub struct NewTask {
+    pub title: String,
+    pub description: String,
+    pub due_date: Option<String>,
+    pub portal: bool,
+    pub assignees: Vec<String>,
+    pub checklist: Vec<String>,
+}
+
+/// A partial update; `None` leaves a field alone. `due_date: Some(None)` clears it.
+/// `assignees` and `checklist` replace the whole list (a replaced checklist starts unticked).
+#[derive(Debug, Default)]
+pub struct TaskPatch {
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub due_date: Option<Option<String>>,
+    pub portal: Option<bool>,
+    pub status: Option<String>,
+    pub assignees: Option<Vec<String>>,
+    pub checklist: Option<Vec<String>>,
+}
+
+#[derive(Debug)]
+pub struct TaskQuery {
+    pub after: Option<(i64, String)>,
+    pub limit: i64,
+    pub contact_id: Option<String>,
+    pub status: Option<String>,
+    pub portal: Option<bool>,
+}
+
+/// What changed in a task's sharing, so the caller can notify the right clients.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Shared {
+    /// Contacts who can now see the task in their portal and could not before.
+    pub newly_visible_to: Vec<String>,
+}
+
+#[async_trait]
+pub trait TaskStore {
+    /// `UnknownReference("assignees", id)` when an assignee is not a contact of the firm.
+    async fn create_task(
+        &self,
+        firm_id: &str,
+        new: &NewTask,
+    ) -> Result<(TaskDetail, Shared), StoreError>;
+    async fn task(&self, firm_id: &str, id: &str) -> Result<Option<TaskDetail>, StoreError>;
+    async fn list_tasks(
+        &self,
+        firm_id: &str,
+        query: &TaskQuery,
+    ) -> Result<Vec<TaskDetail>, StoreError>;
+    async fn update_task(
+        &self,
+        firm_id: &str,
+        id: &str,
+        patch: &TaskPatch,
+    ) -> Result<Option<(TaskDetail, Shared)>, StoreError>;
+    async fn delete_task(&self, firm_id: &str, id: &str) -> Result<bool, StoreError>;
+
+    /// A client's shared tasks: the open ones (by due date) and the most recent completed.
+    async fn client_tasks(
+        &self,
+        firm_id: &str,
+        contact_id: &str,
+        completed_limit: i64,
+    ) -> Result<(Vec<TaskSummary>, Vec<TaskSummary>), StoreError>;
+    /// One task, only if it is shared and assigned to this contact.
+    async fn client_task(
+        &self,
+        firm_id: &str,
+        contact_id: &str,
+        id: &str,
+    ) -> Result<Option<TaskDetail>, StoreError>;
+    /// Ticks or unticks an item of an open task shared with this contact.
+    async fn set_item_done(
+        &self,
+        firm_id: &str,
+        contact_id: &str,
+        task_id: &str,
+        item_id: &str,
+        done: bool,
+    ) -> Result<bool, StoreError>;
+    /// Completes an open task shared with this contact; false when there is none to complete.
+    async fn complete_task(
+        &self,
+        firm_id: &str,
+        contact_id: &str,
+        task_id: &str,
+    ) -> Result<bool, StoreError>;
+}
+
+macro_rules! task_columns {
+    () => {
+        "t.id, t.firm_id, t.title, t.description, t.due_date, t.portal, t.status, \
+         t.completed_at, t.completed_by, t.created_at, t.updated_at"
+    };
+}
+
+macro_rules! summary_columns {
+    () => {
+        "t.id, t.title, t.due_date, t.status, t.completed_at, \
+         (SELECT COUNT(*) FROM checklist_items c WHERE c.task_id = t.id) AS items_total, \
+         (SELECT COUNT(*) FROM checklist_items c WHERE c.task_id = t.id AND c.done) AS items_done"
+    };
+}
+
+/// Tasks shared with contact $2 of firm $1.
+macro_rules! client_scope {
+    () => {
+        " FROM task_assignees a JOIN tasks t ON t.id = a.task_id \
+          WHERE a.firm_id = $1 AND a.contact_id = $2 AND t.firm_id = $1 AND t.portal "
+    };
+}
+
+/// One page of a firm's tasks (filters $4 contact, $5 status, $6 portal; cursor $2, $3; limit $7).
+macro_rules! page_filter {
+    () => {
+        " FROM tasks t WHERE t.firm_id = $1 AND (t.created_at, t.id) > ($2, $3) \
+          AND ($4 IS NULL OR EXISTS (SELECT 1 FROM task_assignees a \
+               WHERE a.task_id = t.id AND a.contact_id = $4)) \
+          AND ($5 IS NULL OR t.status = $5) \
+          AND ($6 IS NULL OR t.portal = $6) \
+          ORDER BY t.created_at, t.id LIMIT $7"
+    };
+}
+
+macro_rules! task_store {
+    ($backend:ty) => {
+        impl SqlStore<$backend> {
+            /// Assignees and checklists of the given tasks, attached in order.
+            async fn attach(
+                &self,
+                tasks: Vec<Task>,
+            ) -> Result<Vec<TaskDetail>, StoreError> {
+                let mut details = Vec::with_capacity(tasks.len());
+                for task in tasks {
+                    let assignees: Vec<(String,)> = sqlx::query_as(
+                        "SELECT contact_id FROM task_assignees WHERE task_id = $1 ORDER BY contact_id",
+                    )
+                    .bind(&task.id)
+                    .fetch_all(&self.pool)
+                    .await?;
+                    let checklist: Vec<ChecklistItem> = sqlx::query_as(
+                        "SELECT id, task_id, position, label, done, done_at, done_by \
+                         FROM checklist_items WHERE task_id = $1 ORDER BY position",
+                    )
+                    .bind(&task.id)
+                    .fetch_all(&self.pool)
+                    .await?;
+                    details.push(TaskDetail {
+                        task,
+                        assignees: assignees.into_iter().map(|(id,)| id).collect(),
+                        checklist,
+                    });
+                }
+                Ok(details)
+            }
+
+            /// Contacts of the task who are assigned and can see it now.
+            async fn visible_to(
+                tx: &mut sqlx::Transaction<'_, $backend>,
+                task_id: &str,
+            ) -> Result<Vec<String>, StoreError> {
+                let rows: Vec<(String,)> = sqlx::query_as(
+                    "SELECT a.contact_id FROM task_assignees a JOIN tasks t ON t.id = a.task_id \
+                     WHERE a.task_id = $1 AND t.portal ORDER BY a.contact_id",
+                )
+                .bind(task_id)
+                .fetch_all(&mut **tx)
+                .await?;
+                Ok(rows.into_iter().map(|(id,)| id).collect())
+            }
+
+            async fn set_assignees(
+                tx: &mut sqlx::Transaction<'_, $backend>,
+                firm_id: &str,
+                task_id: &str,
+                assignees: &[String],
+            ) -> Result<(), StoreError> {
+                sqlx::query("DELETE FROM task_assignees WHERE task_id = $1")
+                    .bind(task_id)
+                    .execute(&mut **tx)
+                    .await?;
+                let mut unique = assignees.to_vec();
+                unique.sort();
+                unique.dedup();
+                for contact_id in &unique {
+                    // Only a contact of the same firm can be assigned.
+                    let added = sqlx::query(
+                        "INSERT INTO task_assignees (task_id, contact_id, firm_id) \
+                         SELECT $1, id, firm_id FROM contacts WHERE firm_id = $2 AND id = $3",
+                    )
+                    .bind(task_id)
+                    .bind(firm_id)
+                    .bind(contact_id)
+                    .execute(&mut **tx)
+                    .await?;
+                    if added.rows_affected() == 0 {
+                        return Err(StoreError::UnknownReference("assignees", contact_id.clone()));
+                    }
+                }
+                Ok(())
+            }
+
+            async fn set_checklist(
+                tx: &mut sqlx::Transaction<'_, $backend>,
+                task_id: &str,
+                labels: &[String],
+            ) -> Result<(), StoreError> {
+                sqlx::query("DELETE FROM checklist_items WHERE task_id = $1")
+                    .bind(task_id)
+                    .execute(&mut **tx)
+                    .await?;
+                for (position, label) in labels.iter().enumerate() {
+                    sqlx::query(
+                        "INSERT INTO checklist_items (id, task_id, position, label) \
+                         VALUES ($1, $2, $3, $4)",
+                    )
+                    .bind(new_id("ci"))
+                    .bind(task_id)
+                    .bind(position as i64)
+                    .bind(label)
+                    .execute(&mut **tx)
+                    .await?;
+                }
+                Ok(())
+            }
+        }
+
+        #[async_trait]
+        impl TaskStore for SqlStore<$backend> {
+            async fn create_task(
+                &self,
+                firm_id: &str,
+                new: &NewTask,
+            ) -> Result<(TaskDetail, Shared), StoreError> {
+                let now = now_unix();
+                let id = new_id("tk");
+                let mut tx = self.pool.begin().await?;
+                sqlx::query(
+                    "INSERT INTO tasks (id, firm_id, title, description, due_date, portal, \
+                     created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
+                )
+                .bind(&id)
+                .bind(firm_id)
+                .bind(&new.title)
+                .bind(&new.description)
+                .bind(&new.due_date)
+                .bind(new.portal)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                Self::set_assignees(&mut tx, firm_id, &id, &new.assignees).await?;
+                Self::set_checklist(&mut tx, &id, &new.checklist).await?;
+                let visible = Self::visible_to(&mut tx, &id).await?;
+                tx.commit().await?;
+                let detail = self.task(firm_id, &id).await?.ok_or(sqlx::Error::RowNotFound)?;
+                Ok((detail, Shared { newly_visible_to: visible }))
+            }
+
+            async fn task(&self, firm_id: &str, id: &str) -> Result<Option<TaskDetail>, StoreError> {
+                let task: Option<Task> = sqlx::query_as(concat!(
+                    "SELECT ", task_columns!(), " FROM tasks t WHERE t.firm_id = $1 AND t.id = $2"
+                ))
+                .bind(firm_id)
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+                Ok(self.attach(task.into_iter().collect()).await?.pop())
+            }
+
+            async fn list_tasks(
+                &self,
+                firm_id: &str,
+                query: &TaskQuery,
+            ) -> Result<Vec<TaskDetail>, StoreError> {
+                let (after_time, after_id) = query.after.clone().unwrap_or((i64::MIN, String::new()));
+                let tasks: Vec<Task> = sqlx::query_as(concat!("SELECT ", task_columns!(), page_filter!()))
+                    .bind(firm_id)
+                    .bind(after_time)
+                    .bind(after_id)
+                    .bind(&query.contact_id)
+                    .bind(&query.status)
+                    .bind(query.portal)
+                    .bind(query.limit)
+                    .fetch_all(&self.pool)
+                    .await?;
+                self.attach(tasks).await
+            }
+
+            async fn update_task(
+                &self,
+                firm_id: &str,
+                id: &str,
+                patch: &TaskPatch,
+            ) -> Result<Option<(TaskDetail, Shared)>, StoreError> {
+                let now = now_unix();
+                let mut tx = self.pool.begin().await?;
+                let before = Self::visible_to(&mut tx, id).await?;
+                let (clear_due, due) = match &patch.due_date {
+                    Some(None) => (true, None),
+                    Some(Some(date)) => (false, Some(date.clone())),
+                    None => (false, None),
+                };
+                let updated = sqlx::query(
+                    "UPDATE tasks SET \
+                     title = COALESCE($3, title), \
+                     description = COALESCE($4, description), \
+                     due_date = CASE WHEN $5 THEN NULL ELSE COALESCE($6, due_date) END, \
+                     portal = COALESCE($7, portal), \
+                     completed_at = CASE WHEN $8 = 'completed' AND status <> 'completed' THEN $9 \
+                                         WHEN $8 = 'open' THEN NULL ELSE completed_at END, \
+                     completed_by = CASE WHEN $8 = 'open' THEN NULL ELSE completed_by END, \
+                     status = COALESCE($8, status), \
+                     updated_at = $9 \
+                     WHERE firm_id = $1 AND id = $2",
+                )
+                .bind(firm_id)
+                .bind(id)
+                .bind(&patch.title)
+                .bind(&patch.description)
+                .bind(clear_due)
+                .bind(due)
+                .bind(patch.portal)
+                .bind(&patch.status)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                if updated.rows_affected() == 0 {
+                    return Ok(None);
+                }
+                if let Some(assignees) = &patch.assignees {
+                    Self::set_assignees(&mut tx, firm_id, id, assignees).await?;
+                }
+                if let Some(labels) = &patch.checklist {
+                    Self::set_checklist(&mut tx, id, labels).await?;
+                }
+                let after = Self::visible_to(&mut tx, id).await?;
+                tx.commit().await?;
+                let newly_visible_to = after.into_iter().filter(|c| !before.contains(c)).collect();
+                let detail = self.task(firm_id, id).await?.ok_or(sqlx::Error::RowNotFound)?;
+                Ok(Some((detail, Shared { newly_visible_to })))
+            }
+
+            async fn delete_task(&self, firm_id: &str, id: &str) -> Result<bool, StoreError> {
+                let done = sqlx::query("DELETE FROM tasks WHERE firm_id = $1 AND id = $2")
+                    .bind(firm_id)
+                    .bind(id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected() > 0)
+            }
+
+            async fn client_tasks(
+                &self,
+                firm_id: &str,
+                contact_id: &str,
+                completed_limit: i64,
+            ) -> Result<(Vec<TaskSummary>, Vec<TaskSummary>), StoreError> {
+                let open: Vec<TaskSummary> = sqlx::query_as(concat!(
+                    "SELECT ", summary_columns!(), client_scope!(),
+                    "AND t.status = 'open' \
+                     ORDER BY CASE WHEN t.due_date IS NULL THEN 1 ELSE 0 END, t.due_date, t.created_at \
+                     LIMIT 500"
+                ))
+                .bind(firm_id)
+                .bind(contact_id)
+                .fetch_all(&self.pool)
+                .await?;
+                let completed: Vec<TaskSummary> = sqlx::query_as(concat!(
+                    "SELECT ", summary_columns!(), client_scope!(),
+                    "AND t.status = 'completed' ORDER BY t.completed_at DESC, t.id LIMIT $3"
+                ))
+                .bind(firm_id)
+                .bind(contact_id)
+                .bind(completed_limit)
+                .fetch_all(&self.pool)
+                .await?;
+                Ok((open, completed))
+            }
+
+            async fn client_task(
+                &self,
+                firm_id: &str,
+                contact_id: &str,
+                id: &str,
+            ) -> Result<Option<TaskDetail>, StoreError> {
+                let task: Option<Task> = sqlx::query_as(concat!(
+                    "SELECT ", task_columns!(), client_scope!(), "AND t.id = $3"
+                ))
+                .bind(firm_id)
+                .bind(contact_id)
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+                Ok(self.attach(task.into_iter().collect()).await?.pop())
+            }
+
+            async fn set_item_done(
+                &self,
+                firm_id: &str,
+                contact_id: &str,
+                task_id: &str,
+                item_id: &str,
+                done: bool,
+            ) -> Result<bool, StoreError> {
+                let now = now_unix();
+                let updated = sqlx::query(concat!(
+                    "UPDATE checklist_items SET done = $5, \
+                     done_at = CASE WHEN $5 THEN $6 ELSE NULL END, \
+                     done_by = CASE WHEN $5 THEN $2 ELSE NULL END \
+                     WHERE id = $4 AND task_id = $3 AND EXISTS (SELECT 1",
+                    client_scope!(),
+                    "AND t.id = $3 AND t.status = 'open')"
+                ))
+                .bind(firm_id)
+                .bind(contact_id)
+                .bind(task_id)
+                .bind(item_id)
+                .bind(done)
+                .bind(now)
+                .execute(&self.pool)
+                .await?;
+                Ok(updated.rows_affected() > 0)
+            }
+
+            async fn complete_task(
+                &self,
+                firm_id: &str,
+                contact_id: &str,
+                task_id: &str,
+            ) -> Result<bool, StoreError> {
+                let now = now_unix();
+                let updated = sqlx::query(concat!(
+                    "UPDATE tasks SET status = 'completed', completed_at = $4, completed_by = $2, \
+                     updated_at = $4 WHERE id = $3 AND firm_id = $1 AND status = 'open' \
+                     AND EXISTS (SELECT 1",
+                    client_scope!(),
+                    "AND t.id = $3)"
+                ))
+                .bind(firm_id)
+                .bind(contact_id)
+                .bind(task_id)
+                .bind(now)
+                .execute(&self.pool)
+                .await?;
+                Ok(updated.rows_affected() > 0)
+            }
+        }
+    };
+}
+task_store!(Sqlite);
+task_store!(Postgres);
