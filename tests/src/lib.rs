@@ -71,6 +71,22 @@ pub async fn fresh_database() -> String {
     }
 }
 
+/// Removes a database made by [`fresh_database`].
+pub async fn drop_database(url: &str) {
+    if let Some(path) = url.strip_prefix("sqlite://") {
+        if let Some(dir) = std::path::Path::new(path).parent() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    } else if let Some((_, name)) = url.rsplit_once('/') {
+        use sqlx::Connection;
+        if let Ok(mut admin) = sqlx::PgConnection::connect(&postgres_admin_url()).await {
+            let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .execute(&mut admin)
+                .await;
+        }
+    }
+}
+
 /// The configuration of a test gateway: an isolated database and prefix, plus `overrides`.
 pub async fn test_config(overrides: &[(&str, &str)]) -> (Config, HashMap<String, String>) {
     let data_dir = std::env::temp_dir().join(unique("portico-data-"));
@@ -140,10 +156,14 @@ impl TestApp {
         }
     }
 
+    /// Stops the gateway and removes what it created: its data folder and its database.
     pub async fn stop(mut self) {
         if let Some(running) = self.running.take() {
             running.stop().await;
         }
+        self.store.close().await;
+        let _ = std::fs::remove_dir_all(&self.config.data_dir);
+        drop_database(&self.config.database_url).await;
     }
 
     pub fn keys(&self) -> &Keyring {
