@@ -81,6 +81,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::auth::router(&state))
         .merge(routes::home::router())
         .merge(routes::tasks::router())
+        .merge(routes::requests::router())
         .merge(routes::assets::router())
         .fallback(routes::not_found)
         .layer(middleware::from_fn_with_state(

@@ -2,7 +2,7 @@
 //! the mailer). Only contacts who can see the item in their portal are notified.
 
 use portico_shared::mail::{FirmBrand, MailJob, Recipient, Template};
-use portico_shared::store::{Firm, TaskDetail};
+use portico_shared::store::{Conversation, Firm, TaskDetail};
 use serde_json::json;
 
 use crate::error::Result;
@@ -59,3 +59,44 @@ pub async fn task_shared(
     }
     Ok(())
 }
+
+/// "The firm replied to your request", to the conversation's contact.
+pub async fn request_reply(
+    state: &AppState,
+    firm: &Firm,
+    conversation: &Conversation,
+    reply: &str,
+) -> Result<()> {
+    let Some(contact) = state
+        .store
+        .contact(&firm.id, &conversation.contact_id)
+        .await?
+        .filter(|c| c.portal_access)
+    else {
+        return Ok(());
+    };
+    let brand = brand(state, firm);
+    let mut job = MailJob::new(
+        Template::RequestReply,
+        Recipient {
+            email: contact.email,
+            name: contact.name,
+        },
+        brand.clone(),
+    );
+    let excerpt: String = reply.chars().take(EXCERPT_CHARS).collect();
+    job.data = json!({
+        "request_subject": conversation.subject,
+        "reply_excerpt": excerpt,
+        "request_url": format!("{}/requests/{}", brand.portal_url, conversation.id),
+    });
+    let mut redis = state.redis();
+    let _: String = job
+        .enqueue_cmd(&state.redis_keys)
+        .query_async(&mut redis)
+        .await?;
+    Ok(())
+}
+
+/// How much of a reply the notification quotes.
+const EXCERPT_CHARS: usize = 200;

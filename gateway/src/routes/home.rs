@@ -17,6 +17,8 @@ use crate::state::AppState;
 
 /// Completed tasks shown on the home page, most recent first.
 const COMPLETED_ON_HOME: i64 = 20;
+/// The client's requests shown on the home page, most recently active first.
+const REQUESTS_ON_HOME: i64 = 10;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/", get(home))
@@ -54,6 +56,16 @@ async fn home(
     session: ClientSession,
     CsrfToken(csrf): CsrfToken,
 ) -> Result<Html<String>> {
+    render_home(&state, &session, &csrf, None).await
+}
+
+/// The home page; `request_error` is a problem with a request just typed, and the draft.
+pub async fn render_home(
+    state: &AppState,
+    session: &ClientSession,
+    csrf: &str,
+    request_error: Option<(&str, &str)>,
+) -> Result<Html<String>> {
     let (open, completed) = state
         .store
         .client_tasks(&session.firm.id, &session.contact.id, COMPLETED_ON_HOME)
@@ -61,13 +73,27 @@ async fn home(
     let today = today();
     let open: Vec<TaskRow> = open.iter().map(|t| row(t, &today)).collect();
     let completed: Vec<TaskRow> = completed.iter().map(|t| row(t, &today)).collect();
-    let extra = context! { open => open, completed => completed };
+    let requests = state
+        .store
+        .client_conversations(&session.firm.id, &session.contact.id, REQUESTS_ON_HOME)
+        .await?;
+    let requests: Vec<_> = requests
+        .iter()
+        .map(|c| context! { id => &c.id, subject => &c.subject, status => &c.status })
+        .collect();
+    let extra = context! {
+        open => open,
+        completed => completed,
+        requests => requests,
+        request_error => request_error.map(|e| e.0),
+        request_draft => request_error.map(|e| e.1),
+    };
     page(
-        &state,
+        state,
         "home.html",
         &session.firm,
-        &csrf,
-        Some(&session),
+        csrf,
+        Some(session),
         extra,
     )
 }

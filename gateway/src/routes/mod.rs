@@ -8,6 +8,7 @@ pub mod assets;
 pub mod auth;
 pub mod home;
 pub mod ops;
+pub mod requests;
 pub mod tasks;
 
 use axum::extract::{Request, State};

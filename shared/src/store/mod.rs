@@ -17,10 +17,12 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Database, Pool, Postgres, Sqlite};
 
 mod contacts;
+mod conversations;
 mod firms;
 mod tasks;
 
 pub use contacts::{Contact, ContactPatch, ContactQuery, ContactStore, Invitation, NewContact};
+pub use conversations::{Conversation, ConversationQuery, ConversationStore, Message};
 pub use firms::{ApiKeyHash, Firm, FirmStore, NewFirm};
 pub use tasks::{
     ChecklistItem, NewTask, Shared, Task, TaskDetail, TaskPatch, TaskQuery, TaskStore, TaskSummary,
@@ -62,7 +64,9 @@ fn on_unique(field: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
 
 /// Everything the gateway and the CLI store.
 #[async_trait]
-pub trait Store: FirmStore + ContactStore + TaskStore + Send + Sync + 'static {
+pub trait Store:
+    FirmStore + ContactStore + TaskStore + ConversationStore + Send + Sync + 'static
+{
     /// `sqlite` or `postgres`, for logs and `/readyz`.
     fn backend(&self) -> &'static str;
     /// Applies pending migrations.

@@ -3,6 +3,7 @@
 //! Errors are `{"error": {"code", "message"}}` ([`json_errors`]).
 
 mod contacts;
+mod conversations;
 mod firm;
 mod tasks;
 
@@ -26,6 +27,7 @@ pub fn router() -> Router<AppState> {
         .merge(firm::router())
         .merge(contacts::router())
         .merge(tasks::router())
+        .merge(conversations::router())
         .fallback(|| async { Error::NotFound });
     Router::new()
         .nest("/api/v1", v1)

@@ -1,0 +1,133 @@
+//! Client requests as staff see them: `/api/v1/conversations…`, and staff replies.
+
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::{get, post};
+use portico_shared::ids::looks_like;
+use portico_shared::store::{Conversation, ConversationQuery, Message};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{ApiFirm, ApiJson, decode_cursor, encode_cursor, ok, rfc3339};
+use crate::error::{Error, Result};
+use crate::notify;
+use crate::routes::requests::message_body;
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/conversations", get(list))
+        .route("/conversations/{id}", get(show))
+        .route("/conversations/{id}/messages", post(reply))
+}
+
+fn view(conversation: &Conversation) -> Value {
+    json!({
+        "id": conversation.id,
+        "contact_id": conversation.contact_id,
+        "subject": conversation.subject,
+        "status": conversation.status,
+        "created_at": rfc3339(conversation.created_at),
+        "last_message_at": rfc3339(conversation.last_message_at),
+    })
+}
+
+fn message_view(message: &Message) -> Value {
+    json!({
+        "id": message.id,
+        "author": message.author,
+        "body": message.body,
+        "created_at": rfc3339(message.created_at),
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    limit: Option<i64>,
+    cursor: Option<String>,
+    contact_id: Option<String>,
+    status: Option<String>,
+}
+
+async fn list(
+    State(state): State<AppState>,
+    ApiFirm(firm): ApiFirm,
+    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response> {
+    let Query(query) = query.map_err(|e| Error::invalid("query", e.body_text()))?;
+    let limit = super::page_limit(query.limit)?;
+    if let Some(status) = &query.status
+        && status != "open"
+        && status != "closed"
+    {
+        return Err(Error::invalid("status", "status must be open or closed"));
+    }
+    let rows = state
+        .store
+        .list_conversations(
+            &firm.id,
+            &ConversationQuery {
+                after: query.cursor.as_deref().map(decode_cursor).transpose()?,
+                limit: limit + 1,
+                contact_id: query.contact_id,
+                status: query.status,
+            },
+        )
+        .await?;
+    let (page, next_cursor) = super::paginate(rows, limit, |c| encode_cursor(c.created_at, &c.id));
+    Ok(ok(
+        StatusCode::OK,
+        json!({ "data": page.iter().map(view).collect::<Vec<_>>(), "next_cursor": next_cursor }),
+    ))
+}
+
+async fn show(
+    State(state): State<AppState>,
+    ApiFirm(firm): ApiFirm,
+    Path(id): Path<String>,
+) -> Result<Response> {
+    if !looks_like("cv", &id) {
+        return Err(Error::NotFound);
+    }
+    let (conversation, messages) = state
+        .store
+        .conversation(&firm.id, None, &id)
+        .await?
+        .ok_or(Error::NotFound)?;
+    let mut body = view(&conversation);
+    body["messages"] = messages.iter().map(message_view).collect();
+    Ok(ok(StatusCode::OK, body))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Reply {
+    body: String,
+}
+
+async fn reply(
+    State(state): State<AppState>,
+    ApiFirm(firm): ApiFirm,
+    Path(id): Path<String>,
+    ApiJson(reply): ApiJson<Reply>,
+) -> Result<Response> {
+    if !looks_like("cv", &id) {
+        return Err(Error::NotFound);
+    }
+    let body = message_body(&reply.body).map_err(|problem| Error::invalid("body", problem))?;
+    let message = state
+        .store
+        .add_message(&firm.id, None, &id, "staff", &body)
+        .await?
+        .ok_or(Error::NotFound)?;
+    let (conversation, _) = state
+        .store
+        .conversation(&firm.id, None, &id)
+        .await?
+        .ok_or(Error::NotFound)?;
+    notify::request_reply(&state, &firm, &conversation, &body).await?;
+    Ok(ok(StatusCode::CREATED, message_view(&message)))
+}

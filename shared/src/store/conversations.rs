@@ -1,0 +1,245 @@
+//! Requests from clients to their firm, as conversations of messages. A conversation belongs to
+//! one contact; the portal reads it only through that contact, the API through the firm.
+
+use async_trait::async_trait;
+use serde::Serialize;
+use sqlx::{Postgres, Sqlite};
+
+use super::{SqlStore, StoreError};
+use crate::ids::new_id;
+use crate::now_unix;
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, sqlx::FromRow)]
+pub struct Conversation {
+    pub id: String,
+    pub firm_id: String,
+    pub contact_id: String,
+    pub subject: String,
+    pub status: String,
+    pub created_at: i64,
+    pub last_message_at: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, sqlx::FromRow)]
+pub struct Message {
+    pub id: String,
+    pub conversation_id: String,
+    /// `client` or `staff`
+    pub author: String,
+    pub body: String,
+    pub created_at: i64,
+}
+
+#[derive(Debug)]
+pub struct ConversationQuery {
+    pub after: Option<(i64, String)>,
+    pub limit: i64,
+    pub contact_id: Option<String>,
+    pub status: Option<String>,
+}
+
+#[async_trait]
+pub trait ConversationStore {
+    /// A client starts a conversation with its first message.
+    async fn start_conversation(
+        &self,
+        firm_id: &str,
+        contact_id: &str,
+        subject: &str,
+        body: &str,
+    ) -> Result<Conversation, StoreError>;
+    /// Adds a message; `None` when the conversation is not in this firm (or, with
+    /// `contact_id`, not this contact's).
+    async fn add_message(
+        &self,
+        firm_id: &str,
+        contact_id: Option<&str>,
+        conversation_id: &str,
+        author: &str,
+        body: &str,
+    ) -> Result<Option<Message>, StoreError>;
+    /// A conversation and its messages, oldest first; scoped to the contact when given.
+    async fn conversation(
+        &self,
+        firm_id: &str,
+        contact_id: Option<&str>,
+        id: &str,
+    ) -> Result<Option<(Conversation, Vec<Message>)>, StoreError>;
+    /// A client's conversations, most recently active first.
+    async fn client_conversations(
+        &self,
+        firm_id: &str,
+        contact_id: &str,
+        limit: i64,
+    ) -> Result<Vec<Conversation>, StoreError>;
+    async fn list_conversations(
+        &self,
+        firm_id: &str,
+        query: &ConversationQuery,
+    ) -> Result<Vec<Conversation>, StoreError>;
+}
+
+macro_rules! conversation_columns {
+    () => {
+        "id, firm_id, contact_id, subject, status, created_at, last_message_at"
+    };
+}
+
+macro_rules! conversation_store {
+    ($backend:ty) => {
+        #[async_trait]
+        impl ConversationStore for SqlStore<$backend> {
+            async fn start_conversation(
+                &self,
+                firm_id: &str,
+                contact_id: &str,
+                subject: &str,
+                body: &str,
+            ) -> Result<Conversation, StoreError> {
+                let now = now_unix();
+                let mut tx = self.pool.begin().await?;
+                let conversation: Conversation = sqlx::query_as(concat!(
+                    "INSERT INTO conversations (id, firm_id, contact_id, subject, created_at, \
+                     last_message_at) VALUES ($1, $2, $3, $4, $5, $5) RETURNING ",
+                    conversation_columns!()
+                ))
+                .bind(new_id("cv"))
+                .bind(firm_id)
+                .bind(contact_id)
+                .bind(subject)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await?;
+                sqlx::query(
+                    "INSERT INTO messages (id, conversation_id, seq, author, body, created_at) \
+                     VALUES ($1, $2, 1, 'client', $3, $4)",
+                )
+                .bind(new_id("ms"))
+                .bind(&conversation.id)
+                .bind(body)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(conversation)
+            }
+
+            async fn add_message(
+                &self,
+                firm_id: &str,
+                contact_id: Option<&str>,
+                conversation_id: &str,
+                author: &str,
+                body: &str,
+            ) -> Result<Option<Message>, StoreError> {
+                let now = now_unix();
+                let mut tx = self.pool.begin().await?;
+                let touched = sqlx::query(
+                    "UPDATE conversations SET last_message_at = $4, status = 'open' \
+                     WHERE firm_id = $1 AND id = $2 AND ($3 IS NULL OR contact_id = $3)",
+                )
+                .bind(firm_id)
+                .bind(conversation_id)
+                .bind(contact_id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                if touched.rows_affected() == 0 {
+                    return Ok(None);
+                }
+                // The conversation row updated above is locked until commit, so the next
+                // sequence number cannot be taken twice.
+                let message: Message = sqlx::query_as(
+                    "INSERT INTO messages (id, conversation_id, seq, author, body, created_at) \
+                     VALUES ($1, $2, (SELECT COALESCE(MAX(seq), 0) + 1 FROM messages \
+                     WHERE conversation_id = $2), $3, $4, $5) \
+                     RETURNING id, conversation_id, author, body, created_at",
+                )
+                .bind(new_id("ms"))
+                .bind(conversation_id)
+                .bind(author)
+                .bind(body)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(Some(message))
+            }
+
+            async fn conversation(
+                &self,
+                firm_id: &str,
+                contact_id: Option<&str>,
+                id: &str,
+            ) -> Result<Option<(Conversation, Vec<Message>)>, StoreError> {
+                let conversation: Option<Conversation> = sqlx::query_as(concat!(
+                    "SELECT ",
+                    conversation_columns!(),
+                    " FROM conversations WHERE firm_id = $1 AND id = $2 \
+                     AND ($3 IS NULL OR contact_id = $3)"
+                ))
+                .bind(firm_id)
+                .bind(id)
+                .bind(contact_id)
+                .fetch_optional(&self.pool)
+                .await?;
+                let Some(conversation) = conversation else {
+                    return Ok(None);
+                };
+                let messages: Vec<Message> = sqlx::query_as(
+                    "SELECT id, conversation_id, author, body, created_at FROM messages \
+                     WHERE conversation_id = $1 ORDER BY seq",
+                )
+                .bind(&conversation.id)
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(Some((conversation, messages)))
+            }
+
+            async fn client_conversations(
+                &self,
+                firm_id: &str,
+                contact_id: &str,
+                limit: i64,
+            ) -> Result<Vec<Conversation>, StoreError> {
+                Ok(sqlx::query_as(concat!(
+                    "SELECT ",
+                    conversation_columns!(),
+                    " FROM conversations WHERE firm_id = $1 AND contact_id = $2 \
+                     ORDER BY last_message_at DESC, id LIMIT $3"
+                ))
+                .bind(firm_id)
+                .bind(contact_id)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn list_conversations(
+                &self,
+                firm_id: &str,
+                query: &ConversationQuery,
+            ) -> Result<Vec<Conversation>, StoreError> {
+                let (after_time, after_id) =
+                    query.after.clone().unwrap_or((i64::MIN, String::new()));
+                Ok(sqlx::query_as(concat!(
+                    "SELECT ",
+                    conversation_columns!(),
+                    " FROM conversations WHERE firm_id = $1 AND (created_at, id) > ($2, $3) \
+                     AND ($4 IS NULL OR contact_id = $4) AND ($5 IS NULL OR status = $5) \
+                     ORDER BY created_at, id LIMIT $6"
+                ))
+                .bind(firm_id)
+                .bind(after_time)
+                .bind(after_id)
+                .bind(&query.contact_id)
+                .bind(&query.status)
+                .bind(query.limit)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+        }
+    };
+}
+conversation_store!(Sqlite);
+conversation_store!(Postgres);
