@@ -31,9 +31,19 @@ use crate::render::Templates;
 use crate::routes;
 use crate::state::AppState;
 
-/// Scripts, styles and frames only from ourselves; no inline code at all.
-const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; \
-     form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+/// Scripts, styles and frames only from ourselves; no inline code at all. Forms may also lead
+/// to the other firms' hosts, where company switching redirects.
+fn content_security_policy(config: &portico_shared::config::Config) -> String {
+    let port = config
+        .public_port
+        .map(|p| format!(":{p}"))
+        .unwrap_or_default();
+    format!(
+        "default-src 'none'; style-src 'self'; img-src 'self' data:; \
+         form-action 'self' {}://*.{}{port}; frame-ancestors 'none'; base-uri 'none'",
+        config.public_scheme, config.base_domain
+    )
+}
 
 /// Opens the database (migrating it) and Redis. Failures name the variable to fix.
 pub async fn state(config: Config) -> anyhow::Result<AppState> {
@@ -82,6 +92,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::home::router())
         .merge(routes::tasks::router())
         .merge(routes::requests::router())
+        .merge(routes::companies::router())
         .merge(routes::assets::router())
         .fallback(routes::not_found)
         .layer(middleware::from_fn_with_state(
@@ -94,6 +105,8 @@ pub fn router(state: AppState) -> Router {
         ));
 
     let request_id = HeaderName::from_static("x-request-id");
+    let csp = HeaderValue::from_str(&content_security_policy(&state.config))
+        .expect("the policy is ASCII: the base domain is validated as a host name");
     let static_header =
         |name, value| SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value));
     Router::new()
@@ -109,9 +122,9 @@ pub fn router(state: AppState) -> Router {
             axum::http::StatusCode::SERVICE_UNAVAILABLE,
             Duration::from_secs(30),
         ))
-        .layer(static_header(
+        .layer(SetResponseHeaderLayer::if_not_present(
             header::CONTENT_SECURITY_POLICY,
-            CONTENT_SECURITY_POLICY,
+            csp,
         ))
         .layer(static_header(header::X_FRAME_OPTIONS, "DENY"))
         .layer(static_header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))

@@ -63,6 +63,9 @@ impl FromRequestParts<AppState> for PortalFirm {
 pub struct ClientSession {
     pub firm: Firm,
     pub contact: Contact,
+    /// Whether this email has portal access at other firms too (the header then offers a
+    /// company switcher).
+    pub other_companies: bool,
 }
 
 /// The session if there is one; pages that work either way take this.
@@ -78,17 +81,28 @@ impl FromRequestParts<AppState> for MaybeSession {
         }
         let PortalFirm(firm) = PortalFirm::from_request_parts(parts, state).await?;
         let jar = CookieJar::from_headers(&parts.headers);
-        let found = match cookies::get(&jar, cookies::SESSION, state.config.cookie_secure) {
+        let contact = match cookies::get(&jar, cookies::SESSION, state.config.cookie_secure) {
             None => None,
             Some(value) => match sessions::load(state, value).await? {
                 Some(record) if record.firm_id == firm.id => state
                     .store
                     .contact(&firm.id, &record.contact_id)
                     .await?
-                    .filter(|c| c.portal_access && c.auth_epoch == record.epoch)
-                    .map(|contact| ClientSession { firm, contact }),
+                    .filter(|c| c.portal_access && c.auth_epoch == record.epoch),
                 _ => None,
             },
+        };
+        let found = match contact {
+            None => None,
+            Some(contact) => {
+                let email = contact.email.to_lowercase();
+                let firms = state.store.firms_of_email(&email).await?;
+                Some(ClientSession {
+                    other_companies: firms.iter().any(|f| f.id != firm.id),
+                    firm,
+                    contact,
+                })
+            }
         };
         let found = MaybeSession(found);
         parts.extensions.insert(found.clone());

@@ -3,5 +3,6 @@
 pub mod client_ip;
 pub mod cookies;
 pub mod csrf;
+pub mod handover;
 pub mod links;
 pub mod sessions;

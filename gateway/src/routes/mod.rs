@@ -6,6 +6,7 @@
 pub mod api;
 pub mod assets;
 pub mod auth;
+pub mod companies;
 pub mod home;
 pub mod ops;
 pub mod requests;
@@ -50,7 +51,11 @@ pub fn page(
     extra: minijinja::Value,
 ) -> Result<Html<String>> {
     let contact = session.map(|s| {
-        context! { name => &s.contact.name, email => &s.contact.email }
+        context! {
+            name => &s.contact.name,
+            email => &s.contact.email,
+            switcher => s.other_companies,
+        }
     });
     let html = state.templates.render(
         template,

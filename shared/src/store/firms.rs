@@ -41,6 +41,8 @@ pub trait FirmStore {
     async fn add_api_key(&self, firm_id: &str, key: &ApiKeyHash) -> Result<(), StoreError>;
     /// The firm of a live (not revoked) API key.
     async fn firm_by_api_key(&self, hash: &str) -> Result<Option<Firm>, StoreError>;
+    /// The firms where this (normalized) email is a contact with portal access, by name.
+    async fn firms_of_email(&self, email_norm: &str) -> Result<Vec<Firm>, StoreError>;
 }
 
 macro_rules! firm_columns {
@@ -129,6 +131,17 @@ macro_rules! firm_store {
                 )
                 .bind(hash)
                 .fetch_optional(&self.pool)
+                .await?)
+            }
+
+            async fn firms_of_email(&self, email_norm: &str) -> Result<Vec<Firm>, StoreError> {
+                Ok(sqlx::query_as(
+                    "SELECT f.id, f.slug, f.name, f.brand_color, f.created_at \
+                     FROM contacts c JOIN firms f ON f.id = c.firm_id \
+                     WHERE c.email_norm = $1 AND c.portal_access ORDER BY f.name, f.id",
+                )
+                .bind(email_norm)
+                .fetch_all(&self.pool)
                 .await?)
             }
         }
