@@ -12,7 +12,7 @@ fn brand(state: &AppState, firm: &Firm) -> FirmBrand {
     FirmBrand {
         id: firm.id.clone(),
         slug: firm.slug.clone(),
-        name: firm.name.clone(),
+        name: firm.portal_name().to_string(),
         brand_color: firm.brand_color.clone(),
         portal_url: state.config.portal_url(&firm.slug),
     }

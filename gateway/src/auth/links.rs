@@ -221,7 +221,7 @@ fn mail_job(state: &AppState, issue: &Issue<'_>, minted: &MintedLink) -> MailJob
         FirmBrand {
             id: issue.firm.id.clone(),
             slug: issue.firm.slug.clone(),
-            name: issue.firm.name.clone(),
+            name: issue.firm.portal_name().to_string(),
             brand_color: issue.firm.brand_color.clone(),
             portal_url: portal_url.clone(),
         },

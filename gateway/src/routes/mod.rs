@@ -29,13 +29,17 @@ use crate::state::AppState;
 pub struct FirmView<'a> {
     pub name: &'a str,
     pub slug: &'a str,
+    pub menu_links: Vec<api::portal::MenuLink>,
+    pub billing_enabled: bool,
 }
 
 impl<'a> From<&'a Firm> for FirmView<'a> {
     fn from(firm: &'a Firm) -> Self {
         FirmView {
-            name: &firm.name,
+            name: firm.portal_name(),
             slug: &firm.slug,
+            menu_links: api::portal::menu_links(firm),
+            billing_enabled: firm.billing_enabled,
         }
     }
 }

@@ -16,6 +16,29 @@ pub struct Firm {
     pub name: String,
     pub brand_color: String,
     pub created_at: i64,
+    /// The name the portal shows, when it differs from the firm's name.
+    pub display_name: Option<String>,
+    /// JSON array of `{"label", "url"}`, validated on the way in.
+    pub menu_links: String,
+    pub billing_enabled: bool,
+    pub esign_enabled: bool,
+}
+
+impl Firm {
+    /// The name clients see.
+    pub fn portal_name(&self) -> &str {
+        self.display_name.as_deref().unwrap_or(&self.name)
+    }
+}
+
+/// A partial update of the portal settings; `None` leaves a field alone.
+#[derive(Debug, Default)]
+pub struct PortalPatch {
+    pub display_name: Option<String>,
+    pub brand_color: Option<String>,
+    pub menu_links: Option<String>,
+    pub billing_enabled: Option<bool>,
+    pub esign_enabled: Option<bool>,
 }
 
 #[derive(Debug)]
@@ -43,11 +66,13 @@ pub trait FirmStore {
     async fn firm_by_api_key(&self, hash: &str) -> Result<Option<Firm>, StoreError>;
     /// The firms where this (normalized) email is a contact with portal access, by name.
     async fn firms_of_email(&self, email_norm: &str) -> Result<Vec<Firm>, StoreError>;
+    async fn update_portal(&self, firm_id: &str, patch: &PortalPatch) -> Result<Firm, StoreError>;
 }
 
 macro_rules! firm_columns {
     () => {
-        "id, slug, name, brand_color, created_at"
+        "id, slug, name, brand_color, created_at, display_name, menu_links, billing_enabled, \
+         esign_enabled"
     };
 }
 
@@ -125,7 +150,8 @@ macro_rules! firm_store {
 
             async fn firm_by_api_key(&self, hash: &str) -> Result<Option<Firm>, StoreError> {
                 Ok(sqlx::query_as(
-                    "SELECT f.id, f.slug, f.name, f.brand_color, f.created_at \
+                    "SELECT f.id, f.slug, f.name, f.brand_color, f.created_at, f.display_name, \
+                     f.menu_links, f.billing_enabled, f.esign_enabled \
                      FROM api_keys k JOIN firms f ON f.id = k.firm_id \
                      WHERE k.key_hash = $1 AND k.revoked_at IS NULL",
                 )
@@ -134,9 +160,34 @@ macro_rules! firm_store {
                 .await?)
             }
 
+            async fn update_portal(
+                &self,
+                firm_id: &str,
+                patch: &PortalPatch,
+            ) -> Result<Firm, StoreError> {
+                Ok(sqlx::query_as(concat!(
+                    "UPDATE firms SET display_name = COALESCE($2, display_name), \
+                     brand_color = COALESCE($3, brand_color), \
+                     menu_links = COALESCE($4, menu_links), \
+                     billing_enabled = COALESCE($5, billing_enabled), \
+                     esign_enabled = COALESCE($6, esign_enabled) \
+                     WHERE id = $1 RETURNING ",
+                    firm_columns!()
+                ))
+                .bind(firm_id)
+                .bind(&patch.display_name)
+                .bind(&patch.brand_color)
+                .bind(&patch.menu_links)
+                .bind(patch.billing_enabled)
+                .bind(patch.esign_enabled)
+                .fetch_one(&self.pool)
+                .await?)
+            }
+
             async fn firms_of_email(&self, email_norm: &str) -> Result<Vec<Firm>, StoreError> {
                 Ok(sqlx::query_as(
-                    "SELECT f.id, f.slug, f.name, f.brand_color, f.created_at \
+                    "SELECT f.id, f.slug, f.name, f.brand_color, f.created_at, f.display_name, \
+                     f.menu_links, f.billing_enabled, f.esign_enabled \
                      FROM contacts c JOIN firms f ON f.id = c.firm_id \
                      WHERE c.email_norm = $1 AND c.portal_access ORDER BY f.name, f.id",
                 )

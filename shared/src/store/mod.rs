@@ -23,7 +23,7 @@ mod tasks;
 
 pub use contacts::{Contact, ContactPatch, ContactQuery, ContactStore, Invitation, NewContact};
 pub use conversations::{Conversation, ConversationQuery, ConversationStore, Message};
-pub use firms::{ApiKeyHash, Firm, FirmStore, NewFirm};
+pub use firms::{ApiKeyHash, Firm, FirmStore, NewFirm, PortalPatch};
 pub use tasks::{
     ChecklistItem, NewTask, Shared, Task, TaskDetail, TaskPatch, TaskQuery, TaskStore, TaskSummary,
 };

@@ -5,6 +5,7 @@
 mod contacts;
 mod conversations;
 mod firm;
+pub mod portal;
 mod tasks;
 
 use axum::Router;
@@ -28,6 +29,7 @@ pub fn router() -> Router<AppState> {
         .merge(contacts::router())
         .merge(tasks::router())
         .merge(conversations::router())
+        .merge(portal::router())
         .fallback(|| async { Error::NotFound });
     Router::new()
         .nest("/api/v1", v1)
