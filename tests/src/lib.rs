@@ -22,6 +22,7 @@ use reqwest::redirect::Policy;
 use serde_json::Value;
 
 pub mod binaries;
+pub mod chrome;
 pub mod private_redis;
 
 /// The base domain of every test gateway; a [`Browser`] resolves all of it to the gateway.

@@ -1,0 +1,157 @@
+//! A client's path through the portal in headless Chromium: sign in through the emailed link,
+//! work through a task, send a request, switch company, sign in elsewhere with the code, and
+//! sign out. Screenshots of each page land in `target/screenshots/`.
+
+use fantoccini::Locator;
+use portico_e2e::TestApp;
+use portico_e2e::chrome::{Chrome, skip_requested};
+use reqwest::Method;
+use serde_json::json;
+
+/// The page's main text once it contains `needle` (a click's navigation may still be under
+/// way), failing after a few seconds with what the page says instead.
+async fn wait_text(chrome: &Chrome, needle: &str) -> String {
+    let mut last = String::new();
+    for _ in 0..50 {
+        if let Ok(main) = chrome.client.find(Locator::Css("main")).await
+            && let Ok(text) = main.text().await
+        {
+            if text.contains(needle) {
+                return text;
+            }
+            last = text;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("the page never said {needle:?}; it says:\n{last}");
+}
+
+async fn click(chrome: &Chrome, css: &str) {
+    chrome
+        .client
+        .find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"))
+        .click()
+        .await
+        .unwrap();
+}
+
+async fn type_into(chrome: &Chrome, css: &str, value: &str) {
+    chrome
+        .client
+        .find(Locator::Css(css))
+        .await
+        .unwrap()
+        .send_keys(value)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_client_signs_in_and_works_through_the_portal_in_chromium() {
+    if skip_requested() {
+        eprintln!("browser test skipped: PORTICO_SKIP_BROWSER=1");
+        return;
+    }
+    let app = TestApp::spawn().await;
+    let acme = app.create_firm("acme").await;
+    let north = app.create_firm("north").await;
+    let ann = app.add_contact(&acme, "ann@example.com", true).await;
+    app.add_contact(&north, "ann@example.com", true).await;
+    app.api(
+        &acme.api_key,
+        Method::PATCH,
+        "/api/v1/portal",
+        Some(json!({"display_name": "Acme Accounting", "brand_color": "#0f766e"})),
+    )
+    .await;
+    app.api(
+        &acme.api_key,
+        Method::POST,
+        "/api/v1/tasks",
+        Some(json!({
+            "title": "Send your 2026 bank statements",
+            "description": "One PDF per account, January to December.",
+            "due_date": "2026-12-31",
+            "portal": true,
+            "assignees": [ann.id],
+            "checklist": ["Current account", "Savings account"],
+        })),
+    )
+    .await;
+    let slug = acme.firm.slug.clone();
+
+    let chrome = Chrome::start().await;
+    chrome.client.goto(&app.url(&slug, "/login")).await.unwrap();
+    wait_text(&chrome, "Sign in to Acme Accounting").await;
+    chrome.screenshot("01-login").await;
+    type_into(&chrome, "#email", "ann@example.com").await;
+    click(&chrome, "form button[type=submit]").await;
+    wait_text(&chrome, "Check your email").await;
+    chrome.screenshot("02-check-email").await;
+
+    // The emailed link, opened in the same browser: one click.
+    let mail = app.last_link("ann@example.com").await.unwrap();
+    chrome.client.goto(&mail.link).await.unwrap();
+    let home = wait_text(&chrome, "Welcome, Test Client").await;
+    assert!(home.contains("Send your 2026 bank statements"));
+    chrome.screenshot("03-home").await;
+
+    click(&chrome, ".task-title").await;
+    wait_text(&chrome, "One PDF per account").await;
+    click(&chrome, ".check-item form button").await;
+    wait_text(&chrome, "1 of 2").await;
+    chrome.screenshot("04-task").await;
+    click(&chrome, "form[action$='/complete'] button").await;
+    wait_text(&chrome, "Completed").await;
+    chrome.screenshot("05-task-completed").await;
+
+    chrome.client.goto(&app.url(&slug, "/")).await.unwrap();
+    type_into(
+        &chrome,
+        "#request-body",
+        "Could we move Thursday's meeting to 3pm?",
+    )
+    .await;
+    click(&chrome, "form[action='/requests'] button").await;
+    wait_text(&chrome, "Could we move Thursday's meeting to 3pm?").await;
+    chrome.screenshot("06-request").await;
+
+    click(&chrome, ".switcher").await;
+    wait_text(&chrome, "Your companies").await;
+    chrome.screenshot("07-companies").await;
+    click(&chrome, "form[action='/companies/switch'] button").await;
+    wait_text(&chrome, "Welcome").await;
+    let url = chrome.client.current_url().await.unwrap();
+    assert!(
+        url.as_str().starts_with(&app.url(&north.firm.slug, "/")),
+        "{url}"
+    );
+    wait_text(&chrome, "Welcome").await;
+    chrome.screenshot("08-switched").await;
+
+    // A second browser (another device) needs the code, typed loosely.
+    let phone = Chrome::start().await;
+    app.browser()
+        .request_link(&app, &slug, "ann@example.com")
+        .await;
+    let mail = app.last_link("ann@example.com").await.unwrap();
+    phone.client.goto(&mail.link).await.unwrap();
+    wait_text(&phone, "Enter your code").await;
+    phone.screenshot("09-code").await;
+    type_into(&phone, "#code", &mail.code.replace('-', " ").to_lowercase()).await;
+    click(&phone, "form button[type=submit]").await;
+    wait_text(&phone, "Welcome").await;
+    click(&phone, "header form[action='/logout'] button").await;
+    wait_text(&phone, "You have signed out").await;
+    phone.screenshot("10-signed-out").await;
+
+    // The used link is refused with the friendly page.
+    phone.client.goto(&mail.link).await.unwrap();
+    wait_text(&phone, "This link cannot be used").await;
+    phone.screenshot("11-link-used").await;
+    phone.quit().await;
+    chrome.quit().await;
+    app.stop().await;
+}
