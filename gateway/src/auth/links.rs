@@ -89,11 +89,15 @@ struct Issue<'a> {
     template: Template,
     binding: Option<&'a str>,
     pointer: Option<String>,
+    /// False for an address without access: everything is computed and sent to Redis the
+    /// same way, but the script writes nothing, so the answer takes the same time.
+    real: bool,
 }
 
 /// `POST /login`: counts the request against the email's limit and, when the email belongs to
 /// a contact with portal access, mints a login link bound to this browser and enqueues its
-/// email. Known and unknown addresses cost the same one Redis round trip.
+/// email. For any other address the same link and job are computed and sent, and the script
+/// discards them: known and unknown addresses cost the same.
 pub async fn request_login(
     state: &AppState,
     firm: &Firm,
@@ -107,7 +111,15 @@ pub async fn request_login(
         .keyed_hash(Purpose::RateKey, &[email.normalized().as_bytes()]);
     let rate_key = state.redis_keys.email_rate(&firm.id, &email_hash);
     let limit = state.config.login_per_email;
-    let issue = contact.filter(|c| c.portal_access).map(|contact| Issue {
+    let decoy;
+    let (contact, real) = match contact.filter(|c| c.portal_access) {
+        Some(contact) => (contact, true),
+        None => {
+            decoy = decoy_contact(firm, email);
+            (&decoy, false)
+        }
+    };
+    let issue = Issue {
         firm,
         contact,
         purpose: LinkPurpose::Login,
@@ -118,16 +130,31 @@ pub async fn request_login(
                 .redis_keys
                 .other(&format!("latest-login:{}", contact.id))
         }),
-    });
+        real,
+    };
     let outcome = run_issue(state, Some((rate_key, limit.per, limit.count)), issue).await?;
     match &outcome {
         Issued::RateLimited(_) => state.metrics.rate_limited("email"),
-        Issued::Done if contact.is_some_and(|c| c.portal_access) => {
-            state.metrics.link_issued("login")
-        }
+        Issued::Done if real => state.metrics.link_issued("login"),
         Issued::Done => {}
     }
     Ok(outcome)
+}
+
+/// A stand-in for an address without access, shaped like a real contact so that minting and
+/// sealing cost the same.
+fn decoy_contact(firm: &Firm, email: &Email) -> Contact {
+    Contact {
+        id: portico_shared::ids::new_id("ct"),
+        firm_id: firm.id.clone(),
+        name: String::new(),
+        email: email.as_str().to_string(),
+        portal_access: false,
+        auth_epoch: 0,
+        last_login_at: None,
+        created_at: 0,
+        updated_at: 0,
+    }
 }
 
 /// Staff send (or resend) an invitation; a new one voids the earlier. Returns its expiry.
@@ -139,9 +166,10 @@ pub async fn invite(state: &AppState, firm: &Firm, contact: &Contact) -> Result<
         template: Template::Invitation,
         binding: None,
         pointer: Some(state.redis_keys.invitation(&contact.id)),
+        real: true,
     };
     let expires_at = now_unix() + state.config.link_ttl.as_secs() as i64;
-    run_issue(state, None, Some(issue)).await?;
+    run_issue(state, None, issue).await?;
     state.metrics.link_issued("invitation");
     Ok(expires_at)
 }
@@ -149,58 +177,43 @@ pub async fn invite(state: &AppState, firm: &Firm, contact: &Contact) -> Result<
 async fn run_issue(
     state: &AppState,
     rate: Option<(String, Duration, u32)>,
-    issue: Option<Issue<'_>>,
+    issue: Issue<'_>,
 ) -> Result<Issued> {
-    let mut invocation = ISSUE.prepare_invoke();
-    match &rate {
-        Some((key, _, _)) => invocation.key(key),
-        None => invocation.key(""),
-    };
     let (window, limit) = rate
         .as_ref()
         .map_or((0, 0), |(_, per, count)| (per.as_secs(), *count));
     let expires_at = now_unix() + state.config.link_ttl.as_secs() as i64;
-    match issue {
-        None => {
-            invocation
-                .key("")
-                .key(state.redis_keys.mail_stream())
-                .key("")
-                .arg(window)
-                .arg(limit)
-                .arg(expires_at);
-        }
-        Some(issue) => {
-            let minted = mint_link(state.keys(), &issue.firm.id, issue.purpose, expires_at);
-            let job = mail_job(state, &issue, &minted);
-            let bind = issue
-                .binding
-                .map(|b| binding_hash(state.keys().active(), b))
-                .unwrap_or_default();
-            invocation
-                .key(state.redis_keys.link(&minted.lookup))
-                .key(state.redis_keys.mail_stream())
-                .key(issue.pointer.unwrap_or_default())
-                .arg(window)
-                .arg(limit)
-                .arg(expires_at)
-                .arg(job.to_json())
-                .arg(state.redis_keys.link(""))
-                .arg(&minted.lookup)
-                .arg("contact")
-                .arg(&issue.contact.id)
-                .arg("epoch")
-                .arg(issue.contact.auth_epoch)
-                .arg("purpose")
-                .arg(issue.purpose.as_str())
-                .arg("code")
-                .arg(&minted.code_hash)
-                .arg("bind")
-                .arg(bind)
-                .arg("fails")
-                .arg(0);
-        }
-    }
+    let minted = mint_link(state.keys(), &issue.firm.id, issue.purpose, expires_at);
+    let job = mail_job(state, &issue, &minted);
+    let bind = issue
+        .binding
+        .map(|b| binding_hash(state.keys().active(), b))
+        .unwrap_or_default();
+    let link_key = state.redis_keys.link(&minted.lookup);
+    let mut invocation = ISSUE.prepare_invoke();
+    invocation
+        .key(rate.as_ref().map_or("", |(key, _, _)| key.as_str()))
+        .key(if issue.real { link_key.as_str() } else { "" })
+        .key(state.redis_keys.mail_stream())
+        .key(issue.pointer.unwrap_or_default())
+        .arg(window)
+        .arg(limit)
+        .arg(expires_at)
+        .arg(job.to_json())
+        .arg(state.redis_keys.link(""))
+        .arg(&minted.lookup)
+        .arg("contact")
+        .arg(&issue.contact.id)
+        .arg("epoch")
+        .arg(issue.contact.auth_epoch)
+        .arg("purpose")
+        .arg(issue.purpose.as_str())
+        .arg("code")
+        .arg(&minted.code_hash)
+        .arg("bind")
+        .arg(bind)
+        .arg("fails")
+        .arg(0);
     let mut redis = state.redis();
     let (issued, ttl): (i64, i64) = invocation.invoke_async(&mut redis).await?;
     Ok(if issued == 1 {
