@@ -72,6 +72,7 @@ pub async fn state(config: Config) -> anyhow::Result<AppState> {
         redis,
         templates: Arc::new(Templates::default()),
         metrics: Arc::new(Metrics::default()),
+        firms: Arc::default(),
     })
 }
 

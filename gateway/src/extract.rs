@@ -45,11 +45,7 @@ impl FromRequestParts<AppState> for PortalFirm {
             .and_then(|rest| rest.strip_suffix('.'))
             .filter(|slug| !slug.is_empty() && !slug.contains('.'))
             .ok_or(Error::NotFound)?;
-        let firm = state
-            .store
-            .firm_by_slug(slug)
-            .await?
-            .ok_or(Error::NotFound)?;
+        let firm = state.firm_by_slug(slug).await?.ok_or(Error::NotFound)?;
         tracing::Span::current().record("firm", firm.slug.as_str());
         let firm = PortalFirm(firm);
         parts.extensions.insert(firm.clone());

@@ -11,6 +11,7 @@ pub mod auth;
 pub mod cli;
 pub mod error;
 pub mod extract;
+pub mod firm_cache;
 pub mod metrics;
 pub mod notify;
 pub mod render;

@@ -8,6 +8,7 @@ use portico_shared::redis_conn::RedisKeys;
 use portico_shared::store::Store;
 use redis::aio::ConnectionManager;
 
+use crate::firm_cache::FirmCache;
 use crate::metrics::Metrics;
 use crate::render::Templates;
 
@@ -19,9 +20,23 @@ pub struct AppState {
     pub redis_keys: RedisKeys,
     pub templates: Arc<Templates>,
     pub metrics: Arc<Metrics>,
+    pub firms: Arc<FirmCache>,
 }
 
 impl AppState {
+    /// The firm with this slug, through the short-lived cache.
+    pub async fn firm_by_slug(
+        &self,
+        slug: &str,
+    ) -> Result<Option<portico_shared::store::Firm>, portico_shared::store::StoreError> {
+        if let Some(known) = self.firms.get(slug) {
+            return Ok(known);
+        }
+        let firm = self.store.firm_by_slug(slug).await?;
+        self.firms.put(slug, firm.clone());
+        Ok(firm)
+    }
+
     pub fn keys(&self) -> &Keyring {
         &self.config.signing_keys
     }

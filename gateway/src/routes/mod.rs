@@ -85,7 +85,7 @@ pub async fn portal_errors(
         return response;
     }
     let firm = match host.as_deref().and_then(|h| slug_of(&state, h)) {
-        Some(slug) => state.store.firm_by_slug(slug).await.ok().flatten(),
+        Some(slug) => state.firm_by_slug(slug).await.ok().flatten(),
         None => None,
     };
     let status = response.status();

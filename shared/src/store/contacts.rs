@@ -126,7 +126,7 @@ macro_rules! contact_store {
                 .bind(new.email.normalized())
                 .bind(new.portal_access)
                 .bind(now)
-                .fetch_one(&self.pool)
+                .fetch_one(&self.writer)
                 .await
                 .map_err(on_unique("email"))
             }
@@ -214,7 +214,7 @@ macro_rules! contact_store {
                 .bind(patch.email.as_ref().map(|e| e.normalized()))
                 .bind(patch.portal_access)
                 .bind(now_unix())
-                .fetch_optional(&self.pool)
+                .fetch_optional(&self.writer)
                 .await
                 .map_err(on_unique("email"))
             }
@@ -223,7 +223,7 @@ macro_rules! contact_store {
                 let done = sqlx::query("DELETE FROM contacts WHERE firm_id = $1 AND id = $2")
                     .bind(firm_id)
                     .bind(id)
-                    .execute(&self.pool)
+                    .execute(&self.writer)
                     .await?;
                 Ok(done.rows_affected() > 0)
             }
@@ -235,7 +235,7 @@ macro_rules! contact_store {
                 via_invitation: bool,
             ) -> Result<(), StoreError> {
                 let now = now_unix();
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.writer.begin().await?;
                 sqlx::query("UPDATE contacts SET last_login_at = $3 WHERE firm_id = $1 AND id = $2")
                     .bind(firm_id)
                     .bind(contact_id)
@@ -275,7 +275,7 @@ macro_rules! contact_store {
                 .bind(firm_id)
                 .bind(now_unix())
                 .bind(expires_at)
-                .fetch_one(&self.pool)
+                .fetch_one(&self.writer)
                 .await?)
             }
         }

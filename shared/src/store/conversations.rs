@@ -97,7 +97,7 @@ macro_rules! conversation_store {
                 body: &str,
             ) -> Result<Conversation, StoreError> {
                 let now = now_unix();
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.writer.begin().await?;
                 let conversation: Conversation = sqlx::query_as(concat!(
                     "INSERT INTO conversations (id, firm_id, contact_id, subject, created_at, \
                      last_message_at) VALUES ($1, $2, $3, $4, $5, $5) RETURNING ",
@@ -133,7 +133,7 @@ macro_rules! conversation_store {
                 body: &str,
             ) -> Result<Option<Message>, StoreError> {
                 let now = now_unix();
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.writer.begin().await?;
                 let touched = sqlx::query(
                     "UPDATE conversations SET last_message_at = $4, status = 'open' \
                      WHERE firm_id = $1 AND id = $2 AND ($3 IS NULL OR contact_id = $3)",

@@ -82,7 +82,7 @@ macro_rules! firm_store {
         impl FirmStore for SqlStore<$backend> {
             async fn create_firm(&self, firm: &NewFirm) -> Result<Firm, StoreError> {
                 let now = now_unix();
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.writer.begin().await?;
                 let created: Firm = sqlx::query_as(concat!(
                     "INSERT INTO firms (id, slug, name, created_at) VALUES ($1, $2, $3, $4) \
                      RETURNING ",
@@ -142,7 +142,7 @@ macro_rules! firm_store {
                 .bind(&key.prefix)
                 .bind(&key.hash)
                 .bind(now_unix())
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await
                 .map_err(on_unique("api key"))?;
                 Ok(())
@@ -180,7 +180,7 @@ macro_rules! firm_store {
                 .bind(&patch.menu_links)
                 .bind(patch.billing_enabled)
                 .bind(patch.esign_enabled)
-                .fetch_one(&self.pool)
+                .fetch_one(&self.writer)
                 .await?)
             }
 

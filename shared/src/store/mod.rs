@@ -76,9 +76,15 @@ pub trait Store:
     async fn close(&self);
 }
 
-/// A store over an sqlx pool; implemented for [`Sqlite`] and [`Postgres`].
+/// A store over sqlx pools; implemented for [`Sqlite`] and [`Postgres`].
+///
+/// Reads use `pool`; writes use `writer`. For SQLite, `writer` is a pool of one connection:
+/// SQLite admits one writer at a time, and queueing writers in the pool is fair and fast,
+/// where several connections contending for the lock would sleep in SQLite's busy handler.
+/// For PostgreSQL both are the same pool.
 pub struct SqlStore<DB: Database> {
     pool: Pool<DB>,
+    writer: Pool<DB>,
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
@@ -93,7 +99,7 @@ macro_rules! store_impl {
             }
 
             async fn migrate(&self) -> Result<(), StoreError> {
-                $migrator.run(&self.pool).await?;
+                $migrator.run(&self.writer).await?;
                 Ok(())
             }
 
@@ -104,6 +110,7 @@ macro_rules! store_impl {
 
             async fn close(&self) {
                 self.pool.close().await;
+                self.writer.close().await;
             }
         }
     };
@@ -127,18 +134,26 @@ pub async fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
         {
             std::fs::create_dir_all(dir).map_err(sqlx::Error::Io)?;
         }
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options.clone())
+            .await?;
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .acquire_timeout(Duration::from_secs(5))
-            .connect_with(options)
+            .connect_with(options.read_only(true))
             .await?;
-        Ok(Arc::new(SqlStore { pool }))
+        Ok(Arc::new(SqlStore { pool, writer }))
     } else {
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(Duration::from_secs(5))
             .connect(url)
             .await?;
-        Ok(Arc::new(SqlStore { pool }))
+        Ok(Arc::new(SqlStore {
+            writer: pool.clone(),
+            pool,
+        }))
     }
 }

@@ -299,7 +299,7 @@ macro_rules! task_store {
             ) -> Result<(TaskDetail, Shared), StoreError> {
                 let now = now_unix();
                 let id = new_id("tk");
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.writer.begin().await?;
                 sqlx::query(
                     "INSERT INTO tasks (id, firm_id, title, description, due_date, portal, \
                      created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
@@ -358,7 +358,7 @@ macro_rules! task_store {
                 patch: &TaskPatch,
             ) -> Result<Option<(TaskDetail, Shared)>, StoreError> {
                 let now = now_unix();
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.writer.begin().await?;
                 let before = Self::visible_to(&mut tx, id).await?;
                 let (clear_due, due) = match &patch.due_date {
                     Some(None) => (true, None),
@@ -409,7 +409,7 @@ macro_rules! task_store {
                 let done = sqlx::query("DELETE FROM tasks WHERE firm_id = $1 AND id = $2")
                     .bind(firm_id)
                     .bind(id)
-                    .execute(&self.pool)
+                    .execute(&self.writer)
                     .await?;
                 Ok(done.rows_affected() > 0)
             }
@@ -482,7 +482,7 @@ macro_rules! task_store {
                 .bind(item_id)
                 .bind(done)
                 .bind(now)
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await?;
                 Ok(updated.rows_affected() > 0)
             }
@@ -505,7 +505,7 @@ macro_rules! task_store {
                 .bind(contact_id)
                 .bind(task_id)
                 .bind(now)
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await?;
                 Ok(updated.rows_affected() > 0)
             }

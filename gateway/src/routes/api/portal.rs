@@ -135,5 +135,6 @@ async fn update(
         esign_enabled: body.esign_enabled,
     };
     let firm = state.store.update_portal(&firm.id, &patch).await?;
+    state.firms.forget(&firm.slug);
     Ok(ok(StatusCode::OK, view(&firm)))
 }
