@@ -43,3 +43,24 @@ impl Drop for ChildGuard {
         let _ = self.0.wait();
     }
 }
+
+pub fn mailer_path() -> std::path::PathBuf {
+    let path = target_dir().join("mailer");
+    assert!(
+        path.exists(),
+        "{} is missing: build the binaries first (cargo build --bins)",
+        path.display()
+    );
+    path
+}
+
+/// A `mailer` command with exactly these environment variables (plus PATH).
+pub fn mailer(vars: &HashMap<String, String>) -> Command {
+    let mut command = Command::new(mailer_path());
+    command.env_clear();
+    if let Ok(path) = std::env::var("PATH") {
+        command.env("PATH", path);
+    }
+    command.envs(vars);
+    command
+}

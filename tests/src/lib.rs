@@ -24,6 +24,7 @@ use serde_json::Value;
 pub mod binaries;
 pub mod chrome;
 pub mod private_redis;
+pub mod smtp_sink;
 
 /// The base domain of every test gateway; a [`Browser`] resolves all of it to the gateway.
 pub const BASE_DOMAIN: &str = "portico.test";
