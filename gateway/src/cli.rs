@@ -5,7 +5,8 @@ use portico_shared::config::Config;
 use portico_shared::email::Email;
 use portico_shared::secret::random_string;
 use portico_shared::store::{
-    self, ApiKeyHash, ContactPatch, Firm, NewContact, NewFirm, Store, StoreError,
+    self, ApiKeyHash, ContactPatch, Firm, NewContact, NewFirm, NewTask, Store, StoreError,
+    TaskQuery,
 };
 use std::sync::Arc;
 
@@ -237,11 +238,74 @@ async fn demo(config: Config) -> anyhow::Result<()> {
                 }
             }
         }
+        seed_tasks(&*store, &firm).await?;
         let key = create_api_key(&*store, &firm).await?;
         println!("{name}: {}/login", config.portal_url(slug));
         println!("  API key (shown once): {key}");
     }
     println!("Clients with access: ann@example.com (both firms), ben@example.com (Acme).");
     println!("cleo@example.com is a contact of Acme without portal access.");
+    Ok(())
+}
+
+/// A few shared tasks for Ann, once.
+async fn seed_tasks(store: &dyn Store, firm: &Firm) -> anyhow::Result<()> {
+    let existing = store
+        .list_tasks(
+            &firm.id,
+            &TaskQuery {
+                after: None,
+                limit: 1,
+                contact_id: None,
+                status: None,
+                portal: None,
+            },
+        )
+        .await?;
+    let ann = store
+        .contact_by_email(
+            &firm.id,
+            &Email::parse("ann@example.com").map_err(anyhow::Error::msg)?,
+        )
+        .await?;
+    let (Some(ann), true) = (ann, existing.is_empty()) else {
+        return Ok(());
+    };
+    let due = |days: i64| {
+        (time::OffsetDateTime::now_utc() + time::Duration::days(days))
+            .date()
+            .to_string()
+    };
+    let tasks = [
+        (
+            "Send your bank statements for the year",
+            "One PDF per account, January to December.",
+            Some(due(14)),
+            vec!["Current account", "Savings account"],
+        ),
+        (
+            "Confirm your home address",
+            "We need it for your tax return.",
+            Some(due(-2)),
+            vec![],
+        ),
+        (
+            "Review the draft engagement letter",
+            "",
+            None,
+            vec!["Read it", "Note any questions"],
+        ),
+    ];
+    for (title, description, due_date, checklist) in tasks {
+        let new = NewTask {
+            title: title.into(),
+            description: description.into(),
+            due_date,
+            portal: true,
+            assignees: vec![ann.id.clone()],
+            checklist: checklist.into_iter().map(String::from).collect(),
+        };
+        store.create_task(&firm.id, &new).await?;
+    }
     Ok(())
 }
