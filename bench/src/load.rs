@@ -1,0 +1,310 @@
+//! The load generator: plain HTTP/1.1 keep-alive connections (hyper, one per worker), each
+//! sending its next request as soon as the previous answer is read in full. Latency is from
+//! writing the request to having the whole body.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http1::{self, SendRequest};
+use hyper::header::{AUTHORIZATION, CONTENT_TYPE, COOKIE, HOST, HeaderMap};
+use hyper::{Method, Request, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+
+/// Where requests go: a socket address, and the `Host` header that selects the firm.
+#[derive(Clone, Debug)]
+pub struct Target {
+    pub addr: SocketAddr,
+    pub host: String,
+}
+
+/// One request to send, and the status that counts as success.
+pub struct Req {
+    pub method: Method,
+    pub path: String,
+    pub cookie: Option<String>,
+    pub authorization: Option<String>,
+    /// The body and its content type.
+    pub body: Option<(&'static str, String)>,
+    pub expect: StatusCode,
+    /// Which series the latency belongs to (for interleaved phases).
+    pub label: usize,
+}
+
+impl Req {
+    pub fn get(path: &str) -> Req {
+        Req {
+            method: Method::GET,
+            path: path.to_string(),
+            cookie: None,
+            authorization: None,
+            body: None,
+            expect: StatusCode::OK,
+            label: 0,
+        }
+    }
+
+    /// `POST` of a JSON body with a bearer key.
+    pub fn post_json(path: &str, bearer: &str, json: &serde_json::Value) -> Req {
+        Req {
+            method: Method::POST,
+            path: path.to_string(),
+            cookie: None,
+            authorization: Some(format!("Bearer {bearer}")),
+            body: Some(("application/json", json.to_string())),
+            expect: StatusCode::CREATED,
+            label: 0,
+        }
+    }
+
+    pub fn post_form(path: &str, cookie: Option<&str>, form: &[(&str, &str)]) -> Req {
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(form)
+            .finish();
+        Req {
+            method: Method::POST,
+            path: path.to_string(),
+            cookie: cookie.map(str::to_string),
+            authorization: None,
+            body: Some(("application/x-www-form-urlencoded", body)),
+            expect: StatusCode::OK,
+            label: 0,
+        }
+    }
+
+    pub fn expect(mut self, status: StatusCode) -> Req {
+        self.expect = status;
+        self
+    }
+
+    pub fn label(mut self, label: usize) -> Req {
+        self.label = label;
+        self
+    }
+}
+
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl Answer {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// One keep-alive HTTP/1.1 connection.
+pub struct Conn {
+    sender: SendRequest<Full<Bytes>>,
+}
+
+impl Conn {
+    pub async fn open(addr: SocketAddr) -> Result<Conn> {
+        let stream = TcpStream::connect(addr)
+            .await
+            .with_context(|| format!("connecting to {addr}"))?;
+        stream.set_nodelay(true)?;
+        let (sender, connection) = http1::handshake(TokioIo::new(stream)).await?;
+        tokio::spawn(async move {
+            let _ = connection.await;
+        });
+        Ok(Conn { sender })
+    }
+
+    pub async fn send(&mut self, target: &Target, req: &Req) -> Result<Answer> {
+        let mut builder = Request::builder()
+            .method(req.method.clone())
+            .uri(req.path.as_str())
+            .header(HOST, target.host.as_str());
+        if let Some(cookie) = &req.cookie {
+            builder = builder.header(COOKIE, cookie.as_str());
+        }
+        if let Some(authorization) = &req.authorization {
+            builder = builder.header(AUTHORIZATION, authorization.as_str());
+        }
+        let body = match &req.body {
+            Some((content_type, body)) => {
+                builder = builder.header(CONTENT_TYPE, *content_type);
+                Full::new(Bytes::from(body.clone()))
+            }
+            None => Full::new(Bytes::new()),
+        };
+        self.sender.ready().await?;
+        let response = self.sender.send_request(builder.body(body)?).await?;
+        let (parts, body) = response.into_parts();
+        let body = body.collect().await?.to_bytes();
+        Ok(Answer {
+            status: parts.status,
+            headers: parts.headers,
+            body,
+        })
+    }
+}
+
+/// One timed request.
+#[derive(Clone, Copy)]
+pub struct Sample {
+    pub label: usize,
+    pub latency: Duration,
+}
+
+#[derive(Default)]
+pub struct Stats {
+    pub ok: Vec<Sample>,
+    pub errors: usize,
+    /// The first unexpected answer, for the report.
+    pub first_error: Option<String>,
+    pub elapsed: Duration,
+}
+
+impl Stats {
+    pub fn count(&self) -> usize {
+        self.ok.len()
+    }
+
+    pub fn rps(&self) -> f64 {
+        if self.elapsed.is_zero() {
+            return 0.0;
+        }
+        self.ok.len() as f64 / self.elapsed.as_secs_f64()
+    }
+
+    /// The `p` quantile (nearest rank) of the successful requests' latencies, in ms,
+    /// of one series (`Some(label)`) or of all.
+    pub fn quantile_ms(&self, label: Option<usize>, p: f64) -> f64 {
+        let mut latencies: Vec<Duration> = self
+            .ok
+            .iter()
+            .filter(|s| label.is_none_or(|l| s.label == l))
+            .map(|s| s.latency)
+            .collect();
+        if latencies.is_empty() {
+            return f64::NAN;
+        }
+        latencies.sort_unstable();
+        let rank = ((p * latencies.len() as f64).ceil() as usize).clamp(1, latencies.len());
+        latencies[rank - 1].as_secs_f64() * 1e3
+    }
+
+    pub fn label_count(&self, label: usize) -> usize {
+        self.ok.iter().filter(|s| s.label == label).count()
+    }
+
+    pub fn error_rate(&self) -> f64 {
+        let total = self.ok.len() + self.errors;
+        if total == 0 {
+            return 1.0;
+        }
+        self.errors as f64 / total as f64
+    }
+}
+
+/// Builds request number `seq` for worker `worker`.
+pub type MakeReq = Arc<dyn Fn(usize, usize) -> Req + Send + Sync>;
+
+/// How hard and how long to push.
+#[derive(Clone, Copy)]
+pub struct Plan {
+    pub connections: usize,
+    pub duration: Duration,
+    /// At most this many requests.
+    pub limit: usize,
+}
+
+/// Runs `connections` workers, each on its own connection, until `duration` has passed or
+/// `limit` requests have been started. All connections are open before the clock starts.
+pub async fn run(target: &Target, plan: Plan, make: MakeReq) -> Result<Stats> {
+    let Plan {
+        connections,
+        duration,
+        limit,
+    } = plan;
+    let next = Arc::new(AtomicUsize::new(0));
+    let (start_tx, start_rx) = tokio::sync::watch::channel::<Option<Instant>>(None);
+    let mut conns = Vec::with_capacity(connections);
+    for _ in 0..connections {
+        conns.push(Conn::open(target.addr).await?);
+    }
+    let mut workers = Vec::with_capacity(connections);
+    for (worker, mut conn) in conns.into_iter().enumerate() {
+        let (target, next, make) = (target.clone(), next.clone(), make.clone());
+        let mut start_rx = start_rx.clone();
+        workers.push(tokio::spawn(async move {
+            let start = start_rx
+                .wait_for(Option::is_some)
+                .await
+                .map(|s| s.expect("set"))
+                .unwrap_or_else(|_| Instant::now());
+            let deadline = start + duration;
+            let mut stats = Stats::default();
+            let mut last = start;
+            loop {
+                if Instant::now() >= deadline {
+                    break;
+                }
+                let seq = next.fetch_add(1, Ordering::Relaxed);
+                if seq >= limit {
+                    break;
+                }
+                let req = make(worker, seq);
+                let sent = Instant::now();
+                let outcome = conn.send(&target, &req).await;
+                last = Instant::now();
+                match outcome {
+                    Ok(answer) if answer.status == req.expect => stats.ok.push(Sample {
+                        label: req.label,
+                        latency: last - sent,
+                    }),
+                    Ok(answer) => {
+                        stats.errors += 1;
+                        if stats.first_error.is_none() {
+                            let text = answer.text();
+                            let snippet: String = text.chars().take(160).collect();
+                            stats.first_error = Some(format!(
+                                "{} {} answered {} (expected {}): {}",
+                                req.method,
+                                req.path,
+                                answer.status,
+                                req.expect,
+                                snippet.replace('\n', " ")
+                            ));
+                        }
+                    }
+                    Err(e) => {
+                        stats.errors += 1;
+                        if stats.first_error.is_none() {
+                            stats.first_error = Some(format!("{} {}: {e:#}", req.method, req.path));
+                        }
+                        match Conn::open(target.addr).await {
+                            Ok(fresh) => conn = fresh,
+                            Err(_) => break,
+                        }
+                    }
+                }
+            }
+            (stats, last)
+        }));
+    }
+    let start = Instant::now();
+    start_tx.send(Some(start))?;
+    let mut total = Stats::default();
+    let mut end = start;
+    for worker in workers {
+        let (stats, last) = worker.await?;
+        total.ok.extend(stats.ok);
+        total.errors += stats.errors;
+        if total.first_error.is_none() {
+            total.first_error = stats.first_error;
+        }
+        end = end.max(last);
+    }
+    total.elapsed = end - start;
+    Ok(total)
+}
