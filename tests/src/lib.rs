@@ -164,8 +164,35 @@ impl TestApp {
             running.stop().await;
         }
         self.store.close().await;
+        self.forget_redis_keys().await;
         let _ = std::fs::remove_dir_all(&self.config.data_dir);
         drop_database(&self.config.database_url).await;
+    }
+
+    /// Deletes every Redis key under this app's prefix (links and sessions would otherwise
+    /// linger for their TTL).
+    async fn forget_redis_keys(&self) {
+        let mut redis = self.redis.clone();
+        let mut cursor: u64 = 0;
+        loop {
+            let reply: redis::RedisResult<(u64, Vec<String>)> = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(format!("{}*", self.config.redis_prefix))
+                .arg("COUNT")
+                .arg(1000)
+                .query_async(&mut redis)
+                .await;
+            let Ok((next, keys)) = reply else { return };
+            if !keys.is_empty() {
+                let _: redis::RedisResult<()> =
+                    redis::cmd("DEL").arg(&keys).query_async(&mut redis).await;
+            }
+            if next == 0 {
+                return;
+            }
+            cursor = next;
+        }
     }
 
     pub fn keys(&self) -> &Keyring {
