@@ -256,6 +256,23 @@ impl TestApp {
             .expect("create contact")
     }
 
+    /// A browser signed in as `email` at `firm`, through the one-click link it asked for.
+    pub async fn signed_in(&self, firm: &TestFirm, email: &str) -> Browser {
+        let browser = self.browser();
+        browser.request_link(self, &firm.firm.slug, email).await;
+        let mail = self
+            .last_link(email)
+            .await
+            .expect("a login link was mailed");
+        let response = browser.get(&mail.link).await;
+        assert_eq!(
+            response.status(),
+            reqwest::StatusCode::SEE_OTHER,
+            "signed in"
+        );
+        browser
+    }
+
     /// Every job on the mail stream, oldest first.
     pub async fn mail_jobs(&self) -> Vec<MailJob> {
         let mut redis = self.redis.clone();

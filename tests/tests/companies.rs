@@ -1,17 +1,9 @@
 //! Company switching: a client of several firms moves between their portals without a new
 //! email, and only to firms where they still have access.
 
-use portico_e2e::{Browser, TestApp, TestFirm};
+use portico_e2e::{Browser, TestApp};
 use portico_shared::store::ContactPatch;
 use reqwest::StatusCode;
-
-async fn signed_in(app: &TestApp, firm: &TestFirm, email: &str) -> Browser {
-    let browser = app.browser();
-    browser.request_link(app, &firm.firm.slug, email).await;
-    let response = browser.get(&app.last_link(email).await.unwrap().link).await;
-    assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    browser
-}
 
 /// A firm name as it appears in HTML.
 fn shown(name: &str) -> String {
@@ -39,7 +31,7 @@ async fn a_client_switches_company_without_a_new_email() {
     let north = app.create_firm("north").await;
     app.add_contact(&acme, "ann@example.com", true).await;
     app.add_contact(&north, "Ann@Example.com", true).await;
-    let browser = signed_in(&app, &acme, "ann@example.com").await;
+    let browser = app.signed_in(&acme, "ann@example.com").await;
 
     let (_, home) = browser.get_text(&app.url(&acme.firm.slug, "/")).await;
     assert!(home.contains("Switch company"));
@@ -95,7 +87,7 @@ async fn switching_is_refused_without_access_or_when_access_is_revoked_meanwhile
     let ann_north = app.add_contact(&north, "ann@example.com", true).await;
     app.add_contact(&closed, "ann@example.com", false).await;
     app.add_contact(&single, "solo@example.com", true).await;
-    let browser = signed_in(&app, &acme, "ann@example.com").await;
+    let browser = app.signed_in(&acme, "ann@example.com").await;
 
     for slug in [
         closed.firm.slug.as_str(),
@@ -144,7 +136,7 @@ async fn switching_is_refused_without_access_or_when_access_is_revoked_meanwhile
     );
 
     // A client of one firm sees no switcher.
-    let solo = signed_in(&app, &single, "solo@example.com").await;
+    let solo = app.signed_in(&single, "solo@example.com").await;
     let (_, home) = solo.get_text(&app.url(&single.firm.slug, "/")).await;
     assert!(!home.contains("Switch company"));
     app.stop().await;

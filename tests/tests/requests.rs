@@ -1,18 +1,10 @@
 //! Requests: a client asks, staff answer through the API, the client replies; nobody else
 //! can read or write the conversation.
 
-use portico_e2e::{Browser, TestApp, TestFirm, csrf_in};
+use portico_e2e::{Browser, TestApp, csrf_in};
 use portico_shared::mail::Template;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
-
-async fn signed_in(app: &TestApp, firm: &TestFirm, email: &str) -> Browser {
-    let browser = app.browser();
-    browser.request_link(app, &firm.firm.slug, email).await;
-    let response = browser.get(&app.last_link(email).await.unwrap().link).await;
-    assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    browser
-}
 
 async fn send_request(
     app: &TestApp,
@@ -35,7 +27,7 @@ async fn a_request_becomes_a_conversation_with_the_firm() {
     let firm = app.create_firm("acme").await;
     let slug = firm.firm.slug.clone();
     let ann = app.add_contact(&firm, "ann@example.com", true).await;
-    let browser = signed_in(&app, &firm, "ann@example.com").await;
+    let browser = app.signed_in(&firm, "ann@example.com").await;
 
     let (_, home) = browser.get_text(&app.url(&slug, "/")).await;
     assert!(home.contains("Send a request"));
@@ -149,10 +141,10 @@ async fn conversations_are_private_to_their_contact_and_firm() {
     app.add_contact(&firm, "ben@example.com", true).await;
     app.add_contact(&other, "ann@example.com", true).await;
 
-    let ben = signed_in(&app, &firm, "ben@example.com").await;
+    let ben = app.signed_in(&firm, "ben@example.com").await;
     let r = send_request(&app, &ben, &slug, "Ben's private question").await;
     let bens = r.headers()["location"].to_str().unwrap().to_string();
-    let ann_elsewhere = signed_in(&app, &other, "ann@example.com").await;
+    let ann_elsewhere = app.signed_in(&other, "ann@example.com").await;
     let r = send_request(
         &app,
         &ann_elsewhere,
@@ -162,7 +154,7 @@ async fn conversations_are_private_to_their_contact_and_firm() {
     .await;
     let foreign = r.headers()["location"].to_str().unwrap().to_string();
 
-    let ann = signed_in(&app, &firm, "ann@example.com").await;
+    let ann = app.signed_in(&firm, "ann@example.com").await;
     let csrf = ann.csrf(&app.url(&slug, "/")).await;
     for (case, thread) in [("another contact's", &bens), ("another firm's", &foreign)] {
         let (status, html) = ann.get_text(&app.url(&slug, thread)).await;

@@ -1,19 +1,10 @@
 //! Tasks: staff share them through the API, clients see, tick and complete them in the portal,
 //! and nobody sees anyone else's.
 
-use portico_e2e::{Browser, TestApp, TestFirm, csrf_in};
+use portico_e2e::{TestApp, TestFirm, csrf_in};
 use portico_shared::mail::Template;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-
-async fn signed_in(app: &TestApp, firm: &TestFirm, email: &str) -> Browser {
-    let browser = app.browser();
-    browser.request_link(app, &firm.firm.slug, email).await;
-    let mail = app.last_link(email).await.expect("login link");
-    let response = browser.get(&mail.link).await;
-    assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    browser
-}
 
 async fn create_task(app: &TestApp, firm: &TestFirm, body: Value) -> Value {
     let (status, task) = app
@@ -29,7 +20,7 @@ async fn staff_share_a_task_and_the_client_works_through_it() {
     let firm = app.create_firm("acme").await;
     let slug = firm.firm.slug.clone();
     let ann = app.add_contact(&firm, "ann@example.com", true).await;
-    let browser = signed_in(&app, &firm, "ann@example.com").await;
+    let browser = app.signed_in(&firm, "ann@example.com").await;
 
     let (_, home) = browser.get_text(&app.url(&slug, "/")).await;
     for heading in ["Signing requests", "Tasks to do", "Completed"] {
@@ -162,7 +153,7 @@ async fn every_task_route_answers_404_for_what_is_not_yours() {
     let foreign = create_task(&app, &other_firm, shared(&zed.id)).await;
     let mine = create_task(&app, &firm, shared(&ann.id)).await;
 
-    let browser = signed_in(&app, &firm, "ann@example.com").await;
+    let browser = app.signed_in(&firm, "ann@example.com").await;
     let csrf = csrf_in(&browser.get_text(&app.url(&slug, "/")).await.1).unwrap();
     for (case, task) in [
         ("another contact's", &bens),
