@@ -3,22 +3,26 @@
 #![forbid(unsafe_code)]
 
 mod compose;
+mod deliver;
+mod metrics;
 mod queue;
+mod settings;
 mod worker;
 
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use lettre::{AsyncSmtpTransport, Tokio1Executor};
 use portico_shared::config::{Config, LogFormat, redact_url};
-use portico_shared::mail::{CONSUMER_GROUP, JOB_FIELD};
-use portico_shared::redis_conn::{self, RedisKeys};
-use redis::AsyncCommands;
+use portico_shared::redis_conn::RedisKeys;
 
 use crate::compose::Composer;
+use crate::deliver::Delivery;
+use crate::metrics::Metrics;
 use crate::queue::Queue;
-use crate::worker::{Delivery, Worker};
+use crate::settings::Settings;
+use crate::worker::Worker;
 
 #[derive(Parser)]
 #[command(name = "mailer", version, about = "Portico mail worker")]
@@ -27,20 +31,20 @@ struct Cli {
     command: Option<Command>,
 }
 
-#[derive(Subcommand)]
+#[derive(Subcommand, Clone, Copy)]
 enum Command {
     /// Deliver jobs from the mail stream (the default).
     Run,
-    /// Put every dead-lettered job back on the mail stream.
+    /// Put every dead-lettered job back on the mail stream, as a fresh job.
     RequeueDead,
-    /// Print queue depth, pending and dead counts.
+    /// Print the queue: waiting, being sent, waiting to retry, dead.
     Status,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let config = match Config::from_env() {
-        Ok(config) => config,
+    let (config, settings) = match Config::from_env().and_then(|c| Ok((c, Settings::from_env()?))) {
+        Ok(both) => both,
         Err(e) => {
             eprintln!("mailer: {e}");
             return ExitCode::from(2);
@@ -56,84 +60,144 @@ fn main() -> ExitCode {
         LogFormat::Text => builder.init(),
     }
     let runtime = tokio::runtime::Runtime::new().expect("async runtime");
-    match runtime.block_on(run(cli.command.unwrap_or(Command::Run), config)) {
+    let command = cli.command.unwrap_or(Command::Run);
+    match runtime.block_on(run(command, config, settings)) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
+        Err(Failed::Config(e)) => {
+            eprintln!("mailer: {e}");
+            ExitCode::from(2)
+        }
+        Err(Failed::Other(e)) => {
             eprintln!("mailer: {}", format!("{e:#}").replace('\n', " "));
             ExitCode::FAILURE
         }
     }
 }
 
-async fn run(command: Command, config: Config) -> anyhow::Result<()> {
-    let redis = redis_conn::connect(&config.redis_url).await.map_err(|e| {
-        anyhow::anyhow!(
-            "REDIS_URL: cannot connect to {}: {e}",
-            redact_url(&config.redis_url)
-        )
-    })?;
+enum Failed {
+    Config(portico_shared::config::ConfigError),
+    Other(anyhow::Error),
+}
+
+impl From<portico_shared::config::ConfigError> for Failed {
+    fn from(e: portico_shared::config::ConfigError) -> Failed {
+        Failed::Config(e)
+    }
+}
+
+impl From<anyhow::Error> for Failed {
+    fn from(e: anyhow::Error) -> Failed {
+        Failed::Other(e)
+    }
+}
+
+async fn run(command: Command, config: Config, settings: Settings) -> Result<(), Failed> {
     let keys = RedisKeys::new(&config.redis_prefix);
     match command {
-        Command::Run => {
-            let composer = Composer::new(&config.mail_from)?;
-            let delivery = match &config.smtp_url {
-                Some(url) => Delivery::Smtp(
-                    AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
-                        .map_err(|e| anyhow::anyhow!("SMTP_URL: {e}, got {:?}", redact_url(url)))?
-                        .timeout(Some(Duration::from_secs(30)))
-                        .build(),
-                ),
-                None => {
-                    let dir = config.data_dir.join("outbox");
-                    std::fs::create_dir_all(&dir).map_err(|e| {
-                        anyhow::anyhow!("PORTICO_DATA_DIR: cannot create {}: {e}", dir.display())
-                    })?;
-                    tracing::info!(outbox = %dir.display(), "no SMTP_URL: writing mail to the outbox and printing sign-in links");
-                    Delivery::Outbox(dir)
-                }
-            };
-            let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "mailer".into());
-            let queue = Queue {
-                redis,
-                keys,
-                consumer: format!("{host}-{}", std::process::id()),
-            };
-            let mut worker = Worker::new(queue, composer, config.signing_keys.clone(), delivery);
-            tracing::info!("mailer started");
-            worker.run(shutdown_signal()).await;
-            Ok(())
-        }
+        Command::Run => serve(config, settings, keys).await,
         Command::RequeueDead => {
-            let mut redis = redis;
-            let reply: redis::streams::StreamRangeReply =
-                redis.xrange_all(keys.mail_dead()).await?;
-            let mut moved = 0;
-            for entry in reply.ids {
-                let job: String = entry.get(JOB_FIELD).unwrap_or_default();
-                let () = redis::pipe()
-                    .atomic()
-                    .xadd(keys.mail_stream(), "*", &[(JOB_FIELD, job)])
-                    .ignore()
-                    .xdel(keys.mail_dead(), &[&entry.id])
-                    .ignore()
-                    .query_async(&mut redis)
-                    .await?;
-                moved += 1;
-            }
+            let queue = connect_once(&config, &settings, keys).await?;
+            let moved = queue.requeue_dead().await.map_err(anyhow::Error::from)?;
             println!("requeued {moved} dead-lettered job(s)");
             Ok(())
         }
         Command::Status => {
-            let mut redis = redis;
-            let depth: i64 = redis.xlen(keys.mail_stream()).await?;
-            let dead: i64 = redis.xlen(keys.mail_dead()).await?;
-            let pending: redis::RedisResult<redis::streams::StreamPendingReply> =
-                redis.xpending(keys.mail_stream(), CONSUMER_GROUP).await;
-            let pending = pending.map(|p| p.count()).unwrap_or(0);
-            println!("queued: {depth}\npending (being sent or retried): {pending}\ndead: {dead}");
+            let queue = connect_once(&config, &settings, keys).await?;
+            let s = queue.status().await.map_err(anyhow::Error::from)?;
+            println!(
+                "queued: {}\npending: {}\nretrying: {}\ndead: {}",
+                s.queued, s.pending, s.retrying, s.dead
+            );
             Ok(())
         }
     }
+}
+
+async fn connect_once(
+    config: &Config,
+    settings: &Settings,
+    keys: RedisKeys,
+) -> Result<Queue, Failed> {
+    Queue::connect(
+        &config.redis_url,
+        keys,
+        settings.consumer.clone(),
+        settings.claim_idle,
+    )
+    .await
+    .map_err(|e| {
+        Failed::Other(anyhow::anyhow!(
+            "REDIS_URL: cannot connect to {}: {e}",
+            redact_url(&config.redis_url)
+        ))
+    })
+}
+
+async fn serve(config: Config, settings: Settings, keys: RedisKeys) -> Result<(), Failed> {
+    let composer = Composer::new(&config.mail_from, settings.dkim.as_ref())?;
+    composer.self_check()?;
+    let delivery = match &config.smtp_url {
+        Some(url) => Delivery::smtp(url, settings.smtp_timeout, settings.concurrency)?,
+        None => {
+            let dir = config.data_dir.join("outbox");
+            let delivery = Delivery::outbox(dir.clone())?;
+            tracing::info!(outbox = %dir.display(), "no SMTP_URL: writing mail to the outbox and printing sign-in links");
+            delivery
+        }
+    };
+    let metrics = Arc::new(Metrics::new());
+    if let Some(bind) = settings.metrics_bind {
+        metrics::serve(bind, metrics.clone()).await.map_err(|e| {
+            Failed::Config(portico_shared::config::ConfigError {
+                var: "MAILER_METRICS_BIND",
+                message: format!("cannot listen on {bind}: {e}"),
+            })
+        })?;
+    }
+
+    let stop = shutdown_signal();
+    tokio::pin!(stop);
+    // Redis may not be up yet: wait for it (saying so once) rather than exit.
+    let mut logged = false;
+    let queue = loop {
+        match Queue::connect(
+            &config.redis_url,
+            keys.clone(),
+            settings.consumer.clone(),
+            settings.claim_idle,
+        )
+        .await
+        {
+            Ok(queue) => break queue,
+            Err(e) => {
+                if !logged {
+                    tracing::warn!(redis = %redact_url(&config.redis_url), error = %e, "Redis unreachable; retrying until it answers");
+                    logged = true;
+                }
+                tokio::select! {
+                    () = &mut stop => return Ok(()),
+                    () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                }
+            }
+        }
+    };
+    tracing::info!(
+        consumer = queue.consumer(),
+        concurrency = settings.concurrency,
+        smtp = %config.smtp_url.as_deref().map(redact_url).unwrap_or_else(|| "outbox".into()),
+        dkim = settings.dkim.is_some(),
+        "mailer started"
+    );
+    let worker = Arc::new(Worker::new(
+        queue,
+        composer,
+        config.signing_keys.clone(),
+        delivery,
+        settings,
+        metrics,
+    ));
+    worker.run(stop).await;
+    Ok(())
 }
 
 async fn shutdown_signal() {
@@ -149,5 +213,4 @@ async fn shutdown_signal() {
         _ = tokio::signal::ctrl_c() => {},
         () = term => {},
     }
-    tracing::info!("stopping: finishing the job in hand");
 }
