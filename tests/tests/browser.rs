@@ -1,6 +1,13 @@
-//! A client's path through the portal in headless Chromium: sign in through the emailed link,
-//! work through a task, send a request, switch company, sign in elsewhere with the code, and
-//! sign out. Screenshots of each page land in `target/screenshots/`.
+//! A client's path through the portal in headless Chromium (real gateway, Redis and database;
+//! Chromium through chromedriver): sign in through the emailed link with one click, work through
+//! a task, send a request, switch company, sign in on a second device with the code typed
+//! loosely, and sign out. Every page is checked for browser-console errors (CSP violations
+//! included), and a PNG screenshot of each lands in `target/screenshots/`.
+//!
+//! Needs `chromium` and `chromedriver` (Debian: `apt-get install chromium chromium-driver`);
+//! fails when they are missing unless `PORTICO_SKIP_BROWSER=1`. See `tests/src/chrome.rs`.
+
+use std::io::Write;
 
 use fantoccini::Locator;
 use portico_e2e::TestApp;
@@ -24,6 +31,12 @@ async fn wait_text(chrome: &Chrome, needle: &str) -> String {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     panic!("the page never said {needle:?}; it says:\n{last}");
+}
+
+/// A screenshot of the page, once the console is known to be free of errors.
+async fn page_done(chrome: &Chrome, name: &str) {
+    chrome.assert_no_console_errors(name).await;
+    chrome.screenshot(name).await;
 }
 
 async fn click(chrome: &Chrome, css: &str) {
@@ -51,9 +64,15 @@ async fn type_into(chrome: &Chrome, css: &str, value: &str) {
 #[tokio::test]
 async fn a_client_signs_in_and_works_through_the_portal_in_chromium() {
     if skip_requested() {
-        eprintln!("browser test skipped: PORTICO_SKIP_BROWSER=1");
+        // Straight to stderr: the test harness would swallow `eprintln!` of a passing test.
+        let _ = writeln!(
+            std::io::stderr(),
+            "browser test SKIPPED (PORTICO_SKIP_BROWSER=1): pages not checked in Chromium"
+        );
         return;
     }
+    // First, so that missing binaries fail the test before anything else is set up.
+    let chrome = Chrome::start().await;
     let app = TestApp::spawn().await;
     let acme = app.create_firm("acme").await;
     let north = app.create_firm("north").await;
@@ -82,30 +101,37 @@ async fn a_client_signs_in_and_works_through_the_portal_in_chromium() {
     .await;
     let slug = acme.firm.slug.clone();
 
-    let chrome = Chrome::start().await;
     chrome.client.goto(&app.url(&slug, "/login")).await.unwrap();
     wait_text(&chrome, "Sign in to Acme Accounting").await;
-    chrome.screenshot("01-login").await;
+    page_done(&chrome, "01-login").await;
     type_into(&chrome, "#email", "ann@example.com").await;
+    // The field still has the focus: this one shows the focus ring.
+    page_done(&chrome, "01-login-filled").await;
     click(&chrome, "form button[type=submit]").await;
     wait_text(&chrome, "Check your email").await;
-    chrome.screenshot("02-check-email").await;
+    page_done(&chrome, "02-check-email").await;
 
     // The emailed link, opened in the same browser: one click.
     let mail = app.last_link("ann@example.com").await.unwrap();
     chrome.client.goto(&mail.link).await.unwrap();
     let home = wait_text(&chrome, "Welcome, Test Client").await;
     assert!(home.contains("Send your 2026 bank statements"));
-    chrome.screenshot("03-home").await;
+    let url = chrome.client.current_url().await.unwrap();
+    assert_eq!(
+        url.as_str(),
+        app.url(&slug, "/"),
+        "the link lands on the home page"
+    );
+    page_done(&chrome, "03-home").await;
 
     click(&chrome, ".task-title").await;
     wait_text(&chrome, "One PDF per account").await;
     click(&chrome, ".check-item form button").await;
     wait_text(&chrome, "1 of 2").await;
-    chrome.screenshot("04-task").await;
+    page_done(&chrome, "04-task").await;
     click(&chrome, "form[action$='/complete'] button").await;
     wait_text(&chrome, "Completed").await;
-    chrome.screenshot("05-task-completed").await;
+    page_done(&chrome, "05-task-completed").await;
 
     chrome.client.goto(&app.url(&slug, "/")).await.unwrap();
     type_into(
@@ -116,11 +142,11 @@ async fn a_client_signs_in_and_works_through_the_portal_in_chromium() {
     .await;
     click(&chrome, "form[action='/requests'] button").await;
     wait_text(&chrome, "Could we move Thursday's meeting to 3pm?").await;
-    chrome.screenshot("06-request").await;
+    page_done(&chrome, "06-request").await;
 
     click(&chrome, ".switcher").await;
     wait_text(&chrome, "Your companies").await;
-    chrome.screenshot("07-companies").await;
+    page_done(&chrome, "07-companies").await;
     click(&chrome, "form[action='/companies/switch'] button").await;
     wait_text(&chrome, "Welcome").await;
     let url = chrome.client.current_url().await.unwrap();
@@ -129,7 +155,7 @@ async fn a_client_signs_in_and_works_through_the_portal_in_chromium() {
         "{url}"
     );
     wait_text(&chrome, "Welcome").await;
-    chrome.screenshot("08-switched").await;
+    page_done(&chrome, "08-switched").await;
 
     // A second browser (another device) needs the code, typed loosely.
     let phone = Chrome::start().await;
@@ -139,18 +165,56 @@ async fn a_client_signs_in_and_works_through_the_portal_in_chromium() {
     let mail = app.last_link("ann@example.com").await.unwrap();
     phone.client.goto(&mail.link).await.unwrap();
     wait_text(&phone, "Enter your code").await;
-    phone.screenshot("09-code").await;
-    type_into(&phone, "#code", &mail.code.replace('-', " ").to_lowercase()).await;
+    page_done(&phone, "09-code").await;
+    // Typed as people do: lower case, without the dash.
+    let typed = mail.code.replace('-', "").to_lowercase();
+    assert_ne!(typed, mail.code);
+    type_into(&phone, "#code", &typed).await;
     click(&phone, "form button[type=submit]").await;
-    wait_text(&phone, "Welcome").await;
+    wait_text(&phone, "Welcome, Test Client").await;
+    page_done(&phone, "09-home-second-device").await;
     click(&phone, "header form[action='/logout'] button").await;
     wait_text(&phone, "You have signed out").await;
-    phone.screenshot("10-signed-out").await;
+    page_done(&phone, "10-signed-out").await;
+    // Signed out for real: the home page sends this browser to the sign-in form.
+    phone.client.goto(&app.url(&slug, "/")).await.unwrap();
+    wait_text(&phone, "Sign in to Acme Accounting").await;
+    phone
+        .assert_no_console_errors("the home page, signed out")
+        .await;
 
     // The used link is refused with the friendly page.
     phone.client.goto(&mail.link).await.unwrap();
     wait_text(&phone, "This link cannot be used").await;
-    phone.screenshot("11-link-used").await;
+    page_done(&phone, "11-link-used").await;
+
+    // The console check above is not vacuous: an inline style, which the policy forbids,
+    // shows up as a Content-Security-Policy error.
+    phone
+        .client
+        .execute(
+            "const s = document.createElement('style'); s.textContent = 'main { color: red }'; \
+             document.head.appendChild(s);",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let mut seen = Vec::new();
+    for _ in 0..20 {
+        seen.extend(phone.console().await);
+        if seen
+            .iter()
+            .any(|e| e.message.contains("Content Security Policy"))
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(
+        seen.iter()
+            .any(|e| e.message.contains("Content Security Policy")),
+        "an inline style was not reported as a CSP violation: {seen:#?}"
+    );
     phone.quit().await;
     chrome.quit().await;
     app.stop().await;
