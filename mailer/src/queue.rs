@@ -26,8 +26,8 @@ use redis::streams::{
 use serde::{Deserialize, Serialize};
 
 /// Extra stream fields the mailer writes when it puts a job back for another attempt.
+/// (The retry script also writes `last_error`, for whoever reads the stream.)
 pub const ATTEMPTS_FIELD: &str = "attempts";
-pub const LAST_ERROR_FIELD: &str = "last_error";
 /// Fields of a dead-letter entry besides `job`.
 pub const ERROR_FIELD: &str = "error";
 pub const FAILED_AT_FIELD: &str = "failed_at_ms";

@@ -35,6 +35,7 @@ pub struct Worker {
     /// Entries being handled here, so a claim never hands us one we already hold.
     in_flight: Mutex<HashSet<String>>,
     redis_down: AtomicBool,
+    last_redis_failure: Mutex<Option<Instant>>,
     smtp_down: AtomicBool,
 }
 
@@ -99,6 +100,7 @@ impl Worker {
             metrics,
             in_flight: Mutex::default(),
             redis_down: AtomicBool::new(false),
+            last_redis_failure: Mutex::default(),
             smtp_down: AtomicBool::new(false),
         }
     }
@@ -169,6 +171,23 @@ impl Worker {
         first: &mut bool,
         claim: bool,
     ) -> redis::RedisResult<Vec<Entry>> {
+        match self.read_entries(count, first, claim).await {
+            // The group is gone (Redis restarted empty, or the stream was deleted): make it
+            // again.
+            Err(e) if e.code() == Some("NOGROUP") => {
+                self.queue.ensure_group().await?;
+                Ok(Vec::new())
+            }
+            other => other,
+        }
+    }
+
+    async fn read_entries(
+        &self,
+        count: usize,
+        first: &mut bool,
+        claim: bool,
+    ) -> redis::RedisResult<Vec<Entry>> {
         if *first {
             self.queue.ensure_group().await?;
             *first = false;
@@ -192,14 +211,7 @@ impl Worker {
                 return Ok(claimed);
             }
         }
-        match self.queue.read_new(count, READ_BLOCK).await {
-            // The group vanished (the stream was deleted): make it again.
-            Err(e) if e.code() == Some("NOGROUP") => {
-                self.queue.ensure_group().await?;
-                Ok(Vec::new())
-            }
-            other => other,
-        }
+        self.queue.read_new(count, READ_BLOCK).await
     }
 
     /// One entry, from start to settled, holding one send slot.
@@ -437,13 +449,23 @@ impl Worker {
         }
     }
 
+    /// The outage is over once Redis has answered with no failure for a moment: the two
+    /// connections reconnect one after the other, and one line each way is enough.
     fn redis_ok(&self) {
-        if self.redis_down.swap(false, Ordering::Relaxed) {
-            tracing::info!("Redis is reachable again");
+        if self.redis_down.load(Ordering::Relaxed) {
+            let quiet = self
+                .last_redis_failure
+                .lock()
+                .expect("lock")
+                .is_none_or(|t| t.elapsed() >= Duration::from_millis(1500));
+            if quiet && self.redis_down.swap(false, Ordering::Relaxed) {
+                tracing::info!("Redis is reachable again");
+            }
         }
     }
 
     fn redis_failed(&self, e: &redis::RedisError) {
+        *self.last_redis_failure.lock().expect("lock") = Some(Instant::now());
         if !self.redis_down.swap(true, Ordering::Relaxed) {
             tracing::warn!(error = %e, "Redis unavailable; retrying until it is back");
         }

@@ -1,204 +1,450 @@
-//! The real `mailer` binary delivering jobs the gateway enqueued, over a real SMTP conversation
-//! (or into the outbox), with dead-lettering and requeueing.
+//! The real `mailer` binary against a real SMTP conversation: what each email looks like,
+//! what becomes of jobs that cannot be sent, the outbox, and bad configuration.
 
-use std::process::Stdio;
+mod mailer_support;
+
 use std::time::Duration;
 
+use mail_parser::MessageParser;
+use mailer_support::{MailQueue, deliveries, message_id};
 use portico_e2e::TestApp;
-use portico_e2e::binaries::{ChildGuard, mailer};
 use portico_e2e::smtp_sink::{Mode, SmtpSink};
-use reqwest::Method;
+use portico_shared::mail::Template;
+use serde_json::json;
 
-fn start_mailer(app: &TestApp, smtp: Option<&SmtpSink>) -> ChildGuard {
-    let mut vars = app.vars.clone();
-    if let Some(sink) = smtp {
-        vars.insert("SMTP_URL".into(), sink.url());
-    }
-    vars.insert("MAIL_FROM".into(), "Portico <no-reply@portal.test>".into());
-    ChildGuard(
-        mailer(&vars)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("mailer starts"),
-    )
-}
+const WAIT: Duration = Duration::from_secs(15);
 
-fn status(app: &TestApp) -> String {
-    let output = mailer(&app.vars).arg("status").output().unwrap();
-    String::from_utf8_lossy(&output.stdout).to_string()
-}
-
-/// The display name of a `From:` line, decoding an RFC 2047 `=?utf-8?b?…?=` word.
-fn display_name(from: &str) -> String {
-    let name = from.trim_start_matches("From: ");
-    let name = name
-        .split(" <")
-        .next()
-        .unwrap_or_default()
-        .trim_matches('"');
-    match name
-        .strip_prefix("=?utf-8?b?")
-        .and_then(|n| n.strip_suffix("?="))
-    {
-        Some(encoded) => {
-            let url_safe = encoded.replace('+', "-").replace('/', "_").replace('=', "");
-            String::from_utf8(portico_shared::secret::unb64(&url_safe).unwrap()).unwrap()
-        }
-        None => name.to_string(),
-    }
-}
-
-/// Undoes quoted-printable soft line breaks and `=3D`, enough to read links in a test.
-fn unfold(message: &str) -> String {
-    message
-        .replace("\r\n", "\n")
-        .replace("=\n", "")
-        .replace("=3D", "=")
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 #[tokio::test]
-async fn login_and_invitation_emails_go_out_over_smtp_with_both_parts_and_proper_headers() {
+async fn every_template_goes_out_multipart_with_the_headers_of_a_careful_transactional_mail() {
+    let queue = MailQueue::new().await;
+    let sink = SmtpSink::start().await;
+    // An Ed25519 DKIM key: the base64 of a 32-byte seed.
+    let key_file = queue.data_dir.join("dkim.key");
+    std::fs::create_dir_all(&queue.data_dir).unwrap();
+    std::fs::write(&key_file, "nWGxne/9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A=\n").unwrap();
+    let metrics_port = free_port();
+    let metrics_bind = format!("127.0.0.1:{metrics_port}");
+    let _mailer = queue.spawn(
+        Some(&sink),
+        &[
+            ("MAILER_DKIM_KEY_FILE", key_file.to_str().unwrap()),
+            ("MAILER_DKIM_SELECTOR", "mail2026"),
+            ("MAILER_METRICS_BIND", &metrics_bind),
+        ],
+    );
+
+    let (login, login_secrets) = queue.link_job(Template::LoginLink);
+    let (invitation, invitation_secrets) = queue.link_job(Template::Invitation);
+    let task = queue.task_job("Upload <b>bank statements</b>");
+    let signature = queue.job(
+        Template::SignatureRequested,
+        json!({"document_title": "Engagement letter 2026", "sign_url": "http://acme.portal.test:8080/sign/sg_1"}),
+    );
+    let reply = queue.job(
+        Template::RequestReply,
+        json!({
+            "request_subject": "VAT question",
+            "reply_excerpt": "Yes, send it by Friday & we'll file.",
+            "request_url": "http://acme.portal.test:8080/requests/rq_1",
+        }),
+    );
+    let jobs = [&login, &invitation, &task, &signature, &reply];
+    for job in jobs {
+        queue.enqueue(job).await;
+    }
+    let received = sink.wait_for(5, WAIT).await;
+
+    let parser = MessageParser::default();
+    for job in jobs {
+        let raw = received
+            .iter()
+            .find(|m| m.message_id() == message_id(job))
+            .unwrap_or_else(|| panic!("no message for {}", job.id));
+        assert_eq!(raw.rcpt_to, "<ann@example.com>");
+        assert_eq!(raw.mail_from, "<no-reply@portal.test>");
+        let head = raw.raw.split("\r\n\r\n").next().unwrap();
+        assert!(
+            head.contains("Auto-Submitted: auto-generated"),
+            "{}",
+            raw.raw
+        );
+        assert!(head.contains("X-Auto-Response-Suppress: All"));
+        assert!(head.contains("Content-Type: multipart/alternative"));
+        assert!(raw.raw.contains("Content-Type: text/plain; charset=utf-8"));
+        assert!(raw.raw.contains("Content-Type: text/html; charset=utf-8"));
+        let dkim = raw.header("DKIM-Signature").expect("DKIM-signed");
+        assert!(
+            dkim.contains("a=ed25519-sha256") && dkim.contains("s=mail2026"),
+            "{dkim}"
+        );
+        assert!(dkim.contains("d=portal.test"), "{dkim}");
+
+        let mail = parser.parse(raw.raw.as_bytes()).expect("parses as email");
+        assert!(mail.date().is_some(), "Date header");
+        assert_eq!(
+            mail.message_id(),
+            Some(format!("{}@portal.test", job.id).as_str())
+        );
+        let from = mail.from().and_then(|f| f.first()).unwrap();
+        assert_eq!(from.name(), Some("Acme & Sons Accountants"));
+        assert_eq!(from.address(), Some("no-reply@portal.test"));
+        let to = mail.to().and_then(|t| t.first()).unwrap();
+        assert_eq!(to.name(), Some("Ann Smith"));
+        let text = mail.body_text(0).unwrap().to_string();
+        let html = mail.body_html(0).unwrap().to_string();
+        assert!(text.starts_with("Hello Ann Smith,"), "{text}");
+        assert!(html.contains("<!doctype html>"), "a real HTML part: {html}");
+        assert!(html.contains("background:#0b5fff"), "brand colour");
+        assert!(
+            html.contains("Acme &amp; Sons Accountants"),
+            "escaped firm name"
+        );
+        assert!(!html.contains("<img"), "no tracking pixels");
+        let subject = mail.subject().unwrap().to_string();
+        assert!(subject.contains("Acme & Sons Accountants"), "{subject}");
+
+        match job.template {
+            Template::LoginLink => {
+                assert_eq!(subject, "Your sign-in link for Acme & Sons Accountants");
+                assert!(text.contains(&login_secrets.link));
+                assert!(text.contains("enter this code: ABCD-EFGH"), "{text}");
+                assert!(
+                    html.contains(&format!(
+                        "href=\"{}\"",
+                        login_secrets.link.replace('/', "&#x2f;")
+                    )) || html.contains(&login_secrets.link)
+                );
+                assert!(html.contains("code: <strong"), "{html}");
+                assert!(html.contains("ABCD-EFGH"));
+                assert!(text.contains("lasts 7 days"));
+            }
+            Template::Invitation => {
+                assert_eq!(subject, "Access your account at Acme & Sons Accountants");
+                assert!(text.contains("Acme & Sons Accountants has opened a secure client portal"));
+                assert!(
+                    text.contains(&format!("Access your account: {}", invitation_secrets.link))
+                );
+                assert!(text.contains("enter this code: ABCD-EFGH"));
+                assert!(text.contains("This invitation lasts 7 days"), "{text}");
+                assert!(text.contains(
+                    "ask for a new sign-in link at http://acme.portal.test:8080/login with this email address"
+                ));
+                assert!(html.contains("Access your account</a>"));
+                assert!(html.contains("This invitation lasts 7 days"));
+            }
+            Template::TaskShared => {
+                assert!(subject.contains("shared a task with you: Upload <b>bank statements</b>"));
+                assert!(text.contains("Upload <b>bank statements</b> (due 2026-12-31)"));
+                assert!(
+                    html.contains("Upload &lt;b&gt;bank statements&lt;"),
+                    "{html}"
+                );
+                assert!(!html.contains("<b>bank"), "autoescaped");
+                assert!(text.contains("http://acme.portal.test:8080/tasks/tk_1"));
+            }
+            Template::SignatureRequested => {
+                assert!(subject.contains("asks you to sign: Engagement letter 2026"));
+                assert!(text.contains("http://acme.portal.test:8080/sign/sg_1"));
+                assert!(html.contains("Read and sign</a>"));
+            }
+            Template::RequestReply => {
+                assert!(subject.contains("replied: VAT question"));
+                assert!(text.contains("Yes, send it by Friday & we'll file."));
+                assert!(html.contains("Friday &amp; we&#x27;ll file."), "{html}");
+                assert!(text.contains("http://acme.portal.test:8080/requests/rq_1"));
+            }
+        }
+    }
+    assert_eq!(deliveries(&sink).len(), 5, "each once");
+
+    let status = queue.status();
+    assert_eq!(status["queued"], 0, "{status:?}");
+    assert_eq!(status["pending"], 0, "acknowledged: {status:?}");
+    let metrics = reqwest::get(format!("http://{metrics_bind}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("mailer_sent_total{template=\"login_link\"} 1"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("mailer_enqueue_to_accept_seconds_count 5"));
+    assert!(metrics.contains("mailer_queue_depth "));
+    queue.finish().await;
+}
+
+#[tokio::test]
+async fn gateway_sign_in_and_invitation_jobs_are_delivered_by_the_mailer() {
     let app = TestApp::spawn().await;
     let firm = app.create_firm("acme").await;
     let ann = app.add_contact(&firm, "ann@example.com", true).await;
     let sink = SmtpSink::start().await;
-    let _mailer = start_mailer(&app, Some(&sink));
+    let mut vars = app.vars.clone();
+    vars.insert("SMTP_URL".into(), sink.url());
+    vars.insert("MAIL_FROM".into(), "Portico <no-reply@portal.test>".into());
+    let _mailer = portico_e2e::binaries::ChildGuard(
+        portico_e2e::binaries::mailer(&vars)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
 
     app.browser()
         .request_link(&app, &firm.firm.slug, "ann@example.com")
         .await;
-    let job = app.last_link("ann@example.com").await.unwrap();
-    let messages = sink.wait_for(1, 15).await;
-    let login = unfold(&messages[0]);
-    assert!(
-        login.contains(&format!("Message-ID: <{}@portal.test>", job.job.id)),
-        "{login}"
-    );
-    assert!(login.contains("Auto-Submitted: auto-generated"));
-    assert!(login.contains("X-Auto-Response-Suppress: All"));
-    assert!(login.contains("Date: "));
-    let from = login.lines().find(|l| l.starts_with("From: ")).unwrap();
-    assert!(from.ends_with("<no-reply@portal.test>"), "{from}");
+    let login = app.last_link("ann@example.com").await.unwrap();
+    let messages = sink.wait_for(1, WAIT).await;
+    let mail = MessageParser::default()
+        .parse(messages[0].raw.as_bytes())
+        .unwrap();
     assert_eq!(
-        display_name(from),
-        firm.firm.name,
-        "the firm's name is the display name"
+        mail.from().and_then(|f| f.first()).and_then(|a| a.name()),
+        Some(firm.firm.name.as_str())
     );
-    assert!(login.contains("multipart/alternative"));
-    assert!(login.contains("text/plain") && login.contains("text/html"));
-    assert!(login.contains(&job.link), "the link is in the mail");
-    assert!(login.contains(&format!("enter this code: {}", job.code)));
+    let text = mail.body_text(0).unwrap();
+    assert!(text.contains(&login.link));
+    assert!(text.contains(&format!("enter this code: {}", login.code)));
 
     app.api(
         &firm.api_key,
-        Method::POST,
+        reqwest::Method::POST,
         &format!("/api/v1/contacts/{}/invitation", ann.id),
         None,
     )
     .await;
     let invitation = app.last_link("ann@example.com").await.unwrap();
-    let messages = sink.wait_for(2, 15).await;
-    let mail = unfold(&messages[1]);
-    assert!(mail.contains("Subject: Access your account at"), "{mail}");
-    assert!(mail.contains(&invitation.link));
-    assert!(mail.contains(&invitation.code));
-    assert!(mail.contains("lasts 7 days"));
-    assert!(
-        status(&app).contains("queued: 0"),
-        "acknowledged and removed"
+    let messages = sink.wait_for(2, WAIT).await;
+    let mail = MessageParser::default()
+        .parse(messages[1].raw.as_bytes())
+        .unwrap();
+    assert_eq!(
+        mail.subject(),
+        Some(format!("Access your account at {}", firm.firm.name).as_str())
     );
+    let text = mail.body_text(0).unwrap();
+    assert!(text.contains(&invitation.link));
+    assert!(text.contains(&invitation.code));
+    assert!(text.contains("lasts 7 days"));
     app.stop().await;
 }
 
 #[tokio::test]
-async fn a_550_dead_letters_at_once_bad_jobs_too_and_requeue_delivers_them() {
-    let app = TestApp::spawn().await;
-    let firm = app.create_firm("acme").await;
-    app.add_contact(&firm, "ann@example.com", true).await;
+async fn a_550_is_dead_lettered_at_once_with_the_reason_and_requeue_dead_delivers_it() {
+    let queue = MailQueue::new().await;
     let sink = SmtpSink::start().await;
     sink.set_mode(Mode::Reject);
-    let mailer_process = start_mailer(&app, Some(&sink));
-
-    // Junk on the stream is dead-lettered and the worker keeps going.
-    let mut redis = app.redis.clone();
-    let stream = format!("{}mail:jobs", app.config.redis_prefix);
-    let _: String = redis::cmd("XADD")
-        .arg(&stream)
-        .arg("*")
-        .arg("job")
-        .arg("{not json")
-        .query_async(&mut redis)
-        .await
-        .unwrap();
-    app.browser()
-        .request_link(&app, &firm.firm.slug, "ann@example.com")
+    let mailer = queue.spawn(Some(&sink), &[("MAILER_MAX_ATTEMPTS", "10")]);
+    let (job, _) = queue.link_job(Template::LoginLink);
+    queue.enqueue(&job).await;
+    queue
+        .wait_until(WAIT, "the 550 to be dead-lettered", || async {
+            queue.dead().await.len() == 1
+        })
         .await;
-    let mut dead = 0;
-    for _ in 0..100 {
-        let s = status(&app);
-        dead = s
-            .lines()
-            .find_map(|l| l.strip_prefix("dead: "))
-            .and_then(|n| n.trim().parse().ok())
-            .unwrap_or(0);
-        if dead == 2 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(dead, 2, "the 550 and the junk are dead: {}", status(&app));
-    let reasons: redis::streams::StreamRangeReply = redis::cmd("XRANGE")
-        .arg(format!("{}mail:dead", app.config.redis_prefix))
-        .arg("-")
-        .arg("+")
-        .query_async(&mut redis)
-        .await
-        .unwrap();
-    let errors: Vec<String> = reasons
-        .ids
-        .iter()
-        .map(|e| e.get::<String>("error").unwrap())
-        .collect();
-    assert!(errors.iter().any(|e| e.contains("550")), "{errors:?}");
-    assert!(
-        errors.iter().any(|e| e.contains("unreadable job")),
-        "{errors:?}"
+    let dead = queue.dead().await;
+    assert!(dead[0].1.contains("550"), "{dead:?}");
+    assert!(dead[0].1.contains("no such mailbox here"), "{dead:?}");
+    assert_eq!(dead[0].2, "1", "no retries for a permanent failure");
+    assert_eq!(dead[0].0, job.to_json(), "the job is kept as it was");
+    assert_eq!(sink.count(), 0);
+    let status = queue.status();
+    assert_eq!(
+        (
+            status["queued"],
+            status["pending"],
+            status["retrying"],
+            status["dead"]
+        ),
+        (0, 0, 0, 1)
     );
-    assert!(sink.messages().is_empty());
+    assert!(
+        !mailer.log().contains("ann@example.com"),
+        "addresses are masked in logs"
+    );
 
-    // The server accepts again; requeueing delivers the real job (the junk dies again).
     sink.set_mode(Mode::Accept);
-    let output = mailer(&app.vars).arg("requeue-dead").output().unwrap();
-    assert!(String::from_utf8_lossy(&output.stdout).contains("requeued 2"));
-    let messages = sink.wait_for(1, 15).await;
-    assert!(messages[0].contains("Your sign-in link"));
-    drop(mailer_process);
-    app.stop().await;
+    let output = queue.run(&["requeue-dead"]);
+    assert!(output.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout).trim(),
+        "requeued 1 dead-lettered job(s)"
+    );
+    let messages = sink.wait_for(1, WAIT).await;
+    assert_eq!(
+        messages[0].message_id(),
+        message_id(&job),
+        "same job, same id"
+    );
+    queue
+        .wait_until(WAIT, "the queue to empty", || async {
+            let s = queue.status();
+            s["dead"] == 0 && s["queued"] == 0 && s["pending"] == 0
+        })
+        .await;
+    queue.finish().await;
 }
 
 #[tokio::test]
-async fn without_smtp_the_mail_lands_in_the_outbox() {
-    let app = TestApp::spawn().await;
-    let firm = app.create_firm("acme").await;
-    app.add_contact(&firm, "ann@example.com", true).await;
-    let _mailer = start_mailer(&app, None);
-    app.browser()
-        .request_link(&app, &firm.firm.slug, "ann@example.com")
+async fn bad_jobs_are_dead_lettered_with_the_reason_and_the_worker_keeps_going() {
+    let queue = MailQueue::new().await;
+    let sink = SmtpSink::start().await;
+    let mut mailer = queue.spawn(Some(&sink), &[]);
+
+    queue.enqueue_raw("{not json").await;
+    let no_title = queue.job(
+        Template::TaskShared,
+        json!({"task_url": "http://acme.portal.test:8080/tasks/t"}),
+    );
+    queue.enqueue(&no_title).await;
+    let script_link = queue.job(
+        Template::SignatureRequested,
+        json!({"document_title": "x", "sign_url": "javascript:alert(1)"}),
+    );
+    queue.enqueue(&script_link).await;
+    let (mut other_key, _) = queue.link_job(Template::LoginLink);
+    other_key.seal(
+        &portico_shared::keys::Keyring::generate("zz"),
+        &portico_shared::mail::LinkSecrets {
+            link: "http://x.test/auth/magic?token=t".into(),
+            code: "ABCD-EFGH".into(),
+        },
+    );
+    queue.enqueue(&other_key).await;
+    let mut traversal = queue.task_job("Sneaky");
+    traversal.id = "../../etc/passwd".into();
+    queue.enqueue(&traversal).await;
+    let mut bad_address = queue.task_job("Nobody");
+    bad_address.to.email = "not an address".into();
+    queue.enqueue(&bad_address).await;
+    let good = queue.task_job("Still delivered");
+    queue.enqueue(&good).await;
+
+    let messages = sink.wait_for(1, WAIT).await;
+    queue
+        .wait_until(WAIT, "six dead letters", || async {
+            queue.dead().await.len() == 6
+        })
         .await;
-    let job = app.last_link("ann@example.com").await.unwrap();
-    let file = app
-        .config
+    assert_eq!(messages.len(), 1);
+    assert_eq!(messages[0].message_id(), message_id(&good));
+    let reasons: Vec<String> = queue.dead().await.into_iter().map(|d| d.1).collect();
+    for expected in [
+        "unreadable job",
+        "data.task_title is missing",
+        "data.sign_url is missing or not an http(s) URL",
+        "sealed link: sealed with key zz",
+        "job id must be",
+        "recipient address does not parse",
+    ] {
+        assert!(
+            reasons.iter().any(|r| r.contains(expected)),
+            "{expected:?} in {reasons:?}"
+        );
+    }
+    assert!(mailer.is_running(), "the worker keeps going");
+    let good2 = queue.task_job("After the junk");
+    queue.enqueue(&good2).await;
+    sink.wait_for(2, WAIT).await;
+    assert_eq!(sink.count(), 2);
+    queue.finish().await;
+}
+
+#[tokio::test]
+async fn a_login_job_whose_link_expired_is_dropped_not_sent() {
+    let queue = MailQueue::new().await;
+    let sink = SmtpSink::start().await;
+    let mailer = queue.spawn(Some(&sink), &[]);
+    let (mut expired, _) = queue.link_job(Template::LoginLink);
+    expired.not_after = Some(portico_shared::now_unix() - 1);
+    queue.enqueue(&expired).await;
+    let (fresh, _) = queue.link_job(Template::LoginLink);
+    queue.enqueue(&fresh).await;
+    let messages = sink.wait_for(1, WAIT).await;
+    assert_eq!(messages[0].message_id(), message_id(&fresh));
+    queue
+        .wait_until(WAIT, "the expired job to be settled", || async {
+            mailer.log().contains("dropped")
+        })
+        .await;
+    let status = queue.status();
+    assert_eq!(
+        (status["queued"], status["pending"], status["dead"]),
+        (0, 0, 0)
+    );
+    assert_eq!(sink.count(), 1);
+    queue.finish().await;
+}
+
+#[tokio::test]
+async fn without_smtp_the_mail_lands_in_the_outbox_and_the_link_is_printed() {
+    let queue = MailQueue::new().await;
+    let mailer = queue.spawn(None, &[]);
+    let (job, secrets) = queue.link_job(Template::Invitation);
+    queue.enqueue(&job).await;
+    let file = queue
         .data_dir
         .join("outbox")
-        .join(format!("{}.eml", job.job.id));
-    for _ in 0..100 {
-        if file.exists() {
-            break;
+        .join(format!("{}.eml", job.id));
+    queue
+        .wait_until(WAIT, "the .eml file", || async { file.exists() })
+        .await;
+    let eml = std::fs::read(&file).unwrap();
+    let mail = MessageParser::default().parse(&eml[..]).unwrap();
+    assert!(mail.body_text(0).unwrap().contains(&secrets.link));
+    assert!(mail.body_html(0).unwrap().contains("ABCD-EFGH"));
+    queue
+        .wait_until(WAIT, "the link in the log", || async {
+            mailer.log().contains(&secrets.link)
+        })
+        .await;
+    let log = mailer.log();
+    assert!(log.contains("code ABCD-EFGH"), "{log}");
+    assert!(!log.contains("ann@example.com"), "address masked: {log}");
+    queue.finish().await;
+}
+
+#[tokio::test]
+async fn bad_configuration_is_one_clear_line_naming_the_variable_and_a_non_zero_exit() {
+    let queue = MailQueue::new().await;
+    let cases = [
+        ("MAILER_CONCURRENCY", "lots"),
+        ("MAILER_CONCURRENCY", "0"),
+        ("MAILER_MAX_ATTEMPTS", "-3"),
+        ("MAILER_MAX_AGE", "forever"),
+        ("MAILER_CLAIM_IDLE", "1s"),
+        ("MAILER_METRICS_BIND", "everywhere"),
+        ("MAILER_DKIM_KEY_FILE", "/nonexistent/dkim.key"),
+        ("SMTP_URL", "http://mail.example"),
+        ("MAIL_FROM", "nobody"),
+        ("REDIS_URL", "http://nope"),
+    ];
+    for (var, value) in cases {
+        let mut vars = queue.vars.clone();
+        vars.insert(var.into(), value.into());
+        if var == "MAILER_DKIM_KEY_FILE" {
+            vars.insert("MAILER_DKIM_SELECTOR".into(), "s1".into());
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        let output = portico_e2e::binaries::mailer(&vars)
+            .output()
+            .expect("mailer runs");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{var}={value} must fail");
+        assert_eq!(stderr.lines().count(), 1, "{var}={value}: {stderr}");
+        assert!(
+            stderr.starts_with(&format!("mailer: {var}: ")),
+            "{var}={value}: {stderr}"
+        );
     }
-    let eml = unfold(&std::fs::read_to_string(&file).expect("an .eml in the outbox"));
-    assert!(eml.contains(&job.link));
-    app.stop().await;
+    queue.finish().await;
 }
