@@ -139,7 +139,7 @@ async fn serve(config: Config, settings: Settings, keys: RedisKeys) -> Result<()
     let composer = Composer::new(&config.mail_from, settings.dkim.as_ref())?;
     composer.self_check()?;
     let delivery = match &config.smtp_url {
-        Some(url) => Delivery::smtp(url, settings.smtp_timeout, settings.concurrency)?,
+        Some(url) => Delivery::smtp(url, settings.smtp_timeout)?,
         None => {
             let dir = config.data_dir.join("outbox");
             let delivery = Delivery::outbox(dir.clone())?;

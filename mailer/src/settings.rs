@@ -19,7 +19,8 @@ pub struct Settings {
     pub max_age: Duration,
     /// How long a job may sit unacknowledged at another mailer before it is taken over.
     pub claim_idle: Duration,
-    /// Timeout of each SMTP command (connect, greeting, each reply).
+    /// Bounds connecting to the SMTP server (greeting, EHLO, TLS, login included) and,
+    /// separately, each message's transaction.
     pub smtp_timeout: Duration,
     /// First retry delay; doubled per attempt, capped at `backoff_max`, with jitter.
     pub backoff_base: Duration,

@@ -157,6 +157,7 @@ impl Worker {
         while tasks.join_next().await.is_some() {}
         let _ = stopping_tx.send(true);
         let _ = housekeeping.await;
+        self.delivery.close().await;
         if let Err(e) = self.queue.leave_group().await {
             tracing::debug!(error = %e, "could not leave the consumer group");
         }

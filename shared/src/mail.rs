@@ -5,6 +5,12 @@
 //! for good go to `{prefix}mail:dead`. A job names its template, recipient and firm and carries
 //! its template data; secrets (a sign-in link and its code) travel sealed with AES-256-GCM under
 //! a key derived from the signing keys, so the stream's contents alone let nobody sign in.
+//!
+//! What the mailer adds around a job (see `mailer/src/queue.rs`): a job put back for another
+//! attempt carries the stream fields `attempts` and `last_error` beside `job`; jobs waiting for
+//! their next attempt sit in the sorted set `{prefix}mail:retry`; an entry of the dead stream
+//! has `job` (the JSON as it was), `error` (the last error), `attempts` and `failed_at_ms`; a
+//! job the mail server accepted leaves the marker `{prefix}mail:sent:{id}` for eight days.
 
 use std::fmt;
 
@@ -23,18 +29,29 @@ pub const JOB_FIELD: &str = "job";
 /// The protocol version written in every job.
 pub const PROTOCOL_VERSION: u8 = 1;
 
+/// Which email a job is. Each has a subject, a text and an HTML template in
+/// `templates/email/{name}.*`, rendered with the firm (name, brand colour, portal URL), the
+/// recipient's name and the job's `data`. The mailer checks the data fields below before
+/// rendering; a job that lacks one, or whose URL is not `http(s)://`, is dead-lettered with
+/// the field's name as the reason.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Template {
     /// A sign-in link asked for on the login page. Sealed data: [`LinkSecrets`].
+    /// Data (optional): `link_ttl_days` (number; else derived from `not_after`),
+    /// `login_url` (where to ask for a new link; else `{portal_url}/login`).
     LoginLink,
     /// "Access your account": a firm invites a contact. Sealed data: [`LinkSecrets`].
+    /// Data: as [`Template::LoginLink`].
     Invitation,
-    /// Staff shared a task with the client.
+    /// Staff shared a task with the client. Data: `task_title` (text), `task_url` (URL),
+    /// `due_date` (optional, text or null).
     TaskShared,
-    /// Staff asked the client to sign a document.
+    /// Staff asked the client to sign a document. Data: `document_title` (text),
+    /// `sign_url` (URL).
     SignatureRequested,
-    /// Staff replied to one of the client's requests.
+    /// Staff replied to one of the client's requests. Data: `request_subject` (text),
+    /// `reply_excerpt` (text), `request_url` (URL).
     RequestReply,
 }
 
