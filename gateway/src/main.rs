@@ -5,8 +5,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use portico_gateway::cli::{self, Cli, Command};
-use portico_shared::config::{Config, LogFormat};
-use tracing_subscriber::EnvFilter;
+use portico_shared::config::Config;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -17,7 +16,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    init_logging(config.log_format);
+    let log_flush = portico_shared::logging::init(config.log_format);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(e) => {
@@ -26,23 +25,16 @@ fn main() -> ExitCode {
         }
     };
     let command = cli.command.unwrap_or(Command::Serve);
-    match runtime.block_on(cli::run(command, config)) {
+    let outcome = runtime.block_on(cli::run(command, config));
+    drop(runtime);
+    // The last log lines come out before the closing error line.
+    drop(log_flush);
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             // One line, naming the variable or option at fault.
             eprintln!("gateway: {}", format!("{e:#}").replace('\n', " "));
             ExitCode::FAILURE
         }
-    }
-}
-
-fn init_logging(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    match format {
-        LogFormat::Json => builder.json().flatten_event(true).init(),
-        LogFormat::Text => builder.init(),
     }
 }

@@ -9,13 +9,12 @@ mod queue;
 mod settings;
 mod worker;
 
-use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use portico_shared::config::{Config, LogFormat, redact_url};
+use portico_shared::config::{Config, redact_url};
 use portico_shared::redis_conn::RedisKeys;
 
 use crate::compose::Composer;
@@ -51,19 +50,14 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal());
-    match config.log_format {
-        LogFormat::Json => builder.json().flatten_event(true).init(),
-        LogFormat::Text => builder.init(),
-    }
+    let log_flush = portico_shared::logging::init(config.log_format);
     let runtime = tokio::runtime::Runtime::new().expect("async runtime");
     let command = cli.command.unwrap_or(Command::Run);
-    match runtime.block_on(run(command, config, settings)) {
+    let outcome = runtime.block_on(run(command, config, settings));
+    drop(runtime);
+    // The last log lines come out before the closing error line.
+    drop(log_flush);
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failed::Config(e)) => {
             eprintln!("mailer: {e}");

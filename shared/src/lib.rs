@@ -7,6 +7,7 @@ pub mod config;
 pub mod email;
 pub mod ids;
 pub mod keys;
+pub mod logging;
 pub mod mail;
 pub mod redis_conn;
 pub mod secret;

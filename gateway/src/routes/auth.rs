@@ -306,24 +306,18 @@ async fn sign_in(
     (contact_id, epoch, purpose): (&str, i64, LinkPurpose),
     proof: &'static str,
 ) -> Result<Response> {
-    let contact = state
-        .store
-        .contact(&firm.id, contact_id)
-        .await?
-        .filter(|c| c.portal_access && c.auth_epoch == epoch);
-    let Some(contact) = contact else {
-        return unusable_link(state, firm, csrf, "revoked", None);
-    };
-    let previous = cookies::get(jar, cookies::SESSION, state.config.cookie_secure);
-    let cookie =
-        sessions::start(state, previous, &firm.id, &contact.id, contact.auth_epoch).await?;
     let via_invitation = purpose == LinkPurpose::Invitation;
-    state
+    let recorded = state
         .store
-        .record_login(&firm.id, &contact.id, via_invitation)
+        .record_login(&firm.id, contact_id, epoch, via_invitation)
         .await?;
+    if !recorded {
+        return unusable_link(state, firm, csrf, "revoked", None);
+    }
+    let previous = cookies::get(jar, cookies::SESSION, state.config.cookie_secure);
+    let cookie = sessions::start(state, previous, &firm.id, contact_id, epoch).await?;
     state.metrics.link_consumed(proof);
-    tracing::info!(contact = %contact.id, proof, "signed in with a magic link");
+    tracing::info!(contact = %contact_id, proof, "signed in with a magic link");
     Ok((jar.clone().add(cookie), Redirect::to("/")).into_response())
 }
 

@@ -81,14 +81,16 @@ pub trait ContactStore {
         patch: &ContactPatch,
     ) -> Result<Option<Contact>, StoreError>;
     async fn delete_contact(&self, firm_id: &str, id: &str) -> Result<bool, StoreError>;
-    /// Notes a sign-in: the last-login time, and, when it came through an invitation, the
-    /// invitation as accepted.
+    /// Notes a sign-in if the contact still has portal access under `epoch` (the link's):
+    /// the last-login time, and, when it came through an invitation, the invitation as
+    /// accepted. `false` when access was revoked or the epoch moved on: refuse the sign-in.
     async fn record_login(
         &self,
         firm_id: &str,
         contact_id: &str,
+        epoch: i64,
         via_invitation: bool,
-    ) -> Result<(), StoreError>;
+    ) -> Result<bool, StoreError>;
     /// Records that an invitation was (re)sent; a new one replaces the earlier.
     async fn record_invitation(
         &self,
@@ -232,17 +234,25 @@ macro_rules! contact_store {
                 &self,
                 firm_id: &str,
                 contact_id: &str,
+                epoch: i64,
                 via_invitation: bool,
-            ) -> Result<(), StoreError> {
+            ) -> Result<bool, StoreError> {
                 let now = now_unix();
-                let mut tx = self.writer.begin().await?;
-                sqlx::query("UPDATE contacts SET last_login_at = $3 WHERE firm_id = $1 AND id = $2")
-                    .bind(firm_id)
-                    .bind(contact_id)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
-                if via_invitation {
+                // One autocommit statement checks access and records the sign-in: the hot
+                // path of every sign-in is this one round trip.
+                let recorded = sqlx::query(
+                    "UPDATE contacts SET last_login_at = $3 \
+                     WHERE firm_id = $1 AND id = $2 AND portal_access AND auth_epoch = $4",
+                )
+                .bind(firm_id)
+                .bind(contact_id)
+                .bind(now)
+                .bind(epoch)
+                .execute(&self.writer)
+                .await?
+                .rows_affected()
+                    == 1;
+                if recorded && via_invitation {
                     sqlx::query(
                         "UPDATE invitations SET accepted_at = $3 \
                          WHERE firm_id = $1 AND contact_id = $2 AND accepted_at IS NULL",
@@ -250,11 +260,10 @@ macro_rules! contact_store {
                     .bind(firm_id)
                     .bind(contact_id)
                     .bind(now)
-                    .execute(&mut *tx)
+                    .execute(&self.writer)
                     .await?;
                 }
-                tx.commit().await?;
-                Ok(())
+                Ok(recorded)
             }
 
             async fn record_invitation(
