@@ -2,8 +2,8 @@
 //! from `RUST_LOG` (default `info`).
 //!
 //! Lines are written by a background thread, so a request never waits on the terminal or a
-//! pipe; writing them inline cost the gateway about a quarter of its sign-in throughput. The
-//! buffer is not lossy: when it is full, callers wait rather than lines being dropped.
+//! pipe, and that thread writes whatever has queued up in one system call. The queue is not
+//! lossy: when it is full, callers wait rather than lines being dropped.
 
 use std::io::IsTerminal;
 
@@ -17,7 +17,12 @@ use crate::config::LogFormat;
 pub fn init(format: LogFormat) -> WorkerGuard {
     let (writer, guard) = NonBlockingBuilder::default()
         .lossy(false)
-        .finish(std::io::stderr());
+        // Buffered: the writer thread flushes once per batch of lines rather than a write
+        // system call per line.
+        .finish(std::io::BufWriter::with_capacity(
+            64 * 1024,
+            std::io::stderr(),
+        ));
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)

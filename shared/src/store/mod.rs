@@ -134,13 +134,17 @@ pub async fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
         {
             std::fs::create_dir_all(dir).map_err(sqlx::Error::Io)?;
         }
+        // No ping before each use: an embedded database's connection cannot go stale, and the
+        // ping is a round trip to the connection's thread, as costly as the query itself.
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
+            .test_before_acquire(false)
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(options.clone())
             .await?;
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
+            .test_before_acquire(false)
             .acquire_timeout(Duration::from_secs(5))
             .connect_with(options.read_only(true))
             .await?;
