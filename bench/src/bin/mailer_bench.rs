@@ -1,0 +1,572 @@
+//! The mailer benchmark: prints figures beside their targets, never fails on them.
+//!
+//! ```text
+//! cargo run --release -p portico-bench --bin mailer_bench [-- --jobs N] [--no-build]
+//! ```
+//!
+//! In one run, on loopback, against one Postfix `smtp-sink` (installed with the Debian package
+//! `postfix` when missing):
+//! 1. the ceiling: Postfix's own `smtp-source` sending messages of the mailer's size to the
+//!    sink over 1, 8 and 32 parallel sessions (kept open, like the mailer's pool);
+//! 2. the real `mailer` binary (release build, next to this one, rebuilt first when run
+//!    through cargo) draining N login-link jobs from the stream at 1, 8 and 32 sends in
+//!    flight: emails/s from the first enqueue until the last job is acknowledged;
+//! 3. enqueue-to-accept latency (p50/p99, from the mailer's own per-mail log field) with jobs
+//!    arriving at a steady rate of about half the 32-in-flight throughput;
+//! 4. the mailer's peak RSS (`VmHWM`) in each run.
+//!
+//! Redis is the local one (`REDIS_URL`, default `redis://127.0.0.1:6379`), under a unique key
+//! prefix that is deleted afterwards.
+#![forbid(unsafe_code)]
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, anyhow, bail};
+use portico_shared::keys::Keyring;
+use portico_shared::mail::{FirmBrand, LinkSecrets, MailJob, Recipient, Template};
+use portico_shared::secret::{hex, random_bytes};
+use redis::aio::ConnectionManager;
+
+const LEVELS: [usize; 3] = [1, 8, 32];
+const TARGET_RATE: f64 = 1000.0;
+const TARGET_RATIO: f64 = 0.5;
+const TARGET_P99_MS: f64 = 50.0;
+const TARGET_RSS_MB: f64 = 32.0;
+/// How long the steady-rate latency phase enqueues.
+const LATENCY_PHASE: Duration = Duration::from_secs(6);
+
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        if matches!(self.0.try_wait(), Ok(None)) {
+            let _ = self.0.kill();
+        }
+        let _ = self.0.wait();
+    }
+}
+
+fn main() -> Result<()> {
+    let mut jobs = 6000usize;
+    let mut build = true;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--jobs" => {
+                jobs = args
+                    .next()
+                    .and_then(|n| n.parse().ok())
+                    .ok_or_else(|| anyhow!("--jobs needs a number"))?
+            }
+            "--no-build" => build = false,
+            other => bail!("usage: mailer_bench [--jobs N] [--no-build] (unknown {other:?})"),
+        }
+    }
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(run(jobs, build))
+}
+
+async fn run(jobs: usize, build: bool) -> Result<()> {
+    let (smtp_sink, smtp_source) = postfix_tools()?;
+    let exe = std::env::current_exe()?;
+    let bin_dir = exe.parent().context("binary folder")?.to_path_buf();
+    if build {
+        build_mailer(&bin_dir)?;
+    }
+    let mailer = bin_dir.join("mailer");
+    if !mailer.exists() {
+        bail!(
+            "{} is missing: cargo build --release -p portico-mailer",
+            mailer.display()
+        );
+    }
+    let redis_url =
+        std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_string());
+    let redis = portico_shared::redis_conn::connect(&redis_url)
+        .await
+        .context("Redis (REDIS_URL)")?;
+    let work = std::env::temp_dir().join(format!("mailer-bench-{}", hex(&random_bytes::<4>())));
+    std::fs::create_dir_all(&work)?;
+    let keys = Keyring::generate("b1");
+
+    let port = free_port()?;
+    let mut sink = Command::new(&smtp_sink);
+    if is_root() {
+        // smtp-sink refuses to keep root privileges.
+        sink.args(["-u", "nobody"]);
+    }
+    let _sink = Killed(
+        sink.arg(format!("127.0.0.1:{port}"))
+            .arg("1024")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("starting smtp-sink")?,
+    );
+    wait_for_port(port).await?;
+    let smtp_url = format!("smtp://127.0.0.1:{port}");
+
+    let bench = Bench {
+        mailer,
+        redis,
+        redis_url,
+        keys,
+        work: work.clone(),
+    };
+    let size = bench.message_size().await?;
+    println!(
+        "mailer benchmark: {jobs} login-link jobs per run, messages of {size} bytes, {} CPUs, smtp-sink on 127.0.0.1:{port}",
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+
+    let mut ceilings = Vec::new();
+    for sessions in LEVELS {
+        let started = Instant::now();
+        let status = Command::new(&smtp_source)
+            .args(["-d", "-s", &sessions.to_string(), "-m", &jobs.to_string()])
+            .args(["-l", &size.to_string()])
+            .args(["-f", "bench@portal.test", "-t", "client@example.com"])
+            .arg(format!("127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .context("running smtp-source")?;
+        if !status.success() {
+            bail!("smtp-source failed: {status}");
+        }
+        ceilings.push(jobs as f64 / started.elapsed().as_secs_f64());
+    }
+
+    let mut rates = Vec::new();
+    let mut peak_rss_kb = 0;
+    for concurrency in LEVELS {
+        let (rate, rss) = bench.throughput(&smtp_url, concurrency, jobs).await?;
+        peak_rss_kb = peak_rss_kb.max(rss);
+        rates.push(rate);
+    }
+    let steady = (rates[2] * 0.5).max(10.0);
+    let (latencies, rss) = bench.latency(&smtp_url, 32, steady).await?;
+    peak_rss_kb = peak_rss_kb.max(rss);
+    let _ = std::fs::remove_dir_all(&work);
+
+    println!();
+    println!("in flight | mailer emails/s | smtp-source ceiling/s | ratio");
+    for (i, level) in LEVELS.iter().enumerate() {
+        println!(
+            "{level:>9} | {:>15.0} | {:>21.0} | {:.2}",
+            rates[i],
+            ceilings[i],
+            rates[i] / ceilings[i]
+        );
+    }
+    let p = |q: f64| percentile(&latencies, q);
+    println!();
+    println!(
+        "enqueue-to-accept at {steady:.0} jobs/s (32 in flight, {} mails): p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms",
+        latencies.len(),
+        p(0.50),
+        p(0.99),
+        p(1.0)
+    );
+    println!("mailer peak RSS: {:.1} MB", peak_rss_kb as f64 / 1024.0);
+    println!();
+    let verdict = |ok: bool| if ok { "met" } else { "NOT met" };
+    println!(
+        "target ≥ {TARGET_RATE:.0} emails/s at 32 in flight: {:.0} ({})",
+        rates[2],
+        verdict(rates[2] >= TARGET_RATE)
+    );
+    println!(
+        "target ≥ {TARGET_RATIO} of the ceiling at 32 in flight: {:.2} ({})",
+        rates[2] / ceilings[2],
+        verdict(rates[2] / ceilings[2] >= TARGET_RATIO)
+    );
+    println!(
+        "target p99 ≤ {TARGET_P99_MS:.0} ms below saturation: {:.0} ms ({})",
+        p(0.99),
+        verdict(p(0.99) <= TARGET_P99_MS)
+    );
+    println!(
+        "target peak RSS ≤ {TARGET_RSS_MB:.0} MB: {:.1} MB ({})",
+        peak_rss_kb as f64 / 1024.0,
+        verdict(peak_rss_kb as f64 / 1024.0 <= TARGET_RSS_MB)
+    );
+    Ok(())
+}
+
+struct Bench {
+    mailer: PathBuf,
+    redis: ConnectionManager,
+    redis_url: String,
+    keys: Keyring,
+    work: PathBuf,
+}
+
+struct Run {
+    child: Killed,
+    log: PathBuf,
+    prefix: String,
+}
+
+impl Bench {
+    fn spawn(&self, smtp_url: Option<&str>, concurrency: usize) -> Result<Run> {
+        let prefix = format!("mb{}:", hex(&random_bytes::<5>()));
+        let log = self
+            .work
+            .join(format!("{}log", prefix.trim_end_matches(':')));
+        let mut command = Command::new(&self.mailer);
+        command
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("REDIS_URL", &self.redis_url)
+            .env("PORTICO_REDIS_PREFIX", &prefix)
+            .env("PORTICO_SIGNING_KEYS", self.keys.to_config_string())
+            .env("PORTICO_DATA_DIR", &self.work)
+            .env("PORTICO_LOG_FORMAT", "json")
+            .env("MAIL_FROM", "Portico <no-reply@portal.test>")
+            .env("MAILER_CONCURRENCY", concurrency.to_string())
+            .env("RUST_LOG", "info");
+        if let Some(url) = smtp_url {
+            command.env("SMTP_URL", url);
+        }
+        let child = command
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(std::fs::File::create(&log)?))
+            .spawn()
+            .context("starting the mailer")?;
+        Ok(Run {
+            child: Killed(child),
+            log,
+            prefix,
+        })
+    }
+
+    fn jobs(&self, count: usize) -> Vec<String> {
+        (0..count)
+            .map(|i| {
+                let mut job = MailJob::new(
+                    Template::LoginLink,
+                    Recipient {
+                        email: format!("client{i}@example.com"),
+                        name: format!("Client {i}"),
+                    },
+                    FirmBrand {
+                        id: "fm_bench".into(),
+                        slug: "acme".into(),
+                        name: "Acme Accountants".into(),
+                        brand_color: "#0b5fff".into(),
+                        portal_url: "https://acme.portal.example".into(),
+                    },
+                );
+                job.data = serde_json::json!({
+                    "link_ttl_days": 7,
+                    "login_url": "https://acme.portal.example/login",
+                });
+                job.not_after = Some(portico_shared::now_unix() + 7 * 86_400);
+                job.seal(
+                    &self.keys,
+                    &LinkSecrets {
+                        link: format!(
+                            "https://acme.portal.example/auth/magic?token=b1.{}.{}",
+                            hex(&random_bytes::<16>()),
+                            hex(&random_bytes::<16>())
+                        ),
+                        code: "ABCD-EFGH".into(),
+                    },
+                );
+                job.to_json()
+            })
+            .collect()
+    }
+
+    async fn enqueue(&self, prefix: &str, jobs: &[String]) -> Result<()> {
+        let mut redis = self.redis.clone();
+        for chunk in jobs.chunks(500) {
+            let mut pipe = redis::pipe();
+            for job in chunk {
+                pipe.cmd("XADD")
+                    .arg(format!("{prefix}mail:jobs"))
+                    .arg("*")
+                    .arg("job")
+                    .arg(job)
+                    .ignore();
+            }
+            let () = pipe.query_async(&mut redis).await?;
+        }
+        Ok(())
+    }
+
+    /// Stream length (settled entries are deleted) plus the retry set.
+    async fn unsettled(&self, prefix: &str) -> Result<u64> {
+        let (len, retrying, dead): (u64, u64, u64) = redis::pipe()
+            .cmd("XLEN")
+            .arg(format!("{prefix}mail:jobs"))
+            .cmd("ZCARD")
+            .arg(format!("{prefix}mail:retry"))
+            .cmd("XLEN")
+            .arg(format!("{prefix}mail:dead"))
+            .query_async(&mut self.redis.clone())
+            .await?;
+        if dead > 0 {
+            bail!("{dead} job(s) were dead-lettered: the figures would mean nothing");
+        }
+        Ok(len + retrying)
+    }
+
+    async fn started(&self, run: &mut Run) -> Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let log = std::fs::read_to_string(&run.log).unwrap_or_default();
+            if log.contains("mailer started") {
+                return Ok(());
+            }
+            if let Ok(Some(status)) = run.child.0.try_wait() {
+                bail!("the mailer exited ({status}): {log}");
+            }
+            if Instant::now() > deadline {
+                bail!("the mailer did not start: {log}");
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Stops a run (SIGTERM, waits), returns its peak RSS in kB, and deletes its keys.
+    async fn finish(&self, mut run: Run) -> Result<u64> {
+        let rss = status_kb(run.child.0.id(), "VmHWM").unwrap_or(0);
+        Command::new("kill")
+            .args(["-TERM", &run.child.0.id().to_string()])
+            .status()?;
+        let status = run.child.0.wait()?;
+        if !status.success() {
+            bail!("the mailer exited with {status} after SIGTERM");
+        }
+        let mut redis = self.redis.clone();
+        let mut cursor = 0u64;
+        loop {
+            let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(format!("{}*", run.prefix))
+                .arg("COUNT")
+                .arg(1000)
+                .query_async(&mut redis)
+                .await?;
+            if !keys.is_empty() {
+                let () = redis::cmd("DEL").arg(&keys).query_async(&mut redis).await?;
+            }
+            if next == 0 {
+                break;
+            }
+            cursor = next;
+        }
+        Ok(rss)
+    }
+
+    /// The size of one login email as the mailer writes it (outbox mode).
+    async fn message_size(&self) -> Result<usize> {
+        let mut run = self.spawn(None, 1)?;
+        self.started(&mut run).await?;
+        let jobs = self.jobs(1);
+        let job = MailJob::from_json(&jobs[0])?;
+        self.enqueue(&run.prefix, &jobs).await?;
+        let file = self.work.join("outbox").join(format!("{}.eml", job.id));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !file.exists() {
+            if Instant::now() > deadline {
+                bail!("the mailer wrote no outbox file");
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let size = std::fs::metadata(&file)?.len() as usize;
+        self.finish(run).await?;
+        Ok(size)
+    }
+
+    /// Emails/s draining `count` jobs at `concurrency` sends in flight, and peak RSS.
+    async fn throughput(
+        &self,
+        smtp_url: &str,
+        concurrency: usize,
+        count: usize,
+    ) -> Result<(f64, u64)> {
+        let jobs = self.jobs(count);
+        let mut run = self.spawn(Some(smtp_url), concurrency)?;
+        self.started(&mut run).await?;
+        let started = Instant::now();
+        self.enqueue(&run.prefix, &jobs).await?;
+        while self.unsettled(&run.prefix).await? > 0 {
+            if started.elapsed() > Duration::from_secs(300) {
+                bail!("{concurrency} in flight: not drained after 5 minutes");
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let rate = count as f64 / started.elapsed().as_secs_f64();
+        let log = std::fs::read_to_string(&run.log)?;
+        let sent = sent_latencies(&log).len();
+        let rss = self.finish(run).await?;
+        if sent != count {
+            bail!("{concurrency} in flight: {sent} of {count} jobs logged as sent");
+        }
+        print!(".");
+        let _ = std::io::stdout().flush();
+        Ok((rate, rss))
+    }
+
+    /// Enqueue-to-accept latencies (ms) with jobs arriving steadily at `rate` per second.
+    async fn latency(
+        &self,
+        smtp_url: &str,
+        concurrency: usize,
+        rate: f64,
+    ) -> Result<(Vec<f64>, u64)> {
+        let total = (rate * LATENCY_PHASE.as_secs_f64()) as usize;
+        let mut run = self.spawn(Some(smtp_url), concurrency)?;
+        self.started(&mut run).await?;
+        let started = Instant::now();
+        let mut sent = 0;
+        let mut tick = tokio::time::interval(Duration::from_millis(5));
+        while sent < total {
+            tick.tick().await;
+            let due = ((started.elapsed().as_secs_f64() * rate) as usize).min(total);
+            if due > sent {
+                // Made when enqueued: a job's clock starts at its `enqueued_at_ms`.
+                self.enqueue(&run.prefix, &self.jobs(due - sent)).await?;
+                sent = due;
+            }
+        }
+        while self.unsettled(&run.prefix).await? > 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let log = std::fs::read_to_string(&run.log)?;
+        let mut latencies = sent_latencies(&log);
+        let rss = self.finish(run).await?;
+        latencies.sort_by(f64::total_cmp);
+        Ok((latencies, rss))
+    }
+}
+
+/// `latency_ms` of every "sent" line of a JSON log.
+fn sent_latencies(log: &str) -> Vec<f64> {
+    log.lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|v| v["message"] == "sent")
+        .filter_map(|v| v["latency_ms"].as_f64())
+        .collect()
+}
+
+fn percentile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let index = ((sorted.len() as f64 * q).ceil() as usize).clamp(1, sorted.len()) - 1;
+    sorted[index]
+}
+
+fn status_kb(pid: u32, field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+}
+
+fn free_port() -> Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+async fn wait_for_port(port: u16) -> Result<()> {
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    bail!("smtp-sink did not listen on port {port}")
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+/// `smtp-sink` and `smtp-source`, installing the Debian package `postfix` when they are
+/// missing (and stopping the mail daemon the package may start: nothing stays on port 25).
+fn postfix_tools() -> Result<(PathBuf, PathBuf)> {
+    let find = |name: &str| {
+        ["/usr/sbin", "/usr/bin", "/usr/local/sbin"]
+            .iter()
+            .map(|dir| Path::new(dir).join(name))
+            .find(|p| p.exists())
+    };
+    if let (Some(sink), Some(source)) = (find("smtp-sink"), find("smtp-source")) {
+        return Ok((sink, source));
+    }
+    if !is_root() {
+        bail!(
+            "smtp-sink and smtp-source are missing: apt-get install postfix (needs root), then run again"
+        );
+    }
+    eprintln!("bench: installing postfix for smtp-sink and smtp-source…");
+    let install = |update: bool| -> Result<bool> {
+        if update {
+            Command::new("apt-get").args(["update", "-qq"]).status()?;
+        }
+        Ok(Command::new("apt-get")
+            .args(["install", "-y", "-qq", "postfix"])
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .stdout(Stdio::null())
+            .status()?
+            .success())
+    };
+    if !install(false)? && !install(true)? {
+        bail!("apt-get install postfix failed");
+    }
+    let _ = Command::new("postfix")
+        .arg("stop")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+    match (find("smtp-sink"), find("smtp-source")) {
+        (Some(sink), Some(source)) => Ok((sink, source)),
+        _ => bail!("postfix is installed but smtp-sink or smtp-source is not"),
+    }
+}
+
+/// Under cargo, builds the mailer into the same target folder and profile as this binary.
+fn build_mailer(bin_dir: &Path) -> Result<()> {
+    let Ok(cargo) = std::env::var("CARGO") else {
+        return Ok(());
+    };
+    let Some(target_dir) = bin_dir.parent() else {
+        return Ok(());
+    };
+    let profile = bin_dir.file_name().and_then(|p| p.to_str()).unwrap_or("");
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
+    let mut command = Command::new(cargo);
+    command
+        .args(["build", "-q", "-p", "portico-mailer", "--bin", "mailer"])
+        .arg("--manifest-path")
+        .arg(&manifest)
+        .env("CARGO_TARGET_DIR", target_dir);
+    match profile {
+        "release" => command.arg("--release"),
+        "debug" => &mut command,
+        other => command.args(["--profile", other]),
+    };
+    eprintln!("bench: building the mailer ({profile})…");
+    if !command.status().context("running cargo build")?.success() {
+        bail!("building the mailer failed");
+    }
+    Ok(())
+}
