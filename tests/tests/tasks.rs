@@ -366,3 +366,44 @@ async fn task_api_validates_and_notifies_only_who_can_see() {
     assert_eq!(status, StatusCode::NOT_FOUND);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_task_list_carries_each_tasks_own_assignees_and_checklist() {
+    let app = TestApp::spawn().await;
+    let firm = app.create_firm("acme").await;
+    let ann = app.add_contact(&firm, "ann@example.com", true).await;
+    let bob = app.add_contact(&firm, "bob@example.com", true).await;
+    let bodies = [
+        json!({"title": "A", "assignees": [ann.id], "checklist": ["a1", "a2"]}),
+        json!({"title": "B", "assignees": [bob.id, ann.id], "checklist": []}),
+        json!({"title": "C", "assignees": [], "checklist": ["c1", "c2", "c3"]}),
+    ];
+    let mut created = Vec::new();
+    for body in bodies {
+        created.push(create_task(&app, &firm, body).await);
+    }
+    let (status, list) = app
+        .api(&firm.api_key, Method::GET, "/api/v1/tasks", None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    let listed = list["data"].as_array().unwrap();
+    assert_eq!(listed.len(), 3);
+    for task in &created {
+        let same = listed.iter().find(|t| t["id"] == task["id"]).unwrap();
+        assert_eq!(same["assignees"], task["assignees"], "{}", task["title"]);
+        assert_eq!(same["checklist"], task["checklist"], "{}", task["title"]);
+    }
+    let labels = |t: &Value| -> Vec<String> {
+        t["checklist"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["label"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let c = listed.iter().find(|t| t["title"] == "C").unwrap();
+    assert_eq!(labels(c), ["c1", "c2", "c3"], "in position order");
+    let b = listed.iter().find(|t| t["title"] == "B").unwrap();
+    assert_eq!(b["assignees"].as_array().unwrap().len(), 2);
+    app.stop().await;
+}

@@ -190,31 +190,61 @@ macro_rules! page_filter {
 macro_rules! task_store {
     ($backend:ty) => {
         impl SqlStore<$backend> {
-            /// Assignees and checklists of the given tasks, attached in order.
+            /// Assignees and checklists of the given tasks, attached in order: two queries
+            /// for the whole list, whatever its length.
             async fn attach(
                 &self,
                 tasks: Vec<Task>,
             ) -> Result<Vec<TaskDetail>, StoreError> {
-                let mut details = Vec::with_capacity(tasks.len());
-                for task in tasks {
-                    let assignees: Vec<(String,)> = sqlx::query_as(
-                        "SELECT contact_id FROM task_assignees WHERE task_id = $1 ORDER BY contact_id",
-                    )
-                    .bind(&task.id)
-                    .fetch_all(&self.pool)
-                    .await?;
-                    let checklist: Vec<ChecklistItem> = sqlx::query_as(
-                        "SELECT id, task_id, position, label, done, done_at, done_by \
-                         FROM checklist_items WHERE task_id = $1 ORDER BY position",
-                    )
-                    .bind(&task.id)
-                    .fetch_all(&self.pool)
-                    .await?;
-                    details.push(TaskDetail {
+                if tasks.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let in_tasks = |select: &str, order: &str| {
+                    let mut query = sqlx::QueryBuilder::<$backend>::new(select);
+                    let mut ids = query.separated(", ");
+                    for task in &tasks {
+                        ids.push_bind(task.id.clone());
+                    }
+                    query.push(") ORDER BY ").push(order);
+                    query
+                };
+                let assignees: Vec<(String, String)> = in_tasks(
+                    "SELECT task_id, contact_id FROM task_assignees WHERE task_id IN (",
+                    "task_id, contact_id",
+                )
+                .build_query_as()
+                .fetch_all(&self.pool)
+                .await?;
+                let checklist: Vec<ChecklistItem> = in_tasks(
+                    "SELECT id, task_id, position, label, done, done_at, done_by \
+                     FROM checklist_items WHERE task_id IN (",
+                    "task_id, position",
+                )
+                .build_query_as()
+                .fetch_all(&self.pool)
+                .await?;
+                let mut details: Vec<TaskDetail> = tasks
+                    .into_iter()
+                    .map(|task| TaskDetail {
                         task,
-                        assignees: assignees.into_iter().map(|(id,)| id).collect(),
-                        checklist,
-                    });
+                        assignees: Vec::new(),
+                        checklist: Vec::new(),
+                    })
+                    .collect();
+                let index: std::collections::HashMap<String, usize> = details
+                    .iter()
+                    .enumerate()
+                    .map(|(i, d)| (d.task.id.clone(), i))
+                    .collect();
+                for (task_id, contact_id) in assignees {
+                    if let Some(&i) = index.get(&task_id) {
+                        details[i].assignees.push(contact_id);
+                    }
+                }
+                for item in checklist {
+                    if let Some(&i) = index.get(&item.task_id) {
+                        details[i].checklist.push(item);
+                    }
                 }
                 Ok(details)
             }
