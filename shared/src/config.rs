@@ -43,6 +43,8 @@ pub struct Config {
     pub smtp_url: Option<String>,
     pub mail_from: String,
     pub log_format: LogFormat,
+    /// Bearer token `/metrics` asks for; without one, `/metrics` answers loopback peers only.
+    pub metrics_token: Option<String>,
     /// Where generated keys, the SQLite file and the mail outbox live.
     pub data_dir: PathBuf,
 }
@@ -218,6 +220,14 @@ impl Config {
             }
         };
 
+        let metrics_token = get("PORTICO_METRICS_TOKEN").map(|t| t.trim().to_string());
+        if metrics_token.as_ref().is_some_and(|t| t.len() < 16) {
+            return Err(err(
+                "PORTICO_METRICS_TOKEN",
+                "expected at least 16 characters".to_string(),
+            ));
+        }
+
         Ok(Config {
             database_url,
             redis_url,
@@ -238,6 +248,7 @@ impl Config {
             smtp_url,
             mail_from,
             log_format,
+            metrics_token,
             data_dir,
         })
     }

@@ -44,6 +44,35 @@ async fn health_readiness_and_metrics() {
         );
     }
     assert!(!metrics.contains("token="), "no raw URLs in labels");
+    // A request relayed by a proxy on this machine is not a local scraper.
+    let relayed = reqwest::Client::new()
+        .get(app.plain_url("/metrics"))
+        .header("x-forwarded-for", "203.0.113.7")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(relayed.status(), StatusCode::NOT_FOUND);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn with_a_metrics_token_metrics_want_it() {
+    let token = "scrape-0123456789abcdef";
+    let app = TestApp::spawn_with(&[("PORTICO_METRICS_TOKEN", token)]).await;
+    let client = reqwest::Client::new();
+    let url = app.plain_url("/metrics");
+    for given in [None, Some("Bearer wrong-0123456789abcdef"), Some(token)] {
+        let mut request = client.get(&url);
+        if let Some(value) = given {
+            request = request.header("authorization", value);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{given:?}");
+        assert_eq!(response.headers()["www-authenticate"], "Bearer");
+    }
+    let response = client.get(&url).bearer_auth(token).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(response.text().await.unwrap().contains("portico_"));
     app.stop().await;
 }
 
