@@ -92,6 +92,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::auth::router(&state))
         .merge(routes::home::router())
         .merge(routes::tasks::router())
+        .merge(routes::files::router(&state))
         .merge(routes::requests::router())
         .merge(routes::companies::router())
         .merge(routes::assets::router())

@@ -112,9 +112,11 @@ impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
             Err(JsonRejection::JsonDataError(e)) => Err(Error::invalid("body", e.body_text())),
             Err(JsonRejection::JsonSyntaxError(e)) => Err(Error::BadRequest(e.body_text())),
             Err(JsonRejection::MissingJsonContentType(_)) => Err(Error::UnsupportedMediaType(
-                "send JSON with Content-Type: application/json",
+                "send JSON with Content-Type: application/json".into(),
             )),
-            Err(other) if other.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(Error::TooLarge),
+            Err(other) if other.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                Err(Error::TooLarge("request body too large".into()))
+            }
             Err(other) => Err(Error::BadRequest(other.body_text())),
         }
     }
