@@ -11,6 +11,7 @@ pub mod files;
 pub mod home;
 pub mod ops;
 pub mod requests;
+pub mod signing;
 pub mod tasks;
 
 use axum::extract::{Request, State};

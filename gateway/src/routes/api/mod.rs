@@ -6,6 +6,7 @@ mod contacts;
 mod conversations;
 mod firm;
 pub mod portal;
+mod signing;
 mod tasks;
 
 use axum::Router;
@@ -23,13 +24,14 @@ use serde_json::json;
 use crate::error::{Error, ErrorInfo};
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
+pub fn router(state: &AppState) -> Router<AppState> {
     let v1 = Router::new()
         .merge(firm::router())
         .merge(contacts::router())
         .merge(tasks::router())
         .merge(conversations::router())
         .merge(portal::router())
+        .merge(signing::router(state))
         .fallback(|| async { Error::NotFound });
     Router::new()
         .nest("/api/v1", v1)
