@@ -32,14 +32,15 @@ use crate::routes;
 use crate::state::AppState;
 
 /// Scripts, styles and frames only from ourselves; no inline code at all. Forms may also lead
-/// to the other firms' hosts, where company switching redirects.
+/// to the other firms' hosts, where company switching redirects. Pages may frame our own
+/// documents (the sign page shows its PDF); only the document route lets itself be framed.
 fn content_security_policy(config: &portico_shared::config::Config) -> String {
     let port = config
         .public_port
         .map(|p| format!(":{p}"))
         .unwrap_or_default();
     format!(
-        "default-src 'none'; style-src 'self'; img-src 'self' data:; \
+        "default-src 'none'; style-src 'self'; img-src 'self' data:; frame-src 'self'; \
          form-action 'self' {}://*.{}{port}; frame-ancestors 'none'; base-uri 'none'",
         config.public_scheme, config.base_domain
     )
@@ -92,7 +93,9 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::auth::router(&state))
         .merge(routes::home::router())
         .merge(routes::tasks::router())
+        .merge(routes::files::router(&state))
         .merge(routes::requests::router())
+        .merge(routes::signing::router())
         .merge(routes::companies::router())
         .merge(routes::assets::router())
         .fallback(routes::not_found)
@@ -112,7 +115,7 @@ pub fn router(state: AppState) -> Router {
         |name, value| SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value));
     Router::new()
         .merge(routes::ops::router())
-        .merge(routes::api::router())
+        .merge(routes::api::router(&state))
         .merge(portal)
         .layer(DefaultBodyLimit::max(1024 * 1024))
         .layer(middleware::from_fn_with_state(

@@ -32,10 +32,12 @@ pub enum Error {
     Conflict { code: &'static str, message: String },
     #[error("the form has expired; please try again")]
     Csrf,
-    #[error("request body too large")]
-    TooLarge,
-    #[error("unsupported media type: {0}")]
-    UnsupportedMediaType(&'static str),
+    /// The message says what the limit is.
+    #[error("{0}")]
+    TooLarge(String),
+    /// The message names what was refused and what is accepted.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
     #[error("too many requests")]
     RateLimited { retry_after: Duration },
     #[error("{0} is unavailable")]
@@ -99,7 +101,7 @@ impl Error {
             Error::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Error::Conflict { .. } => StatusCode::CONFLICT,
             Error::Csrf => StatusCode::FORBIDDEN,
-            Error::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Error::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -116,7 +118,7 @@ impl Error {
             Error::Unprocessable { .. } => "invalid_field",
             Error::Conflict { code, .. } => code,
             Error::Csrf => "csrf",
-            Error::TooLarge => "too_large",
+            Error::TooLarge(_) => "too_large",
             Error::UnsupportedMediaType(_) => "unsupported_media_type",
             Error::RateLimited { .. } => "rate_limited",
             Error::Unavailable(_) => "unavailable",

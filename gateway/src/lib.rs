@@ -8,6 +8,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod blobs;
 pub mod cli;
 pub mod error;
 pub mod extract;

@@ -2,7 +2,7 @@
 //! the mailer). Only contacts who can see the item in their portal are notified.
 
 use portico_shared::mail::{FirmBrand, MailJob, Recipient, Template};
-use portico_shared::store::{Conversation, Firm, TaskDetail};
+use portico_shared::store::{Conversation, Firm, SigningRequest, TaskDetail};
 use serde_json::json;
 
 use crate::error::Result;
@@ -89,6 +89,42 @@ pub async fn request_reply(
         "request_subject": conversation.subject,
         "reply_excerpt": excerpt,
         "request_url": format!("{}/requests/{}", brand.portal_url, conversation.id),
+    });
+    let mut redis = state.redis();
+    let _: String = job
+        .enqueue_cmd(&state.redis_keys)
+        .query_async(&mut redis)
+        .await?;
+    Ok(())
+}
+
+/// "Please sign this document", to the request's contact. The one place that decides whether
+/// this contact is emailed about signing requests.
+pub async fn signature_requested(
+    state: &AppState,
+    firm: &Firm,
+    request: &SigningRequest,
+) -> Result<()> {
+    let Some(contact) = state
+        .store
+        .contact(&firm.id, &request.contact_id)
+        .await?
+        .filter(|c| c.portal_access)
+    else {
+        return Ok(());
+    };
+    let brand = brand(state, firm);
+    let mut job = MailJob::new(
+        Template::SignatureRequested,
+        Recipient {
+            email: contact.email,
+            name: contact.name,
+        },
+        brand.clone(),
+    );
+    job.data = json!({
+        "document_title": request.title,
+        "sign_url": format!("{}/sign/{}", brand.portal_url, request.id),
     });
     let mut redis = state.redis();
     let _: String = job

@@ -37,6 +37,11 @@ impl AppState {
         Ok(firm)
     }
 
+    /// The store of uploaded documents (a path under the data folder; cheap to make).
+    pub fn blobs(&self) -> crate::blobs::Blobs {
+        crate::blobs::Blobs::new(&self.config.data_dir)
+    }
+
     pub fn keys(&self) -> &Keyring {
         &self.config.signing_keys
     }

@@ -10,8 +10,9 @@ use std::time::Duration;
 
 use ipnet::IpNet;
 
+use crate::filetypes::{self, FileType};
 use crate::keys::Keyring;
-use crate::units::{Rate, parse_duration};
+use crate::units::{Rate, parse_duration, parse_size};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LogFormat {
@@ -45,8 +46,12 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Bearer token `/metrics` asks for; without one, `/metrics` answers loopback peers only.
     pub metrics_token: Option<String>,
-    /// Where generated keys, the SQLite file and the mail outbox live.
+    /// Where generated keys, the SQLite file, uploaded files and the mail outbox live.
     pub data_dir: PathBuf,
+    /// The largest document a client or staff member may upload.
+    pub upload_max_bytes: u64,
+    /// The document types clients may upload to tasks (signing requests take PDF only).
+    pub upload_types: Vec<&'static FileType>,
 }
 
 /// A configuration problem: which variable, and what is wrong with it.
@@ -227,6 +232,13 @@ impl Config {
                 "expected at least 16 characters".to_string(),
             ));
         }
+        let upload_max_bytes = parse_with(&get, "PORTICO_UPLOAD_MAX_BYTES", "25MB", parse_size)?;
+        let upload_types = parse_with(
+            &get,
+            "PORTICO_UPLOAD_TYPES",
+            filetypes::DEFAULT_TYPES,
+            filetypes::parse_list,
+        )?;
 
         Ok(Config {
             database_url,
@@ -250,6 +262,8 @@ impl Config {
             log_format,
             metrics_token,
             data_dir,
+            upload_max_bytes,
+            upload_types,
         })
     }
 
@@ -332,6 +346,8 @@ mod tests {
         assert_eq!(c.link_ttl, Duration::from_secs(7 * 86_400));
         assert_eq!(c.login_per_email.count, 5);
         assert!(c.cookie_secure);
+        assert_eq!(c.upload_max_bytes, 25 * 1024 * 1024);
+        assert!(c.upload_types.iter().any(|t| t.ext == "pdf"));
         let c = config(&[("PORTICO_BASE_DOMAIN", "portal.example.com")]).unwrap();
         assert_eq!(c.portal_url("acme"), "https://acme.portal.example.com");
     }
@@ -349,6 +365,8 @@ mod tests {
             ("PORTICO_SIGNING_KEYS", "k1:short"),
             ("PORTICO_BASE_DOMAIN", "bad domain"),
             ("SMTP_URL", "http://mail"),
+            ("PORTICO_UPLOAD_MAX_BYTES", "lots"),
+            ("PORTICO_UPLOAD_TYPES", "pdf,exe"),
         ];
         for (var, value) in cases {
             let e = config(&[(var, value)]).unwrap_err();

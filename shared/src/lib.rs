@@ -5,6 +5,7 @@
 
 pub mod config;
 pub mod email;
+pub mod filetypes;
 pub mod ids;
 pub mod keys;
 pub mod logging;

@@ -36,6 +36,31 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs(secs))
 }
 
+/// Parses a size: `25MB`, `500KB`, `1GB` (powers of 1024) or a number of bytes.
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    const HINT: &str = "expected a size like 25MB, 500KB or a number of bytes";
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let count: u64 = number.parse().map_err(|_| HINT.to_string())?;
+    let unit: u64 = match unit.trim().to_ascii_uppercase().as_str() {
+        "" | "B" => 1,
+        "K" | "KB" | "KIB" => 1 << 10,
+        "M" | "MB" | "MIB" => 1 << 20,
+        "G" | "GB" | "GIB" => 1 << 30,
+        _ => return Err(HINT.into()),
+    };
+    let bytes = count
+        .checked_mul(unit)
+        .ok_or_else(|| "size too large".to_string())?;
+    if bytes == 0 {
+        return Err("a size must be more than zero".into());
+    }
+    Ok(bytes)
+}
+
 /// "At most `count` events per `per`": a rate limit as written in the configuration.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Rate {
@@ -80,6 +105,16 @@ mod tests {
         assert_eq!(parse_duration("h"), Ok(Duration::from_secs(3600)));
         for bad in ["seven", "", "7", "0d", "7y", "-1d", "99999999999999999999d"] {
             assert!(parse_duration(bad).is_err(), "{bad} should be refused");
+        }
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("25MB"), Ok(25 << 20));
+        assert_eq!(parse_size("500 kb"), Ok(500 << 10));
+        assert_eq!(parse_size("1234"), Ok(1234));
+        for bad in ["", "MB", "0", "5TB", "-1", "99999999999999999999GB"] {
+            assert!(parse_size(bad).is_err(), "{bad} should be refused");
         }
     }
 

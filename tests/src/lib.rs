@@ -342,6 +342,80 @@ impl TestApp {
     }
 }
 
+impl TestApp {
+    /// Calls the staff API with a multipart body.
+    pub async fn api_multipart(
+        &self,
+        key: &str,
+        path: &str,
+        form: reqwest::multipart::Form,
+    ) -> (reqwest::StatusCode, Value) {
+        let response = reqwest::Client::new()
+            .post(self.plain_url(path))
+            .bearer_auth(key)
+            .multipart(form)
+            .send()
+            .await
+            .expect("API request");
+        let status = response.status();
+        let text = response.text().await.expect("API body");
+        let json = serde_json::from_str(&text)
+            .unwrap_or_else(|_| panic!("API answered non-JSON ({status}): {text}"));
+        (status, json)
+    }
+}
+
+/// A multipart part holding `bytes` as a file called `name`.
+pub fn file_part(name: &str, bytes: &[u8]) -> reqwest::multipart::Part {
+    reqwest::multipart::Part::bytes(bytes.to_vec())
+        .file_name(name.to_string())
+        .mime_str("application/octet-stream")
+        .expect("a valid MIME type")
+}
+
+/// Hex SHA-256, to compare with what the gateway recorded.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex(ring::digest::digest(&ring::digest::SHA256, bytes).as_ref())
+}
+
+/// A small but well-formed one-page PDF.
+pub fn sample_pdf(text: &str) -> Vec<u8> {
+    let content = format!("BT /F1 24 Tf 72 720 Td ({text}) Tj ET");
+    let objects = [
+        "<< /Type /Catalog /Pages 2 0 R >>".to_string(),
+        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_string(),
+        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R \
+         /Resources << /Font << /F1 5 0 R >> >> >>"
+            .to_string(),
+        format!(
+            "<< /Length {} >>\nstream\n{content}\nendstream",
+            content.len()
+        ),
+        "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>".to_string(),
+    ];
+    let mut pdf = b"%PDF-1.4\n".to_vec();
+    let mut offsets = Vec::new();
+    for (i, object) in objects.iter().enumerate() {
+        offsets.push(pdf.len());
+        pdf.extend_from_slice(format!("{} 0 obj\n{object}\nendobj\n", i + 1).as_bytes());
+    }
+    let xref = pdf.len();
+    pdf.extend_from_slice(
+        format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes(),
+    );
+    for offset in offsets {
+        pdf.extend_from_slice(format!("{offset:010} 00000 n \n").as_bytes());
+    }
+    pdf.extend_from_slice(
+        format!(
+            "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
+            objects.len() + 1
+        )
+        .as_bytes(),
+    );
+    pdf
+}
+
 pub struct MailedLink {
     pub link: String,
     pub code: String,
@@ -391,6 +465,20 @@ impl Browser {
 
     pub async fn post_form(&self, url: &str, form: &[(&str, &str)]) -> reqwest::Response {
         self.client.post(url).form(form).send().await.expect("POST")
+    }
+
+    /// Posts a `multipart/form-data` body, as a form with a file input does.
+    pub async fn post_multipart(
+        &self,
+        url: &str,
+        form: reqwest::multipart::Form,
+    ) -> reqwest::Response {
+        self.client
+            .post(url)
+            .multipart(form)
+            .send()
+            .await
+            .expect("POST multipart")
     }
 
     /// The CSRF token of the form on the page at `url`.

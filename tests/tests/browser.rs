@@ -1,6 +1,6 @@
 //! A client's path through the portal in headless Chromium (real gateway, Redis and database;
 //! Chromium through chromedriver): sign in through the emailed link with one click, work through
-//! a task, send a request, switch company, sign in on a second device with the code typed
+//! a task (uploading a document to it), sign a document, send a request, switch company, sign in on a second device with the code typed
 //! loosely, and sign out. Every page is checked for browser-console errors (CSP violations
 //! included), and a PNG screenshot of each lands in `target/screenshots/`.
 //!
@@ -10,8 +10,8 @@
 use std::io::Write;
 
 use fantoccini::Locator;
-use portico_e2e::TestApp;
 use portico_e2e::chrome::{Chrome, skip_requested};
+use portico_e2e::{TestApp, file_part, sample_pdf};
 use reqwest::Method;
 use serde_json::json;
 
@@ -99,6 +99,20 @@ async fn a_client_signs_in_and_works_through_the_portal_in_chromium() {
         })),
     )
     .await;
+    let form = reqwest::multipart::Form::new()
+        .text("contact_id", ann.id.clone())
+        .text("title", "Engagement letter 2026")
+        .part(
+            "file",
+            file_part("engagement.pdf", &sample_pdf("Engagement letter")),
+        );
+    let (status, signing) = app
+        .api_multipart(&acme.api_key, "/api/v1/signing-requests", form)
+        .await;
+    assert_eq!(status, reqwest::StatusCode::CREATED, "{signing}");
+    let signing_id = signing["id"].as_str().unwrap().to_string();
+    let upload = std::env::temp_dir().join(format!("{}.pdf", portico_e2e::unique("statement-")));
+    std::fs::write(&upload, sample_pdf("Bank statement")).unwrap();
     let slug = acme.firm.slug.clone();
 
     chrome.client.goto(&app.url(&slug, "/login")).await.unwrap();
@@ -124,14 +138,39 @@ async fn a_client_signs_in_and_works_through_the_portal_in_chromium() {
     );
     page_done(&chrome, "03-home").await;
 
-    click(&chrome, ".task-title").await;
+    click(&chrome, "a.task-title[href^='/tasks/']").await;
     wait_text(&chrome, "One PDF per account").await;
     click(&chrome, ".check-item form button").await;
     wait_text(&chrome, "1 of 2").await;
     page_done(&chrome, "04-task").await;
+    // A document, chosen in the file input and sent by the form's own button (no script).
+    type_into(&chrome, "#file", upload.to_str().unwrap()).await;
+    click(&chrome, "form.upload button").await;
+    let file_name = upload.file_name().unwrap().to_str().unwrap().to_string();
+    wait_text(&chrome, &file_name).await;
+    page_done(&chrome, "04-task-uploaded").await;
+    let _ = std::fs::remove_file(&upload);
     click(&chrome, "form[action$='/complete'] button").await;
     wait_text(&chrome, "Completed").await;
     page_done(&chrome, "05-task-completed").await;
+
+    // The signing request on the home page, read in its frame, signed.
+    chrome.client.goto(&app.url(&slug, "/")).await.unwrap();
+    wait_text(&chrome, "Engagement letter 2026").await;
+    click(&chrome, &format!("a[href='/sign/{signing_id}']")).await;
+    wait_text(&chrome, "I agree to sign electronically").await;
+    page_done(&chrome, "05-sign").await;
+    type_into(&chrome, "#sign-name", "Ann Example").await;
+    click(&chrome, "#consent").await;
+    click(
+        &chrome,
+        &format!("form[action='/sign/{signing_id}'] button"),
+    )
+    .await;
+    let signed = wait_text(&chrome, "You signed this document as").await;
+    assert!(signed.contains("Ann Example"), "{signed}");
+    assert!(signed.contains("Audit trail"));
+    page_done(&chrome, "05-signed").await;
 
     chrome.client.goto(&app.url(&slug, "/")).await.unwrap();
     type_into(

@@ -3,9 +3,10 @@
 //! Each browser gets a random anchor cookie; a form carries `csrf`, an HMAC of the anchor and
 //! the host, so a token is worthless on another host or in another browser. [`ProtectedForm`]
 //! checks it (and refuses cross-site `Sec-Fetch-Site`/`Origin`) before the handler runs, so a
-//! handler that takes a form cannot forget the check.
+//! handler that takes a form cannot forget the check. [`ProtectedMultipart`] does the same for
+//! uploads, whose forms put the token first.
 
-use axum::extract::{Form, FromRequest, FromRequestParts, Request, State};
+use axum::extract::{Form, FromRequest, FromRequestParts, Multipart, Request, State};
 use axum::http::header::SET_COOKIE;
 use axum::http::request::Parts;
 use axum::middleware::Next;
@@ -138,5 +139,34 @@ where
             return Err(Error::Csrf);
         }
         Ok(ProtectedForm(form))
+    }
+}
+
+/// A multipart form whose first field, `csrf`, has been checked; the rest is left to read.
+/// Checking the token before the file means a forged upload is refused before it is stored.
+pub struct ProtectedMultipart(pub Multipart);
+
+impl FromRequest<AppState> for ProtectedMultipart {
+    type Rejection = Error;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, Error> {
+        let (parts, body) = request.into_parts();
+        let (anchor, host) = anchor_and_host(&parts)?;
+        if cross_site(&parts, &host) {
+            return Err(Error::Csrf);
+        }
+        let mut multipart = Multipart::from_request(Request::from_parts(parts, body), state)
+            .await
+            .map_err(|_| {
+                Error::UnsupportedMediaType("send the form as multipart/form-data".into())
+            })?;
+        let token = match multipart.next_field().await {
+            Ok(Some(field)) if field.name() == Some("csrf") => field.text().await.ok(),
+            _ => None,
+        };
+        if !token.is_some_and(|t| t.len() <= 200 && token_is_valid(state, &host, &anchor, &t)) {
+            return Err(Error::Csrf);
+        }
+        Ok(ProtectedMultipart(multipart))
     }
 }

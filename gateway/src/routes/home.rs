@@ -17,6 +17,8 @@ use crate::state::AppState;
 
 /// Completed tasks shown on the home page, most recent first.
 const COMPLETED_ON_HOME: i64 = 20;
+/// Pending signing requests shown on the home page, oldest first.
+const SIGNING_ON_HOME: i64 = 50;
 /// The client's requests shown on the home page, most recently active first.
 const REQUESTS_ON_HOME: i64 = 10;
 
@@ -81,7 +83,28 @@ pub async fn render_home(
         .iter()
         .map(|c| context! { id => &c.id, subject => &c.subject, status => &c.status })
         .collect();
+    let signing = if session.firm.esign_enabled {
+        state
+            .store
+            .pending_signing_requests(&session.firm.id, &session.contact.id, SIGNING_ON_HOME)
+            .await?
+    } else {
+        Vec::new()
+    };
+    let signing: Vec<_> = signing
+        .iter()
+        .map(|r| {
+            context! {
+                id => &r.id,
+                title => &r.title,
+                sent => time::OffsetDateTime::from_unix_timestamp(r.created_at)
+                    .map(|t| date_label(&t.date().to_string()))
+                    .unwrap_or_default(),
+            }
+        })
+        .collect();
     let extra = context! {
+        signing => signing,
         open => open,
         completed => completed,
         requests => requests,

@@ -7,9 +7,11 @@ pub mod api;
 pub mod assets;
 pub mod auth;
 pub mod companies;
+pub mod files;
 pub mod home;
 pub mod ops;
 pub mod requests;
+pub mod signing;
 pub mod tasks;
 
 use axum::extract::{Request, State};
@@ -102,6 +104,8 @@ pub async fn portal_errors(
             "Please wait a moment",
             "There have been too many attempts from here. For your security, please wait before trying again.".into(),
         ),
+        StatusCode::PAYLOAD_TOO_LARGE => ("File too large", info.message.clone()),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ("File type not accepted", info.message.clone()),
         StatusCode::FORBIDDEN if info.code == "csrf" => (
             "This form has expired",
             "For your security the form could not be accepted. Go back, reload the page and try again.".into(),

@@ -1,4 +1,5 @@
-//! A shared task in the portal: `GET /tasks/{id}`, ticking checklist items, completing it.
+//! A shared task in the portal: `GET /tasks/{id}`, ticking checklist items, completing it
+//! (its documents are in `files`).
 //! Every query is scoped to the host's firm and the signed-in contact; anything else is 404.
 
 use axum::Router;
@@ -53,6 +54,8 @@ async fn show(
         .ok_or(Error::NotFound)?;
     let task = &detail.task;
     let done = detail.checklist.iter().filter(|i| i.done).count();
+    let files = state.store.task_files(&session.firm.id, &task.id).await?;
+    let types = &state.config.upload_types;
     let extra = context! {
         task => context! {
             id => &task.id,
@@ -66,6 +69,12 @@ async fn show(
         },
         checklist => &detail.checklist,
         items_done => done,
+        files => super::files::rows(&files, &session.contact.id),
+        upload => context! {
+            accept => types.iter().map(|t| format!(".{}", t.ext)).collect::<Vec<_>>().join(","),
+            types => super::files::accepted_labels(types),
+            limit => crate::blobs::megabytes(state.config.upload_max_bytes),
+        },
     };
     page(
         &state,

@@ -1,5 +1,5 @@
 //! Storage. Handlers depend on the [`Store`] trait, made of one trait per aggregate
-//! ([`FirmStore`], [`ContactStore`]); each aggregate's module holds its model, its trait and its
+//! ([`FirmStore`], [`ContactStore`], [`TaskStore`], [`FileStore`], [`SigningStore`], …); each aggregate's module holds its model, its trait and its
 //! SQL, written once with `$n` placeholders (which SQLite and PostgreSQL both accept) and
 //! compiled for each backend by a small macro. The backend is chosen once, by [`open`], from the
 //! URL; nothing else in the system knows which database it talks to.
@@ -18,12 +18,19 @@ use sqlx::{Database, Pool, Postgres, Sqlite};
 
 mod contacts;
 mod conversations;
+mod files;
 mod firms;
+mod signing;
 mod tasks;
 
 pub use contacts::{Contact, ContactPatch, ContactQuery, ContactStore, Invitation, NewContact};
 pub use conversations::{Conversation, ConversationQuery, ConversationStore, Message};
+pub use files::{FileStore, NewFile, TaskFile};
 pub use firms::{ApiKeyHash, Firm, FirmStore, NewFirm, PortalPatch};
+pub use signing::{
+    Completion, EventOrigin, NewSigningRequest, Outcome, SigningEvent, SigningQuery,
+    SigningRequest, SigningStore,
+};
 pub use tasks::{
     ChecklistItem, NewTask, Shared, Task, TaskDetail, TaskPatch, TaskQuery, TaskStore, TaskSummary,
 };
@@ -65,7 +72,15 @@ fn on_unique(field: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
 /// Everything the gateway and the CLI store.
 #[async_trait]
 pub trait Store:
-    FirmStore + ContactStore + TaskStore + ConversationStore + Send + Sync + 'static
+    FirmStore
+    + ContactStore
+    + TaskStore
+    + ConversationStore
+    + FileStore
+    + SigningStore
+    + Send
+    + Sync
+    + 'static
 {
     /// `sqlite` or `postgres`, for logs and `/readyz`.
     fn backend(&self) -> &'static str;

@@ -6,6 +6,7 @@ mod contacts;
 mod conversations;
 mod firm;
 pub mod portal;
+mod signing;
 mod tasks;
 
 use axum::Router;
@@ -23,13 +24,14 @@ use serde_json::json;
 use crate::error::{Error, ErrorInfo};
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
+pub fn router(state: &AppState) -> Router<AppState> {
     let v1 = Router::new()
         .merge(firm::router())
         .merge(contacts::router())
         .merge(tasks::router())
         .merge(conversations::router())
         .merge(portal::router())
+        .merge(signing::router(state))
         .fallback(|| async { Error::NotFound });
     Router::new()
         .nest("/api/v1", v1)
@@ -112,9 +114,11 @@ impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
             Err(JsonRejection::JsonDataError(e)) => Err(Error::invalid("body", e.body_text())),
             Err(JsonRejection::JsonSyntaxError(e)) => Err(Error::BadRequest(e.body_text())),
             Err(JsonRejection::MissingJsonContentType(_)) => Err(Error::UnsupportedMediaType(
-                "send JSON with Content-Type: application/json",
+                "send JSON with Content-Type: application/json".into(),
             )),
-            Err(other) if other.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(Error::TooLarge),
+            Err(other) if other.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                Err(Error::TooLarge("request body too large".into()))
+            }
             Err(other) => Err(Error::BadRequest(other.body_text())),
         }
     }

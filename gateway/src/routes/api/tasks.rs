@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use portico_shared::ids::looks_like;
-use portico_shared::store::{NewTask, TaskDetail, TaskPatch, TaskQuery};
+use portico_shared::store::{NewTask, TaskDetail, TaskFile, TaskPatch, TaskQuery};
 use serde::{Deserialize, Deserializer};
 use serde_json::{Value, json};
 
@@ -24,6 +24,20 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/tasks", post(create).get(list))
         .route("/tasks/{id}", get(show).patch(update).delete(remove))
+        .route("/tasks/{id}/files/{file}", get(download))
+}
+
+fn file_view(file: &TaskFile) -> Value {
+    json!({
+        "id": file.id,
+        "file_name": file.file_name,
+        "content_type": file.content_type,
+        "size": file.size,
+        "sha256": file.sha256,
+        "uploaded_by": file.contact_id,
+        "created_at": rfc3339(file.created_at),
+        "download_path": format!("/api/v1/tasks/{}/files/{}", file.task_id, file.id),
+    })
 }
 
 fn view(detail: &TaskDetail) -> Value {
@@ -192,7 +206,30 @@ async fn show(
         .task(&firm.id, &id)
         .await?
         .ok_or(Error::NotFound)?;
-    Ok(ok(StatusCode::OK, view(&detail)))
+    let files = state.store.task_files(&firm.id, &id).await?;
+    let mut body = view(&detail);
+    body["files"] = files.iter().map(file_view).collect();
+    Ok(ok(StatusCode::OK, body))
+}
+
+/// A document a client uploaded to the task, as an attachment.
+async fn download(
+    State(state): State<AppState>,
+    ApiFirm(firm): ApiFirm,
+    Path((id, file)): Path<(String, String)>,
+) -> Result<Response> {
+    if !looks_like("tk", &id) || !looks_like("fl", &file) {
+        return Err(Error::NotFound);
+    }
+    let found = state
+        .store
+        .task_file(&firm.id, None, &id, &file)
+        .await?
+        .ok_or(Error::NotFound)?;
+    state
+        .blobs()
+        .serve(&found.sha256, &found.file_name, &found.content_type, false)
+        .await
 }
 
 /// `Some(None)` for an explicit `null`, `None` when the field is absent.

@@ -1,0 +1,242 @@
+//! Signing requests: `POST /api/v1/signing-requests` (multipart: `contact_id`, `title`, `file`,
+//! a PDF), `GET /api/v1/signing-requests` (filter `contact_id`, `status`; cursor pages) and
+//! `GET /api/v1/signing-requests/{id}` with its full audit trail.
+
+use axum::Router;
+use axum::extract::multipart::MultipartRejection;
+use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::{get, post};
+use portico_shared::filetypes::by_extension;
+use portico_shared::ids::looks_like;
+use portico_shared::store::{
+    EventOrigin, NewSigningRequest, SigningEvent, SigningQuery, SigningRequest,
+};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{ApiFirm, decode_cursor, encode_cursor, ok, rfc3339};
+use crate::blobs::{FORM_OVERHEAD, multipart_error, safe_file_name};
+use crate::error::{Error, Result};
+use crate::extract::ClientOrigin;
+use crate::notify;
+use crate::state::AppState;
+
+const MAX_TITLE: usize = 200;
+
+pub fn router(state: &AppState) -> Router<AppState> {
+    let limit = usize::try_from(state.config.upload_max_bytes)
+        .unwrap_or(usize::MAX)
+        .saturating_add(FORM_OVERHEAD);
+    Router::new()
+        .route(
+            "/signing-requests",
+            post(create).layer(DefaultBodyLimit::max(limit)).get(list),
+        )
+        .route("/signing-requests/{id}", get(show))
+}
+
+fn event_view(event: &SigningEvent) -> Value {
+    json!({
+        "kind": event.kind,
+        "at": rfc3339(event.created_at),
+        "contact_id": event.contact_id,
+        "typed_name": event.typed_name,
+        "reason": event.reason,
+        "ip": event.ip,
+        "user_agent": event.user_agent,
+        "document_sha256": event.document_sha256,
+    })
+}
+
+fn view(state: &AppState, firm_slug: &str, request: &SigningRequest) -> Value {
+    json!({
+        "id": request.id,
+        "contact_id": request.contact_id,
+        "title": request.title,
+        "status": request.status,
+        "document": {
+            "file_name": request.document_name,
+            "content_type": "application/pdf",
+            "size": request.document_size,
+            "sha256": request.document_sha256,
+        },
+        "signed_name": request.signed_name,
+        "decline_reason": request.decline_reason,
+        "completed_at": request.completed_at.map(rfc3339),
+        "created_at": rfc3339(request.created_at),
+        "sign_url": format!("{}/sign/{}", state.config.portal_url(firm_slug), request.id),
+    })
+}
+
+async fn create(
+    State(state): State<AppState>,
+    ApiFirm(firm): ApiFirm,
+    origin: ClientOrigin,
+    multipart: Result<Multipart, MultipartRejection>,
+) -> Result<Response> {
+    if !firm.esign_enabled {
+        return Err(Error::Conflict {
+            code: "esign_disabled",
+            message: "e-signing is switched off for this firm (PATCH /api/v1/portal \
+                      with esign_enabled: true)"
+                .into(),
+        });
+    }
+    let mut form = multipart.map_err(|_| {
+        Error::UnsupportedMediaType(
+            "send multipart/form-data with contact_id, title and file".into(),
+        )
+    })?;
+    let max = state.config.upload_max_bytes;
+    let blobs = state.blobs();
+    let (mut contact_id, mut title, mut received) = (None, None, None);
+    while let Some(field) = form
+        .next_field()
+        .await
+        .map_err(|e| multipart_error(e, max))?
+    {
+        match field.name() {
+            Some("contact_id") => {
+                contact_id = Some(field.text().await.map_err(|e| multipart_error(e, max))?);
+            }
+            Some("title") => {
+                title = Some(field.text().await.map_err(|e| multipart_error(e, max))?);
+            }
+            Some("file") => {
+                if received.is_some() {
+                    return Err(Error::invalid("file", "send one file"));
+                }
+                received = Some(blobs.receive(field, max).await?);
+            }
+            Some(other) => {
+                return Err(Error::invalid(
+                    "body",
+                    format!("unknown field {other:?}; expected contact_id, title and file"),
+                ));
+            }
+            None => return Err(Error::invalid("body", "every part needs a name")),
+        }
+    }
+    let contact_id = contact_id
+        .map(|c| c.trim().to_string())
+        .filter(|c| !c.is_empty())
+        .ok_or_else(|| Error::invalid("contact_id", "contact_id is required"))?;
+    let title = title
+        .as_deref()
+        .map(str::trim)
+        .unwrap_or_default()
+        .to_string();
+    if title.is_empty() || title.chars().count() > MAX_TITLE {
+        return Err(Error::invalid(
+            "title",
+            format!("title must be 1 to {MAX_TITLE} characters"),
+        ));
+    }
+    let received = received.ok_or_else(|| Error::invalid("file", "file is required"))?;
+    if received.size == 0 {
+        return Err(Error::invalid("file", "file is empty"));
+    }
+    let pdf = by_extension("pdf").expect("PDF is a known type");
+    if !pdf.matches(&received.head) {
+        return Err(Error::UnsupportedMediaType(
+            "file must be a PDF document".into(),
+        ));
+    }
+    // Checked before the bytes are kept, so a refused request leaves no file behind.
+    let known = looks_like("ct", &contact_id)
+        && state.store.contact(&firm.id, &contact_id).await?.is_some();
+    if !known {
+        return Err(Error::invalid(
+            "contact_id",
+            format!("{contact_id:?} is not a contact of this firm"),
+        ));
+    }
+    let name = safe_file_name(received.file_name.as_deref().unwrap_or("document.pdf"));
+    let new = NewSigningRequest {
+        contact_id,
+        title,
+        document_name: name,
+        document_size: received.size as i64,
+        document_sha256: received.sha256.clone(),
+    };
+    let event = EventOrigin {
+        ip: origin.ip,
+        user_agent: origin.user_agent,
+        document_sha256: received.sha256.clone(),
+    };
+    blobs.keep(received).await?;
+    let request = state
+        .store
+        .create_signing_request(&firm.id, &new, &event)
+        .await?;
+    notify::signature_requested(&state, &firm, &request).await?;
+    let events = state.store.signing_events(&request.id).await?;
+    let mut body = view(&state, &firm.slug, &request);
+    body["events"] = events.iter().map(event_view).collect();
+    Ok(ok(StatusCode::CREATED, body))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    limit: Option<i64>,
+    cursor: Option<String>,
+    contact_id: Option<String>,
+    status: Option<String>,
+}
+
+async fn list(
+    State(state): State<AppState>,
+    ApiFirm(firm): ApiFirm,
+    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response> {
+    let Query(query) = query.map_err(|e| Error::invalid("query", e.body_text()))?;
+    let limit = super::page_limit(query.limit)?;
+    if let Some(status) = &query.status
+        && !matches!(status.as_str(), "pending" | "signed" | "declined")
+    {
+        return Err(Error::invalid(
+            "status",
+            "status must be pending, signed or declined",
+        ));
+    }
+    let rows = state
+        .store
+        .list_signing_requests(
+            &firm.id,
+            &SigningQuery {
+                after: query.cursor.as_deref().map(decode_cursor).transpose()?,
+                limit: limit + 1,
+                contact_id: query.contact_id,
+                status: query.status,
+            },
+        )
+        .await?;
+    let (page, next_cursor) = super::paginate(rows, limit, |r| encode_cursor(r.created_at, &r.id));
+    let data: Vec<Value> = page.iter().map(|r| view(&state, &firm.slug, r)).collect();
+    Ok(ok(
+        StatusCode::OK,
+        json!({ "data": data, "next_cursor": next_cursor }),
+    ))
+}
+
+async fn show(
+    State(state): State<AppState>,
+    ApiFirm(firm): ApiFirm,
+    Path(id): Path<String>,
+) -> Result<Response> {
+    if !looks_like("sr", &id) {
+        return Err(Error::NotFound);
+    }
+    let request = state
+        .store
+        .signing_request(&firm.id, None, &id)
+        .await?
+        .ok_or(Error::NotFound)?;
+    let events = state.store.signing_events(&request.id).await?;
+    let mut body = view(&state, &firm.slug, &request);
+    body["events"] = events.iter().map(event_view).collect();
+    Ok(ok(StatusCode::OK, body))
+}

@@ -1,0 +1,194 @@
+//! Documents on a shared task: `POST /tasks/{id}/files` (multipart: `csrf` first, then `file`)
+//! and `GET /tasks/{id}/files/{file}` (always a download). Scoped like the task itself: the
+//! host's firm, the signed-in contact, a task shared with them; anything else is 404.
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use portico_shared::filetypes::{FileType, extension};
+use portico_shared::ids::looks_like;
+use portico_shared::store::{NewFile, TaskFile};
+use serde::Serialize;
+
+use crate::auth::csrf::ProtectedMultipart;
+use crate::blobs::{FORM_OVERHEAD, Received, megabytes, multipart_error, safe_file_name};
+use crate::error::{Error, Result};
+use crate::extract::ClientSession;
+use crate::state::AppState;
+
+pub fn router(state: &AppState) -> Router<AppState> {
+    // Only this route takes large bodies; the rest of the app keeps the small default.
+    let limit = usize::try_from(state.config.upload_max_bytes)
+        .unwrap_or(usize::MAX)
+        .saturating_add(FORM_OVERHEAD);
+    Router::new()
+        .route(
+            "/tasks/{id}/files",
+            post(upload).layer(DefaultBodyLimit::max(limit)),
+        )
+        .route("/tasks/{id}/files/{file}", get(download))
+}
+
+/// A file as the task page lists it.
+#[derive(Serialize)]
+pub struct FileRow {
+    id: String,
+    name: String,
+    size: String,
+    uploaded: String,
+    by_me: bool,
+}
+
+pub fn rows(files: &[TaskFile], contact_id: &str) -> Vec<FileRow> {
+    files
+        .iter()
+        .map(|f| FileRow {
+            id: f.id.clone(),
+            name: f.file_name.clone(),
+            size: megabytes(f.size.max(0) as u64),
+            uploaded: time::OffsetDateTime::from_unix_timestamp(f.created_at)
+                .map(|t| super::tasks::date_label(&t.date().to_string()))
+                .unwrap_or_default(),
+            by_me: f.contact_id == contact_id,
+        })
+        .collect()
+}
+
+/// "PDF, PNG, JPEG or CSV" for the configured types.
+pub fn accepted_labels(types: &[&FileType]) -> String {
+    let mut labels: Vec<&str> = Vec::new();
+    for t in types {
+        if !labels.contains(&t.label) {
+            labels.push(t.label);
+        }
+    }
+    match labels.split_last() {
+        None => String::new(),
+        Some((last, [])) => last.to_string(),
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+    }
+}
+
+/// The allowed type a file claims by its name, and whether its bytes agree.
+fn check_type<'t>(types: &[&'t FileType], received: &Received, name: &str) -> Result<&'t FileType> {
+    let accepted = accepted_labels(types);
+    let ext = extension(name).ok_or_else(|| {
+        Error::UnsupportedMediaType(format!(
+            "\u{201c}{name}\u{201d} has no file type in its name. You can upload {accepted} files."
+        ))
+    })?;
+    let Some(kind) = types.iter().copied().find(|t| t.ext == ext) else {
+        return Err(Error::UnsupportedMediaType(format!(
+            "Files of type .{ext} cannot be uploaded here. You can upload {accepted} files."
+        )));
+    };
+    if !kind.matches(&received.head) {
+        return Err(Error::UnsupportedMediaType(format!(
+            "\u{201c}{name}\u{201d} is named as a {} file, but its contents are not {}. \
+             You can upload {accepted} files.",
+            kind.label, kind.label
+        )));
+    }
+    Ok(kind)
+}
+
+async fn upload(
+    State(state): State<AppState>,
+    session: ClientSession,
+    Path(id): Path<String>,
+    ProtectedMultipart(mut form): ProtectedMultipart,
+) -> Result<Response> {
+    if !looks_like("tk", &id) {
+        return Err(Error::NotFound);
+    }
+    let (firm, contact) = (&session.firm.id, &session.contact.id);
+    // Before reading the file: nothing is stored for a task that is not theirs.
+    state
+        .store
+        .client_task(firm, contact, &id)
+        .await?
+        .ok_or(Error::NotFound)?;
+    let max = state.config.upload_max_bytes;
+    let blobs = state.blobs();
+    let mut received = None;
+    while let Some(field) = form
+        .next_field()
+        .await
+        .map_err(|e| multipart_error(e, max))?
+    {
+        if field.name() != Some("file") {
+            continue;
+        }
+        if received.is_some() {
+            return Err(Error::invalid("file", "Please upload one file at a time."));
+        }
+        // Refuse a wrong name before reading the bytes.
+        if let Some(ext) = field.file_name().and_then(extension)
+            && !state.config.upload_types.iter().any(|t| t.ext == ext)
+        {
+            return Err(Error::UnsupportedMediaType(format!(
+                "Files of type .{ext} cannot be uploaded here. You can upload {} files.",
+                accepted_labels(&state.config.upload_types)
+            )));
+        }
+        received = Some(blobs.receive(field, max).await?);
+    }
+    let received = match received {
+        Some(r) if r.file_name.as_deref().is_some_and(|n| !n.is_empty()) => r,
+        _ => return Err(Error::invalid("file", "Choose a file to upload.")),
+    };
+    let name = safe_file_name(received.file_name.as_deref().unwrap_or_default());
+    if received.size == 0 {
+        return Err(Error::invalid(
+            "file",
+            format!("\u{201c}{name}\u{201d} is empty. Choose a file with something in it."),
+        ));
+    }
+    let kind = check_type(&state.config.upload_types, &received, &name)?;
+    let new = NewFile {
+        file_name: name,
+        content_type: kind.content_type.to_string(),
+        size: received.size as i64,
+        sha256: received.sha256.clone(),
+    };
+    blobs.keep(received).await?;
+    state
+        .store
+        .add_task_file(firm, contact, &id, &new)
+        .await?
+        .ok_or(Error::NotFound)?;
+    Ok(Redirect::to(&format!("/tasks/{id}#files")).into_response())
+}
+
+async fn download(
+    State(state): State<AppState>,
+    session: ClientSession,
+    Path((id, file)): Path<(String, String)>,
+) -> Result<Response> {
+    if !looks_like("tk", &id) || !looks_like("fl", &file) {
+        return Err(Error::NotFound);
+    }
+    let found = state
+        .store
+        .task_file(&session.firm.id, Some(&session.contact.id), &id, &file)
+        .await?
+        .ok_or(Error::NotFound)?;
+    state
+        .blobs()
+        .serve(&found.sha256, &found.file_name, &found.content_type, false)
+        .await
+}
+
+#[cfg(test)]
+mod tests {
+    use portico_shared::filetypes::by_extension;
+
+    #[test]
+    fn accepted_types_read_as_a_sentence() {
+        let types = ["pdf", "jpg", "jpeg", "csv"].map(|e| by_extension(e).unwrap());
+        assert_eq!(super::accepted_labels(&types), "PDF, JPEG or CSV");
+        assert_eq!(super::accepted_labels(&types[..1]), "PDF");
+    }
+}

@@ -1,0 +1,149 @@
+//! Documents clients upload to their shared tasks. Only metadata lives here; the bytes are
+//! stored by content hash on disk. A client reaches a file only through a task shared with
+//! them; staff reach every file of their firm's tasks.
+
+use async_trait::async_trait;
+use serde::Serialize;
+use sqlx::{Postgres, Sqlite};
+
+use super::{SqlStore, StoreError};
+use crate::ids::new_id;
+use crate::now_unix;
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, sqlx::FromRow)]
+pub struct TaskFile {
+    pub id: String,
+    pub firm_id: String,
+    pub task_id: String,
+    /// Who uploaded it.
+    pub contact_id: String,
+    pub file_name: String,
+    pub content_type: String,
+    pub size: i64,
+    /// Hex SHA-256 of the content: also its name in the file store.
+    pub sha256: String,
+    pub created_at: i64,
+}
+
+/// What an upload stored, to be recorded.
+#[derive(Clone, Debug)]
+pub struct NewFile {
+    pub file_name: String,
+    pub content_type: String,
+    pub size: i64,
+    pub sha256: String,
+}
+
+#[async_trait]
+pub trait FileStore {
+    /// Records a file on a task shared with this contact; `None` when there is no such task.
+    async fn add_task_file(
+        &self,
+        firm_id: &str,
+        contact_id: &str,
+        task_id: &str,
+        new: &NewFile,
+    ) -> Result<Option<TaskFile>, StoreError>;
+    /// The files of a task, oldest first. The caller has checked that the task is reachable.
+    async fn task_files(&self, firm_id: &str, task_id: &str) -> Result<Vec<TaskFile>, StoreError>;
+    /// One file of a task; with `contact_id`, only if the task is shared with that contact.
+    async fn task_file(
+        &self,
+        firm_id: &str,
+        contact_id: Option<&str>,
+        task_id: &str,
+        file_id: &str,
+    ) -> Result<Option<TaskFile>, StoreError>;
+}
+
+macro_rules! file_columns {
+    () => {
+        "f.id, f.firm_id, f.task_id, f.contact_id, f.file_name, f.content_type, f.size, \
+         f.sha256, f.created_at"
+    };
+}
+
+/// Task $3 of firm $2 is shared with contact $4 (or $4 is NULL: staff).
+macro_rules! task_reachable {
+    () => {
+        "EXISTS (SELECT 1 FROM tasks t WHERE t.firm_id = $2 AND t.id = $3 AND ($4 IS NULL OR \
+         (t.portal AND EXISTS (SELECT 1 FROM task_assignees a WHERE a.task_id = t.id \
+         AND a.firm_id = $2 AND a.contact_id = $4))))"
+    };
+}
+
+macro_rules! file_store {
+    ($backend:ty) => {
+        #[async_trait]
+        impl FileStore for SqlStore<$backend> {
+            async fn add_task_file(
+                &self,
+                firm_id: &str,
+                contact_id: &str,
+                task_id: &str,
+                new: &NewFile,
+            ) -> Result<Option<TaskFile>, StoreError> {
+                Ok(sqlx::query_as(concat!(
+                    "INSERT INTO task_files (id, firm_id, task_id, contact_id, file_name, \
+                     content_type, size, sha256, created_at) \
+                     SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9 WHERE ",
+                    task_reachable!(),
+                    " RETURNING id, firm_id, task_id, contact_id, file_name, content_type, size, \
+                     sha256, created_at"
+                ))
+                .bind(new_id("fl"))
+                .bind(firm_id)
+                .bind(task_id)
+                .bind(contact_id)
+                .bind(&new.file_name)
+                .bind(&new.content_type)
+                .bind(new.size)
+                .bind(&new.sha256)
+                .bind(now_unix())
+                .fetch_optional(&self.writer)
+                .await?)
+            }
+
+            async fn task_files(
+                &self,
+                firm_id: &str,
+                task_id: &str,
+            ) -> Result<Vec<TaskFile>, StoreError> {
+                Ok(sqlx::query_as(concat!(
+                    "SELECT ",
+                    file_columns!(),
+                    " FROM task_files f WHERE f.firm_id = $1 AND f.task_id = $2 \
+                     ORDER BY f.created_at, f.id LIMIT 1000"
+                ))
+                .bind(firm_id)
+                .bind(task_id)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn task_file(
+                &self,
+                firm_id: &str,
+                contact_id: Option<&str>,
+                task_id: &str,
+                file_id: &str,
+            ) -> Result<Option<TaskFile>, StoreError> {
+                Ok(sqlx::query_as(concat!(
+                    "SELECT ",
+                    file_columns!(),
+                    " FROM task_files f WHERE f.id = $1 AND f.firm_id = $2 AND f.task_id = $3 \
+                     AND ",
+                    task_reachable!()
+                ))
+                .bind(file_id)
+                .bind(firm_id)
+                .bind(task_id)
+                .bind(contact_id)
+                .fetch_optional(&self.pool)
+                .await?)
+            }
+        }
+    };
+}
+file_store!(Sqlite);
+file_store!(Postgres);

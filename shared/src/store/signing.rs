@@ -1,0 +1,370 @@
+//! Signing requests: a PDF staff send to one contact, which that contact signs (typing their
+//! name and consenting) or declines. Every step is appended to an audit trail with who, when,
+//! from where, and the SHA-256 of the stored document as recomputed at that moment.
+//! The portal reaches a request only through its contact; the API through the firm.
+
+use async_trait::async_trait;
+use serde::Serialize;
+use sqlx::{Postgres, Sqlite};
+
+use super::{SqlStore, StoreError};
+use crate::ids::new_id;
+use crate::now_unix;
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, sqlx::FromRow)]
+pub struct SigningRequest {
+    pub id: String,
+    pub firm_id: String,
+    pub contact_id: String,
+    pub title: String,
+    pub document_name: String,
+    pub document_size: i64,
+    pub document_sha256: String,
+    /// `pending`, `signed` or `declined`
+    pub status: String,
+    pub signed_name: Option<String>,
+    pub decline_reason: Option<String>,
+    pub completed_at: Option<i64>,
+    pub created_at: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, sqlx::FromRow)]
+pub struct SigningEvent {
+    pub seq: i64,
+    /// `created`, `viewed`, `signed` or `declined`
+    pub kind: String,
+    pub contact_id: Option<String>,
+    pub typed_name: Option<String>,
+    pub reason: Option<String>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub document_sha256: String,
+    pub created_at: i64,
+}
+
+#[derive(Debug)]
+pub struct NewSigningRequest {
+    pub contact_id: String,
+    pub title: String,
+    pub document_name: String,
+    pub document_size: i64,
+    pub document_sha256: String,
+}
+
+/// Where an event came from, and the document hash recomputed for it.
+#[derive(Clone, Debug)]
+pub struct EventOrigin {
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub document_sha256: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Signed { typed_name: String },
+    Declined { reason: String },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Completion {
+    Done(SigningRequest),
+    /// No such request for this contact.
+    NotFound,
+    /// It was already signed or declined (the current request).
+    AlreadyCompleted(SigningRequest),
+    /// The document's hash at signing is not the one the request was made with.
+    DocumentChanged,
+}
+
+#[derive(Debug)]
+pub struct SigningQuery {
+    pub after: Option<(i64, String)>,
+    pub limit: i64,
+    pub contact_id: Option<String>,
+    pub status: Option<String>,
+}
+
+#[async_trait]
+pub trait SigningStore {
+    /// `UnknownReference("contact_id", id)` when the contact is not in the firm.
+    async fn create_signing_request(
+        &self,
+        firm_id: &str,
+        new: &NewSigningRequest,
+        origin: &EventOrigin,
+    ) -> Result<SigningRequest, StoreError>;
+    /// One request; with `contact_id`, only if it is that contact's.
+    async fn signing_request(
+        &self,
+        firm_id: &str,
+        contact_id: Option<&str>,
+        id: &str,
+    ) -> Result<Option<SigningRequest>, StoreError>;
+    /// The audit trail of a request, in order.
+    async fn signing_events(&self, request_id: &str) -> Result<Vec<SigningEvent>, StoreError>;
+    async fn list_signing_requests(
+        &self,
+        firm_id: &str,
+        query: &SigningQuery,
+    ) -> Result<Vec<SigningRequest>, StoreError>;
+    /// A contact's pending requests, oldest first.
+    async fn pending_signing_requests(
+        &self,
+        firm_id: &str,
+        contact_id: &str,
+        limit: i64,
+    ) -> Result<Vec<SigningRequest>, StoreError>;
+    /// Appends a `viewed` event; false when the request is not this contact's.
+    async fn record_signing_view(
+        &self,
+        firm_id: &str,
+        contact_id: &str,
+        id: &str,
+        origin: &EventOrigin,
+    ) -> Result<bool, StoreError>;
+    /// Signs or declines a pending request of this contact, with its event, atomically.
+    async fn complete_signing(
+        &self,
+        firm_id: &str,
+        contact_id: &str,
+        id: &str,
+        outcome: &Outcome,
+        origin: &EventOrigin,
+    ) -> Result<Completion, StoreError>;
+}
+
+macro_rules! request_columns {
+    () => {
+        "id, firm_id, contact_id, title, document_name, document_size, document_sha256, status, \
+         signed_name, decline_reason, completed_at, created_at"
+    };
+}
+
+macro_rules! signing_store {
+    ($backend:ty) => {
+        impl SqlStore<$backend> {
+            /// Appends an event. The caller has updated the request row in `tx`, which locks
+            /// it until commit, so the next sequence number cannot be taken twice.
+            #[allow(clippy::too_many_arguments)]
+            async fn append_event(
+                tx: &mut sqlx::Transaction<'_, $backend>,
+                request_id: &str,
+                kind: &str,
+                contact_id: Option<&str>,
+                typed_name: Option<&str>,
+                reason: Option<&str>,
+                origin: &EventOrigin,
+                now: i64,
+            ) -> Result<(), StoreError> {
+                sqlx::query(
+                    "INSERT INTO signing_events (request_id, seq, kind, contact_id, typed_name, \
+                     reason, ip, user_agent, document_sha256, created_at) VALUES ($1, \
+                     (SELECT COALESCE(MAX(seq), 0) + 1 FROM signing_events WHERE request_id = $1), \
+                     $2, $3, $4, $5, $6, $7, $8, $9)",
+                )
+                .bind(request_id)
+                .bind(kind)
+                .bind(contact_id)
+                .bind(typed_name)
+                .bind(reason)
+                .bind(&origin.ip)
+                .bind(&origin.user_agent)
+                .bind(&origin.document_sha256)
+                .bind(now)
+                .execute(&mut **tx)
+                .await?;
+                Ok(())
+            }
+        }
+
+        #[async_trait]
+        impl SigningStore for SqlStore<$backend> {
+            async fn create_signing_request(
+                &self,
+                firm_id: &str,
+                new: &NewSigningRequest,
+                origin: &EventOrigin,
+            ) -> Result<SigningRequest, StoreError> {
+                let now = now_unix();
+                let mut tx = self.writer.begin().await?;
+                // Only a contact of the same firm can be asked.
+                let request: Option<SigningRequest> = sqlx::query_as(concat!(
+                    "INSERT INTO signing_requests (id, firm_id, contact_id, title, document_name, \
+                     document_size, document_sha256, created_at) \
+                     SELECT $1, firm_id, id, $4, $5, $6, $7, $8 FROM contacts \
+                     WHERE firm_id = $2 AND id = $3 RETURNING ",
+                    request_columns!()
+                ))
+                .bind(new_id("sr"))
+                .bind(firm_id)
+                .bind(&new.contact_id)
+                .bind(&new.title)
+                .bind(&new.document_name)
+                .bind(new.document_size)
+                .bind(&new.document_sha256)
+                .bind(now)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let request = request.ok_or_else(|| {
+                    StoreError::UnknownReference("contact_id", new.contact_id.clone())
+                })?;
+                Self::append_event(&mut tx, &request.id, "created", None, None, None, origin, now)
+                    .await?;
+                tx.commit().await?;
+                Ok(request)
+            }
+
+            async fn signing_request(
+                &self,
+                firm_id: &str,
+                contact_id: Option<&str>,
+                id: &str,
+            ) -> Result<Option<SigningRequest>, StoreError> {
+                Ok(sqlx::query_as(concat!(
+                    "SELECT ",
+                    request_columns!(),
+                    " FROM signing_requests WHERE firm_id = $1 AND id = $2 \
+                     AND ($3 IS NULL OR contact_id = $3)"
+                ))
+                .bind(firm_id)
+                .bind(id)
+                .bind(contact_id)
+                .fetch_optional(&self.pool)
+                .await?)
+            }
+
+            async fn signing_events(
+                &self,
+                request_id: &str,
+            ) -> Result<Vec<SigningEvent>, StoreError> {
+                Ok(sqlx::query_as(
+                    "SELECT seq, kind, contact_id, typed_name, reason, ip, user_agent, \
+                     document_sha256, created_at FROM signing_events WHERE request_id = $1 \
+                     ORDER BY seq",
+                )
+                .bind(request_id)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn list_signing_requests(
+                &self,
+                firm_id: &str,
+                query: &SigningQuery,
+            ) -> Result<Vec<SigningRequest>, StoreError> {
+                let (after_time, after_id) =
+                    query.after.clone().unwrap_or((i64::MIN, String::new()));
+                Ok(sqlx::query_as(concat!(
+                    "SELECT ",
+                    request_columns!(),
+                    " FROM signing_requests WHERE firm_id = $1 AND (created_at, id) > ($2, $3) \
+                     AND ($4 IS NULL OR contact_id = $4) AND ($5 IS NULL OR status = $5) \
+                     ORDER BY created_at, id LIMIT $6"
+                ))
+                .bind(firm_id)
+                .bind(after_time)
+                .bind(after_id)
+                .bind(&query.contact_id)
+                .bind(&query.status)
+                .bind(query.limit)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn pending_signing_requests(
+                &self,
+                firm_id: &str,
+                contact_id: &str,
+                limit: i64,
+            ) -> Result<Vec<SigningRequest>, StoreError> {
+                Ok(sqlx::query_as(concat!(
+                    "SELECT ",
+                    request_columns!(),
+                    " FROM signing_requests WHERE firm_id = $1 AND contact_id = $2 \
+                     AND status = 'pending' ORDER BY created_at, id LIMIT $3"
+                ))
+                .bind(firm_id)
+                .bind(contact_id)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn record_signing_view(
+                &self,
+                firm_id: &str,
+                contact_id: &str,
+                id: &str,
+                origin: &EventOrigin,
+            ) -> Result<bool, StoreError> {
+                let now = now_unix();
+                let mut tx = self.writer.begin().await?;
+                let found = sqlx::query(
+                    "UPDATE signing_requests SET status = status \
+                     WHERE firm_id = $1 AND contact_id = $2 AND id = $3",
+                )
+                .bind(firm_id)
+                .bind(contact_id)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+                if found.rows_affected() == 0 {
+                    return Ok(false);
+                }
+                Self::append_event(&mut tx, id, "viewed", Some(contact_id), None, None, origin, now)
+                    .await?;
+                tx.commit().await?;
+                Ok(true)
+            }
+
+            async fn complete_signing(
+                &self,
+                firm_id: &str,
+                contact_id: &str,
+                id: &str,
+                outcome: &Outcome,
+                origin: &EventOrigin,
+            ) -> Result<Completion, StoreError> {
+                let now = now_unix();
+                let (status, typed_name, reason) = match outcome {
+                    Outcome::Signed { typed_name } => ("signed", Some(typed_name.as_str()), None),
+                    Outcome::Declined { reason } => ("declined", None, Some(reason.as_str())),
+                };
+                let mut tx = self.writer.begin().await?;
+                let done: Option<SigningRequest> = sqlx::query_as(concat!(
+                    "UPDATE signing_requests SET status = $4, signed_name = $5, \
+                     decline_reason = $6, completed_at = $7 \
+                     WHERE firm_id = $1 AND contact_id = $2 AND id = $3 AND status = 'pending' \
+                     AND ($4 = 'declined' OR document_sha256 = $8) RETURNING ",
+                    request_columns!()
+                ))
+                .bind(firm_id)
+                .bind(contact_id)
+                .bind(id)
+                .bind(status)
+                .bind(typed_name)
+                .bind(reason)
+                .bind(now)
+                .bind(&origin.document_sha256)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let Some(done) = done else {
+                    drop(tx);
+                    return Ok(match self.signing_request(firm_id, Some(contact_id), id).await? {
+                        None => Completion::NotFound,
+                        Some(current) if current.status != "pending" => {
+                            Completion::AlreadyCompleted(current)
+                        }
+                        Some(_) => Completion::DocumentChanged,
+                    });
+                };
+                Self::append_event(&mut tx, id, status, Some(contact_id), typed_name, reason, origin, now)
+                    .await?;
+                tx.commit().await?;
+                Ok(Completion::Done(done))
+            }
+        }
+    };
+}
+signing_store!(Sqlite);
+signing_store!(Postgres);
