@@ -19,11 +19,16 @@ use sqlx::{Database, Pool, Postgres, Sqlite};
 mod contacts;
 mod conversations;
 mod firms;
+mod invoices;
 mod tasks;
 
-pub use contacts::{Contact, ContactPatch, ContactQuery, ContactStore, Invitation, NewContact};
+pub use contacts::{
+    Contact, ContactPatch, ContactQuery, ContactStore, Invitation, NewContact, Notification,
+    Preferences,
+};
 pub use conversations::{Conversation, ConversationQuery, ConversationStore, Message};
-pub use firms::{ApiKeyHash, Firm, FirmStore, NewFirm, PortalPatch};
+pub use firms::{ApiKeyHash, Firm, FirmStore, Logo, NewFirm, PortalPatch};
+pub use invoices::{Invoice, InvoiceQuery, InvoiceStore, NewInvoice};
 pub use tasks::{
     ChecklistItem, NewTask, Shared, Task, TaskDetail, TaskPatch, TaskQuery, TaskStore, TaskSummary,
 };
@@ -65,7 +70,7 @@ fn on_unique(field: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
 /// Everything the gateway and the CLI store.
 #[async_trait]
 pub trait Store:
-    FirmStore + ContactStore + TaskStore + ConversationStore + Send + Sync + 'static
+    FirmStore + ContactStore + TaskStore + ConversationStore + InvoiceStore + Send + Sync + 'static
 {
     /// `sqlite` or `postgres`, for logs and `/readyz`.
     fn backend(&self) -> &'static str;
