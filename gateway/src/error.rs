@@ -16,6 +16,10 @@ use portico_shared::store::StoreError;
 pub enum Error {
     #[error("not found")]
     NotFound,
+    /// The API has no route for this path (unlike `NotFound`: no such record); only the
+    /// message differs.
+    #[error("no such API route")]
+    NoRoute,
     /// A portal page needs a session: the client is sent to the sign-in page.
     #[error("please sign in")]
     SignInRequired,
@@ -34,6 +38,12 @@ pub enum Error {
     Csrf,
     #[error("request body too large")]
     TooLarge,
+    /// One field's content is too large (an upload), named so the client knows which.
+    #[error("{message}")]
+    FieldTooLarge {
+        field: &'static str,
+        message: String,
+    },
     #[error("unsupported media type: {0}")]
     UnsupportedMediaType(&'static str),
     #[error("too many requests")]
@@ -92,14 +102,14 @@ impl Error {
 
     fn status(&self) -> StatusCode {
         match self {
-            Error::NotFound => StatusCode::NOT_FOUND,
+            Error::NotFound | Error::NoRoute => StatusCode::NOT_FOUND,
             Error::SignInRequired => StatusCode::SEE_OTHER,
             Error::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Error::BadRequest(_) => StatusCode::BAD_REQUEST,
             Error::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Error::Conflict { .. } => StatusCode::CONFLICT,
             Error::Csrf => StatusCode::FORBIDDEN,
-            Error::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::TooLarge | Error::FieldTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Error::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -109,14 +119,15 @@ impl Error {
 
     fn code(&self) -> &'static str {
         match self {
-            Error::NotFound => "not_found",
+            // Same code as a missing record: clients need not tell them apart.
+            Error::NotFound | Error::NoRoute => "not_found",
             Error::SignInRequired => "sign_in_required",
             Error::Unauthorized(_) => "unauthorized",
             Error::BadRequest(_) => "bad_request",
             Error::Unprocessable { .. } => "invalid_field",
             Error::Conflict { code, .. } => code,
             Error::Csrf => "csrf",
-            Error::TooLarge => "too_large",
+            Error::TooLarge | Error::FieldTooLarge { .. } => "too_large",
             Error::UnsupportedMediaType(_) => "unsupported_media_type",
             Error::RateLimited { .. } => "rate_limited",
             Error::Unavailable(_) => "unavailable",
@@ -136,7 +147,9 @@ impl IntoResponse for Error {
             reference: None,
         };
         match &self {
-            Error::Unprocessable { field, .. } => info.field = Some(field),
+            Error::Unprocessable { field, .. } | Error::FieldTooLarge { field, .. } => {
+                info.field = Some(field);
+            }
             Error::RateLimited { retry_after } => {
                 info.retry_after = Some(retry_after.as_secs().max(1));
             }

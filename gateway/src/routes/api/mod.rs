@@ -5,16 +5,22 @@
 mod contacts;
 mod conversations;
 mod firm;
+mod invoices;
+pub mod openapi;
 pub mod portal;
 mod tasks;
+
+use std::collections::BTreeMap;
 
 use axum::Router;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::handler::Handler;
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Json, Response};
+use axum::routing::MethodRouter;
 use portico_shared::secret::{b64, hex, unb64};
 use portico_shared::store::Firm;
 use serde::de::DeserializeOwned;
@@ -23,16 +29,77 @@ use serde_json::json;
 use crate::error::{Error, ErrorInfo};
 use crate::state::AppState;
 
+/// Where the API lives; route paths below are relative to it.
+pub const PREFIX: &str = "/api/v1";
+
+/// One route of the API. Each module lists its routes; the router is built from these lists
+/// alone, and [`served`] reports them, so a test can hold the OpenAPI document to exactly
+/// what is served.
+pub struct ApiRoute {
+    pub method: Method,
+    pub path: &'static str,
+    handler: MethodRouter<AppState>,
+}
+
+macro_rules! route_constructors {
+    ($($name:ident => $method:ident),*) => {
+        impl ApiRoute {
+            $(
+                pub fn $name<H, T>(path: &'static str, handler: H) -> ApiRoute
+                where
+                    H: Handler<T, AppState>,
+                    T: 'static,
+                {
+                    ApiRoute {
+                        method: Method::$method,
+                        path,
+                        handler: axum::routing::$name(handler),
+                    }
+                }
+            )*
+        }
+    };
+}
+route_constructors!(get => GET, post => POST, put => PUT, patch => PATCH, delete => DELETE);
+
+fn all_routes() -> Vec<ApiRoute> {
+    [
+        firm::routes(),
+        contacts::routes(),
+        tasks::routes(),
+        conversations::routes(),
+        portal::routes(),
+        invoices::routes(),
+        openapi::routes(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
+/// Every `(method, full path)` the API serves, e.g. `(PATCH, "/api/v1/tasks/{id}")`.
+pub fn served() -> Vec<(Method, String)> {
+    all_routes()
+        .into_iter()
+        .map(|r| (r.method, format!("{PREFIX}{}", r.path)))
+        .collect()
+}
+
 pub fn router() -> Router<AppState> {
-    let v1 = Router::new()
-        .merge(firm::router())
-        .merge(contacts::router())
-        .merge(tasks::router())
-        .merge(conversations::router())
-        .merge(portal::router())
-        .fallback(|| async { Error::NotFound });
+    let mut by_path: BTreeMap<&'static str, MethodRouter<AppState>> = BTreeMap::new();
+    for route in all_routes() {
+        // `merge` panics at start on a method listed twice for one path.
+        let methods = by_path.remove(route.path).unwrap_or_default();
+        by_path.insert(route.path, methods.merge(route.handler));
+    }
+    let v1 = by_path
+        .into_iter()
+        .fold(Router::new(), |router, (path, methods)| {
+            router.route(path, methods)
+        })
+        .fallback(|| async { Error::NoRoute });
     Router::new()
-        .nest("/api/v1", v1)
+        .nest(PREFIX, v1)
         .layer(middleware::from_fn(json_errors))
 }
 
