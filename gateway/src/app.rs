@@ -71,7 +71,7 @@ pub async fn state(config: Config) -> anyhow::Result<AppState> {
         config: Arc::new(config),
         store,
         redis,
-        templates: Arc::new(Templates::default()),
+        templates: Arc::new(Templates::load().context("templates/i18n")?),
         metrics: Arc::new(Metrics::default()),
         firms: Arc::default(),
     })
@@ -97,6 +97,8 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::requests::router())
         .merge(routes::signing::router())
         .merge(routes::companies::router())
+        .merge(routes::settings::router())
+        .merge(routes::invoices::router())
         .merge(routes::assets::router())
         .fallback(routes::not_found)
         .layer(middleware::from_fn_with_state(

@@ -16,6 +16,10 @@ use portico_shared::store::StoreError;
 pub enum Error {
     #[error("not found")]
     NotFound,
+    /// The API has no route for this path (unlike `NotFound`: no such record); only the
+    /// message differs.
+    #[error("no such API route")]
+    NoRoute,
     /// A portal page needs a session: the client is sent to the sign-in page.
     #[error("please sign in")]
     SignInRequired,
@@ -35,6 +39,12 @@ pub enum Error {
     /// The message says what the limit is.
     #[error("{0}")]
     TooLarge(String),
+    /// One field's content is too large (an upload), named so the client knows which.
+    #[error("{message}")]
+    FieldTooLarge {
+        field: &'static str,
+        message: String,
+    },
     /// The message names what was refused and what is accepted.
     #[error("{0}")]
     UnsupportedMediaType(String),
@@ -94,14 +104,14 @@ impl Error {
 
     fn status(&self) -> StatusCode {
         match self {
-            Error::NotFound => StatusCode::NOT_FOUND,
+            Error::NotFound | Error::NoRoute => StatusCode::NOT_FOUND,
             Error::SignInRequired => StatusCode::SEE_OTHER,
             Error::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Error::BadRequest(_) => StatusCode::BAD_REQUEST,
             Error::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Error::Conflict { .. } => StatusCode::CONFLICT,
             Error::Csrf => StatusCode::FORBIDDEN,
-            Error::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::TooLarge(_) | Error::FieldTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Error::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -111,14 +121,15 @@ impl Error {
 
     fn code(&self) -> &'static str {
         match self {
-            Error::NotFound => "not_found",
+            // Same code as a missing record: clients need not tell them apart.
+            Error::NotFound | Error::NoRoute => "not_found",
             Error::SignInRequired => "sign_in_required",
             Error::Unauthorized(_) => "unauthorized",
             Error::BadRequest(_) => "bad_request",
             Error::Unprocessable { .. } => "invalid_field",
             Error::Conflict { code, .. } => code,
             Error::Csrf => "csrf",
-            Error::TooLarge(_) => "too_large",
+            Error::TooLarge(_) | Error::FieldTooLarge { .. } => "too_large",
             Error::UnsupportedMediaType(_) => "unsupported_media_type",
             Error::RateLimited { .. } => "rate_limited",
             Error::Unavailable(_) => "unavailable",
@@ -138,7 +149,9 @@ impl IntoResponse for Error {
             reference: None,
         };
         match &self {
-            Error::Unprocessable { field, .. } => info.field = Some(field),
+            Error::Unprocessable { field, .. } | Error::FieldTooLarge { field, .. } => {
+                info.field = Some(field);
+            }
             Error::RateLimited { retry_after } => {
                 info.retry_after = Some(retry_after.as_secs().max(1));
             }

@@ -15,6 +15,7 @@ use crate::auth::cookies;
 use crate::auth::csrf::strip_port;
 use crate::auth::sessions;
 use crate::error::Error;
+use crate::i18n::{self, Lang};
 use crate::state::AppState;
 
 /// The request's host name, lower-cased, without the port.
@@ -94,6 +95,9 @@ impl FromRequestParts<AppState> for MaybeSession {
         let found = match contact {
             None => None,
             Some(contact) => {
+                if let Some(lang) = contact.language.as_deref().and_then(Lang::parse) {
+                    i18n::prefer(lang);
+                }
                 let email = contact.email.to_lowercase();
                 let firms = state.store.firms_of_email(&email).await?;
                 Some(ClientSession {

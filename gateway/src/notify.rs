@@ -1,8 +1,9 @@
 //! Emails to clients about what staff did: each becomes a job on the mail stream (templates in
-//! the mailer). Only contacts who can see the item in their portal are notified.
+//! the mailer). Only contacts who can see the item in their portal, and who have not turned
+//! that kind of email off in their settings, are notified ([`recipient`] decides both).
 
 use portico_shared::mail::{FirmBrand, MailJob, Recipient, Template};
-use portico_shared::store::{Conversation, Firm, SigningRequest, TaskDetail};
+use portico_shared::store::{Contact, Conversation, Firm, Notification, TaskDetail};
 use serde_json::json;
 
 use crate::error::Result;
@@ -18,6 +19,52 @@ fn brand(state: &AppState, firm: &Firm) -> FirmBrand {
     }
 }
 
+/// The contact to email about `kind`, if they have portal access and want such emails.
+pub async fn recipient(
+    state: &AppState,
+    firm: &Firm,
+    contact_id: &str,
+    kind: Notification,
+) -> Result<Option<Contact>> {
+    Ok(state
+        .store
+        .contact(&firm.id, contact_id)
+        .await?
+        .filter(|c| c.portal_access && c.wants(kind)))
+}
+
+fn job(state: &AppState, firm: &Firm, template: Template, contact: &Contact) -> MailJob {
+    let mut job = MailJob::new(
+        template,
+        Recipient {
+            email: contact.email.clone(),
+            name: contact.name.clone(),
+        },
+        brand(state, firm),
+    );
+    // The mailer's templates are English for now; the language rides along for when they
+    // are not.
+    job.data = json!({ "language": contact.language.as_deref().unwrap_or("en") });
+    job
+}
+
+/// Adds template data to a job made by [`job`].
+fn with_data(mut job: MailJob, data: serde_json::Value) -> MailJob {
+    if let (Some(into), serde_json::Value::Object(from)) = (job.data.as_object_mut(), data) {
+        into.extend(from);
+    }
+    job
+}
+
+async fn enqueue(state: &AppState, job: &MailJob) -> Result<()> {
+    let mut redis = state.redis();
+    let _: String = job
+        .enqueue_cmd(&state.redis_keys)
+        .query_async(&mut redis)
+        .await?;
+    Ok(())
+}
+
 /// "A task was shared with you", to each contact who can now see it.
 pub async fn task_shared(
     state: &AppState,
@@ -28,27 +75,20 @@ pub async fn task_shared(
     let mut pipe = redis::pipe();
     let mut queued = 0;
     for contact_id in contact_ids {
-        let Some(contact) = state.store.contact(&firm.id, contact_id).await? else {
+        let Some(contact) = recipient(state, firm, contact_id, Notification::TaskShared).await?
+        else {
             continue;
         };
-        if !contact.portal_access {
-            continue;
-        }
-        let brand = brand(state, firm);
-        let mut job = MailJob::new(
-            Template::TaskShared,
-            Recipient {
-                email: contact.email.clone(),
-                name: contact.name.clone(),
-            },
-            brand.clone(),
+        let portal_url = state.config.portal_url(&firm.slug);
+        let job = with_data(
+            job(state, firm, Template::TaskShared, &contact),
+            json!({
+                "task_title": detail.task.title,
+                "task_url": format!("{portal_url}/tasks/{}", detail.task.id),
+                "due_date": detail.task.due_date,
+                "checklist_items": detail.checklist.len(),
+            }),
         );
-        job.data = json!({
-            "task_title": detail.task.title,
-            "task_url": format!("{}/tasks/{}", brand.portal_url, detail.task.id),
-            "due_date": detail.task.due_date,
-            "checklist_items": detail.checklist.len(),
-        });
         pipe.add_command(job.enqueue_cmd(&state.redis_keys))
             .ignore();
         queued += 1;
@@ -60,6 +100,32 @@ pub async fn task_shared(
     Ok(())
 }
 
+/// "Please sign this document", to the contact asked to sign; `signing_request_id` makes the
+/// link `{portal}/sign/{id}`. Returns whether an email was queued.
+pub async fn signature_requested(
+    state: &AppState,
+    firm: &Firm,
+    contact_id: &str,
+    signing_request_id: &str,
+    document_title: &str,
+) -> Result<bool> {
+    let Some(contact) =
+        recipient(state, firm, contact_id, Notification::SignatureRequested).await?
+    else {
+        return Ok(false);
+    };
+    let portal_url = state.config.portal_url(&firm.slug);
+    let job = with_data(
+        job(state, firm, Template::SignatureRequested, &contact),
+        json!({
+            "document_title": document_title,
+            "sign_url": format!("{portal_url}/sign/{signing_request_id}"),
+        }),
+    );
+    enqueue(state, &job).await?;
+    Ok(true)
+}
+
 /// "The firm replied to your request", to the conversation's contact.
 pub async fn request_reply(
     state: &AppState,
@@ -67,71 +133,27 @@ pub async fn request_reply(
     conversation: &Conversation,
     reply: &str,
 ) -> Result<()> {
-    let Some(contact) = state
-        .store
-        .contact(&firm.id, &conversation.contact_id)
-        .await?
-        .filter(|c| c.portal_access)
+    let Some(contact) = recipient(
+        state,
+        firm,
+        &conversation.contact_id,
+        Notification::RequestReply,
+    )
+    .await?
     else {
         return Ok(());
     };
-    let brand = brand(state, firm);
-    let mut job = MailJob::new(
-        Template::RequestReply,
-        Recipient {
-            email: contact.email,
-            name: contact.name,
-        },
-        brand.clone(),
-    );
+    let portal_url = state.config.portal_url(&firm.slug);
     let excerpt: String = reply.chars().take(EXCERPT_CHARS).collect();
-    job.data = json!({
-        "request_subject": conversation.subject,
-        "reply_excerpt": excerpt,
-        "request_url": format!("{}/requests/{}", brand.portal_url, conversation.id),
-    });
-    let mut redis = state.redis();
-    let _: String = job
-        .enqueue_cmd(&state.redis_keys)
-        .query_async(&mut redis)
-        .await?;
-    Ok(())
-}
-
-/// "Please sign this document", to the request's contact. The one place that decides whether
-/// this contact is emailed about signing requests.
-pub async fn signature_requested(
-    state: &AppState,
-    firm: &Firm,
-    request: &SigningRequest,
-) -> Result<()> {
-    let Some(contact) = state
-        .store
-        .contact(&firm.id, &request.contact_id)
-        .await?
-        .filter(|c| c.portal_access)
-    else {
-        return Ok(());
-    };
-    let brand = brand(state, firm);
-    let mut job = MailJob::new(
-        Template::SignatureRequested,
-        Recipient {
-            email: contact.email,
-            name: contact.name,
-        },
-        brand.clone(),
+    let job = with_data(
+        job(state, firm, Template::RequestReply, &contact),
+        json!({
+            "request_subject": conversation.subject,
+            "reply_excerpt": excerpt,
+            "request_url": format!("{portal_url}/requests/{}", conversation.id),
+        }),
     );
-    job.data = json!({
-        "document_title": request.title,
-        "sign_url": format!("{}/sign/{}", brand.portal_url, request.id),
-    });
-    let mut redis = state.redis();
-    let _: String = job
-        .enqueue_cmd(&state.redis_keys)
-        .query_async(&mut redis)
-        .await?;
-    Ok(())
+    enqueue(state, &job).await
 }
 
 /// How much of a reply the notification quotes.

@@ -199,6 +199,11 @@ impl TestApp {
         &self.config.signing_keys
     }
 
+    /// The running gateway's state, to call its functions directly (as other modules do).
+    pub fn state(&self) -> &portico_gateway::state::AppState {
+        &self.running.as_ref().expect("the gateway is running").state
+    }
+
     pub fn host(&self, slug: &str) -> String {
         format!("{slug}.{BASE_DOMAIN}")
     }

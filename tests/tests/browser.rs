@@ -1,7 +1,9 @@
 //! A client's path through the portal in headless Chromium (real gateway, Redis and database;
 //! Chromium through chromedriver): sign in through the emailed link with one click, work through
-//! a task (uploading a document to it), sign a document, send a request, switch company, sign in on a second device with the code typed
-//! loosely, and sign out. Every page is checked for browser-console errors (CSP violations
+//! a task (uploading a document to it), sign a document, send a request, switch company, sign
+//! in on a second device with the code typed loosely, and sign out; then look at invoices,
+//! switch the portal to German in the settings and see the pages follow. Every page is checked
+//! for browser-console errors (CSP violations
 //! included), and a PNG screenshot of each lands in `target/screenshots/`.
 //!
 //! Needs `chromium` and `chromedriver` (Debian: `apt-get install chromium chromium-driver`);
@@ -255,6 +257,96 @@ async fn a_client_signs_in_and_works_through_the_portal_in_chromium() {
         "an inline style was not reported as a CSP violation: {seen:#?}"
     );
     phone.quit().await;
+
+    // Billing on, an invoice, and a logo in the header; then Ann switches to German.
+    app.api(
+        &acme.api_key,
+        Method::PATCH,
+        "/api/v1/portal",
+        Some(json!({"billing_enabled": true})),
+    )
+    .await;
+    let (status, _) = app
+        .api(
+            &acme.api_key,
+            Method::POST,
+            "/api/v1/invoices",
+            Some(json!({
+                "contact_id": ann.id,
+                "number": "2026-0042",
+                "amount": 129_900,
+                "currency": "EUR",
+                "issued_date": "2026-01-05",
+                "due_date": "2099-02-05",
+                "pay_url": "https://pay.example.com/2026-0042",
+                "description": "Annual accounts 2025",
+            })),
+        )
+        .await;
+    assert_eq!(status, reqwest::StatusCode::CREATED);
+    let logo = reqwest::Client::new()
+        .put(app.plain_url("/api/v1/portal/logo"))
+        .bearer_auth(&acme.api_key)
+        .header("content-type", "image/png")
+        .body(include_bytes!("../fixtures/logo.png").to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(logo.status(), reqwest::StatusCode::OK);
+
+    chrome
+        .client
+        .goto(&app.url(&slug, "/invoices"))
+        .await
+        .unwrap();
+    wait_text(&chrome, "Invoice 2026-0042").await;
+    wait_text(&chrome, "€1,299.00").await;
+    page_done(&chrome, "12-invoices").await;
+
+    chrome
+        .client
+        .goto(&app.url(&slug, "/settings"))
+        .await
+        .unwrap();
+    wait_text(&chrome, "Email me when").await;
+    page_done(&chrome, "13-settings").await;
+    click(&chrome, "#language option[value='de']").await;
+    click(&chrome, "form[action='/settings'] button[type=submit]").await;
+    wait_text(&chrome, "Ihre Einstellungen wurden gespeichert").await;
+    page_done(&chrome, "14-settings-saved-de").await;
+    chrome.client.goto(&app.url(&slug, "/")).await.unwrap();
+    wait_text(&chrome, "Send your 2026 bank statements").await;
+    let header = chrome
+        .client
+        .find(Locator::Css("header"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        header.contains("Einstellungen") && header.contains("Abmelden"),
+        "{header}"
+    );
+    let lang = chrome
+        .client
+        .find(Locator::Css("html"))
+        .await
+        .unwrap()
+        .attr("lang")
+        .await
+        .unwrap();
+    assert_eq!(lang.as_deref(), Some("de"));
+    page_done(&chrome, "15-home-de").await;
+    chrome
+        .client
+        .goto(&app.url(&slug, "/invoices"))
+        .await
+        .unwrap();
+    wait_text(&chrome, "Rechnung 2026-0042").await;
+    wait_text(&chrome, "1.299,00").await;
+    page_done(&chrome, "16-invoices-de").await;
+
     chrome.quit().await;
     app.stop().await;
 }

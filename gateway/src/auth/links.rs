@@ -154,6 +154,10 @@ fn decoy_contact(firm: &Firm, email: &Email) -> Contact {
         last_login_at: None,
         created_at: 0,
         updated_at: 0,
+        language: None,
+        notify_task_shared: true,
+        notify_signature_requested: true,
+        notify_request_reply: true,
     }
 }
 

@@ -1,10 +1,12 @@
 //! Static assets: the portal stylesheet (embedded) and each firm's brand colours.
 
 use axum::Router;
-use axum::http::header;
-use axum::response::IntoResponse;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
+use crate::error::{Error, Result};
 use crate::extract::PortalFirm;
 use crate::state::AppState;
 
@@ -15,6 +17,39 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/assets/portal.css", get(portal_css))
         .route("/assets/brand.css", get(brand_css))
+        .route("/assets/logo", get(logo))
+}
+
+/// The firm's logo. Its type was sniffed on upload; `nosniff` keeps browsers to it.
+async fn logo(
+    State(state): State<AppState>,
+    PortalFirm(firm): PortalFirm,
+    headers: HeaderMap,
+) -> Result<Response> {
+    if firm.logo_sha256.is_none() {
+        return Err(Error::NotFound);
+    }
+    let logo = state.store.logo(&firm.id).await?.ok_or(Error::NotFound)?;
+    let etag = format!("\"{}\"", logo.sha256);
+    let cached = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag));
+    let common = [
+        (header::ETAG, etag.clone()),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_string()),
+        // Pages link it with its version, so a changed logo shows within minutes at most.
+        (header::CACHE_CONTROL, "public, max-age=300".to_string()),
+    ];
+    if cached {
+        return Ok((StatusCode::NOT_MODIFIED, common).into_response());
+    }
+    Ok((
+        common,
+        [(header::CONTENT_TYPE, logo.content_type)],
+        logo.bytes,
+    )
+        .into_response())
 }
 
 async fn portal_css() -> impl IntoResponse {

@@ -23,7 +23,7 @@ use serde::Deserialize;
 use tower_governor::GovernorLayer;
 use tower_governor::governor::GovernorConfigBuilder;
 
-use super::page;
+use super::{page, tr};
 use crate::auth::client_ip::ClientIpKey;
 use crate::auth::cookies;
 use crate::auth::csrf::{CsrfProtected, CsrfToken, ProtectedForm};
@@ -122,8 +122,9 @@ async fn request_link(
 ) -> Result<Response> {
     let email = match Email::parse(&form.email) {
         Ok(email) => email,
-        Err(problem) => {
-            let extra = context! { error => problem, email => form.email.trim() };
+        Err(_) => {
+            let error = tr(&state, "login.error_email", &[]);
+            let extra = context! { error => error, email => form.email.trim() };
             let html = page(&state, "login.html", &firm, &csrf, None, extra)?;
             return Ok((StatusCode::UNPROCESSABLE_ENTITY, html).into_response());
         }
@@ -245,8 +246,8 @@ async fn confirm_code(
     };
     let Some(code) = PlainCode::parse(&form.code) else {
         // Not a code at all: say how one looks, without counting it as a guess.
-        let error = "Enter the 8-character code from the email. It looks like ABCD-EFGH.";
-        return code_retry(&state, &firm, &csrf, &form.token, &link, error);
+        let error = tr(&state, "link_code.error_format", &[]);
+        return code_retry(&state, &firm, &csrf, &form.token, &link, &error);
     };
     match links::consume(&state, &link, Proof::Code(&code)).await? {
         Consumed::Won {
@@ -267,14 +268,14 @@ async fn confirm_code(
         Consumed::WrongCode { attempts_left } => {
             state.metrics.link_rejected("wrong_code");
             let error = match attempts_left {
-                1 => "That code does not match. You can try once more.".to_string(),
-                n => format!("That code does not match. You can try {n} more times."),
+                1 => tr(&state, "link_code.error_wrong_once", &[]),
+                n => tr(&state, "link_code.error_wrong", &[("n", &n.to_string())]),
             };
             code_retry(&state, &firm, &csrf, &form.token, &link, &error)
         }
         Consumed::Voided => {
-            let why = "The code was entered wrongly too many times, so this link no longer works.";
-            unusable_link(&state, &firm, &csrf, "too_many_codes", Some(why))
+            let why = tr(&state, "link_invalid.why_too_many_codes", &[]);
+            unusable_link(&state, &firm, &csrf, "too_many_codes", Some(&why))
         }
         Consumed::Gone => unusable_link(&state, &firm, &csrf, "gone", None),
     }

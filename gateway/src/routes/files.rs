@@ -49,7 +49,7 @@ pub fn rows(files: &[TaskFile], contact_id: &str) -> Vec<FileRow> {
             name: f.file_name.clone(),
             size: megabytes(f.size.max(0) as u64),
             uploaded: time::OffsetDateTime::from_unix_timestamp(f.created_at)
-                .map(|t| super::tasks::date_label(&t.date().to_string()))
+                .map(|t| t.date().to_string())
                 .unwrap_or_default(),
             by_me: f.contact_id == contact_id,
         })

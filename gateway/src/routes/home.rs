@@ -9,7 +9,7 @@ use portico_shared::store::TaskSummary;
 use serde::Serialize;
 
 use super::page;
-use super::tasks::{date_label, today};
+use super::tasks::today;
 use crate::auth::csrf::CsrfToken;
 use crate::error::Result;
 use crate::extract::ClientSession;
@@ -41,13 +41,13 @@ fn row<'a>(task: &'a TaskSummary, today: &str) -> TaskRow<'a> {
     TaskRow {
         id: &task.id,
         title: &task.title,
-        due: task.due_date.as_deref().map(date_label),
+        due: task.due_date.clone(),
         overdue: task.status == "open" && task.due_date.as_deref().is_some_and(|d| d < today),
         items_total: task.items_total,
         items_done: task.items_done,
         completed: task.completed_at.map(|t| {
             time::OffsetDateTime::from_unix_timestamp(t)
-                .map(|t| date_label(&t.date().to_string()))
+                .map(|t| t.date().to_string())
                 .unwrap_or_default()
         }),
     }
@@ -98,7 +98,7 @@ pub async fn render_home(
                 id => &r.id,
                 title => &r.title,
                 sent => time::OffsetDateTime::from_unix_timestamp(r.created_at)
-                    .map(|t| date_label(&t.date().to_string()))
+                    .map(|t| t.date().to_string())
                     .unwrap_or_default(),
             }
         })

@@ -9,8 +9,10 @@ pub mod auth;
 pub mod companies;
 pub mod files;
 pub mod home;
+pub mod invoices;
 pub mod ops;
 pub mod requests;
+pub mod settings;
 pub mod signing;
 pub mod tasks;
 
@@ -23,7 +25,8 @@ use portico_shared::store::Firm;
 use serde::Serialize;
 
 use crate::error::{Error, ErrorInfo, Result};
-use crate::extract::{ClientSession, request_host};
+use crate::extract::{ClientSession, MaybeSession, request_host};
+use crate::i18n::{self, Lang};
 use crate::state::AppState;
 
 /// What the layout needs of the firm.
@@ -33,6 +36,8 @@ pub struct FirmView<'a> {
     pub slug: &'a str,
     pub menu_links: Vec<api::portal::MenuLink>,
     pub billing_enabled: bool,
+    /// `/assets/logo?v=…` when the firm has a logo (the version lets browsers cache it).
+    pub logo_url: Option<String>,
 }
 
 impl<'a> From<&'a Firm> for FirmView<'a> {
@@ -42,8 +47,27 @@ impl<'a> From<&'a Firm> for FirmView<'a> {
             slug: &firm.slug,
             menu_links: api::portal::menu_links(firm),
             billing_enabled: firm.billing_enabled,
+            logo_url: firm
+                .logo_sha256
+                .as_deref()
+                .map(|sha| format!("/assets/logo?v={}", &sha[..sha.len().min(16)])),
         }
     }
+}
+
+/// A catalog text in the language of the request being served, with its `{arguments}`; for
+/// messages a handler composes (form errors), where the template cannot name the key.
+pub fn tr(state: &AppState, key: &str, args: &[(&str, &str)]) -> String {
+    let text = state
+        .templates
+        .catalogs()
+        .text(i18n::current(), key)
+        .unwrap_or(key);
+    i18n::fill(text, |name| {
+        args.iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.to_string())
+    })
 }
 
 /// Renders a portal page with the layout's common context (firm, CSRF token, signed-in
@@ -65,7 +89,13 @@ pub fn page(
     });
     let html = state.templates.render(
         template,
-        context! { firm => FirmView::from(firm), csrf => csrf, contact => contact, ..extra },
+        context! {
+            firm => FirmView::from(firm),
+            csrf => csrf,
+            contact => contact,
+            lang => i18n::current().code(),
+            ..extra
+        },
     )?;
     Ok(Html(html))
 }
@@ -79,7 +109,14 @@ pub async fn portal_errors(
 ) -> Response {
     let (parts, body) = request.into_parts();
     let host = request_host(&parts);
-    let response = next.run(Request::from_parts(parts, body)).await;
+    let browser_lang = parts
+        .headers
+        .get(axum::http::header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(Lang::negotiate)
+        .unwrap_or_default();
+    let (response, lang) =
+        i18n::scope(browser_lang, next.run(Request::from_parts(parts, body))).await;
     let Some(info) = response.extensions().get::<ErrorInfo>().cloned() else {
         return response;
     };
@@ -91,42 +128,28 @@ pub async fn portal_errors(
         None => None,
     };
     let status = response.status();
-    let (title, message) = match status {
-        StatusCode::NOT_FOUND if firm.is_none() => (
-            "No portal here",
-            "There is no client portal at this address. Check the link you were given.".into(),
-        ),
-        StatusCode::NOT_FOUND => (
-            "Page not found",
-            "This page does not exist, or it is not shared with you.".into(),
-        ),
-        StatusCode::TOO_MANY_REQUESTS => (
-            "Please wait a moment",
-            "There have been too many attempts from here. For your security, please wait before trying again.".into(),
-        ),
-        StatusCode::PAYLOAD_TOO_LARGE => ("File too large", info.message.clone()),
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => ("File type not accepted", info.message.clone()),
-        StatusCode::FORBIDDEN if info.code == "csrf" => (
-            "This form has expired",
-            "For your security the form could not be accepted. Go back, reload the page and try again.".into(),
-        ),
-        StatusCode::SERVICE_UNAVAILABLE => (
-            "Briefly unavailable",
-            "The portal cannot reach one of its services right now. Please try again in a minute.".into(),
-        ),
-        StatusCode::INTERNAL_SERVER_ERROR => (
-            "Something went wrong",
-            "Something went wrong on our side. If it keeps happening, tell the firm the reference below.".into(),
-        ),
-        _ => ("Something is not right", info.message.clone()),
+    let (title_key, message_key) = match status {
+        StatusCode::NOT_FOUND if firm.is_none() => ("error.no_portal", "error.no_portal_message"),
+        StatusCode::NOT_FOUND => ("error.not_found", "error.not_found_message"),
+        StatusCode::TOO_MANY_REQUESTS => ("error.rate_limited", "error.rate_limited_message"),
+        // These carry their own explanation (the limit, the types accepted).
+        StatusCode::PAYLOAD_TOO_LARGE => ("error.too_large", ""),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ("error.unsupported_type", ""),
+        StatusCode::FORBIDDEN if info.code == "csrf" => ("error.csrf", "error.csrf_message"),
+        StatusCode::SERVICE_UNAVAILABLE => ("error.unavailable", "error.unavailable_message"),
+        StatusCode::INTERNAL_SERVER_ERROR => ("error.internal", "error.internal_message"),
+        // Other refusals carry their own (English) explanation.
+        _ => ("error.other", ""),
     };
     let firm_view = firm.as_ref().map(FirmView::from);
     let html = state.templates.render(
         "error.html",
         context! {
             firm => firm_view,
-            title => title,
-            message => message,
+            lang => lang.code(),
+            title_key => title_key,
+            message_key => message_key,
+            message => &info.message,
             status => status.as_u16(),
             retry_after => info.retry_after,
             reference => info.reference,
@@ -136,7 +159,7 @@ pub async fn portal_errors(
         Ok(html) => (status, Html(html)).into_response(),
         Err(e) => {
             tracing::error!(error = %e, "the error page itself failed to render");
-            (status, title).into_response()
+            (status, info.message.clone()).into_response()
         }
     };
     for name in [
@@ -156,7 +179,8 @@ fn slug_of<'h>(state: &AppState, host: &'h str) -> Option<&'h str> {
         .filter(|s| !s.is_empty() && !s.contains('.'))
 }
 
-/// Unknown paths on a portal host.
-pub async fn not_found() -> Error {
+/// Unknown paths on a portal host. The session is looked at only so that the page speaks the
+/// signed-in client's language.
+pub async fn not_found(_session: Result<MaybeSession, Error>) -> Error {
     Error::NotFound
 }

@@ -12,8 +12,7 @@ use portico_shared::ids::looks_like;
 use serde::Deserialize;
 
 use super::home::render_home;
-use super::page;
-use super::tasks::date_label;
+use super::{page, tr};
 use crate::auth::csrf::{CsrfProtected, CsrfToken, ProtectedForm};
 use crate::error::{Error, Result};
 use crate::extract::ClientSession;
@@ -43,14 +42,14 @@ impl CsrfProtected for MessageForm {
     }
 }
 
-/// The message as typed, or what is wrong with it.
+/// The message as typed, or the catalog key of what is wrong with it.
 pub fn message_body(body: &str) -> Result<String, &'static str> {
     let body = body.trim();
     if body.is_empty() {
-        return Err("Write your message before sending it.");
+        return Err("request.error_empty");
     }
     if body.chars().count() > MAX_BODY {
-        return Err("Your message is too long: please keep it under 10,000 characters.");
+        return Err("request.error_too_long");
     }
     Ok(body.to_string())
 }
@@ -74,7 +73,8 @@ async fn start(
     let body = match message_body(&form.body) {
         Ok(body) => body,
         Err(problem) => {
-            let html = render_home(&state, &session, &csrf, Some((problem, &form.body))).await?;
+            let problem = tr(&state, problem, &[]);
+            let html = render_home(&state, &session, &csrf, Some((&problem, &form.body))).await?;
             return Ok((StatusCode::UNPROCESSABLE_ENTITY, html).into_response());
         }
     };
@@ -108,8 +108,9 @@ async fn thread(
     let messages: Vec<_> = messages
         .iter()
         .map(|m| {
+            // ISO here; the template writes it in the page's language.
             let day = time::OffsetDateTime::from_unix_timestamp(m.created_at)
-                .map(|t| date_label(&t.date().to_string()))
+                .map(|t| t.date().to_string())
                 .unwrap_or_default();
             context! { from_client => m.author == "client", body => &m.body, day => day }
         })
@@ -151,7 +152,8 @@ async fn reply(
     let body = match message_body(&form.body) {
         Ok(body) => body,
         Err(problem) => {
-            let html = thread(&state, &session, &csrf, &id, Some((problem, &form.body))).await?;
+            let problem = tr(&state, problem, &[]);
+            let html = thread(&state, &session, &csrf, &id, Some((&problem, &form.body))).await?;
             return Ok((StatusCode::UNPROCESSABLE_ENTITY, html).into_response());
         }
     };

@@ -28,16 +28,6 @@ pub fn today() -> String {
     time::OffsetDateTime::now_utc().date().to_string()
 }
 
-/// `2026-12-31` → `31 Dec 2026`.
-pub fn date_label(iso: &str) -> String {
-    let format = time::macros::format_description!("[year]-[month]-[day]");
-    let label = time::macros::format_description!("[day padding:none] [month repr:short] [year]");
-    time::Date::parse(iso, &format)
-        .ok()
-        .and_then(|d| d.format(&label).ok())
-        .unwrap_or_else(|| iso.to_string())
-}
-
 async fn show(
     State(state): State<AppState>,
     session: ClientSession,
@@ -61,11 +51,11 @@ async fn show(
             id => &task.id,
             title => &task.title,
             description => &task.description,
-            due => task.due_date.as_deref().map(date_label),
+            due => task.due_date.clone(),
             overdue => task.status == "open" && task.due_date.as_deref().is_some_and(|d| d < today().as_str()),
             completed => task.status == "completed",
             completed_on => task.completed_at.and_then(|t| time::OffsetDateTime::from_unix_timestamp(t).ok())
-                .map(|t| date_label(&t.date().to_string())),
+                .map(|t| t.date().to_string()),
         },
         checklist => &detail.checklist,
         items_done => done,

@@ -22,6 +22,40 @@ pub struct Contact {
     pub last_login_at: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// The portal language the client chose (`en`, `de`); `None` follows the browser.
+    pub language: Option<String>,
+    pub notify_task_shared: bool,
+    pub notify_signature_requested: bool,
+    pub notify_request_reply: bool,
+}
+
+/// The emails a client can turn off in their settings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Notification {
+    TaskShared,
+    SignatureRequested,
+    RequestReply,
+}
+
+impl Contact {
+    /// Whether this contact wants emails of this kind.
+    pub fn wants(&self, kind: Notification) -> bool {
+        match kind {
+            Notification::TaskShared => self.notify_task_shared,
+            Notification::SignatureRequested => self.notify_signature_requested,
+            Notification::RequestReply => self.notify_request_reply,
+        }
+    }
+}
+
+/// What a client edits on their settings page, all at once.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Preferences {
+    pub name: String,
+    pub language: String,
+    pub notify_task_shared: bool,
+    pub notify_signature_requested: bool,
+    pub notify_request_reply: bool,
 }
 
 #[derive(Debug)]
@@ -81,6 +115,13 @@ pub trait ContactStore {
         patch: &ContactPatch,
     ) -> Result<Option<Contact>, StoreError>;
     async fn delete_contact(&self, firm_id: &str, id: &str) -> Result<bool, StoreError>;
+    /// Saves the client's own settings; `None` when there is no such contact.
+    async fn update_preferences(
+        &self,
+        firm_id: &str,
+        id: &str,
+        prefs: &Preferences,
+    ) -> Result<Option<Contact>, StoreError>;
     /// Notes a sign-in if the contact still has portal access under `epoch` (the link's):
     /// the last-login time, and, when it came through an invitation, the invitation as
     /// accepted. `false` when access was revoked or the epoch moved on: refuse the sign-in.
@@ -102,7 +143,8 @@ pub trait ContactStore {
 
 macro_rules! contact_columns {
     () => {
-        "id, firm_id, name, email, portal_access, auth_epoch, last_login_at, created_at, updated_at"
+        "id, firm_id, name, email, portal_access, auth_epoch, last_login_at, created_at, updated_at, \
+         language, notify_task_shared, notify_signature_requested, notify_request_reply"
     };
 }
 
@@ -228,6 +270,30 @@ macro_rules! contact_store {
                     .execute(&self.writer)
                     .await?;
                 Ok(done.rows_affected() > 0)
+            }
+
+            async fn update_preferences(
+                &self,
+                firm_id: &str,
+                id: &str,
+                prefs: &Preferences,
+            ) -> Result<Option<Contact>, StoreError> {
+                Ok(sqlx::query_as(concat!(
+                    "UPDATE contacts SET name = $3, language = $4, notify_task_shared = $5, \
+                     notify_signature_requested = $6, notify_request_reply = $7, updated_at = $8 \
+                     WHERE firm_id = $1 AND id = $2 RETURNING ",
+                    contact_columns!()
+                ))
+                .bind(firm_id)
+                .bind(id)
+                .bind(&prefs.name)
+                .bind(&prefs.language)
+                .bind(prefs.notify_task_shared)
+                .bind(prefs.notify_signature_requested)
+                .bind(prefs.notify_request_reply)
+                .bind(now_unix())
+                .fetch_optional(&self.writer)
+                .await?)
             }
 
             async fn record_login(

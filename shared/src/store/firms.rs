@@ -22,6 +22,8 @@ pub struct Firm {
     pub menu_links: String,
     pub billing_enabled: bool,
     pub esign_enabled: bool,
+    /// SHA-256 (hex) of the portal logo, when the firm has one.
+    pub logo_sha256: Option<String>,
 }
 
 impl Firm {
@@ -39,6 +41,14 @@ pub struct PortalPatch {
     pub menu_links: Option<String>,
     pub billing_enabled: Option<bool>,
     pub esign_enabled: Option<bool>,
+}
+
+/// A firm's logo image, already checked to be PNG, JPEG or WebP.
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct Logo {
+    pub content_type: String,
+    pub bytes: Vec<u8>,
+    pub sha256: String,
 }
 
 #[derive(Debug)]
@@ -67,12 +77,15 @@ pub trait FirmStore {
     /// The firms where this (normalized) email is a contact with portal access, by name.
     async fn firms_of_email(&self, email_norm: &str) -> Result<Vec<Firm>, StoreError>;
     async fn update_portal(&self, firm_id: &str, patch: &PortalPatch) -> Result<Firm, StoreError>;
+    /// Replaces the firm's logo (`None` removes it); returns the firm as it now is.
+    async fn set_logo(&self, firm_id: &str, logo: Option<&Logo>) -> Result<Firm, StoreError>;
+    async fn logo(&self, firm_id: &str) -> Result<Option<Logo>, StoreError>;
 }
 
 macro_rules! firm_columns {
     () => {
         "id, slug, name, brand_color, created_at, display_name, menu_links, billing_enabled, \
-         esign_enabled"
+         esign_enabled, logo_sha256"
     };
 }
 
@@ -151,7 +164,7 @@ macro_rules! firm_store {
             async fn firm_by_api_key(&self, hash: &str) -> Result<Option<Firm>, StoreError> {
                 Ok(sqlx::query_as(
                     "SELECT f.id, f.slug, f.name, f.brand_color, f.created_at, f.display_name, \
-                     f.menu_links, f.billing_enabled, f.esign_enabled \
+                     f.menu_links, f.billing_enabled, f.esign_enabled, f.logo_sha256 \
                      FROM api_keys k JOIN firms f ON f.id = k.firm_id \
                      WHERE k.key_hash = $1 AND k.revoked_at IS NULL",
                 )
@@ -184,10 +197,56 @@ macro_rules! firm_store {
                 .await?)
             }
 
+            async fn set_logo(&self, firm_id: &str, logo: Option<&Logo>) -> Result<Firm, StoreError> {
+                let mut tx = self.writer.begin().await?;
+                match logo {
+                    Some(logo) => {
+                        sqlx::query(
+                            "INSERT INTO firm_logos (firm_id, content_type, bytes, sha256, updated_at) \
+                             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (firm_id) DO UPDATE SET \
+                             content_type = excluded.content_type, bytes = excluded.bytes, \
+                             sha256 = excluded.sha256, updated_at = excluded.updated_at",
+                        )
+                        .bind(firm_id)
+                        .bind(&logo.content_type)
+                        .bind(&logo.bytes)
+                        .bind(&logo.sha256)
+                        .bind(now_unix())
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                    None => {
+                        sqlx::query("DELETE FROM firm_logos WHERE firm_id = $1")
+                            .bind(firm_id)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                }
+                let firm = sqlx::query_as(concat!(
+                    "UPDATE firms SET logo_sha256 = $2 WHERE id = $1 RETURNING ",
+                    firm_columns!()
+                ))
+                .bind(firm_id)
+                .bind(logo.map(|l| l.sha256.as_str()))
+                .fetch_one(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(firm)
+            }
+
+            async fn logo(&self, firm_id: &str) -> Result<Option<Logo>, StoreError> {
+                Ok(sqlx::query_as(
+                    "SELECT content_type, bytes, sha256 FROM firm_logos WHERE firm_id = $1",
+                )
+                .bind(firm_id)
+                .fetch_optional(&self.pool)
+                .await?)
+            }
+
             async fn firms_of_email(&self, email_norm: &str) -> Result<Vec<Firm>, StoreError> {
                 Ok(sqlx::query_as(
                     "SELECT f.id, f.slug, f.name, f.brand_color, f.created_at, f.display_name, \
-                     f.menu_links, f.billing_enabled, f.esign_enabled \
+                     f.menu_links, f.billing_enabled, f.esign_enabled, f.logo_sha256 \
                      FROM contacts c JOIN firms f ON f.id = c.firm_id \
                      WHERE c.email_norm = $1 AND c.portal_access ORDER BY f.name, f.id",
                 )

@@ -20,13 +20,18 @@ mod contacts;
 mod conversations;
 mod files;
 mod firms;
+mod invoices;
 mod signing;
 mod tasks;
 
-pub use contacts::{Contact, ContactPatch, ContactQuery, ContactStore, Invitation, NewContact};
+pub use contacts::{
+    Contact, ContactPatch, ContactQuery, ContactStore, Invitation, NewContact, Notification,
+    Preferences,
+};
 pub use conversations::{Conversation, ConversationQuery, ConversationStore, Message};
 pub use files::{FileStore, NewFile, TaskFile};
-pub use firms::{ApiKeyHash, Firm, FirmStore, NewFirm, PortalPatch};
+pub use firms::{ApiKeyHash, Firm, FirmStore, Logo, NewFirm, PortalPatch};
+pub use invoices::{Invoice, InvoiceQuery, InvoiceStore, NewInvoice};
 pub use signing::{
     Completion, EventOrigin, NewSigningRequest, Outcome, SigningEvent, SigningQuery,
     SigningRequest, SigningStore,
@@ -78,6 +83,7 @@ pub trait Store:
     + ConversationStore
     + FileStore
     + SigningStore
+    + InvoiceStore
     + Send
     + Sync
     + 'static

@@ -1,28 +1,30 @@
 //! Contacts and their portal access: `/api/v1/contacts…`, and invitations.
 
-use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use portico_shared::email::Email;
 use portico_shared::ids::looks_like;
 use portico_shared::store::{Contact, ContactPatch, ContactQuery, NewContact};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{ApiFirm, ApiJson, decode_cursor, encode_cursor, ok, rfc3339};
+use super::{ApiFirm, ApiJson, ApiRoute, decode_cursor, encode_cursor, ok, rfc3339};
 use crate::auth::links;
 use crate::error::{Error, Result};
 use crate::state::AppState;
 
 const MAX_NAME: usize = 200;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/contacts", post(create).get(list))
-        .route("/contacts/{id}", get(show).patch(update).delete(remove))
-        .route("/contacts/{id}/invitation", post(invite))
+pub fn routes() -> Vec<ApiRoute> {
+    vec![
+        ApiRoute::post("/contacts", create),
+        ApiRoute::get("/contacts", list),
+        ApiRoute::get("/contacts/{id}", show),
+        ApiRoute::patch("/contacts/{id}", update),
+        ApiRoute::delete("/contacts/{id}", remove),
+        ApiRoute::post("/contacts/{id}/invitation", invite),
+    ]
 }
 
 fn view(contact: &Contact) -> Value {

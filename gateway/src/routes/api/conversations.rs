@@ -1,26 +1,26 @@
 //! Client requests as staff see them: `/api/v1/conversations…`, and staff replies.
 
-use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::{get, post};
 use portico_shared::ids::looks_like;
 use portico_shared::store::{Conversation, ConversationQuery, Message};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{ApiFirm, ApiJson, decode_cursor, encode_cursor, ok, rfc3339};
+use super::{ApiFirm, ApiJson, ApiRoute, decode_cursor, encode_cursor, ok, rfc3339};
 use crate::error::{Error, Result};
+use crate::i18n::Lang;
 use crate::notify;
 use crate::routes::requests::message_body;
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/conversations", get(list))
-        .route("/conversations/{id}", get(show))
-        .route("/conversations/{id}/messages", post(reply))
+pub fn routes() -> Vec<ApiRoute> {
+    vec![
+        ApiRoute::get("/conversations", list),
+        ApiRoute::get("/conversations/{id}", show),
+        ApiRoute::post("/conversations/{id}/messages", reply),
+    ]
 }
 
 fn view(conversation: &Conversation) -> Value {
@@ -117,7 +117,15 @@ async fn reply(
     if !looks_like("cv", &id) {
         return Err(Error::NotFound);
     }
-    let body = message_body(&reply.body).map_err(|problem| Error::invalid("body", problem))?;
+    // The API speaks English; the key names the portal's text for the same problem.
+    let body = message_body(&reply.body).map_err(|key| {
+        let text = state
+            .templates
+            .catalogs()
+            .text(Lang::En, key)
+            .unwrap_or(key);
+        Error::invalid("body", text)
+    })?;
     let message = state
         .store
         .add_message(&firm.id, None, &id, "staff", &body)

@@ -1,17 +1,15 @@
 //! `GET /api/v1/firm`: the key's firm.
 
-use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::get;
 use serde_json::json;
 
-use super::{ApiFirm, ok, rfc3339};
+use super::{ApiFirm, ApiRoute, ok, rfc3339};
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/firm", get(show))
+pub fn routes() -> Vec<ApiRoute> {
+    vec![ApiRoute::get("/firm", show)]
 }
 
 async fn show(State(state): State<AppState>, ApiFirm(firm): ApiFirm) -> Response {

@@ -5,17 +5,23 @@
 mod contacts;
 mod conversations;
 mod firm;
+mod invoices;
+pub mod openapi;
 pub mod portal;
 mod signing;
 mod tasks;
 
+use std::collections::BTreeMap;
+
 use axum::Router;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Request};
+use axum::handler::Handler;
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Json, Response};
+use axum::routing::MethodRouter;
 use portico_shared::secret::{b64, hex, unb64};
 use portico_shared::store::Firm;
 use serde::de::DeserializeOwned;
@@ -24,17 +30,96 @@ use serde_json::json;
 use crate::error::{Error, ErrorInfo};
 use crate::state::AppState;
 
+/// Where the API lives; route paths below are relative to it.
+pub const PREFIX: &str = "/api/v1";
+
+/// One route of the API. Each module lists its routes; the router is built from these lists
+/// alone, and [`served`] reports them, so a test can hold the OpenAPI document to exactly
+/// what is served.
+pub struct ApiRoute {
+    pub method: Method,
+    pub path: &'static str,
+    handler: MethodRouter<AppState>,
+    /// Takes an uploaded document: its body may be as large as `PORTICO_UPLOAD_MAX_BYTES`
+    /// allows, where every other route keeps the global 1 MB.
+    upload: bool,
+}
+
+impl ApiRoute {
+    /// Marks a route that takes an uploaded document.
+    pub fn upload(mut self) -> ApiRoute {
+        self.upload = true;
+        self
+    }
+}
+
+macro_rules! route_constructors {
+    ($($name:ident => $method:ident),*) => {
+        impl ApiRoute {
+            $(
+                pub fn $name<H, T>(path: &'static str, handler: H) -> ApiRoute
+                where
+                    H: Handler<T, AppState>,
+                    T: 'static,
+                {
+                    ApiRoute {
+                        method: Method::$method,
+                        path,
+                        handler: axum::routing::$name(handler),
+                        upload: false,
+                    }
+                }
+            )*
+        }
+    };
+}
+route_constructors!(get => GET, post => POST, put => PUT, patch => PATCH, delete => DELETE);
+
+fn all_routes() -> Vec<ApiRoute> {
+    [
+        firm::routes(),
+        contacts::routes(),
+        tasks::routes(),
+        conversations::routes(),
+        portal::routes(),
+        invoices::routes(),
+        signing::routes(),
+        openapi::routes(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
+/// Every `(method, full path)` the API serves, e.g. `(PATCH, "/api/v1/tasks/{id}")`.
+pub fn served() -> Vec<(Method, String)> {
+    all_routes()
+        .into_iter()
+        .map(|r| (r.method, format!("{PREFIX}{}", r.path)))
+        .collect()
+}
+
 pub fn router(state: &AppState) -> Router<AppState> {
-    let v1 = Router::new()
-        .merge(firm::router())
-        .merge(contacts::router())
-        .merge(tasks::router())
-        .merge(conversations::router())
-        .merge(portal::router())
-        .merge(signing::router(state))
-        .fallback(|| async { Error::NotFound });
+    let upload_limit = usize::try_from(state.config.upload_max_bytes)
+        .unwrap_or(usize::MAX)
+        .saturating_add(crate::blobs::FORM_OVERHEAD);
+    let mut by_path: BTreeMap<&'static str, MethodRouter<AppState>> = BTreeMap::new();
+    for mut route in all_routes() {
+        if route.upload {
+            route.handler = route.handler.layer(DefaultBodyLimit::max(upload_limit));
+        }
+        // `merge` panics at start on a method listed twice for one path.
+        let methods = by_path.remove(route.path).unwrap_or_default();
+        by_path.insert(route.path, methods.merge(route.handler));
+    }
+    let v1 = by_path
+        .into_iter()
+        .fold(Router::new(), |router, (path, methods)| {
+            router.route(path, methods)
+        })
+        .fallback(|| async { Error::NoRoute });
     Router::new()
-        .nest("/api/v1", v1)
+        .nest(PREFIX, v1)
         .layer(middleware::from_fn(json_errors))
 }
 

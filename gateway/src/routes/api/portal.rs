@@ -1,15 +1,16 @@
 //! The firm's portal settings: `GET/PATCH /api/v1/portal`.
 
-use axum::Router;
+use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::extract::rejection::BytesRejection;
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
-use axum::routing::get;
-use portico_shared::store::{Firm, PortalPatch};
+use portico_shared::secret::hex;
+use portico_shared::store::{Firm, Logo, PortalPatch};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::{ApiFirm, ApiJson, ok};
+use super::{ApiFirm, ApiJson, ApiRoute, ok};
 use crate::error::{Error, Result};
 use crate::state::AppState;
 
@@ -17,8 +18,13 @@ const MAX_LINKS: usize = 10;
 const MAX_LABEL: usize = 40;
 const MAX_DISPLAY_NAME: usize = 120;
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/portal", get(show).patch(update))
+pub fn routes() -> Vec<ApiRoute> {
+    vec![
+        ApiRoute::get("/portal", show),
+        ApiRoute::patch("/portal", update),
+        ApiRoute::put("/portal/logo", put_logo),
+        ApiRoute::delete("/portal/logo", delete_logo),
+    ]
 }
 
 /// A link in the portal's menu.
@@ -34,9 +40,16 @@ pub fn menu_links(firm: &Firm) -> Vec<MenuLink> {
     serde_json::from_str(&firm.menu_links).unwrap_or_default()
 }
 
-fn view(firm: &Firm) -> Value {
+fn view(state: &AppState, firm: &Firm) -> Value {
+    let logo = firm.logo_sha256.as_ref().map(|sha| {
+        json!({
+            "url": format!("{}/assets/logo", state.config.portal_url(&firm.slug)),
+            "sha256": sha,
+        })
+    });
     json!({
         "display_name": firm.portal_name(),
+        "logo": logo,
         "brand_color": firm.brand_color,
         "menu_links": menu_links(firm),
         "billing_enabled": firm.billing_enabled,
@@ -44,8 +57,8 @@ fn view(firm: &Firm) -> Value {
     })
 }
 
-async fn show(ApiFirm(firm): ApiFirm) -> Response {
-    ok(StatusCode::OK, view(&firm))
+async fn show(State(state): State<AppState>, ApiFirm(firm): ApiFirm) -> Response {
+    ok(StatusCode::OK, view(&state, &firm))
 }
 
 #[derive(Deserialize)]
@@ -56,6 +69,8 @@ struct UpdatePortal {
     menu_links: Option<Vec<MenuLink>>,
     billing_enabled: Option<bool>,
     esign_enabled: Option<bool>,
+    /// Not settable here: named only to point to the upload route.
+    logo: Option<Value>,
 }
 
 /// `#1d4ed8`: six hex digits, stored lower-case.
@@ -105,6 +120,13 @@ async fn update(
     ApiFirm(firm): ApiFirm,
     ApiJson(body): ApiJson<UpdatePortal>,
 ) -> Result<Response> {
+    if body.logo.is_some() {
+        return Err(Error::invalid(
+            "logo",
+            "upload the logo with PUT /api/v1/portal/logo (the image as the body), remove it \
+             with DELETE /api/v1/portal/logo",
+        ));
+    }
     let display_name = match body.display_name.as_deref().map(str::trim) {
         Some(name) if name.is_empty() || name.chars().count() > MAX_DISPLAY_NAME => {
             return Err(Error::invalid(
@@ -136,5 +158,88 @@ async fn update(
     };
     let firm = state.store.update_portal(&firm.id, &patch).await?;
     state.firms.forget(&firm.slug);
-    Ok(ok(StatusCode::OK, view(&firm)))
+    Ok(ok(StatusCode::OK, view(&state, &firm)))
+}
+
+/// Largest logo accepted: a header logo needs far less.
+pub const MAX_LOGO: usize = 512 * 1024;
+
+/// The image type the bytes really are, of the ones a logo may be. SVG is never one: it can
+/// carry scripts.
+fn sniff(bytes: &[u8]) -> Option<&'static str> {
+    if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+        Some("image/png")
+    } else if bytes.starts_with(&[0xff, 0xd8, 0xff]) {
+        Some("image/jpeg")
+    } else if bytes.len() >= 12 && &bytes[..4] == b"RIFF" && &bytes[8..12] == b"WEBP" {
+        Some("image/webp")
+    } else {
+        None
+    }
+}
+
+/// `PUT /api/v1/portal/logo`: the body is the image, with its `Content-Type`.
+async fn put_logo(
+    State(state): State<AppState>,
+    ApiFirm(firm): ApiFirm,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response> {
+    let too_large = || Error::FieldTooLarge {
+        field: "logo",
+        message: format!("the logo must be at most {} KB", MAX_LOGO / 1024),
+    };
+    let bytes = match body {
+        Ok(bytes) => bytes,
+        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => return Err(too_large()),
+        Err(e) => return Err(Error::BadRequest(e.body_text())),
+    };
+    if bytes.len() > MAX_LOGO {
+        return Err(too_large());
+    }
+    let declared = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_ascii_lowercase()
+        })
+        .unwrap_or_default();
+    if !["image/png", "image/jpeg", "image/webp"].contains(&declared.as_str()) {
+        return Err(Error::invalid(
+            "logo",
+            format!(
+                "the logo must be sent as image/png, image/jpeg or image/webp, not {:?} \
+                 (SVG is not accepted: it can carry scripts)",
+                declared
+            ),
+        ));
+    }
+    match sniff(&bytes) {
+        Some(found) if found == declared => {}
+        _ => {
+            return Err(Error::invalid(
+                "logo",
+                format!("the body is not a {declared} image"),
+            ));
+        }
+    }
+    let sha256 = hex(ring::digest::digest(&ring::digest::SHA256, &bytes).as_ref());
+    let logo = Logo {
+        content_type: declared,
+        bytes: bytes.to_vec(),
+        sha256,
+    };
+    let firm = state.store.set_logo(&firm.id, Some(&logo)).await?;
+    state.firms.forget(&firm.slug);
+    Ok(ok(StatusCode::OK, view(&state, &firm)))
+}
+
+async fn delete_logo(State(state): State<AppState>, ApiFirm(firm): ApiFirm) -> Result<Response> {
+    let firm = state.store.set_logo(&firm.id, None).await?;
+    state.firms.forget(&firm.slug);
+    Ok(ok(StatusCode::OK, view(&state, &firm)))
 }

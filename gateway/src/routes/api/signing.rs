@@ -2,12 +2,10 @@
 //! a PDF), `GET /api/v1/signing-requests` (filter `contact_id`, `status`; cursor pages) and
 //! `GET /api/v1/signing-requests/{id}` with its full audit trail.
 
-use axum::Router;
 use axum::extract::multipart::MultipartRejection;
-use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, State};
+use axum::extract::{Multipart, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::{get, post};
 use portico_shared::filetypes::by_extension;
 use portico_shared::ids::looks_like;
 use portico_shared::store::{
@@ -16,8 +14,8 @@ use portico_shared::store::{
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{ApiFirm, decode_cursor, encode_cursor, ok, rfc3339};
-use crate::blobs::{FORM_OVERHEAD, multipart_error, safe_file_name};
+use super::{ApiFirm, ApiRoute, decode_cursor, encode_cursor, ok, rfc3339};
+use crate::blobs::{multipart_error, safe_file_name};
 use crate::error::{Error, Result};
 use crate::extract::ClientOrigin;
 use crate::notify;
@@ -25,16 +23,12 @@ use crate::state::AppState;
 
 const MAX_TITLE: usize = 200;
 
-pub fn router(state: &AppState) -> Router<AppState> {
-    let limit = usize::try_from(state.config.upload_max_bytes)
-        .unwrap_or(usize::MAX)
-        .saturating_add(FORM_OVERHEAD);
-    Router::new()
-        .route(
-            "/signing-requests",
-            post(create).layer(DefaultBodyLimit::max(limit)).get(list),
-        )
-        .route("/signing-requests/{id}", get(show))
+pub fn routes() -> Vec<ApiRoute> {
+    vec![
+        ApiRoute::post("/signing-requests", create).upload(),
+        ApiRoute::get("/signing-requests", list),
+        ApiRoute::get("/signing-requests/{id}", show),
+    ]
 }
 
 fn event_view(event: &SigningEvent) -> Value {
@@ -171,7 +165,14 @@ async fn create(
         .store
         .create_signing_request(&firm.id, &new, &event)
         .await?;
-    notify::signature_requested(&state, &firm, &request).await?;
+    notify::signature_requested(
+        &state,
+        &firm,
+        &request.contact_id,
+        &request.id,
+        &request.title,
+    )
+    .await?;
     let events = state.store.signing_events(&request.id).await?;
     let mut body = view(&state, &firm.slug, &request);
     body["events"] = events.iter().map(event_view).collect();

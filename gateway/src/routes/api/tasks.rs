@@ -1,16 +1,14 @@
 //! Tasks shared to the portal: `/api/v1/tasks…`.
 
-use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use portico_shared::ids::looks_like;
 use portico_shared::store::{NewTask, TaskDetail, TaskFile, TaskPatch, TaskQuery};
 use serde::{Deserialize, Deserializer};
 use serde_json::{Value, json};
 
-use super::{ApiFirm, ApiJson, decode_cursor, encode_cursor, ok, rfc3339};
+use super::{ApiFirm, ApiJson, ApiRoute, decode_cursor, encode_cursor, ok, rfc3339};
 use crate::error::{Error, Result};
 use crate::notify;
 use crate::state::AppState;
@@ -20,11 +18,15 @@ const MAX_DESCRIPTION: usize = 10_000;
 const MAX_ITEMS: usize = 100;
 const MAX_ASSIGNEES: usize = 50;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/tasks", post(create).get(list))
-        .route("/tasks/{id}", get(show).patch(update).delete(remove))
-        .route("/tasks/{id}/files/{file}", get(download))
+pub fn routes() -> Vec<ApiRoute> {
+    vec![
+        ApiRoute::post("/tasks", create),
+        ApiRoute::get("/tasks", list),
+        ApiRoute::get("/tasks/{id}", show),
+        ApiRoute::patch("/tasks/{id}", update),
+        ApiRoute::delete("/tasks/{id}", remove),
+        ApiRoute::get("/tasks/{id}/files/{file}", download),
+    ]
 }
 
 fn file_view(file: &TaskFile) -> Value {

@@ -1,0 +1,217 @@
+//! Invoices staff publish for a contact; the portal lists a contact's own invoices when the
+//! firm has billing enabled. Amounts are integer minor units of an ISO 4217 currency.
+
+use async_trait::async_trait;
+use serde::Serialize;
+use sqlx::{Postgres, Sqlite};
+
+use super::{SqlStore, StoreError, on_unique};
+use crate::ids::new_id;
+use crate::now_unix;
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, sqlx::FromRow)]
+pub struct Invoice {
+    pub id: String,
+    pub firm_id: String,
+    pub contact_id: String,
+    pub number: String,
+    pub amount_minor: i64,
+    pub currency: String,
+    /// `YYYY-MM-DD`
+    pub issued_date: String,
+    /// `YYYY-MM-DD`
+    pub due_date: String,
+    /// `open`, `paid` or `void`
+    pub status: String,
+    pub pay_url: Option<String>,
+    pub description: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// A validated invoice to create.
+#[derive(Debug)]
+pub struct NewInvoice {
+    pub contact_id: String,
+    pub number: String,
+    pub amount_minor: i64,
+    pub currency: String,
+    pub issued_date: String,
+    pub due_date: String,
+    pub status: String,
+    pub pay_url: Option<String>,
+    pub description: String,
+}
+
+#[derive(Debug)]
+pub struct InvoiceQuery {
+    pub after: Option<(i64, String)>,
+    pub limit: i64,
+    pub contact_id: Option<String>,
+    pub status: Option<String>,
+}
+
+#[async_trait]
+pub trait InvoiceStore {
+    /// `UnknownReference("contact_id", id)` when the contact is not the firm's;
+    /// `Conflict("number")` when the firm already has an invoice with this number.
+    async fn create_invoice(&self, firm_id: &str, new: &NewInvoice) -> Result<Invoice, StoreError>;
+    async fn invoice(&self, firm_id: &str, id: &str) -> Result<Option<Invoice>, StoreError>;
+    async fn list_invoices(
+        &self,
+        firm_id: &str,
+        query: &InvoiceQuery,
+    ) -> Result<Vec<Invoice>, StoreError>;
+    async fn set_invoice_status(
+        &self,
+        firm_id: &str,
+        id: &str,
+        status: &str,
+    ) -> Result<Option<Invoice>, StoreError>;
+    /// A client's invoices: open ones first by due date, then the rest, newest first.
+    async fn client_invoices(
+        &self,
+        firm_id: &str,
+        contact_id: &str,
+        limit: i64,
+    ) -> Result<Vec<Invoice>, StoreError>;
+}
+
+macro_rules! invoice_columns {
+    () => {
+        "id, firm_id, contact_id, number, amount_minor, currency, issued_date, due_date, status, \
+         pay_url, description, created_at, updated_at"
+    };
+}
+
+macro_rules! invoice_store {
+    ($backend:ty) => {
+        #[async_trait]
+        impl InvoiceStore for SqlStore<$backend> {
+            async fn create_invoice(
+                &self,
+                firm_id: &str,
+                new: &NewInvoice,
+            ) -> Result<Invoice, StoreError> {
+                let now = now_unix();
+                // Checked in the same statement's transaction, so a contact of another firm
+                // can never be attached.
+                let mut tx = self.writer.begin().await?;
+                let known: Option<(String,)> =
+                    sqlx::query_as("SELECT id FROM contacts WHERE firm_id = $1 AND id = $2")
+                        .bind(firm_id)
+                        .bind(&new.contact_id)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                if known.is_none() {
+                    return Err(StoreError::UnknownReference(
+                        "contact_id",
+                        new.contact_id.clone(),
+                    ));
+                }
+                let invoice = sqlx::query_as(concat!(
+                    "INSERT INTO invoices (id, firm_id, contact_id, number, amount_minor, \
+                     currency, issued_date, due_date, status, pay_url, description, created_at, \
+                     updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) \
+                     RETURNING ",
+                    invoice_columns!()
+                ))
+                .bind(new_id("iv"))
+                .bind(firm_id)
+                .bind(&new.contact_id)
+                .bind(&new.number)
+                .bind(new.amount_minor)
+                .bind(&new.currency)
+                .bind(&new.issued_date)
+                .bind(&new.due_date)
+                .bind(&new.status)
+                .bind(&new.pay_url)
+                .bind(&new.description)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(on_unique("number"))?;
+                tx.commit().await?;
+                Ok(invoice)
+            }
+
+            async fn invoice(&self, firm_id: &str, id: &str) -> Result<Option<Invoice>, StoreError> {
+                Ok(sqlx::query_as(concat!(
+                    "SELECT ",
+                    invoice_columns!(),
+                    " FROM invoices WHERE firm_id = $1 AND id = $2"
+                ))
+                .bind(firm_id)
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?)
+            }
+
+            async fn list_invoices(
+                &self,
+                firm_id: &str,
+                query: &InvoiceQuery,
+            ) -> Result<Vec<Invoice>, StoreError> {
+                let (after_time, after_id) =
+                    query.after.clone().unwrap_or((i64::MIN, String::new()));
+                Ok(sqlx::query_as(concat!(
+                    "SELECT ",
+                    invoice_columns!(),
+                    " FROM invoices WHERE firm_id = $1 AND (created_at, id) > ($2, $3) \
+                     AND ($4 IS NULL OR contact_id = $4) AND ($5 IS NULL OR status = $5) \
+                     ORDER BY created_at, id LIMIT $6"
+                ))
+                .bind(firm_id)
+                .bind(after_time)
+                .bind(after_id)
+                .bind(&query.contact_id)
+                .bind(&query.status)
+                .bind(query.limit)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn set_invoice_status(
+                &self,
+                firm_id: &str,
+                id: &str,
+                status: &str,
+            ) -> Result<Option<Invoice>, StoreError> {
+                Ok(sqlx::query_as(concat!(
+                    "UPDATE invoices SET status = $3, updated_at = $4 \
+                     WHERE firm_id = $1 AND id = $2 RETURNING ",
+                    invoice_columns!()
+                ))
+                .bind(firm_id)
+                .bind(id)
+                .bind(status)
+                .bind(now_unix())
+                .fetch_optional(&self.writer)
+                .await?)
+            }
+
+            async fn client_invoices(
+                &self,
+                firm_id: &str,
+                contact_id: &str,
+                limit: i64,
+            ) -> Result<Vec<Invoice>, StoreError> {
+                Ok(sqlx::query_as(concat!(
+                    "SELECT ",
+                    invoice_columns!(),
+                    " FROM invoices WHERE firm_id = $1 AND contact_id = $2 \
+                     ORDER BY CASE WHEN status = 'open' THEN 0 ELSE 1 END, \
+                     CASE WHEN status = 'open' THEN due_date END, \
+                     issued_date DESC, id LIMIT $3"
+                ))
+                .bind(firm_id)
+                .bind(contact_id)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+        }
+    };
+}
+invoice_store!(Sqlite);
+invoice_store!(Postgres);
