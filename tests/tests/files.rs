@@ -218,6 +218,23 @@ async fn uploads_are_refused_when_too_large_of_the_wrong_type_empty_or_forged() 
         "{page}"
     );
     assert!(page.contains("PDF, PNG or text"), "{page}");
+    // The same refusal for a German-speaking browser, in German.
+    let german = browser
+        .client
+        .post(&upload_url)
+        .header("accept-language", "de")
+        .multipart(upload_form(&csrf, "setup.exe", b"MZ\x90\x00\x03"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(german.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let page = german.text().await.unwrap();
+    assert!(page.contains("Dateityp nicht erlaubt"), "{page}");
+    assert!(
+        page.contains("Dateien vom Typ .exe können hier nicht hochgeladen werden"),
+        "{page}"
+    );
+    assert!(page.contains("PDF, PNG oder"), "{page}");
     // Allowed by default, but not in this configuration.
     let (status, page) = post(upload_form(&csrf, "scan.jpg", b"\xff\xd8\xff\xe0")).await;
     assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);

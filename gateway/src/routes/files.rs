@@ -12,6 +12,8 @@ use portico_shared::ids::looks_like;
 use portico_shared::store::{NewFile, TaskFile};
 use serde::Serialize;
 
+use super::tr;
+
 use crate::auth::csrf::ProtectedMultipart;
 use crate::blobs::{FORM_OVERHEAD, Received, megabytes, multipart_error, safe_file_name};
 use crate::error::{Error, Result};
@@ -56,8 +58,8 @@ pub fn rows(files: &[TaskFile], contact_id: &str) -> Vec<FileRow> {
         .collect()
 }
 
-/// "PDF, PNG, JPEG or CSV" for the configured types.
-pub fn accepted_labels(types: &[&FileType]) -> String {
+/// "PDF, PNG, JPEG or CSV" for the configured types, `or` in the page's language.
+pub fn accepted_labels(types: &[&FileType], or: &str) -> String {
     let mut labels: Vec<&str> = Vec::new();
     for t in types {
         if !labels.contains(&t.label) {
@@ -67,31 +69,59 @@ pub fn accepted_labels(types: &[&FileType]) -> String {
     match labels.split_last() {
         None => String::new(),
         Some((last, [])) => last.to_string(),
-        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+        Some((last, rest)) => format!("{} {or} {last}", rest.join(", ")),
     }
 }
 
 /// The allowed type a file claims by its name, and whether its bytes agree.
-fn check_type<'t>(types: &[&'t FileType], received: &Received, name: &str) -> Result<&'t FileType> {
-    let accepted = accepted_labels(types);
+fn check_type(state: &AppState, received: &Received, name: &str) -> Result<&'static FileType> {
+    let types = &state.config.upload_types;
+    let accepted = accepted(state);
     let ext = extension(name).ok_or_else(|| {
-        Error::UnsupportedMediaType(format!(
-            "\u{201c}{name}\u{201d} has no file type in its name. You can upload {accepted} files."
+        Error::UnsupportedMediaType(tr(
+            state,
+            "upload.no_type",
+            &[("name", name), ("accepted", &accepted)],
         ))
     })?;
     let Some(kind) = types.iter().copied().find(|t| t.ext == ext) else {
-        return Err(Error::UnsupportedMediaType(format!(
-            "Files of type .{ext} cannot be uploaded here. You can upload {accepted} files."
-        )));
+        return Err(type_refused(state, &ext));
     };
     if !kind.matches(&received.head) {
-        return Err(Error::UnsupportedMediaType(format!(
-            "\u{201c}{name}\u{201d} is named as a {} file, but its contents are not {}. \
-             You can upload {accepted} files.",
-            kind.label, kind.label
+        return Err(Error::UnsupportedMediaType(tr(
+            state,
+            "upload.mismatch",
+            &[
+                ("name", name),
+                ("kind", kind.label),
+                ("accepted", &accepted),
+            ],
         )));
     }
     Ok(kind)
+}
+
+/// The configured types, in the page's language.
+pub fn accepted(state: &AppState) -> String {
+    accepted_labels(&state.config.upload_types, &tr(state, "upload.or", &[]))
+}
+
+fn type_refused(state: &AppState, ext: &str) -> Error {
+    Error::UnsupportedMediaType(tr(
+        state,
+        "upload.type_refused",
+        &[("ext", ext), ("accepted", &accepted(state))],
+    ))
+}
+
+/// A too-large upload, said in the page's language.
+fn translated(state: &AppState, max: u64) -> impl Fn(Error) -> Error + '_ {
+    move |e| match e {
+        Error::TooLarge(_) => {
+            Error::TooLarge(tr(state, "upload.too_large", &[("limit", &megabytes(max))]))
+        }
+        other => other,
+    }
 }
 
 async fn upload(
@@ -116,37 +146,42 @@ async fn upload(
     while let Some(field) = form
         .next_field()
         .await
-        .map_err(|e| multipart_error(e, max))?
+        .map_err(|e| translated(&state, max)(multipart_error(e, max)))?
     {
         if field.name() != Some("file") {
             continue;
         }
         if received.is_some() {
-            return Err(Error::invalid("file", "Please upload one file at a time."));
+            return Err(Error::invalid(
+                "file",
+                tr(&state, "upload.one_at_a_time", &[]),
+            ));
         }
         // Refuse a wrong name before reading the bytes.
         if let Some(ext) = field.file_name().and_then(extension)
             && !state.config.upload_types.iter().any(|t| t.ext == ext)
         {
-            return Err(Error::UnsupportedMediaType(format!(
-                "Files of type .{ext} cannot be uploaded here. You can upload {} files.",
-                accepted_labels(&state.config.upload_types)
-            )));
+            return Err(type_refused(&state, &ext));
         }
-        received = Some(blobs.receive(field, max).await?);
+        received = Some(
+            blobs
+                .receive(field, max)
+                .await
+                .map_err(translated(&state, max))?,
+        );
     }
     let received = match received {
         Some(r) if r.file_name.as_deref().is_some_and(|n| !n.is_empty()) => r,
-        _ => return Err(Error::invalid("file", "Choose a file to upload.")),
+        _ => return Err(Error::invalid("file", tr(&state, "upload.choose", &[]))),
     };
     let name = safe_file_name(received.file_name.as_deref().unwrap_or_default());
     if received.size == 0 {
         return Err(Error::invalid(
             "file",
-            format!("\u{201c}{name}\u{201d} is empty. Choose a file with something in it."),
+            tr(&state, "upload.empty", &[("name", &name)]),
         ));
     }
-    let kind = check_type(&state.config.upload_types, &received, &name)?;
+    let kind = check_type(&state, &received, &name)?;
     let new = NewFile {
         file_name: name,
         content_type: kind.content_type.to_string(),
@@ -188,7 +223,7 @@ mod tests {
     #[test]
     fn accepted_types_read_as_a_sentence() {
         let types = ["pdf", "jpg", "jpeg", "csv"].map(|e| by_extension(e).unwrap());
-        assert_eq!(super::accepted_labels(&types), "PDF, JPEG or CSV");
-        assert_eq!(super::accepted_labels(&types[..1]), "PDF");
+        assert_eq!(super::accepted_labels(&types, "or"), "PDF, JPEG or CSV");
+        assert_eq!(super::accepted_labels(&types[..1], "or"), "PDF");
     }
 }

@@ -16,7 +16,7 @@ use portico_shared::ids::looks_like;
 use portico_shared::store::{Completion, EventOrigin, Outcome, SigningRequest};
 use serde::Deserialize;
 
-use super::page;
+use super::{page, tr};
 use crate::auth::csrf::{CsrfProtected, CsrfToken, ProtectedForm};
 use crate::blobs::megabytes;
 use crate::error::{Error, Result};
@@ -88,8 +88,8 @@ fn already(request: &SigningRequest) -> Error {
 
 #[derive(Default)]
 struct Problems<'a> {
-    name: Option<&'static str>,
-    consent: Option<&'static str>,
+    name: Option<String>,
+    consent: Option<String>,
     draft_name: &'a str,
 }
 
@@ -252,12 +252,12 @@ async fn sign(
         ..Problems::default()
     };
     if name.is_empty() {
-        problems.name = Some("Type your full name to sign.");
+        problems.name = Some(tr(&state, "sign.error_name_empty", &[]));
     } else if name.chars().count() > MAX_NAME {
-        problems.name = Some("Your name can be at most 200 characters.");
+        problems.name = Some(tr(&state, "sign.error_name_long", &[]));
     }
     if form.consent.as_deref().is_none_or(str::is_empty) {
-        problems.consent = Some("Tick the box to agree to sign electronically.");
+        problems.consent = Some(tr(&state, "sign.error_consent", &[]));
     }
     if problems.name.is_some() || problems.consent.is_some() {
         return render(&state, &session, &csrf, &request, problems).await;

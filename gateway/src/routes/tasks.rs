@@ -62,7 +62,7 @@ async fn show(
         files => super::files::rows(&files, &session.contact.id),
         upload => context! {
             accept => types.iter().map(|t| format!(".{}", t.ext)).collect::<Vec<_>>().join(","),
-            types => super::files::accepted_labels(types),
+            types => super::files::accepted(&state),
             limit => crate::blobs::megabytes(state.config.upload_max_bytes),
         },
     };
