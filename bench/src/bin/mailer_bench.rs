@@ -7,7 +7,8 @@
 //! In one run, on loopback, against one Postfix `smtp-sink` (installed with the Debian package
 //! `postfix` when missing):
 //! 1. the ceiling: Postfix's own `smtp-source` sending messages of the mailer's size to the
-//!    sink over 1, 8 and 32 parallel sessions (kept open, like the mailer's pool);
+//!    sink over 1, 8 and 32 parallel sessions (kept open, like the mailer's pool), the best of
+//!    three runs per level;
 //! 2. the real `mailer` binary (release build, next to this one, rebuilt first when run
 //!    through cargo) draining N login-link jobs from the stream at 1, 8 and 32 sends in
 //!    flight: emails/s from the first enqueue until the last job is acknowledged;
@@ -35,6 +36,8 @@ const TARGET_RATE: f64 = 1000.0;
 const TARGET_RATIO: f64 = 0.5;
 const TARGET_P99_MS: f64 = 50.0;
 const TARGET_RSS_MB: f64 = 32.0;
+/// smtp-source runs per level; the ceiling is the fastest.
+const CEILING_RUNS: usize = 3;
 /// How long the steady-rate latency phase enqueues.
 const LATENCY_PHASE: Duration = Duration::from_secs(6);
 
@@ -122,22 +125,28 @@ async fn run(jobs: usize, build: bool) -> Result<()> {
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
 
+    // The ceiling is the best of three smtp-source runs per level: a run lasts about a second,
+    // so one slow moment on a shared machine would otherwise flatter the mailer's ratio.
     let mut ceilings = Vec::new();
     for sessions in LEVELS {
-        let started = Instant::now();
-        let status = Command::new(&smtp_source)
-            .args(["-d", "-s", &sessions.to_string(), "-m", &jobs.to_string()])
-            .args(["-l", &size.to_string()])
-            .args(["-f", "bench@portal.test", "-t", "client@example.com"])
-            .arg(format!("127.0.0.1:{port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .context("running smtp-source")?;
-        if !status.success() {
-            bail!("smtp-source failed: {status}");
+        let mut best = 0f64;
+        for _ in 0..CEILING_RUNS {
+            let started = Instant::now();
+            let status = Command::new(&smtp_source)
+                .args(["-d", "-s", &sessions.to_string(), "-m", &jobs.to_string()])
+                .args(["-l", &size.to_string()])
+                .args(["-f", "bench@portal.test", "-t", "client@example.com"])
+                .arg(format!("127.0.0.1:{port}"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .context("running smtp-source")?;
+            if !status.success() {
+                bail!("smtp-source failed: {status}");
+            }
+            best = best.max(jobs as f64 / started.elapsed().as_secs_f64());
         }
-        ceilings.push(jobs as f64 / started.elapsed().as_secs_f64());
+        ceilings.push(best);
     }
 
     let mut rates = Vec::new();
