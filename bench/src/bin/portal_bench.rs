@@ -1000,12 +1000,18 @@ async fn seed(db: &mut Db) -> Result<Seeded> {
                 seeder.push(MESSAGES_T, row).await?;
             }
         }
-        // Signing requests: the measured client has two pending and one signed; elsewhere
-        // contact 2 has one pending.
-        let signing: &[(usize, &str)] = match firm {
-            0 => &[(0, "pending"), (0, "pending"), (0, "signed")],
-            1 => &[(0, "pending")],
-            _ => &[(2, "pending")],
+        // Signing requests: the measured client has two pending and one signed; elsewhere each
+        // contact has two, one in three still pending, so a firm holds ten and a read bounded
+        // only by the firm shows in the plans.
+        let signing: Vec<(usize, &str)> = match firm {
+            0 => vec![(0, "pending"), (0, "pending"), (0, "signed")],
+            1 => vec![(0, "pending")],
+            _ => (0..2 * CONTACTS_PER_FIRM)
+                .map(|n| {
+                    let status = if rng.chance(33) { "pending" } else { "signed" };
+                    (n % CONTACTS_PER_FIRM, status)
+                })
+                .collect(),
         };
         for (n, &(signer, status)) in signing.iter().enumerate() {
             let created = now - rng.below(30 * 86_400) as i64;
