@@ -34,6 +34,11 @@ pub struct Req {
     pub expect: StatusCode,
     /// Which series the latency belongs to (for interleaved phases).
     pub label: usize,
+    /// Further request headers (e.g. `x-request-id`).
+    pub headers: Vec<(&'static str, String)>,
+    /// Text the body must contain to count as success, so an error page with the expected
+    /// status is never measured as an answer.
+    pub must_contain: Option<Arc<str>>,
 }
 
 impl Req {
@@ -46,6 +51,8 @@ impl Req {
             body: None,
             expect: StatusCode::OK,
             label: 0,
+            headers: Vec::new(),
+            must_contain: None,
         }
     }
 
@@ -59,6 +66,8 @@ impl Req {
             body: Some(("application/json", json.to_string())),
             expect: StatusCode::CREATED,
             label: 0,
+            headers: Vec::new(),
+            must_contain: None,
         }
     }
 
@@ -74,6 +83,8 @@ impl Req {
             body: Some(("application/x-www-form-urlencoded", body)),
             expect: StatusCode::OK,
             label: 0,
+            headers: Vec::new(),
+            must_contain: None,
         }
     }
 
@@ -85,6 +96,27 @@ impl Req {
     pub fn label(mut self, label: usize) -> Req {
         self.label = label;
         self
+    }
+
+    pub fn header(mut self, name: &'static str, value: &str) -> Req {
+        self.headers.push((name, value.to_string()));
+        self
+    }
+
+    pub fn must_contain(mut self, text: Arc<str>) -> Req {
+        self.must_contain = Some(text);
+        self
+    }
+
+    /// Whether `answer` is what this request expects: the status, and the text if any.
+    pub fn accepts(&self, answer: &Answer) -> bool {
+        answer.status == self.expect
+            && self.must_contain.as_deref().is_none_or(|text| {
+                answer
+                    .body
+                    .windows(text.len())
+                    .any(|w| w == text.as_bytes())
+            })
     }
 }
 
@@ -125,6 +157,9 @@ impl Conn {
             .header(HOST, target.host.as_str());
         if let Some(cookie) = &req.cookie {
             builder = builder.header(COOKIE, cookie.as_str());
+        }
+        for (name, value) in &req.headers {
+            builder = builder.header(*name, value.as_str());
         }
         if let Some(authorization) = &req.authorization {
             builder = builder.header(AUTHORIZATION, authorization.as_str());
@@ -258,7 +293,7 @@ pub async fn run(target: &Target, plan: Plan, make: MakeReq) -> Result<Stats> {
                 let outcome = conn.send(&target, &req).await;
                 last = Instant::now();
                 match outcome {
-                    Ok(answer) if answer.status == req.expect => stats.ok.push(Sample {
+                    Ok(answer) if req.accepts(&answer) => stats.ok.push(Sample {
                         label: req.label,
                         latency: last - sent,
                     }),
@@ -268,11 +303,15 @@ pub async fn run(target: &Target, plan: Plan, make: MakeReq) -> Result<Stats> {
                             let text = answer.text();
                             let snippet: String = text.chars().take(160).collect();
                             stats.first_error = Some(format!(
-                                "{} {} answered {} (expected {}): {}",
+                                "{} {} answered {} (expected {}{}): {}",
                                 req.method,
                                 req.path,
                                 answer.status,
                                 req.expect,
+                                match &req.must_contain {
+                                    Some(text) => format!(" with {text:?}"),
+                                    None => String::new(),
+                                },
                                 snippet.replace('\n', " ")
                             ));
                         }

@@ -13,8 +13,6 @@
 #![forbid(unsafe_code)]
 
 mod baseline;
-mod load;
-mod system;
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -24,15 +22,16 @@ use std::process::{Command, ExitCode, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Context, Result, bail};
 use hyper::StatusCode;
 use portico_shared::keys::Keyring;
-use portico_shared::mail::{LinkSecrets, MailJob};
-use portico_shared::secret::{hex, random_bytes};
 use redis::aio::ConnectionManager;
 
-use load::{Conn, MakeReq, Plan, Req, Stats, Target};
-use system::ChildGuard;
+use portico_bench::harness::{
+    self, BASE_DOMAIN, Scratch, fetch_anchors, redis_cpu, take_links, wait_ready,
+};
+use portico_bench::load::{self, MakeReq, Plan, Req, Stats, Target};
+use portico_bench::system::{self, ChildGuard};
 
 /// Concurrent connections of the throughput phases.
 const CONNECTIONS: usize = 64;
@@ -43,7 +42,6 @@ const KNOWN_CONTACTS: usize = 256;
 /// Contacts without portal access (answered exactly like unknown addresses).
 const NO_ACCESS_CONTACTS: usize = 64;
 const SLUG: &str = "bench";
-const BASE_DOMAIN: &str = "portico.bench";
 /// Over this share of failed requests in a phase, its figures mean nothing: the run fails.
 const MAX_ERROR_RATE: f64 = 0.01;
 
@@ -128,97 +126,13 @@ fn parse_options(args: &[String]) -> Result<Options, String> {
     Ok(options)
 }
 
-/// What the run created outside its processes, removed at the end whatever happened.
-struct Scratch {
-    dir: PathBuf,
-    redis_url: String,
-    prefix: String,
-    /// The admin URL and name of the PostgreSQL database made for the run.
-    postgres: Option<(String, String)>,
-}
-
-impl Scratch {
-    async fn remove(&self) {
-        if let Ok(mut redis) = portico_shared::redis_conn::connect(&self.redis_url).await {
-            let _ = delete_prefix(&mut redis, &self.prefix).await;
-        }
-        if let Some((admin, name)) = &self.postgres {
-            use sqlx::Connection;
-            if let Ok(mut conn) = sqlx::PgConnection::connect(admin).await {
-                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                    .execute(&mut conn)
-                    .await;
-            }
-        }
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
 async fn run(options: Options) -> Result<()> {
+    let gateway = harness::gateway_binary(options.build)?;
     let exe = std::env::current_exe().context("locating this binary")?;
-    let bin_dir = exe.parent().context("locating this binary's folder")?;
-    if options.build {
-        build_gateway(bin_dir)?;
-    }
-    let gateway = bin_dir.join("gateway");
-    if !gateway.exists() {
-        bail!(
-            "{} is missing: build it first with cargo build --release -p portico-gateway -p portico-bench",
-            gateway.display()
-        );
-    }
-    let run_id = hex(&random_bytes::<5>());
-    let scratch = Scratch {
-        dir: std::env::temp_dir().join(format!("portico-bench-{run_id}")),
-        redis_url: std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into()),
-        prefix: format!("bench{run_id}:"),
-        postgres: options.postgres.then(|| {
-            let admin = std::env::var("PORTICO_BENCH_PG_URL")
-                .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-            (admin, format!("portico_bench_{run_id}"))
-        }),
-    };
-    std::fs::create_dir_all(&scratch.dir)
-        .with_context(|| format!("creating {}", scratch.dir.display()))?;
+    let (scratch, run_id) = Scratch::new(options.postgres);
     let outcome = bench(&options, &gateway, &exe, &scratch, &run_id).await;
     scratch.remove().await;
     outcome
-}
-
-/// Under cargo, builds the gateway into the same target folder and profile as this binary,
-/// so the figures are never those of a stale gateway.
-fn build_gateway(bin_dir: &Path) -> Result<()> {
-    let Ok(cargo) = std::env::var("CARGO") else {
-        return Ok(());
-    };
-    let Some(target_dir) = bin_dir.parent().filter(|t| t.join("CACHEDIR.TAG").exists()) else {
-        return Ok(());
-    };
-    let profile = bin_dir.file_name().and_then(|p| p.to_str()).unwrap_or("");
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
-    let mut command = Command::new(cargo);
-    command
-        .args(["build", "-q", "-p", "portico-gateway", "--bin", "gateway"])
-        .arg("--manifest-path")
-        .arg(&manifest)
-        .env("CARGO_TARGET_DIR", target_dir);
-    match profile {
-        "release" => command.arg("--release"),
-        "debug" => &mut command,
-        other => command.args(["--profile", other]),
-    };
-    eprintln!("bench: building the gateway ({profile})…");
-    let status = command.status().context("running cargo build")?;
-    if !status.success() {
-        bail!("building the gateway failed");
-    }
-    Ok(())
-}
-
-/// A CSRF anchor cookie and the token bound to it (and to the firm's host).
-struct Anchor {
-    cookie: String,
-    csrf: String,
 }
 
 /// Samples CPU time of everything taking part, around each phase.
@@ -244,20 +158,10 @@ struct CpuSnap {
 
 impl Meter {
     async fn snap(&mut self) -> CpuSnap {
-        let mut postgres = HashMap::new();
-        if let Some((conn, name)) = &mut self.postgres {
-            let pids: Vec<i32> =
-                sqlx::query_scalar("SELECT pid FROM pg_stat_activity WHERE datname = $1")
-                    .bind(name.as_str())
-                    .fetch_all(&mut *conn)
-                    .await
-                    .unwrap_or_default();
-            for pid in pids {
-                if let Some(cpu) = system::cpu_time(&pid.to_string()) {
-                    postgres.insert(pid as u32, cpu);
-                }
-            }
-        }
+        let postgres = match &mut self.postgres {
+            Some((conn, name)) => harness::postgres_cpu(conn, name).await,
+            None => HashMap::new(),
+        };
         CpuSnap {
             gateway: system::cpu_time(&self.gateway.to_string()).unwrap_or_default(),
             baseline: system::cpu_time(&self.baseline.to_string()).unwrap_or_default(),
@@ -325,16 +229,10 @@ async fn measure(
         server_cpu: server_cpu.as_secs_f64(),
         redis_cpu: after.redis - before.redis,
         client_cpu: (after.client - before.client).as_secs_f64(),
-        db_cpu: meter.postgres.as_ref().map(|_| {
-            after
-                .postgres
-                .iter()
-                .map(|(pid, cpu)| {
-                    let start = before.postgres.get(pid).copied().unwrap_or_default();
-                    cpu.saturating_sub(start).as_secs_f64()
-                })
-                .sum()
-        }),
+        db_cpu: meter
+            .postgres
+            .as_ref()
+            .map(|_| harness::cpu_since(&before.postgres, &after.postgres)),
     })
 }
 
@@ -437,87 +335,19 @@ async fn bench(
     let phase = options.phase;
     let load_before = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
 
-    // The database.
-    let database_url = match &scratch.postgres {
-        Some((admin, name)) => {
-            use sqlx::Connection;
-            let mut conn = sqlx::PgConnection::connect(admin)
-                .await
-                .with_context(|| format!("connecting to PostgreSQL at {admin}"))?;
-            sqlx::query(&format!("CREATE DATABASE {name}"))
-                .execute(&mut conn)
-                .await
-                .context("creating the benchmark database")?;
-            let (server, _) = admin
-                .rsplit_once('/')
-                .context("PostgreSQL URL has a path")?;
-            format!("{server}/{name}")
-        }
-        None => format!("sqlite://{}/portico.db", scratch.dir.display()),
-    };
-
-    // The gateway's configuration: the bench keeps the signing keys to unseal the mail jobs.
+    // The database and the gateway's configuration: the bench keeps the signing keys to
+    // unseal the mail jobs.
+    let database_url = scratch.create().await?;
     let keys = Keyring::generate("b1");
     let port = system::free_port()?;
-    let mut vars: HashMap<&str, String> = HashMap::from([
-        ("DATABASE_URL", database_url.clone()),
-        ("REDIS_URL", scratch.redis_url.clone()),
-        ("PORTICO_REDIS_PREFIX", scratch.prefix.clone()),
-        ("PORTICO_BIND", format!("127.0.0.1:{port}")),
-        ("PORTICO_BASE_DOMAIN", BASE_DOMAIN.into()),
-        ("PORTICO_PUBLIC_SCHEME", "http".into()),
-        ("PORTICO_PUBLIC_PORT", port.to_string()),
-        ("PORTICO_COOKIE_SECURE", "false".into()),
-        (
-            "PORTICO_DATA_DIR",
-            scratch.dir.join("var").display().to_string(),
-        ),
-        ("PORTICO_SIGNING_KEYS", keys.to_config_string()),
-        ("PORTICO_LOGIN_PER_IP", "1000000000/min".into()),
-        ("PORTICO_LOGIN_PER_EMAIL", "1000000000/min".into()),
-    ]);
-    for inherited in ["PATH", "RUST_LOG"] {
-        if let Ok(value) = std::env::var(inherited) {
-            vars.insert(inherited, value);
-        }
-    }
+    let vars = scratch.gateway_env(&database_url, &keys, port);
     let gateway_cmd = |args: &[&str]| {
         let mut command = Command::new(gateway);
         command.env_clear().envs(&vars).args(args);
         command
     };
-    let output = gateway_cmd(&["migrate"])
-        .output()
-        .context("running gateway migrate")?;
-    if !output.status.success() {
-        bail!(
-            "gateway migrate failed: {}",
-            String::from_utf8_lossy(&output.stderr).trim()
-        );
-    }
-    let output = gateway_cmd(&[
-        "firm",
-        "create",
-        "--slug",
-        SLUG,
-        "--name",
-        "Bench & Co",
-        "--owner-email",
-        "owner@bench.example",
-    ])
-    .output()
-    .context("running gateway firm create")?;
-    if !output.status.success() {
-        bail!(
-            "gateway firm create failed: {}",
-            String::from_utf8_lossy(&output.stderr).trim()
-        );
-    }
-    let api_key = String::from_utf8_lossy(&output.stdout)
-        .split_whitespace()
-        .find(|w| w.starts_with("pk_"))
-        .context("gateway firm create printed no API key")?
-        .to_string();
+    harness::gateway_cli(gateway, &vars, &["migrate"])?;
+    let api_key = harness::create_firm(gateway, &vars, SLUG, "Bench & Co")?;
 
     // The gateway, logging as it would by default, into a file.
     let log_path = scratch.dir.join("gateway.log");
@@ -827,154 +657,6 @@ async fn bench(
         );
     }
     Ok(())
-}
-
-async fn wait_ready(server: &mut ChildGuard, api: &Target, log: &Path) -> Result<()> {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Some(status) = server.exited() {
-            let text = std::fs::read_to_string(log).unwrap_or_default();
-            let tail: Vec<&str> = text.lines().rev().take(5).collect();
-            bail!(
-                "{} exited at start ({status}): {}",
-                server.name,
-                tail.into_iter().rev().collect::<Vec<_>>().join(" | ")
-            );
-        }
-        if let Ok(mut conn) = Conn::open(api.addr).await
-            && let Ok(answer) = conn.send(api, &Req::get("/readyz")).await
-            && answer.status == StatusCode::OK
-        {
-            return Ok(());
-        }
-        if Instant::now() > deadline {
-            bail!(
-                "the gateway is not ready after 30 s; its log: {}",
-                log.display()
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-async fn fetch_anchors(site: &Target, count: usize) -> Result<Vec<Anchor>> {
-    let mut conn = Conn::open(site.addr).await?;
-    let mut anchors = Vec::with_capacity(count);
-    for _ in 0..count {
-        let answer = conn.send(site, &Req::get("/login")).await?;
-        if answer.status != StatusCode::OK {
-            bail!("GET /login answered {}", answer.status);
-        }
-        let cookie = answer
-            .headers
-            .get_all(hyper::header::SET_COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .filter_map(|v| v.split(';').next())
-            .collect::<Vec<_>>()
-            .join("; ");
-        let html = answer.text();
-        let csrf = csrf_in(&html).context("no csrf field on the login page")?;
-        if cookie.is_empty() {
-            bail!("GET /login set no CSRF cookie");
-        }
-        anchors.push(Anchor { cookie, csrf });
-    }
-    Ok(anchors)
-}
-
-fn csrf_in(html: &str) -> Option<String> {
-    const FIELD: &str = "name=\"csrf\" value=\"";
-    let start = html.find(FIELD)? + FIELD.len();
-    let end = html[start..].find('"')?;
-    Some(html[start..start + end].to_string())
-}
-
-/// Reads every job off the mail stream, unseals its link and code, and empties the stream.
-async fn take_links(
-    redis: &mut ConnectionManager,
-    stream: &str,
-    keys: &Keyring,
-) -> Result<Vec<(String, String)>> {
-    const PAGE: usize = 2000;
-    let mut links = Vec::new();
-    let mut from = "-".to_string();
-    loop {
-        let page: redis::streams::StreamRangeReply = redis::cmd("XRANGE")
-            .arg(stream)
-            .arg(&from)
-            .arg("+")
-            .arg("COUNT")
-            .arg(PAGE)
-            .query_async(redis)
-            .await
-            .context("reading the mail stream")?;
-        for entry in &page.ids {
-            let json: String = entry.get("job").context("a mail job without a job field")?;
-            let job = MailJob::from_json(&json).context("a mail job that is not JSON")?;
-            let secrets: LinkSecrets = job
-                .unseal(keys)
-                .map_err(|e| anyhow!("a mail job does not unseal: {e:?}"))?;
-            let token = secrets
-                .link
-                .split_once("token=")
-                .map(|(_, t)| t.to_string())
-                .context("a mailed link without a token")?;
-            links.push((token, secrets.code));
-        }
-        match page.ids.last() {
-            Some(last) if page.ids.len() == PAGE => from = format!("({}", last.id),
-            _ => break,
-        }
-    }
-    redis::cmd("XTRIM")
-        .arg(stream)
-        .arg("MAXLEN")
-        .arg(0)
-        .query_async::<i64>(redis)
-        .await
-        .context("trimming the mail stream")?;
-    Ok(links)
-}
-
-/// Redis's own CPU seconds (user + system), from `INFO cpu`.
-async fn redis_cpu(redis: &mut ConnectionManager) -> Option<f64> {
-    let info: String = redis::cmd("INFO")
-        .arg("cpu")
-        .query_async(redis)
-        .await
-        .ok()?;
-    let field = |name: &str| -> Option<f64> {
-        info.lines()
-            .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
-            .and_then(|v| v.trim().parse().ok())
-    };
-    Some(field("used_cpu_user")? + field("used_cpu_sys")?)
-}
-
-/// Removes every key of the run (links, sessions, counters, the stream).
-async fn delete_prefix(redis: &mut ConnectionManager, prefix: &str) -> redis::RedisResult<()> {
-    let mut cursor: u64 = 0;
-    loop {
-        let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
-            .arg(cursor)
-            .arg("MATCH")
-            .arg(format!("{prefix}*"))
-            .arg("COUNT")
-            .arg(5000)
-            .query_async(redis)
-            .await?;
-        if !keys.is_empty() {
-            redis::cmd("UNLINK")
-                .arg(&keys)
-                .query_async::<i64>(redis)
-                .await?;
-        }
-        if next == 0 {
-            return Ok(());
-        }
-        cursor = next;
-    }
 }
 
 struct Report<'a> {

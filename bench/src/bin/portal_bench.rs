@@ -1,0 +1,1292 @@
+//! The portal home benchmark: prints figures beside their targets, never fails on them.
+//!
+//! ```text
+//! cargo run --release -p portico-bench --bin portal_bench [-- --postgres] [--secs N] [--no-build]
+//! ```
+//!
+//! In one run, on a fresh SQLite database (or a fresh PostgreSQL one with `--postgres`):
+//! 1. seeds 10,000 firms, 50,000 contacts and 1,000,000 tasks (with assignees, checklists,
+//!    conversations and signing requests) straight through SQL; one client of firm `bench`
+//!    has 50 shared tasks, one client of firm `small` has 5;
+//! 2. runs the real `gateway` binary (release build, rebuilt first under cargo), signs both
+//!    clients in through the real flow, and checks their home pages;
+//! 3. measures `GET /healthz`, `GET /` of the 50-task client, and `GET /healthz` again, each
+//!    on 32 keep-alive connections;
+//! 4. runs a second gateway that logs its SQL, takes one `GET /` of each client, and prints
+//!    the plan of every statement it ran against the seeded database.
+//!
+//! See BENCH.md ("Portal home benchmark") for what each figure means.
+#![forbid(unsafe_code)]
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::path::Path;
+use std::process::{Command, ExitCode};
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result, bail};
+use hyper::StatusCode;
+use portico_bench::harness::{self, BASE_DOMAIN, Scratch, redis_cpu, sign_in, wait_ready};
+use portico_bench::load::{self, Conn, MakeReq, Plan, Req, Stats, Target};
+use portico_bench::system::{self, ChildGuard};
+use portico_shared::ids::new_id;
+use portico_shared::keys::Keyring;
+use redis::aio::ConnectionManager;
+use sqlx::{Connection, Row};
+
+/// Concurrent connections of the measured phases.
+const CONNECTIONS: usize = 32;
+const FIRMS: usize = 10_000;
+const TASKS: usize = 1_000_000;
+const CONTACTS_PER_FIRM: usize = 5;
+/// The measured client's shared tasks, of which the first `CLIENT_OPEN` are open.
+const CLIENT_TASKS: usize = 50;
+const CLIENT_OPEN: usize = 30;
+/// Tasks assigned to the measured client but not shared: they must never show.
+const CLIENT_UNSHARED: usize = 10;
+/// The second client's shared tasks (3 open, 2 completed), to show the query count is the same.
+const SMALL_TASKS: usize = 5;
+const SLUG: &str = "bench";
+const SMALL_SLUG: &str = "small";
+const CLIENT_EMAIL: &str = "client@bench.example";
+const SMALL_EMAIL: &str = "client@small.example";
+/// Over this share of failed requests in a phase, its figures mean nothing: the run fails.
+const MAX_ERROR_RATE: f64 = 0.01;
+
+const TARGET_P99_MS: f64 = 20.0;
+const TARGET_RATIO: f64 = 0.25;
+
+struct Options {
+    postgres: bool,
+    phase: Duration,
+    build: bool,
+}
+
+const USAGE: &str = "usage: portal_bench [--postgres] [--secs N] [--no-build]";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let options = match parse_options(&args) {
+        Ok(options) => options,
+        Err(e) => {
+            eprintln!("portal_bench: {e}\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let outcome = tokio::runtime::Runtime::new()
+        .context("starting the async runtime")
+        .and_then(|runtime| runtime.block_on(run(options)));
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("portal_bench: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn parse_options(args: &[String]) -> Result<Options, String> {
+    let mut options = Options {
+        postgres: false,
+        phase: Duration::from_secs(8),
+        build: true,
+    };
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--postgres" => options.postgres = true,
+            "--no-build" => options.build = false,
+            "--secs" => {
+                let secs: u64 = args
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .filter(|&s| (1..=60).contains(&s))
+                    .ok_or("--secs: expected a number of seconds from 1 to 60")?;
+                options.phase = Duration::from_secs(secs);
+            }
+            "-h" | "--help" => return Err("help".into()),
+            other => return Err(format!("unknown argument {other:?}")),
+        }
+    }
+    Ok(options)
+}
+
+async fn run(options: Options) -> Result<()> {
+    let gateway = harness::gateway_binary(options.build)?;
+    let (scratch, _) = Scratch::new(options.postgres);
+    let outcome = bench(&options, &gateway, &scratch).await;
+    scratch.remove().await;
+    outcome
+}
+
+fn log(message: &str) {
+    eprintln!("portal_bench: {message}");
+}
+
+async fn bench(options: &Options, gateway: &Path, scratch: &Scratch) -> Result<()> {
+    let started = Instant::now();
+    let load_before = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let database_url = scratch.create().await?;
+    let keys = Keyring::generate("b1");
+    let port = system::free_port()?;
+    let vars = scratch.gateway_env(&database_url, &keys, port);
+    harness::gateway_cli(gateway, &vars, &["migrate"])?;
+    // The two firms whose clients sign in are made by the CLI, like any real firm.
+    harness::create_firm(gateway, &vars, SLUG, "Bench and Co")?;
+    harness::create_firm(gateway, &vars, SMALL_SLUG, "Small and Co")?;
+
+    log("seeding…");
+    let mut db = Db::connect(&database_url).await?;
+    let seeded = seed(&mut db).await?;
+    let mut counts = Vec::new();
+    for table in SEEDED_TABLES {
+        counts.push((table, db.count(table).await?));
+    }
+    let db_size = db.size(&database_url).await;
+    db.close().await;
+
+    // The gateway, logging as it would by default, into a file.
+    let log_path = scratch.dir.join("gateway.log");
+    let mut server = start_gateway(gateway, &vars, &log_path)?;
+    let api = Target {
+        addr: ([127, 0, 0, 1], port).into(),
+        host: format!("127.0.0.1:{port}"),
+    };
+    wait_ready(&mut server, &api, &log_path).await?;
+    let site = |slug: &str, port: u16| Target {
+        addr: ([127, 0, 0, 1], port).into(),
+        host: format!("{slug}.{BASE_DOMAIN}:{port}"),
+    };
+
+    let mut redis = portico_shared::redis_conn::connect(&scratch.redis_url)
+        .await
+        .context("connecting to Redis")?;
+    let stream = format!("{}mail:jobs", scratch.prefix);
+    let client = sign_in(&site(SLUG, port), &mut redis, &stream, &keys, CLIENT_EMAIL).await?;
+    let small = sign_in(
+        &site(SMALL_SLUG, port),
+        &mut redis,
+        &stream,
+        &keys,
+        SMALL_EMAIL,
+    )
+    .await?;
+    check_home(&site(SLUG, port), &client, &seeded.client).await?;
+    check_home(&site(SMALL_SLUG, port), &small, &seeded.small).await?;
+
+    let mut meter = Meter {
+        gateway: server.id(),
+        redis: redis.clone(),
+        postgres: match &scratch.postgres {
+            Some((admin, name)) => Some((sqlx::PgConnection::connect(admin).await?, name.clone())),
+            None => None,
+        },
+    };
+    let healthz: MakeReq = Arc::new(|_, _| Req::get("/healthz"));
+    let home: MakeReq = {
+        let cookie = client.clone();
+        // Every answer must carry the client's first open task, so an error page or an empty
+        // list is never counted.
+        let title: Arc<str> = seeded.client.open[0].as_str().into();
+        Arc::new(move |_, _| {
+            let mut req = Req::get("/").must_contain(title.clone());
+            req.cookie = Some(cookie.clone());
+            req
+        })
+    };
+    let plan = Plan {
+        connections: CONNECTIONS,
+        duration: options.phase,
+        limit: usize::MAX,
+    };
+    let warm = Plan {
+        duration: Duration::from_secs(2).min(options.phase),
+        ..plan
+    };
+    log("warming up…");
+    load::run(&api, warm, healthz.clone()).await?;
+    let warm_home = load::run(&site(SLUG, port), warm, home.clone()).await?;
+    if warm_home.error_rate() > MAX_ERROR_RATE {
+        bail!("GET / fails: {}", warm_home.first_error.unwrap_or_default());
+    }
+    let mut phases = Vec::new();
+    for (name, target, make) in [
+        ("GET /healthz (before)", &api, &healthz),
+        ("GET / (50 shared tasks)", &site(SLUG, port), &home),
+        ("GET /healthz (after)", &api, &healthz),
+    ] {
+        phases.push(measure(&mut meter, name, target, plan, make.clone()).await?);
+    }
+    let peak_kb = system::status_kb(server.id(), "VmHWM");
+    if let Some(status) = server.exited() {
+        bail!(
+            "the gateway exited during the run ({status}); its log: {}",
+            log_path.display()
+        );
+    }
+    drop(server);
+    drop(meter);
+
+    // The queries of one GET / of each client, from a gateway that logs its SQL.
+    log("collecting the SQL of GET /…");
+    let plan_port = system::free_port()?;
+    let mut plan_vars = scratch.gateway_env(&database_url, &keys, plan_port);
+    plan_vars.insert("RUST_LOG", "info,sqlx::query=debug".into());
+    plan_vars.insert("PORTICO_LOG_FORMAT", "json".into());
+    let plan_log = scratch.dir.join("gateway-sql.log");
+    let mut plan_server = start_gateway(gateway, &plan_vars, &plan_log)?;
+    let plan_api = Target {
+        addr: ([127, 0, 0, 1], plan_port).into(),
+        host: format!("127.0.0.1:{plan_port}"),
+    };
+    wait_ready(&mut plan_server, &plan_api, &plan_log).await?;
+    let mut conn = Conn::open(plan_api.addr).await?;
+    for (request_id, slug, cookie) in [("plan-50", SLUG, &client), ("plan-5", SMALL_SLUG, &small)] {
+        let mut req = Req::get("/").header("x-request-id", request_id);
+        req.cookie = Some(cookie.clone());
+        let answer = conn.send(&site(slug, plan_port), &req).await?;
+        if answer.status != StatusCode::OK {
+            bail!("GET / for the query log answered {}", answer.status);
+        }
+    }
+    drop(conn);
+    // SIGTERM: the gateway drains and flushes its log before exiting.
+    stop_gently(&mut plan_server)?;
+    let statements = statements_by_request(&plan_log)?;
+    let of = |id: &str| statements.get(id).cloned().unwrap_or_default();
+    let (big, small_list) = (of("plan-50"), of("plan-5"));
+    if big.is_empty() {
+        bail!(
+            "no SQL statements were logged for GET /; the log: {}",
+            plan_log.display()
+        );
+    }
+    let mut distinct: Vec<String> = Vec::new();
+    for sql in big.iter().chain(&small_list) {
+        if !distinct.contains(sql) {
+            distinct.push(sql.clone());
+        }
+    }
+    let mut db = Db::connect(&database_url).await?;
+    let mut plans = Vec::new();
+    for (n, sql) in distinct.iter().enumerate() {
+        plans.push(db.explain(n, sql).await?);
+    }
+    db.close().await;
+
+    let report = Report {
+        backend: if options.postgres {
+            "PostgreSQL"
+        } else {
+            "SQLite"
+        },
+        phase: options.phase,
+        load_before: load_before.split_whitespace().take(3).collect(),
+        seeded: &seeded,
+        counts: &counts,
+        db_size,
+        phases: &phases,
+        peak_kb,
+        big: &big,
+        small: &small_list,
+        distinct: &distinct,
+        plans: &plans,
+        elapsed: started.elapsed(),
+    };
+    print!("{}", report.render());
+
+    let broken: Vec<String> = phases
+        .iter()
+        .filter(|p| p.stats.error_rate() > MAX_ERROR_RATE)
+        .map(|p| {
+            format!(
+                "{}: {} errors, first: {}",
+                p.name,
+                p.stats.errors,
+                p.stats.first_error.as_deref().unwrap_or("?")
+            )
+        })
+        .collect();
+    if !broken.is_empty() {
+        bail!(
+            "requests failed, so these figures mean nothing:\n  {}",
+            broken.join("\n  ")
+        );
+    }
+    Ok(())
+}
+
+fn start_gateway(
+    gateway: &Path,
+    vars: &HashMap<&'static str, String>,
+    log_path: &Path,
+) -> Result<ChildGuard> {
+    let log = std::fs::File::create(log_path)?;
+    Ok(ChildGuard {
+        child: Command::new(gateway)
+            .env_clear()
+            .envs(vars)
+            .arg("serve")
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()
+            .context("starting gateway serve")?,
+        name: "gateway",
+    })
+}
+
+/// Sends SIGTERM and waits (up to 10 s) for the process to end on its own.
+fn stop_gently(server: &mut ChildGuard) -> Result<()> {
+    Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .context("stopping the gateway")?;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while server.exited().is_none() {
+        if Instant::now() > deadline {
+            bail!("the gateway did not stop within 10 s of SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Ok(())
+}
+
+/// Fetches the home page once and checks it shows what the client may see and nothing else.
+async fn check_home(site: &Target, cookie: &str, client: &ClientTasks) -> Result<()> {
+    let mut conn = Conn::open(site.addr).await?;
+    let mut req = Req::get("/");
+    req.cookie = Some(cookie.to_string());
+    let answer = conn.send(site, &req).await?;
+    if answer.status != StatusCode::OK {
+        bail!("GET / on {} answered {}", site.host, answer.status);
+    }
+    let html = answer.text();
+    if let Some(missing) = client.open.iter().find(|t| !html.contains(t.as_str())) {
+        bail!("GET / on {} lacks the open task {missing:?}", site.host);
+    }
+    if !client.completed.iter().any(|t| html.contains(t.as_str())) {
+        bail!("GET / on {} shows none of the completed tasks", site.host);
+    }
+    if let Some(leak) = client.unshared.iter().find(|t| html.contains(t.as_str())) {
+        bail!("GET / on {} shows the unshared task {leak:?}", site.host);
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------
+// CPU accounting and phases.
+
+struct Meter {
+    gateway: u32,
+    redis: ConnectionManager,
+    /// On PostgreSQL: an admin connection and the benchmark database's name.
+    postgres: Option<(sqlx::PgConnection, String)>,
+}
+
+struct CpuSnap {
+    gateway: Duration,
+    client: Duration,
+    redis: f64,
+    postgres: HashMap<u32, Duration>,
+}
+
+impl Meter {
+    async fn snap(&mut self) -> CpuSnap {
+        CpuSnap {
+            gateway: system::cpu_time(&self.gateway.to_string()).unwrap_or_default(),
+            client: system::cpu_time("self").unwrap_or_default(),
+            redis: redis_cpu(&mut self.redis).await.unwrap_or(f64::NAN),
+            postgres: match &mut self.postgres {
+                Some((conn, name)) => harness::postgres_cpu(conn, name).await,
+                None => HashMap::new(),
+            },
+        }
+    }
+}
+
+struct Phase {
+    name: &'static str,
+    stats: Stats,
+    /// CPU seconds of the gateway, PostgreSQL's backends (None on SQLite), Redis, this process.
+    gateway_cpu: f64,
+    db_cpu: Option<f64>,
+    redis_cpu: f64,
+    client_cpu: f64,
+}
+
+impl Phase {
+    fn per_request_us(&self, cpu_secs: f64) -> f64 {
+        cpu_secs * 1e6 / self.stats.count().max(1) as f64
+    }
+}
+
+async fn measure(
+    meter: &mut Meter,
+    name: &'static str,
+    target: &Target,
+    plan: Plan,
+    make: MakeReq,
+) -> Result<Phase> {
+    log(name);
+    let before = meter.snap().await;
+    let stats = load::run(target, plan, make).await?;
+    let after = meter.snap().await;
+    Ok(Phase {
+        name,
+        stats,
+        gateway_cpu: (after.gateway - before.gateway).as_secs_f64(),
+        db_cpu: meter
+            .postgres
+            .as_ref()
+            .map(|_| harness::cpu_since(&before.postgres, &after.postgres)),
+        redis_cpu: after.redis - before.redis,
+        client_cpu: (after.client - before.client).as_secs_f64(),
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// The database, reached directly: seeding, counting, and explaining.
+
+enum Db {
+    Sqlite(sqlx::SqliteConnection),
+    Postgres(sqlx::PgConnection),
+}
+
+impl Db {
+    async fn connect(url: &str) -> Result<Db> {
+        if url.starts_with("sqlite:") {
+            use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
+            // Seeding writes in one transaction; a big page cache keeps the random-id indexes
+            // in memory while they grow.
+            let options = SqliteConnectOptions::from_str(url)?
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Off)
+                .foreign_keys(false)
+                .pragma("cache_size", "-262144");
+            Ok(Db::Sqlite(
+                sqlx::SqliteConnection::connect_with(&options).await?,
+            ))
+        } else {
+            Ok(Db::Postgres(sqlx::PgConnection::connect(url).await?))
+        }
+    }
+
+    async fn exec(&mut self, sql: &str) -> Result<()> {
+        match self {
+            Db::Sqlite(conn) => sqlx::raw_sql(sql).execute(conn).await.map(drop),
+            Db::Postgres(conn) => sqlx::raw_sql(sql).execute(conn).await.map(drop),
+        }
+        .with_context(|| format!("running {}", sql.chars().take(120).collect::<String>()))
+    }
+
+    async fn count(&mut self, table: &str) -> Result<i64> {
+        let sql = format!("SELECT COUNT(*) FROM {table}");
+        Ok(match self {
+            Db::Sqlite(conn) => sqlx::query_scalar(&sql).fetch_one(conn).await?,
+            Db::Postgres(conn) => sqlx::query_scalar(&sql).fetch_one(conn).await?,
+        })
+    }
+
+    async fn firm_id(&mut self, slug: &str) -> Result<String> {
+        let sql = "SELECT id FROM firms WHERE slug = $1";
+        Ok(match self {
+            Db::Sqlite(conn) => sqlx::query_scalar(sql).bind(slug).fetch_one(conn).await?,
+            Db::Postgres(conn) => sqlx::query_scalar(sql).bind(slug).fetch_one(conn).await?,
+        })
+    }
+
+    /// The database's size on disk, in bytes.
+    async fn size(&mut self, url: &str) -> Option<u64> {
+        match self {
+            Db::Sqlite(_) => {
+                let file = url.strip_prefix("sqlite://")?;
+                std::fs::metadata(file).ok().map(|m| m.len())
+            }
+            Db::Postgres(conn) => {
+                sqlx::query_scalar::<_, i64>("SELECT pg_database_size(current_database())")
+                    .fetch_one(conn)
+                    .await
+                    .ok()
+                    .map(|n| n as u64)
+            }
+        }
+    }
+
+    /// The plan of `sql` as the backend would run it for any parameter values: SQLite's
+    /// `EXPLAIN QUERY PLAN` (unbound parameters), PostgreSQL's generic plan of the prepared
+    /// statement.
+    async fn explain(&mut self, n: usize, sql: &str) -> Result<Vec<String>> {
+        match self {
+            Db::Sqlite(conn) => {
+                let rows = sqlx::query(&format!("EXPLAIN QUERY PLAN {sql}"))
+                    .fetch_all(conn)
+                    .await
+                    .with_context(|| format!("explaining {sql}"))?;
+                // Rows are (id, parent, _, detail); indent each under its parent.
+                let mut depth: HashMap<i64, usize> = HashMap::new();
+                let mut lines = Vec::new();
+                for row in rows {
+                    let (id, parent): (i64, i64) = (row.try_get(0)?, row.try_get(1)?);
+                    let detail: String = row.try_get(3)?;
+                    let d = depth.get(&parent).map_or(0, |d| d + 1);
+                    depth.insert(id, d);
+                    lines.push(format!("{}{detail}", "  ".repeat(d)));
+                }
+                Ok(lines)
+            }
+            Db::Postgres(conn) => {
+                let params = max_placeholder(sql);
+                let name = format!("portal_q{n}");
+                sqlx::raw_sql(&format!(
+                    "SET plan_cache_mode = force_generic_plan; PREPARE {name} AS {sql}"
+                ))
+                .execute(&mut *conn)
+                .await
+                .with_context(|| format!("preparing {sql}"))?;
+                let nulls = vec!["NULL"; params].join(", ");
+                let call = if params == 0 {
+                    name.clone()
+                } else {
+                    format!("{name}({nulls})")
+                };
+                let lines: Vec<String> = sqlx::query_scalar(&format!("EXPLAIN EXECUTE {call}"))
+                    .fetch_all(&mut *conn)
+                    .await
+                    .with_context(|| format!("explaining {sql}"))?;
+                sqlx::raw_sql(&format!("DEALLOCATE {name}"))
+                    .execute(&mut *conn)
+                    .await?;
+                Ok(lines)
+            }
+        }
+    }
+
+    async fn close(self) {
+        let _ = match self {
+            Db::Sqlite(conn) => conn.close().await,
+            Db::Postgres(conn) => conn.close().await,
+        };
+    }
+}
+
+/// The highest `$n` in `sql`.
+fn max_placeholder(sql: &str) -> usize {
+    sql.split('$')
+        .skip(1)
+        .filter_map(|rest| {
+            let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+            digits.parse().ok()
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+/// Why a plan line reads more than the client's rows, if it does: a whole table or index
+/// ("full scan"), or every row of the firm with the client's scope applied after reading
+/// ("firm-wide": the index stops at `firm_id`).
+fn unbounded(line: &str) -> Option<&'static str> {
+    let line = line.trim_start();
+    // SQLite: "SCAN t" or "SCAN t USING INDEX …" walk everything; "SEARCH" is bounded by
+    // its constraint, which must go past the firm.
+    if line.starts_with("SCAN ") && !line.starts_with("SCAN CONSTANT ROW") {
+        return Some("FULL SCAN");
+    }
+    if line.starts_with("SEARCH ") && line.ends_with("(firm_id=?)") {
+        return Some("FIRM-WIDE READ");
+    }
+    // PostgreSQL: a sequential scan of any seeded table; a contact filter after an index read.
+    if line.contains("Seq Scan on ") {
+        return Some("FULL SCAN");
+    }
+    if line.starts_with("Filter:") && line.contains("contact_id") {
+        return Some("FIRM-WIDE READ");
+    }
+    None
+}
+
+// ---------------------------------------------------------------------------------------
+// Seeding.
+
+/// Tables in the order their rows go in (parents first), with the columns seeded.
+const SEEDED: [(&str, &str); 8] = [
+    ("firms", "id, slug, name, created_at"),
+    (
+        "contacts",
+        "id, firm_id, name, email, email_norm, portal_access, created_at, updated_at",
+    ),
+    (
+        "tasks",
+        "id, firm_id, title, description, due_date, portal, status, completed_at, \
+         completed_by, created_at, updated_at",
+    ),
+    ("task_assignees", "task_id, contact_id, firm_id"),
+    (
+        "checklist_items",
+        "id, task_id, position, label, done, done_at",
+    ),
+    (
+        "conversations",
+        "id, firm_id, contact_id, subject, status, created_at, last_message_at",
+    ),
+    (
+        "messages",
+        "id, conversation_id, seq, author, body, created_at",
+    ),
+    (
+        "signing_requests",
+        "id, firm_id, contact_id, title, document_name, document_size, document_sha256, \
+         status, completed_at, created_at",
+    ),
+];
+const SEEDED_TABLES: [&str; 8] = [
+    "firms",
+    "contacts",
+    "tasks",
+    "task_assignees",
+    "checklist_items",
+    "conversations",
+    "messages",
+    "signing_requests",
+];
+const FIRMS_T: usize = 0;
+const CONTACTS_T: usize = 1;
+const TASKS_T: usize = 2;
+const ASSIGNEES_T: usize = 3;
+const ITEMS_T: usize = 4;
+const CONVERSATIONS_T: usize = 5;
+const MESSAGES_T: usize = 6;
+const SIGNING_T: usize = 7;
+/// Rows per INSERT statement: well under SQLite's 1 MB statement limit.
+const ROWS_PER_INSERT: usize = 1000;
+/// Rows buffered before they are written.
+const ROWS_PER_FLUSH: usize = 20_000;
+
+/// Titles of one signed-in client's tasks, to check the page against.
+#[derive(Default)]
+struct ClientTasks {
+    open: Vec<String>,
+    completed: Vec<String>,
+    unshared: Vec<String>,
+}
+
+struct Seeded {
+    client: ClientTasks,
+    small: ClientTasks,
+    elapsed: Duration,
+    /// PostgreSQL: the time of `VACUUM ANALYZE` after the load; SQLite: of the WAL checkpoint.
+    settle: Duration,
+}
+
+/// Multi-row INSERTs of SQL literals, buffered per table and written parents first.
+struct Seeder<'a> {
+    db: &'a mut Db,
+    rows: Vec<Vec<String>>,
+    buffered: usize,
+}
+
+impl Seeder<'_> {
+    async fn push(&mut self, table: usize, values: String) -> Result<()> {
+        self.rows[table].push(values);
+        self.buffered += 1;
+        if self.buffered >= ROWS_PER_FLUSH {
+            self.flush().await?;
+        }
+        Ok(())
+    }
+
+    async fn flush(&mut self) -> Result<()> {
+        for (table, (name, columns)) in SEEDED.iter().enumerate() {
+            let rows = std::mem::take(&mut self.rows[table]);
+            for chunk in rows.chunks(ROWS_PER_INSERT) {
+                let sql = format!("INSERT INTO {name} ({columns}) VALUES {}", chunk.join(","));
+                self.db.exec(&sql).await?;
+            }
+        }
+        self.buffered = 0;
+        Ok(())
+    }
+}
+
+/// A quoted SQL string literal.
+fn q(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+fn q_opt(text: Option<&str>) -> String {
+    text.map_or_else(|| "NULL".into(), q)
+}
+
+fn b(value: bool) -> &'static str {
+    if value { "TRUE" } else { "FALSE" }
+}
+
+/// splitmix64: a fixed, fast, well-spread sequence, so every run seeds the same shapes.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+
+    /// True `percent` times in a hundred.
+    fn chance(&mut self, percent: u64) -> bool {
+        self.below(100) < percent
+    }
+}
+
+/// The ISO date `days` days from 1970-01-01 (Howard Hinnant's civil-from-days).
+fn iso_date(days: i64) -> String {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}")
+}
+
+/// Tasks per firm: 20 to 180 (100 on average), adjusted to exactly [`TASKS`] in all. The
+/// measured firm has its client's 60 tasks and 50 of other contacts.
+fn tasks_per_firm(rng: &mut Rng) -> Vec<usize> {
+    let mut counts: Vec<usize> = (0..FIRMS)
+        .map(|f| match f {
+            0 => CLIENT_TASKS + CLIENT_UNSHARED + 50,
+            1 => 100,
+            _ => 20 + rng.below(161) as usize,
+        })
+        .collect();
+    let mut total: usize = counts.iter().sum();
+    let mut f = 2;
+    while total != TASKS {
+        if total < TASKS {
+            counts[f] += 1;
+            total += 1;
+        } else if counts[f] > 20 {
+            counts[f] -= 1;
+            total -= 1;
+        }
+        f = if f + 1 == FIRMS { 2 } else { f + 1 };
+    }
+    counts
+}
+
+/// A task's shape: to whom, shared or not, open or done, its title and due date.
+struct TaskShape {
+    contact: usize,
+    shared: bool,
+    completed: bool,
+    title: String,
+    due_in_days: Option<i64>,
+    items: usize,
+}
+
+fn task_shape(rng: &mut Rng, firm: usize, k: usize) -> TaskShape {
+    // The measured client (contact 0 of firm 0): 50 shared (30 open, 20 completed), then 10
+    // unshared; its open tasks are due from 10 days ago to 20 days ahead, every sixth undated.
+    if firm == 0 && k < CLIENT_TASKS + CLIENT_UNSHARED {
+        let shared = k < CLIENT_TASKS;
+        return TaskShape {
+            contact: 0,
+            shared,
+            completed: shared && k >= CLIENT_OPEN,
+            title: if shared {
+                format!("Client task {k:02} quarterly records")
+            } else {
+                format!("Internal note {k:02} not for the client")
+            },
+            due_in_days: (k % 6 != 5).then_some(k as i64 - 10),
+            items: 1 + k % 4,
+        };
+    }
+    if firm == 1 && k < SMALL_TASKS {
+        return TaskShape {
+            contact: 0,
+            shared: true,
+            completed: k >= 3,
+            title: format!("Small client task {k} annual accounts"),
+            due_in_days: Some(k as i64 * 7),
+            items: 2,
+        };
+    }
+    // Everyone else: the firm's other contacts (all five in the other firms), 60 % shared,
+    // 40 % completed, 70 % with a due date within four months either way, 1 in 5 with a
+    // three-item checklist.
+    let contact = if firm < 2 {
+        1 + k % (CONTACTS_PER_FIRM - 1)
+    } else {
+        k % CONTACTS_PER_FIRM
+    };
+    TaskShape {
+        contact,
+        shared: rng.chance(60),
+        completed: rng.chance(40),
+        title: format!("Task {k} of firm {firm}"),
+        due_in_days: rng.chance(70).then(|| rng.below(241) as i64 - 120),
+        items: if rng.chance(20) { 3 } else { 0 },
+    }
+}
+
+async fn seed(db: &mut Db) -> Result<Seeded> {
+    let started = Instant::now();
+    let firm_ids = [db.firm_id(SLUG).await?, db.firm_id(SMALL_SLUG).await?];
+    let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs() as i64;
+    let today = now / 86_400;
+    let mut rng = Rng(0x5eed);
+    let counts = tasks_per_firm(&mut rng);
+    let (mut client, mut small) = (ClientTasks::default(), ClientTasks::default());
+
+    match db {
+        Db::Sqlite(_) => db.exec("BEGIN").await?,
+        Db::Postgres(_) => {
+            db.exec("BEGIN; SET LOCAL synchronous_commit = off").await?;
+            // Rows go in parents first and consistent by construction: skip the per-row
+            // foreign-key triggers when allowed (a superuser), check them otherwise.
+            if db
+                .exec("SAVEPOINT fk; SET LOCAL session_replication_role = replica")
+                .await
+                .is_err()
+            {
+                db.exec("ROLLBACK TO SAVEPOINT fk").await?;
+            }
+        }
+    }
+    let mut seeder = Seeder {
+        db,
+        rows: vec![Vec::new(); SEEDED.len()],
+        buffered: 0,
+    };
+    for (firm, &task_count) in counts.iter().enumerate() {
+        let firm_id = match firm_ids.get(firm) {
+            Some(id) => id.clone(),
+            None => {
+                let id = new_id("fm");
+                let created = now - rng.below(5 * 365 * 86_400) as i64;
+                let row = format!(
+                    "({}, {}, {}, {created})",
+                    q(&id),
+                    q(&format!("firm{firm:05}")),
+                    q(&format!("Firm {firm}"))
+                );
+                seeder.push(FIRMS_T, row).await?;
+                id
+            }
+        };
+        let mut contacts = Vec::with_capacity(CONTACTS_PER_FIRM);
+        for j in 0..CONTACTS_PER_FIRM {
+            let id = new_id("ct");
+            let email = match (firm, j) {
+                (0, 0) => CLIENT_EMAIL.to_string(),
+                (1, 0) => SMALL_EMAIL.to_string(),
+                _ => format!("contact{j}.firm{firm:05}@example.com"),
+            };
+            let access = j == 0 || rng.chance(70);
+            let created = now - rng.below(3 * 365 * 86_400) as i64;
+            let row = format!(
+                "({}, {}, {}, {}, {}, {}, {created}, {created})",
+                q(&id),
+                q(&firm_id),
+                q(&format!("Contact {j} of firm {firm}")),
+                q(&email),
+                q(&email.to_lowercase()),
+                b(access)
+            );
+            seeder.push(CONTACTS_T, row).await?;
+            contacts.push(id);
+        }
+        for k in 0..task_count {
+            let shape = task_shape(&mut rng, firm, k);
+            let id = new_id("tk");
+            let created = now - 86_400 - rng.below(365 * 86_400) as i64;
+            let completed_at = shape
+                .completed
+                .then(|| created + rng.below((now - created) as u64) as i64);
+            let due = shape.due_in_days.map(|d| iso_date(today + d));
+            let row = format!(
+                "({}, {}, {}, {}, {}, {}, {}, {}, {}, {created}, {})",
+                q(&id),
+                q(&firm_id),
+                q(&shape.title),
+                q("Please send the documents listed below."),
+                q_opt(due.as_deref()),
+                b(shape.shared),
+                q(if shape.completed { "completed" } else { "open" }),
+                completed_at.map_or("NULL".into(), |t| t.to_string()),
+                if shape.completed {
+                    q(&contacts[shape.contact])
+                } else {
+                    "NULL".into()
+                },
+                completed_at.unwrap_or(created),
+            );
+            seeder.push(TASKS_T, row).await?;
+            let row = format!(
+                "({}, {}, {})",
+                q(&id),
+                q(&contacts[shape.contact]),
+                q(&firm_id)
+            );
+            seeder.push(ASSIGNEES_T, row).await?;
+            for position in 0..shape.items {
+                let done = shape.completed || position == 0 && rng.chance(50);
+                let row = format!(
+                    "({}, {}, {position}, {}, {}, {})",
+                    q(&new_id("ci")),
+                    q(&id),
+                    q(&format!("Document {}", position + 1)),
+                    b(done),
+                    if done {
+                        completed_at.unwrap_or(now).to_string()
+                    } else {
+                        "NULL".into()
+                    }
+                );
+                seeder.push(ITEMS_T, row).await?;
+            }
+            let titles = match firm {
+                0 => Some(&mut client),
+                1 => Some(&mut small),
+                _ => None,
+            };
+            if let Some(titles) = titles.filter(|_| shape.contact == 0) {
+                match (shape.shared, shape.completed) {
+                    (false, _) => titles.unshared.push(shape.title),
+                    (true, false) => titles.open.push(shape.title),
+                    (true, true) => titles.completed.push(shape.title),
+                }
+            }
+        }
+        // Conversations: three of the measured client's, one of the small client's, one of
+        // contact 1 elsewhere; two messages each.
+        let (talker, conversations) = match firm {
+            0 => (0, 3),
+            1 => (0, 1),
+            _ => (1, 1),
+        };
+        for c in 0..conversations {
+            let id = new_id("cv");
+            let created = now - rng.below(90 * 86_400) as i64;
+            let row = format!(
+                "({}, {}, {}, {}, {}, {created}, {})",
+                q(&id),
+                q(&firm_id),
+                q(&contacts[talker]),
+                q(&format!("Question {c} about the invoice")),
+                q(if c == 2 { "closed" } else { "open" }),
+                created + 3600
+            );
+            seeder.push(CONVERSATIONS_T, row).await?;
+            for (seq, author) in ["client", "staff"].into_iter().enumerate() {
+                let row = format!(
+                    "({}, {}, {seq}, {}, {}, {})",
+                    q(&new_id("ms")),
+                    q(&id),
+                    q(author),
+                    q("Could you have a look at this, please?"),
+                    created + 3600 * seq as i64
+                );
+                seeder.push(MESSAGES_T, row).await?;
+            }
+        }
+        // Signing requests: the measured client has two pending and one signed; elsewhere each
+        // contact has two, one in three still pending, so a firm holds ten and a read bounded
+        // only by the firm shows in the plans.
+        let signing: Vec<(usize, &str)> = match firm {
+            0 => vec![(0, "pending"), (0, "pending"), (0, "signed")],
+            1 => vec![(0, "pending")],
+            _ => (0..2 * CONTACTS_PER_FIRM)
+                .map(|n| {
+                    let status = if rng.chance(33) { "pending" } else { "signed" };
+                    (n % CONTACTS_PER_FIRM, status)
+                })
+                .collect(),
+        };
+        for (n, &(signer, status)) in signing.iter().enumerate() {
+            let created = now - rng.below(30 * 86_400) as i64;
+            let row = format!(
+                "({}, {}, {}, {}, {}, 48213, {}, {}, {}, {created})",
+                q(&new_id("sr")),
+                q(&firm_id),
+                q(&contacts[signer]),
+                q(&format!("Engagement letter {n}")),
+                q("engagement.pdf"),
+                q(&"ab".repeat(32)),
+                q(status),
+                if status == "signed" {
+                    (created + 600).to_string()
+                } else {
+                    "NULL".into()
+                }
+            );
+            seeder.push(SIGNING_T, row).await?;
+        }
+    }
+    seeder.flush().await?;
+    db.exec("COMMIT").await?;
+    let elapsed = started.elapsed();
+
+    // Settle as a live database would be: PostgreSQL's autovacuum would have analyzed and
+    // vacuumed the new rows; SQLite's WAL would have been checkpointed into the file. SQLite
+    // gets no ANALYZE, because the gateway never runs one.
+    let settling = Instant::now();
+    match db {
+        Db::Sqlite(_) => db.exec("PRAGMA wal_checkpoint(TRUNCATE)").await?,
+        Db::Postgres(_) => db.exec("VACUUM ANALYZE").await?,
+    }
+    Ok(Seeded {
+        client,
+        small,
+        elapsed,
+        settle: settling.elapsed(),
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// The SQL a request ran, from the gateway's JSON log.
+
+/// Statements logged by `sqlx::query`, in order, by the `x-request-id` of their request,
+/// each on one line with its whitespace collapsed; connection setup is left out.
+fn statements_by_request(log: &Path) -> Result<HashMap<String, Vec<String>>> {
+    let text =
+        std::fs::read_to_string(log).with_context(|| format!("reading {}", log.display()))?;
+    let mut by_request: HashMap<String, Vec<String>> = HashMap::new();
+    for line in text.lines() {
+        let Ok(event) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
+        if event["target"] != "sqlx::query" {
+            continue;
+        }
+        let Some(sql) = event["db.statement"]
+            .as_str()
+            .filter(|s| !s.trim().is_empty())
+            .or_else(|| event["summary"].as_str())
+        else {
+            continue;
+        };
+        let request = event["spans"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|span| span["name"] == "request")
+            .and_then(|span| span["id"].as_str());
+        let sql = sql.split_whitespace().collect::<Vec<_>>().join(" ");
+        // A pool opening a connection during the request runs SQLite's PRAGMAs: setup of the
+        // connection, not a query of the page.
+        if sql.starts_with("PRAGMA ") {
+            continue;
+        }
+        if let Some(request) = request {
+            by_request.entry(request.to_string()).or_default().push(sql);
+        }
+    }
+    Ok(by_request)
+}
+
+// ---------------------------------------------------------------------------------------
+// The report.
+
+struct Report<'a> {
+    backend: &'static str,
+    phase: Duration,
+    load_before: Vec<&'a str>,
+    seeded: &'a Seeded,
+    counts: &'a [(&'a str, i64)],
+    db_size: Option<u64>,
+    phases: &'a [Phase],
+    peak_kb: Option<u64>,
+    big: &'a [String],
+    small: &'a [String],
+    distinct: &'a [String],
+    plans: &'a [Vec<String>],
+    elapsed: Duration,
+}
+
+fn verdict(pass: bool) -> &'static str {
+    if pass { "PASS" } else { "MISS" }
+}
+
+impl Report<'_> {
+    fn render(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "\nPortico portal home benchmark: {}, {} CPUs, {} s phases, load average before the run {}",
+            self.backend,
+            system::cpus(),
+            self.phase.as_secs(),
+            self.load_before.join(" ")
+        );
+        let rows: i64 = self.counts.iter().map(|(_, n)| n).sum();
+        let _ = writeln!(
+            out,
+            "\nseeded in {:.1} s ({:.0} rows/s), then {} in {:.1} s; database {:.0} MB",
+            self.seeded.elapsed.as_secs_f64(),
+            rows as f64 / self.seeded.elapsed.as_secs_f64(),
+            if self.backend == "SQLite" {
+                "WAL checkpoint"
+            } else {
+                "VACUUM ANALYZE"
+            },
+            self.seeded.settle.as_secs_f64(),
+            self.db_size.map_or(f64::NAN, |b| b as f64 / 1_048_576.0)
+        );
+        let _ = writeln!(
+            out,
+            "{}",
+            self.counts
+                .iter()
+                .map(|(table, n)| format!("{table} {n}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let _ = writeln!(
+            out,
+            "measured client: {} open + {} completed shared tasks (and {} unshared, never shown)",
+            self.seeded.client.open.len(),
+            self.seeded.client.completed.len(),
+            self.seeded.client.unshared.len()
+        );
+
+        let _ = writeln!(
+            out,
+            "\n{:<28} {:>5} {:>8} {:>8} {:>7} {:>7} {:>6}   {:>26}",
+            "phase",
+            "conns",
+            "requests",
+            "req/s",
+            "p50 ms",
+            "p99 ms",
+            "errors",
+            "CPU µs/req gw/db/redis/cli"
+        );
+        for p in self.phases {
+            let _ = writeln!(
+                out,
+                "{:<28} {:>5} {:>8} {:>8.0} {:>7.2} {:>7.2} {:>6}   {:>5.0} / {:>4} / {:>4.0} / {:>4.0}",
+                p.name,
+                CONNECTIONS,
+                p.stats.count(),
+                p.stats.rps(),
+                p.stats.quantile_ms(None, 0.5),
+                p.stats.quantile_ms(None, 0.99),
+                p.stats.errors,
+                p.per_request_us(p.gateway_cpu),
+                p.db_cpu
+                    .map_or("-".to_string(), |db| format!("{:.0}", p.per_request_us(db))),
+                p.per_request_us(p.redis_cpu),
+                p.per_request_us(p.client_cpu),
+            );
+        }
+        if let Some(first) = self
+            .phases
+            .iter()
+            .find_map(|p| p.stats.first_error.as_deref())
+        {
+            let _ = writeln!(out, "first error: {first}");
+        }
+
+        let [before, home, after] = self.phases else {
+            return out + "incomplete run\n";
+        };
+        let healthz_rps = (before.stats.rps() + after.stats.rps()) / 2.0;
+        let ratio = home.stats.rps() / healthz_rps;
+        let p99 = home.stats.quantile_ms(None, 0.99);
+        let scans: Vec<(usize, &String)> = self
+            .plans
+            .iter()
+            .enumerate()
+            .flat_map(|(n, plan)| {
+                plan.iter()
+                    .filter(|l| unbounded(l).is_some())
+                    .map(move |l| (n, l))
+            })
+            .collect();
+        let bounded = self.big.len() == self.small.len();
+
+        let _ = writeln!(
+            out,
+            "\n/healthz throughput: {healthz_rps:.0} req/s (mean of before {:.0} and after {:.0})",
+            before.stats.rps(),
+            after.stats.rps()
+        );
+        let _ = writeln!(
+            out,
+            "\n{:<52} {:>12}  {:<12} result",
+            "figure", "value", "target"
+        );
+        let mut row = |figure: &str, value: String, target: &str, pass: bool| {
+            let _ = writeln!(
+                out,
+                "{figure:<52} {value:>12}  {target:<12} {}",
+                verdict(pass)
+            );
+        };
+        row(
+            "GET /: p99 at 32 connections",
+            format!("{p99:.2} ms"),
+            "<= 20 ms",
+            p99 <= TARGET_P99_MS,
+        );
+        row(
+            "GET /: throughput / GET /healthz",
+            format!("{ratio:.2}"),
+            ">= 0.25",
+            ratio >= TARGET_RATIO,
+        );
+        row(
+            "SQL statements per GET /, 50 vs 5 shared tasks",
+            format!("{} vs {}", self.big.len(), self.small.len()),
+            "equal",
+            bounded,
+        );
+        row(
+            "plan lines reading a whole table, index or firm",
+            scans.len().to_string(),
+            "0",
+            scans.is_empty(),
+        );
+        let _ = writeln!(
+            out,
+            "\ngateway peak RSS {:.1} MB; run took {:.0} s",
+            self.peak_kb.map_or(f64::NAN, |kb| kb as f64 / 1024.0),
+            self.elapsed.as_secs_f64()
+        );
+
+        let _ = writeln!(
+            out,
+            "\nQuery plans of the {} distinct statements of GET / (against the seeded database):",
+            self.distinct.len()
+        );
+        for (n, (sql, plan)) in self.distinct.iter().zip(self.plans).enumerate() {
+            let runs = |list: &[String]| list.iter().filter(|s| *s == sql).count();
+            let _ = writeln!(
+                out,
+                "\n[{}] runs per GET /: {} (50 tasks), {} (5 tasks)\n    {sql}",
+                n + 1,
+                runs(self.big),
+                runs(self.small)
+            );
+            for line in plan {
+                match unbounded(line) {
+                    Some(why) => writeln!(out, "    | {line}   <-- {why}"),
+                    None => writeln!(out, "    | {line}"),
+                }
+                .ok();
+            }
+        }
+        out
+    }
+}

@@ -1,0 +1,468 @@
+//! What every benchmark of the real gateway needs: a scratch area removed afterwards (temp
+//! folder, PostgreSQL database, Redis keys under a unique prefix), the gateway rebuilt and
+//! started as its own process, the sign-in flow driven as a browser would, and CPU time of the
+//! processes taking part.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, anyhow, bail};
+use hyper::StatusCode;
+use portico_shared::keys::Keyring;
+use portico_shared::mail::{LinkSecrets, MailJob};
+use portico_shared::secret::{hex, random_bytes};
+use redis::aio::ConnectionManager;
+
+use crate::load::{Conn, Req, Target};
+use crate::system::{self, ChildGuard};
+
+/// The base domain the benchmarks' gateways serve firms under (`{slug}.portico.bench`).
+pub const BASE_DOMAIN: &str = "portico.bench";
+
+/// What the run created outside its processes, removed at the end whatever happened.
+pub struct Scratch {
+    pub dir: PathBuf,
+    pub redis_url: String,
+    pub prefix: String,
+    /// The admin URL and name of the PostgreSQL database made for the run.
+    pub postgres: Option<(String, String)>,
+}
+
+impl Scratch {
+    /// A unique run id, and where this run may write (nothing is created yet).
+    pub fn new(postgres: bool) -> (Scratch, String) {
+        let run_id = hex(&random_bytes::<5>());
+        let scratch = Scratch {
+            dir: std::env::temp_dir().join(format!("portico-bench-{run_id}")),
+            redis_url: std::env::var("REDIS_URL")
+                .unwrap_or_else(|_| "redis://127.0.0.1:6379".into()),
+            prefix: format!("bench{run_id}:"),
+            postgres: postgres.then(|| {
+                let admin = std::env::var("PORTICO_BENCH_PG_URL")
+                    .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+                (admin, format!("portico_bench_{run_id}"))
+            }),
+        };
+        (scratch, run_id)
+    }
+
+    /// Creates the temp folder and, with `--postgres`, the run's database; returns the
+    /// gateway's `DATABASE_URL`.
+    pub async fn create(&self) -> Result<String> {
+        std::fs::create_dir_all(&self.dir)
+            .with_context(|| format!("creating {}", self.dir.display()))?;
+        match &self.postgres {
+            Some((admin, name)) => {
+                use sqlx::Connection;
+                let mut conn = sqlx::PgConnection::connect(admin)
+                    .await
+                    .with_context(|| format!("connecting to PostgreSQL at {admin}"))?;
+                sqlx::query(&format!("CREATE DATABASE {name}"))
+                    .execute(&mut conn)
+                    .await
+                    .context("creating the benchmark database")?;
+                let (server, _) = admin
+                    .rsplit_once('/')
+                    .context("PostgreSQL URL has a path")?;
+                Ok(format!("{server}/{name}"))
+            }
+            None => Ok(format!("sqlite://{}/portico.db", self.dir.display())),
+        }
+    }
+
+    /// The gateway's environment: this run's database, Redis prefix and data folder, signing
+    /// keys the benchmark keeps (to unseal mail jobs), limits raised out of reach. `PATH` and
+    /// `RUST_LOG` are passed through.
+    pub fn gateway_env(
+        &self,
+        database_url: &str,
+        keys: &Keyring,
+        port: u16,
+    ) -> HashMap<&'static str, String> {
+        let mut vars = HashMap::from([
+            ("DATABASE_URL", database_url.to_string()),
+            ("REDIS_URL", self.redis_url.clone()),
+            ("PORTICO_REDIS_PREFIX", self.prefix.clone()),
+            ("PORTICO_BIND", format!("127.0.0.1:{port}")),
+            ("PORTICO_BASE_DOMAIN", BASE_DOMAIN.into()),
+            ("PORTICO_PUBLIC_SCHEME", "http".into()),
+            ("PORTICO_PUBLIC_PORT", port.to_string()),
+            ("PORTICO_COOKIE_SECURE", "false".into()),
+            (
+                "PORTICO_DATA_DIR",
+                self.dir.join("var").display().to_string(),
+            ),
+            ("PORTICO_SIGNING_KEYS", keys.to_config_string()),
+            ("PORTICO_LOGIN_PER_IP", "1000000000/min".into()),
+            ("PORTICO_LOGIN_PER_EMAIL", "1000000000/min".into()),
+        ]);
+        for inherited in ["PATH", "RUST_LOG"] {
+            if let Ok(value) = std::env::var(inherited) {
+                vars.insert(inherited, value);
+            }
+        }
+        vars
+    }
+
+    pub async fn remove(&self) {
+        if let Ok(mut redis) = portico_shared::redis_conn::connect(&self.redis_url).await {
+            let _ = delete_prefix(&mut redis, &self.prefix).await;
+        }
+        if let Some((admin, name)) = &self.postgres {
+            use sqlx::Connection;
+            if let Ok(mut conn) = sqlx::PgConnection::connect(admin).await {
+                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&mut conn)
+                    .await;
+            }
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Under cargo, builds the gateway into the same target folder and profile as this binary,
+/// so the figures are never those of a stale gateway.
+pub fn build_gateway(bin_dir: &Path) -> Result<()> {
+    let Ok(cargo) = std::env::var("CARGO") else {
+        return Ok(());
+    };
+    let Some(target_dir) = bin_dir.parent().filter(|t| t.join("CACHEDIR.TAG").exists()) else {
+        return Ok(());
+    };
+    let profile = bin_dir.file_name().and_then(|p| p.to_str()).unwrap_or("");
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
+    let mut command = Command::new(cargo);
+    command
+        .args(["build", "-q", "-p", "portico-gateway", "--bin", "gateway"])
+        .arg("--manifest-path")
+        .arg(&manifest)
+        .env("CARGO_TARGET_DIR", target_dir);
+    match profile {
+        "release" => command.arg("--release"),
+        "debug" => &mut command,
+        other => command.args(["--profile", other]),
+    };
+    eprintln!("bench: building the gateway ({profile})…");
+    let status = command.status().context("running cargo build")?;
+    if !status.success() {
+        bail!("building the gateway failed");
+    }
+    Ok(())
+}
+
+/// A CSRF anchor cookie and the token bound to it (and to the firm's host).
+pub struct Anchor {
+    pub cookie: String,
+    pub csrf: String,
+}
+
+pub async fn wait_ready(server: &mut ChildGuard, api: &Target, log: &Path) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(status) = server.exited() {
+            let text = std::fs::read_to_string(log).unwrap_or_default();
+            let tail: Vec<&str> = text.lines().rev().take(5).collect();
+            bail!(
+                "{} exited at start ({status}): {}",
+                server.name,
+                tail.into_iter().rev().collect::<Vec<_>>().join(" | ")
+            );
+        }
+        if let Ok(mut conn) = Conn::open(api.addr).await
+            && let Ok(answer) = conn.send(api, &Req::get("/readyz")).await
+            && answer.status == StatusCode::OK
+        {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            bail!(
+                "the gateway is not ready after 30 s; its log: {}",
+                log.display()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+pub async fn fetch_anchors(site: &Target, count: usize) -> Result<Vec<Anchor>> {
+    let mut conn = Conn::open(site.addr).await?;
+    let mut anchors = Vec::with_capacity(count);
+    for _ in 0..count {
+        let answer = conn.send(site, &Req::get("/login")).await?;
+        if answer.status != StatusCode::OK {
+            bail!("GET /login answered {}", answer.status);
+        }
+        let cookie = answer
+            .headers
+            .get_all(hyper::header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .filter_map(|v| v.split(';').next())
+            .collect::<Vec<_>>()
+            .join("; ");
+        let html = answer.text();
+        let csrf = csrf_in(&html).context("no csrf field on the login page")?;
+        if cookie.is_empty() {
+            bail!("GET /login set no CSRF cookie");
+        }
+        anchors.push(Anchor { cookie, csrf });
+    }
+    Ok(anchors)
+}
+
+pub fn csrf_in(html: &str) -> Option<String> {
+    const FIELD: &str = "name=\"csrf\" value=\"";
+    let start = html.find(FIELD)? + FIELD.len();
+    let end = html[start..].find('"')?;
+    Some(html[start..start + end].to_string())
+}
+
+/// Reads every job off the mail stream, unseals its link and code, and empties the stream.
+pub async fn take_links(
+    redis: &mut ConnectionManager,
+    stream: &str,
+    keys: &Keyring,
+) -> Result<Vec<(String, String)>> {
+    const PAGE: usize = 2000;
+    let mut links = Vec::new();
+    let mut from = "-".to_string();
+    loop {
+        let page: redis::streams::StreamRangeReply = redis::cmd("XRANGE")
+            .arg(stream)
+            .arg(&from)
+            .arg("+")
+            .arg("COUNT")
+            .arg(PAGE)
+            .query_async(redis)
+            .await
+            .context("reading the mail stream")?;
+        for entry in &page.ids {
+            let json: String = entry.get("job").context("a mail job without a job field")?;
+            let job = MailJob::from_json(&json).context("a mail job that is not JSON")?;
+            let secrets: LinkSecrets = job
+                .unseal(keys)
+                .map_err(|e| anyhow!("a mail job does not unseal: {e:?}"))?;
+            let token = secrets
+                .link
+                .split_once("token=")
+                .map(|(_, t)| t.to_string())
+                .context("a mailed link without a token")?;
+            links.push((token, secrets.code));
+        }
+        match page.ids.last() {
+            Some(last) if page.ids.len() == PAGE => from = format!("({}", last.id),
+            _ => break,
+        }
+    }
+    redis::cmd("XTRIM")
+        .arg(stream)
+        .arg("MAXLEN")
+        .arg(0)
+        .query_async::<i64>(redis)
+        .await
+        .context("trimming the mail stream")?;
+    Ok(links)
+}
+
+/// Redis's own CPU seconds (user + system), from `INFO cpu`.
+pub async fn redis_cpu(redis: &mut ConnectionManager) -> Option<f64> {
+    let info: String = redis::cmd("INFO")
+        .arg("cpu")
+        .query_async(redis)
+        .await
+        .ok()?;
+    let field = |name: &str| -> Option<f64> {
+        info.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
+            .and_then(|v| v.trim().parse().ok())
+    };
+    Some(field("used_cpu_user")? + field("used_cpu_sys")?)
+}
+
+/// Removes every key of the run (links, sessions, counters, the stream).
+pub async fn delete_prefix(redis: &mut ConnectionManager, prefix: &str) -> redis::RedisResult<()> {
+    let mut cursor: u64 = 0;
+    loop {
+        let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg(format!("{prefix}*"))
+            .arg("COUNT")
+            .arg(5000)
+            .query_async(redis)
+            .await?;
+        if !keys.is_empty() {
+            redis::cmd("UNLINK")
+                .arg(&keys)
+                .query_async::<i64>(redis)
+                .await?;
+        }
+        if next == 0 {
+            return Ok(());
+        }
+        cursor = next;
+    }
+}
+
+/// Locates the `gateway` binary next to this one, rebuilding it first under cargo unless
+/// `build` is false.
+pub fn gateway_binary(build: bool) -> Result<PathBuf> {
+    let exe = std::env::current_exe().context("locating this binary")?;
+    let bin_dir = exe.parent().context("locating this binary's folder")?;
+    if build {
+        build_gateway(bin_dir)?;
+    }
+    let gateway = bin_dir.join("gateway");
+    if !gateway.exists() {
+        bail!(
+            "{} is missing: build it first with cargo build --release -p portico-gateway -p portico-bench",
+            gateway.display()
+        );
+    }
+    Ok(gateway)
+}
+
+/// Runs a gateway subcommand (`migrate`, `firm create …`) to completion; returns its stdout.
+pub fn gateway_cli(gateway: &Path, vars: &HashMap<&str, String>, args: &[&str]) -> Result<String> {
+    let output = Command::new(gateway)
+        .env_clear()
+        .envs(vars)
+        .args(args)
+        .output()
+        .with_context(|| format!("running gateway {}", args.join(" ")))?;
+    if !output.status.success() {
+        bail!(
+            "gateway {} failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+/// Creates a firm with the CLI; returns its API key.
+pub fn create_firm(
+    gateway: &Path,
+    vars: &HashMap<&str, String>,
+    slug: &str,
+    name: &str,
+) -> Result<String> {
+    let owner = format!("owner@{slug}.example");
+    let stdout = gateway_cli(
+        gateway,
+        vars,
+        &[
+            "firm",
+            "create",
+            "--slug",
+            slug,
+            "--name",
+            name,
+            "--owner-email",
+            &owner,
+        ],
+    )?;
+    stdout
+        .split_whitespace()
+        .find(|w| w.starts_with("pk_"))
+        .map(str::to_string)
+        .context("gateway firm create printed no API key")
+}
+
+/// CPU time of each PostgreSQL server process connected to database `name`, by pid.
+pub async fn postgres_cpu(admin: &mut sqlx::PgConnection, name: &str) -> HashMap<u32, Duration> {
+    let pids: Vec<i32> = sqlx::query_scalar("SELECT pid FROM pg_stat_activity WHERE datname = $1")
+        .bind(name)
+        .fetch_all(&mut *admin)
+        .await
+        .unwrap_or_default();
+    pids.into_iter()
+        .filter_map(|pid| Some((pid as u32, system::cpu_time(&pid.to_string())?)))
+        .collect()
+}
+
+/// CPU seconds the processes of `after` spent since `before` (a process new since then
+/// counts from zero).
+pub fn cpu_since(before: &HashMap<u32, Duration>, after: &HashMap<u32, Duration>) -> f64 {
+    after
+        .iter()
+        .map(|(pid, cpu)| {
+            let start = before.get(pid).copied().unwrap_or_default();
+            cpu.saturating_sub(start).as_secs_f64()
+        })
+        .sum()
+}
+
+/// Signs `email` in through the real flow, as a browser would: `GET /login` for the CSRF
+/// anchor, `POST /login`, the link and code read off the mail stream and unsealed with the
+/// gateway's keys, `POST /auth/magic` with the code. Returns the `Cookie` header value that
+/// carries both the anchor and the session.
+pub async fn sign_in(
+    site: &Target,
+    redis: &mut ConnectionManager,
+    stream: &str,
+    keys: &Keyring,
+    email: &str,
+) -> Result<String> {
+    let anchor = fetch_anchors(site, 1).await?.remove(0);
+    let mut conn = Conn::open(site.addr).await?;
+    let answer = conn
+        .send(
+            site,
+            &Req::post_form(
+                "/login",
+                Some(&anchor.cookie),
+                &[("email", email), ("csrf", anchor.csrf.as_str())],
+            ),
+        )
+        .await?;
+    if answer.status != StatusCode::OK {
+        bail!("POST /login for {email} answered {}", answer.status);
+    }
+    // The job is on the stream once POST /login has answered.
+    let links = take_links(redis, stream, keys).await?;
+    let [(token, code)] = links.as_slice() else {
+        bail!(
+            "expected one mailed link for {email}, found {}",
+            links.len()
+        );
+    };
+    let answer = conn
+        .send(
+            site,
+            &Req::post_form(
+                "/auth/magic",
+                Some(&anchor.cookie),
+                &[
+                    ("token", token.as_str()),
+                    ("code", code.as_str()),
+                    ("csrf", anchor.csrf.as_str()),
+                ],
+            ),
+        )
+        .await?;
+    if answer.status != StatusCode::SEE_OTHER {
+        bail!("POST /auth/magic for {email} answered {}", answer.status);
+    }
+    let session: Vec<&str> = answer
+        .headers
+        .get_all(hyper::header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|v| v.split(';').next())
+        .collect();
+    if session.is_empty() {
+        bail!("POST /auth/magic for {email} set no session cookie");
+    }
+    // The session cookies replace any anchor cookie of the same name.
+    let names: Vec<&str> = session.iter().filter_map(|c| c.split('=').next()).collect();
+    let mut cookies: Vec<&str> = anchor
+        .cookie
+        .split("; ")
+        .filter(|c| !names.contains(&c.split('=').next().unwrap_or("")))
+        .collect();
+    cookies.extend(session);
+    Ok(cookies.join("; "))
+}
