@@ -41,7 +41,8 @@ fn translate(
         let value: Value = kwargs.get(name)?;
         let value = value.to_string();
         let value = if trusted_markup {
-            escape_html(&value)
+            // The same escaping the templates get.
+            minijinja::HtmlEscape(&value).to_string()
         } else {
             value
         };
@@ -56,21 +57,6 @@ fn translate(
     } else {
         Value::from(filled)
     })
-}
-
-fn escape_html(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#x27;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 impl Templates {
