@@ -8,7 +8,7 @@ use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::header::{HOST, USER_AGENT};
 use axum::http::request::Parts;
 use axum_extra::extract::cookie::CookieJar;
-use portico_shared::store::{Contact, Firm};
+use portico_shared::store::{Contact, Firm, SessionContact};
 
 use crate::auth::client_ip::client_ip;
 use crate::auth::cookies;
@@ -81,32 +81,32 @@ impl FromRequestParts<AppState> for MaybeSession {
         }
         let PortalFirm(firm) = PortalFirm::from_request_parts(parts, state).await?;
         let jar = CookieJar::from_headers(&parts.headers);
-        let contact = match cookies::get(&jar, cookies::SESSION, state.config.cookie_secure) {
+        let signed_in = match cookies::get(&jar, cookies::SESSION, state.config.cookie_secure) {
             None => None,
             Some(value) => match sessions::load(state, value).await? {
                 Some(record) if record.firm_id == firm.id => state
                     .store
-                    .contact(&firm.id, &record.contact_id)
+                    .session_contact(&firm.id, &record.contact_id)
                     .await?
-                    .filter(|c| c.portal_access && c.auth_epoch == record.epoch),
+                    .filter(|c| c.contact.portal_access && c.contact.auth_epoch == record.epoch),
                 _ => None,
             },
         };
-        let found = match contact {
-            None => None,
-            Some(contact) => {
+        let found = signed_in.map(
+            |SessionContact {
+                 contact,
+                 other_companies,
+             }| {
                 if let Some(lang) = contact.language.as_deref().and_then(Lang::parse) {
                     i18n::prefer(lang);
                 }
-                let email = contact.email.to_lowercase();
-                let firms = state.store.firms_of_email(&email).await?;
-                Some(ClientSession {
-                    other_companies: firms.iter().any(|f| f.id != firm.id),
+                ClientSession {
                     firm,
                     contact,
-                })
-            }
-        };
+                    other_companies,
+                }
+            },
+        );
         let found = MaybeSession(found);
         parts.extensions.insert(found.clone());
         Ok(found)

@@ -407,3 +407,137 @@ async fn the_task_list_carries_each_tasks_own_assignees_and_checklist() {
     assert_eq!(b["assignees"].as_array().unwrap().len(), 2);
     app.stop().await;
 }
+
+/// The text of the home page's section with this heading id, up to the next section.
+fn section<'a>(home: &'a str, id: &str) -> &'a str {
+    let start = home
+        .find(&format!("id=\"{id}\""))
+        .unwrap_or_else(|| panic!("no section {id}"));
+    let rest = &home[start..];
+    &rest[..rest.find("</section>").unwrap_or(rest.len())]
+}
+
+/// Where each title appears in `text`, which must show them all.
+fn positions(text: &str, titles: &[&str]) -> Vec<usize> {
+    titles
+        .iter()
+        .map(|t| text.find(t).unwrap_or_else(|| panic!("{t} missing")))
+        .collect()
+}
+
+#[tokio::test]
+async fn home_keeps_progress_and_order_as_tasks_change() {
+    let app = TestApp::spawn().await;
+    let firm = app.create_firm("acme").await;
+    let slug = firm.firm.slug.clone();
+    let ann = app.add_contact(&firm, "ann@example.com", true).await;
+    let browser = app.signed_in(&firm, "ann@example.com").await;
+    let key = &firm.api_key;
+    let shared = |title: &str, due: Option<&str>, checklist: &[&str]| {
+        json!({"title": title, "due_date": due, "portal": true,
+               "assignees": [ann.id], "checklist": checklist})
+    };
+    let later = create_task(
+        &app,
+        &firm,
+        shared(
+            "Sign the engagement letter",
+            Some("2030-01-02"),
+            &["a", "b", "c"],
+        ),
+    )
+    .await;
+    let sooner = create_task(&app, &firm, shared("Send payroll", Some("2029-05-01"), &[])).await;
+    let undated = create_task(&app, &firm, shared("Tell us about changes", None, &[])).await;
+    let later_id = later["id"].as_str().unwrap();
+    let home = || async { browser.get_text(&app.url(&slug, "/")).await.1 };
+
+    // Open tasks: dated ones by due date, then the undated.
+    let page = home().await;
+    let todo = section(&page, "todo");
+    let at = positions(
+        todo,
+        &[
+            "Send payroll",
+            "Sign the engagement letter",
+            "Tell us about changes",
+        ],
+    );
+    assert!(at[0] < at[1] && at[1] < at[2], "{todo}");
+    assert!(todo.contains("0 of 3 done"), "{todo}");
+
+    // Progress follows ticks, repeated ticks and unticks.
+    let csrf = csrf_in(&page).unwrap();
+    let items: Vec<&str> = later["checklist"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_str().unwrap())
+        .collect();
+    for (item, done) in [
+        (0, "true"),
+        (0, "true"),
+        (1, "true"),
+        (2, "true"),
+        (2, "false"),
+    ] {
+        let tick = app.url(
+            &slug,
+            &format!("/tasks/{later_id}/checklist/{}", items[item]),
+        );
+        let response = browser
+            .post_form(&tick, &[("csrf", &csrf), ("done", done)])
+            .await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    }
+    assert!(section(&home().await, "todo").contains("2 of 3 done"));
+
+    // A replaced checklist starts unticked; an emptied one shows no progress.
+    let task_path = format!("/api/v1/tasks/{later_id}");
+    let patch = |body: Value| app.api(key, Method::PATCH, &task_path, Some(body));
+    let (status, _) = patch(json!({"checklist": ["x", "y"]})).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(section(&home().await, "todo").contains("0 of 2 done"));
+    let (status, _) = patch(json!({"checklist": []})).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(!section(&home().await, "todo").contains(" done<"));
+
+    // Completed tasks: most recent first, and gone from the open list.
+    for (task, pause) in [(&sooner, true), (&undated, false)] {
+        let (status, _) = app
+            .api(
+                key,
+                Method::PATCH,
+                &format!("/api/v1/tasks/{}", task["id"].as_str().unwrap()),
+                Some(json!({"status": "completed"})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        if pause {
+            // Completion times are in whole seconds.
+            tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+        }
+    }
+    let page = home().await;
+    let done = section(&page, "done");
+    let at = positions(done, &["Tell us about changes", "Send payroll"]);
+    assert!(at[0] < at[1], "{done}");
+    assert!(!section(&page, "todo").contains("Send payroll"));
+
+    // Deleting a task with a checklist (its items go with it) leaves the page whole.
+    let (status, _) = patch(json!({"checklist": ["again"]})).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = app
+        .api(
+            key,
+            Method::DELETE,
+            &format!("/api/v1/tasks/{later_id}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let page = home().await;
+    assert!(!page.contains("Sign the engagement letter"));
+    assert!(section(&page, "done").contains("Send payroll"));
+    app.stop().await;
+}

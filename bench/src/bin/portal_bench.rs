@@ -583,15 +583,31 @@ fn max_placeholder(sql: &str) -> usize {
         .unwrap_or(0)
 }
 
+/// Results a SQLite plan builds in memory (subqueries, `CO-ROUTINE`s, `MATERIALIZE`d views):
+/// scanning one of them reads only what the plan put there, not a table.
+fn intermediates(plan: &[String]) -> Vec<&str> {
+    plan.iter()
+        .filter_map(|line| {
+            let line = line.trim_start();
+            line.strip_prefix("CO-ROUTINE ")
+                .or_else(|| line.strip_prefix("MATERIALIZE "))
+        })
+        .collect()
+}
+
 /// Why a plan line reads more than the client's rows, if it does: a whole table or index
 /// ("full scan"), or every row of the firm with the client's scope applied after reading
-/// ("firm-wide": the index stops at `firm_id`).
-fn unbounded(line: &str) -> Option<&'static str> {
+/// ("firm-wide": the index stops at `firm_id`). `plan` is the whole plan the line is from.
+fn unbounded(line: &str, plan: &[String]) -> Option<&'static str> {
     let line = line.trim_start();
     // SQLite: "SCAN t" or "SCAN t USING INDEX …" walk everything; "SEARCH" is bounded by
     // its constraint, which must go past the firm.
-    if line.starts_with("SCAN ") && !line.starts_with("SCAN CONSTANT ROW") {
-        return Some("FULL SCAN");
+    if let Some(scanned) = line.strip_prefix("SCAN ") {
+        let name = scanned.split(" USING ").next().unwrap_or(scanned);
+        let in_memory = name == "CONSTANT ROW"
+            || name.starts_with("(subquery-")
+            || intermediates(plan).contains(&name);
+        return (!in_memory).then_some("FULL SCAN");
     }
     if line.starts_with("SEARCH ") && line.ends_with("(firm_id=?)") {
         return Some("FIRM-WIDE READ");
@@ -1210,7 +1226,7 @@ impl Report<'_> {
             .enumerate()
             .flat_map(|(n, plan)| {
                 plan.iter()
-                    .filter(|l| unbounded(l).is_some())
+                    .filter(|l| unbounded(l, plan).is_some())
                     .map(move |l| (n, l))
             })
             .collect();
@@ -1280,7 +1296,7 @@ impl Report<'_> {
                 runs(self.small)
             );
             for line in plan {
-                match unbounded(line) {
+                match unbounded(line, plan) {
                     Some(why) => writeln!(out, "    | {line}   <-- {why}"),
                     None => writeln!(out, "    | {line}"),
                 }

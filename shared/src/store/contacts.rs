@@ -91,11 +91,26 @@ pub struct Invitation {
     pub accepted_at: Option<i64>,
 }
 
+/// A contact as a signed-in page needs them: with whether the same email also has portal
+/// access at another firm (the page header then offers a company switcher).
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct SessionContact {
+    #[sqlx(flatten)]
+    pub contact: Contact,
+    pub other_companies: bool,
+}
+
 #[async_trait]
 pub trait ContactStore {
     /// `Conflict("email")` when the firm already has a contact with this address.
     async fn create_contact(&self, firm_id: &str, new: &NewContact) -> Result<Contact, StoreError>;
     async fn contact(&self, firm_id: &str, id: &str) -> Result<Option<Contact>, StoreError>;
+    /// The contact behind a session, in one query with [`SessionContact::other_companies`].
+    async fn session_contact(
+        &self,
+        firm_id: &str,
+        id: &str,
+    ) -> Result<Option<SessionContact>, StoreError>;
     async fn contact_by_email(
         &self,
         firm_id: &str,
@@ -184,6 +199,24 @@ macro_rules! contact_store {
                     "SELECT ",
                     contact_columns!(),
                     " FROM contacts WHERE firm_id = $1 AND id = $2"
+                ))
+                .bind(firm_id)
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?)
+            }
+
+            async fn session_contact(
+                &self,
+                firm_id: &str,
+                id: &str,
+            ) -> Result<Option<SessionContact>, StoreError> {
+                Ok(sqlx::query_as(concat!(
+                    "SELECT ",
+                    contact_columns!(),
+                    ", EXISTS (SELECT 1 FROM contacts other WHERE other.email_norm = contacts.email_norm \
+                       AND other.portal_access AND other.firm_id <> contacts.firm_id) AS other_companies \
+                     FROM contacts WHERE firm_id = $1 AND id = $2"
                 ))
                 .bind(firm_id)
                 .bind(id)

@@ -26,7 +26,7 @@ mod tasks;
 
 pub use contacts::{
     Contact, ContactPatch, ContactQuery, ContactStore, Invitation, NewContact, Notification,
-    Preferences,
+    Preferences, SessionContact,
 };
 pub use conversations::{Conversation, ConversationQuery, ConversationStore, Message};
 pub use files::{FileStore, NewFile, TaskFile};

@@ -159,14 +159,6 @@ macro_rules! task_columns {
     };
 }
 
-macro_rules! summary_columns {
-    () => {
-        "t.id, t.title, t.due_date, t.status, t.completed_at, \
-         (SELECT COUNT(*) FROM checklist_items c WHERE c.task_id = t.id) AS items_total, \
-         (SELECT COUNT(*) FROM checklist_items c WHERE c.task_id = t.id AND c.done) AS items_done"
-    };
-}
-
 /// Tasks shared with contact $2 of firm $1.
 macro_rules! client_scope {
     () => {
@@ -450,26 +442,30 @@ macro_rules! task_store {
                 contact_id: &str,
                 completed_limit: i64,
             ) -> Result<(Vec<TaskSummary>, Vec<TaskSummary>), StoreError> {
-                let open: Vec<TaskSummary> = sqlx::query_as(concat!(
-                    "SELECT ", summary_columns!(), client_scope!(),
-                    "AND t.status = 'open' \
-                     ORDER BY CASE WHEN t.due_date IS NULL THEN 1 ELSE 0 END, t.due_date, t.created_at \
-                     LIMIT 500"
-                ))
-                .bind(firm_id)
-                .bind(contact_id)
-                .fetch_all(&self.pool)
-                .await?;
-                let completed: Vec<TaskSummary> = sqlx::query_as(concat!(
-                    "SELECT ", summary_columns!(), client_scope!(),
-                    "AND t.status = 'completed' ORDER BY t.completed_at DESC, t.id LIMIT $3"
+                // One pass over the client's assignments for both lists. Each status is
+                // numbered in its own order (open: dated first, by due date, then by creation;
+                // completed: most recent first) and cut to its limit. The checklist counts are
+                // kept on the task by triggers (migration 0008).
+                let tasks: Vec<TaskSummary> = sqlx::query_as(concat!(
+                    "SELECT id, title, due_date, status, completed_at, items_total, items_done \
+                     FROM (SELECT t.id, t.title, t.due_date, t.status, t.completed_at, \
+                       t.checklist_total AS items_total, t.checklist_done AS items_done, \
+                       ROW_NUMBER() OVER (PARTITION BY t.status ORDER BY \
+                         CASE WHEN t.status = 'open' AND t.due_date IS NULL THEN 1 ELSE 0 END, \
+                         CASE WHEN t.status = 'open' THEN t.due_date END, \
+                         CASE WHEN t.status = 'open' THEN t.created_at ELSE -t.completed_at END, \
+                         t.id) AS place",
+                    client_scope!(),
+                    ") mine \
+                     WHERE place <= CASE WHEN status = 'open' THEN 500 ELSE $3 END \
+                     ORDER BY status DESC, place"
                 ))
                 .bind(firm_id)
                 .bind(contact_id)
                 .bind(completed_limit)
                 .fetch_all(&self.pool)
                 .await?;
-                Ok((open, completed))
+                Ok(tasks.into_iter().partition(|t| t.status == "open"))
             }
 
             async fn client_task(
