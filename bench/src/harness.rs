@@ -1,7 +1,7 @@
 //! What every benchmark of the real gateway needs: a scratch area removed afterwards (temp
 //! folder, PostgreSQL database, Redis keys under a unique prefix), the gateway rebuilt and
-//! started as its own process, the sign-in flow driven as a browser would, and CPU time of the
-//! processes taking part.
+//! started as its own process, and the sign-in flow driven as a browser would. CPU time of the
+//! processes taking part is [`crate::meter`]'s.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -16,7 +16,7 @@ use portico_shared::secret::{hex, random_bytes};
 use redis::aio::ConnectionManager;
 
 use crate::load::{Conn, Req, Target};
-use crate::system::{self, ChildGuard};
+use crate::system::ChildGuard;
 
 /// The base domain the benchmarks' gateways serve firms under (`{slug}.portico.bench`).
 pub const BASE_DOMAIN: &str = "portico.bench";
@@ -122,9 +122,9 @@ impl Scratch {
     }
 }
 
-/// Under cargo, builds the gateway into the same target folder and profile as this binary,
-/// so the figures are never those of a stale gateway.
-pub fn build_gateway(bin_dir: &Path) -> Result<()> {
+/// Under cargo, builds `bin` of `package` into the same target folder and profile as this
+/// binary (in `bin_dir`), so the figures are never those of a stale build.
+pub fn build_sibling(bin_dir: &Path, package: &str, bin: &str) -> Result<()> {
     let Ok(cargo) = std::env::var("CARGO") else {
         return Ok(());
     };
@@ -135,7 +135,7 @@ pub fn build_gateway(bin_dir: &Path) -> Result<()> {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
     let mut command = Command::new(cargo);
     command
-        .args(["build", "-q", "-p", "portico-gateway", "--bin", "gateway"])
+        .args(["build", "-q", "-p", package, "--bin", bin])
         .arg("--manifest-path")
         .arg(&manifest)
         .env("CARGO_TARGET_DIR", target_dir);
@@ -144,10 +144,10 @@ pub fn build_gateway(bin_dir: &Path) -> Result<()> {
         "debug" => &mut command,
         other => command.args(["--profile", other]),
     };
-    eprintln!("bench: building the gateway ({profile})…");
+    eprintln!("bench: building the {bin} ({profile})…");
     let status = command.status().context("running cargo build")?;
     if !status.success() {
-        bail!("building the gateway failed");
+        bail!("building the {bin} failed");
     }
     Ok(())
 }
@@ -266,21 +266,6 @@ pub async fn take_links(
     Ok(links)
 }
 
-/// Redis's own CPU seconds (user + system), from `INFO cpu`.
-pub async fn redis_cpu(redis: &mut ConnectionManager) -> Option<f64> {
-    let info: String = redis::cmd("INFO")
-        .arg("cpu")
-        .query_async(redis)
-        .await
-        .ok()?;
-    let field = |name: &str| -> Option<f64> {
-        info.lines()
-            .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
-            .and_then(|v| v.trim().parse().ok())
-    };
-    Some(field("used_cpu_user")? + field("used_cpu_sys")?)
-}
-
 /// Removes every key of the run (links, sessions, counters, the stream).
 pub async fn delete_prefix(redis: &mut ConnectionManager, prefix: &str) -> redis::RedisResult<()> {
     let mut cursor: u64 = 0;
@@ -312,7 +297,7 @@ pub fn gateway_binary(build: bool) -> Result<PathBuf> {
     let exe = std::env::current_exe().context("locating this binary")?;
     let bin_dir = exe.parent().context("locating this binary's folder")?;
     if build {
-        build_gateway(bin_dir)?;
+        build_sibling(bin_dir, "portico-gateway", "gateway")?;
     }
     let gateway = bin_dir.join("gateway");
     if !gateway.exists() {
@@ -322,6 +307,27 @@ pub fn gateway_binary(build: bool) -> Result<PathBuf> {
         );
     }
     Ok(gateway)
+}
+
+/// Starts `gateway serve` with `vars`, its output (the default logging unless `vars` say
+/// otherwise) going to `log_path`.
+pub fn start_gateway(
+    gateway: &Path,
+    vars: &HashMap<&'static str, String>,
+    log_path: &Path,
+) -> Result<ChildGuard> {
+    let log = std::fs::File::create(log_path)?;
+    Ok(ChildGuard {
+        child: Command::new(gateway)
+            .env_clear()
+            .envs(vars)
+            .arg("serve")
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()
+            .context("starting gateway serve")?,
+        name: "gateway",
+    })
 }
 
 /// Runs a gateway subcommand (`migrate`, `firm create …`) to completion; returns its stdout.
@@ -369,30 +375,6 @@ pub fn create_firm(
         .find(|w| w.starts_with("pk_"))
         .map(str::to_string)
         .context("gateway firm create printed no API key")
-}
-
-/// CPU time of each PostgreSQL server process connected to database `name`, by pid.
-pub async fn postgres_cpu(admin: &mut sqlx::PgConnection, name: &str) -> HashMap<u32, Duration> {
-    let pids: Vec<i32> = sqlx::query_scalar("SELECT pid FROM pg_stat_activity WHERE datname = $1")
-        .bind(name)
-        .fetch_all(&mut *admin)
-        .await
-        .unwrap_or_default();
-    pids.into_iter()
-        .filter_map(|pid| Some((pid as u32, system::cpu_time(&pid.to_string())?)))
-        .collect()
-}
-
-/// CPU seconds the processes of `after` spent since `before` (a process new since then
-/// counts from zero).
-pub fn cpu_since(before: &HashMap<u32, Duration>, after: &HashMap<u32, Duration>) -> f64 {
-    after
-        .iter()
-        .map(|(pid, cpu)| {
-            let start = before.get(pid).copied().unwrap_or_default();
-            cpu.saturating_sub(start).as_secs_f64()
-        })
-        .sum()
 }
 
 /// Signs `email` in through the real flow, as a browser would: `GET /login` for the CSRF

@@ -1,8 +1,11 @@
-//! Pieces shared by Portico's benchmark binaries (`portico-bench`, the sign-in benchmark, and
-//! `portal_bench`): the load generator, process guards and CPU accounting, and the harness
-//! that runs the real gateway on a scratch database and Redis prefix.
+//! Pieces shared by Portico's benchmark binaries (`portico-bench`, the sign-in benchmark,
+//! `portal_bench` and `mailer_bench`): their command line, the load generator, process guards,
+//! measured phases with their CPU accounting, and the harness that runs the real gateway on a
+//! scratch database and Redis prefix.
 #![forbid(unsafe_code)]
 
+pub mod cli;
 pub mod harness;
 pub mod load;
+pub mod meter;
 pub mod system;

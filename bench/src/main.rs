@@ -1,7 +1,7 @@
 //! Portico's sign-in benchmark: prints figures beside their targets, never fails on them.
 //!
 //! ```text
-//! cargo run --release -p portico-bench [-- --postgres] [--secs N] [--no-build]
+//! cargo run --release -p portico-bench [-- --postgres] [--secs N] [--no-build] [--perf DIR]
 //! ```
 //!
 //! Runs the real `gateway` binary (release build, located next to this one and rebuilt first
@@ -14,10 +14,9 @@
 
 mod baseline;
 
-use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, ExitCode, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -25,12 +24,11 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use hyper::StatusCode;
 use portico_shared::keys::Keyring;
-use redis::aio::ConnectionManager;
 
-use portico_bench::harness::{
-    self, BASE_DOMAIN, Scratch, fetch_anchors, redis_cpu, take_links, wait_ready,
-};
-use portico_bench::load::{self, MakeReq, Plan, Req, Stats, Target};
+use portico_bench::cli::{self, Options};
+use portico_bench::harness::{self, BASE_DOMAIN, Scratch, fetch_anchors, take_links, wait_ready};
+use portico_bench::load::{self, MakeReq, Plan, Req, Target};
+use portico_bench::meter::{self, Meter, Phase};
 use portico_bench::system::{self, ChildGuard};
 
 /// Concurrent connections of the throughput phases.
@@ -51,14 +49,6 @@ const TARGET_LOGIN_RATIO: f64 = 0.5;
 const TARGET_MEDIAN_GAP_PCT: f64 = 10.0;
 const TARGET_RSS_MB: f64 = 64.0;
 
-struct Options {
-    postgres: bool,
-    phase: Duration,
-    build: bool,
-    /// Where to put a `perf record` profile of the gateway for each of its phases, and its log.
-    perf: Option<PathBuf>,
-}
-
 const USAGE: &str = "usage: portico-bench [--postgres] [--secs N] [--no-build] [--perf DIR]";
 
 fn main() -> ExitCode {
@@ -76,54 +66,12 @@ fn main() -> ExitCode {
             }
         };
     }
-    let options = match parse_options(&args) {
-        Ok(options) => options,
-        Err(e) => {
-            eprintln!("bench: {e}\n{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
-    let outcome = tokio::runtime::Runtime::new()
-        .context("starting the async runtime")
-        .and_then(|runtime| runtime.block_on(run(options)));
-    match outcome {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("bench: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-fn parse_options(args: &[String]) -> Result<Options, String> {
-    let mut options = Options {
-        postgres: false,
-        phase: Duration::from_secs(8),
-        build: true,
-        perf: None,
-    };
-    let mut args = args.iter();
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--postgres" => options.postgres = true,
-            "--no-build" => options.build = false,
-            "--secs" => {
-                let secs: u64 = args
-                    .next()
-                    .and_then(|v| v.parse().ok())
-                    .filter(|&s| (1..=60).contains(&s))
-                    .ok_or("--secs: expected a number of seconds from 1 to 60")?;
-                options.phase = Duration::from_secs(secs);
-            }
-            "--perf" => {
-                let dir = args.next().ok_or("--perf: expected a folder")?;
-                options.perf = Some(PathBuf::from(dir));
-            }
-            "-h" | "--help" => return Err("help".into()),
-            other => return Err(format!("unknown argument {other:?}")),
-        }
-    }
-    Ok(options)
+    cli::main(
+        "bench",
+        USAGE,
+        |args| Options::parse(args, cli::no_extra),
+        run,
+    )
 }
 
 async fn run(options: Options) -> Result<()> {
@@ -133,159 +81,6 @@ async fn run(options: Options) -> Result<()> {
     let outcome = bench(&options, &gateway, &exe, &scratch, &run_id).await;
     scratch.remove().await;
     outcome
-}
-
-/// Samples CPU time of everything taking part, around each phase.
-struct Meter {
-    gateway: u32,
-    baseline: u32,
-    redis: ConnectionManager,
-    perf: Option<PathBuf>,
-    /// On PostgreSQL: an admin connection and the benchmark database's name, to find the
-    /// server processes serving the gateway.
-    postgres: Option<(sqlx::PgConnection, String)>,
-}
-
-#[derive(Clone)]
-struct CpuSnap {
-    gateway: Duration,
-    baseline: Duration,
-    client: Duration,
-    redis: f64,
-    /// CPU time of each PostgreSQL backend process of the benchmark database, by pid.
-    postgres: HashMap<u32, Duration>,
-}
-
-impl Meter {
-    async fn snap(&mut self) -> CpuSnap {
-        let postgres = match &mut self.postgres {
-            Some((conn, name)) => harness::postgres_cpu(conn, name).await,
-            None => HashMap::new(),
-        };
-        CpuSnap {
-            gateway: system::cpu_time(&self.gateway.to_string()).unwrap_or_default(),
-            baseline: system::cpu_time(&self.baseline.to_string()).unwrap_or_default(),
-            client: system::cpu_time("self").unwrap_or_default(),
-            redis: redis_cpu(&mut self.redis).await.unwrap_or(f64::NAN),
-            postgres,
-        }
-    }
-}
-
-#[derive(Clone, Copy, PartialEq)]
-enum Server {
-    Gateway,
-    Baseline,
-}
-
-/// A measured phase: its requests and the CPU each process spent on them.
-struct Phase {
-    name: String,
-    server: Server,
-    connections: usize,
-    stats: Stats,
-    /// CPU seconds: the server under test, Redis, and this load generator.
-    server_cpu: f64,
-    redis_cpu: f64,
-    client_cpu: f64,
-    /// PostgreSQL's backends serving the gateway (None on SQLite, where it is in the gateway).
-    db_cpu: Option<f64>,
-}
-
-impl Phase {
-    fn per_request_us(&self, cpu_secs: f64) -> f64 {
-        cpu_secs * 1e6 / self.stats.count().max(1) as f64
-    }
-}
-
-async fn measure(
-    meter: &mut Meter,
-    name: &str,
-    server: Server,
-    target: &Target,
-    plan: Plan,
-    make: MakeReq,
-) -> Result<Phase> {
-    eprintln!("bench: {name}…");
-    let profiler = match (&meter.perf, server) {
-        (Some(dir), Server::Gateway) => Some(start_perf(dir, name, meter.gateway)?),
-        _ => None,
-    };
-    let before = meter.snap().await;
-    let stats = load::run(target, plan, make).await?;
-    let after = meter.snap().await;
-    if let Some(profiler) = profiler {
-        stop_perf(profiler)?;
-    }
-    let server_cpu = match server {
-        Server::Gateway => after.gateway - before.gateway,
-        Server::Baseline => after.baseline - before.baseline,
-    };
-    Ok(Phase {
-        name: name.to_string(),
-        server,
-        connections: plan.connections,
-        stats,
-        server_cpu: server_cpu.as_secs_f64(),
-        redis_cpu: after.redis - before.redis,
-        client_cpu: (after.client - before.client).as_secs_f64(),
-        db_cpu: meter
-            .postgres
-            .as_ref()
-            .map(|_| harness::cpu_since(&before.postgres, &after.postgres)),
-    })
-}
-
-/// Starts `perf record` on the gateway; the profile goes to `{dir}/{phase}.perf.data`.
-fn start_perf(dir: &Path, phase: &str, pid: u32) -> Result<ChildGuard> {
-    std::fs::create_dir_all(dir)?;
-    let slug: String = phase
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '-'
-            }
-        })
-        .collect::<String>()
-        .split('-')
-        .filter(|w| !w.is_empty())
-        .take(4)
-        .collect::<Vec<_>>()
-        .join("-");
-    let child = Command::new("perf")
-        .args([
-            "record",
-            "-q",
-            "-F",
-            "250",
-            "--call-graph",
-            "dwarf,16384",
-            "-p",
-        ])
-        .arg(pid.to_string())
-        .arg("-o")
-        .arg(dir.join(format!("{slug}.perf.data")))
-        .stdout(Stdio::null())
-        .spawn()
-        .context("starting perf record (--perf)")?;
-    // perf needs a moment to attach before the load starts.
-    std::thread::sleep(Duration::from_millis(500));
-    Ok(ChildGuard {
-        child,
-        name: "perf",
-    })
-}
-
-/// Stops `perf record` with SIGINT, so it writes its file, and waits for it.
-fn stop_perf(mut profiler: ChildGuard) -> Result<()> {
-    Command::new("kill")
-        .args(["-INT", &profiler.id().to_string()])
-        .status()
-        .context("stopping perf record")?;
-    profiler.child.wait()?;
-    Ok(())
 }
 
 fn known_email(i: usize) -> String {
@@ -341,25 +136,12 @@ async fn bench(
     let keys = Keyring::generate("b1");
     let port = system::free_port()?;
     let vars = scratch.gateway_env(&database_url, &keys, port);
-    let gateway_cmd = |args: &[&str]| {
-        let mut command = Command::new(gateway);
-        command.env_clear().envs(&vars).args(args);
-        command
-    };
     harness::gateway_cli(gateway, &vars, &["migrate"])?;
     let api_key = harness::create_firm(gateway, &vars, SLUG, "Bench & Co")?;
 
     // The gateway, logging as it would by default, into a file.
     let log_path = scratch.dir.join("gateway.log");
-    let log = std::fs::File::create(&log_path)?;
-    let mut server = ChildGuard {
-        child: gateway_cmd(&["serve"])
-            .stdout(log.try_clone()?)
-            .stderr(log)
-            .spawn()
-            .context("starting gateway serve")?,
-        name: "gateway",
-    };
+    let mut server = harness::start_gateway(gateway, &vars, &log_path)?;
     let api = Target {
         addr: ([127, 0, 0, 1], port).into(),
         host: format!("127.0.0.1:{port}"),
@@ -431,19 +213,11 @@ async fn bench(
         .await
         .context("connecting to Redis")?;
     let stream = format!("{}mail:jobs", scratch.prefix);
-    let mut meter = Meter {
-        gateway: server.id(),
-        baseline: baseline_proc.id(),
-        redis: redis.clone(),
-        perf: options.perf.clone(),
-        postgres: match &scratch.postgres {
-            Some((admin, name)) => {
-                use sqlx::Connection;
-                Some((sqlx::PgConnection::connect(admin).await?, name.clone()))
-            }
-            None => None,
-        },
-    };
+    let mut meter = Meter::new("bench", scratch, redis.clone(), options.perf.clone()).await?;
+    let (gateway_server, baseline_server) = (
+        meter::Server::gateway(server.id()),
+        meter::Server::other(baseline_proc.id()),
+    );
 
     let baseline_make = || -> MakeReq {
         let run = run_id.to_string();
@@ -483,34 +257,34 @@ async fn bench(
 
     let mut phases = Vec::new();
     phases.push(
-        measure(
-            &mut meter,
-            "baseline: HMAC verify + SET + GETDEL (before)",
-            Server::Baseline,
-            &base,
-            Plan {
-                connections: CONNECTIONS,
-                duration: phase,
-                limit: usize::MAX,
-            },
-            baseline_make(),
-        )
-        .await?,
+        meter
+            .measure(
+                "baseline: HMAC verify + SET + GETDEL (before)",
+                baseline_server,
+                &base,
+                Plan {
+                    connections: CONNECTIONS,
+                    duration: phase,
+                    limit: usize::MAX,
+                },
+                baseline_make(),
+            )
+            .await?,
     );
     phases.push(
-        measure(
-            &mut meter,
-            "POST /login, known emails (mints links)",
-            Server::Gateway,
-            &site,
-            Plan {
-                connections: CONNECTIONS,
-                duration: phase,
-                limit: usize::MAX,
-            },
-            login_known_make(),
-        )
-        .await?,
+        meter
+            .measure(
+                "POST /login, known emails (mints links)",
+                gateway_server,
+                &site,
+                Plan {
+                    connections: CONNECTIONS,
+                    duration: phase,
+                    limit: usize::MAX,
+                },
+                login_known_make(),
+            )
+            .await?,
     );
 
     // The links just mailed, unsealed with the keys the gateway was given.
@@ -537,34 +311,34 @@ async fn bench(
         })
     };
     phases.push(
-        measure(
-            &mut meter,
-            "POST /auth/magic: verify, consume, session",
-            Server::Gateway,
-            &site,
-            Plan {
-                connections: CONNECTIONS,
-                duration: phase,
-                limit: minted,
-            },
-            consume_make,
-        )
-        .await?,
+        meter
+            .measure(
+                "POST /auth/magic: verify, consume, session",
+                gateway_server,
+                &site,
+                Plan {
+                    connections: CONNECTIONS,
+                    duration: phase,
+                    limit: minted,
+                },
+                consume_make,
+            )
+            .await?,
     );
     phases.push(
-        measure(
-            &mut meter,
-            "baseline: HMAC verify + SET + GETDEL (after)",
-            Server::Baseline,
-            &base,
-            Plan {
-                connections: CONNECTIONS,
-                duration: phase,
-                limit: usize::MAX,
-            },
-            baseline_make(),
-        )
-        .await?,
+        meter
+            .measure(
+                "baseline: HMAC verify + SET + GETDEL (after)",
+                baseline_server,
+                &base,
+                Plan {
+                    connections: CONNECTIONS,
+                    duration: phase,
+                    limit: usize::MAX,
+                },
+                baseline_make(),
+            )
+            .await?,
     );
     let interleaved_make: MakeReq = {
         let anchors = anchors.clone();
@@ -585,19 +359,19 @@ async fn bench(
         })
     };
     phases.push(
-        measure(
-            &mut meter,
-            "POST /login, known / unknown / no access, interleaved",
-            Server::Gateway,
-            &site,
-            Plan {
-                connections: LOW_CONNECTIONS,
-                duration: phase,
-                limit: usize::MAX,
-            },
-            interleaved_make,
-        )
-        .await?,
+        meter
+            .measure(
+                "POST /login, known / unknown / no access, interleaved",
+                gateway_server,
+                &site,
+                Plan {
+                    connections: LOW_CONNECTIONS,
+                    duration: phase,
+                    limit: usize::MAX,
+                },
+                interleaved_make,
+            )
+            .await?,
     );
     let _ = redis::cmd("XTRIM")
         .arg(&stream)
@@ -638,25 +412,7 @@ async fn bench(
     };
     print!("{}", report.render());
 
-    let broken: Vec<String> = phases
-        .iter()
-        .filter(|p| p.stats.error_rate() > MAX_ERROR_RATE)
-        .map(|p| {
-            format!(
-                "{}: {} errors, first: {}",
-                p.name,
-                p.stats.errors,
-                p.stats.first_error.as_deref().unwrap_or("?")
-            )
-        })
-        .collect();
-    if !broken.is_empty() {
-        bail!(
-            "requests failed, so these figures mean nothing:\n  {}",
-            broken.join("\n  ")
-        );
-    }
-    Ok(())
+    meter::ensure_meaningful(&phases, MAX_ERROR_RATE)
 }
 
 struct Report<'a> {
@@ -713,10 +469,8 @@ impl Report<'_> {
                 p.stats.quantile_ms(None, 0.99),
                 p.stats.errors,
                 p.per_request_us(p.server_cpu),
-                match (p.db_cpu, p.server) {
-                    (Some(db), Server::Gateway) => format!("{:.0}", p.per_request_us(db)),
-                    _ => "-".to_string(),
-                },
+                p.db_cpu
+                    .map_or("-".to_string(), |db| format!("{:.0}", p.per_request_us(db))),
                 p.per_request_us(p.redis_cpu),
                 p.per_request_us(p.client_cpu),
             );

@@ -22,10 +22,13 @@
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Context, Result, bail};
+use portico_bench::cli::{self, Options};
+use portico_bench::harness;
+use portico_bench::system::{self, ChildGuard};
 use portico_shared::keys::Keyring;
 use portico_shared::mail::{FirmBrand, LinkSecrets, MailJob, Recipient, Template};
 use portico_shared::secret::{hex, random_bytes};
@@ -41,35 +44,31 @@ const CEILING_RUNS: usize = 3;
 /// How long the steady-rate latency phase enqueues.
 const LATENCY_PHASE: Duration = Duration::from_secs(6);
 
-struct Killed(Child);
+const USAGE: &str = "usage: mailer_bench [--jobs N] [--no-build]";
 
-impl Drop for Killed {
-    fn drop(&mut self) {
-        if matches!(self.0.try_wait(), Ok(None)) {
-            let _ = self.0.kill();
-        }
-        let _ = self.0.wait();
-    }
+fn main() -> ExitCode {
+    cli::main("mailer_bench", USAGE, parse_options, |(jobs, options)| {
+        run(jobs, options.build)
+    })
 }
 
-fn main() -> Result<()> {
+/// The common options (of which only `--no-build` means something here) and `--jobs N`.
+fn parse_options(args: &[String]) -> Result<(usize, Options), String> {
     let mut jobs = 6000usize;
-    let mut build = true;
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--jobs" => {
-                jobs = args
-                    .next()
-                    .and_then(|n| n.parse().ok())
-                    .ok_or_else(|| anyhow!("--jobs needs a number"))?
-            }
-            "--no-build" => build = false,
-            other => bail!("usage: mailer_bench [--jobs N] [--no-build] (unknown {other:?})"),
+    let options = Options::parse(args, |arg, rest| match arg {
+        "--jobs" => {
+            jobs = rest
+                .next()
+                .and_then(|n| n.parse().ok())
+                .ok_or("--jobs needs a number")?;
+            Ok(true)
         }
-    }
-    let runtime = tokio::runtime::Runtime::new()?;
-    runtime.block_on(run(jobs, build))
+        "--postgres" | "--secs" | "--perf" => {
+            Err(format!("{arg} does not apply to the mailer benchmark"))
+        }
+        _ => Ok(false),
+    })?;
+    Ok((jobs, options))
 }
 
 async fn run(jobs: usize, build: bool) -> Result<()> {
@@ -77,7 +76,7 @@ async fn run(jobs: usize, build: bool) -> Result<()> {
     let exe = std::env::current_exe()?;
     let bin_dir = exe.parent().context("binary folder")?.to_path_buf();
     if build {
-        build_mailer(&bin_dir)?;
+        harness::build_sibling(&bin_dir, "portico-mailer", "mailer")?;
     }
     let mailer = bin_dir.join("mailer");
     if !mailer.exists() {
@@ -95,20 +94,22 @@ async fn run(jobs: usize, build: bool) -> Result<()> {
     std::fs::create_dir_all(&work)?;
     let keys = Keyring::generate("b1");
 
-    let port = free_port()?;
+    let port = system::free_port()?;
     let mut sink = Command::new(&smtp_sink);
     if is_root() {
         // smtp-sink refuses to keep root privileges.
         sink.args(["-u", "nobody"]);
     }
-    let _sink = Killed(
-        sink.arg(format!("127.0.0.1:{port}"))
+    let _sink = ChildGuard {
+        child: sink
+            .arg(format!("127.0.0.1:{port}"))
             .arg("1024")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .context("starting smtp-sink")?,
-    );
+        name: "smtp-sink",
+    };
     wait_for_port(port).await?;
     let smtp_url = format!("smtp://127.0.0.1:{port}");
 
@@ -215,7 +216,7 @@ struct Bench {
 }
 
 struct Run {
-    child: Killed,
+    child: ChildGuard,
     log: PathBuf,
     prefix: String,
 }
@@ -247,7 +248,10 @@ impl Bench {
             .spawn()
             .context("starting the mailer")?;
         Ok(Run {
-            child: Killed(child),
+            child: ChildGuard {
+                child,
+                name: "mailer",
+            },
             log,
             prefix,
         })
@@ -332,7 +336,7 @@ impl Bench {
             if log.contains("mailer started") {
                 return Ok(());
             }
-            if let Ok(Some(status)) = run.child.0.try_wait() {
+            if let Some(status) = run.child.exited() {
                 bail!("the mailer exited ({status}): {log}");
             }
             if Instant::now() > deadline {
@@ -344,11 +348,11 @@ impl Bench {
 
     /// Stops a run (SIGTERM, waits), returns its peak RSS in kB, and deletes its keys.
     async fn finish(&self, mut run: Run) -> Result<u64> {
-        let rss = status_kb(run.child.0.id(), "VmHWM").unwrap_or(0);
+        let rss = system::status_kb(run.child.id(), "VmHWM").unwrap_or(0);
         Command::new("kill")
-            .args(["-TERM", &run.child.0.id().to_string()])
+            .args(["-TERM", &run.child.id().to_string()])
             .status()?;
-        let status = run.child.0.wait()?;
+        let status = run.child.child.wait()?;
         if !status.success() {
             bail!("the mailer exited with {status} after SIGTERM");
         }
@@ -474,21 +478,6 @@ fn percentile(sorted: &[f64], q: f64) -> f64 {
     sorted[index]
 }
 
-fn status_kb(pid: u32, field: &str) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(&format!("{field}:")))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|n| n.parse().ok())
-}
-
-fn free_port() -> Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
-}
-
 async fn wait_for_port(port: u16) -> Result<()> {
     for _ in 0..100 {
         if tokio::net::TcpStream::connect(("127.0.0.1", port))
@@ -550,32 +539,4 @@ fn postfix_tools() -> Result<(PathBuf, PathBuf)> {
         (Some(sink), Some(source)) => Ok((sink, source)),
         _ => bail!("postfix is installed but smtp-sink or smtp-source is not"),
     }
-}
-
-/// Under cargo, builds the mailer into the same target folder and profile as this binary.
-fn build_mailer(bin_dir: &Path) -> Result<()> {
-    let Ok(cargo) = std::env::var("CARGO") else {
-        return Ok(());
-    };
-    let Some(target_dir) = bin_dir.parent() else {
-        return Ok(());
-    };
-    let profile = bin_dir.file_name().and_then(|p| p.to_str()).unwrap_or("");
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
-    let mut command = Command::new(cargo);
-    command
-        .args(["build", "-q", "-p", "portico-mailer", "--bin", "mailer"])
-        .arg("--manifest-path")
-        .arg(&manifest)
-        .env("CARGO_TARGET_DIR", target_dir);
-    match profile {
-        "release" => command.arg("--release"),
-        "debug" => &mut command,
-        other => command.args(["--profile", other]),
-    };
-    eprintln!("bench: building the mailer ({profile})…");
-    if !command.status().context("running cargo build")?.success() {
-        bail!("building the mailer failed");
-    }
-    Ok(())
 }

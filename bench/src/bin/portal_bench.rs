@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! cargo run --release -p portico-bench --bin portal_bench [-- --postgres] [--secs N] [--no-build]
+//!     [--perf DIR]
 //! ```
 //!
 //! In one run, on a fresh SQLite database (or a fresh PostgreSQL one with `--postgres`):
@@ -28,12 +29,13 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
 use hyper::StatusCode;
-use portico_bench::harness::{self, BASE_DOMAIN, Scratch, redis_cpu, sign_in, wait_ready};
-use portico_bench::load::{self, Conn, MakeReq, Plan, Req, Stats, Target};
+use portico_bench::cli::{self, Options};
+use portico_bench::harness::{self, BASE_DOMAIN, Scratch, sign_in, wait_ready};
+use portico_bench::load::{self, Conn, MakeReq, Plan, Req, Target};
+use portico_bench::meter::{self, Meter, Phase};
 use portico_bench::system::{self, ChildGuard};
 use portico_shared::ids::new_id;
 use portico_shared::keys::Keyring;
-use redis::aio::ConnectionManager;
 use sqlx::{Connection, Row};
 
 /// Concurrent connections of the measured phases.
@@ -58,59 +60,15 @@ const MAX_ERROR_RATE: f64 = 0.01;
 const TARGET_P99_MS: f64 = 20.0;
 const TARGET_RATIO: f64 = 0.25;
 
-struct Options {
-    postgres: bool,
-    phase: Duration,
-    build: bool,
-}
-
-const USAGE: &str = "usage: portal_bench [--postgres] [--secs N] [--no-build]";
+const USAGE: &str = "usage: portal_bench [--postgres] [--secs N] [--no-build] [--perf DIR]";
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let options = match parse_options(&args) {
-        Ok(options) => options,
-        Err(e) => {
-            eprintln!("portal_bench: {e}\n{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
-    let outcome = tokio::runtime::Runtime::new()
-        .context("starting the async runtime")
-        .and_then(|runtime| runtime.block_on(run(options)));
-    match outcome {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("portal_bench: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-fn parse_options(args: &[String]) -> Result<Options, String> {
-    let mut options = Options {
-        postgres: false,
-        phase: Duration::from_secs(8),
-        build: true,
-    };
-    let mut args = args.iter();
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--postgres" => options.postgres = true,
-            "--no-build" => options.build = false,
-            "--secs" => {
-                let secs: u64 = args
-                    .next()
-                    .and_then(|v| v.parse().ok())
-                    .filter(|&s| (1..=60).contains(&s))
-                    .ok_or("--secs: expected a number of seconds from 1 to 60")?;
-                options.phase = Duration::from_secs(secs);
-            }
-            "-h" | "--help" => return Err("help".into()),
-            other => return Err(format!("unknown argument {other:?}")),
-        }
-    }
-    Ok(options)
+    cli::main(
+        "portal_bench",
+        USAGE,
+        |args| Options::parse(args, cli::no_extra),
+        run,
+    )
 }
 
 async fn run(options: Options) -> Result<()> {
@@ -149,7 +107,7 @@ async fn bench(options: &Options, gateway: &Path, scratch: &Scratch) -> Result<(
 
     // The gateway, logging as it would by default, into a file.
     let log_path = scratch.dir.join("gateway.log");
-    let mut server = start_gateway(gateway, &vars, &log_path)?;
+    let mut server = harness::start_gateway(gateway, &vars, &log_path)?;
     let api = Target {
         addr: ([127, 0, 0, 1], port).into(),
         host: format!("127.0.0.1:{port}"),
@@ -176,14 +134,9 @@ async fn bench(options: &Options, gateway: &Path, scratch: &Scratch) -> Result<(
     check_home(&site(SLUG, port), &client, &seeded.client).await?;
     check_home(&site(SMALL_SLUG, port), &small, &seeded.small).await?;
 
-    let mut meter = Meter {
-        gateway: server.id(),
-        redis: redis.clone(),
-        postgres: match &scratch.postgres {
-            Some((admin, name)) => Some((sqlx::PgConnection::connect(admin).await?, name.clone())),
-            None => None,
-        },
-    };
+    let mut meter =
+        Meter::new("portal_bench", scratch, redis.clone(), options.perf.clone()).await?;
+    let measured = meter::Server::gateway(server.id());
     let healthz: MakeReq = Arc::new(|_, _| Req::get("/healthz"));
     let home: MakeReq = {
         let cookie = client.clone();
@@ -217,7 +170,11 @@ async fn bench(options: &Options, gateway: &Path, scratch: &Scratch) -> Result<(
         ("GET / (50 shared tasks)", &site(SLUG, port), &home),
         ("GET /healthz (after)", &api, &healthz),
     ] {
-        phases.push(measure(&mut meter, name, target, plan, make.clone()).await?);
+        phases.push(
+            meter
+                .measure(name, measured, target, plan, make.clone())
+                .await?,
+        );
     }
     let peak_kb = system::status_kb(server.id(), "VmHWM");
     if let Some(status) = server.exited() {
@@ -225,6 +182,9 @@ async fn bench(options: &Options, gateway: &Path, scratch: &Scratch) -> Result<(
             "the gateway exited during the run ({status}); its log: {}",
             log_path.display()
         );
+    }
+    if let Some(dir) = &options.perf {
+        let _ = std::fs::copy(&log_path, dir.join("gateway.log"));
     }
     drop(server);
     drop(meter);
@@ -236,7 +196,7 @@ async fn bench(options: &Options, gateway: &Path, scratch: &Scratch) -> Result<(
     plan_vars.insert("RUST_LOG", "info,sqlx::query=debug".into());
     plan_vars.insert("PORTICO_LOG_FORMAT", "json".into());
     let plan_log = scratch.dir.join("gateway-sql.log");
-    let mut plan_server = start_gateway(gateway, &plan_vars, &plan_log)?;
+    let mut plan_server = harness::start_gateway(gateway, &plan_vars, &plan_log)?;
     let plan_api = Target {
         addr: ([127, 0, 0, 1], plan_port).into(),
         host: format!("127.0.0.1:{plan_port}"),
@@ -297,44 +257,7 @@ async fn bench(options: &Options, gateway: &Path, scratch: &Scratch) -> Result<(
     };
     print!("{}", report.render());
 
-    let broken: Vec<String> = phases
-        .iter()
-        .filter(|p| p.stats.error_rate() > MAX_ERROR_RATE)
-        .map(|p| {
-            format!(
-                "{}: {} errors, first: {}",
-                p.name,
-                p.stats.errors,
-                p.stats.first_error.as_deref().unwrap_or("?")
-            )
-        })
-        .collect();
-    if !broken.is_empty() {
-        bail!(
-            "requests failed, so these figures mean nothing:\n  {}",
-            broken.join("\n  ")
-        );
-    }
-    Ok(())
-}
-
-fn start_gateway(
-    gateway: &Path,
-    vars: &HashMap<&'static str, String>,
-    log_path: &Path,
-) -> Result<ChildGuard> {
-    let log = std::fs::File::create(log_path)?;
-    Ok(ChildGuard {
-        child: Command::new(gateway)
-            .env_clear()
-            .envs(vars)
-            .arg("serve")
-            .stdout(log.try_clone()?)
-            .stderr(log)
-            .spawn()
-            .context("starting gateway serve")?,
-        name: "gateway",
-    })
+    meter::ensure_meaningful(&phases, MAX_ERROR_RATE)
 }
 
 /// Sends SIGTERM and waits (up to 10 s) for the process to end on its own.
@@ -373,77 +296,6 @@ async fn check_home(site: &Target, cookie: &str, client: &ClientTasks) -> Result
         bail!("GET / on {} shows the unshared task {leak:?}", site.host);
     }
     Ok(())
-}
-
-// ---------------------------------------------------------------------------------------
-// CPU accounting and phases.
-
-struct Meter {
-    gateway: u32,
-    redis: ConnectionManager,
-    /// On PostgreSQL: an admin connection and the benchmark database's name.
-    postgres: Option<(sqlx::PgConnection, String)>,
-}
-
-struct CpuSnap {
-    gateway: Duration,
-    client: Duration,
-    redis: f64,
-    postgres: HashMap<u32, Duration>,
-}
-
-impl Meter {
-    async fn snap(&mut self) -> CpuSnap {
-        CpuSnap {
-            gateway: system::cpu_time(&self.gateway.to_string()).unwrap_or_default(),
-            client: system::cpu_time("self").unwrap_or_default(),
-            redis: redis_cpu(&mut self.redis).await.unwrap_or(f64::NAN),
-            postgres: match &mut self.postgres {
-                Some((conn, name)) => harness::postgres_cpu(conn, name).await,
-                None => HashMap::new(),
-            },
-        }
-    }
-}
-
-struct Phase {
-    name: &'static str,
-    stats: Stats,
-    /// CPU seconds of the gateway, PostgreSQL's backends (None on SQLite), Redis, this process.
-    gateway_cpu: f64,
-    db_cpu: Option<f64>,
-    redis_cpu: f64,
-    client_cpu: f64,
-}
-
-impl Phase {
-    fn per_request_us(&self, cpu_secs: f64) -> f64 {
-        cpu_secs * 1e6 / self.stats.count().max(1) as f64
-    }
-}
-
-async fn measure(
-    meter: &mut Meter,
-    name: &'static str,
-    target: &Target,
-    plan: Plan,
-    make: MakeReq,
-) -> Result<Phase> {
-    log(name);
-    let before = meter.snap().await;
-    let stats = load::run(target, plan, make).await?;
-    let after = meter.snap().await;
-    Ok(Phase {
-        name,
-        stats,
-        gateway_cpu: (after.gateway - before.gateway).as_secs_f64(),
-        db_cpu: meter
-            .postgres
-            .as_ref()
-            .map(|_| harness::cpu_since(&before.postgres, &after.postgres)),
-        redis_cpu: after.redis - before.redis,
-        client_cpu: (after.client - before.client).as_secs_f64(),
-    })
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1193,13 +1045,13 @@ impl Report<'_> {
                 out,
                 "{:<28} {:>5} {:>8} {:>8.0} {:>7.2} {:>7.2} {:>6}   {:>5.0} / {:>4} / {:>4.0} / {:>4.0}",
                 p.name,
-                CONNECTIONS,
+                p.connections,
                 p.stats.count(),
                 p.stats.rps(),
                 p.stats.quantile_ms(None, 0.5),
                 p.stats.quantile_ms(None, 0.99),
                 p.stats.errors,
-                p.per_request_us(p.gateway_cpu),
+                p.per_request_us(p.server_cpu),
                 p.db_cpu
                     .map_or("-".to_string(), |db| format!("{:.0}", p.per_request_us(db))),
                 p.per_request_us(p.redis_cpu),

@@ -1,6 +1,6 @@
 //! Contacts and their portal access: `/api/v1/contacts…`, and invitations.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use portico_shared::email::Email;
@@ -9,7 +9,8 @@ use portico_shared::store::{Contact, ContactPatch, ContactQuery, NewContact};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{ApiFirm, ApiJson, ApiRoute, decode_cursor, encode_cursor, ok, rfc3339};
+use super::pagination::{ApiQuery, Page};
+use super::{ApiFirm, ApiJson, ApiRoute, ok, rfc3339};
 use crate::auth::links;
 use crate::error::{Error, Result};
 use crate::state::AppState;
@@ -106,26 +107,17 @@ struct ListQuery {
 async fn list(
     State(state): State<AppState>,
     ApiFirm(firm): ApiFirm,
-    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+    ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Response> {
-    let Query(query) = query.map_err(|e| Error::invalid("query", e.body_text()))?;
-    let limit = super::page_limit(query.limit)?;
+    let page = Page::new(query.limit, query.cursor)?;
     let query = ContactQuery {
-        after: query.cursor.as_deref().map(decode_cursor).transpose()?,
-        limit: limit + 1,
+        after: page.after()?,
+        limit: page.fetch(),
         email: query.email.as_deref().map(parse_email).transpose()?,
         portal_access: query.portal_access,
     };
     let contacts = state.store.list_contacts(&firm.id, &query).await?;
-    let (contacts, next_cursor) =
-        super::paginate(contacts, limit, |c| encode_cursor(c.created_at, &c.id));
-    Ok(ok(
-        StatusCode::OK,
-        json!({
-            "data": contacts.iter().map(view).collect::<Vec<_>>(),
-            "next_cursor": next_cursor,
-        }),
-    ))
+    Ok(page.respond(contacts, |c| (c.created_at, &c.id), view))
 }
 
 async fn find(state: &AppState, firm_id: &str, id: &str) -> Result<Contact> {

@@ -1,6 +1,6 @@
 //! Client requests as staff see them: `/api/v1/conversations…`, and staff replies.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use portico_shared::ids::looks_like;
@@ -8,7 +8,8 @@ use portico_shared::store::{Conversation, ConversationQuery, Message};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{ApiFirm, ApiJson, ApiRoute, decode_cursor, encode_cursor, ok, rfc3339};
+use super::pagination::{ApiQuery, Page};
+use super::{ApiFirm, ApiJson, ApiRoute, ok, rfc3339};
 use crate::error::{Error, Result};
 use crate::i18n::Lang;
 use crate::notify;
@@ -55,10 +56,9 @@ struct ListQuery {
 async fn list(
     State(state): State<AppState>,
     ApiFirm(firm): ApiFirm,
-    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+    ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Response> {
-    let Query(query) = query.map_err(|e| Error::invalid("query", e.body_text()))?;
-    let limit = super::page_limit(query.limit)?;
+    let page = Page::new(query.limit, query.cursor)?;
     if let Some(status) = &query.status
         && status != "open"
         && status != "closed"
@@ -70,18 +70,14 @@ async fn list(
         .list_conversations(
             &firm.id,
             &ConversationQuery {
-                after: query.cursor.as_deref().map(decode_cursor).transpose()?,
-                limit: limit + 1,
+                after: page.after()?,
+                limit: page.fetch(),
                 contact_id: query.contact_id,
                 status: query.status,
             },
         )
         .await?;
-    let (page, next_cursor) = super::paginate(rows, limit, |c| encode_cursor(c.created_at, &c.id));
-    Ok(ok(
-        StatusCode::OK,
-        json!({ "data": page.iter().map(view).collect::<Vec<_>>(), "next_cursor": next_cursor }),
-    ))
+    Ok(page.respond(rows, |c| (c.created_at, &c.id), view))
 }
 
 async fn show(

@@ -1,7 +1,7 @@
 //! Invoices shown in the portal: `/api/v1/invoices…`. Staff (or their billing system) publish
 //! them; the portal only displays them and links to `pay_url`.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use portico_shared::ids::looks_like;
@@ -9,7 +9,8 @@ use portico_shared::store::{Invoice, InvoiceQuery, NewInvoice};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{ApiFirm, ApiJson, ApiRoute, decode_cursor, encode_cursor, ok, rfc3339};
+use super::pagination::{ApiQuery, Page};
+use super::{ApiFirm, ApiJson, ApiRoute, ok, rfc3339};
 use crate::error::{Error, Result};
 use crate::money;
 use crate::state::AppState;
@@ -194,28 +195,22 @@ struct ListQuery {
 async fn list(
     State(state): State<AppState>,
     ApiFirm(firm): ApiFirm,
-    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+    ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Response> {
-    let Query(query) = query.map_err(|e| Error::invalid("query", e.body_text()))?;
-    let limit = super::page_limit(query.limit)?;
+    let page = Page::new(query.limit, query.cursor)?;
     let invoices = state
         .store
         .list_invoices(
             &firm.id,
             &InvoiceQuery {
-                after: query.cursor.as_deref().map(decode_cursor).transpose()?,
-                limit: limit + 1,
+                after: page.after()?,
+                limit: page.fetch(),
                 contact_id: query.contact_id,
                 status: query.status.as_deref().map(status).transpose()?,
             },
         )
         .await?;
-    let (page, next_cursor) =
-        super::paginate(invoices, limit, |i| encode_cursor(i.created_at, &i.id));
-    Ok(ok(
-        StatusCode::OK,
-        json!({ "data": page.iter().map(view).collect::<Vec<_>>(), "next_cursor": next_cursor }),
-    ))
+    Ok(page.respond(invoices, |i| (i.created_at, &i.id), view))
 }
 
 async fn show(

@@ -7,6 +7,7 @@ mod conversations;
 mod firm;
 mod invoices;
 pub mod openapi;
+mod pagination;
 pub mod portal;
 mod signing;
 mod tasks;
@@ -22,7 +23,7 @@ use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::MethodRouter;
-use portico_shared::secret::{b64, hex, unb64};
+use portico_shared::secret::hex;
 use portico_shared::store::Firm;
 use serde::de::DeserializeOwned;
 use serde_json::json;
@@ -222,47 +223,4 @@ pub fn rfc3339(unix: i64) -> String {
 
 pub fn ok<T: serde::Serialize>(status: StatusCode, body: T) -> Response {
     (status, Json(body)).into_response()
-}
-
-const DEFAULT_PAGE: i64 = 50;
-const MAX_PAGE: i64 = 200;
-
-/// The `limit` of a list request: 1 to 200, 50 when absent.
-pub fn page_limit(limit: Option<i64>) -> Result<i64, Error> {
-    let limit = limit.unwrap_or(DEFAULT_PAGE);
-    if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(Error::invalid(
-            "limit",
-            format!("limit must be 1 to {MAX_PAGE}"),
-        ));
-    }
-    Ok(limit)
-}
-
-/// Cursors are opaque: base64 of `{created_at}.{id}` of the last row of a page.
-pub fn encode_cursor(created_at: i64, id: &str) -> String {
-    b64(format!("{created_at}.{id}").as_bytes())
-}
-
-pub fn decode_cursor(cursor: &str) -> Result<(i64, String), Error> {
-    unb64(cursor)
-        .and_then(|raw| String::from_utf8(raw).ok())
-        .and_then(|text| {
-            let (time, id) = text.split_once('.')?;
-            Some((time.parse().ok()?, id.to_string()))
-        })
-        .ok_or_else(|| Error::invalid("cursor", "cursor is not one this API gave out"))
-}
-
-/// Cuts a page fetched with `limit + 1` rows down to `limit`, with the cursor of the next page
-/// when there is one.
-pub fn paginate<T>(
-    mut rows: Vec<T>,
-    limit: i64,
-    cursor: impl Fn(&T) -> String,
-) -> (Vec<T>, Option<String>) {
-    let more = rows.len() as i64 > limit;
-    rows.truncate(limit as usize);
-    let next = if more { rows.last().map(cursor) } else { None };
-    (rows, next)
 }

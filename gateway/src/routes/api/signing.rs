@@ -3,7 +3,7 @@
 //! `GET /api/v1/signing-requests/{id}` with its full audit trail.
 
 use axum::extract::multipart::MultipartRejection;
-use axum::extract::{Multipart, Path, Query, State};
+use axum::extract::{Multipart, Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use portico_shared::filetypes::by_extension;
@@ -14,7 +14,8 @@ use portico_shared::store::{
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{ApiFirm, ApiRoute, decode_cursor, encode_cursor, ok, rfc3339};
+use super::pagination::{ApiQuery, Page};
+use super::{ApiFirm, ApiRoute, ok, rfc3339};
 use crate::blobs::{multipart_error, safe_file_name};
 use crate::error::{Error, Result};
 use crate::extract::ClientOrigin;
@@ -191,10 +192,9 @@ struct ListQuery {
 async fn list(
     State(state): State<AppState>,
     ApiFirm(firm): ApiFirm,
-    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+    ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Response> {
-    let Query(query) = query.map_err(|e| Error::invalid("query", e.body_text()))?;
-    let limit = super::page_limit(query.limit)?;
+    let page = Page::new(query.limit, query.cursor)?;
     if let Some(status) = &query.status
         && !matches!(status.as_str(), "pending" | "signed" | "declined")
     {
@@ -208,18 +208,17 @@ async fn list(
         .list_signing_requests(
             &firm.id,
             &SigningQuery {
-                after: query.cursor.as_deref().map(decode_cursor).transpose()?,
-                limit: limit + 1,
+                after: page.after()?,
+                limit: page.fetch(),
                 contact_id: query.contact_id,
                 status: query.status,
             },
         )
         .await?;
-    let (page, next_cursor) = super::paginate(rows, limit, |r| encode_cursor(r.created_at, &r.id));
-    let data: Vec<Value> = page.iter().map(|r| view(&state, &firm.slug, r)).collect();
-    Ok(ok(
-        StatusCode::OK,
-        json!({ "data": data, "next_cursor": next_cursor }),
+    Ok(page.respond(
+        rows,
+        |r| (r.created_at, &r.id),
+        |r| view(&state, &firm.slug, r),
     ))
 }
 

@@ -1,6 +1,6 @@
 //! Tasks shared to the portal: `/api/v1/tasks…`.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use portico_shared::ids::looks_like;
@@ -8,7 +8,8 @@ use portico_shared::store::{NewTask, TaskDetail, TaskFile, TaskPatch, TaskQuery}
 use serde::{Deserialize, Deserializer};
 use serde_json::{Value, json};
 
-use super::{ApiFirm, ApiJson, ApiRoute, decode_cursor, encode_cursor, ok, rfc3339};
+use super::pagination::{ApiQuery, Page};
+use super::{ApiFirm, ApiJson, ApiRoute, ok, rfc3339};
 use crate::error::{Error, Result};
 use crate::notify;
 use crate::state::AppState;
@@ -169,30 +170,23 @@ struct ListQuery {
 async fn list(
     State(state): State<AppState>,
     ApiFirm(firm): ApiFirm,
-    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+    ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Response> {
-    let Query(query) = query.map_err(|e| Error::invalid("query", e.body_text()))?;
-    let limit = super::page_limit(query.limit)?;
+    let page = Page::new(query.limit, query.cursor)?;
     let tasks = state
         .store
         .list_tasks(
             &firm.id,
             &TaskQuery {
-                after: query.cursor.as_deref().map(decode_cursor).transpose()?,
-                limit: limit + 1,
+                after: page.after()?,
+                limit: page.fetch(),
                 contact_id: query.contact_id,
                 status: query.status.as_deref().map(status).transpose()?,
                 portal: query.portal,
             },
         )
         .await?;
-    let (page, next_cursor) = super::paginate(tasks, limit, |d| {
-        encode_cursor(d.task.created_at, &d.task.id)
-    });
-    Ok(ok(
-        StatusCode::OK,
-        json!({ "data": page.iter().map(view).collect::<Vec<_>>(), "next_cursor": next_cursor }),
-    ))
+    Ok(page.respond(tasks, |d| (d.task.created_at, &d.task.id), view))
 }
 
 async fn show(

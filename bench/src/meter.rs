@@ -1,0 +1,265 @@
+//! Measured phases: a load run against one server, with the CPU time each process taking part
+//! spent on it (the server under test, PostgreSQL's backends, Redis, this load generator) and,
+//! with `--perf DIR`, a `perf record` profile of the gateway.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use redis::aio::ConnectionManager;
+
+use crate::harness::Scratch;
+use crate::load::{self, MakeReq, Plan, Stats, Target};
+use crate::system::{self, ChildGuard};
+
+/// The server a phase loads.
+#[derive(Clone, Copy)]
+pub struct Server {
+    pid: u32,
+    /// The gateway: `--perf` profiles it, and PostgreSQL's backends work for it.
+    gateway: bool,
+}
+
+impl Server {
+    pub fn gateway(pid: u32) -> Server {
+        Server { pid, gateway: true }
+    }
+
+    /// A server beside the gateway (the sign-in benchmark's baseline): not profiled, and no
+    /// database CPU is counted for it.
+    pub fn other(pid: u32) -> Server {
+        Server {
+            pid,
+            gateway: false,
+        }
+    }
+}
+
+/// Samples CPU time of everything taking part, around each phase.
+pub struct Meter {
+    /// The binary's name, for its progress lines.
+    name: &'static str,
+    redis: ConnectionManager,
+    perf: Option<PathBuf>,
+    /// On PostgreSQL: an admin connection and the benchmark database's name, to find the
+    /// server processes serving the gateway.
+    postgres: Option<(sqlx::PgConnection, String)>,
+}
+
+struct CpuSnap {
+    server: Duration,
+    client: Duration,
+    redis: f64,
+    /// CPU time of each PostgreSQL backend process of the benchmark database, by pid.
+    postgres: HashMap<u32, Duration>,
+}
+
+/// A measured phase: its requests and the CPU each process spent on them.
+pub struct Phase {
+    pub name: String,
+    pub connections: usize,
+    pub stats: Stats,
+    /// CPU seconds: the server under test, Redis, and this load generator.
+    pub server_cpu: f64,
+    pub redis_cpu: f64,
+    pub client_cpu: f64,
+    /// PostgreSQL's backends serving the gateway (None on SQLite, where that work is the
+    /// gateway's own, and for a server other than the gateway).
+    pub db_cpu: Option<f64>,
+}
+
+impl Phase {
+    pub fn per_request_us(&self, cpu_secs: f64) -> f64 {
+        cpu_secs * 1e6 / self.stats.count().max(1) as f64
+    }
+}
+
+impl Meter {
+    /// A meter for the run in `scratch`; `perf` is the `--perf` folder.
+    pub async fn new(
+        name: &'static str,
+        scratch: &Scratch,
+        redis: ConnectionManager,
+        perf: Option<PathBuf>,
+    ) -> Result<Meter> {
+        let postgres = match &scratch.postgres {
+            Some((admin, database)) => {
+                use sqlx::Connection;
+                Some((sqlx::PgConnection::connect(admin).await?, database.clone()))
+            }
+            None => None,
+        };
+        Ok(Meter {
+            name,
+            redis,
+            perf,
+            postgres,
+        })
+    }
+
+    async fn snap(&mut self, server: Server) -> CpuSnap {
+        let postgres = match &mut self.postgres {
+            Some((conn, name)) => postgres_cpu(conn, name).await,
+            None => HashMap::new(),
+        };
+        CpuSnap {
+            server: system::cpu_time(&server.pid.to_string()).unwrap_or_default(),
+            client: system::cpu_time("self").unwrap_or_default(),
+            redis: redis_cpu(&mut self.redis).await.unwrap_or(f64::NAN),
+            postgres,
+        }
+    }
+
+    /// Runs `plan` of `make`'s requests against `target`, served by `server`.
+    pub async fn measure(
+        &mut self,
+        name: &str,
+        server: Server,
+        target: &Target,
+        plan: Plan,
+        make: MakeReq,
+    ) -> Result<Phase> {
+        eprintln!("{}: {name}…", self.name);
+        let profiler = match &self.perf {
+            Some(dir) if server.gateway => Some(start_perf(dir, name, server.pid)?),
+            _ => None,
+        };
+        let before = self.snap(server).await;
+        let stats = load::run(target, plan, make).await?;
+        let after = self.snap(server).await;
+        if let Some(profiler) = profiler {
+            stop_perf(profiler)?;
+        }
+        Ok(Phase {
+            name: name.to_string(),
+            connections: plan.connections,
+            stats,
+            server_cpu: (after.server - before.server).as_secs_f64(),
+            redis_cpu: after.redis - before.redis,
+            client_cpu: (after.client - before.client).as_secs_f64(),
+            db_cpu: self
+                .postgres
+                .as_ref()
+                .filter(|_| server.gateway)
+                .map(|_| cpu_since(&before.postgres, &after.postgres)),
+        })
+    }
+}
+
+/// Fails the run when a phase has more than `max_rate` failed requests: its figures mean
+/// nothing then.
+pub fn ensure_meaningful(phases: &[Phase], max_rate: f64) -> Result<()> {
+    let broken: Vec<String> = phases
+        .iter()
+        .filter(|p| p.stats.error_rate() > max_rate)
+        .map(|p| {
+            format!(
+                "{}: {} errors, first: {}",
+                p.name,
+                p.stats.errors,
+                p.stats.first_error.as_deref().unwrap_or("?")
+            )
+        })
+        .collect();
+    if !broken.is_empty() {
+        bail!(
+            "requests failed, so these figures mean nothing:\n  {}",
+            broken.join("\n  ")
+        );
+    }
+    Ok(())
+}
+
+/// Starts `perf record` on the gateway; the profile goes to `{dir}/{phase}.perf.data`, the
+/// phase's name cut to its first four words.
+fn start_perf(dir: &Path, phase: &str, pid: u32) -> Result<ChildGuard> {
+    std::fs::create_dir_all(dir)?;
+    let slug: String = phase
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect::<String>()
+        .split('-')
+        .filter(|w| !w.is_empty())
+        .take(4)
+        .collect::<Vec<_>>()
+        .join("-");
+    let child = Command::new("perf")
+        .args([
+            "record",
+            "-q",
+            "-F",
+            "250",
+            "--call-graph",
+            "dwarf,16384",
+            "-p",
+        ])
+        .arg(pid.to_string())
+        .arg("-o")
+        .arg(dir.join(format!("{slug}.perf.data")))
+        .stdout(Stdio::null())
+        .spawn()
+        .context("starting perf record (--perf)")?;
+    // perf needs a moment to attach before the load starts.
+    std::thread::sleep(Duration::from_millis(500));
+    Ok(ChildGuard {
+        child,
+        name: "perf",
+    })
+}
+
+/// Stops `perf record` with SIGINT, so it writes its file, and waits for it.
+fn stop_perf(mut profiler: ChildGuard) -> Result<()> {
+    Command::new("kill")
+        .args(["-INT", &profiler.id().to_string()])
+        .status()
+        .context("stopping perf record")?;
+    profiler.child.wait()?;
+    Ok(())
+}
+
+/// Redis's own CPU seconds (user + system), from `INFO cpu`.
+async fn redis_cpu(redis: &mut ConnectionManager) -> Option<f64> {
+    let info: String = redis::cmd("INFO")
+        .arg("cpu")
+        .query_async(redis)
+        .await
+        .ok()?;
+    let field = |name: &str| -> Option<f64> {
+        info.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
+            .and_then(|v| v.trim().parse().ok())
+    };
+    Some(field("used_cpu_user")? + field("used_cpu_sys")?)
+}
+
+/// CPU time of each PostgreSQL server process connected to database `name`, by pid.
+async fn postgres_cpu(admin: &mut sqlx::PgConnection, name: &str) -> HashMap<u32, Duration> {
+    let pids: Vec<i32> = sqlx::query_scalar("SELECT pid FROM pg_stat_activity WHERE datname = $1")
+        .bind(name)
+        .fetch_all(&mut *admin)
+        .await
+        .unwrap_or_default();
+    pids.into_iter()
+        .filter_map(|pid| Some((pid as u32, system::cpu_time(&pid.to_string())?)))
+        .collect()
+}
+
+/// CPU seconds the processes of `after` spent since `before` (a process new since then
+/// counts from zero).
+fn cpu_since(before: &HashMap<u32, Duration>, after: &HashMap<u32, Duration>) -> f64 {
+    after
+        .iter()
+        .map(|(pid, cpu)| {
+            let start = before.get(pid).copied().unwrap_or_default();
+            cpu.saturating_sub(start).as_secs_f64()
+        })
+        .sum()
+}

@@ -1,0 +1,104 @@
+//! Pages of the API's lists. A list takes `?limit=` (1 to 200, 50 when absent) and `?cursor=`,
+//! and answers `{"data": [...], "next_cursor": ...}`, newest first. A cursor is opaque: base64
+//! of `{created_at}.{id}` of the last row of the page before, which the store reads after.
+
+use axum::extract::{FromRequestParts, Query};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use axum::response::Response;
+use portico_shared::secret::{b64, unb64};
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+use super::ok;
+use crate::error::{Error, Result};
+
+const DEFAULT_PAGE: i64 = 50;
+const MAX_PAGE: i64 = 200;
+
+/// A list's query string; a parameter it does not know (where `T` denies unknown fields) or a
+/// value of the wrong type is a 422 on `query`.
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self> {
+        let Query(query) = Query::<T>::from_request_parts(parts, state)
+            .await
+            .map_err(|e| Error::invalid("query", e.body_text()))?;
+        Ok(ApiQuery(query))
+    }
+}
+
+/// The page a list request asks for.
+pub struct Page {
+    limit: i64,
+    cursor: Option<String>,
+}
+
+impl Page {
+    /// Checks `limit` at once; the cursor is decoded by [`Page::after`], so each list keeps
+    /// checking its parameters in the order it always has.
+    pub fn new(limit: Option<i64>, cursor: Option<String>) -> Result<Page> {
+        let limit = limit.unwrap_or(DEFAULT_PAGE);
+        if !(1..=MAX_PAGE).contains(&limit) {
+            return Err(Error::invalid(
+                "limit",
+                format!("limit must be 1 to {MAX_PAGE}"),
+            ));
+        }
+        Ok(Page { limit, cursor })
+    }
+
+    /// `(created_at, id)` of the row the page starts after, from the cursor.
+    pub fn after(&self) -> Result<Option<(i64, String)>> {
+        self.cursor.as_deref().map(decode_cursor).transpose()
+    }
+
+    /// How many rows to fetch: one more than the page holds, which tells whether another
+    /// page follows.
+    pub fn fetch(&self) -> i64 {
+        self.limit + 1
+    }
+
+    /// The 200 answer for `rows` (fetched with [`Page::fetch`]): the page's rows as `view`
+    /// shows them, and the cursor of the next page (`key` gives a row's `created_at` and id)
+    /// or null on the last.
+    pub fn respond<T>(
+        &self,
+        mut rows: Vec<T>,
+        key: impl Fn(&T) -> (i64, &str),
+        view: impl FnMut(&T) -> Value,
+    ) -> Response {
+        let more = rows.len() as i64 > self.limit;
+        rows.truncate(self.limit as usize);
+        let next_cursor = if more {
+            rows.last().map(|row| {
+                let (created_at, id) = key(row);
+                encode_cursor(created_at, id)
+            })
+        } else {
+            None
+        };
+        let data: Vec<Value> = rows.iter().map(view).collect();
+        ok(
+            StatusCode::OK,
+            json!({ "data": data, "next_cursor": next_cursor }),
+        )
+    }
+}
+
+fn encode_cursor(created_at: i64, id: &str) -> String {
+    b64(format!("{created_at}.{id}").as_bytes())
+}
+
+fn decode_cursor(cursor: &str) -> Result<(i64, String)> {
+    unb64(cursor)
+        .and_then(|raw| String::from_utf8(raw).ok())
+        .and_then(|text| {
+            let (time, id) = text.split_once('.')?;
+            Some((time.parse().ok()?, id.to_string()))
+        })
+        .ok_or_else(|| Error::invalid("cursor", "cursor is not one this API gave out"))
+}
