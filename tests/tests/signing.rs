@@ -584,3 +584,84 @@ async fn signing_requests_of_others_answer_404() {
     assert_eq!(ids, [foreign.as_str()]);
     app.stop().await;
 }
+
+/// `2026-03-05T14:05:09Z` → `5. März 2026, 14:05:09 Uhr UTC`, as a German reader writes it.
+fn german_time(rfc3339: &str) -> String {
+    const MONTHS: [&str; 12] = [
+        "Jan.", "Feb.", "März", "Apr.", "Mai", "Juni", "Juli", "Aug.", "Sept.", "Okt.", "Nov.",
+        "Dez.",
+    ];
+    let number = |range: std::ops::Range<usize>| rfc3339[range].parse::<usize>().unwrap();
+    format!(
+        "{}. {} {}, {} Uhr UTC",
+        number(8..10),
+        MONTHS[number(5..7) - 1],
+        &rfc3339[0..4],
+        &rfc3339[11..19]
+    )
+}
+
+#[tokio::test]
+async fn a_german_client_reads_the_audit_trail_with_german_dates() {
+    let app = TestApp::spawn().await;
+    let firm = app.create_firm("acme").await;
+    let slug = firm.firm.slug.clone();
+    let ann = app.add_contact(&firm, "ann@example.com", true).await;
+    let browser = app.signed_in(&firm, "ann@example.com").await;
+    let saved = browser
+        .save_settings(&app, &slug, "Anna Schmidt", "de")
+        .await;
+    assert_eq!(saved.status(), StatusCode::SEE_OTHER);
+    let id = request_signature(&app, &firm, &ann.id, &sample_pdf("Vertrag")).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let sign_url = app.url(&slug, &format!("/sign/{id}"));
+    let (status, page) = browser.get_text(&sign_url).await;
+    assert_eq!(status, StatusCode::OK);
+    let created = staff_view(&app, &firm, &id).await["created_at"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        page.contains(&format!(
+            "Von acme &amp; Co gesendet am {}.",
+            german_time(&created)
+        )),
+        "{page}"
+    );
+    let csrf = csrf_in(&page).unwrap();
+    let (status, _) = post_as(
+        &browser,
+        &sign_url,
+        &[
+            ("csrf", &csrf),
+            ("name", "Anna Schmidt"),
+            ("consent", "yes"),
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+
+    let (_, page) = browser.get_text(&sign_url).await;
+    let view = staff_view(&app, &firm, &id).await;
+    let events = view["events"].as_array().unwrap();
+    for event in &events[1..] {
+        let when = german_time(event["at"].as_str().unwrap());
+        assert!(
+            page.contains(&format!("<td>{when}</td>")),
+            "{when} in {page}"
+        );
+    }
+    let signed = german_time(events.last().unwrap()["at"].as_str().unwrap());
+    assert!(page.contains(&format!("<dd>{signed}</dd>")), "{page}");
+    assert!(page.contains(&format!("({signed})")), "{page}");
+    assert!(page.contains("<caption>Protokoll</caption>"), "{page}");
+    for english in [
+        " Jan 20", " Feb 20", " Mar 20", " May 20", " Oct 20", " Dec 20",
+    ] {
+        assert!(!page.contains(english), "{english:?} in {page}");
+    }
+    app.stop().await;
+}
