@@ -9,6 +9,7 @@ use axum::body::Body;
 use axum::extract::multipart::{Field, MultipartError};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use base64::Engine;
 use portico_shared::filetypes::SNIFF_LEN;
 use portico_shared::secret::{hex, random_string};
 use ring::digest::{Context, SHA256};
@@ -238,6 +239,25 @@ impl Blobs {
     }
 }
 
+/// The `Repr-Digest` header (RFC 9530) of content whose hex SHA-256 is `sha256`:
+/// `sha-256=:<base64 of the 32 bytes>:`, the form HTTP clients and tools check.
+pub fn repr_digest(sha256: &str) -> Result<HeaderValue> {
+    let bytes: Option<Vec<u8>> = (sha256.len() == 64)
+        .then(|| {
+            (0..32)
+                .map(|i| u8::from_str_radix(sha256.get(2 * i..2 * i + 2)?, 16).ok())
+                .collect()
+        })
+        .flatten();
+    let bytes =
+        bytes.ok_or_else(|| Error::Internal(anyhow::anyhow!("not a SHA-256: {sha256:?}")))?;
+    let value = format!(
+        "sha-256=:{}:",
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    );
+    HeaderValue::from_str(&value).map_err(|e| Error::Internal(e.into()))
+}
+
 /// A client's file name made safe to store and show: no folders, no control or quoting
 /// characters, at most 150 characters (keeping the extension); `document` if nothing is left.
 pub fn safe_file_name(raw: &str) -> String {
@@ -324,6 +344,17 @@ mod tests {
             "attachment; filename=\"Relev_ _final_.pdf\"; \
              filename*=UTF-8''Relev%C3%A9%20%22final%22.pdf"
         );
+    }
+
+    #[test]
+    fn digests_are_base64_of_the_hash_bytes() {
+        // SHA-256 of the empty string.
+        let empty = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+        assert_eq!(
+            repr_digest(empty).unwrap(),
+            "sha-256=:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=:"
+        );
+        assert!(repr_digest("xyz").is_err());
     }
 
     #[test]

@@ -2,6 +2,8 @@
 //! signs (typed name and consent) or declines, and every step lands in an audit trail with the
 //! document's SHA-256 recomputed from the stored bytes. Nobody else reaches a request.
 
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
 use portico_e2e::{Browser, TestApp, TestFirm, csrf_in, file_part, sample_pdf, sha256_hex};
 use portico_shared::mail::Template;
 use reqwest::header::USER_AGENT;
@@ -663,5 +665,65 @@ async fn a_german_client_reads_the_audit_trail_with_german_dates() {
     ] {
         assert!(!page.contains(english), "{english:?} in {page}");
     }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn staff_download_the_document_with_its_digest_and_only_their_own() {
+    let app = TestApp::spawn().await;
+    let firm = app.create_firm("acme").await;
+    let other = app.create_firm("other").await;
+    let ann = app.add_contact(&firm, "ann@example.com", true).await;
+    let pdf = sample_pdf("Engagement letter");
+    let created = request_signature(&app, &firm, &ann.id, &pdf).await;
+    let id = created["id"].as_str().unwrap();
+    let path = format!("/api/v1/signing-requests/{id}/document");
+
+    let response = reqwest::Client::new()
+        .get(app.plain_url(&path))
+        .bearer_auth(&firm.api_key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let headers = response.headers().clone();
+    assert_eq!(headers["content-type"], "application/pdf");
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    assert!(
+        headers["content-disposition"]
+            .to_str()
+            .unwrap()
+            .starts_with("attachment; filename=\"Engagement letter.pdf\""),
+        "{headers:?}"
+    );
+    // RFC 9530: the base64 of the SHA-256 the request and its trail record in hex.
+    let digest = headers["repr-digest"].to_str().unwrap().to_string();
+    let base64 = digest
+        .strip_prefix("sha-256=:")
+        .and_then(|d| d.strip_suffix(':'))
+        .unwrap_or_else(|| panic!("{digest}"));
+    let hash = ring::digest::digest(&ring::digest::SHA256, &pdf);
+    assert_eq!(base64, STANDARD.encode(hash.as_ref()));
+    assert_eq!(created["document"]["sha256"], sha256_hex(&pdf).as_str());
+    assert_eq!(response.bytes().await.unwrap().as_ref(), pdf.as_slice());
+
+    // Another firm's key, an id of no request, and no key at all.
+    for (key, path) in [
+        (other.api_key.as_str(), path.clone()),
+        (
+            firm.api_key.as_str(),
+            "/api/v1/signing-requests/sr_nope/document".to_string(),
+        ),
+    ] {
+        let (status, body) = app.api(key, Method::GET, &path, None).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+        assert_eq!(body["error"]["code"], "not_found");
+    }
+    let response = reqwest::Client::new()
+        .get(app.plain_url(&path))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     app.stop().await;
 }
