@@ -2,15 +2,27 @@
 //! An upload streams to a temporary file while it is hashed and measured, then is renamed to
 //! its hash (the same content is stored once). A stored file is never rewritten: its name is
 //! its content. Also the HTTP side of files: safe names and download responses.
+//!
+//! Rows are deleted (a task, a contact and with it their signing requests) but files are
+//! shared by content, so nothing removes a file when a row goes. [`Blobs::sweep`] does, later:
+//! it removes stored files that no row names any more. A file is written before its row
+//! commits, so the sweep leaves alone any file younger than a grace period, and storing
+//! content that is already there renames the new copy over the old one, which makes it young
+//! again. The sweep takes a file out of place with one rename and looks at its age once more
+//! before deleting it, so an upload of the same bytes racing the sweep is never lost. It runs
+//! from `gateway files gc` and, every `PORTICO_FILES_GC_EVERY`, inside `serve`.
 
 use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
 
 use axum::body::Body;
 use axum::extract::multipart::{Field, MultipartError};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use base64::Engine;
 use portico_shared::filetypes::SNIFF_LEN;
 use portico_shared::secret::{hex, random_string};
+use portico_shared::store::Store;
 use ring::digest::{Context, SHA256};
 use tokio::io::AsyncWriteExt;
 
@@ -143,18 +155,15 @@ impl Blobs {
         Ok(received)
     }
 
-    /// Moves a received file to its place; if that content is already stored, keeps the
-    /// stored one (same bytes) and drops the copy.
+    /// Moves a received file to its place. If that content is already stored, the new copy
+    /// (same bytes) replaces it: the content is then as young as the row about to name it,
+    /// so the sweep cannot take it away in between.
     pub async fn keep(&self, mut received: Received) -> Result<()> {
         let target = self.path(&received.sha256)?;
         let Some(temp) = received.temp.take() else {
             return Ok(());
         };
         let io = |e: std::io::Error| Error::Internal(anyhow::anyhow!("storing an upload: {e}"));
-        if tokio::fs::try_exists(&target).await.map_err(io)? {
-            let _ = tokio::fs::remove_file(&temp).await;
-            return Ok(());
-        }
         if let Some(dir) = target.parent() {
             tokio::fs::create_dir_all(dir).await.map_err(io)?;
         }
@@ -236,6 +245,163 @@ impl Blobs {
         );
         Ok(response)
     }
+}
+
+/// What one sweep found: stored files removed (and their bytes), kept because a row names
+/// them, or kept because they are younger than the grace period; leftovers of interrupted
+/// uploads removed from `files/tmp/`.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Sweep {
+    pub removed: u64,
+    pub removed_bytes: u64,
+    pub in_use: u64,
+    pub fresh: u64,
+    pub leftovers: u64,
+}
+
+fn is_sha256(name: &str) -> bool {
+    name.len() == 64 && name.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// `NotFound` as `None`: another sweep (or an upload) got there first.
+fn unless_gone<T>(result: std::io::Result<T>) -> std::io::Result<Option<T>> {
+    match result {
+        Ok(value) => Ok(Some(value)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+impl Blobs {
+    /// Removes the stored files no row names and that are older than `grace`, and the
+    /// temporary files of uploads that ended without being kept. Files it does not recognise
+    /// as its own are left alone.
+    pub async fn sweep(&self, store: &dyn Store, grace: Duration) -> anyhow::Result<Sweep> {
+        let cutoff = SystemTime::now()
+            .checked_sub(grace)
+            .unwrap_or(SystemTime::UNIX_EPOCH);
+        let young = |meta: &std::fs::Metadata| meta.modified().map_or(true, |m| m > cutoff);
+        let mut sweep = Sweep::default();
+        let Some(mut dirs) = unless_gone(tokio::fs::read_dir(&self.root).await)? else {
+            return Ok(sweep);
+        };
+        while let Some(dir) = dirs.next_entry().await? {
+            let Some(prefix) = dir.file_name().to_str().map(str::to_owned) else {
+                continue;
+            };
+            if prefix.len() != 2 || !prefix.bytes().all(|b| b.is_ascii_hexdigit()) {
+                continue;
+            }
+            let Some(mut files) = unless_gone(tokio::fs::read_dir(dir.path()).await)? else {
+                continue;
+            };
+            while let Some(file) = files.next_entry().await? {
+                let Some(hash) = file.file_name().to_str().map(str::to_owned) else {
+                    continue;
+                };
+                if !is_sha256(&hash) || !hash.starts_with(&prefix) {
+                    continue;
+                }
+                let Some(meta) = unless_gone(file.metadata().await)? else {
+                    continue;
+                };
+                if !meta.is_file() {
+                    continue;
+                }
+                if young(&meta) {
+                    sweep.fresh += 1;
+                } else if store.content_in_use(&hash).await? {
+                    sweep.in_use += 1;
+                } else if self.discard(&file.path(), &hash, cutoff).await? {
+                    sweep.removed += 1;
+                    sweep.removed_bytes += meta.len();
+                } else {
+                    sweep.fresh += 1;
+                }
+            }
+        }
+        if let Some(mut temps) = unless_gone(tokio::fs::read_dir(self.root.join("tmp")).await)? {
+            while let Some(temp) = temps.next_entry().await? {
+                let Some(meta) = unless_gone(temp.metadata().await)? else {
+                    continue;
+                };
+                if meta.is_file()
+                    && !young(&meta)
+                    && unless_gone(tokio::fs::remove_file(temp.path()).await)?.is_some()
+                {
+                    sweep.leftovers += 1;
+                }
+            }
+        }
+        Ok(sweep)
+    }
+
+    /// Deletes an unreferenced stored file, unless an upload of the same bytes replaced it
+    /// since it was looked at: the file is first renamed aside (atomic), then its age is read
+    /// again. Returns whether it was deleted.
+    async fn discard(&self, path: &Path, hash: &str, cutoff: SystemTime) -> std::io::Result<bool> {
+        let tmp = self.root.join("tmp");
+        tokio::fs::create_dir_all(&tmp).await?;
+        let aside = tmp.join(format!("{hash}.{}.gc", random_string::<6>()));
+        if unless_gone(tokio::fs::rename(path, &aside).await)?.is_none() {
+            return Ok(false);
+        }
+        let Some(meta) = unless_gone(tokio::fs::metadata(&aside).await)? else {
+            return Ok(false);
+        };
+        if meta.modified().map_or(true, |m| m > cutoff) {
+            // Just stored again, for a row being written now: put it back (over a newer copy
+            // of the same bytes, if one has arrived since).
+            tokio::fs::rename(&aside, path).await?;
+            return Ok(false);
+        }
+        Ok(unless_gone(tokio::fs::remove_file(&aside).await)?.is_some())
+    }
+}
+
+/// Sweeps every `every`, the first time one `every` after start, until the task is dropped;
+/// a failed sweep is logged and tried again next time.
+pub async fn sweep_every(
+    blobs: Blobs,
+    store: std::sync::Arc<dyn Store>,
+    every: Duration,
+    grace: Duration,
+) {
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        match blobs.sweep(&*store, grace).await {
+            Ok(sweep) if sweep.removed + sweep.leftovers > 0 => tracing::info!(
+                removed = sweep.removed,
+                removed_bytes = sweep.removed_bytes,
+                leftovers = sweep.leftovers,
+                in_use = sweep.in_use,
+                "removed unreferenced files"
+            ),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %format!("{e:#}"), "file sweep failed"),
+        }
+    }
+}
+
+/// The `Repr-Digest` header (RFC 9530) of content whose hex SHA-256 is `sha256`:
+/// `sha-256=:<base64 of the 32 bytes>:`, the form HTTP clients and tools check.
+pub fn repr_digest(sha256: &str) -> Result<HeaderValue> {
+    let bytes: Option<Vec<u8>> = (sha256.len() == 64)
+        .then(|| {
+            (0..32)
+                .map(|i| u8::from_str_radix(sha256.get(2 * i..2 * i + 2)?, 16).ok())
+                .collect()
+        })
+        .flatten();
+    let bytes =
+        bytes.ok_or_else(|| Error::Internal(anyhow::anyhow!("not a SHA-256: {sha256:?}")))?;
+    let value = format!(
+        "sha-256=:{}:",
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    );
+    HeaderValue::from_str(&value).map_err(|e| Error::Internal(e.into()))
 }
 
 /// A client's file name made safe to store and show: no folders, no control or quoting
@@ -324,6 +490,17 @@ mod tests {
             "attachment; filename=\"Relev_ _final_.pdf\"; \
              filename*=UTF-8''Relev%C3%A9%20%22final%22.pdf"
         );
+    }
+
+    #[test]
+    fn digests_are_base64_of_the_hash_bytes() {
+        // SHA-256 of the empty string.
+        let empty = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+        assert_eq!(
+            repr_digest(empty).unwrap(),
+            "sha-256=:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=:"
+        );
+        assert!(repr_digest("xyz").is_err());
     }
 
     #[test]

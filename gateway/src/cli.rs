@@ -1,4 +1,5 @@
-//! The `gateway` command: `serve` (default), `migrate`, `firm create`, `apikey create`, `demo`.
+//! The `gateway` command: `serve` (default), `migrate`, `firm create`, `apikey create`, `demo`,
+//! `files gc`.
 
 use clap::{Parser, Subcommand};
 use portico_shared::config::Config;
@@ -8,9 +9,11 @@ use portico_shared::store::{
     self, ApiKeyHash, ContactPatch, Firm, NewContact, NewFirm, NewTask, Store, StoreError,
     TaskQuery,
 };
+use portico_shared::units::parse_duration;
 use std::sync::Arc;
 
 use crate::app;
+use crate::blobs::{Blobs, megabytes};
 use crate::routes::api::api_key_hash;
 
 #[derive(Parser)]
@@ -42,6 +45,22 @@ pub enum Command {
     },
     /// Create a demo firm with contacts, for trying Portico out.
     Demo,
+    /// Manage uploaded documents.
+    Files {
+        #[command(subcommand)]
+        action: FilesAction,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum FilesAction {
+    /// Remove stored documents that no task file or signing request names any more (and
+    /// leftovers of interrupted uploads). `serve` does this every PORTICO_FILES_GC_EVERY.
+    Gc {
+        /// Leave files younger than this (default PORTICO_FILES_GC_GRACE, 1h).
+        #[arg(long)]
+        grace: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -110,6 +129,28 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Demo => demo(config).await,
+        Command::Files {
+            action: FilesAction::Gc { grace },
+        } => {
+            let grace = match grace {
+                Some(text) => parse_duration(&text)
+                    .map_err(|e| anyhow::anyhow!("--grace: {e}, got {text:?}"))?,
+                None => config.files_gc_grace,
+            };
+            let store = open_store(&config).await?;
+            let sweep = Blobs::new(&config.data_dir).sweep(&*store, grace).await?;
+            println!(
+                "removed {} unreferenced file(s) ({}); kept {} in use and {} younger than {}s; \
+                 removed {} leftover upload(s)",
+                sweep.removed,
+                megabytes(sweep.removed_bytes),
+                sweep.in_use,
+                sweep.fresh,
+                grace.as_secs(),
+                sweep.leftovers
+            );
+            Ok(())
+        }
     }
 }
 
@@ -125,7 +166,18 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         base_domain = %state.config.base_domain,
         "gateway listening"
     );
+    let sweeper = state.config.files_gc_every.map(|every| {
+        tokio::spawn(crate::blobs::sweep_every(
+            state.blobs(),
+            state.store.clone(),
+            every,
+            state.config.files_gc_grace,
+        ))
+    });
     app::serve(state.clone(), listener, app::shutdown_signal()).await?;
+    if let Some(sweeper) = sweeper {
+        sweeper.abort();
+    }
     state.store.close().await;
     tracing::info!("gateway stopped");
     Ok(())

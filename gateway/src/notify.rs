@@ -42,8 +42,7 @@ fn job(state: &AppState, firm: &Firm, template: Template, contact: &Contact) -> 
         },
         brand(state, firm),
     );
-    // The mailer's templates are English for now; the language rides along for when they
-    // are not.
+    // The mailer writes the email in the client's portal language.
     job.data = json!({ "language": contact.language.as_deref().unwrap_or("en") });
     job
 }

@@ -1,6 +1,9 @@
 //! Turning a job into an email. `render` fills the job's three templates from
 //! `templates/email/` (`{name}.subject.txt`, `{name}.txt`, `{name}.html`; compiled into the
-//! binary, HTML autoescaped); `message` wraps them in the headers a careful transactional mail
+//! binary, HTML autoescaped) in the recipient's language: the job's `data.language`, English
+//! when it is missing or unknown. The words come from the same catalogs as the portal's
+//! (`templates/i18n/`, `email.*` keys) through the same `t()` and `date` helpers
+//! (`portico_shared::i18n`), so one template serves every language. `message` wraps them in the headers a careful transactional mail
 //! carries and signs it with DKIM when a key is configured.
 //!
 //! Anything wrong with a job (missing data, a secret that does not open, an address that does
@@ -15,10 +18,12 @@ use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
 use minijinja::{Environment, UndefinedBehavior};
 use portico_shared::config::ConfigError;
+use portico_shared::i18n::{self, Catalogs, Lang};
 use portico_shared::keys::Keyring;
 use portico_shared::mail::{LinkSecrets, MailJob, Template};
 use serde::Serialize;
 use serde_json::Value;
+use std::sync::Arc;
 
 use crate::settings::DkimSettings;
 
@@ -65,8 +70,10 @@ struct LinkContext<'a> {
 
 #[derive(Serialize)]
 struct Context<'a> {
+    /// The language the email is written in (`t()` and `date` read it).
+    lang: Lang,
     firm: FirmContext<'a>,
-    /// The recipient's name, or "there" ("Hello there,").
+    /// The recipient's name; empty for a greeting without one.
     greeting_name: &'a str,
     link: Option<LinkContext<'a>>,
     /// Where to ask for a new sign-in link.
@@ -80,6 +87,10 @@ impl Composer {
     pub fn new(mail_from: &str, dkim: Option<&DkimSettings>) -> Result<Composer, ConfigError> {
         let mut env = Environment::new();
         minijinja_embed::load_templates!(&mut env);
+        // The catalogs are compiled in and their completeness is a unit test of
+        // `portico_shared::i18n`: a broken one cannot reach a release.
+        let catalogs = Catalogs::load().expect("the built-in catalogs are complete");
+        i18n::install(&mut env, Arc::new(catalogs));
         // Printing a missing value is an error (the job is dead-lettered), not a blank.
         env.set_undefined_behavior(UndefinedBehavior::SemiStrict);
         let from: Mailbox = mail_from.parse().map_err(|e| ConfigError {
@@ -133,10 +144,13 @@ impl Composer {
             code: &s.code,
             days: link_days(job),
         });
-        let greeting_name = match job.to.name.trim() {
-            "" => "there",
-            name => name,
-        };
+        let greeting_name = job.to.name.trim();
+        let lang = job
+            .data
+            .get("language")
+            .and_then(Value::as_str)
+            .and_then(Lang::parse)
+            .unwrap_or_default();
         let firm = FirmContext {
             name: job.firm.name.trim(),
             brand_color: if is_hex_color(&job.firm.brand_color) {
@@ -147,6 +161,7 @@ impl Composer {
             portal_url,
         };
         let mut ctx = Context {
+            lang,
             firm,
             greeting_name,
             link,
@@ -424,5 +439,49 @@ mod tests {
         let message = composer.message(&login, &r).unwrap();
         let raw = String::from_utf8(message.formatted()).unwrap();
         assert!(raw.contains(&format!("Message-ID: <{}@portal.test>", login.id)));
+    }
+
+    #[test]
+    fn every_template_renders_in_every_language_with_its_dates_written_out() {
+        let composer = Composer::new("Portico <no-reply@portal.test>", None).unwrap();
+        let keys = Keyring::generate("k");
+        for lang in Lang::ALL {
+            for template in ALL_TEMPLATES {
+                let mut j = job(
+                    template,
+                    json!({
+                        "language": lang.code(),
+                        "task_title": "T", "task_url": "https://a.test/t", "due_date": "2026-03-05",
+                        "document_title": "D", "sign_url": "https://a.test/s",
+                        "request_subject": "S", "reply_excerpt": "R", "request_url": "https://a.test/r",
+                    }),
+                );
+                j.seal(
+                    &keys,
+                    &LinkSecrets {
+                        link: "https://a.test/auth/magic?token=x".into(),
+                        code: "ABCD-EFGH".into(),
+                    },
+                );
+                let r = composer
+                    .render(&j, &keys)
+                    .unwrap_or_else(|e| panic!("{} in {}: {e}", template.name(), lang.code()));
+                assert!(r.html.contains(&format!("<html lang=\"{}\">", lang.code())));
+                if template == Template::TaskShared {
+                    let due = if lang == Lang::De {
+                        "5. März 2026"
+                    } else {
+                        "5 Mar 2026"
+                    };
+                    assert!(r.text.contains(due), "{}", r.text);
+                }
+            }
+        }
+        let unknown = job(
+            Template::SignatureRequested,
+            json!({"language": "xx", "document_title": "D", "sign_url": "https://a.test/s"}),
+        );
+        let r = composer.render(&unknown, &keys).unwrap();
+        assert!(r.text.starts_with("Hello Ann <Admin>,"), "{}", r.text);
     }
 }

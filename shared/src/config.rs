@@ -52,6 +52,11 @@ pub struct Config {
     pub upload_max_bytes: u64,
     /// The document types clients may upload to tasks (signing requests take PDF only).
     pub upload_types: Vec<&'static FileType>,
+    /// How old a stored file must be before the sweep may remove it as unreferenced; keeps
+    /// it away from files written for rows that are not committed yet.
+    pub files_gc_grace: Duration,
+    /// How often `serve` sweeps unreferenced files; `None` (`off`) for never.
+    pub files_gc_every: Option<Duration>,
 }
 
 /// A configuration problem: which variable, and what is wrong with it.
@@ -240,6 +245,23 @@ impl Config {
             filetypes::parse_list,
         )?;
 
+        let files_gc_grace = parse_with(&get, "PORTICO_FILES_GC_GRACE", "1h", parse_duration)?;
+        if files_gc_grace < Duration::from_secs(60) {
+            return Err(err(
+                "PORTICO_FILES_GC_GRACE",
+                "must be at least 1min, longer than any upload takes to be recorded",
+            ));
+        }
+        let files_gc_every = parse_with(&get, "PORTICO_FILES_GC_EVERY", "1h", |v| {
+            if v.eq_ignore_ascii_case("off") {
+                Ok(None)
+            } else {
+                parse_duration(v)
+                    .map(Some)
+                    .map_err(|e| format!("{e} (or off)"))
+            }
+        })?;
+
         Ok(Config {
             database_url,
             redis_url,
@@ -264,6 +286,8 @@ impl Config {
             data_dir,
             upload_max_bytes,
             upload_types,
+            files_gc_grace,
+            files_gc_every,
         })
     }
 
@@ -348,6 +372,10 @@ mod tests {
         assert!(c.cookie_secure);
         assert_eq!(c.upload_max_bytes, 25 * 1024 * 1024);
         assert!(c.upload_types.iter().any(|t| t.ext == "pdf"));
+        assert_eq!(c.files_gc_grace, Duration::from_secs(3600));
+        assert_eq!(c.files_gc_every, Some(Duration::from_secs(3600)));
+        let c = config(&[("PORTICO_FILES_GC_EVERY", "off")]).unwrap();
+        assert_eq!(c.files_gc_every, None);
         let c = config(&[("PORTICO_BASE_DOMAIN", "portal.example.com")]).unwrap();
         assert_eq!(c.portal_url("acme"), "https://acme.portal.example.com");
     }
@@ -367,6 +395,8 @@ mod tests {
             ("SMTP_URL", "http://mail"),
             ("PORTICO_UPLOAD_MAX_BYTES", "lots"),
             ("PORTICO_UPLOAD_TYPES", "pdf,exe"),
+            ("PORTICO_FILES_GC_GRACE", "10s"),
+            ("PORTICO_FILES_GC_EVERY", "sometimes"),
         ];
         for (var, value) in cases {
             let e = config(&[(var, value)]).unwrap_err();

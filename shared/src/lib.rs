@@ -6,6 +6,7 @@
 pub mod config;
 pub mod email;
 pub mod filetypes;
+pub mod i18n;
 pub mod ids;
 pub mod keys;
 pub mod logging;

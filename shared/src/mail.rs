@@ -33,8 +33,9 @@ pub const PROTOCOL_VERSION: u8 = 1;
 /// `templates/email/{name}.*`, rendered with the firm (name, brand colour, portal URL), the
 /// recipient's name and the job's `data`. The mailer checks the data fields below before
 /// rendering; a job that lacks one, or whose URL is not `http(s)://`, is dead-lettered with
-/// the field's name as the reason. Notification jobs also carry `language` (`en`, `de`: the
-/// client's portal language), which the templates may use; they are English for now.
+/// the field's name as the reason. Every job may carry `language` in its data (`en`, `de`: the
+/// client's portal language); the email is written in it, and in English when it is missing or
+/// unknown.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Template {

@@ -500,6 +500,30 @@ impl Browser {
             .await
     }
 
+    /// Saves the settings page as a client does: a name, a language, and every email wanted.
+    pub async fn save_settings(
+        &self,
+        app: &TestApp,
+        slug: &str,
+        name: &str,
+        language: &str,
+    ) -> reqwest::Response {
+        let settings = app.url(slug, "/settings");
+        let csrf = self.csrf(&settings).await;
+        self.post_form(
+            &settings,
+            &[
+                ("csrf", csrf.as_str()),
+                ("name", name),
+                ("language", language),
+                ("notify_task_shared", "on"),
+                ("notify_signature_requested", "on"),
+                ("notify_request_reply", "on"),
+            ],
+        )
+        .await
+    }
+
     /// Opens a link, then types `code` into the page it shows.
     pub async fn enter_code(
         &self,

@@ -142,7 +142,7 @@ async fn every_template_goes_out_multipart_with_the_headers_of_a_careful_transac
             }
             Template::TaskShared => {
                 assert!(subject.contains("shared a task with you: Upload <b>bank statements</b>"));
-                assert!(text.contains("Upload <b>bank statements</b> (due 2026-12-31)"));
+                assert!(text.contains("Upload <b>bank statements</b> (due 31 Dec 2026)"));
                 assert!(
                     html.contains("Upload &lt;b&gt;bank statements&lt;"),
                     "{html}"
@@ -183,39 +183,31 @@ async fn every_template_goes_out_multipart_with_the_headers_of_a_careful_transac
     queue.finish().await;
 }
 
-#[tokio::test]
-async fn gateway_sign_in_and_invitation_jobs_are_delivered_by_the_mailer() {
-    let app = TestApp::spawn().await;
-    let firm = app.create_firm("acme").await;
-    let ann = app.add_contact(&firm, "ann@example.com", true).await;
-    let sink = SmtpSink::start().await;
+/// A `mailer` on the queue of `app`'s gateway, delivering to `sink`; killed when dropped.
+fn mailer_for(app: &TestApp, sink: &SmtpSink) -> portico_e2e::binaries::ChildGuard {
     let mut vars = app.vars.clone();
     vars.insert("SMTP_URL".into(), sink.url());
-    vars.insert("MAIL_FROM".into(), "Portico <no-reply@portal.test>".into());
-    let _mailer = portico_e2e::binaries::ChildGuard(
+    vars.insert("MAIL_FROM".into(), mailer_support::MAIL_FROM.into());
+    portico_e2e::binaries::ChildGuard(
         portico_e2e::binaries::mailer(&vars)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap(),
-    );
+    )
+}
 
+#[tokio::test]
+async fn gateway_sign_in_and_invitation_jobs_are_delivered_by_the_mailer() {
+    let app = TestApp::spawn().await;
+    let firm = app.create_firm("acme").await;
+    let ann = app.add_contact(&firm, "ann@example.com", true).await;
+
+    // Both links are read off the stream before a mailer runs: it deletes what it delivered.
     app.browser()
         .request_link(&app, &firm.firm.slug, "ann@example.com")
         .await;
     let login = app.last_link("ann@example.com").await.unwrap();
-    let messages = sink.wait_for(1, WAIT).await;
-    let mail = MessageParser::default()
-        .parse(messages[0].raw.as_bytes())
-        .unwrap();
-    assert_eq!(
-        mail.from().and_then(|f| f.first()).and_then(|a| a.name()),
-        Some(firm.firm.name.as_str())
-    );
-    let text = mail.body_text(0).unwrap();
-    assert!(text.contains(&login.link));
-    assert!(text.contains(&format!("enter this code: {}", login.code)));
-
     app.api(
         &firm.api_key,
         reqwest::Method::POST,
@@ -224,10 +216,29 @@ async fn gateway_sign_in_and_invitation_jobs_are_delivered_by_the_mailer() {
     )
     .await;
     let invitation = app.last_link("ann@example.com").await.unwrap();
+    assert_ne!(login.job.id, invitation.job.id);
+
+    let sink = SmtpSink::start().await;
+    let _mailer = mailer_for(&app, &sink);
     let messages = sink.wait_for(2, WAIT).await;
-    let mail = MessageParser::default()
-        .parse(messages[1].raw.as_bytes())
-        .unwrap();
+    let parse = |job| {
+        let raw = messages
+            .iter()
+            .find(|m| m.message_id() == message_id(job))
+            .unwrap_or_else(|| panic!("no message for {}", job.id));
+        MessageParser::default().parse(raw.raw.as_bytes()).unwrap()
+    };
+
+    let mail = parse(&login.job);
+    assert_eq!(
+        mail.from().and_then(|f| f.first()).and_then(|a| a.name()),
+        Some(firm.firm.name.as_str())
+    );
+    let text = mail.body_text(0).unwrap();
+    assert!(text.contains(&login.link));
+    assert!(text.contains(&format!("enter this code: {}", login.code)));
+
+    let mail = parse(&invitation.job);
     assert_eq!(
         mail.subject(),
         Some(format!("Access your account at {}", firm.firm.name).as_str())
@@ -447,4 +458,157 @@ async fn bad_configuration_is_one_clear_line_naming_the_variable_and_a_non_zero_
         );
     }
     queue.finish().await;
+}
+
+#[tokio::test]
+async fn a_client_who_chose_german_gets_every_email_in_german_with_german_dates() {
+    let app = TestApp::spawn().await;
+    let firm = app.create_firm("acme").await;
+    let slug = firm.firm.slug.clone();
+    let ann = app.add_contact(&firm, "anna@example.com", true).await;
+
+    // Ann chooses German in her settings, as a client does.
+    let browser = app.signed_in(&firm, "anna@example.com").await;
+    let saved = browser
+        .save_settings(&app, &slug, "Anna Schmidt", "de")
+        .await;
+    assert_eq!(saved.status(), reqwest::StatusCode::SEE_OTHER);
+    let before = app.mail_jobs().await.len();
+
+    // Every kind of email the gateway sends her, each made by the gateway itself.
+    app.browser()
+        .request_link(&app, &slug, "anna@example.com")
+        .await;
+    let key = firm.api_key.as_str();
+    let (status, _) = app
+        .api(
+            key,
+            reqwest::Method::POST,
+            &format!("/api/v1/contacts/{}/invitation", ann.id),
+            None,
+        )
+        .await;
+    assert!(status.is_success(), "{status}");
+    let (status, _) = app
+        .api(
+            key,
+            reqwest::Method::POST,
+            "/api/v1/tasks",
+            Some(json!({
+            "title": "Kontoauszüge hochladen",
+            "due_date": "2026-03-05",
+            "portal": true,
+            "assignees": [ann.id],
+            })),
+        )
+        .await;
+    assert_eq!(status, reqwest::StatusCode::CREATED);
+    let form = reqwest::multipart::Form::new()
+        .text("contact_id", ann.id.clone())
+        .text("title", "Mandatsvereinbarung 2026")
+        .part(
+            "file",
+            portico_e2e::file_part("Vereinbarung.pdf", &portico_e2e::sample_pdf("Vertrag")),
+        );
+    let (status, _) = app
+        .api_multipart(&firm.api_key, "/api/v1/signing-requests", form)
+        .await;
+    assert_eq!(status, reqwest::StatusCode::CREATED);
+    let csrf = browser.csrf(&app.url(&slug, "/")).await;
+    let asked = browser
+        .post_form(
+            &app.url(&slug, "/requests"),
+            &[("csrf", csrf.as_str()), ("body", "Frage zur Umsatzsteuer")],
+        )
+        .await;
+    let thread = asked.headers()["location"].to_str().unwrap().to_string();
+    let conversation = thread.trim_start_matches("/requests/").to_string();
+    let (status, _) = app
+        .api(
+            key,
+            reqwest::Method::POST,
+            &format!("/api/v1/conversations/{conversation}/messages"),
+            Some(json!({"body": "Ja, bis Freitag bitte."})),
+        )
+        .await;
+    assert!(status.is_success(), "{status}");
+
+    let jobs: Vec<_> = app.mail_jobs().await.split_off(before);
+    assert_eq!(jobs.len(), 5, "{jobs:?}");
+    assert!(jobs.iter().all(|j| j.data["language"] == "de"), "{jobs:?}");
+
+    let sink = SmtpSink::start().await;
+    let _mailer = mailer_for(&app, &sink);
+    // The sign-in email from before she chose German goes out too.
+    let received = sink.wait_for(before + 5, WAIT).await;
+    let firm_name = firm.firm.name.as_str();
+    for job in &jobs {
+        let raw = received
+            .iter()
+            .find(|m| m.message_id() == message_id(job))
+            .unwrap_or_else(|| panic!("no message for {}", job.id));
+        let mail = MessageParser::default().parse(raw.raw.as_bytes()).unwrap();
+        let subject = mail.subject().unwrap().to_string();
+        let text = mail.body_text(0).unwrap().to_string();
+        let html = mail.body_html(0).unwrap().to_string();
+        assert!(text.starts_with("Guten Tag Anna Schmidt,"), "{text}");
+        assert!(html.contains("<html lang=\"de\">"), "{html}");
+        assert!(html.contains("Gesendet von"), "{html}");
+        let (want_subject, want_text, want_html): (String, &[&str], &[&str]) = match job.template {
+            Template::LoginLink => (
+                format!("Ihr Anmeldelink für {firm_name}"),
+                &[
+                    "Hier ist Ihr Link zur Anmeldung",
+                    "Ihr Code: ",
+                    "gilt 7 Tage lang",
+                ],
+                &["Ihr Code: <strong", "weil jemand mit dieser Adresse"],
+            ),
+            Template::Invitation => (
+                format!("Ihr Zugang zum Portal von {firm_name}"),
+                &[
+                    "hat ein sicheres Mandantenportal für Sie eingerichtet",
+                    "Zu Ihrem Konto: http",
+                    "Diese Einladung gilt 7 Tage lang",
+                ],
+                &["Zu Ihrem Konto</a>", "eingeladen hat"],
+            ),
+            Template::TaskShared => (
+                format!("{firm_name} hat eine Aufgabe für Sie freigegeben: Kontoauszüge hochladen"),
+                &[
+                    "Kontoauszüge hochladen (fällig am 5. März 2026).",
+                    "Öffnen Sie sie in Ihrem Portal: http",
+                ],
+                &[
+                    "<strong>Kontoauszüge hochladen</strong> (fällig am 5. März 2026)",
+                    "Aufgabe öffnen</a>",
+                    "In den Einstellungen des Portals",
+                ],
+            ),
+            Template::SignatureRequested => (
+                format!("{firm_name} bittet um Ihre Unterschrift: Mandatsvereinbarung 2026"),
+                &["bittet Sie, „Mandatsvereinbarung 2026“ zu unterschreiben."],
+                &["Lesen und unterschreiben</a>"],
+            ),
+            Template::RequestReply => (
+                format!("{firm_name} hat geantwortet: Frage zur Umsatzsteuer"),
+                &[
+                    "hat auf Ihre Anfrage „Frage zur Umsatzsteuer“ geantwortet:",
+                    "Ja, bis Freitag bitte.",
+                ],
+                &["Lesen und antworten</a>"],
+            ),
+        };
+        assert_eq!(subject, want_subject);
+        for want in want_text {
+            assert!(text.contains(want), "{want:?} in {text}");
+        }
+        for want in want_html {
+            assert!(html.contains(want), "{want:?} in {html}");
+        }
+        for english in ["Hello", "portal's settings", "shared a task", "due "] {
+            assert!(!text.contains(english), "{english:?} in {text}");
+        }
+    }
+    app.stop().await;
 }

@@ -2,6 +2,8 @@
 //! signs (typed name and consent) or declines, and every step lands in an audit trail with the
 //! document's SHA-256 recomputed from the stored bytes. Nobody else reaches a request.
 
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
 use portico_e2e::{Browser, TestApp, TestFirm, csrf_in, file_part, sample_pdf, sha256_hex};
 use portico_shared::mail::Template;
 use reqwest::header::USER_AGENT;
@@ -582,5 +584,146 @@ async fn signing_requests_of_others_answer_404() {
         .map(|r| r["id"].as_str().unwrap())
         .collect();
     assert_eq!(ids, [foreign.as_str()]);
+    app.stop().await;
+}
+
+/// `2026-03-05T14:05:09Z` → `5. März 2026, 14:05:09 Uhr UTC`, as a German reader writes it.
+fn german_time(rfc3339: &str) -> String {
+    const MONTHS: [&str; 12] = [
+        "Jan.", "Feb.", "März", "Apr.", "Mai", "Juni", "Juli", "Aug.", "Sept.", "Okt.", "Nov.",
+        "Dez.",
+    ];
+    let number = |range: std::ops::Range<usize>| rfc3339[range].parse::<usize>().unwrap();
+    format!(
+        "{}. {} {}, {} Uhr UTC",
+        number(8..10),
+        MONTHS[number(5..7) - 1],
+        &rfc3339[0..4],
+        &rfc3339[11..19]
+    )
+}
+
+#[tokio::test]
+async fn a_german_client_reads_the_audit_trail_with_german_dates() {
+    let app = TestApp::spawn().await;
+    let firm = app.create_firm("acme").await;
+    let slug = firm.firm.slug.clone();
+    let ann = app.add_contact(&firm, "ann@example.com", true).await;
+    let browser = app.signed_in(&firm, "ann@example.com").await;
+    let saved = browser
+        .save_settings(&app, &slug, "Anna Schmidt", "de")
+        .await;
+    assert_eq!(saved.status(), StatusCode::SEE_OTHER);
+    let id = request_signature(&app, &firm, &ann.id, &sample_pdf("Vertrag")).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let sign_url = app.url(&slug, &format!("/sign/{id}"));
+    let (status, page) = browser.get_text(&sign_url).await;
+    assert_eq!(status, StatusCode::OK);
+    let created = staff_view(&app, &firm, &id).await["created_at"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        page.contains(&format!(
+            "Von acme &amp; Co gesendet am {}.",
+            german_time(&created)
+        )),
+        "{page}"
+    );
+    let csrf = csrf_in(&page).unwrap();
+    let (status, _) = post_as(
+        &browser,
+        &sign_url,
+        &[
+            ("csrf", &csrf),
+            ("name", "Anna Schmidt"),
+            ("consent", "yes"),
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+
+    let (_, page) = browser.get_text(&sign_url).await;
+    let view = staff_view(&app, &firm, &id).await;
+    let events = view["events"].as_array().unwrap();
+    for event in &events[1..] {
+        let when = german_time(event["at"].as_str().unwrap());
+        assert!(
+            page.contains(&format!("<td>{when}</td>")),
+            "{when} in {page}"
+        );
+    }
+    let signed = german_time(events.last().unwrap()["at"].as_str().unwrap());
+    assert!(page.contains(&format!("<dd>{signed}</dd>")), "{page}");
+    assert!(page.contains(&format!("({signed})")), "{page}");
+    assert!(page.contains("<caption>Protokoll</caption>"), "{page}");
+    for english in [
+        " Jan 20", " Feb 20", " Mar 20", " May 20", " Oct 20", " Dec 20",
+    ] {
+        assert!(!page.contains(english), "{english:?} in {page}");
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn staff_download_the_document_with_its_digest_and_only_their_own() {
+    let app = TestApp::spawn().await;
+    let firm = app.create_firm("acme").await;
+    let other = app.create_firm("other").await;
+    let ann = app.add_contact(&firm, "ann@example.com", true).await;
+    let pdf = sample_pdf("Engagement letter");
+    let created = request_signature(&app, &firm, &ann.id, &pdf).await;
+    let id = created["id"].as_str().unwrap();
+    let path = format!("/api/v1/signing-requests/{id}/document");
+
+    let response = reqwest::Client::new()
+        .get(app.plain_url(&path))
+        .bearer_auth(&firm.api_key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let headers = response.headers().clone();
+    assert_eq!(headers["content-type"], "application/pdf");
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    assert!(
+        headers["content-disposition"]
+            .to_str()
+            .unwrap()
+            .starts_with("attachment; filename=\"Engagement letter.pdf\""),
+        "{headers:?}"
+    );
+    // RFC 9530: the base64 of the SHA-256 the request and its trail record in hex.
+    let digest = headers["repr-digest"].to_str().unwrap().to_string();
+    let base64 = digest
+        .strip_prefix("sha-256=:")
+        .and_then(|d| d.strip_suffix(':'))
+        .unwrap_or_else(|| panic!("{digest}"));
+    let hash = ring::digest::digest(&ring::digest::SHA256, &pdf);
+    assert_eq!(base64, STANDARD.encode(hash.as_ref()));
+    assert_eq!(created["document"]["sha256"], sha256_hex(&pdf).as_str());
+    assert_eq!(response.bytes().await.unwrap().as_ref(), pdf.as_slice());
+
+    // Another firm's key, an id of no request, and no key at all.
+    for (key, path) in [
+        (other.api_key.as_str(), path.clone()),
+        (
+            firm.api_key.as_str(),
+            "/api/v1/signing-requests/sr_nope/document".to_string(),
+        ),
+    ] {
+        let (status, body) = app.api(key, Method::GET, &path, None).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+        assert_eq!(body["error"]["code"], "not_found");
+    }
+    let response = reqwest::Client::new()
+        .get(app.plain_url(&path))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     app.stop().await;
 }

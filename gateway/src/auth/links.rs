@@ -244,6 +244,8 @@ fn mail_job(state: &AppState, issue: &Issue<'_>, minted: &MintedLink) -> MailJob
         },
     );
     job.data = serde_json::json!({
+        // The contact's portal language when they chose one; the mailer writes English else.
+        "language": issue.contact.language.as_deref().unwrap_or("en"),
         "expires_at": minted.expires_at,
         "link_ttl_days": (state.config.link_ttl.as_secs() as f64 / 86_400.0).ceil() as u64,
         "login_url": format!("{portal_url}/login"),

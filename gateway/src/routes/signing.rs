@@ -33,17 +33,6 @@ pub fn router() -> Router<AppState> {
         .route("/sign/{id}/document", get(document))
 }
 
-/// `31 Jan 2026, 14:05 UTC`
-pub fn time_label(unix: i64) -> String {
-    let format = time::macros::format_description!(
-        "[day padding:none] [month repr:short] [year], [hour]:[minute]:[second] UTC"
-    );
-    time::OffsetDateTime::from_unix_timestamp(unix)
-        .ok()
-        .and_then(|t| t.format(&format).ok())
-        .unwrap_or_default()
-}
-
 /// The request of this signed-in contact, if e-signing is on.
 async fn find(state: &AppState, session: &ClientSession, id: &str) -> Result<SigningRequest> {
     if !looks_like("sr", id) || !session.firm.esign_enabled {
@@ -104,10 +93,11 @@ async fn render(
     let trail: Vec<_> = events
         .iter()
         .filter(|e| e.kind != "created")
+        // Times stay Unix seconds: the template writes them in the page's language.
         .map(|e| {
             context! {
                 kind => &e.kind,
-                at => time_label(e.created_at),
+                at => e.created_at,
                 typed_name => &e.typed_name,
                 reason => &e.reason,
                 ip => &e.ip,
@@ -133,14 +123,14 @@ async fn render(
                 title => &request.title,
                 status => &request.status,
                 pending => request.status == "pending",
-                sent => time_label(request.created_at),
+                sent => request.created_at,
                 size => megabytes(request.document_size.max(0) as u64),
                 sha256 => &request.document_sha256,
                 signed_name => &request.signed_name,
                 decline_reason => &request.decline_reason,
             },
             outcome => outcome.map(|e| context! {
-                at => time_label(e.created_at),
+                at => e.created_at,
                 ip => &e.ip,
                 sha256 => &e.document_sha256,
             }),

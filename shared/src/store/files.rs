@@ -54,6 +54,9 @@ pub trait FileStore {
         task_id: &str,
         file_id: &str,
     ) -> Result<Option<TaskFile>, StoreError>;
+    /// Whether any row of any firm still names this stored content (a task's file or a
+    /// signing request's document); the file sweep removes content for which it is not.
+    async fn content_in_use(&self, sha256: &str) -> Result<bool, StoreError>;
 }
 
 macro_rules! file_columns {
@@ -140,6 +143,16 @@ macro_rules! file_store {
                 .bind(task_id)
                 .bind(contact_id)
                 .fetch_optional(&self.pool)
+                .await?)
+            }
+
+            async fn content_in_use(&self, sha256: &str) -> Result<bool, StoreError> {
+                Ok(sqlx::query_scalar(
+                    "SELECT EXISTS (SELECT 1 FROM task_files WHERE sha256 = $1) \
+                     OR EXISTS (SELECT 1 FROM signing_requests WHERE document_sha256 = $1)",
+                )
+                .bind(sha256)
+                .fetch_one(&self.pool)
                 .await?)
             }
         }

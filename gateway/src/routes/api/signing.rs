@@ -1,10 +1,13 @@
 //! Signing requests: `POST /api/v1/signing-requests` (multipart: `contact_id`, `title`, `file`,
 //! a PDF), `GET /api/v1/signing-requests` (filter `contact_id`, `status`; cursor pages) and
-//! `GET /api/v1/signing-requests/{id}` with its full audit trail.
+//! `GET /api/v1/signing-requests/{id}` with its full audit trail, and
+//! `GET /api/v1/signing-requests/{id}/document`: the document itself, as an attachment with
+//! its SHA-256 in `Repr-Digest` (RFC 9530), so staff can file exactly what was signed and
+//! check it against the trail's `document_sha256`.
 
 use axum::extract::multipart::MultipartRejection;
 use axum::extract::{Multipart, Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderName, StatusCode};
 use axum::response::Response;
 use portico_shared::filetypes::by_extension;
 use portico_shared::ids::looks_like;
@@ -16,19 +19,22 @@ use serde_json::{Value, json};
 
 use super::pagination::{ApiQuery, Page};
 use super::{ApiFirm, ApiRoute, ok, rfc3339};
-use crate::blobs::{multipart_error, safe_file_name};
+use crate::blobs::{multipart_error, repr_digest, safe_file_name};
 use crate::error::{Error, Result};
 use crate::extract::ClientOrigin;
 use crate::notify;
 use crate::state::AppState;
 
 const MAX_TITLE: usize = 200;
+/// Signing requests take PDF documents only (checked on upload).
+const DOCUMENT_TYPE: &str = "application/pdf";
 
 pub fn routes() -> Vec<ApiRoute> {
     vec![
         ApiRoute::post("/signing-requests", create).upload(),
         ApiRoute::get("/signing-requests", list),
         ApiRoute::get("/signing-requests/{id}", show),
+        ApiRoute::get("/signing-requests/{id}/document", document),
     ]
 }
 
@@ -53,7 +59,7 @@ fn view(state: &AppState, firm_slug: &str, request: &SigningRequest) -> Value {
         "status": request.status,
         "document": {
             "file_name": request.document_name,
-            "content_type": "application/pdf",
+            "content_type": DOCUMENT_TYPE,
             "size": request.document_size,
             "sha256": request.document_sha256,
         },
@@ -222,21 +228,49 @@ async fn list(
     ))
 }
 
+async fn find(state: &AppState, firm_id: &str, id: &str) -> Result<SigningRequest> {
+    if !looks_like("sr", id) {
+        return Err(Error::NotFound);
+    }
+    state
+        .store
+        .signing_request(firm_id, None, id)
+        .await?
+        .ok_or(Error::NotFound)
+}
+
 async fn show(
     State(state): State<AppState>,
     ApiFirm(firm): ApiFirm,
     Path(id): Path<String>,
 ) -> Result<Response> {
-    if !looks_like("sr", &id) {
-        return Err(Error::NotFound);
-    }
-    let request = state
-        .store
-        .signing_request(&firm.id, None, &id)
-        .await?
-        .ok_or(Error::NotFound)?;
+    let request = find(&state, &firm.id, &id).await?;
     let events = state.store.signing_events(&request.id).await?;
     let mut body = view(&state, &firm.slug, &request);
     body["events"] = events.iter().map(event_view).collect();
     Ok(ok(StatusCode::OK, body))
+}
+
+/// The document's bytes as stored at creation (a stored file is named by its hash and never
+/// rewritten, so these are the bytes that were viewed and signed).
+async fn document(
+    State(state): State<AppState>,
+    ApiFirm(firm): ApiFirm,
+    Path(id): Path<String>,
+) -> Result<Response> {
+    let request = find(&state, &firm.id, &id).await?;
+    let mut response = state
+        .blobs()
+        .serve(
+            &request.document_sha256,
+            &request.document_name,
+            DOCUMENT_TYPE,
+            false,
+        )
+        .await?;
+    response.headers_mut().insert(
+        HeaderName::from_static("repr-digest"),
+        repr_digest(&request.document_sha256)?,
+    );
+    Ok(response)
 }
