@@ -11,8 +11,11 @@
 //!   point neither loses nor doubles a job.
 //! - `{prefix}mail:dead`: a stream of jobs that failed for good, with the last error.
 //! - `{prefix}mail:sent:{job id}`: written (with the acknowledgement, in one `MULTI`) once the
-//!   mail server accepted a job, and checked before sending, so a job whose acknowledgement
-//!   was lost is not sent again.
+//!   mail server accepted a job, and checked before sending an entry that a mailer may have
+//!   had before (taken over, our own after a restart, or put back by the mailer), so a job
+//!   whose acknowledgement was lost is not sent again. A job the gateway put on the stream,
+//!   read for the first time, cannot have been sent: it skips the check (one round trip less
+//!   per mail).
 
 use std::time::Duration;
 
@@ -44,11 +47,15 @@ pub struct Entry {
     pub json: Option<String>,
     /// Attempts already made (0 for a fresh job).
     pub attempts: u32,
+    /// Put on the stream by the gateway (the mailer's own re-adds carry `attempts`) and
+    /// delivered to a consumer for the first time: no mailer can have sent it yet.
+    pub first_delivery: bool,
 }
 
 impl Entry {
-    fn from_stream(e: StreamId) -> Entry {
+    fn from_stream(e: StreamId, read_new: bool) -> Entry {
         Entry {
+            first_delivery: read_new && !e.contains_key(ATTEMPTS_FIELD),
             json: e.get::<String>(JOB_FIELD),
             attempts: e
                 .get::<String>(ATTEMPTS_FIELD)
@@ -113,7 +120,8 @@ for _, e in ipairs(entries) do
   for i = 1, #fields, 2 do
     if fields[i] == 'job' then job = fields[i + 1] end
   end
-  redis.call('XADD', KEYS[2], '*', 'job', job)
+  -- attempts 0, but present: the entry is the mailer's, not the gateway's (see Entry).
+  redis.call('XADD', KEYS[2], '*', 'job', job, 'attempts', '0')
   redis.call('XDEL', KEYS[1], e[1])
 end
 return #entries
@@ -172,7 +180,7 @@ impl Queue {
             .clone()
             .xread_options(&[self.keys.mail_stream()], &["0"], &options)
             .await?;
-        Ok(reply.map(entries).unwrap_or_default())
+        Ok(reply.map(|r| entries(r, false)).unwrap_or_default())
     }
 
     /// Entries left unacknowledged for longer than `claim_idle` by any consumer (one that
@@ -190,7 +198,11 @@ impl Queue {
                 StreamAutoClaimOptions::default().count(count),
             )
             .await?;
-        Ok(reply.claimed.into_iter().map(Entry::from_stream).collect())
+        Ok(reply
+            .claimed
+            .into_iter()
+            .map(|e| Entry::from_stream(e, false))
+            .collect())
     }
 
     /// New entries, waiting up to `block` for some (keep it under the connection's 2 s
@@ -205,7 +217,7 @@ impl Queue {
             .clone()
             .xread_options(&[self.keys.mail_stream()], &[">"], &options)
             .await?;
-        Ok(reply.map(entries).unwrap_or_default())
+        Ok(reply.map(|r| entries(r, true)).unwrap_or_default())
     }
 
     /// Whether the mail server already accepted this job.
@@ -383,11 +395,12 @@ impl Queue {
     }
 }
 
-fn entries(reply: StreamReadReply) -> Vec<Entry> {
+/// The entries of a read; `read_new` when they were read with `>` (never delivered before).
+fn entries(reply: StreamReadReply, read_new: bool) -> Vec<Entry> {
     reply
         .keys
         .into_iter()
         .flat_map(|k| k.ids)
-        .map(Entry::from_stream)
+        .map(|e| Entry::from_stream(e, read_new))
         .collect()
 }

@@ -235,7 +235,7 @@ impl Worker {
         self.in_flight.lock().expect("lock").remove(&entry.id);
     }
 
-    /// parse → (expired? already sent?) → render → send.
+    /// parse → (expired? already sent, unless it is a first delivery?) → render → send.
     async fn attempt(&self, entry: &Entry) -> Outcome {
         let job = match parse(entry) {
             Ok(job) => job,
@@ -252,12 +252,14 @@ impl Worker {
         {
             return Outcome::Dropped { job_id: job.id };
         }
-        match self.queue.already_sent(&job.id).await {
-            Ok(true) => return Outcome::Duplicate { job_id: job.id },
-            Ok(false) => self.redis_ok(),
-            Err(e) => {
-                self.redis_failed(&e);
-                return Outcome::Abandon;
+        if !entry.first_delivery {
+            match self.queue.already_sent(&job.id).await {
+                Ok(true) => return Outcome::Duplicate { job_id: job.id },
+                Ok(false) => self.redis_ok(),
+                Err(e) => {
+                    self.redis_failed(&e);
+                    return Outcome::Abandon;
+                }
             }
         }
         let rendered = match self.composer.render(&job, &self.keys) {

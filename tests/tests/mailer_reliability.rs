@@ -272,3 +272,69 @@ async fn a_redis_outage_is_logged_once_and_the_mailer_recovers_by_itself() {
     );
     drop(redis);
 }
+
+/// The "sent" marker guards entries a mailer may have had before. Here a mailer ("ghost")
+/// took an entry, its delivery's marker is in place, and it died before settling: the mailer
+/// that takes the entry over settles it without sending it again. The fresh job beside it,
+/// never delivered to anyone, goes out.
+#[tokio::test]
+async fn a_job_taken_over_after_it_was_sent_is_not_sent_again() {
+    let queue = MailQueue::new().await;
+    let sink = SmtpSink::start().await;
+    let stream = queue.key("mail:jobs");
+    let mut redis = queue.redis.clone();
+    let sent_before = queue.task_job("Sent before the crash");
+    queue.enqueue(&sent_before).await;
+    let _: () = redis::cmd("XGROUP")
+        .arg("CREATE")
+        .arg(&stream)
+        .arg("mailers")
+        .arg("0")
+        .arg("MKSTREAM")
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    // The ghost takes the entry and "sends" it, then dies before settling.
+    let _: redis::Value = redis::cmd("XREADGROUP")
+        .arg("GROUP")
+        .arg("mailers")
+        .arg("ghost")
+        .arg("COUNT")
+        .arg(1)
+        .arg("STREAMS")
+        .arg(&stream)
+        .arg(">")
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    let _: () = redis::cmd("SET")
+        .arg(queue.key(&format!("mail:sent:{}", sent_before.id)))
+        .arg(1)
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    let fresh = queue.task_job("New work");
+    queue.enqueue(&fresh).await;
+
+    let mailer = queue.spawn(Some(&sink), &[]);
+    sink.wait_for(1, WAIT).await;
+    queue
+        .wait_until(WAIT, "the ghost's entry to be settled", || async {
+            queue.status()["pending"] == 0 && queue.status()["queued"] == 0
+        })
+        .await;
+    let counts = deliveries(&sink);
+    assert_eq!(counts.get(&message_id(&fresh)), Some(&1));
+    assert_eq!(
+        counts.get(&message_id(&sent_before)),
+        None,
+        "not sent again"
+    );
+    assert_eq!(sink.count(), 1);
+    assert!(
+        mailer.log().contains("took over jobs left idle"),
+        "{}",
+        mailer.log()
+    );
+    queue.finish().await;
+}
