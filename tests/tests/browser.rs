@@ -346,6 +346,15 @@ async fn a_client_signs_in_and_works_through_the_portal_in_chromium() {
     wait_text(&chrome, "Rechnung 2026-0042").await;
     wait_text(&chrome, "1.299,00").await;
     page_done(&chrome, "16-invoices-de").await;
+    // The signed document's audit trail, its times written the German way.
+    chrome
+        .client
+        .goto(&app.url(&slug, &format!("/sign/{signing_id}")))
+        .await
+        .unwrap();
+    wait_text(&chrome, "Sie haben dieses Dokument als").await;
+    wait_text(&chrome, "Uhr UTC").await;
+    page_done(&chrome, "17-signed-de").await;
 
     chrome.quit().await;
     app.stop().await;
