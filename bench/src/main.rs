@@ -255,6 +255,12 @@ async fn bench(
         );
     }
 
+    // A throughput phase: every connection, the phase's length, at most `limit` requests.
+    let throughput = |limit| Plan {
+        connections: CONNECTIONS,
+        duration: phase,
+        limit,
+    };
     let mut phases = Vec::new();
     phases.push(
         meter
@@ -262,11 +268,7 @@ async fn bench(
                 "baseline: HMAC verify + SET + GETDEL (before)",
                 baseline_server,
                 &base,
-                Plan {
-                    connections: CONNECTIONS,
-                    duration: phase,
-                    limit: usize::MAX,
-                },
+                throughput(usize::MAX),
                 baseline_make(),
             )
             .await?,
@@ -277,11 +279,7 @@ async fn bench(
                 "POST /login, known emails (mints links)",
                 gateway_server,
                 &site,
-                Plan {
-                    connections: CONNECTIONS,
-                    duration: phase,
-                    limit: usize::MAX,
-                },
+                throughput(usize::MAX),
                 login_known_make(),
             )
             .await?,
@@ -316,11 +314,7 @@ async fn bench(
                 "POST /auth/magic: verify, consume, session",
                 gateway_server,
                 &site,
-                Plan {
-                    connections: CONNECTIONS,
-                    duration: phase,
-                    limit: minted,
-                },
+                throughput(minted),
                 consume_make,
             )
             .await?,
@@ -331,11 +325,7 @@ async fn bench(
                 "baseline: HMAC verify + SET + GETDEL (after)",
                 baseline_server,
                 &base,
-                Plan {
-                    connections: CONNECTIONS,
-                    duration: phase,
-                    limit: usize::MAX,
-                },
+                throughput(usize::MAX),
                 baseline_make(),
             )
             .await?,

@@ -370,6 +370,29 @@ impl TestApp {
     }
 }
 
+impl TestFirm {
+    /// Asks `contact` to sign `pdf` (uploaded as `file_name`) through the staff API; the
+    /// created signing request as the API shows it.
+    pub async fn request_signature(
+        &self,
+        app: &TestApp,
+        contact: &str,
+        title: &str,
+        file_name: &str,
+        pdf: &[u8],
+    ) -> Value {
+        let form = reqwest::multipart::Form::new()
+            .text("contact_id", contact.to_string())
+            .text("title", title.to_string())
+            .part("file", file_part(file_name, pdf));
+        let (status, body) = app
+            .api_multipart(&self.api_key, "/api/v1/signing-requests", form)
+            .await;
+        assert_eq!(status, reqwest::StatusCode::CREATED, "{body}");
+        body
+    }
+}
+
 /// A multipart part holding `bytes` as a file called `name`.
 pub fn file_part(name: &str, bytes: &[u8]) -> reqwest::multipart::Part {
     reqwest::multipart::Part::bytes(bytes.to_vec())

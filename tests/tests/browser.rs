@@ -13,7 +13,7 @@ use std::io::Write;
 
 use fantoccini::Locator;
 use portico_e2e::chrome::{Chrome, skip_requested};
-use portico_e2e::{TestApp, file_part, sample_pdf};
+use portico_e2e::{TestApp, sample_pdf};
 use reqwest::Method;
 use serde_json::json;
 
@@ -101,17 +101,15 @@ async fn a_client_signs_in_and_works_through_the_portal_in_chromium() {
         })),
     )
     .await;
-    let form = reqwest::multipart::Form::new()
-        .text("contact_id", ann.id.clone())
-        .text("title", "Engagement letter 2026")
-        .part(
-            "file",
-            file_part("engagement.pdf", &sample_pdf("Engagement letter")),
-        );
-    let (status, signing) = app
-        .api_multipart(&acme.api_key, "/api/v1/signing-requests", form)
+    let signing = acme
+        .request_signature(
+            &app,
+            &ann.id,
+            "Engagement letter 2026",
+            "engagement.pdf",
+            &sample_pdf("Engagement letter"),
+        )
         .await;
-    assert_eq!(status, reqwest::StatusCode::CREATED, "{signing}");
     let signing_id = signing["id"].as_str().unwrap().to_string();
     let upload = std::env::temp_dir().join(format!("{}.pdf", portico_e2e::unique("statement-")));
     std::fs::write(&upload, sample_pdf("Bank statement")).unwrap();

@@ -70,15 +70,10 @@ async fn shared_task(app: &TestApp, firm: &TestFirm, contact: &str) -> String {
 }
 
 async fn signing_request(app: &TestApp, firm: &TestFirm, contact: &str, pdf: &[u8]) -> String {
-    let form = Form::new()
-        .text("contact_id", contact.to_string())
-        .text("title", "Letter")
-        .part("file", file_part("letter.pdf", pdf));
-    let (status, body) = app
-        .api_multipart(&firm.api_key, "/api/v1/signing-requests", form)
+    let created = firm
+        .request_signature(app, contact, "Letter", "letter.pdf", pdf)
         .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    body["id"].as_str().unwrap().to_string()
+    created["id"].as_str().unwrap().to_string()
 }
 
 #[tokio::test]

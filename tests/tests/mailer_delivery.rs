@@ -503,17 +503,14 @@ async fn a_client_who_chose_german_gets_every_email_in_german_with_german_dates(
         )
         .await;
     assert_eq!(status, reqwest::StatusCode::CREATED);
-    let form = reqwest::multipart::Form::new()
-        .text("contact_id", ann.id.clone())
-        .text("title", "Mandatsvereinbarung 2026")
-        .part(
-            "file",
-            portico_e2e::file_part("Vereinbarung.pdf", &portico_e2e::sample_pdf("Vertrag")),
-        );
-    let (status, _) = app
-        .api_multipart(&firm.api_key, "/api/v1/signing-requests", form)
-        .await;
-    assert_eq!(status, reqwest::StatusCode::CREATED);
+    firm.request_signature(
+        &app,
+        &ann.id,
+        "Mandatsvereinbarung 2026",
+        "Vereinbarung.pdf",
+        &portico_e2e::sample_pdf("Vertrag"),
+    )
+    .await;
     let csrf = browser.csrf(&app.url(&slug, "/")).await;
     let asked = browser
         .post_form(

@@ -14,15 +14,14 @@ use serde_json::{Value, json};
 const UA: &str = "PorticoTest/1.0 (signing)";
 
 async fn request_signature(app: &TestApp, firm: &TestFirm, contact: &str, pdf: &[u8]) -> Value {
-    let form = Form::new()
-        .text("contact_id", contact.to_string())
-        .text("title", "Engagement letter 2026")
-        .part("file", file_part("Engagement letter.pdf", pdf));
-    let (status, body) = app
-        .api_multipart(&firm.api_key, "/api/v1/signing-requests", form)
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    body
+    firm.request_signature(
+        app,
+        contact,
+        "Engagement letter 2026",
+        "Engagement letter.pdf",
+        pdf,
+    )
+    .await
 }
 
 async fn staff_view(app: &TestApp, firm: &TestFirm, id: &str) -> Value {
