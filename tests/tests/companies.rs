@@ -141,3 +141,60 @@ async fn switching_is_refused_without_access_or_when_access_is_revoked_meanwhile
     assert!(!home.contains("Switch company"));
     app.stop().await;
 }
+
+/// A handover link opened anywhere but as the redirect of a switch (a link someone was sent,
+/// which browsers mark `Sec-Fetch-Site: cross-site` or `none`) signs nobody in, and is used up.
+#[tokio::test]
+async fn a_handover_link_opened_from_elsewhere_signs_nobody_in() {
+    let app = TestApp::spawn().await;
+    let acme = app.create_firm("acme").await;
+    let north = app.create_firm("north").await;
+    app.add_contact(&acme, "ann@example.com", true).await;
+    app.add_contact(&north, "ann@example.com", true).await;
+    let ann = app.signed_in(&acme, "ann@example.com").await;
+    let (from, to) = (&acme.firm.slug, &north.firm.slug);
+
+    for site in ["cross-site", "none"] {
+        let handover = location(&switch(&app, &ann, from, to).await);
+        let victim = app.browser();
+        let response = victim
+            .client
+            .get(&handover)
+            .header("sec-fetch-site", site)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::GONE, "{site}");
+        let cookies = response.headers().get_all("set-cookie");
+        assert!(
+            cookies
+                .iter()
+                .all(|c| !c.to_str().unwrap().contains("session=")),
+            "{site}: no session cookie"
+        );
+        let (status, _) = victim.get_text(&app.url(to, "/")).await;
+        assert_ne!(status, StatusCode::OK, "{site}: not signed in");
+        // Used up, even by the right browser.
+        let response = ann
+            .client
+            .get(&handover)
+            .header("sec-fetch-site", "same-site")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::GONE);
+    }
+
+    // The real thing: the redirect of a switch, same-site.
+    let handover = location(&switch(&app, &ann, from, to).await);
+    let response = ann
+        .client
+        .get(&handover)
+        .header("sec-fetch-site", "same-site")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(ann.get_text(&app.url(to, "/")).await.0, StatusCode::OK);
+    app.stop().await;
+}

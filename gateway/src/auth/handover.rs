@@ -1,7 +1,15 @@
 //! Company switching: a single-use, short-lived token that carries a signed-in client from one
 //! firm's host to another's (cookies are host-only, so the session cannot travel itself).
 //! Redis keeps the token's keyed hash for a minute; redeeming is one `GETDEL`.
+//!
+//! The landing is a GET that signs in, so a token alone would allow login CSRF: a client of
+//! two firms could mint one for themselves and, within the minute, send the link to someone
+//! else, who would land signed in as them. A real handover arrives as the redirect of a
+//! `POST /companies/switch` on another firm's portal, which browsers mark
+//! `Sec-Fetch-Site: same-site`; a link opened from a mail or another site says `cross-site` or
+//! `none`, and is refused (see [`arrived_from_a_portal`]).
 
+use axum::http::HeaderMap;
 use portico_shared::keys::Purpose;
 use portico_shared::secret::{b64, random_bytes, unb64};
 use portico_shared::store::{Contact, Firm};
@@ -60,4 +68,14 @@ pub async fn redeem(state: &AppState, firm: &Firm, token: &str) -> Result<Option
         .and_then(|r| serde_json::from_str::<Handover>(&r).ok())
         .filter(|h| h.firm_id == firm.id)
         .map(|h| (h.contact_id, h.epoch)))
+}
+
+/// Whether a landing request may be a handover: it came from a page of the same site (another
+/// firm's portal) by the browser's own account. Browsers that do not send `Sec-Fetch-Site`
+/// (older than 2023) are let through, as the token still has to be fresh and unused.
+pub fn arrived_from_a_portal(headers: &HeaderMap) -> bool {
+    match headers.get("sec-fetch-site").map(|v| v.as_bytes()) {
+        None => true,
+        Some(site) => site == b"same-site" || site == b"same-origin",
+    }
 }

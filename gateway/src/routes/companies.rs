@@ -3,7 +3,7 @@
 
 use axum::Router;
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum_extra::extract::cookie::CookieJar;
@@ -108,10 +108,14 @@ async fn land(
     PortalFirm(firm): PortalFirm,
     CsrfToken(csrf): CsrfToken,
     jar: CookieJar,
+    headers: HeaderMap,
     Query(query): Query<LandQuery>,
 ) -> Result<Response> {
+    // A token seen outside a handover is used up all the same: it may have leaked.
     let redeemed = match query.token.as_deref() {
-        Some(token) => handover::redeem(&state, &firm, token).await?,
+        Some(token) => handover::redeem(&state, &firm, token)
+            .await?
+            .filter(|_| handover::arrived_from_a_portal(&headers)),
         None => None,
     };
     // Access may have been revoked between the switch and now: check against the database.
