@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use serde::Serialize;
 use sqlx::{Postgres, Sqlite};
 
-use super::{SqlStore, StoreError};
+use super::{PageQuery, SqlStore, StoreError};
 use crate::ids::new_id;
 use crate::now_unix;
 
@@ -28,14 +28,6 @@ pub struct Message {
     pub author: String,
     pub body: String,
     pub created_at: i64,
-}
-
-#[derive(Debug)]
-pub struct ConversationQuery {
-    pub after: Option<(i64, String)>,
-    pub limit: i64,
-    pub contact_id: Option<String>,
-    pub status: Option<String>,
 }
 
 #[async_trait]
@@ -75,7 +67,7 @@ pub trait ConversationStore {
     async fn list_conversations(
         &self,
         firm_id: &str,
-        query: &ConversationQuery,
+        query: &PageQuery,
     ) -> Result<Vec<Conversation>, StoreError>;
 }
 
@@ -218,25 +210,14 @@ macro_rules! conversation_store {
             async fn list_conversations(
                 &self,
                 firm_id: &str,
-                query: &ConversationQuery,
+                query: &PageQuery,
             ) -> Result<Vec<Conversation>, StoreError> {
-                let (after_time, after_id) =
-                    query.after.clone().unwrap_or((i64::MIN, String::new()));
-                Ok(sqlx::query_as(concat!(
-                    "SELECT ",
-                    conversation_columns!(),
-                    " FROM conversations WHERE firm_id = $1 AND (created_at, id) > ($2, $3) \
-                     AND ($4 IS NULL OR contact_id = $4) AND ($5 IS NULL OR status = $5) \
-                     ORDER BY created_at, id LIMIT $6"
-                ))
-                .bind(firm_id)
-                .bind(after_time)
-                .bind(after_id)
-                .bind(&query.contact_id)
-                .bind(&query.status)
-                .bind(query.limit)
-                .fetch_all(&self.pool)
-                .await?)
+                Ok(fetch_page!(
+                    &self.pool,
+                    concat!("SELECT ", conversation_columns!(), " FROM conversations"),
+                    firm_id,
+                    query
+                )?)
             }
         }
     };

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use serde::Serialize;
 use sqlx::{Postgres, Sqlite};
 
-use super::{SqlStore, StoreError, on_unique};
+use super::{PageQuery, SqlStore, StoreError, on_unique};
 use crate::ids::new_id;
 use crate::now_unix;
 
@@ -43,14 +43,6 @@ pub struct NewInvoice {
     pub description: String,
 }
 
-#[derive(Debug)]
-pub struct InvoiceQuery {
-    pub after: Option<(i64, String)>,
-    pub limit: i64,
-    pub contact_id: Option<String>,
-    pub status: Option<String>,
-}
-
 #[async_trait]
 pub trait InvoiceStore {
     /// `UnknownReference("contact_id", id)` when the contact is not the firm's;
@@ -60,7 +52,7 @@ pub trait InvoiceStore {
     async fn list_invoices(
         &self,
         firm_id: &str,
-        query: &InvoiceQuery,
+        query: &PageQuery,
     ) -> Result<Vec<Invoice>, StoreError>;
     async fn set_invoice_status(
         &self,
@@ -150,25 +142,14 @@ macro_rules! invoice_store {
             async fn list_invoices(
                 &self,
                 firm_id: &str,
-                query: &InvoiceQuery,
+                query: &PageQuery,
             ) -> Result<Vec<Invoice>, StoreError> {
-                let (after_time, after_id) =
-                    query.after.clone().unwrap_or((i64::MIN, String::new()));
-                Ok(sqlx::query_as(concat!(
-                    "SELECT ",
-                    invoice_columns!(),
-                    " FROM invoices WHERE firm_id = $1 AND (created_at, id) > ($2, $3) \
-                     AND ($4 IS NULL OR contact_id = $4) AND ($5 IS NULL OR status = $5) \
-                     ORDER BY created_at, id LIMIT $6"
-                ))
-                .bind(firm_id)
-                .bind(after_time)
-                .bind(after_id)
-                .bind(&query.contact_id)
-                .bind(&query.status)
-                .bind(query.limit)
-                .fetch_all(&self.pool)
-                .await?)
+                Ok(fetch_page!(
+                    &self.pool,
+                    concat!("SELECT ", invoice_columns!(), " FROM invoices"),
+                    firm_id,
+                    query
+                )?)
             }
 
             async fn set_invoice_status(

@@ -16,6 +16,40 @@ use sqlx::postgres::PgPoolOptions;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Database, Pool, Postgres, Sqlite};
 
+/// A page of a firm's records of one kind, oldest first, after the `(created_at, id)` cursor,
+/// narrowed to one contact and one status when they are given (conversations, invoices and
+/// signing requests are listed this way).
+#[derive(Debug)]
+pub struct PageQuery {
+    pub after: Option<(i64, String)>,
+    pub limit: i64,
+    pub contact_id: Option<String>,
+    pub status: Option<String>,
+}
+
+/// Fetches one [`PageQuery`] page of `$select` (`SELECT … FROM table`, a literal), whose
+/// table has `firm_id`, `contact_id`, `status`, `created_at` and `id`.
+macro_rules! fetch_page {
+    ($pool:expr, $select:expr, $firm_id:expr, $query:expr) => {{
+        let query: &$crate::store::PageQuery = $query;
+        let (after_time, after_id) = query.after.clone().unwrap_or((i64::MIN, String::new()));
+        sqlx::query_as(concat!(
+            $select,
+            " WHERE firm_id = $1 AND (created_at, id) > ($2, $3) \
+             AND ($4 IS NULL OR contact_id = $4) AND ($5 IS NULL OR status = $5) \
+             ORDER BY created_at, id LIMIT $6"
+        ))
+        .bind($firm_id)
+        .bind(after_time)
+        .bind(after_id)
+        .bind(&query.contact_id)
+        .bind(&query.status)
+        .bind(query.limit)
+        .fetch_all($pool)
+        .await
+    }};
+}
+
 mod contacts;
 mod conversations;
 mod files;
@@ -28,13 +62,12 @@ pub use contacts::{
     Contact, ContactPatch, ContactQuery, ContactStore, Invitation, NewContact, Notification,
     Preferences, SessionContact,
 };
-pub use conversations::{Conversation, ConversationQuery, ConversationStore, Message};
+pub use conversations::{Conversation, ConversationStore, Message};
 pub use files::{FileStore, NewFile, TaskFile};
 pub use firms::{ApiKeyHash, Firm, FirmStore, Logo, NewFirm, PortalPatch};
-pub use invoices::{Invoice, InvoiceQuery, InvoiceStore, NewInvoice};
+pub use invoices::{Invoice, InvoiceStore, NewInvoice};
 pub use signing::{
-    Completion, EventOrigin, NewSigningRequest, Outcome, SigningEvent, SigningQuery,
-    SigningRequest, SigningStore,
+    Completion, EventOrigin, NewSigningRequest, Outcome, SigningEvent, SigningRequest, SigningStore,
 };
 pub use tasks::{
     ChecklistItem, NewTask, Shared, Task, TaskDetail, TaskPatch, TaskQuery, TaskStore, TaskSummary,

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use serde::Serialize;
 use sqlx::{Postgres, Sqlite};
 
-use super::{SqlStore, StoreError};
+use super::{PageQuery, SqlStore, StoreError};
 use crate::ids::new_id;
 use crate::now_unix;
 
@@ -76,14 +76,6 @@ pub enum Completion {
     DocumentChanged,
 }
 
-#[derive(Debug)]
-pub struct SigningQuery {
-    pub after: Option<(i64, String)>,
-    pub limit: i64,
-    pub contact_id: Option<String>,
-    pub status: Option<String>,
-}
-
 #[async_trait]
 pub trait SigningStore {
     /// `UnknownReference("contact_id", id)` when the contact is not in the firm.
@@ -105,7 +97,7 @@ pub trait SigningStore {
     async fn list_signing_requests(
         &self,
         firm_id: &str,
-        query: &SigningQuery,
+        query: &PageQuery,
     ) -> Result<Vec<SigningRequest>, StoreError>;
     /// A contact's pending requests, oldest first.
     async fn pending_signing_requests(
@@ -250,25 +242,14 @@ macro_rules! signing_store {
             async fn list_signing_requests(
                 &self,
                 firm_id: &str,
-                query: &SigningQuery,
+                query: &PageQuery,
             ) -> Result<Vec<SigningRequest>, StoreError> {
-                let (after_time, after_id) =
-                    query.after.clone().unwrap_or((i64::MIN, String::new()));
-                Ok(sqlx::query_as(concat!(
-                    "SELECT ",
-                    request_columns!(),
-                    " FROM signing_requests WHERE firm_id = $1 AND (created_at, id) > ($2, $3) \
-                     AND ($4 IS NULL OR contact_id = $4) AND ($5 IS NULL OR status = $5) \
-                     ORDER BY created_at, id LIMIT $6"
-                ))
-                .bind(firm_id)
-                .bind(after_time)
-                .bind(after_id)
-                .bind(&query.contact_id)
-                .bind(&query.status)
-                .bind(query.limit)
-                .fetch_all(&self.pool)
-                .await?)
+                Ok(fetch_page!(
+                    &self.pool,
+                    concat!("SELECT ", request_columns!(), " FROM signing_requests"),
+                    firm_id,
+                    query
+                )?)
             }
 
             async fn pending_signing_requests(

@@ -4,11 +4,11 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use portico_shared::ids::looks_like;
-use portico_shared::store::{Conversation, ConversationQuery, Message};
+use portico_shared::store::{Conversation, Message, PageQuery};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::pagination::{ApiQuery, Page};
+use super::pagination::{ApiQuery, ByContactAndStatus, Page};
 use super::{ApiFirm, ApiJson, ApiRoute, ok, rfc3339};
 use crate::error::{Error, Result};
 use crate::i18n::Lang;
@@ -44,19 +44,10 @@ fn message_view(message: &Message) -> Value {
     })
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ListQuery {
-    limit: Option<i64>,
-    cursor: Option<String>,
-    contact_id: Option<String>,
-    status: Option<String>,
-}
-
 async fn list(
     State(state): State<AppState>,
     ApiFirm(firm): ApiFirm,
-    ApiQuery(query): ApiQuery<ListQuery>,
+    ApiQuery(query): ApiQuery<ByContactAndStatus>,
 ) -> Result<Response> {
     let page = Page::new(query.limit, query.cursor)?;
     if let Some(status) = &query.status
@@ -69,7 +60,7 @@ async fn list(
         .store
         .list_conversations(
             &firm.id,
-            &ConversationQuery {
+            &PageQuery {
                 after: page.after()?,
                 limit: page.fetch(),
                 contact_id: query.contact_id,

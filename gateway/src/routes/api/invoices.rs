@@ -5,11 +5,11 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use portico_shared::ids::looks_like;
-use portico_shared::store::{Invoice, InvoiceQuery, NewInvoice};
+use portico_shared::store::{Invoice, NewInvoice, PageQuery};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::pagination::{ApiQuery, Page};
+use super::pagination::{ApiQuery, ByContactAndStatus, Page};
 use super::{ApiFirm, ApiJson, ApiRoute, ok, rfc3339};
 use crate::error::{Error, Result};
 use crate::money;
@@ -183,26 +183,17 @@ async fn create(
     Ok(ok(StatusCode::CREATED, view(&invoice)))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ListQuery {
-    limit: Option<i64>,
-    cursor: Option<String>,
-    contact_id: Option<String>,
-    status: Option<String>,
-}
-
 async fn list(
     State(state): State<AppState>,
     ApiFirm(firm): ApiFirm,
-    ApiQuery(query): ApiQuery<ListQuery>,
+    ApiQuery(query): ApiQuery<ByContactAndStatus>,
 ) -> Result<Response> {
     let page = Page::new(query.limit, query.cursor)?;
     let invoices = state
         .store
         .list_invoices(
             &firm.id,
-            &InvoiceQuery {
+            &PageQuery {
                 after: page.after()?,
                 limit: page.fetch(),
                 contact_id: query.contact_id,

@@ -7,6 +7,7 @@ use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::Response;
 use portico_shared::secret::{b64, unb64};
+use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
@@ -29,6 +30,17 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
             .map_err(|e| Error::invalid("query", e.body_text()))?;
         Ok(ApiQuery(query))
     }
+}
+
+/// The query string of a list narrowed by contact and status (conversations, invoices,
+/// signing requests); each list checks its own statuses.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ByContactAndStatus {
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+    pub contact_id: Option<String>,
+    pub status: Option<String>,
 }
 
 /// The page a list request asks for.

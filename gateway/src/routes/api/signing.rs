@@ -12,12 +12,11 @@ use axum::response::Response;
 use portico_shared::filetypes::by_extension;
 use portico_shared::ids::looks_like;
 use portico_shared::store::{
-    EventOrigin, NewSigningRequest, SigningEvent, SigningQuery, SigningRequest,
+    EventOrigin, NewSigningRequest, PageQuery, SigningEvent, SigningRequest,
 };
-use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::pagination::{ApiQuery, Page};
+use super::pagination::{ApiQuery, ByContactAndStatus, Page};
 use super::{ApiFirm, ApiRoute, ok, rfc3339};
 use crate::blobs::{multipart_error, repr_digest, safe_file_name};
 use crate::error::{Error, Result};
@@ -186,19 +185,10 @@ async fn create(
     Ok(ok(StatusCode::CREATED, body))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ListQuery {
-    limit: Option<i64>,
-    cursor: Option<String>,
-    contact_id: Option<String>,
-    status: Option<String>,
-}
-
 async fn list(
     State(state): State<AppState>,
     ApiFirm(firm): ApiFirm,
-    ApiQuery(query): ApiQuery<ListQuery>,
+    ApiQuery(query): ApiQuery<ByContactAndStatus>,
 ) -> Result<Response> {
     let page = Page::new(query.limit, query.cursor)?;
     if let Some(status) = &query.status
@@ -213,7 +203,7 @@ async fn list(
         .store
         .list_signing_requests(
             &firm.id,
-            &SigningQuery {
+            &PageQuery {
                 after: page.after()?,
                 limit: page.fetch(),
                 contact_id: query.contact_id,
