@@ -417,54 +417,20 @@ struct Report<'a> {
     elapsed: Duration,
 }
 
-fn verdict(pass: bool) -> &'static str {
-    if pass { "PASS" } else { "MISS" }
-}
-
 impl Report<'_> {
     fn render(&self) -> String {
         let [base_before, login, consume, base_after, mixed] = self.phases else {
             return "bench: incomplete run\n".into();
         };
         let mut out = String::new();
-        let _ = writeln!(
-            out,
-            "\nPortico sign-in benchmark: {}, {} CPUs, {} s phases, load average before the run {}",
+        meter::write_heading(
+            &mut out,
+            "Portico sign-in benchmark",
             self.backend,
-            system::cpus(),
-            self.phase.as_secs(),
-            self.load_before.join(" ")
+            self.phase,
+            &self.load_before,
         );
-        let _ = writeln!(
-            out,
-            "\n{:<54} {:>5} {:>8} {:>8} {:>7} {:>7} {:>6}   {:>26}",
-            "phase",
-            "conns",
-            "requests",
-            "req/s",
-            "p50 ms",
-            "p99 ms",
-            "errors",
-            "CPU µs/req srv/db/redis/cli"
-        );
-        for p in self.phases {
-            let _ = writeln!(
-                out,
-                "{:<54} {:>5} {:>8} {:>8.0} {:>7.2} {:>7.2} {:>6}   {:>5.0} / {:>4} / {:>4.0} / {:>4.0}",
-                p.name,
-                p.connections,
-                p.stats.count(),
-                p.stats.rps(),
-                p.stats.quantile_ms(None, 0.5),
-                p.stats.quantile_ms(None, 0.99),
-                p.stats.errors,
-                p.per_request_us(p.server_cpu),
-                p.db_cpu
-                    .map_or("-".to_string(), |db| format!("{:.0}", p.per_request_us(db))),
-                p.per_request_us(p.redis_cpu),
-                p.per_request_us(p.client_cpu),
-            );
-        }
+        meter::write_phases(&mut out, self.phases, 54, "srv");
         for (label, name) in [
             (KNOWN, "known"),
             (UNKNOWN, "unknown"),
@@ -481,13 +447,7 @@ impl Report<'_> {
                 mixed.stats.quantile_ms(Some(label), 0.99),
             );
         }
-        if let Some(first) = self
-            .phases
-            .iter()
-            .find_map(|p| p.stats.first_error.as_deref())
-        {
-            let _ = writeln!(out, "first error: {first}");
-        }
+        meter::write_first_error(&mut out, self.phases);
 
         let baseline_rps = (base_before.stats.rps() + base_after.stats.rps()) / 2.0;
         let consume_ratio = consume.stats.rps() / baseline_rps;
@@ -506,49 +466,38 @@ impl Report<'_> {
             base_before.stats.rps(),
             base_after.stats.rps()
         );
-        let _ = writeln!(
-            out,
-            "\n{:<52} {:>18}  {:<14} result",
-            "figure", "value", "target"
-        );
-        let mut row = |figure: &str, value: String, target: &str, pass: bool| {
-            let _ = writeln!(
-                out,
-                "{figure:<52} {value:>18}  {target:<14} {}",
-                verdict(pass)
-            );
-        };
-        row(
+        let mut row = meter::Figures::new(&mut out, 18, 14);
+        row.row(
             "consume link: throughput / baseline",
             format!("{consume_ratio:.2}"),
             ">= 0.70",
             consume_ratio >= TARGET_CONSUME_RATIO,
         );
-        row(
+        row.row(
             "consume link: p99 at 64 connections",
             format!("{consume_p99:.2} ms"),
             "<= 10 ms",
             consume_p99 <= TARGET_CONSUME_P99_MS,
         );
-        row(
+        row.row(
             "login, known emails: throughput / baseline",
             format!("{login_ratio:.2}"),
             ">= 0.50",
             login_ratio >= TARGET_LOGIN_RATIO,
         );
-        row(
+        row.row(
             "login median, known vs unknown email",
             format!("{gap:+.1} %"),
             "within 10 %",
             gap.abs() <= TARGET_MEDIAN_GAP_PCT,
         );
-        row(
+        row.row(
             "login median, no-access vs unknown email",
             format!("{gap_no_access:+.1} %"),
             "within 10 %",
             gap_no_access.abs() <= TARGET_MEDIAN_GAP_PCT,
         );
-        row(
+        row.row(
             "gateway peak RSS (VmHWM) after the load",
             format!("{peak_mb:.1} MB"),
             "<= 64 MB",

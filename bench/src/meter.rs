@@ -3,6 +3,7 @@
 //! with `--perf DIR`, a `perf record` profile of the gateway.
 
 use std::collections::HashMap;
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -262,4 +263,97 @@ fn cpu_since(before: &HashMap<u32, Duration>, after: &HashMap<u32, Duration>) ->
             cpu.saturating_sub(start).as_secs_f64()
         })
         .sum()
+}
+
+// The parts of a report both gateway benchmarks print.
+
+/// The report's first line: what ran, on what machine, how loaded it was.
+pub fn write_heading(
+    out: &mut String,
+    title: &str,
+    backend: &str,
+    phase: Duration,
+    load_before: &[&str],
+) {
+    let _ = writeln!(
+        out,
+        "\n{title}: {backend}, {} CPUs, {} s phases, load average before the run {}",
+        system::cpus(),
+        phase.as_secs(),
+        load_before.join(" ")
+    );
+}
+
+/// One line per phase: requests, rate, latency and the CPU each process spent per request.
+/// `name_width` fits the longest phase name; `server` labels the first CPU column.
+pub fn write_phases(out: &mut String, phases: &[Phase], name_width: usize, server: &str) {
+    let _ = writeln!(
+        out,
+        "\n{:<name_width$} {:>5} {:>8} {:>8} {:>7} {:>7} {:>6}   {:>26}",
+        "phase",
+        "conns",
+        "requests",
+        "req/s",
+        "p50 ms",
+        "p99 ms",
+        "errors",
+        format!("CPU µs/req {server}/db/redis/cli"),
+    );
+    for p in phases {
+        let _ = writeln!(
+            out,
+            "{:<name_width$} {:>5} {:>8} {:>8.0} {:>7.2} {:>7.2} {:>6}   {:>5.0} / {:>4} / {:>4.0} / {:>4.0}",
+            p.name,
+            p.connections,
+            p.stats.count(),
+            p.stats.rps(),
+            p.stats.quantile_ms(None, 0.5),
+            p.stats.quantile_ms(None, 0.99),
+            p.stats.errors,
+            p.per_request_us(p.server_cpu),
+            p.db_cpu
+                .map_or("-".to_string(), |db| format!("{:.0}", p.per_request_us(db))),
+            p.per_request_us(p.redis_cpu),
+            p.per_request_us(p.client_cpu),
+        );
+    }
+}
+
+/// The first failed request's error, if any phase had one.
+pub fn write_first_error(out: &mut String, phases: &[Phase]) {
+    if let Some(first) = phases.iter().find_map(|p| p.stats.first_error.as_deref()) {
+        let _ = writeln!(out, "first error: {first}");
+    }
+}
+
+/// The figures table: each figure beside its target, with PASS or MISS.
+pub struct Figures<'a> {
+    out: &'a mut String,
+    value_width: usize,
+    target_width: usize,
+}
+
+impl<'a> Figures<'a> {
+    /// Starts the table (its heading line) in `out`.
+    pub fn new(out: &'a mut String, value_width: usize, target_width: usize) -> Figures<'a> {
+        let _ = writeln!(
+            out,
+            "\n{:<52} {:>value_width$}  {:<target_width$} result",
+            "figure", "value", "target"
+        );
+        Figures {
+            out,
+            value_width,
+            target_width,
+        }
+    }
+
+    pub fn row(&mut self, figure: &str, value: String, target: &str, pass: bool) {
+        let (value_width, target_width) = (self.value_width, self.target_width);
+        let _ = writeln!(
+            self.out,
+            "{figure:<52} {value:>value_width$}  {target:<target_width$} {}",
+            if pass { "PASS" } else { "MISS" }
+        );
+    }
 }

@@ -982,20 +982,15 @@ struct Report<'a> {
     elapsed: Duration,
 }
 
-fn verdict(pass: bool) -> &'static str {
-    if pass { "PASS" } else { "MISS" }
-}
-
 impl Report<'_> {
     fn render(&self) -> String {
         let mut out = String::new();
-        let _ = writeln!(
-            out,
-            "\nPortico portal home benchmark: {}, {} CPUs, {} s phases, load average before the run {}",
+        meter::write_heading(
+            &mut out,
+            "Portico portal home benchmark",
             self.backend,
-            system::cpus(),
-            self.phase.as_secs(),
-            self.load_before.join(" ")
+            self.phase,
+            &self.load_before,
         );
         let rows: i64 = self.counts.iter().map(|(_, n)| n).sum();
         let _ = writeln!(
@@ -1028,43 +1023,8 @@ impl Report<'_> {
             self.seeded.client.unshared.len()
         );
 
-        let _ = writeln!(
-            out,
-            "\n{:<28} {:>5} {:>8} {:>8} {:>7} {:>7} {:>6}   {:>26}",
-            "phase",
-            "conns",
-            "requests",
-            "req/s",
-            "p50 ms",
-            "p99 ms",
-            "errors",
-            "CPU µs/req gw/db/redis/cli"
-        );
-        for p in self.phases {
-            let _ = writeln!(
-                out,
-                "{:<28} {:>5} {:>8} {:>8.0} {:>7.2} {:>7.2} {:>6}   {:>5.0} / {:>4} / {:>4.0} / {:>4.0}",
-                p.name,
-                p.connections,
-                p.stats.count(),
-                p.stats.rps(),
-                p.stats.quantile_ms(None, 0.5),
-                p.stats.quantile_ms(None, 0.99),
-                p.stats.errors,
-                p.per_request_us(p.server_cpu),
-                p.db_cpu
-                    .map_or("-".to_string(), |db| format!("{:.0}", p.per_request_us(db))),
-                p.per_request_us(p.redis_cpu),
-                p.per_request_us(p.client_cpu),
-            );
-        }
-        if let Some(first) = self
-            .phases
-            .iter()
-            .find_map(|p| p.stats.first_error.as_deref())
-        {
-            let _ = writeln!(out, "first error: {first}");
-        }
+        meter::write_phases(&mut out, self.phases, 28, "gw");
+        meter::write_first_error(&mut out, self.phases);
 
         let [before, home, after] = self.phases else {
             return out + "incomplete run\n";
@@ -1090,37 +1050,26 @@ impl Report<'_> {
             before.stats.rps(),
             after.stats.rps()
         );
-        let _ = writeln!(
-            out,
-            "\n{:<52} {:>12}  {:<12} result",
-            "figure", "value", "target"
-        );
-        let mut row = |figure: &str, value: String, target: &str, pass: bool| {
-            let _ = writeln!(
-                out,
-                "{figure:<52} {value:>12}  {target:<12} {}",
-                verdict(pass)
-            );
-        };
-        row(
+        let mut row = meter::Figures::new(&mut out, 12, 12);
+        row.row(
             "GET /: p99 at 32 connections",
             format!("{p99:.2} ms"),
             "<= 20 ms",
             p99 <= TARGET_P99_MS,
         );
-        row(
+        row.row(
             "GET /: throughput / GET /healthz",
             format!("{ratio:.2}"),
             ">= 0.25",
             ratio >= TARGET_RATIO,
         );
-        row(
+        row.row(
             "SQL statements per GET /, 50 vs 5 shared tasks",
             format!("{} vs {}", self.big.len(), self.small.len()),
             "equal",
             bounded,
         );
-        row(
+        row.row(
             "plan lines reading a whole table, index or firm",
             scans.len().to_string(),
             "0",
