@@ -227,7 +227,7 @@ fn stop_perf(mut profiler: ChildGuard) -> Result<()> {
 }
 
 /// Redis's own CPU seconds (user + system), from `INFO cpu`.
-async fn redis_cpu(redis: &mut ConnectionManager) -> Option<f64> {
+pub async fn redis_cpu(redis: &mut ConnectionManager) -> Option<f64> {
     let info: String = redis::cmd("INFO")
         .arg("cpu")
         .query_async(redis)

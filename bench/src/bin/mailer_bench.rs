@@ -100,7 +100,7 @@ async fn run(jobs: usize, build: bool) -> Result<()> {
         // smtp-sink refuses to keep root privileges.
         sink.args(["-u", "nobody"]);
     }
-    let _sink = ChildGuard {
+    let sink = ChildGuard {
         child: sink
             .arg(format!("127.0.0.1:{port}"))
             .arg("1024")
@@ -128,10 +128,14 @@ async fn run(jobs: usize, build: bool) -> Result<()> {
 
     // The ceiling is the best of three smtp-source runs per level: a run lasts about a second,
     // so one slow moment on a shared machine would otherwise flatter the mailer's ratio.
+    let sink_pid = sink.id().to_string();
     let mut ceilings = Vec::new();
+    let mut ceiling_cpu = Vec::new();
     for sessions in LEVELS {
         let mut best = 0f64;
+        let mut best_cpu = Cpu::default();
         for _ in 0..CEILING_RUNS {
+            let before = Cpu::snap(&sink_pid, None, &mut bench.redis.clone()).await;
             let started = Instant::now();
             let status = Command::new(&smtp_source)
                 .args(["-d", "-s", &sessions.to_string(), "-m", &jobs.to_string()])
@@ -145,17 +149,27 @@ async fn run(jobs: usize, build: bool) -> Result<()> {
             if !status.success() {
                 bail!("smtp-source failed: {status}");
             }
-            best = best.max(jobs as f64 / started.elapsed().as_secs_f64());
+            let rate = jobs as f64 / started.elapsed().as_secs_f64();
+            if rate > best {
+                best = rate;
+                let after = Cpu::snap(&sink_pid, None, &mut bench.redis.clone()).await;
+                best_cpu = after.since(&before, jobs);
+            }
         }
         ceilings.push(best);
+        ceiling_cpu.push(best_cpu);
     }
 
     let mut rates = Vec::new();
+    let mut mailer_cpu = Vec::new();
     let mut peak_rss_kb = 0;
     for concurrency in LEVELS {
-        let (rate, rss) = bench.throughput(&smtp_url, concurrency, jobs).await?;
+        let (rate, rss, cpu) = bench
+            .throughput(&smtp_url, &sink_pid, concurrency, jobs)
+            .await?;
         peak_rss_kb = peak_rss_kb.max(rss);
         rates.push(rate);
+        mailer_cpu.push(cpu);
     }
     let steady = (rates[2] * 0.5).max(10.0);
     let (latencies, rss) = bench.latency(&smtp_url, 32, steady).await?;
@@ -170,6 +184,15 @@ async fn run(jobs: usize, build: bool) -> Result<()> {
             rates[i],
             ceilings[i],
             rates[i] / ceilings[i]
+        );
+    }
+    println!();
+    println!("CPU µs per mail  | sink (source) | sink (mailer) | mailer | redis");
+    for (i, level) in LEVELS.iter().enumerate() {
+        let (source, mailer) = (&ceiling_cpu[i], &mailer_cpu[i]);
+        println!(
+            "{level:>9} in flight | {:>13.0} | {:>13.0} | {:>6.0} | {:>5.0}",
+            source.sink, mailer.sink, mailer.mailer, mailer.redis
         );
     }
     let p = |q: f64| percentile(&latencies, q);
@@ -402,12 +425,15 @@ impl Bench {
     async fn throughput(
         &self,
         smtp_url: &str,
+        sink_pid: &str,
         concurrency: usize,
         count: usize,
-    ) -> Result<(f64, u64)> {
+    ) -> Result<(f64, u64, Cpu)> {
         let jobs = self.jobs(count);
         let mut run = self.spawn(Some(smtp_url), concurrency)?;
         self.started(&mut run).await?;
+        let mailer_pid = run.child.id().to_string();
+        let before = Cpu::snap(sink_pid, Some(&mailer_pid), &mut self.redis.clone()).await;
         let started = Instant::now();
         self.enqueue(&run.prefix, &jobs).await?;
         while self.unsettled(&run.prefix).await? > 0 {
@@ -417,15 +443,17 @@ impl Bench {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         let rate = count as f64 / started.elapsed().as_secs_f64();
-        let log = std::fs::read_to_string(&run.log)?;
-        let sent = sent_latencies(&log).len();
+        let after = Cpu::snap(sink_pid, Some(&mailer_pid), &mut self.redis.clone()).await;
+        let log = run.log.clone();
         let rss = self.finish(run).await?;
+        // Read after the mailer has stopped: its log writer flushes the last lines on exit.
+        let sent = sent_latencies(&std::fs::read_to_string(&log)?).len();
         if sent != count {
             bail!("{concurrency} in flight: {sent} of {count} jobs logged as sent");
         }
         print!(".");
         let _ = std::io::stdout().flush();
-        Ok((rate, rss))
+        Ok((rate, rss, after.since(&before, count)))
     }
 
     /// Enqueue-to-accept latencies (ms) with jobs arriving steadily at `rate` per second.
@@ -458,6 +486,37 @@ impl Bench {
         let rss = self.finish(run).await?;
         latencies.sort_by(f64::total_cmp);
         Ok((latencies, rss))
+    }
+}
+
+/// CPU seconds used so far by the sink, the mailer (when running) and Redis; after
+/// [`Cpu::since`], microseconds per mail.
+#[derive(Default)]
+struct Cpu {
+    sink: f64,
+    mailer: f64,
+    redis: f64,
+}
+
+impl Cpu {
+    async fn snap(sink: &str, mailer: Option<&str>, redis: &mut ConnectionManager) -> Cpu {
+        let secs = |pid: &str| system::cpu_time(pid).map_or(f64::NAN, |t| t.as_secs_f64());
+        Cpu {
+            sink: secs(sink),
+            mailer: mailer.map_or(0.0, secs),
+            redis: portico_bench::meter::redis_cpu(redis)
+                .await
+                .unwrap_or(f64::NAN),
+        }
+    }
+
+    fn since(&self, before: &Cpu, mails: usize) -> Cpu {
+        let per_mail = |after: f64, before: f64| (after - before) * 1e6 / mails.max(1) as f64;
+        Cpu {
+            sink: per_mail(self.sink, before.sink),
+            mailer: per_mail(self.mailer, before.mailer),
+            redis: per_mail(self.redis, before.redis),
+        }
     }
 }
 
