@@ -26,6 +26,7 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
+use crate::auth::sign_ins::SignIns;
 use crate::metrics::{self, Metrics};
 use crate::render::Templates;
 use crate::routes;
@@ -69,6 +70,7 @@ pub async fn state(config: Config) -> anyhow::Result<AppState> {
     Ok(AppState {
         redis_keys: RedisKeys::new(&config.redis_prefix),
         config: Arc::new(config),
+        sign_ins: SignIns::start(store.clone()),
         store,
         redis,
         templates: Arc::new(Templates::load().context("templates/i18n")?),

@@ -8,6 +8,7 @@ use portico_shared::redis_conn::RedisKeys;
 use portico_shared::store::Store;
 use redis::aio::ConnectionManager;
 
+use crate::auth::sign_ins::SignIns;
 use crate::firm_cache::FirmCache;
 use crate::metrics::Metrics;
 use crate::render::Templates;
@@ -21,6 +22,7 @@ pub struct AppState {
     pub templates: Arc<Templates>,
     pub metrics: Arc<Metrics>,
     pub firms: Arc<FirmCache>,
+    pub sign_ins: SignIns,
 }
 
 impl AppState {

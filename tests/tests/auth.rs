@@ -21,6 +21,18 @@ async fn signed_in_as(browser: &Browser, app: &TestApp, slug: &str, email: &str)
     status == StatusCode::OK && html.contains(email)
 }
 
+/// Grants or revokes a contact's portal access, as staff do.
+async fn set_access(app: &TestApp, firm_id: &str, contact_id: &str, access: bool) {
+    let patch = ContactPatch {
+        portal_access: Some(access),
+        ..Default::default()
+    };
+    app.store
+        .update_contact(firm_id, contact_id, &patch)
+        .await
+        .unwrap();
+}
+
 #[tokio::test]
 async fn same_browser_signs_in_with_one_click() {
     let app = TestApp::spawn().await;
@@ -207,6 +219,54 @@ async fn sixteen_concurrent_consumptions_give_exactly_one_session() {
         }
     }
     assert_eq!(sessions, 1);
+    app.stop().await;
+}
+
+/// Sign-ins arriving together are written as one group: each is still admitted or refused on
+/// its own contact's access, and each admitted one has its last-login time.
+#[tokio::test]
+async fn simultaneous_sign_ins_are_each_checked_against_their_own_access() {
+    let app = TestApp::spawn().await;
+    let firm = app.create_firm("acme").await;
+    let slug = firm.firm.slug.clone();
+    let mut clients = Vec::new();
+    for i in 0..24 {
+        let email = format!("client{i}@example.com");
+        let contact = app.add_contact(&firm, &email, true).await;
+        let browser = app.browser();
+        browser.request_link(&app, &slug, &email).await;
+        let mail = app.last_link(&email).await.unwrap();
+        clients.push((contact, browser, mail));
+    }
+    // Every third client loses access after the link was mailed.
+    let revoked = |i: usize| i % 3 == 1;
+    for (_, (contact, _, _)) in clients.iter().enumerate().filter(|(i, _)| revoked(*i)) {
+        set_access(&app, &firm.firm.id, &contact.id, false).await;
+    }
+    let clicks = clients
+        .iter()
+        .map(|(_, browser, mail)| browser.get(&mail.link));
+    let statuses: Vec<StatusCode> = futures::future::join_all(clicks)
+        .await
+        .iter()
+        .map(|r| r.status())
+        .collect();
+    for (i, (contact, browser, _)) in clients.iter().enumerate() {
+        let stored = app
+            .store
+            .contact(&firm.firm.id, &contact.id)
+            .await
+            .unwrap()
+            .unwrap();
+        if revoked(i) {
+            assert_eq!(statuses[i], StatusCode::GONE, "client {i}");
+            assert_eq!(stored.last_login_at, None, "client {i}");
+        } else {
+            assert_eq!(statuses[i], StatusCode::SEE_OTHER, "client {i}");
+            assert!(stored.last_login_at.is_some(), "client {i}");
+            assert!(signed_in_as(browser, &app, &slug, &contact.email).await);
+        }
+    }
     app.stop().await;
 }
 
@@ -442,16 +502,7 @@ async fn revoking_access_deleting_or_readdressing_a_contact_ends_sessions_and_vo
         let unused = app.last_link(&email).await.unwrap();
 
         match change {
-            "revoke" => {
-                let patch = ContactPatch {
-                    portal_access: Some(false),
-                    ..Default::default()
-                };
-                app.store
-                    .update_contact(&firm.firm.id, &contact.id, &patch)
-                    .await
-                    .unwrap();
-            }
+            "revoke" => set_access(&app, &firm.firm.id, &contact.id, false).await,
             "delete" => {
                 app.store
                     .delete_contact(&firm.firm.id, &contact.id)
@@ -478,14 +529,7 @@ async fn revoking_access_deleting_or_readdressing_a_contact_ends_sessions_and_vo
         assert_eq!(location(&response), "/login");
         if change == "revoke" {
             // Even with access granted again, the old link stays void.
-            let patch = ContactPatch {
-                portal_access: Some(true),
-                ..Default::default()
-            };
-            app.store
-                .update_contact(&firm.firm.id, &contact.id, &patch)
-                .await
-                .unwrap();
+            set_access(&app, &firm.firm.id, &contact.id, true).await;
         }
         let response = app
             .browser()

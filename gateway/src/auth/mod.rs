@@ -6,3 +6,4 @@ pub mod csrf;
 pub mod handover;
 pub mod links;
 pub mod sessions;
+pub mod sign_ins;

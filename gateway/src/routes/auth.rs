@@ -17,7 +17,7 @@ use minijinja::context;
 use portico_shared::email::{Email, mask};
 use portico_shared::now_unix;
 use portico_shared::secret::random_string;
-use portico_shared::store::Firm;
+use portico_shared::store::{Firm, SignIn};
 use portico_shared::token::{LinkError, LinkPurpose, PlainCode, VerifiedLink, verify_link};
 use serde::Deserialize;
 use tower_governor::GovernorLayer;
@@ -309,8 +309,13 @@ async fn sign_in(
 ) -> Result<Response> {
     let via_invitation = purpose == LinkPurpose::Invitation;
     let recorded = state
-        .store
-        .record_login(&firm.id, contact_id, epoch, via_invitation)
+        .sign_ins
+        .record(SignIn {
+            firm_id: firm.id.clone(),
+            contact_id: contact_id.to_string(),
+            epoch,
+            via_invitation,
+        })
         .await?;
     if !recorded {
         return unusable_link(state, firm, csrf, "revoked", None);

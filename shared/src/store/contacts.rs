@@ -100,6 +100,15 @@ pub struct SessionContact {
     pub other_companies: bool,
 }
 
+/// A sign-in to note: the contact, and the auth epoch its link was issued under.
+#[derive(Clone, Debug)]
+pub struct SignIn {
+    pub firm_id: String,
+    pub contact_id: String,
+    pub epoch: i64,
+    pub via_invitation: bool,
+}
+
 #[async_trait]
 pub trait ContactStore {
     /// `Conflict("email")` when the firm already has a contact with this address.
@@ -137,16 +146,12 @@ pub trait ContactStore {
         id: &str,
         prefs: &Preferences,
     ) -> Result<Option<Contact>, StoreError>;
-    /// Notes a sign-in if the contact still has portal access under `epoch` (the link's):
-    /// the last-login time, and, when it came through an invitation, the invitation as
-    /// accepted. `false` when access was revoked or the epoch moved on: refuse the sign-in.
-    async fn record_login(
-        &self,
-        firm_id: &str,
-        contact_id: &str,
-        epoch: i64,
-        via_invitation: bool,
-    ) -> Result<bool, StoreError>;
+    /// Notes each sign-in whose contact still has portal access under its `epoch` (the
+    /// link's): the last-login time, and, for one through an invitation, the invitation as
+    /// accepted. One statement notes them all (sign-ins arrive in bursts, and on SQLite every
+    /// write waits for the one before). Per sign-in, in order: `false` when access was revoked
+    /// or the epoch moved on: refuse that sign-in.
+    async fn record_logins(&self, sign_ins: &[SignIn]) -> Result<Vec<bool>, StoreError>;
     /// Records that an invitation was (re)sent; a new one replaces the earlier.
     async fn record_invitation(
         &self,
@@ -329,35 +334,44 @@ macro_rules! contact_store {
                 .await?)
             }
 
-            async fn record_login(
-                &self,
-                firm_id: &str,
-                contact_id: &str,
-                epoch: i64,
-                via_invitation: bool,
-            ) -> Result<bool, StoreError> {
+            async fn record_logins(&self, sign_ins: &[SignIn]) -> Result<Vec<bool>, StoreError> {
+                if sign_ins.is_empty() {
+                    return Ok(Vec::new());
+                }
                 let now = now_unix();
-                // One autocommit statement checks access and records the sign-in: the hot
-                // path of every sign-in is this one round trip.
-                let recorded = sqlx::query(
-                    "UPDATE contacts SET last_login_at = $3 \
-                     WHERE firm_id = $1 AND id = $2 AND portal_access AND auth_epoch = $4",
-                )
-                .bind(firm_id)
-                .bind(contact_id)
-                .bind(now)
-                .bind(epoch)
-                .execute(&self.writer)
-                .await?
-                .rows_affected()
-                    == 1;
-                if recorded && via_invitation {
+                // The primary key finds the rows; the row values check firm and epoch.
+                let mut update = sqlx::QueryBuilder::<$backend>::new(
+                    "UPDATE contacts SET last_login_at = ",
+                );
+                update.push_bind(now).push(" WHERE portal_access AND id IN (");
+                let mut ids = update.separated(", ");
+                for sign_in in sign_ins {
+                    ids.push_bind(&sign_in.contact_id);
+                }
+                update.push(") AND (firm_id, id, auth_epoch) IN (");
+                update.push_values(sign_ins, |mut row, sign_in| {
+                    row.push_bind(&sign_in.firm_id)
+                        .push_bind(&sign_in.contact_id)
+                        .push_bind(sign_in.epoch);
+                });
+                update.push(") RETURNING firm_id, id");
+                let noted: Vec<(String, String)> =
+                    update.build_query_as().fetch_all(&self.writer).await?;
+                let recorded: Vec<bool> = sign_ins
+                    .iter()
+                    .map(|s| noted.iter().any(|(f, c)| *f == s.firm_id && *c == s.contact_id))
+                    .collect();
+                for (sign_in, _) in sign_ins
+                    .iter()
+                    .zip(&recorded)
+                    .filter(|(s, recorded)| **recorded && s.via_invitation)
+                {
                     sqlx::query(
                         "UPDATE invitations SET accepted_at = $3 \
                          WHERE firm_id = $1 AND contact_id = $2 AND accepted_at IS NULL",
                     )
-                    .bind(firm_id)
-                    .bind(contact_id)
+                    .bind(&sign_in.firm_id)
+                    .bind(&sign_in.contact_id)
                     .bind(now)
                     .execute(&self.writer)
                     .await?;

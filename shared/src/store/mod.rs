@@ -60,7 +60,7 @@ mod tasks;
 
 pub use contacts::{
     Contact, ContactPatch, ContactQuery, ContactStore, Invitation, NewContact, Notification,
-    Preferences, SessionContact,
+    Preferences, SessionContact, SignIn,
 };
 pub use conversations::{Conversation, ConversationStore, Message};
 pub use files::{FileStore, NewFile, TaskFile};
@@ -85,6 +85,9 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The store is shut down, or the task writing for it has stopped.
+    #[error("the store is closed")]
+    Closed,
 }
 
 impl StoreError {
@@ -92,9 +95,10 @@ impl StoreError {
     pub fn is_unavailable(&self) -> bool {
         matches!(
             self,
-            StoreError::Database(
-                sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed
-            )
+            StoreError::Closed
+                | StoreError::Database(
+                    sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed
+                )
         )
     }
 }
