@@ -24,6 +24,11 @@ use crate::queue::Queue;
 use crate::settings::Settings;
 use crate::worker::Worker;
 
+/// mimalloc rather than the system allocator: composing a mail allocates and frees many small
+/// strings, where glibc's malloc took about a tenth of the mailer's CPU under load.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "mailer", version, about = "Portico mail worker")]
 struct Cli {
