@@ -9,8 +9,9 @@
 //! commits, so the sweep leaves alone any file younger than a grace period, and storing
 //! content that is already there renames the new copy over the old one, which makes it young
 //! again. The sweep takes a file out of place with one rename and looks at its age once more
-//! before deleting it, so an upload of the same bytes racing the sweep is never lost. It runs
-//! from `gateway files gc` and, every `PORTICO_FILES_GC_EVERY`, inside `serve`.
+//! before deleting it, so an upload of the same bytes racing the sweep is never lost. Folders
+//! it leaves empty go too. It runs from `gateway files gc` and, every
+//! `PORTICO_FILES_GC_EVERY`, inside `serve`.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
@@ -164,11 +165,17 @@ impl Blobs {
             return Ok(());
         };
         let io = |e: std::io::Error| Error::Internal(anyhow::anyhow!("storing an upload: {e}"));
-        if let Some(dir) = target.parent() {
+        let dir = target.parent().unwrap_or(&self.root);
+        // The sweep removes a folder it emptied; if it does so between these two steps, the
+        // rename finds no folder: make it again (the sweep only removes empty folders).
+        let mut tries = 0;
+        loop {
             tokio::fs::create_dir_all(dir).await.map_err(io)?;
+            match tokio::fs::rename(&temp, &target).await {
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound && tries < 3 => tries += 1,
+                other => return other.map_err(io),
+            }
         }
-        tokio::fs::rename(&temp, &target).await.map_err(io)?;
-        Ok(())
     }
 
     /// SHA-256 of the bytes stored under `sha256`, recomputed now; `None` if they are gone.
@@ -319,6 +326,8 @@ impl Blobs {
                     sweep.fresh += 1;
                 }
             }
+            // A folder left empty goes too (`remove_dir` refuses one that is not).
+            let _ = tokio::fs::remove_dir(dir.path()).await;
         }
         if let Some(mut temps) = unless_gone(tokio::fs::read_dir(self.root.join("tmp")).await)? {
             while let Some(temp) = temps.next_entry().await? {

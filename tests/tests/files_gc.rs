@@ -176,6 +176,15 @@ async fn files_gc_removes_old_unreferenced_files_and_keeps_named_and_young_ones(
     for gone in [&only_doomed_path, &bobs_path, &old_orphan, &stale_part] {
         assert!(!gone.exists(), "{} should be gone", gone.display());
     }
+    // No empty folder is left behind; a folder with a file in it stays.
+    for entry in std::fs::read_dir(app.config.data_dir.join("files")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() && path.file_name().unwrap() != "tmp" {
+            let files = std::fs::read_dir(&path).unwrap().count();
+            assert!(files > 0, "{} is empty", path.display());
+        }
+    }
+    assert!(foreign.parent().unwrap().exists());
     for stays in [
         &on_both_path,
         &anns_path,
