@@ -162,3 +162,59 @@ async fn redis_outage_answers_503_and_recovers_by_itself() {
     assert_eq!(status, StatusCode::OK);
     app.stop().await;
 }
+
+/// PostgreSQL ending the gateway's connections (a restart does the same): the pages answer a
+/// brief 503, never a 500, and the gateway reconnects by itself.
+#[tokio::test]
+async fn database_connections_ended_answer_503_and_recover_by_itself() {
+    if portico_e2e::backend() != "postgres" {
+        return;
+    }
+    let app = TestApp::spawn().await;
+    let firm = app.create_firm("acme").await;
+    let slug = firm.firm.slug.clone();
+    app.add_contact(&firm, "ann@example.com", true).await;
+    let browser = app.signed_in(&firm, "ann@example.com").await;
+    let home = app.url(&slug, "/");
+    // Several pages at once, so the pool holds several connections.
+    let pages = (0..8).map(|_| browser.get_text(&home));
+    for (status, _) in futures::future::join_all(pages).await {
+        assert_eq!(status, StatusCode::OK);
+    }
+
+    let database = app.vars["DATABASE_URL"]
+        .rsplit_once('/')
+        .unwrap()
+        .1
+        .to_string();
+    let mut admin =
+        <sqlx::PgConnection as sqlx::Connection>::connect(&portico_e2e::postgres_admin_url())
+            .await
+            .unwrap();
+    let ended: Vec<(bool,)> =
+        sqlx::query_as("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1")
+            .bind(&database)
+            .fetch_all(&mut admin)
+            .await
+            .unwrap();
+    assert!(!ended.is_empty(), "the gateway had connections");
+
+    let mut statuses = Vec::new();
+    for _ in 0..30 {
+        let (status, _) = browser.get_text(&home).await;
+        statuses.push(status);
+    }
+    assert!(
+        statuses
+            .iter()
+            .all(|s| *s == StatusCode::OK || *s == StatusCode::SERVICE_UNAVAILABLE),
+        "{statuses:?}"
+    );
+    assert!(
+        statuses[statuses.len() - 10..]
+            .iter()
+            .all(|s| *s == StatusCode::OK),
+        "recovered: {statuses:?}"
+    );
+    app.stop().await;
+}

@@ -93,13 +93,18 @@ pub enum StoreError {
 impl StoreError {
     /// The database could not be reached (as opposed to refusing a query).
     pub fn is_unavailable(&self) -> bool {
-        matches!(
-            self,
+        match self {
             StoreError::Closed
-                | StoreError::Database(
-                    sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed
-                )
-        )
+            | StoreError::Database(
+                sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed,
+            ) => true,
+            // PostgreSQL ending the connection (SQLSTATE class 08, connection exception, and
+            // 57P, operator intervention: a restart or pg_terminate_backend).
+            StoreError::Database(sqlx::Error::Database(e)) => e
+                .code()
+                .is_some_and(|code| code.starts_with("08") || code.starts_with("57P")),
+            _ => false,
+        }
     }
 }
 
