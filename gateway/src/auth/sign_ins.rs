@@ -37,7 +37,14 @@ impl SignIns {
                             let _ = waiter.send(Ok(recorded));
                         }
                     }
-                    // Rare: write each alone, so every caller gets its own answer or error.
+                    // The database is away: every caller answers 503 at once (writing each
+                    // alone would wait out the pool's timeout once per caller).
+                    Err(e) if e.is_unavailable() => {
+                        for waiter in waiting {
+                            let _ = waiter.send(Err(StoreError::Unavailable));
+                        }
+                    }
+                    // Anything else: write each alone, so every caller gets its own answer.
                     Err(_) => {
                         for (sign_in, waiter) in sign_ins.into_iter().zip(waiting) {
                             let alone = store.record_logins(std::slice::from_ref(&sign_in)).await;
@@ -56,7 +63,7 @@ impl SignIns {
         let (answer, answered) = oneshot::channel();
         self.requests
             .send((sign_in, answer))
-            .map_err(|_| StoreError::Closed)?;
-        answered.await.map_err(|_| StoreError::Closed)?
+            .map_err(|_| StoreError::Unavailable)?;
+        answered.await.map_err(|_| StoreError::Unavailable)?
     }
 }

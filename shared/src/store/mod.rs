@@ -85,16 +85,17 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
-    /// The store is shut down, or the task writing for it has stopped.
-    #[error("the store is closed")]
-    Closed,
+    /// The database did not answer a write made on the caller's behalf (by a task that
+    /// groups writes), or that task has stopped.
+    #[error("the database is unavailable")]
+    Unavailable,
 }
 
 impl StoreError {
     /// The database could not be reached (as opposed to refusing a query).
     pub fn is_unavailable(&self) -> bool {
         match self {
-            StoreError::Closed
+            StoreError::Unavailable
             | StoreError::Database(
                 sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed,
             ) => true,
