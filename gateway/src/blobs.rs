@@ -94,7 +94,7 @@ impl Blobs {
     /// Where the content with this hash lives: `files/ab/abcdef…`.
     pub fn path(&self, sha256: &str) -> Result<PathBuf> {
         // Hashes come from the database; refuse anything that could name another path.
-        if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+        if !is_sha256(sha256) {
             return Err(Error::Internal(anyhow::anyhow!(
                 "not a SHA-256: {sha256:?}"
             )));

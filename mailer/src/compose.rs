@@ -3,8 +3,9 @@
 //! binary, HTML autoescaped) in the recipient's language: the job's `data.language`, English
 //! when it is missing or unknown. The words come from the same catalogs as the portal's
 //! (`templates/i18n/`, `email.*` keys) through the same `t()` and `date` helpers
-//! (`portico_shared::i18n`), so one template serves every language. `message` wraps them in the headers a careful transactional mail
-//! carries and signs it with DKIM when a key is configured.
+//! (`portico_shared::i18n`), so one template serves every language. `message` wraps them in
+//! the headers a careful transactional mail carries and signs it with DKIM when a key is
+//! configured.
 //!
 //! Anything wrong with a job (missing data, a secret that does not open, an address that does
 //! not parse) is a [`JobError`]: the job is dead-lettered with that reason, never retried.

@@ -217,10 +217,10 @@ pub async fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
         let pool = PgPoolOptions::new()
             .max_connections(16)
             // No ping before each query: it was a round trip per query, a third of the
-            // portal page's cost. A connection the server dropped (a restart) fails its next
-            // query with an I/O error, answered 503, and sqlx closes it when the ping it does
-            // on release fails. Connections idle for a minute are closed, before a firewall
-            // between here and the server forgets them.
+            // portal page's cost. A connection the server ended (a restart) fails its next
+            // query (SQLSTATE 57P01, or an I/O error), answered 503 (`is_unavailable`), and
+            // sqlx closes it when the ping it does on release fails. Connections idle for a
+            // minute are closed, before a firewall between here and the server forgets them.
             .test_before_acquire(false)
             .idle_timeout(Duration::from_secs(60))
             .acquire_timeout(Duration::from_secs(5))

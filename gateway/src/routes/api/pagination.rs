@@ -1,5 +1,5 @@
 //! Pages of the API's lists. A list takes `?limit=` (1 to 200, 50 when absent) and `?cursor=`,
-//! and answers `{"data": [...], "next_cursor": ...}`, newest first. A cursor is opaque: base64
+//! and answers `{"data": [...], "next_cursor": ...}`, oldest first. A cursor is opaque: base64
 //! of `{created_at}.{id}` of the last row of the page before, which the store reads after.
 
 use axum::extract::{FromRequestParts, Query};
