@@ -2,18 +2,25 @@
 //! `{data dir}/outbox/{job id}.eml`.
 //!
 //! SMTP uses lettre's connection type under a small pool of our own rather than lettre's
-//! transport, for one reason: lettre writes a message and its final `.` in two writes and
-//! does not set `TCP_NODELAY`, so Nagle's algorithm holds the `.` until the server's delayed
-//! ACK (40 ms on Linux): 25 mails/s per connection at best. Our connections set it.
+//! transport, for two reasons:
+//! - lettre writes a message and its final `.` in two writes and does not set `TCP_NODELAY`,
+//!   so Nagle's algorithm holds the `.` until the server's delayed ACK (40 ms on Linux): 25
+//!   mails/s per connection at best. Our connections set it.
+//! - lettre sends `MAIL`, `RCPT` and `DATA` one round trip each. Where the server offers
+//!   PIPELINING (RFC 2920; every common MTA does), we send the three in one write and read
+//!   their replies after: two round trips per message instead of four, which roughly halves
+//!   the system calls on both ends.
 
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use lettre::Message;
+use lettre::address::Envelope;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{AsyncSmtpConnection, TlsParameters};
-use lettre::transport::smtp::extension::ClientId;
+use lettre::transport::smtp::commands::{Data, Ehlo, Mail, Rcpt};
+use lettre::transport::smtp::extension::{ClientId, Extension, MailBodyParameter, MailParameter};
 use portico_shared::config::{ConfigError, redact_url};
 
 pub enum Delivery {
@@ -51,7 +58,13 @@ pub struct Smtp {
     hello: ClientId,
     /// Bounds connecting (greeting, EHLO, TLS, login) and, separately, each message.
     timeout: Duration,
-    idle: Mutex<Vec<(AsyncSmtpConnection, Instant)>>,
+    idle: Mutex<Vec<(Connection, Instant)>>,
+}
+
+/// A connection ready for mail, and whether its server takes pipelined commands.
+struct Connection {
+    smtp: AsyncSmtpConnection,
+    pipelining: bool,
 }
 
 /// An idle connection older than this is dropped rather than reused.
@@ -147,7 +160,7 @@ impl Delivery {
         if let Delivery::Smtp(smtp) = self {
             let idle: Vec<_> = std::mem::take(&mut *smtp.idle.lock().expect("lock"));
             for (mut conn, _) in idle {
-                let _ = tokio::time::timeout(Duration::from_secs(1), conn.quit()).await;
+                let _ = tokio::time::timeout(Duration::from_secs(1), conn.smtp.quit()).await;
             }
         }
     }
@@ -167,12 +180,12 @@ impl Smtp {
                 })??,
         };
         let bytes = message.formatted();
-        match tokio::time::timeout(self.timeout, conn.send(message.envelope(), &bytes)).await {
+        match tokio::time::timeout(self.timeout, conn.transfer(message.envelope(), &bytes)).await {
             Ok(Ok(_accepted)) => {
                 self.idle.lock().expect("lock").push((conn, Instant::now()));
                 Ok(())
             }
-            // lettre has closed the connection already.
+            // The connection is dropped: after a failure its state is unknown.
             Ok(Err(e)) if e.is_permanent() => Err(Failure::Permanent(format!("SMTP refused: {e}"))),
             Ok(Err(e)) => Err(Failure::Transient(format!("SMTP: {}", error_chain(&e)))),
             Err(_) => Err(Failure::Transient(format!(
@@ -183,15 +196,15 @@ impl Smtp {
     }
 
     /// The most recently used idle connection that still works, if any.
-    async fn take_idle(&self) -> Option<AsyncSmtpConnection> {
+    async fn take_idle(&self) -> Option<Connection> {
         loop {
             let (mut conn, since) = self.idle.lock().expect("lock").pop()?;
             let idle = since.elapsed();
-            if idle > IDLE_MAX || conn.has_broken() {
+            if idle > IDLE_MAX || conn.smtp.has_broken() {
                 continue;
             }
             if idle > IDLE_CHECK
-                && !tokio::time::timeout(self.timeout, conn.test_connected())
+                && !tokio::time::timeout(self.timeout, conn.smtp.test_connected())
                     .await
                     .unwrap_or(false)
             {
@@ -203,7 +216,7 @@ impl Smtp {
 
     /// A new connection, greeted, encrypted as configured and logged in. Any failure here is
     /// the server's or the configuration's, never the message's: transient.
-    async fn connect(&self) -> Result<AsyncSmtpConnection, Failure> {
+    async fn connect(&self) -> Result<Connection, Failure> {
         let transient = |e: &dyn std::error::Error| {
             Failure::Transient(format!(
                 "connecting to {}:{}: {}",
@@ -245,12 +258,84 @@ impl Smtp {
             }
             conn
         };
+        // lettre keeps only the EHLO keywords it uses itself, so ask again for PIPELINING. A
+        // repeated EHLO is allowed at any time and resets nothing but the mail transaction.
+        let ehlo = conn
+            .command(Ehlo::new(self.hello.clone()))
+            .await
+            .map_err(|e| transient(&e))?;
+        let pipelining = ehlo.message().skip(1).any(|line| {
+            line.split_whitespace()
+                .next()
+                .is_some_and(|keyword| keyword.eq_ignore_ascii_case("PIPELINING"))
+        });
         if let Some(credentials) = &self.credentials {
             conn.auth(&[Mechanism::Plain, Mechanism::Login], credentials)
                 .await
                 .map_err(|e| transient(&e))?;
         }
-        Ok(conn)
+        Ok(Connection {
+            smtp: conn,
+            pipelining,
+        })
+    }
+}
+
+impl Connection {
+    /// One mail transaction; `Ok` is the server's acceptance of the message. After an error
+    /// the connection must be dropped.
+    async fn transfer(
+        &mut self,
+        envelope: &Envelope,
+        message: &[u8],
+    ) -> Result<lettre::transport::smtp::response::Response, lettre::transport::smtp::Error> {
+        let ascii_addresses = envelope.from().into_iter().chain(envelope.to()).all(|a| {
+            let address: &str = a.as_ref();
+            address.is_ascii()
+        });
+        let eight_bit = !message.is_ascii();
+        let server = self.smtp.server_info();
+        // The unusual cases (SMTPUTF8, 8-bit text to a server without 8BITMIME) go through
+        // lettre's own sequence, which checks and refuses them as it should.
+        if !self.pipelining
+            || !ascii_addresses
+            || (eight_bit && !server.supports_feature(Extension::EightBitMime))
+        {
+            return self.smtp.send(envelope, message).await;
+        }
+        let body = eight_bit.then_some(MailParameter::Body(MailBodyParameter::EightBitMime));
+        let commands = Pipelined {
+            mail: Mail::new(envelope.from().cloned(), body.into_iter().collect()),
+            recipients: envelope
+                .to()
+                .iter()
+                .map(|to| Rcpt::new(to.clone(), Vec::new()))
+                .collect(),
+        };
+        // The replies come in order: MAIL's, each RCPT's, then DATA's 354. The first refusal
+        // ends the transaction (a server refuses DATA when no recipient was taken).
+        self.smtp.command(&commands).await?;
+        for _ in &commands.recipients {
+            self.smtp.read_response().await?;
+        }
+        self.smtp.read_response().await?;
+        self.smtp.message(message).await
+    }
+}
+
+/// `MAIL`, `RCPT`… and `DATA` as one write.
+struct Pipelined {
+    mail: Mail,
+    recipients: Vec<Rcpt>,
+}
+
+impl std::fmt::Display for Pipelined {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.mail)?;
+        for rcpt in &self.recipients {
+            write!(f, "{rcpt}")?;
+        }
+        write!(f, "{Data}")
     }
 }
 

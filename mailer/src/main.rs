@@ -56,8 +56,8 @@ fn main() -> ExitCode {
         }
     };
     let log_flush = portico_shared::logging::init(config.log_format);
-    // One thread: a mailer waits on sockets far more than it computes (120-170 µs of CPU per
-    // mail at full speed, a quarter of it in socket writes), and on one thread its
+    // One thread: a mailer waits on sockets far more than it computes (about 55-90 µs of CPU
+    // per mail at full speed, measured with mailer_bench), and on one thread its
     // tasks wake each other without crossing threads. More throughput comes from more
     // mailers on the stream.
     let runtime = tokio::runtime::Builder::new_current_thread()

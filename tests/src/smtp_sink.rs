@@ -1,6 +1,7 @@
 //! A small SMTP server for tests: speaks real SMTP over TCP on a random port and records every
-//! message it accepts. On demand it refuses connections (nothing listens on its port), answers
-//! `RCPT TO` with a 550 or a 451, or takes its time before accepting a message.
+//! message it accepts. It offers PIPELINING, as every common MTA does, unless started
+//! [`SmtpSink::without_pipelining`]. On demand it refuses connections (nothing listens on its
+//! port), answers `RCPT TO` with a 550 or a 451, or takes its time before accepting a message.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -63,6 +64,9 @@ struct Inner {
     refusing: AtomicBool,
     listener: Mutex<Option<JoinHandle<()>>>,
     connections: AtomicUsize,
+    pipelining: bool,
+    /// `MAIL` and `RCPT` commands read while the client's next command had already arrived.
+    sent_ahead: AtomicUsize,
 }
 
 #[derive(Clone)]
@@ -79,9 +83,20 @@ impl SmtpSink {
         sink
     }
 
+    /// A sink whose EHLO reply does not offer PIPELINING: a client must wait for each reply.
+    pub async fn without_pipelining() -> SmtpSink {
+        let sink = SmtpSink::new(false);
+        sink.accept_connections();
+        sink
+    }
+
     /// A sink on a port of its own where nothing listens yet: connections are refused until
     /// [`SmtpSink::accept_connections`].
     pub async fn start_refusing() -> SmtpSink {
+        SmtpSink::new(true)
+    }
+
+    fn new(pipelining: bool) -> SmtpSink {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("a free port")
@@ -96,6 +111,8 @@ impl SmtpSink {
                 refusing: AtomicBool::new(true),
                 listener: Mutex::default(),
                 connections: AtomicUsize::new(0),
+                pipelining,
+                sent_ahead: AtomicUsize::new(0),
             }),
         }
     }
@@ -155,6 +172,12 @@ impl SmtpSink {
         self.inner.messages.lock().unwrap().len()
     }
 
+    /// `MAIL` and `RCPT` commands that the client sent before reading the previous reply: more
+    /// than none means it pipelines.
+    pub fn commands_sent_ahead(&self) -> usize {
+        self.inner.sent_ahead.load(Ordering::SeqCst)
+    }
+
     /// Connections accepted so far.
     pub fn connections(&self) -> usize {
         self.inner.connections.load(Ordering::SeqCst)
@@ -185,6 +208,11 @@ async fn serve(inner: &Inner, stream: TcpStream) -> std::io::Result<()> {
     write.write_all(b"220 sink.test ESMTP\r\n").await?;
     let mut mail_from = String::new();
     let mut rcpt_to = String::new();
+    let ehlo: &[u8] = if inner.pipelining {
+        b"250-sink.test\r\n250-PIPELINING\r\n250-8BITMIME\r\n250 SMTPUTF8\r\n"
+    } else {
+        b"250-sink.test\r\n250-8BITMIME\r\n250 SMTPUTF8\r\n"
+    };
     while let Some(line) = lines.next_line().await? {
         if inner.refusing.load(Ordering::SeqCst) {
             write.write_all(b"421 4.3.2 shutting down\r\n").await?;
@@ -196,29 +224,44 @@ async fn serve(inner: &Inner, stream: TcpStream) -> std::io::Result<()> {
             .unwrap_or("")
             .to_ascii_uppercase();
         let mode = *inner.mode.lock().unwrap();
+        if matches!(verb.as_str(), "MAIL" | "RCPT") && !lines.get_ref().buffer().is_empty() {
+            inner.sent_ahead.fetch_add(1, Ordering::SeqCst);
+        }
         let reply: &[u8] = match verb.as_str() {
-            "EHLO" | "HELO" => b"250-sink.test\r\n250-8BITMIME\r\n250 SMTPUTF8\r\n",
+            "EHLO" | "HELO" => ehlo,
             "MAIL" => {
                 mail_from = argument(&line);
                 rcpt_to.clear();
                 b"250 2.1.0 OK\r\n"
             }
-            "RSET" | "NOOP" => b"250 2.0.0 OK\r\n",
+            "RSET" => {
+                rcpt_to.clear();
+                b"250 2.0.0 OK\r\n"
+            }
+            "NOOP" => b"250 2.0.0 OK\r\n",
             "RCPT" if mode == Mode::Reject => b"550 5.1.1 no such mailbox here\r\n",
             "RCPT" if mode == Mode::TempFail => b"451 4.3.0 try again later\r\n",
             "RCPT" => {
                 rcpt_to = argument(&line);
                 b"250 2.1.5 OK\r\n"
             }
+            // As RFC 2920 asks: a pipelining client learns here that nothing is to be sent.
+            "DATA" if rcpt_to.is_empty() => b"554 5.5.1 no valid recipients\r\n",
             "DATA" => {
                 write.write_all(b"354 go ahead\r\n").await?;
                 let mut raw = String::new();
+                let mut ended = false;
                 while let Some(data) = lines.next_line().await? {
                     if data == "." {
+                        ended = true;
                         break;
                     }
                     raw.push_str(data.strip_prefix('.').unwrap_or(&data));
                     raw.push_str("\r\n");
+                }
+                if !ended {
+                    // The client went away in the middle: nothing was accepted.
+                    return Ok(());
                 }
                 inner.messages.lock().unwrap().push(Received {
                     raw,

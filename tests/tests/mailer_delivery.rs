@@ -306,6 +306,46 @@ async fn a_550_is_dead_lettered_at_once_with_the_reason_and_requeue_dead_deliver
     queue.finish().await;
 }
 
+/// MAIL, RCPT and DATA go in one write where the server offers PIPELINING, and one at a time
+/// where it does not; the messages are the same either way.
+#[tokio::test]
+async fn commands_are_pipelined_only_where_the_server_offers_it() {
+    for pipelining in [true, false] {
+        let queue = MailQueue::new().await;
+        let sink = if pipelining {
+            SmtpSink::start().await
+        } else {
+            SmtpSink::without_pipelining().await
+        };
+        let _mailer = queue.spawn(Some(&sink), &[]);
+        let jobs: Vec<_> = (0..3)
+            .map(|_| queue.link_job(Template::LoginLink))
+            .collect();
+        for (job, _) in &jobs {
+            queue.enqueue(job).await;
+        }
+        let messages = sink.wait_for(3, WAIT).await;
+        for (job, secrets) in &jobs {
+            let message = messages
+                .iter()
+                .find(|m| m.message_id() == message_id(job))
+                .unwrap_or_else(|| panic!("no message for {}", job.id));
+            assert_eq!(message.rcpt_to, "<ann@example.com>");
+            assert!(
+                message.raw.contains(&secrets.code),
+                "pipelining={pipelining}"
+            );
+        }
+        let ahead = sink.commands_sent_ahead();
+        if pipelining {
+            assert!(ahead >= 3, "MAIL was sent with RCPT and DATA: {ahead}");
+        } else {
+            assert_eq!(ahead, 0, "no command before the previous reply");
+        }
+        queue.finish().await;
+    }
+}
+
 #[tokio::test]
 async fn bad_jobs_are_dead_lettered_with_the_reason_and_the_worker_keeps_going() {
     let queue = MailQueue::new().await;
