@@ -30,7 +30,7 @@ use crate::auth::sign_ins::SignIns;
 use crate::metrics::{self, Metrics};
 use crate::render::Templates;
 use crate::routes;
-use crate::state::AppState;
+use crate::state::{AppState, AppStateInner};
 
 /// Scripts, styles and frames only from ourselves; no inline code at all. Forms may also lead
 /// to the other firms' hosts, where company switching redirects. Pages may frame our own
@@ -67,7 +67,7 @@ pub async fn state(config: Config) -> anyhow::Result<AppState> {
                 redact_url(&config.redis_url)
             )
         })?;
-    Ok(AppState {
+    Ok(AppState::new(AppStateInner {
         redis_keys: RedisKeys::new(&config.redis_prefix),
         config: Arc::new(config),
         sign_ins: SignIns::start(store.clone()),
@@ -76,7 +76,7 @@ pub async fn state(config: Config) -> anyhow::Result<AppState> {
         templates: Arc::new(Templates::load().context("templates/i18n")?),
         metrics: Arc::new(Metrics::default()),
         firms: Arc::default(),
-    })
+    }))
 }
 
 #[derive(Clone, Default)]

@@ -13,8 +13,13 @@ use crate::firm_cache::FirmCache;
 use crate::metrics::Metrics;
 use crate::render::Templates;
 
+/// Axum clones the state for every extractor and layer of every request, so it is one `Arc`:
+/// a clone is one atomic increment, not one per field (with a string to copy). Fields are
+/// reached through `Deref`.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<AppStateInner>);
+
+pub struct AppStateInner {
     pub config: Arc<Config>,
     pub store: Arc<dyn Store>,
     pub redis: ConnectionManager,
@@ -26,6 +31,20 @@ pub struct AppState {
 }
 
 impl AppState {
+    pub fn new(inner: AppStateInner) -> AppState {
+        AppState(Arc::new(inner))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = AppStateInner;
+
+    fn deref(&self) -> &AppStateInner {
+        &self.0
+    }
+}
+
+impl AppStateInner {
     /// The firm with this slug, through the short-lived cache.
     pub async fn firm_by_slug(
         &self,
