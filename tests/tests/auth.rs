@@ -396,6 +396,27 @@ async fn known_unknown_and_no_access_emails_get_identical_answers() {
         "only the known email with access gets a mail"
     );
     assert_eq!(jobs[0].to.email, "ann@example.com");
+
+    // The other two cost the same writes, on keys that are overwritten and never read: no
+    // link a code could consume, and a decoy stream that stays at one entry.
+    for email in ["nobody2@example.com", "nobody3@example.com"] {
+        app.browser().request_link(&app, &slug, email).await;
+    }
+    let prefix = &app.config.redis_prefix;
+    let mut redis = app.redis.clone();
+    let links: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{prefix}link:*"))
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    assert_eq!(links.len(), 1, "only ann's link: {links:?}");
+    let decoys: usize = redis::cmd("XLEN")
+        .arg(format!("{prefix}decoy:mail"))
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    assert_eq!(decoys, 1);
+    assert_eq!(app.mail_jobs().await.len(), 1);
     app.stop().await;
 }
 

@@ -24,10 +24,10 @@ use crate::state::AppState;
 /// Wrong codes after which a link is void.
 pub const MAX_CODE_ATTEMPTS: u32 = 5;
 
-/// KEYS: rate counter (or ""), link (or "" when the email has no access: count, mint nothing),
-/// mail stream, previous-link pointer (or "").
-/// ARGV: window secs, limit, expires_at, job JSON, link key prefix, lookup, hash field/values…
-/// Returns {1, 0} when issued (or nothing to issue), {0, ttl} when over the limit.
+/// KEYS: rate counter (or ""), link, mail stream, previous-link pointer (or "").
+/// ARGV: window secs, limit, expires_at, job JSON, link key prefix, lookup, stream cap (0 for
+/// none), hash field/values…
+/// Returns {1, 0} when issued, {0, ttl} when over the limit.
 static ISSUE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r#"
@@ -38,15 +38,17 @@ if KEYS[1] ~= '' then
     return {0, redis.call('TTL', KEYS[1])}
   end
 end
-if KEYS[2] ~= '' then
-  redis.call('HSET', KEYS[2], unpack(ARGV, 7))
-  redis.call('EXPIREAT', KEYS[2], ARGV[3])
-  if KEYS[4] ~= '' then
-    local previous = redis.call('GET', KEYS[4])
-    if previous then redis.call('DEL', ARGV[5] .. previous) end
-    redis.call('SET', KEYS[4], ARGV[6], 'EXAT', ARGV[3])
-  end
+redis.call('HSET', KEYS[2], unpack(ARGV, 8))
+redis.call('EXPIREAT', KEYS[2], ARGV[3])
+if KEYS[4] ~= '' then
+  local previous = redis.call('GET', KEYS[4])
+  if previous then redis.call('DEL', ARGV[5] .. previous) end
+  redis.call('SET', KEYS[4], ARGV[6], 'EXAT', ARGV[3])
+end
+if ARGV[7] == '0' then
   redis.call('XADD', KEYS[3], '*', 'job', ARGV[4])
+else
+  redis.call('XADD', KEYS[3], 'MAXLEN', ARGV[7], '*', 'job', ARGV[4])
 end
 return {1, 0}
 "#,
@@ -89,15 +91,16 @@ struct Issue<'a> {
     template: Template,
     binding: Option<&'a str>,
     pointer: Option<String>,
-    /// False for an address without access: everything is computed and sent to Redis the
-    /// same way, but the script writes nothing, so the answer takes the same time.
+    /// False for an address without access: everything is computed and written the same
+    /// way, but to keys kept for the purpose (see [`run_issue`]), so the answer takes the same
+    /// time.
     real: bool,
 }
 
 /// `POST /login`: counts the request against the email's limit and, when the email belongs to
 /// a contact with portal access, mints a login link bound to this browser and enqueues its
-/// email. For any other address the same link and job are computed and sent, and the script
-/// discards them: known and unknown addresses cost the same.
+/// email. For any other address the same link and job are computed and written where nothing
+/// reads them: known and unknown addresses cost the same.
 pub async fn request_login(
     state: &AppState,
     firm: &Firm,
@@ -193,19 +196,35 @@ async fn run_issue(
         .binding
         .map(|b| binding_hash(state.keys().active(), b))
         .unwrap_or_default();
-    let link_key = state.redis_keys.link(&minted.lookup);
+    let keys = &state.redis_keys;
+    // A decoy's writes are the real ones' (a link record, a pointer, a stream entry), on three
+    // keys that are overwritten each time and that nothing reads: the stream is capped at one
+    // entry, and the link key is outside the link prefix, so it can never be consumed.
+    let (link_key, stream, pointer, stream_cap) = if issue.real {
+        let link = keys.link(&minted.lookup);
+        (link, keys.mail_stream(), issue.pointer, 0)
+    } else {
+        let pointer = issue.pointer.map(|_| keys.other("decoy:latest-login"));
+        (
+            keys.other("decoy:link"),
+            keys.other("decoy:mail"),
+            pointer,
+            1,
+        )
+    };
     let mut invocation = ISSUE.prepare_invoke();
     invocation
         .key(rate.as_ref().map_or("", |(key, _, _)| key.as_str()))
-        .key(if issue.real { link_key.as_str() } else { "" })
-        .key(state.redis_keys.mail_stream())
-        .key(issue.pointer.unwrap_or_default())
+        .key(link_key)
+        .key(stream)
+        .key(pointer.unwrap_or_default())
         .arg(window)
         .arg(limit)
         .arg(expires_at)
         .arg(job.to_json())
-        .arg(state.redis_keys.link(""))
+        .arg(keys.link(""))
         .arg(&minted.lookup)
+        .arg(stream_cap)
         .arg("contact")
         .arg(&issue.contact.id)
         .arg("epoch")
