@@ -52,7 +52,8 @@ async fn every_template_goes_out_multipart_with_the_headers_of_a_careful_transac
         Template::RequestReply,
         json!({
             "request_subject": "VAT question",
-            "reply_excerpt": "Yes, send it by Friday & we'll file.",
+            // A line that starts with dots: SMTP dot-stuffing must bring them through.
+            "reply_excerpt": "...and yes, send it by Friday & we'll file.",
             "request_url": "http://acme.portal.test:8080/requests/rq_1",
         }),
     );
@@ -157,8 +158,14 @@ async fn every_template_goes_out_multipart_with_the_headers_of_a_careful_transac
             }
             Template::RequestReply => {
                 assert!(subject.contains("replied: VAT question"));
-                assert!(text.contains("Yes, send it by Friday & we'll file."));
-                assert!(html.contains("Friday &amp; we&#x27;ll file."), "{html}");
+                assert!(
+                    text.contains("\n...and yes, send it by Friday & we'll file."),
+                    "{text}"
+                );
+                assert!(
+                    html.contains("...and yes, send it by Friday &amp; we&#x27;ll file."),
+                    "{html}"
+                );
                 assert!(text.contains("http://acme.portal.test:8080/requests/rq_1"));
             }
         }
