@@ -6,7 +6,7 @@ mod mailer_support;
 use std::time::Duration;
 
 use mail_parser::MessageParser;
-use mailer_support::{MailQueue, deliveries, message_id};
+use mailer_support::{MailQueue, deliveries, message_id, message_of};
 use portico_e2e::TestApp;
 use portico_e2e::smtp_sink::{Mode, SmtpSink};
 use portico_shared::mail::Template;
@@ -65,10 +65,7 @@ async fn every_template_goes_out_multipart_with_the_headers_of_a_careful_transac
 
     let parser = MessageParser::default();
     for job in jobs {
-        let raw = received
-            .iter()
-            .find(|m| m.message_id() == message_id(job))
-            .unwrap_or_else(|| panic!("no message for {}", job.id));
+        let raw = message_of(&received, job);
         assert_eq!(raw.rcpt_to, "<ann@example.com>");
         assert_eq!(raw.mail_from, "<no-reply@portal.test>");
         let head = raw.raw.split("\r\n\r\n").next().unwrap();
@@ -229,10 +226,7 @@ async fn gateway_sign_in_and_invitation_jobs_are_delivered_by_the_mailer() {
     let _mailer = mailer_for(&app, &sink);
     let messages = sink.wait_for(2, WAIT).await;
     let parse = |job| {
-        let raw = messages
-            .iter()
-            .find(|m| m.message_id() == message_id(job))
-            .unwrap_or_else(|| panic!("no message for {}", job.id));
+        let raw = message_of(&messages, job);
         MessageParser::default().parse(raw.raw.as_bytes()).unwrap()
     };
 
@@ -333,10 +327,7 @@ async fn commands_are_pipelined_only_where_the_server_offers_it() {
         }
         let messages = sink.wait_for(3, WAIT).await;
         for (job, secrets) in &jobs {
-            let message = messages
-                .iter()
-                .find(|m| m.message_id() == message_id(job))
-                .unwrap_or_else(|| panic!("no message for {}", job.id));
+            let message = message_of(&messages, job);
             assert_eq!(message.rcpt_to, "<ann@example.com>");
             assert!(
                 message.raw.contains(&secrets.code),
@@ -587,10 +578,7 @@ async fn a_client_who_chose_german_gets_every_email_in_german_with_german_dates(
     let received = sink.wait_for(before + 5, WAIT).await;
     let firm_name = firm.firm.name.as_str();
     for job in &jobs {
-        let raw = received
-            .iter()
-            .find(|m| m.message_id() == message_id(job))
-            .unwrap_or_else(|| panic!("no message for {}", job.id));
+        let raw = message_of(&received, job);
         let mail = MessageParser::default().parse(raw.raw.as_bytes()).unwrap();
         let subject = mail.subject().unwrap().to_string();
         let text = mail.body_text(0).unwrap().to_string();

@@ -10,7 +10,7 @@ use std::process::{Child, Stdio};
 use std::time::Duration;
 
 use portico_e2e::binaries::mailer;
-use portico_e2e::smtp_sink::SmtpSink;
+use portico_e2e::smtp_sink::{Received, SmtpSink};
 use portico_e2e::{redis_url, unique};
 use portico_shared::keys::Keyring;
 use portico_shared::mail::{FirmBrand, LinkSecrets, MailJob, Recipient, Template};
@@ -299,4 +299,12 @@ pub fn deliveries(sink: &SmtpSink) -> HashMap<String, usize> {
 
 pub fn message_id(job: &MailJob) -> String {
     format!("<{}@portal.test>", job.id)
+}
+
+/// The message the sink received for `job`; panics when there is none.
+pub fn message_of<'a>(received: &'a [Received], job: &MailJob) -> &'a Received {
+    received
+        .iter()
+        .find(|m| m.message_id() == message_id(job))
+        .unwrap_or_else(|| panic!("no message for {}", job.id))
 }
