@@ -261,6 +261,15 @@ impl TestApp {
             .expect("create contact")
     }
 
+    /// The contact as stored now; panics when it is gone.
+    pub async fn stored_contact(&self, firm_id: &str, id: &str) -> Contact {
+        self.store
+            .contact(firm_id, id)
+            .await
+            .expect("read contact")
+            .unwrap_or_else(|| panic!("contact {id} is gone"))
+    }
+
     /// A browser signed in as `email` at `firm`, through the one-click link it asked for.
     pub async fn signed_in(&self, firm: &TestFirm, email: &str) -> Browser {
         let browser = self.browser();

@@ -61,12 +61,7 @@ async fn keys_are_required_and_scoped_to_one_firm() {
         .await;
     assert_eq!(list["data"], json!([]));
     // Untouched.
-    let theirs = app
-        .store
-        .contact(&other.firm.id, &theirs.id)
-        .await
-        .unwrap()
-        .unwrap();
+    let theirs = app.stored_contact(&other.firm.id, &theirs.id).await;
     assert_eq!(theirs.name, "Test Client");
     app.stop().await;
 }

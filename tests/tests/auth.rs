@@ -252,12 +252,7 @@ async fn simultaneous_sign_ins_are_each_checked_against_their_own_access() {
         .map(|r| r.status())
         .collect();
     for (i, (contact, browser, _)) in clients.iter().enumerate() {
-        let stored = app
-            .store
-            .contact(&firm.firm.id, &contact.id)
-            .await
-            .unwrap()
-            .unwrap();
+        let stored = app.stored_contact(&firm.firm.id, &contact.id).await;
         if revoked(i) {
             assert_eq!(statuses[i], StatusCode::GONE, "client {i}");
             assert_eq!(stored.last_login_at, None, "client {i}");
@@ -688,12 +683,7 @@ async fn invitations_ask_for_the_code_and_a_resend_replaces_the_earlier() {
         .await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert!(signed_in_as(&browser, &app, &slug, "ann@example.com").await);
-    let ann = app
-        .store
-        .contact(&firm.firm.id, &ann.id)
-        .await
-        .unwrap()
-        .unwrap();
+    let ann = app.stored_contact(&firm.firm.id, &ann.id).await;
     assert!(ann.last_login_at.is_some());
     assert_ne!(ben.id, ann.id);
     app.stop().await;

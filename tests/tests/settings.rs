@@ -87,12 +87,7 @@ async fn settings_are_validated_saved_and_shown() {
         // What was typed stays in the form.
         assert!(html.contains(&format!("value=\"{}\"", fields[0].1)));
     }
-    let unchanged = app
-        .store
-        .contact(&firm.firm.id, &ann.id)
-        .await
-        .unwrap()
-        .unwrap();
+    let unchanged = app.stored_contact(&firm.firm.id, &ann.id).await;
     assert_eq!(unchanged.name, "Test Client");
     assert_eq!(unchanged.language, None);
 
@@ -115,12 +110,7 @@ async fn settings_are_validated_saved_and_shown() {
     assert!(page.contains("value=\"Ann Lee\""));
     assert_eq!(page.matches(" checked").count(), 1, "{page}");
     assert!(page.contains("name=\"notify_request_reply\" value=\"on\" checked"));
-    let saved = app
-        .store
-        .contact(&firm.firm.id, &ann.id)
-        .await
-        .unwrap()
-        .unwrap();
+    let saved = app.stored_contact(&firm.firm.id, &ann.id).await;
     assert_eq!(saved.name, "Ann Lee");
     assert_eq!(saved.language.as_deref(), Some("en"));
     assert!(!saved.notify_task_shared && !saved.notify_signature_requested);
@@ -130,12 +120,7 @@ async fn settings_are_validated_saved_and_shown() {
     assert!(home.contains("Ann Lee"));
 
     // Settings are per firm: Ann at the other firm is untouched.
-    let elsewhere = app
-        .store
-        .contact(&other.firm.id, &ann_elsewhere.id)
-        .await
-        .unwrap()
-        .unwrap();
+    let elsewhere = app.stored_contact(&other.firm.id, &ann_elsewhere.id).await;
     assert_eq!(elsewhere.name, "Test Client");
     assert!(elsewhere.notify_task_shared);
 
