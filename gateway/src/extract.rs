@@ -66,6 +66,8 @@ pub struct ClientSession {
     /// Whether this email has portal access at other firms too (the header then offers a
     /// company switcher).
     pub other_companies: bool,
+    /// The firm's portal version as of this request (see [`crate::page_cache`]).
+    pub portal_version: Option<i64>,
 }
 
 /// The session if there is one; pages that work either way take this.
@@ -96,6 +98,7 @@ impl FromRequestParts<AppState> for MaybeSession {
             |SessionContact {
                  contact,
                  other_companies,
+                 portal_version,
              }| {
                 if let Some(lang) = contact.language.as_deref().and_then(Lang::parse) {
                     i18n::prefer(lang);
@@ -104,6 +107,7 @@ impl FromRequestParts<AppState> for MaybeSession {
                     firm,
                     contact,
                     other_companies,
+                    portal_version,
                 }
             },
         );

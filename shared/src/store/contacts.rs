@@ -98,6 +98,9 @@ pub struct SessionContact {
     #[sqlx(flatten)]
     pub contact: Contact,
     pub other_companies: bool,
+    /// The firm's portal version (migration 0010): it changes with every write to what the
+    /// home page shows. `None` only if the firm has no version row, which disables caching.
+    pub portal_version: Option<i64>,
 }
 
 /// A sign-in to note: the contact, and the auth epoch its link was issued under.
@@ -220,7 +223,9 @@ macro_rules! contact_store {
                     "SELECT ",
                     contact_columns!(),
                     ", EXISTS (SELECT 1 FROM contacts other WHERE other.email_norm = contacts.email_norm \
-                       AND other.portal_access AND other.firm_id <> contacts.firm_id) AS other_companies \
+                       AND other.portal_access AND other.firm_id <> contacts.firm_id) AS other_companies, \
+                     (SELECT version FROM portal_versions WHERE portal_versions.firm_id = contacts.firm_id) \
+                       AS portal_version \
                      FROM contacts WHERE firm_id = $1 AND id = $2"
                 ))
                 .bind(firm_id)
