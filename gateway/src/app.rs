@@ -76,6 +76,7 @@ pub async fn state(config: Config) -> anyhow::Result<AppState> {
         templates: Arc::new(Templates::load().context("templates/i18n")?),
         metrics: Arc::new(Metrics::default()),
         firms: Arc::default(),
+        home_pages: Default::default(),
     }))
 }
 

@@ -17,6 +17,7 @@ pub mod i18n;
 pub mod metrics;
 pub mod money;
 pub mod notify;
+pub mod page_cache;
 pub mod render;
 pub mod routes;
 pub mod state;

@@ -43,6 +43,8 @@ pub struct Metrics {
     links_rejected: Family<KindLabels, Counter>,
     rate_limit_hits: Family<KindLabels, Counter>,
     pub sessions_started: Counter,
+    /// Home pages answered from the page cache, and rendered afresh.
+    pub home_pages: Family<KindLabels, Counter>,
     pub mail_queue_depth: Gauge,
     pub mail_dead_depth: Gauge,
 }
@@ -62,6 +64,7 @@ impl Default for Metrics {
         let links_rejected = Family::<KindLabels, Counter>::default();
         let rate_limit_hits = Family::<KindLabels, Counter>::default();
         let sessions_started = Counter::default();
+        let home_pages = Family::<KindLabels, Counter>::default();
         let mail_queue_depth = Gauge::default();
         let mail_dead_depth = Gauge::default();
         registry.register("http_requests", "HTTP requests answered", requests.clone());
@@ -96,6 +99,11 @@ impl Default for Metrics {
             sessions_started.clone(),
         );
         registry.register(
+            "home_pages",
+            "Client home pages, by source (cache or render)",
+            home_pages.clone(),
+        );
+        registry.register(
             "mail_queue_depth",
             "Entries in the mail stream (sampled when scraped)",
             mail_queue_depth.clone(),
@@ -114,6 +122,7 @@ impl Default for Metrics {
             links_rejected,
             rate_limit_hits,
             sessions_started,
+            home_pages,
             mail_queue_depth,
             mail_dead_depth,
         }
@@ -128,6 +137,12 @@ impl Metrics {
     pub fn link_consumed(&self, kind: &'static str) {
         self.links_consumed
             .get_or_create(&KindLabels { kind })
+            .inc();
+    }
+
+    pub fn home_page(&self, source: &'static str) {
+        self.home_pages
+            .get_or_create(&KindLabels { kind: source })
             .inc();
     }
 

@@ -11,6 +11,7 @@ use redis::aio::ConnectionManager;
 use crate::auth::sign_ins::SignIns;
 use crate::firm_cache::FirmCache;
 use crate::metrics::Metrics;
+use crate::page_cache::HomePages;
 use crate::render::Templates;
 
 /// Axum clones the state for every extractor and layer of every request, so it is one `Arc`:
@@ -27,6 +28,7 @@ pub struct AppStateInner {
     pub templates: Arc<Templates>,
     pub metrics: Arc<Metrics>,
     pub firms: Arc<FirmCache>,
+    pub home_pages: HomePages,
     pub sign_ins: SignIns,
 }
 

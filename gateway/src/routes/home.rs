@@ -13,6 +13,7 @@ use super::tasks::today;
 use crate::auth::csrf::CsrfToken;
 use crate::error::Result;
 use crate::extract::ClientSession;
+use crate::page_cache::PageInputs;
 use crate::state::AppState;
 
 /// Completed tasks shown on the home page, most recent first.
@@ -58,7 +59,27 @@ async fn home(
     session: ClientSession,
     CsrfToken(csrf): CsrfToken,
 ) -> Result<Html<String>> {
-    render_home(&state, &session, &csrf, None).await
+    // Taken before the page's queries run: a write that lands while they do bumps the
+    // version after this one, so a page kept under this version is never newer than it says.
+    let Some(inputs) = session.portal_version.map(|portal_version| PageInputs {
+        portal_version,
+        firm: session.firm.clone(),
+        contact: session.contact.clone(),
+        other_companies: session.other_companies,
+        lang: crate::i18n::current(),
+        today: today(),
+    }) else {
+        return render_home(&state, &session, &csrf, None).await;
+    };
+    if let Some(html) = state.home_pages.get(&inputs, &csrf) {
+        state.metrics.home_page("cache");
+        return Ok(Html(html));
+    }
+    let Html(kept) = render_home(&state, &session, state.home_pages.marker(), None).await?;
+    state.metrics.home_page("render");
+    let html = kept.replace(state.home_pages.marker(), &csrf);
+    state.home_pages.keep(inputs, kept);
+    Ok(Html(html))
 }
 
 /// The home page; `request_error` is a problem with a request just typed, and the draft.

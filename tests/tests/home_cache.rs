@@ -1,0 +1,132 @@
+//! The kept home page (gateway/src/page_cache.rs): served again only while nothing it shows has
+//! changed, with the CSRF token of the browser asking, and never to anyone else.
+
+use portico_e2e::{Browser, TestApp, TestFirm, csrf_in, sample_pdf};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+/// Home pages answered from the cache so far, from the gateway's own `/metrics`.
+async fn kept_pages_served(app: &TestApp) -> u64 {
+    let (status, metrics) = app.browser().get_text(&app.plain_url("/metrics")).await;
+    assert_eq!(status, StatusCode::OK);
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("portico_home_pages_total{kind=\"cache\"} "))
+        .map_or(0, |n| n.trim().parse().unwrap())
+}
+
+async fn staff(app: &TestApp, firm: &TestFirm, method: Method, path: &str, body: Value) -> Value {
+    let (status, answer) = app.api(&firm.api_key, method, path, Some(body)).await;
+    assert!(status.is_success(), "{path}: {status} {answer}");
+    answer
+}
+
+async fn home(browser: &Browser, url: &str) -> String {
+    let (status, page) = browser.get_text(url).await;
+    assert_eq!(status, StatusCode::OK);
+    page
+}
+
+#[tokio::test]
+async fn a_kept_home_page_changes_with_every_write_it_shows() {
+    let app = TestApp::spawn().await;
+    let firm = app.create_firm("acme").await;
+    let slug = firm.firm.slug.clone();
+    let home_url = app.url(&slug, "/");
+    let ann = app.add_contact(&firm, "ann@example.com", true).await;
+    app.add_contact(&firm, "ben@example.com", true).await;
+    let ann_here = app.signed_in(&firm, "ann@example.com").await;
+    let ann_elsewhere = app.signed_in(&firm, "ann@example.com").await;
+    let ben = app.signed_in(&firm, "ben@example.com").await;
+    let task = staff(
+        &app,
+        &firm,
+        Method::POST,
+        "/api/v1/tasks",
+        json!({"title": "Alpha return", "portal": true, "assignees": [ann.id]}),
+    )
+    .await;
+    let task_path = format!("/api/v1/tasks/{}", task["id"].as_str().unwrap());
+
+    // Rendered once, then kept: the second answer is the same page.
+    let (_, first) = ann_here.get_text(&home_url).await;
+    let before = kept_pages_served(&app).await;
+    let (_, again) = ann_here.get_text(&home_url).await;
+    assert_eq!(
+        kept_pages_served(&app).await,
+        before + 1,
+        "served from the cache"
+    );
+    assert_eq!(first, again);
+    assert!(again.contains("Alpha return"));
+
+    // Another browser of the same client gets the same page with its own token, and each
+    // token is accepted from its own browser only.
+    let (_, other) = ann_elsewhere.get_text(&home_url).await;
+    assert_eq!(kept_pages_served(&app).await, before + 2);
+    let (here_token, other_token) = (csrf_in(&again).unwrap(), csrf_in(&other).unwrap());
+    assert_ne!(here_token, other_token);
+    assert_eq!(again.replace(&here_token, &other_token), other);
+    let ask = app.url(&slug, "/requests");
+    let asked = [("csrf", other_token.as_str()), ("body", "A question")];
+    let refused = ann_here.post_form(&ask, &asked).await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    let taken = ann_elsewhere.post_form(&ask, &asked).await;
+    assert_eq!(taken.status(), StatusCode::SEE_OTHER);
+    let (_, with_request) = ann_here.get_text(&home_url).await;
+    assert!(with_request.contains("A question"), "a new request shows");
+
+    // Another client of the same firm never gets Ann's page.
+    let (_, bens) = ben.get_text(&home_url).await;
+    assert!(!bens.contains("Alpha return"));
+    assert!(!bens.contains("ann@example.com"));
+
+    // Each staff change shows on the very next request.
+    let contact_path = format!("/api/v1/contacts/{}", ann.id);
+    let changes = [
+        (
+            &task_path,
+            json!({"title": "Beta return"}),
+            "Beta return",
+            true,
+        ),
+        (&task_path, json!({"portal": false}), "Beta return", false),
+        (&task_path, json!({"portal": true}), "Beta return", true),
+        (&task_path, json!({"assignees": []}), "Beta return", false),
+        (
+            &"/api/v1/portal".to_string(),
+            json!({"display_name": "Acme Tax"}),
+            "Acme Tax",
+            true,
+        ),
+        (
+            &contact_path,
+            json!({"name": "Ann Example-Smith"}),
+            "Ann Example-Smith",
+            true,
+        ),
+    ];
+    for (path, change, text, shown) in changes {
+        staff(&app, &firm, Method::PATCH, path, change.clone()).await;
+        let page = home(&ann_here, &home_url).await;
+        assert_eq!(page.contains(text), shown, "after PATCH {path} {change}");
+    }
+    let pdf = sample_pdf("x");
+    firm.request_signature(&app, &ann.id, "Engagement letter", "letter.pdf", &pdf)
+        .await;
+    let page = home(&ann_here, &home_url).await;
+    assert!(page.contains("Engagement letter"), "a new signing request");
+
+    // Revoked: the next request is signed out, cached page or not.
+    staff(
+        &app,
+        &firm,
+        Method::PATCH,
+        &contact_path,
+        json!({"portal_access": false}),
+    )
+    .await;
+    let response = ann_here.get(&home_url).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    app.stop().await;
+}
