@@ -28,6 +28,7 @@ use tracing::Level;
 
 use crate::auth::sign_ins::SignIns;
 use crate::metrics::{self, Metrics};
+use crate::page_cache::HomePages;
 use crate::render::Templates;
 use crate::routes;
 use crate::state::{AppState, AppStateInner};
@@ -67,6 +68,7 @@ pub async fn state(config: Config) -> anyhow::Result<AppState> {
                 redact_url(&config.redis_url)
             )
         })?;
+    let home_pages = HomePages::new(config.home_cache_bytes);
     Ok(AppState::new(AppStateInner {
         redis_keys: RedisKeys::new(&config.redis_prefix),
         config: Arc::new(config),
@@ -76,7 +78,7 @@ pub async fn state(config: Config) -> anyhow::Result<AppState> {
         templates: Arc::new(Templates::load().context("templates/i18n")?),
         metrics: Arc::new(Metrics::default()),
         firms: Arc::default(),
-        home_pages: Default::default(),
+        home_pages,
     }))
 }
 

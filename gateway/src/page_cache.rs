@@ -19,10 +19,6 @@ use portico_shared::i18n::Lang;
 use portico_shared::secret::random_string;
 use portico_shared::store::{Contact, Firm};
 
-/// Kept pages in all, in bytes; beyond this the cache starts over (about 300 pages of 50
-/// tasks), so it cannot grow without bound.
-const MAX_BYTES: usize = 8 * 1024 * 1024;
-
 /// Everything a home page is made from besides the rows its queries read.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PageInputs {
@@ -48,21 +44,24 @@ struct Entries {
 
 pub struct HomePages {
     entries: RwLock<Entries>,
+    /// Kept pages in all, in bytes (`PORTICO_HOME_CACHE`; the default 8 MB holds about 300
+    /// pages of 50 tasks); beyond it the cache starts over, so it cannot grow without bound.
+    /// 0 keeps nothing.
+    max_bytes: usize,
     marker: String,
 }
 
-impl Default for HomePages {
-    fn default() -> Self {
+impl HomePages {
+    pub fn new(max_bytes: u64) -> Self {
         HomePages {
             entries: RwLock::default(),
+            max_bytes: usize::try_from(max_bytes).unwrap_or(usize::MAX),
             // Random, so no task title can contain it; letters and digits only, so the
             // template's escaping leaves it as it is.
             marker: format!("csrf{}", random_string::<18>().replace(['-', '_'], "x")),
         }
     }
-}
 
-impl HomePages {
     /// What to render in place of the CSRF token for a page to [`keep`](Self::keep).
     pub fn marker(&self) -> &str {
         &self.marker
@@ -78,8 +77,11 @@ impl HomePages {
 
     /// Keeps a page rendered with [`marker`](Self::marker) as its CSRF token.
     pub fn keep(&self, inputs: PageInputs, html: String) {
+        if html.len() > self.max_bytes {
+            return;
+        }
         let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
-        if entries.bytes + html.len() > MAX_BYTES {
+        if entries.bytes + html.len() > self.max_bytes {
             *entries = Entries::default();
         }
         entries.bytes += html.len();

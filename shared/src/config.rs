@@ -57,6 +57,8 @@ pub struct Config {
     pub files_gc_grace: Duration,
     /// How often `serve` sweeps unreferenced files; `None` (`off`) for never.
     pub files_gc_every: Option<Duration>,
+    /// Memory for kept client home pages (gateway/src/page_cache.rs); 0 (`off`) keeps none.
+    pub home_cache_bytes: u64,
 }
 
 /// A configuration problem: which variable, and what is wrong with it.
@@ -262,6 +264,14 @@ impl Config {
             }
         })?;
 
+        let home_cache_bytes = parse_with(&get, "PORTICO_HOME_CACHE", "8MB", |v| {
+            if v.eq_ignore_ascii_case("off") {
+                Ok(0)
+            } else {
+                parse_size(v).map_err(|e| format!("{e} (or off)"))
+            }
+        })?;
+
         Ok(Config {
             database_url,
             redis_url,
@@ -288,6 +298,7 @@ impl Config {
             upload_types,
             files_gc_grace,
             files_gc_every,
+            home_cache_bytes,
         })
     }
 
@@ -376,6 +387,9 @@ mod tests {
         assert_eq!(c.files_gc_every, Some(Duration::from_secs(3600)));
         let c = config(&[("PORTICO_FILES_GC_EVERY", "off")]).unwrap();
         assert_eq!(c.files_gc_every, None);
+        assert_eq!(c.home_cache_bytes, 8 * 1024 * 1024);
+        let c = config(&[("PORTICO_HOME_CACHE", "off")]).unwrap();
+        assert_eq!(c.home_cache_bytes, 0);
         let c = config(&[("PORTICO_BASE_DOMAIN", "portal.example.com")]).unwrap();
         assert_eq!(c.portal_url("acme"), "https://acme.portal.example.com");
     }
@@ -397,6 +411,7 @@ mod tests {
             ("PORTICO_UPLOAD_TYPES", "pdf,exe"),
             ("PORTICO_FILES_GC_GRACE", "10s"),
             ("PORTICO_FILES_GC_EVERY", "sometimes"),
+            ("PORTICO_HOME_CACHE", "plenty"),
         ];
         for (var, value) in cases {
             let e = config(&[(var, value)]).unwrap_err();

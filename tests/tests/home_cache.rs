@@ -130,3 +130,16 @@ async fn a_kept_home_page_changes_with_every_write_it_shows() {
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn with_the_cache_off_every_home_page_is_rendered() {
+    let app = TestApp::spawn_with(&[("PORTICO_HOME_CACHE", "off")]).await;
+    let firm = app.create_firm("acme").await;
+    app.add_contact(&firm, "ann@example.com", true).await;
+    let ann = app.signed_in(&firm, "ann@example.com").await;
+    let home_url = app.url(&firm.firm.slug, "/");
+    let first = home(&ann, &home_url).await;
+    assert_eq!(home(&ann, &home_url).await, first);
+    assert_eq!(kept_pages_served(&app).await, 0);
+    app.stop().await;
+}
