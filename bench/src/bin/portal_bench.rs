@@ -21,7 +21,7 @@
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::str::FromStr;
 use std::sync::Arc;
@@ -77,6 +77,28 @@ async fn run(options: Options) -> Result<()> {
     let outcome = bench(&options, &gateway, &scratch).await;
     scratch.remove().await;
     outcome
+}
+
+/// Starts one more gateway on the benchmark's database, Redis and keys, with `vars` on top of
+/// the usual ones, and waits until it is ready; returns it, its port and its log.
+async fn another_gateway(
+    gateway: &Path,
+    scratch: &Scratch,
+    (database_url, keys): (&str, &Keyring),
+    vars: &[(&'static str, &str)],
+    log_name: &str,
+) -> Result<(system::ChildGuard, u16, PathBuf)> {
+    let port = system::free_port()?;
+    let mut env = scratch.gateway_env(database_url, keys, port);
+    env.extend(vars.iter().map(|&(name, value)| (name, value.to_string())));
+    let log = scratch.dir.join(log_name);
+    let mut server = harness::start_gateway(gateway, &env, &log)?;
+    let api = Target {
+        addr: ([127, 0, 0, 1], port).into(),
+        host: format!("127.0.0.1:{port}"),
+    };
+    wait_ready(&mut server, &api, &log).await?;
+    Ok((server, port, log))
 }
 
 fn log(message: &str) {
@@ -136,16 +158,14 @@ async fn bench(options: &Options, gateway: &Path, scratch: &Scratch) -> Result<(
 
     // A second gateway on the same database, Redis and keys (so the same session cookie
     // works), with the page cache off: what a page costs when anything on it has changed.
-    let render_port = system::free_port()?;
-    let mut render_vars = scratch.gateway_env(&database_url, &keys, render_port);
-    render_vars.insert("PORTICO_HOME_CACHE", "off".into());
-    let render_log = scratch.dir.join("gateway-render.log");
-    let mut render_server = harness::start_gateway(gateway, &render_vars, &render_log)?;
-    let render_api = Target {
-        addr: ([127, 0, 0, 1], render_port).into(),
-        host: format!("127.0.0.1:{render_port}"),
-    };
-    wait_ready(&mut render_server, &render_api, &render_log).await?;
+    let (render_server, render_port, _) = another_gateway(
+        gateway,
+        scratch,
+        (&database_url, &keys),
+        &[("PORTICO_HOME_CACHE", "off")],
+        "gateway-render.log",
+    )
+    .await?;
 
     let mut meter =
         Meter::new("portal_bench", scratch, redis.clone(), options.perf.clone()).await?;
@@ -214,18 +234,18 @@ async fn bench(options: &Options, gateway: &Path, scratch: &Scratch) -> Result<(
 
     // The queries of one GET / of each client, from a gateway that logs its SQL.
     log("collecting the SQL of GET /…");
-    let plan_port = system::free_port()?;
-    let mut plan_vars = scratch.gateway_env(&database_url, &keys, plan_port);
-    plan_vars.insert("RUST_LOG", "info,sqlx::query=debug".into());
-    plan_vars.insert("PORTICO_LOG_FORMAT", "json".into());
-    let plan_log = scratch.dir.join("gateway-sql.log");
-    let mut plan_server = harness::start_gateway(gateway, &plan_vars, &plan_log)?;
-    let plan_api = Target {
-        addr: ([127, 0, 0, 1], plan_port).into(),
-        host: format!("127.0.0.1:{plan_port}"),
-    };
-    wait_ready(&mut plan_server, &plan_api, &plan_log).await?;
-    let mut conn = Conn::open(plan_api.addr).await?;
+    let (mut plan_server, plan_port, plan_log) = another_gateway(
+        gateway,
+        scratch,
+        (&database_url, &keys),
+        &[
+            ("RUST_LOG", "info,sqlx::query=debug"),
+            ("PORTICO_LOG_FORMAT", "json"),
+        ],
+        "gateway-sql.log",
+    )
+    .await?;
+    let mut conn = Conn::open(([127, 0, 0, 1], plan_port).into()).await?;
     for (request_id, slug, cookie) in [("plan-50", SLUG, &client), ("plan-5", SMALL_SLUG, &small)] {
         let mut req = Req::get("/").header("x-request-id", request_id);
         req.cookie = Some(cookie.clone());
