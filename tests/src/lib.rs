@@ -329,6 +329,19 @@ impl TestApp {
         })
     }
 
+    /// Calls the staff API as `firm`, which must answer with a success; returns the body.
+    pub async fn api_ok(
+        &self,
+        firm: &TestFirm,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Value {
+        let (status, answer) = self.api(&firm.api_key, method, path, body).await;
+        assert!(status.is_success(), "{path}: {status} {answer}");
+        answer
+    }
+
     /// Calls the staff API with a key.
     pub async fn api(
         &self,

@@ -45,27 +45,15 @@ fn plant(app: &TestApp, text: &str, older_by: Option<Duration>) -> PathBuf {
     path
 }
 
-async fn api_ok(
-    app: &TestApp,
-    firm: &TestFirm,
-    method: Method,
-    path: &str,
-    body: Option<serde_json::Value>,
-) -> serde_json::Value {
-    let (status, body) = app.api(&firm.api_key, method, path, body).await;
-    assert!(status.is_success(), "{path}: {status} {body}");
-    body
-}
-
 async fn shared_task(app: &TestApp, firm: &TestFirm, contact: &str) -> String {
-    let task = api_ok(
-        app,
-        firm,
-        Method::POST,
-        "/api/v1/tasks",
-        Some(json!({"title": "Statements", "portal": true, "assignees": [contact]})),
-    )
-    .await;
+    let task = app
+        .api_ok(
+            firm,
+            Method::POST,
+            "/api/v1/tasks",
+            Some(json!({"title": "Statements", "portal": true, "assignees": [contact]})),
+        )
+        .await;
     task["id"].as_str().unwrap().to_string()
 }
 
@@ -117,16 +105,14 @@ async fn files_gc_removes_old_unreferenced_files_and_keeps_named_and_young_ones(
     let bobs_letter = sample_pdf("Bob's letter");
     signing_request(&app, &firm, &bob.id, &bobs_letter).await;
 
-    api_ok(
-        &app,
+    app.api_ok(
         &firm,
         Method::DELETE,
         &format!("/api/v1/tasks/{doomed}"),
         None,
     )
     .await;
-    api_ok(
-        &app,
+    app.api_ok(
         &firm,
         Method::DELETE,
         &format!("/api/v1/contacts/{}", bob.id),
@@ -206,14 +192,9 @@ async fn files_gc_removes_old_unreferenced_files_and_keeps_named_and_young_ones(
         response.bytes().await.unwrap().as_ref(),
         anns_letter.as_slice()
     );
-    let task = api_ok(
-        &app,
-        &firm,
-        Method::GET,
-        &format!("/api/v1/tasks/{kept}"),
-        None,
-    )
-    .await;
+    let task = app
+        .api_ok(&firm, Method::GET, &format!("/api/v1/tasks/{kept}"), None)
+        .await;
     let file = task["files"][0]["id"].as_str().unwrap();
     let response = reqwest::Client::new()
         .get(app.plain_url(&format!("/api/v1/tasks/{kept}/files/{file}")))

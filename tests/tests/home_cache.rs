@@ -1,9 +1,9 @@
 //! The kept home page (gateway/src/page_cache.rs): served again only while nothing it shows has
 //! changed, with the CSRF token of the browser asking, and never to anyone else.
 
-use portico_e2e::{Browser, TestApp, TestFirm, csrf_in, sample_pdf};
+use portico_e2e::{Browser, TestApp, csrf_in, sample_pdf};
 use reqwest::{Method, StatusCode};
-use serde_json::{Value, json};
+use serde_json::json;
 
 /// Home pages answered from the cache so far, from the gateway's own `/metrics`.
 async fn kept_pages_served(app: &TestApp) -> u64 {
@@ -13,12 +13,6 @@ async fn kept_pages_served(app: &TestApp) -> u64 {
         .lines()
         .find_map(|l| l.strip_prefix("portico_home_pages_total{kind=\"cache\"} "))
         .map_or(0, |n| n.trim().parse().unwrap())
-}
-
-async fn staff(app: &TestApp, firm: &TestFirm, method: Method, path: &str, body: Value) -> Value {
-    let (status, answer) = app.api(&firm.api_key, method, path, Some(body)).await;
-    assert!(status.is_success(), "{path}: {status} {answer}");
-    answer
 }
 
 async fn home(browser: &Browser, url: &str) -> String {
@@ -38,14 +32,14 @@ async fn a_kept_home_page_changes_with_every_write_it_shows() {
     let ann_here = app.signed_in(&firm, "ann@example.com").await;
     let ann_elsewhere = app.signed_in(&firm, "ann@example.com").await;
     let ben = app.signed_in(&firm, "ben@example.com").await;
-    let task = staff(
-        &app,
-        &firm,
-        Method::POST,
-        "/api/v1/tasks",
-        json!({"title": "Alpha return", "portal": true, "assignees": [ann.id]}),
-    )
-    .await;
+    let task = app
+        .api_ok(
+            &firm,
+            Method::POST,
+            "/api/v1/tasks",
+            Some(json!({"title": "Alpha return", "portal": true, "assignees": [ann.id]})),
+        )
+        .await;
     let task_path = format!("/api/v1/tasks/{}", task["id"].as_str().unwrap());
 
     // Rendered once, then kept: the second answer is the same page.
@@ -107,7 +101,8 @@ async fn a_kept_home_page_changes_with_every_write_it_shows() {
         ),
     ];
     for (path, change, text, shown) in changes {
-        staff(&app, &firm, Method::PATCH, path, change.clone()).await;
+        app.api_ok(&firm, Method::PATCH, path, Some(change.clone()))
+            .await;
         let page = home(&ann_here, &home_url).await;
         assert_eq!(page.contains(text), shown, "after PATCH {path} {change}");
     }
@@ -118,12 +113,11 @@ async fn a_kept_home_page_changes_with_every_write_it_shows() {
     assert!(page.contains("Engagement letter"), "a new signing request");
 
     // Revoked: the next request is signed out, cached page or not.
-    staff(
-        &app,
+    app.api_ok(
         &firm,
         Method::PATCH,
         &contact_path,
-        json!({"portal_access": false}),
+        Some(json!({"portal_access": false})),
     )
     .await;
     let response = ann_here.get(&home_url).await;
@@ -155,14 +149,14 @@ async fn concurrent_writes_in_one_firm_all_land() {
     let ben = app.add_contact(&firm, "ben@example.com", true).await;
     let mut paths = Vec::new();
     for n in 0..8 {
-        let task = staff(
-            &app,
-            &firm,
-            Method::POST,
-            "/api/v1/tasks",
-            json!({"title": format!("Task {n}"), "portal": true, "assignees": [ann.id]}),
-        )
-        .await;
+        let task = app
+            .api_ok(
+                &firm,
+                Method::POST,
+                "/api/v1/tasks",
+                Some(json!({"title": format!("Task {n}"), "portal": true, "assignees": [ann.id]})),
+            )
+            .await;
         paths.push(format!("/api/v1/tasks/{}", task["id"].as_str().unwrap()));
     }
     // Each task moves from Ann to both and is renamed, twice over, while new tasks go in.
