@@ -254,23 +254,11 @@ impl Config {
                 "must be at least 1min, longer than any upload takes to be recorded",
             ));
         }
-        let files_gc_every = parse_with(&get, "PORTICO_FILES_GC_EVERY", "1h", |v| {
-            if v.eq_ignore_ascii_case("off") {
-                Ok(None)
-            } else {
-                parse_duration(v)
-                    .map(Some)
-                    .map_err(|e| format!("{e} (or off)"))
-            }
-        })?;
+        let files_gc_every =
+            parse_with(&get, "PORTICO_FILES_GC_EVERY", "1h", or_off(parse_duration))?;
 
-        let home_cache_bytes = parse_with(&get, "PORTICO_HOME_CACHE", "8MB", |v| {
-            if v.eq_ignore_ascii_case("off") {
-                Ok(0)
-            } else {
-                parse_size(v).map_err(|e| format!("{e} (or off)"))
-            }
-        })?;
+        let home_cache_bytes =
+            parse_with(&get, "PORTICO_HOME_CACHE", "8MB", or_off(parse_size))?.unwrap_or(0);
 
         Ok(Config {
             database_url,
@@ -322,6 +310,19 @@ fn parse_with<T>(
 ) -> Result<T, ConfigError> {
     let value = get(var).unwrap_or_else(|| default.to_string());
     parse(value.trim()).map_err(|message| err(var, format!("{message}, got {value:?}")))
+}
+
+/// A setting that also takes `off`: `None` then, otherwise what `parse` makes of it.
+fn or_off<T>(
+    parse: impl Fn(&str) -> Result<T, String>,
+) -> impl Fn(&str) -> Result<Option<T>, String> {
+    move |value| {
+        if value.eq_ignore_ascii_case("off") {
+            Ok(None)
+        } else {
+            parse(value).map(Some).map_err(|e| format!("{e} (or off)"))
+        }
+    }
 }
 
 fn parse_bool(value: &str) -> Result<bool, String> {
