@@ -26,11 +26,11 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
-use crate::auth::sign_ins::SignIns;
-use crate::metrics::{self, Metrics};
-use crate::page_cache::HomePages;
+use crate::http;
+use crate::metrics::Metrics;
 use crate::render::Templates;
-use crate::routes;
+use crate::services::page_cache::HomePages;
+use crate::services::sign_ins::SignIns;
 use crate::state::{AppState, AppStateInner};
 
 /// Scripts, styles and frames only from ourselves; no inline code at all. Forms may also lead
@@ -94,40 +94,19 @@ impl MakeRequestId for ShortRequestId {
 }
 
 pub fn router(state: AppState) -> Router {
-    let portal = Router::new()
-        .merge(routes::auth::router(&state))
-        .merge(routes::home::router())
-        .merge(routes::tasks::router())
-        .merge(routes::files::router(&state))
-        .merge(routes::requests::router())
-        .merge(routes::signing::router())
-        .merge(routes::companies::router())
-        .merge(routes::settings::router())
-        .merge(routes::invoices::router())
-        .merge(routes::assets::router())
-        .fallback(routes::not_found)
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            crate::auth::csrf::ensure_anchor,
-        ))
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            routes::portal_errors,
-        ));
-
     let request_id = HeaderName::from_static("x-request-id");
     let csp = HeaderValue::from_str(&content_security_policy(&state.config))
         .expect("the policy is ASCII: the base domain is validated as a host name");
     let static_header =
         |name, value| SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value));
     Router::new()
-        .merge(routes::ops::router())
-        .merge(routes::api::router(&state))
-        .merge(portal)
+        .merge(http::ops::router())
+        .merge(http::api::router(&state))
+        .merge(http::portal::router(&state))
         .layer(DefaultBodyLimit::max(1024 * 1024))
         .layer(middleware::from_fn_with_state(
             state.clone(),
-            metrics::track,
+            http::ops::track,
         ))
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::SERVICE_UNAVAILABLE,

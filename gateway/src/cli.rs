@@ -4,17 +4,16 @@
 use clap::{Parser, Subcommand};
 use portico_shared::config::Config;
 use portico_shared::email::Email;
-use portico_shared::secret::random_string;
 use portico_shared::store::{
-    self, ApiKeyHash, ContactPatch, Firm, NewContact, NewFirm, NewTask, Store, StoreError,
-    TaskQuery,
+    self, ContactPatch, Firm, NewContact, NewFirm, NewTask, Store, StoreError, TaskQuery,
 };
 use portico_shared::units::parse_duration;
 use std::sync::Arc;
 
 use crate::app;
-use crate::blobs::{Blobs, megabytes};
-use crate::routes::api::api_key_hash;
+use crate::services::content::Blobs;
+use portico_shared::token::ApiKey;
+use portico_shared::units::megabytes;
 
 #[derive(Parser)]
 #[command(
@@ -167,7 +166,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         "gateway listening"
     );
     let sweeper = state.config.files_gc_every.map(|every| {
-        tokio::spawn(crate::blobs::sweep_every(
+        tokio::spawn(crate::services::content::sweep_every(
             state.blobs(),
             state.store.clone(),
             every,
@@ -243,13 +242,9 @@ async fn create_firm(
 }
 
 async fn create_api_key(store: &dyn Store, firm: &Firm) -> anyhow::Result<String> {
-    let key = format!("pk_{}", random_string::<32>());
-    let hash = ApiKeyHash {
-        prefix: key[..10].to_string(),
-        hash: api_key_hash(&key),
-    };
-    store.add_api_key(&firm.id, &hash).await?;
-    Ok(key)
+    let key = ApiKey::generate();
+    store.add_api_key(&firm.id, &key.hash()).await?;
+    Ok(key.expose().to_string())
 }
 
 /// Two firms sharing a client (Ann), so company switching has something to switch between.

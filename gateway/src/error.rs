@@ -12,6 +12,8 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use portico_shared::store::StoreError;
 
+use crate::services::content::ContentError;
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("not found")]
@@ -71,6 +73,12 @@ impl From<redis::RedisError> for Error {
     fn from(e: redis::RedisError) -> Error {
         tracing::warn!(error = %e, "redis request failed");
         Error::Unavailable("Redis")
+    }
+}
+
+impl From<ContentError> for Error {
+    fn from(e: ContentError) -> Error {
+        Error::Internal(e.into())
     }
 }
 

@@ -1,19 +1,14 @@
 //! Prometheus metrics of the gateway, served as text on `GET /metrics`. Each gateway holds its
 //! own registry (no global recorder), so several can run in one process, as tests do.
 
-use std::time::Instant;
+use std::time::Duration;
 
-use axum::extract::{MatchedPath, Request, State};
-use axum::middleware::Next;
-use axum::response::Response;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
-
-use crate::state::AppState;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RequestLabels {
@@ -158,41 +153,27 @@ impl Metrics {
             .inc();
     }
 
+    /// One request answered: counted and timed by its route pattern (never the raw path,
+    /// which would carry ids and let the label set grow without bound).
+    pub fn request(&self, method: String, route: String, status: u16, elapsed: Duration) {
+        self.latency
+            .get_or_create(&RouteLabels {
+                route: route.clone(),
+            })
+            .observe(elapsed.as_secs_f64());
+        self.requests
+            .get_or_create(&RequestLabels {
+                method,
+                route,
+                status,
+            })
+            .inc();
+    }
+
     pub fn encode(&self) -> String {
         let mut text = String::new();
         prometheus_client::encoding::text::encode(&mut text, &self.registry)
             .expect("writing to a String cannot fail");
         text
     }
-}
-
-/// Counts and times every request by its route pattern (never the raw path, which would carry
-/// ids and let the label set grow without bound).
-pub async fn track(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let method = request.method().as_str().to_string();
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_else(|| "unmatched".into());
-    let response = next.run(request).await;
-    let status = response.status().as_u16();
-    state
-        .metrics
-        .latency
-        .get_or_create(&RouteLabels {
-            route: route.clone(),
-        })
-        .observe(started.elapsed().as_secs_f64());
-    state
-        .metrics
-        .requests
-        .get_or_create(&RequestLabels {
-            method,
-            route,
-            status,
-        })
-        .inc();
-    response
 }

@@ -8,11 +8,11 @@ use portico_shared::redis_conn::RedisKeys;
 use portico_shared::store::Store;
 use redis::aio::ConnectionManager;
 
-use crate::auth::sign_ins::SignIns;
-use crate::firm_cache::FirmCache;
 use crate::metrics::Metrics;
-use crate::page_cache::HomePages;
 use crate::render::Templates;
+use crate::services::firm_cache::FirmCache;
+use crate::services::page_cache::HomePages;
+use crate::services::sign_ins::SignIns;
 
 /// Axum clones the state for every extractor and layer of every request, so it is one `Arc`:
 /// a clone is one atomic increment, not one per field (with a string to copy). Fields are
@@ -61,8 +61,8 @@ impl AppStateInner {
     }
 
     /// The store of uploaded documents (a path under the data folder; cheap to make).
-    pub fn blobs(&self) -> crate::blobs::Blobs {
-        crate::blobs::Blobs::new(&self.config.data_dir)
+    pub fn blobs(&self) -> crate::services::content::Blobs {
+        crate::services::content::Blobs::new(&self.config.data_dir)
     }
 
     pub fn keys(&self) -> &Keyring {

@@ -310,3 +310,45 @@ mod tests {
         assert!(format!("{:?}", PlainCode::generate()).contains("redacted"));
     }
 }
+
+/// A staff API key as it is shown once: `pk_` and 32 random characters (190 bits). Only its
+/// [`ApiKeyHash`] is stored; `Debug` never prints it.
+pub struct ApiKey(String);
+
+impl ApiKey {
+    pub fn generate() -> ApiKey {
+        ApiKey(format!("pk_{}", crate::secret::random_string::<32>()))
+    }
+
+    /// A key as presented in an `Authorization` header (not yet known to be valid).
+    pub fn presented(key: &str) -> ApiKey {
+        ApiKey(key.to_string())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// What is stored of it: a plain SHA-256 suffices, as the key carries 190 random bits.
+    pub fn hash(&self) -> ApiKeyHash {
+        ApiKeyHash {
+            prefix: self.0.chars().take(10).collect(),
+            hash: crate::secret::hex(
+                ring::digest::digest(&ring::digest::SHA256, self.0.as_bytes()).as_ref(),
+            ),
+        }
+    }
+}
+
+impl fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ApiKey([redacted])")
+    }
+}
+
+/// The SHA-256 of an API key (hex) and its first characters, which are all that is stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKeyHash {
+    pub prefix: String,
+    pub hash: String,
+}

@@ -91,6 +91,18 @@ impl fmt::Display for Rate {
     }
 }
 
+/// "25 MB", for messages.
+pub fn megabytes(bytes: u64) -> String {
+    let mb = bytes as f64 / (1024.0 * 1024.0);
+    if mb >= 1.0 && mb.fract() == 0.0 {
+        format!("{mb:.0} MB")
+    } else if mb >= 0.1 {
+        format!("{mb:.1} MB")
+    } else {
+        format!("{} KB", bytes.div_ceil(1024))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -131,5 +143,12 @@ mod tests {
         for bad in ["60", "0/min", "x/min", "5/fortnight"] {
             assert!(Rate::parse(bad).is_err(), "{bad} should be refused");
         }
+    }
+
+    #[test]
+    fn sizes_read_well() {
+        assert_eq!(megabytes(25 * 1024 * 1024), "25 MB");
+        assert_eq!(megabytes(1000), "1 KB");
+        assert_eq!(megabytes(1536 * 1024), "1.5 MB");
     }
 }

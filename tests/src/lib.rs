@@ -10,13 +10,13 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use portico_gateway::app::{self, Running};
-use portico_gateway::routes::api::api_key_hash;
 use portico_shared::config::Config;
 use portico_shared::email::Email;
 use portico_shared::keys::Keyring;
 use portico_shared::mail::{LinkSecrets, MailJob};
 use portico_shared::secret::{hex, random_bytes};
-use portico_shared::store::{ApiKeyHash, Contact, Firm, NewContact, NewFirm, Store};
+use portico_shared::store::{Contact, Firm, NewContact, NewFirm, Store};
+use portico_shared::token::ApiKey;
 use redis::aio::ConnectionManager;
 use reqwest::redirect::Policy;
 use serde_json::Value;
@@ -233,17 +233,12 @@ impl TestApp {
             })
             .await
             .expect("create firm");
-        let api_key = format!("pk_{}", portico_shared::secret::random_string::<32>());
+        let api_key = ApiKey::generate();
         self.store
-            .add_api_key(
-                &firm.id,
-                &ApiKeyHash {
-                    prefix: api_key[..10].to_string(),
-                    hash: api_key_hash(&api_key),
-                },
-            )
+            .add_api_key(&firm.id, &api_key.hash())
             .await
             .expect("add api key");
+        let api_key = api_key.expose().to_string();
         TestFirm { firm, api_key }
     }
 

@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 
 use portico_e2e::TestApp;
-use portico_gateway::routes::api::served;
+use portico_gateway::http::api::served;
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 

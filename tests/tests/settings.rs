@@ -300,7 +300,7 @@ async fn emails_respect_each_contacts_preferences() {
     let state = app.state();
     let firm_now = app.store.firm_by_id(&firm.firm.id).await.unwrap().unwrap();
     let before = app.mail_jobs().await.len();
-    let queued = portico_gateway::notify::signature_requested(
+    let queued = portico_gateway::services::notify::signature_requested(
         state,
         &firm_now,
         &ann.id,
@@ -310,7 +310,7 @@ async fn emails_respect_each_contacts_preferences() {
     .await
     .unwrap();
     assert!(!queued, "Ann turned signature emails off");
-    let queued = portico_gateway::notify::signature_requested(
+    let queued = portico_gateway::services::notify::signature_requested(
         state,
         &firm_now,
         &bob.id,

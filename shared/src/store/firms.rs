@@ -1,13 +1,14 @@
 //! Firms, their owner, and their API keys.
 
 use async_trait::async_trait;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sqlx::{Postgres, Sqlite};
 
 use super::{SqlStore, StoreError, on_unique};
 use crate::email::Email;
 use crate::ids::new_id;
 use crate::now_unix;
+use crate::token::ApiKeyHash;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct Firm {
@@ -31,6 +32,19 @@ impl Firm {
     pub fn portal_name(&self) -> &str {
         self.display_name.as_deref().unwrap_or(&self.name)
     }
+
+    /// The firm's menu links as stored (validated when written; unreadable means none).
+    pub fn menu_links(&self) -> Vec<MenuLink> {
+        serde_json::from_str(&self.menu_links).unwrap_or_default()
+    }
+}
+
+/// A link in the portal's menu.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct MenuLink {
+    pub label: String,
+    pub url: String,
 }
 
 /// A partial update of the portal settings; `None` leaves a field alone.
@@ -56,13 +70,6 @@ pub struct NewFirm {
     pub slug: String,
     pub name: String,
     pub owner_email: Email,
-}
-
-/// The SHA-256 of an API key (hex) and its first characters, which are all that is stored.
-#[derive(Debug, Clone)]
-pub struct ApiKeyHash {
-    pub prefix: String,
-    pub hash: String,
 }
 
 #[async_trait]

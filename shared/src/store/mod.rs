@@ -64,7 +64,7 @@ pub use contacts::{
 };
 pub use conversations::{Conversation, ConversationStore, Message};
 pub use files::{FileStore, NewFile, TaskFile};
-pub use firms::{ApiKeyHash, Firm, FirmStore, Logo, NewFirm, PortalPatch};
+pub use firms::{Firm, FirmStore, Logo, MenuLink, NewFirm, PortalPatch};
 pub use invoices::{Invoice, InvoiceStore, NewInvoice};
 pub use signing::{
     Completion, EventOrigin, NewSigningRequest, Outcome, SigningEvent, SigningRequest, SigningStore,

@@ -1,0 +1,106 @@
+//! The staff JSON API under `/api/v1`. A bearer key (created by the CLI, stored as a SHA-256)
+//! names the firm; every query is scoped to it, so another firm's ids answer 404.
+//! Errors are `{"error": {"code", "message"}}` ([`json_errors`]).
+
+mod contacts;
+mod conversations;
+mod firm;
+mod invoices;
+pub mod openapi;
+mod pagination;
+pub mod portal;
+mod route;
+mod signing;
+mod tasks;
+
+use std::collections::BTreeMap;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Json, Response};
+use axum::routing::MethodRouter;
+
+pub use route::ApiRoute;
+use serde_json::json;
+
+use crate::error::{Error, ErrorInfo};
+use crate::state::AppState;
+
+/// Where the API lives; route paths below are relative to it.
+pub const PREFIX: &str = "/api/v1";
+
+fn all_routes() -> Vec<ApiRoute> {
+    [
+        firm::routes(),
+        contacts::routes(),
+        tasks::routes(),
+        conversations::routes(),
+        portal::routes(),
+        invoices::routes(),
+        signing::routes(),
+        openapi::routes(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
+/// Every `(method, full path)` the API serves, e.g. `(PATCH, "/api/v1/tasks/{id}")`.
+pub fn served() -> Vec<(Method, String)> {
+    all_routes()
+        .into_iter()
+        .map(|r| (r.method, format!("{PREFIX}{}", r.path)))
+        .collect()
+}
+
+pub fn router(state: &AppState) -> Router<AppState> {
+    let upload_limit = usize::try_from(state.config.upload_max_bytes)
+        .unwrap_or(usize::MAX)
+        .saturating_add(crate::http::documents::FORM_OVERHEAD);
+    let mut by_path: BTreeMap<&'static str, MethodRouter<AppState>> = BTreeMap::new();
+    for mut route in all_routes() {
+        if route.upload {
+            route.handler = route.handler.layer(DefaultBodyLimit::max(upload_limit));
+        }
+        // `merge` panics at start on a method listed twice for one path.
+        let methods = by_path.remove(route.path).unwrap_or_default();
+        by_path.insert(route.path, methods.merge(route.handler));
+    }
+    let v1 = by_path
+        .into_iter()
+        .fold(Router::new(), |router, (path, methods)| {
+            router.route(path, methods)
+        })
+        .fallback(|| async { Error::NoRoute });
+    Router::new()
+        .nest(PREFIX, v1)
+        .layer(middleware::from_fn(json_errors))
+}
+
+/// Writes error responses of the API as JSON.
+async fn json_errors(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let Some(info) = response.extensions().get::<ErrorInfo>().cloned() else {
+        return response;
+    };
+    let mut error = json!({ "code": info.code, "message": info.message });
+    if let Some(field) = info.field {
+        error["field"] = json!(field);
+    }
+    if let Some(reference) = &info.reference {
+        error["reference"] = json!(reference);
+    }
+    let mut json = (response.status(), Json(json!({ "error": error }))).into_response();
+    for name in [header::RETRY_AFTER, header::WWW_AUTHENTICATE] {
+        if let Some(value) = response.headers().get(&name) {
+            json.headers_mut().insert(name, value.clone());
+        }
+    }
+    if response.status() == StatusCode::UNAUTHORIZED {
+        json.headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    }
+    json
+}

@@ -1,0 +1,98 @@
+//! Pages of the API's lists. A list takes `?limit=` (1 to 200, 50 when absent) and `?cursor=`,
+//! and answers `{"data": [...], "next_cursor": ...}`, oldest first. A cursor is opaque: base64
+//! of `{created_at}.{id}` of the last row of the page before, which the store reads after.
+
+use axum::http::StatusCode;
+use axum::response::Response;
+use portico_shared::secret::{b64, unb64};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::route::ok;
+use crate::error::{Error, Result};
+
+const DEFAULT_PAGE: i64 = 50;
+const MAX_PAGE: i64 = 200;
+
+/// The query string of a list narrowed by contact and status (conversations, invoices,
+/// signing requests); each list checks its own statuses.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ByContactAndStatus {
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+    pub contact_id: Option<String>,
+    pub status: Option<String>,
+}
+
+/// The page a list request asks for.
+pub struct Page {
+    limit: i64,
+    cursor: Option<String>,
+}
+
+impl Page {
+    /// Checks `limit` at once; the cursor is decoded by [`Page::after`], so each list keeps
+    /// checking its parameters in the order it always has.
+    pub fn new(limit: Option<i64>, cursor: Option<String>) -> Result<Page> {
+        let limit = limit.unwrap_or(DEFAULT_PAGE);
+        if !(1..=MAX_PAGE).contains(&limit) {
+            return Err(Error::invalid(
+                "limit",
+                format!("limit must be 1 to {MAX_PAGE}"),
+            ));
+        }
+        Ok(Page { limit, cursor })
+    }
+
+    /// `(created_at, id)` of the row the page starts after, from the cursor.
+    pub fn after(&self) -> Result<Option<(i64, String)>> {
+        self.cursor.as_deref().map(decode_cursor).transpose()
+    }
+
+    /// How many rows to fetch: one more than the page holds, which tells whether another
+    /// page follows.
+    pub fn fetch(&self) -> i64 {
+        self.limit + 1
+    }
+
+    /// The 200 answer for `rows` (fetched with [`Page::fetch`]): the page's rows as `view`
+    /// shows them, and the cursor of the next page (`key` gives a row's `created_at` and id)
+    /// or null on the last.
+    pub fn respond<T>(
+        &self,
+        mut rows: Vec<T>,
+        key: impl Fn(&T) -> (i64, &str),
+        view: impl FnMut(&T) -> Value,
+    ) -> Response {
+        let more = rows.len() as i64 > self.limit;
+        rows.truncate(self.limit as usize);
+        let next_cursor = if more {
+            rows.last().map(|row| {
+                let (created_at, id) = key(row);
+                encode_cursor(created_at, id)
+            })
+        } else {
+            None
+        };
+        let data: Vec<Value> = rows.iter().map(view).collect();
+        ok(
+            StatusCode::OK,
+            json!({ "data": data, "next_cursor": next_cursor }),
+        )
+    }
+}
+
+fn encode_cursor(created_at: i64, id: &str) -> String {
+    b64(format!("{created_at}.{id}").as_bytes())
+}
+
+fn decode_cursor(cursor: &str) -> Result<(i64, String)> {
+    unb64(cursor)
+        .and_then(|raw| String::from_utf8(raw).ok())
+        .and_then(|text| {
+            let (time, id) = text.split_once('.')?;
+            Some((time.parse().ok()?, id.to_string()))
+        })
+        .ok_or_else(|| Error::invalid("cursor", "cursor is not one this API gave out"))
+}

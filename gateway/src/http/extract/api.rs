@@ -1,0 +1,84 @@
+//! The staff API's extractors: [`ApiFirm`] (the firm of the bearer key), and JSON bodies and
+//! query strings whose rejections become API errors with the right status.
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, FromRequestParts, Query, Request};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use axum::response::Json;
+use portico_shared::store::Firm;
+use portico_shared::token::ApiKey;
+use serde::de::DeserializeOwned;
+
+use crate::error::Error;
+use crate::state::AppState;
+
+/// The firm of the request's API key.
+pub struct ApiFirm(pub Firm);
+
+impl FromRequestParts<AppState> for ApiFirm {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Error> {
+        let header = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .ok_or(Error::Unauthorized(
+                "an API key is required: Authorization: Bearer <key>",
+            ))?;
+        let key = header
+            .to_str()
+            .ok()
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .filter(|k| !k.is_empty())
+            .ok_or(Error::Unauthorized(
+                "the Authorization header must be: Bearer <key>",
+            ))?;
+        let firm = state
+            .store
+            .firm_by_api_key(&ApiKey::presented(key).hash().hash)
+            .await?
+            .ok_or(Error::Unauthorized("this API key is not valid"))?;
+        tracing::Span::current().record("firm", firm.slug.as_str());
+        Ok(ApiFirm(firm))
+    }
+}
+
+/// A JSON body whose rejections become API errors with the right status: malformed JSON 400,
+/// a wrong or missing field 422, no JSON content type 415, too large 413.
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
+    type Rejection = Error;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, Error> {
+        match Json::<T>::from_request(request, state).await {
+            Ok(Json(value)) => Ok(ApiJson(value)),
+            Err(JsonRejection::JsonDataError(e)) => Err(Error::invalid("body", e.body_text())),
+            Err(JsonRejection::JsonSyntaxError(e)) => Err(Error::BadRequest(e.body_text())),
+            Err(JsonRejection::MissingJsonContentType(_)) => Err(Error::UnsupportedMediaType(
+                "send JSON with Content-Type: application/json".into(),
+            )),
+            Err(other) if other.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                Err(Error::TooLarge("request body too large".into()))
+            }
+            Err(other) => Err(Error::BadRequest(other.body_text())),
+        }
+    }
+}
+
+/// A list's query string; a parameter it does not know (where `T` denies unknown fields) or a
+/// value of the wrong type is a 422 on `query`.
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Error> {
+        let Query(query) = Query::<T>::from_request_parts(parts, state)
+            .await
+            .map_err(|e| Error::invalid("query", e.body_text()))?;
+        Ok(ApiQuery(query))
+    }
+}

@@ -1,0 +1,13 @@
+//! Extractors: what a handler's signature asks for, read from the request before it runs, so
+//! a handler never looks at headers or cookies itself. `portal` carries the firm of the host
+//! and the signed-in client; `csrf` the checked forms; `api` the firm of the bearer key and
+//! JSON bodies; `host` the host name they all start from.
+
+pub mod api;
+pub mod csrf;
+pub mod host;
+pub mod portal;
+
+pub use api::{ApiFirm, ApiJson, ApiQuery};
+pub use csrf::{CsrfProtected, CsrfToken, ProtectedForm, ProtectedMultipart};
+pub use portal::{ClientOrigin, ClientSession, MaybeSession, PortalFirm};

@@ -1,0 +1,143 @@
+//! The portal's extractors, which carry tenancy and identity into handlers: [`PortalFirm`] (the firm of the
+//! `Host`) and [`ClientSession`] (the signed-in contact *of that firm*). A handler that takes
+//! them is written with the firm and contact already in hand and never reads headers or cookies.
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::header::USER_AGENT;
+use axum::http::request::Parts;
+use axum_extra::extract::cookie::CookieJar;
+use portico_shared::store::{Contact, Firm, SessionContact};
+
+use super::host::{firm_slug, request_host};
+use crate::error::Error;
+use crate::i18n::{self, Lang};
+use crate::services::client_ip::client_ip;
+use crate::services::{cookies, sessions};
+use crate::state::AppState;
+
+/// The firm whose portal this host is: `{slug}.{PORTICO_BASE_DOMAIN}`. Any other host is 404.
+#[derive(Clone, Debug)]
+pub struct PortalFirm(pub Firm);
+
+impl FromRequestParts<AppState> for PortalFirm {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Error> {
+        if let Some(firm) = parts.extensions.get::<PortalFirm>() {
+            return Ok(firm.clone());
+        }
+        let host = request_host(parts).ok_or(Error::NotFound)?;
+        let slug = firm_slug(&host, &state.config.base_domain).ok_or(Error::NotFound)?;
+        let firm = state.firm_by_slug(slug).await?.ok_or(Error::NotFound)?;
+        tracing::Span::current().record("firm", firm.slug.as_str());
+        let firm = PortalFirm(firm);
+        parts.extensions.insert(firm.clone());
+        Ok(firm)
+    }
+}
+
+/// A signed-in client of the host's firm, checked against the database on every request:
+/// a revoked, deleted or re-addressed contact is refused at once.
+#[derive(Clone, Debug)]
+pub struct ClientSession {
+    pub firm: Firm,
+    pub contact: Contact,
+    /// Whether this email has portal access at other firms too (the header then offers a
+    /// company switcher).
+    pub other_companies: bool,
+    /// The firm's portal version as of this request (see [`crate::services::page_cache`]).
+    pub portal_version: Option<i64>,
+}
+
+/// The session if there is one; pages that work either way take this.
+#[derive(Clone, Debug)]
+pub struct MaybeSession(pub Option<ClientSession>);
+
+impl FromRequestParts<AppState> for MaybeSession {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Error> {
+        if let Some(found) = parts.extensions.get::<MaybeSession>() {
+            return Ok(found.clone());
+        }
+        let PortalFirm(firm) = PortalFirm::from_request_parts(parts, state).await?;
+        let jar = CookieJar::from_headers(&parts.headers);
+        let signed_in = match cookies::get(&jar, cookies::SESSION, state.config.cookie_secure) {
+            None => None,
+            Some(value) => match sessions::load(state, value).await? {
+                Some(record) if record.firm_id == firm.id => state
+                    .store
+                    .session_contact(&firm.id, &record.contact_id)
+                    .await?
+                    .filter(|c| c.contact.portal_access && c.contact.auth_epoch == record.epoch),
+                _ => None,
+            },
+        };
+        let found = signed_in.map(
+            |SessionContact {
+                 contact,
+                 other_companies,
+                 portal_version,
+             }| {
+                if let Some(lang) = contact.language.as_deref().and_then(Lang::parse) {
+                    i18n::prefer(lang);
+                }
+                ClientSession {
+                    firm,
+                    contact,
+                    other_companies,
+                    portal_version,
+                }
+            },
+        );
+        let found = MaybeSession(found);
+        parts.extensions.insert(found.clone());
+        Ok(found)
+    }
+}
+
+impl FromRequestParts<AppState> for ClientSession {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Error> {
+        MaybeSession::from_request_parts(parts, state)
+            .await?
+            .0
+            .ok_or(Error::SignInRequired)
+    }
+}
+
+/// Where a request comes from, for audit trails: the client address (through trusted proxies
+/// only) and the user agent, cut to a sane length.
+#[derive(Clone, Debug)]
+pub struct ClientOrigin {
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+const MAX_USER_AGENT: usize = 512;
+
+impl FromRequestParts<AppState> for ClientOrigin {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, std::convert::Infallible> {
+        let ip = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(peer)| {
+                client_ip(peer.ip(), &parts.headers, &state.config.trusted_proxies).to_string()
+            });
+        let user_agent = parts.headers.get(USER_AGENT).map(|v| {
+            String::from_utf8_lossy(v.as_bytes())
+                .chars()
+                .take(MAX_USER_AGENT)
+                .collect()
+        });
+        Ok(ClientOrigin { ip, user_agent })
+    }
+}

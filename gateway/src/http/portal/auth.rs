@@ -1,0 +1,395 @@
+//! Signing in with a magic link: `/login`, `/auth/magic`, `/logout`.
+//!
+//! Mail scanners open links, run scripts and submit forms, so nothing here consumes a link
+//! without a proof that only the client has: the binding cookie of the browser that asked for
+//! the link (one click, `GET` only, never `HEAD`), or the short code from the same email.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum_extra::extract::cookie::CookieJar;
+use minijinja::context;
+use portico_shared::email::{Email, mask};
+use portico_shared::now_unix;
+use portico_shared::secret::random_string;
+use portico_shared::store::{Firm, SignIn};
+use portico_shared::token::{LinkError, LinkPurpose, PlainCode, VerifiedLink, verify_link};
+use serde::Deserialize;
+use tower_governor::GovernorLayer;
+use tower_governor::governor::GovernorConfigBuilder;
+
+use crate::error::{Error, Result};
+use crate::http::extract::{CsrfProtected, CsrfToken, ProtectedForm};
+use crate::http::extract::{MaybeSession, PortalFirm};
+use crate::http::layout::{page, tr};
+use crate::services::client_ip::ClientIpKey;
+use crate::services::cookies;
+use crate::services::links::{self, Consumed, Issued, Proof};
+use crate::services::sessions;
+use crate::state::AppState;
+
+/// How long a browser's binding cookie lets its links sign in with one click.
+const BINDING_LIFETIME: time::Duration = time::Duration::hours(1);
+
+pub fn router(state: &AppState) -> Router<AppState> {
+    Router::new()
+        .route("/login", get(login_page).post(request_link))
+        .route("/auth/magic", get(open_link).post(confirm_code))
+        .route_layer(per_ip_limit(state))
+        .route("/logout", post(logout))
+}
+
+/// `PORTICO_LOGIN_PER_IP` on the two POSTs that guess or spend: asking for links, trying codes.
+fn per_ip_limit(
+    state: &AppState,
+) -> GovernorLayer<ClientIpKey, governor::middleware::NoOpMiddleware, axum::body::Body> {
+    let rate = state.config.login_per_ip;
+    let period = rate.per / rate.count;
+    let config = GovernorConfigBuilder::default()
+        .key_extractor(ClientIpKey {
+            trusted: Arc::new(state.config.trusted_proxies.clone()),
+        })
+        .period(period.max(Duration::from_millis(1)))
+        .burst_size(rate.count)
+        .methods(vec![Method::POST])
+        .finish()
+        .expect("a rate of at least 1 per positive duration");
+    let limiter = config.limiter().clone();
+    // The limiter remembers every address it has seen; forget the ones that are quiet again.
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            limiter.retain_recent();
+        }
+    });
+    let metrics = state.metrics.clone();
+    GovernorLayer::new(config).error_handler(move |error| {
+        let wait = match error {
+            tower_governor::GovernorError::TooManyRequests { wait_time, .. } => wait_time,
+            _ => 1,
+        };
+        metrics.rate_limited("ip");
+        Error::RateLimited {
+            retry_after: Duration::from_secs(wait.max(1)),
+        }
+        .into_response()
+    })
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    csrf: String,
+}
+
+impl CsrfProtected for LoginForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+#[derive(Deserialize)]
+struct LoginQuery {
+    signed_out: Option<String>,
+}
+
+async fn login_page(
+    State(state): State<AppState>,
+    PortalFirm(firm): PortalFirm,
+    CsrfToken(csrf): CsrfToken,
+    MaybeSession(session): MaybeSession,
+    Query(query): Query<LoginQuery>,
+) -> Result<Response> {
+    let extra = context! { signed_out => query.signed_out.is_some() };
+    Ok(page(&state, "login.html", &firm, &csrf, session.as_ref(), extra)?.into_response())
+}
+
+/// Answers the same page, after the same work, whether or not the address has access.
+async fn request_link(
+    State(state): State<AppState>,
+    PortalFirm(firm): PortalFirm,
+    CsrfToken(csrf): CsrfToken,
+    jar: CookieJar,
+    ProtectedForm(form): ProtectedForm<LoginForm>,
+) -> Result<Response> {
+    let email = match Email::parse(&form.email) {
+        Ok(email) => email,
+        Err(_) => {
+            let error = tr(&state, "login.error_email", &[]);
+            let extra = context! { error => error, email => form.email.trim() };
+            let html = page(&state, "login.html", &firm, &csrf, None, extra)?;
+            return Ok((StatusCode::UNPROCESSABLE_ENTITY, html).into_response());
+        }
+    };
+    let secure = state.config.cookie_secure;
+    let binding = cookies::get(&jar, cookies::BINDING, secure)
+        .filter(|b| b.len() == 22)
+        .map_or_else(random_string::<16>, str::to_string);
+    let contact = state.store.contact_by_email(&firm.id, &email).await?;
+    match links::request_login(&state, &firm, &email, contact.as_ref(), &binding).await? {
+        Issued::RateLimited(retry_after) => Err(Error::RateLimited { retry_after }),
+        Issued::Done => {
+            let ttl_days = state.config.link_ttl.as_secs().div_ceil(86_400);
+            let extra = context! { email => email.as_str(), ttl_days => ttl_days };
+            let html = page(&state, "login_sent.html", &firm, &csrf, None, extra)?;
+            let cookie = cookies::build(cookies::BINDING, binding, Some(BINDING_LIFETIME), secure);
+            Ok((jar.add(cookie), html).into_response())
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct LinkQuery {
+    token: Option<String>,
+}
+
+/// Opening a link. Signs in at once only for a `GET` from the browser that asked for it;
+/// everyone else (another device, an invitation, a scanner) is asked for the code.
+async fn open_link(
+    method: Method,
+    State(state): State<AppState>,
+    PortalFirm(firm): PortalFirm,
+    CsrfToken(csrf): CsrfToken,
+    MaybeSession(session): MaybeSession,
+    jar: CookieJar,
+    Query(query): Query<LinkQuery>,
+) -> Result<Response> {
+    let keys = state.keys();
+    let token = query.token.unwrap_or_default();
+    let link = match verify_link(keys, &firm.id, &token, now_unix()) {
+        Ok(link) => link,
+        Err(e) => return unusable_link(&state, &firm, &csrf, reject_reason(e), None),
+    };
+    let secure = state.config.cookie_secure;
+    if method == Method::GET
+        && link.purpose == LinkPurpose::Login
+        && let Some(binding) = cookies::get(&jar, cookies::BINDING, secure)
+    {
+        match links::consume(&state, &link, Proof::Binding(binding)).await? {
+            Consumed::Won {
+                contact_id, epoch, ..
+            } => {
+                let won = (contact_id.as_str(), epoch, LinkPurpose::Login);
+                return sign_in(&state, &firm, &csrf, &jar, won, "binding").await;
+            }
+            Consumed::Gone => return unusable_link(&state, &firm, &csrf, "gone", None),
+            // Another browser's binding: fall through to the code.
+            Consumed::WrongCode { .. } | Consumed::Voided => {}
+        }
+    }
+    let Some(info) = links::peek(&state, &link).await? else {
+        return unusable_link(&state, &firm, &csrf, "gone", None);
+    };
+    // Opening someone else's link (an invitation, say) while signed in: say what will happen.
+    let switching_from = session
+        .as_ref()
+        .filter(|s| s.contact.id != info.contact_id)
+        .map(|s| s.contact.email.clone());
+    let switching_to = match &switching_from {
+        Some(_) => state
+            .store
+            .contact(&firm.id, &info.contact_id)
+            .await?
+            .map(|c| mask(&c.email)),
+        None => None,
+    };
+    let extra = context! {
+        token => token,
+        invitation => info.purpose == LinkPurpose::Invitation.as_str(),
+        switching_from => switching_from,
+        switching_to => switching_to,
+    };
+    Ok(token_page(page(
+        &state,
+        "link_code.html",
+        &firm,
+        &csrf,
+        session.as_ref(),
+        extra,
+    )?))
+}
+
+#[derive(Deserialize)]
+struct CodeForm {
+    #[serde(default)]
+    token: String,
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    csrf: String,
+}
+
+impl CsrfProtected for CodeForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+async fn confirm_code(
+    State(state): State<AppState>,
+    PortalFirm(firm): PortalFirm,
+    CsrfToken(csrf): CsrfToken,
+    jar: CookieJar,
+    ProtectedForm(form): ProtectedForm<CodeForm>,
+) -> Result<Response> {
+    let link = match verify_link(state.keys(), &firm.id, &form.token, now_unix()) {
+        Ok(link) => link,
+        Err(e) => return unusable_link(&state, &firm, &csrf, reject_reason(e), None),
+    };
+    let Some(code) = PlainCode::parse(&form.code) else {
+        // Not a code at all: say how one looks, without counting it as a guess.
+        let error = tr(&state, "link_code.error_format", &[]);
+        return code_retry(&state, &firm, &csrf, &form.token, &link, &error);
+    };
+    match links::consume(&state, &link, Proof::Code(&code)).await? {
+        Consumed::Won {
+            contact_id,
+            epoch,
+            purpose,
+        } => {
+            sign_in(
+                &state,
+                &firm,
+                &csrf,
+                &jar,
+                (&contact_id, epoch, purpose),
+                "code",
+            )
+            .await
+        }
+        Consumed::WrongCode { attempts_left } => {
+            state.metrics.link_rejected("wrong_code");
+            let error = match attempts_left {
+                1 => tr(&state, "link_code.error_wrong_once", &[]),
+                n => tr(&state, "link_code.error_wrong", &[("n", &n.to_string())]),
+            };
+            code_retry(&state, &firm, &csrf, &form.token, &link, &error)
+        }
+        Consumed::Voided => {
+            let why = tr(&state, "link_invalid.why_too_many_codes", &[]);
+            unusable_link(&state, &firm, &csrf, "too_many_codes", Some(&why))
+        }
+        Consumed::Gone => unusable_link(&state, &firm, &csrf, "gone", None),
+    }
+}
+
+fn code_retry(
+    state: &AppState,
+    firm: &Firm,
+    csrf: &str,
+    token: &str,
+    link: &VerifiedLink<'_>,
+    error: &str,
+) -> Result<Response> {
+    let extra = context! {
+        token => token,
+        invitation => link.purpose == LinkPurpose::Invitation,
+        error => error,
+    };
+    let html = page(state, "link_code.html", firm, csrf, None, extra)?;
+    Ok((StatusCode::UNPROCESSABLE_ENTITY, token_page(html)).into_response())
+}
+
+/// The link is used up: start a session if the contact still has access under the same epoch.
+async fn sign_in(
+    state: &AppState,
+    firm: &Firm,
+    csrf: &str,
+    jar: &CookieJar,
+    (contact_id, epoch, purpose): (&str, i64, LinkPurpose),
+    proof: &'static str,
+) -> Result<Response> {
+    let via_invitation = purpose == LinkPurpose::Invitation;
+    let recorded = state
+        .sign_ins
+        .record(SignIn {
+            firm_id: firm.id.clone(),
+            contact_id: contact_id.to_string(),
+            epoch,
+            via_invitation,
+        })
+        .await?;
+    if !recorded {
+        return unusable_link(state, firm, csrf, "revoked", None);
+    }
+    let previous = cookies::get(jar, cookies::SESSION, state.config.cookie_secure);
+    let cookie = sessions::start(state, previous, &firm.id, contact_id, epoch).await?;
+    state.metrics.link_consumed(proof);
+    tracing::info!(contact = %contact_id, proof, "signed in with a magic link");
+    Ok((jar.clone().add(cookie), Redirect::to("/")).into_response())
+}
+
+fn reject_reason(error: LinkError) -> &'static str {
+    match error {
+        LinkError::Malformed => "malformed",
+        LinkError::UnknownKey => "unknown_key",
+        LinkError::BadTag => "bad_tag",
+        LinkError::Expired => "expired",
+    }
+}
+
+/// The friendly page for a used, expired, unknown or voided link, with a form for a new one.
+/// It does not say which, so it tells an attacker nothing.
+fn unusable_link(
+    state: &AppState,
+    firm: &Firm,
+    csrf: &str,
+    reason: &'static str,
+    why: Option<&str>,
+) -> Result<Response> {
+    state.metrics.link_rejected(reason);
+    let html = page(
+        state,
+        "link_invalid.html",
+        firm,
+        csrf,
+        None,
+        context! { why => why },
+    )?;
+    Ok((StatusCode::GONE, token_page(html)).into_response())
+}
+
+/// Pages reached with a token in the URL: no referrer, no caching.
+fn token_page(html: axum::response::Html<String>) -> Response {
+    let mut response = html.into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+#[derive(Deserialize)]
+struct LogoutForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+impl CsrfProtected for LogoutForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+async fn logout(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    ProtectedForm(_form): ProtectedForm<LogoutForm>,
+) -> Result<Response> {
+    let secure = state.config.cookie_secure;
+    if let Some(value) = cookies::get(&jar, cookies::SESSION, secure) {
+        sessions::end(&state, value).await?;
+    }
+    let jar = jar.add(cookies::removal(cookies::SESSION, secure));
+    Ok((jar, Redirect::to("/login?signed_out=1")).into_response())
+}

@@ -1,0 +1,162 @@
+//! Requests from the client to the firm: the box on the home page starts one
+//! (`POST /requests`), `GET /requests/{id}` shows the thread, `POST /requests/{id}/messages`
+//! replies. Only the contact who started a request can reach it.
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use minijinja::context;
+use portico_shared::ids::looks_like;
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+use crate::http::extract::ClientSession;
+use crate::http::extract::{CsrfProtected, CsrfToken, ProtectedForm};
+use crate::http::layout::{page, tr};
+use crate::http::views::{message_body, render_home};
+use crate::state::AppState;
+
+const SUBJECT_CHARS: usize = 80;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/requests", post(start))
+        .route("/requests/{id}", get(show))
+        .route("/requests/{id}/messages", post(reply))
+}
+
+#[derive(Deserialize)]
+struct MessageForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    body: String,
+}
+
+impl CsrfProtected for MessageForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+/// A subject from the first line of the message.
+fn subject_of(body: &str) -> String {
+    let first = body.lines().next().unwrap_or_default().trim();
+    let mut subject: String = first.chars().take(SUBJECT_CHARS).collect();
+    if first.chars().count() > SUBJECT_CHARS {
+        subject.push('…');
+    }
+    subject
+}
+
+async fn start(
+    State(state): State<AppState>,
+    session: ClientSession,
+    CsrfToken(csrf): CsrfToken,
+    ProtectedForm(form): ProtectedForm<MessageForm>,
+) -> Result<Response> {
+    let body = match message_body(&form.body) {
+        Ok(body) => body,
+        Err(problem) => {
+            let problem = tr(&state, problem, &[]);
+            let html = render_home(&state, &session, &csrf, Some((&problem, &form.body))).await?;
+            return Ok((StatusCode::UNPROCESSABLE_ENTITY, html).into_response());
+        }
+    };
+    let conversation = state
+        .store
+        .start_conversation(
+            &session.firm.id,
+            &session.contact.id,
+            &subject_of(&body),
+            &body,
+        )
+        .await?;
+    Ok(Redirect::to(&format!("/requests/{}", conversation.id)).into_response())
+}
+
+async fn thread(
+    state: &AppState,
+    session: &ClientSession,
+    csrf: &str,
+    id: &str,
+    error: Option<(&str, &str)>,
+) -> Result<axum::response::Html<String>> {
+    if !looks_like("cv", id) {
+        return Err(Error::NotFound);
+    }
+    let (conversation, messages) = state
+        .store
+        .conversation(&session.firm.id, Some(&session.contact.id), id)
+        .await?
+        .ok_or(Error::NotFound)?;
+    let messages: Vec<_> = messages
+        .iter()
+        .map(|m| {
+            // ISO here; the template writes it in the page's language.
+            let day = time::OffsetDateTime::from_unix_timestamp(m.created_at)
+                .map(|t| t.date().to_string())
+                .unwrap_or_default();
+            context! { from_client => m.author == "client", body => &m.body, day => day }
+        })
+        .collect();
+    let extra = context! {
+        conversation => context! { id => &conversation.id, subject => &conversation.subject },
+        messages => messages,
+        error => error.map(|e| e.0),
+        draft => error.map(|e| e.1),
+    };
+    page(
+        state,
+        "request.html",
+        &session.firm,
+        csrf,
+        Some(session),
+        extra,
+    )
+}
+
+async fn show(
+    State(state): State<AppState>,
+    session: ClientSession,
+    CsrfToken(csrf): CsrfToken,
+    Path(id): Path<String>,
+) -> Result<Response> {
+    Ok(thread(&state, &session, &csrf, &id, None)
+        .await?
+        .into_response())
+}
+
+async fn reply(
+    State(state): State<AppState>,
+    session: ClientSession,
+    CsrfToken(csrf): CsrfToken,
+    Path(id): Path<String>,
+    ProtectedForm(form): ProtectedForm<MessageForm>,
+) -> Result<Response> {
+    let body = match message_body(&form.body) {
+        Ok(body) => body,
+        Err(problem) => {
+            let problem = tr(&state, problem, &[]);
+            let html = thread(&state, &session, &csrf, &id, Some((&problem, &form.body))).await?;
+            return Ok((StatusCode::UNPROCESSABLE_ENTITY, html).into_response());
+        }
+    };
+    if !looks_like("cv", &id) {
+        return Err(Error::NotFound);
+    }
+    state
+        .store
+        .add_message(
+            &session.firm.id,
+            Some(&session.contact.id),
+            &id,
+            "client",
+            &body,
+        )
+        .await?
+        .ok_or(Error::NotFound)?;
+    Ok(Redirect::to(&format!("/requests/{id}#latest")).into_response())
+}

@@ -1,0 +1,151 @@
+//! A shared task in the portal: `GET /tasks/{id}`, ticking checklist items, completing it
+//! (its documents are in `files`).
+//! Every query is scoped to the host's firm and the signed-in contact; anything else is 404.
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use minijinja::context;
+use portico_shared::ids::looks_like;
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+use crate::http::extract::ClientSession;
+use crate::http::extract::{CsrfProtected, CsrfToken, ProtectedForm};
+use crate::http::layout::page;
+use crate::http::views::today;
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/tasks/{id}", get(show))
+        .route("/tasks/{id}/complete", post(complete))
+        .route("/tasks/{id}/checklist/{item}", post(tick))
+}
+
+async fn show(
+    State(state): State<AppState>,
+    session: ClientSession,
+    CsrfToken(csrf): CsrfToken,
+    Path(id): Path<String>,
+) -> Result<Html<String>> {
+    if !looks_like("tk", &id) {
+        return Err(Error::NotFound);
+    }
+    let detail = state
+        .store
+        .client_task(&session.firm.id, &session.contact.id, &id)
+        .await?
+        .ok_or(Error::NotFound)?;
+    let task = &detail.task;
+    let done = detail.checklist.iter().filter(|i| i.done).count();
+    let files = state.store.task_files(&session.firm.id, &task.id).await?;
+    let types = &state.config.upload_types;
+    let extra = context! {
+        task => context! {
+            id => &task.id,
+            title => &task.title,
+            description => &task.description,
+            due => task.due_date.clone(),
+            overdue => task.status == "open" && task.due_date.as_deref().is_some_and(|d| d < today().as_str()),
+            completed => task.status == "completed",
+            completed_on => task.completed_at.and_then(|t| time::OffsetDateTime::from_unix_timestamp(t).ok())
+                .map(|t| t.date().to_string()),
+        },
+        checklist => &detail.checklist,
+        items_done => done,
+        files => crate::http::views::rows(&files, &session.contact.id),
+        upload => context! {
+            accept => types.iter().map(|t| format!(".{}", t.ext)).collect::<Vec<_>>().join(","),
+            types => crate::http::views::accepted(&state),
+            limit => portico_shared::units::megabytes(state.config.upload_max_bytes),
+        },
+    };
+    page(
+        &state,
+        "task.html",
+        &session.firm,
+        &csrf,
+        Some(&session),
+        extra,
+    )
+}
+
+#[derive(Deserialize)]
+struct TickForm {
+    #[serde(default)]
+    csrf: String,
+    /// `true` to tick, `false` to untick.
+    #[serde(default)]
+    done: String,
+}
+
+impl CsrfProtected for TickForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+async fn tick(
+    State(state): State<AppState>,
+    session: ClientSession,
+    Path((id, item)): Path<(String, String)>,
+    ProtectedForm(form): ProtectedForm<TickForm>,
+) -> Result<Response> {
+    if !looks_like("tk", &id) || !looks_like("ci", &item) {
+        return Err(Error::NotFound);
+    }
+    let done = match form.done.as_str() {
+        "true" => true,
+        "false" => false,
+        _ => return Err(Error::invalid("done", "done must be true or false")),
+    };
+    let (firm, contact) = (&session.firm.id, &session.contact.id);
+    if !state
+        .store
+        .set_item_done(firm, contact, &id, &item, done)
+        .await?
+    {
+        // Not theirs (404), or the task is completed: then the page shows it as it is.
+        state
+            .store
+            .client_task(firm, contact, &id)
+            .await?
+            .ok_or(Error::NotFound)?;
+    }
+    Ok(Redirect::to(&format!("/tasks/{id}#item-{item}")).into_response())
+}
+
+#[derive(Deserialize)]
+struct CompleteForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+impl CsrfProtected for CompleteForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+async fn complete(
+    State(state): State<AppState>,
+    session: ClientSession,
+    Path(id): Path<String>,
+    ProtectedForm(_form): ProtectedForm<CompleteForm>,
+) -> Result<Response> {
+    if !looks_like("tk", &id) {
+        return Err(Error::NotFound);
+    }
+    let (firm, contact) = (&session.firm.id, &session.contact.id);
+    if !state.store.complete_task(firm, contact, &id).await? {
+        // Already completed is fine; not theirs is 404.
+        state
+            .store
+            .client_task(firm, contact, &id)
+            .await?
+            .ok_or(Error::NotFound)?;
+    }
+    Ok(Redirect::to(&format!("/tasks/{id}")).into_response())
+}

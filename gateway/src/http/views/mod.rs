@@ -1,0 +1,13 @@
+//! What pages of more than one route show, built from the store's rows: the home page, a
+//! task's documents, a message as typed, today's date. Both route groups may use these; no
+//! route module imports another.
+
+mod dates;
+mod files;
+mod home;
+mod messages;
+
+pub use dates::today;
+pub use files::{FileRow, accepted, accepted_labels, rows};
+pub use home::render_home;
+pub use messages::{MAX_BODY, message_body};

@@ -1,0 +1,16 @@
+//! The work handlers call, free of routing: sign-in machinery (magic links, sessions, company
+//! handover, the batched sign-in writes, CSRF tokens, cookies, the client's address),
+//! notifications to clients, the store of uploaded documents, and the caches of firms and
+//! home pages.
+
+pub mod client_ip;
+pub mod content;
+pub mod cookies;
+pub mod csrf;
+pub mod firm_cache;
+pub mod handover;
+pub mod links;
+pub mod notify;
+pub mod page_cache;
+pub mod sessions;
+pub mod sign_ins;
