@@ -49,6 +49,19 @@ pub enum Command {
         #[command(subcommand)]
         action: FilesAction,
     },
+    /// Check the firms' contacts.
+    Contacts {
+        #[command(subcommand)]
+        action: ContactsAction,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum ContactsAction {
+    /// List contacts whose stored email address is no longer accepted (display text, a
+    /// domain literal, a quoted local part…). They are not changed: such a contact cannot
+    /// sign in or be invited until staff correct the address. Exits 1 when any is found.
+    Check,
 }
 
 #[derive(Subcommand)]
@@ -87,6 +100,9 @@ pub enum ApiKeyAction {
 
 pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
     match command {
+        Command::Contacts {
+            action: ContactsAction::Check,
+        } => check_contacts(&*open_store(&config).await?).await,
         Command::Serve => serve(config).await,
         Command::Migrate => {
             let store = open_store(&config).await?;
@@ -353,6 +369,38 @@ async fn seed_tasks(store: &dyn Store, firm: &Firm) -> anyhow::Result<()> {
             checklist: checklist.into_iter().map(String::from).collect(),
         };
         store.create_task(&firm.id, &new).await?;
+    }
+    Ok(())
+}
+
+/// Prints each contact whose stored address does not parse as an address today, a line
+/// each (firm, contact id, the reason; the address masked), and fails when there is one.
+async fn check_contacts(store: &dyn Store) -> anyhow::Result<()> {
+    const PAGE: i64 = 1000;
+    let (mut checked, mut refused) = (0u64, 0u64);
+    let mut after = String::new();
+    loop {
+        let page = store.stored_addresses(&after, PAGE).await?;
+        for stored in &page {
+            checked += 1;
+            if let Err(problem) = Email::parse(&stored.email) {
+                refused += 1;
+                println!(
+                    "{}\t{}\t{}\t{problem}",
+                    stored.firm_slug,
+                    stored.contact_id,
+                    portico_shared::email::mask(&stored.email)
+                );
+            }
+        }
+        match page.last() {
+            Some(last) if page.len() as i64 == PAGE => after = last.contact_id.clone(),
+            _ => break,
+        }
+    }
+    println!("{checked} contacts checked, {refused} with an address to correct");
+    if refused > 0 {
+        anyhow::bail!("{refused} contacts have an address that is no longer accepted");
     }
     Ok(())
 }

@@ -2,6 +2,7 @@
 //! the mailer). Only contacts who can see the item in their portal, and who have not turned
 //! that kind of email off in their settings, are notified ([`recipient`] decides both).
 
+use portico_shared::email::Email;
 use portico_shared::mail::{FirmBrand, MailJob, Recipient, Template};
 use portico_shared::store::{Contact, Conversation, Firm, Notification, TaskDetail};
 use serde_json::json;
@@ -19,7 +20,9 @@ fn brand(state: &AppState, firm: &Firm) -> FirmBrand {
     }
 }
 
-/// The contact to email about `kind`, if they have portal access and want such emails.
+/// The contact to email about `kind`, if they have portal access, want such emails, and
+/// their stored address is one we accept (an older, unaccepted one waits for staff to
+/// correct it: `gateway contacts check` lists them).
 pub async fn recipient(
     state: &AppState,
     firm: &Firm,
@@ -30,7 +33,7 @@ pub async fn recipient(
         .store
         .contact(&firm.id, contact_id)
         .await?
-        .filter(|c| c.portal_access && c.wants(kind)))
+        .filter(|c| c.portal_access && c.wants(kind) && Email::parse(&c.email).is_ok()))
 }
 
 fn job(state: &AppState, firm: &Firm, template: Template, contact: &Contact) -> MailJob {

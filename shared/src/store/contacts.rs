@@ -162,6 +162,22 @@ pub trait ContactStore {
         contact_id: &str,
         expires_at: i64,
     ) -> Result<Invitation, StoreError>;
+    /// Every contact's stored address, in pages of `limit` ordered by contact id, after
+    /// `after` (a contact id); for checking stored data, never on a request path.
+    async fn stored_addresses(
+        &self,
+        after: &str,
+        limit: i64,
+    ) -> Result<Vec<StoredAddress>, StoreError>;
+}
+
+/// A contact's address as stored, with where it belongs: what `gateway contacts check`
+/// reads.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct StoredAddress {
+    pub firm_slug: String,
+    pub contact_id: String,
+    pub email: String,
 }
 
 macro_rules! contact_columns {
@@ -382,6 +398,22 @@ macro_rules! contact_store {
                     .await?;
                 }
                 Ok(recorded)
+            }
+
+            async fn stored_addresses(
+                &self,
+                after: &str,
+                limit: i64,
+            ) -> Result<Vec<StoredAddress>, StoreError> {
+                Ok(sqlx::query_as(
+                    "SELECT firms.slug AS firm_slug, contacts.id AS contact_id, contacts.email \
+                     FROM contacts JOIN firms ON firms.id = contacts.firm_id \
+                     WHERE contacts.id > $1 ORDER BY contacts.id LIMIT $2",
+                )
+                .bind(after)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?)
             }
 
             async fn record_invitation(

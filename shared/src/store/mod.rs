@@ -60,7 +60,7 @@ mod tasks;
 
 pub use contacts::{
     Contact, ContactPatch, ContactQuery, ContactStore, Invitation, NewContact, Notification,
-    Preferences, SessionContact, SignIn,
+    Preferences, SessionContact, SignIn, StoredAddress,
 };
 pub use conversations::{Conversation, ConversationStore, Message};
 pub use files::{FileStore, NewFile, TaskFile};

@@ -201,6 +201,15 @@ async fn invite(
             message: "grant portal access (PATCH portal_access: true) before inviting".into(),
         });
     }
+    if Email::parse(&contact.email).is_err() {
+        return Err(Error::Conflict {
+            code: "email_invalid",
+            message: "the contact's stored email address is no longer accepted \
+                      (gateway contacts check lists such contacts): correct it (PATCH email) \
+                      before inviting"
+                .into(),
+        });
+    }
     let expires_at = links::invite(&state, &firm, &contact).await?;
     let invitation = state
         .store
