@@ -106,6 +106,10 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(1024 * 1024))
         .layer(middleware::from_fn_with_state(
             state.clone(),
+            http::extract::client::resolve_client,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
             http::ops::track,
         ))
         .layer(TimeoutLayer::with_status_code(

@@ -1,6 +1,8 @@
 //! Prometheus metrics of the gateway, served as text on `GET /metrics`. Each gateway holds its
 //! own registry (no global recorder), so several can run in one process, as tests do.
 
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -42,6 +44,8 @@ pub struct Metrics {
     pub home_pages: Family<KindLabels, Counter>,
     pub mail_queue_depth: Gauge,
     pub mail_dead_depth: Gauge,
+    proxy_without_forwarded_for: Counter,
+    warned_proxy: AtomicBool,
 }
 
 fn latency_histogram() -> Histogram {
@@ -62,6 +66,12 @@ impl Default for Metrics {
         let home_pages = Family::<KindLabels, Counter>::default();
         let mail_queue_depth = Gauge::default();
         let mail_dead_depth = Gauge::default();
+        let proxy_without_forwarded_for = Counter::default();
+        registry.register(
+            "proxy_requests_without_forwarded_for",
+            "Requests from a trusted proxy that carried no X-Forwarded-For",
+            proxy_without_forwarded_for.clone(),
+        );
         registry.register("http_requests", "HTTP requests answered", requests.clone());
         registry.register(
             "http_request_duration_seconds",
@@ -120,11 +130,27 @@ impl Default for Metrics {
             home_pages,
             mail_queue_depth,
             mail_dead_depth,
+            proxy_without_forwarded_for,
+            warned_proxy: AtomicBool::new(false),
         }
     }
 }
 
 impl Metrics {
+    /// A request from a trusted proxy without `X-Forwarded-For`: counted, and the first one
+    /// logged (the proxy is misconfigured: all its clients share its address).
+    pub fn proxy_without_forwarded_for(&self, proxy: IpAddr) {
+        self.proxy_without_forwarded_for.inc();
+        if !self.warned_proxy.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                %proxy,
+                "a trusted proxy sent a request without X-Forwarded-For: every client behind it \
+                 shares one address and one rate-limit bucket; make it add the header \
+                 (counted in portico_proxy_requests_without_forwarded_for_total; logged once)"
+            );
+        }
+    }
+
     pub fn link_issued(&self, kind: &'static str) {
         self.links_issued.get_or_create(&KindLabels { kind }).inc();
     }

@@ -239,6 +239,16 @@ impl Config {
                 "expected at least 16 characters".to_string(),
             ));
         }
+        // Behind a proxy on the same machine every request arrives from loopback, so the
+        // loopback rule that guards /metrics without a token would let anyone read it.
+        if !trusted_proxies.is_empty() && metrics_token.is_none() {
+            return Err(err(
+                "PORTICO_TRUSTED_PROXIES",
+                "is set, so PORTICO_METRICS_TOKEN must be set too (16+ characters): behind a \
+                 proxy, /metrics cannot tell a scraper from a relayed request"
+                    .to_string(),
+            ));
+        }
         let upload_max_bytes = parse_with(&get, "PORTICO_UPLOAD_MAX_BYTES", "25MB", parse_size)?;
         let upload_types = parse_with(
             &get,

@@ -481,6 +481,7 @@ async fn per_ip_limit_answers_429_and_trusts_forwarded_for_only_from_proxies() {
     let app = TestApp::spawn_with(&[
         ("PORTICO_LOGIN_PER_IP", "3/min"),
         ("PORTICO_TRUSTED_PROXIES", "127.0.0.1/32"),
+        ("PORTICO_METRICS_TOKEN", "metrics-token-0123456789"),
     ])
     .await;
     let firm = app.create_firm("acme").await;

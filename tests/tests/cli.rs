@@ -51,6 +51,12 @@ async fn bad_configuration_stops_with_one_line_naming_the_variable() {
             "k1:tooshort",
             "gateway: PORTICO_SIGNING_KEYS:",
         ),
+        // Behind a proxy, /metrics cannot rely on "loopback only": a token is required.
+        (
+            "PORTICO_TRUSTED_PROXIES",
+            "10.0.0.0/8",
+            "gateway: PORTICO_TRUSTED_PROXIES: is set, so PORTICO_METRICS_TOKEN must be set too",
+        ),
     ];
     for (var, value, expected) in cases {
         let (code, lines) = fails_with(var, value).await;
@@ -311,4 +317,51 @@ async fn logs_are_json_lines_without_tokens_codes_or_addresses_and_sigterm_exits
         lines.iter().any(|l| l.contains("\"path\":\"/auth/magic\"")),
         "paths are logged"
     );
+}
+
+#[tokio::test]
+async fn a_trusted_proxy_without_forwarded_for_is_logged_once_and_counted() {
+    let token = "metrics-token-0123456789";
+    let (_, vars) = test_config(&[
+        ("PORTICO_TRUSTED_PROXIES", "127.0.0.1"),
+        ("PORTICO_METRICS_TOKEN", token),
+    ])
+    .await;
+    let (_child, port, lines) = serve(&vars);
+    let client = reqwest::Client::new();
+    let health = format!("http://127.0.0.1:{port}/healthz");
+    for _ in 0..3 {
+        let r = client.get(&health).send().await.unwrap();
+        assert_eq!(r.status(), reqwest::StatusCode::OK);
+    }
+    // Forwarded requests are fine and not counted.
+    client
+        .get(&health)
+        .header("x-forwarded-for", "203.0.113.9")
+        .send()
+        .await
+        .unwrap();
+    let metrics = client
+        .get(format!("http://127.0.0.1:{port}/metrics"))
+        .bearer_auth(token)
+        .header("x-forwarded-for", "203.0.113.9")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("portico_proxy_requests_without_forwarded_for_total 3"),
+        "{metrics}"
+    );
+    let warnings: Vec<String> = lines
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|l| l.contains("without X-Forwarded-For"))
+        .cloned()
+        .collect();
+    assert_eq!(warnings.len(), 1, "logged once: {warnings:?}");
+    assert!(warnings[0].contains("\"WARN\""), "{}", warnings[0]);
 }

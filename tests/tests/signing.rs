@@ -246,7 +246,11 @@ async fn a_client_reads_and_signs_a_document_with_a_full_audit_trail() {
 
 #[tokio::test]
 async fn a_client_declines_from_behind_a_trusted_proxy_and_staff_list_requests() {
-    let app = TestApp::spawn_with(&[("PORTICO_TRUSTED_PROXIES", "127.0.0.1")]).await;
+    let app = TestApp::spawn_with(&[
+        ("PORTICO_TRUSTED_PROXIES", "127.0.0.1"),
+        ("PORTICO_METRICS_TOKEN", "metrics-token-0123456789"),
+    ])
+    .await;
     let firm = app.create_firm("acme").await;
     let slug = firm.firm.slug.clone();
     let ann = app.add_contact(&firm, "ann@example.com", true).await;

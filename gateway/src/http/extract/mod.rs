@@ -1,13 +1,15 @@
 //! Extractors: what a handler's signature asks for, read from the request before it runs, so
 //! a handler never looks at headers or cookies itself. `portal` carries the firm of the host
 //! and the signed-in client; `csrf` the checked forms; `api` the firm of the bearer key and
-//! JSON bodies; `host` the host name they all start from.
+//! JSON bodies; `client` the client's address; `host` the host name they start from.
 
 pub mod api;
+pub mod client;
 pub mod csrf;
 pub mod host;
 pub mod portal;
 
 pub use api::{ApiFirm, ApiJson, ApiQuery};
+pub use client::ClientOrigin;
 pub use csrf::{CsrfProtected, CsrfToken, ProtectedForm, ProtectedMultipart};
-pub use portal::{ClientOrigin, ClientSession, MaybeSession, PortalFirm};
+pub use portal::{ClientSession, MaybeSession, PortalFirm};

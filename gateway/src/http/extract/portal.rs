@@ -2,10 +2,7 @@
 //! `Host`) and [`ClientSession`] (the signed-in contact *of that firm*). A handler that takes
 //! them is written with the firm and contact already in hand and never reads headers or cookies.
 
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, FromRequestParts};
-use axum::http::header::USER_AGENT;
+use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum_extra::extract::cookie::CookieJar;
 use portico_shared::store::{Contact, Firm, SessionContact};
@@ -13,7 +10,6 @@ use portico_shared::store::{Contact, Firm, SessionContact};
 use super::host::{firm_slug, request_host};
 use crate::error::Error;
 use crate::i18n::{self, Lang};
-use crate::services::client_ip::client_ip;
 use crate::services::{cookies, sessions};
 use crate::state::AppState;
 
@@ -106,38 +102,5 @@ impl FromRequestParts<AppState> for ClientSession {
             .await?
             .0
             .ok_or(Error::SignInRequired)
-    }
-}
-
-/// Where a request comes from, for audit trails: the client address (through trusted proxies
-/// only) and the user agent, cut to a sane length.
-#[derive(Clone, Debug)]
-pub struct ClientOrigin {
-    pub ip: Option<String>,
-    pub user_agent: Option<String>,
-}
-
-const MAX_USER_AGENT: usize = 512;
-
-impl FromRequestParts<AppState> for ClientOrigin {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, std::convert::Infallible> {
-        let ip = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(peer)| {
-                client_ip(peer.ip(), &parts.headers, &state.config.trusted_proxies).to_string()
-            });
-        let user_agent = parts.headers.get(USER_AGENT).map(|v| {
-            String::from_utf8_lossy(v.as_bytes())
-                .chars()
-                .take(MAX_USER_AGENT)
-                .collect()
-        });
-        Ok(ClientOrigin { ip, user_agent })
     }
 }

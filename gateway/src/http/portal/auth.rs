@@ -4,7 +4,6 @@
 //! without a proof that only the client has: the binding cookie of the browser that asked for
 //! the link (one click, `GET` only, never `HEAD`), or the short code from the same email.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -24,10 +23,10 @@ use tower_governor::GovernorLayer;
 use tower_governor::governor::GovernorConfigBuilder;
 
 use crate::error::{Error, Result};
+use crate::http::extract::client::ClientNetworkKey;
 use crate::http::extract::{CsrfProtected, CsrfToken, ProtectedForm};
 use crate::http::extract::{MaybeSession, PortalFirm};
 use crate::http::layout::{page, tr};
-use crate::services::client_ip::ClientIpKey;
 use crate::services::cookies;
 use crate::services::links::{self, Consumed, Issued, Proof};
 use crate::services::sessions;
@@ -47,13 +46,11 @@ pub fn router(state: &AppState) -> Router<AppState> {
 /// `PORTICO_LOGIN_PER_IP` on the two POSTs that guess or spend: asking for links, trying codes.
 fn per_ip_limit(
     state: &AppState,
-) -> GovernorLayer<ClientIpKey, governor::middleware::NoOpMiddleware, axum::body::Body> {
+) -> GovernorLayer<ClientNetworkKey, governor::middleware::NoOpMiddleware, axum::body::Body> {
     let rate = state.config.login_per_ip;
     let period = rate.per / rate.count;
     let config = GovernorConfigBuilder::default()
-        .key_extractor(ClientIpKey {
-            trusted: Arc::new(state.config.trusted_proxies.clone()),
-        })
+        .key_extractor(ClientNetworkKey)
         .period(period.max(Duration::from_millis(1)))
         .burst_size(rate.count)
         .methods(vec![Method::POST])
