@@ -34,9 +34,15 @@ pub enum Purpose {
     Handover,
     /// Keyed hashes of email addresses in rate-limit counters.
     RateKey,
+    /// The tag over the fields of a Redis record that never change after it is written (a
+    /// session, a link, a handover) and the key it lives under, so a record copied or edited
+    /// by someone who can write to Redis does not verify.
+    RedisRecord,
+    /// The tag over a mail job's content, its id and the Redis prefix it was enqueued under.
+    MailJob,
 }
 
-const PURPOSES: [(Purpose, &str); 8] = [
+const PURPOSES: [(Purpose, &str); 10] = [
     (Purpose::LinkTag, "portico/link-tag/v1"),
     (Purpose::LinkLookup, "portico/link-lookup/v1"),
     (Purpose::LinkCode, "portico/link-code/v1"),
@@ -45,6 +51,8 @@ const PURPOSES: [(Purpose, &str); 8] = [
     (Purpose::Csrf, "portico/csrf/v1"),
     (Purpose::Handover, "portico/handover/v1"),
     (Purpose::RateKey, "portico/rate-key/v1"),
+    (Purpose::RedisRecord, "portico/redis-record/v1"),
+    (Purpose::MailJob, "portico/mail-job/v1"),
 ];
 
 const SEAL_LABEL: &str = "portico/mail-seal/v1";
