@@ -97,6 +97,7 @@ impl Scratch {
             ("PORTICO_SIGNING_KEYS", keys.to_config_string()),
             ("PORTICO_LOGIN_PER_IP", "1000000000/min".into()),
             ("PORTICO_LOGIN_PER_EMAIL", "1000000000/min".into()),
+            ("PORTICO_LOGIN_MAILS_PER_DAY", "100000".into()),
         ]);
         for inherited in ["PATH", "RUST_LOG"] {
             if let Ok(value) = std::env::var(inherited) {

@@ -35,7 +35,13 @@ pub struct Config {
     pub cookie_secure: bool,
     pub trusted_proxies: Vec<IpNet>,
     pub login_per_ip: Rate,
+    /// Links asked for one address of a firm from one network (IPv4 address, IPv6 /64).
     pub login_per_email: Rate,
+    /// Sign-in mails to one address of a firm per day; past it no mail goes.
+    pub login_mails_per_day: u32,
+    /// How long after `POST /login` the asking browser signs in with one click; later the
+    /// code from the email is needed.
+    pub login_one_click: Duration,
     pub link_ttl: Duration,
     /// Whether asking for a new link voids the older unused ones.
     pub new_link_voids_old: bool,
@@ -187,7 +193,17 @@ impl Config {
         let login_per_email = parse_with(&get, "PORTICO_LOGIN_PER_EMAIL", "5/15min", |v| {
             Rate::parse(v)
         })?;
+        let login_mails_per_day = parse_with(&get, "PORTICO_LOGIN_MAILS_PER_DAY", "20", |v| {
+            v.trim()
+                .parse::<u32>()
+                .ok()
+                .filter(|n| (1..=100_000).contains(n))
+                .ok_or_else(|| "expected a whole number from 1 to 100000".to_string())
+        })?;
         let link_ttl = parse_with(&get, "PORTICO_LINK_TTL", "7d", parse_duration)?;
+        // A binding cannot outlive its link: the shorter of the two.
+        let login_one_click =
+            parse_with(&get, "PORTICO_LOGIN_ONE_CLICK", "1h", parse_duration)?.min(link_ttl);
         let new_link_voids_old =
             parse_with(&get, "PORTICO_NEW_LINK_VOIDS_OLD", "false", parse_bool)?;
         let session_idle = parse_with(&get, "PORTICO_SESSION_IDLE", "12h", parse_duration)?;
@@ -283,6 +299,8 @@ impl Config {
             trusted_proxies,
             login_per_ip,
             login_per_email,
+            login_mails_per_day,
+            login_one_click,
             link_ttl,
             new_link_voids_old,
             session_idle,
@@ -391,6 +409,8 @@ mod tests {
         assert_eq!(c.portal_url("acme"), "http://acme.localhost:8080");
         assert_eq!(c.link_ttl, Duration::from_secs(7 * 86_400));
         assert_eq!(c.login_per_email.count, 5);
+        assert_eq!(c.login_mails_per_day, 20);
+        assert_eq!(c.login_one_click, Duration::from_secs(3600));
         assert!(c.cookie_secure);
         assert_eq!(c.upload_max_bytes, 25 * 1024 * 1024);
         assert!(c.upload_types.iter().any(|t| t.ext == "pdf"));

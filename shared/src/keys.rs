@@ -229,6 +229,30 @@ impl Keyring {
     pub fn get(&self, id: &str) -> Option<&SigningKey> {
         self.keys.iter().find(|k| k.id == id)
     }
+
+    /// `{key id}.{tag}`: the [`Purpose::RedisRecord`] tag of a Redis record under the active
+    /// key. `parts` are the record's key and every field that never changes after it is
+    /// written.
+    pub fn tag_record(&self, parts: &[&[u8]]) -> String {
+        let key = self.active();
+        format!(
+            "{}.{}",
+            key.id,
+            b64(key.sign(Purpose::RedisRecord, parts).as_ref())
+        )
+    }
+
+    /// Whether `tag` is [`Keyring::tag_record`]'s over `parts`, under a key still in the ring
+    /// (so retiring a key ends the records it tagged).
+    pub fn verify_record(&self, tag: &str, parts: &[&[u8]]) -> bool {
+        let Some((id, tag)) = tag.split_once('.') else {
+            return false;
+        };
+        match (self.get(id), unb64(tag)) {
+            (Some(key), Some(tag)) => key.verify(Purpose::RedisRecord, parts, &tag),
+            _ => false,
+        }
+    }
 }
 
 fn framed(parts: &[&[u8]]) -> Vec<u8> {
@@ -314,5 +338,28 @@ mod tests {
         let second = Keyring::load_or_generate(&dir).unwrap();
         assert_eq!(first.to_config_string(), second.to_config_string());
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn record_tags_cover_every_part_and_die_with_their_key() {
+        let old = Keyring::generate("k1");
+        let tag = old.tag_record(&[b"portico:session:abc", b"ct_1", b"7"]);
+        assert!(old.verify_record(&tag, &[b"portico:session:abc", b"ct_1", b"7"]));
+        assert!(!old.verify_record(&tag, &[b"portico:session:abd", b"ct_1", b"7"]));
+        assert!(!old.verify_record(&tag, &[b"portico:session:abc", b"ct_2", b"7"]));
+        assert!(!old.verify_record(&tag, &[b"portico:session:abc", b"ct_1", b"8"]));
+        assert!(!old.verify_record("", &[b"portico:session:abc", b"ct_1", b"7"]));
+        assert!(!old.verify_record("k1.AAAA", &[b"portico:session:abc", b"ct_1", b"7"]));
+        // Rotation: a new key first, the old one still verifying; then the old one retired.
+        let new = Keyring::generate("k2");
+        let both = Keyring::parse(&format!(
+            "{},{}",
+            new.to_config_string(),
+            old.to_config_string()
+        ))
+        .unwrap();
+        assert!(both.verify_record(&tag, &[b"portico:session:abc", b"ct_1", b"7"]));
+        let retired = Keyring::parse(&new.to_config_string()).unwrap();
+        assert!(!retired.verify_record(&tag, &[b"portico:session:abc", b"ct_1", b"7"]));
     }
 }

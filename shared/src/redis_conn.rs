@@ -36,9 +36,15 @@ impl RedisKeys {
         format!("{}session:{hash}", self.prefix)
     }
 
-    /// The per-email-and-firm counter of links asked for.
-    pub fn email_rate(&self, firm_id: &str, email_hash: &str) -> String {
-        format!("{}rate:email:{firm_id}:{email_hash}", self.prefix)
+    /// The counter of links asked for one address of a firm from one network (the hash is
+    /// keyed over both).
+    pub fn email_rate(&self, firm_id: &str, asker_hash: &str) -> String {
+        format!("{}rate:email:{firm_id}:{asker_hash}", self.prefix)
+    }
+
+    /// The counter of sign-in mails sent to one address of a firm in the last day.
+    pub fn email_mails_today(&self, firm_id: &str, email_hash: &str) -> String {
+        format!("{}rate:mails:{firm_id}:{email_hash}", self.prefix)
     }
 
     pub fn mail_stream(&self) -> String {

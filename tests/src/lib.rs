@@ -108,6 +108,7 @@ pub async fn test_config(overrides: &[(&str, &str)]) -> (Config, HashMap<String,
         // Generous by default; tests of the limits lower them.
         ("PORTICO_LOGIN_PER_IP".into(), "10000/min".into()),
         ("PORTICO_LOGIN_PER_EMAIL".into(), "1000/15min".into()),
+        ("PORTICO_LOGIN_MAILS_PER_DAY".into(), "1000".into()),
     ]);
     for (k, v) in overrides {
         vars.insert(k.to_string(), v.to_string());

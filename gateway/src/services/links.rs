@@ -5,13 +5,26 @@
 //!
 //! A link record is a Redis hash: `contact`, `epoch` (the contact's auth epoch when issued),
 //! `purpose`, `code` (keyed hash of the short code), `bind` (keyed hash of the binding cookie,
-//! or empty), `fails` (wrong codes so far). Its TTL is the link's lifetime.
+//! or empty), `bind_until` (until when the binding signs in with one click: `PORTICO_LOGIN_ONE_CLICK`,
+//! an hour by default, after `POST /login`; after that the code is needed), `exp` (the link's expiry), `tag` (the
+//! [`Keyring::tag_record`] over the record's key, the firm and every field above, checked
+//! before a record is believed), `fails` (wrong codes so far: changed by the consume script,
+//! so not tagged; editing it can only void a link sooner or allow five more guesses of a
+//! 40-bit code). Its TTL is the link's lifetime.
+//!
+//! Asking for a login link counts twice: per address, firm and requesting network
+//! (`PORTICO_LOGIN_PER_EMAIL`: one requester cannot lock the owner out, since the owner asks
+//! from another network), and per address and firm per day (`PORTICO_LOGIN_MAILS_PER_DAY`:
+//! past it the answer is the same page but no mail goes, so a firm cannot be made to flood
+//! a client's mailbox). Both counters are plain Redis counters changed inside the script and
+//! carry no tag: forging one can only block or allow asking, never sign anyone in.
 
+use std::net::IpAddr;
 use std::sync::LazyLock;
 use std::time::Duration;
 
 use portico_shared::email::Email;
-use portico_shared::keys::Purpose;
+use portico_shared::keys::{Keyring, Purpose};
 use portico_shared::mail::{FirmBrand, LinkSecrets, MailJob, Recipient, Template};
 use portico_shared::now_unix;
 use portico_shared::store::{Contact, Firm};
@@ -24,10 +37,12 @@ use crate::state::AppState;
 /// Wrong codes after which a link is void.
 pub const MAX_CODE_ATTEMPTS: u32 = 5;
 
-/// KEYS: rate counter (or ""), link, mail stream, previous-link pointer (or "").
+/// KEYS: rate counter (or ""), daily mail counter (or ""), link, mail stream, previous-link
+/// pointer (or "").
 /// ARGV: window secs, limit, expires_at, job JSON, link key prefix, lookup, stream cap (0 for
-/// none), hash field/values…
-/// Returns {1, 0} when issued, {0, ttl} when over the limit.
+/// none), mails a day, hash field/values…
+/// Returns {1, 0} when issued, {0, ttl} when over the limit, {2, 0} when over the day's mails
+/// (nothing written).
 static ISSUE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r#"
@@ -38,34 +53,47 @@ if KEYS[1] ~= '' then
     return {0, redis.call('TTL', KEYS[1])}
   end
 end
-redis.call('HSET', KEYS[2], unpack(ARGV, 8))
-redis.call('EXPIREAT', KEYS[2], ARGV[3])
-if KEYS[4] ~= '' then
-  local previous = redis.call('GET', KEYS[4])
+if KEYS[2] ~= '' then
+  local mails = redis.call('INCR', KEYS[2])
+  if mails == 1 then redis.call('EXPIRE', KEYS[2], 86400) end
+  if mails > tonumber(ARGV[8]) then return {2, 0} end
+end
+redis.call('HSET', KEYS[3], unpack(ARGV, 9))
+redis.call('EXPIREAT', KEYS[3], ARGV[3])
+if KEYS[5] ~= '' then
+  local previous = redis.call('GET', KEYS[5])
   if previous then redis.call('DEL', ARGV[5] .. previous) end
-  redis.call('SET', KEYS[4], ARGV[6], 'EXAT', ARGV[3])
+  redis.call('SET', KEYS[5], ARGV[6], 'EXAT', ARGV[3])
 end
 if ARGV[7] == '0' then
-  redis.call('XADD', KEYS[3], '*', 'job', ARGV[4])
+  redis.call('XADD', KEYS[4], '*', 'job', ARGV[4])
 else
-  redis.call('XADD', KEYS[3], 'MAXLEN', ARGV[7], '*', 'job', ARGV[4])
+  redis.call('XADD', KEYS[4], 'MAXLEN', ARGV[7], '*', 'job', ARGV[4])
 end
 return {1, 0}
 "#,
     )
 });
 
-/// KEYS: link. ARGV: proof field ('code' or 'bind'), proof hash, max wrong codes.
-/// Returns {'ok', contact, epoch, purpose} | {'wrong', attempts left} | {'void'} | {'gone'}.
+/// KEYS: link. ARGV: proof field ('code' or 'bind'), proof hash, max wrong codes, now.
+/// Returns {'ok', contact, epoch, purpose, code, bind, bind_until, exp, tag} |
+/// {'wrong', attempts left} | {'void'} | {'gone'}. A binding past `bind_until` is 'wrong'
+/// (the code is asked for). The caller checks the tag of what 'ok' returns.
 static CONSUME: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r#"
 local stored = redis.call('HGET', KEYS[1], ARGV[1])
 if not stored then return {'gone'} end
-if stored ~= '' and stored == ARGV[2] then
-  local record = redis.call('HMGET', KEYS[1], 'contact', 'epoch', 'purpose')
+local in_time = true
+if ARGV[1] == 'bind' then
+  in_time = tonumber(redis.call('HGET', KEYS[1], 'bind_until') or '0') >= tonumber(ARGV[4])
+end
+if stored ~= '' and stored == ARGV[2] and in_time then
+  local record = redis.call('HMGET', KEYS[1], 'contact', 'epoch', 'purpose', 'code', 'bind',
+    'bind_until', 'exp', 'tag')
   redis.call('DEL', KEYS[1])
-  return {'ok', record[1], record[2], record[3]}
+  return {'ok', record[1], record[2], record[3], record[4], record[5], record[6], record[7],
+    record[8]}
 end
 if ARGV[1] ~= 'code' then return {'wrong', -1} end
 local fails = redis.call('HINCRBY', KEYS[1], 'fails', 1)
@@ -78,10 +106,68 @@ return {'wrong', tonumber(ARGV[3]) - fails}
     )
 });
 
+/// The fields of a link record that never change, as they are tagged.
+struct LinkRecord<'a> {
+    key: &'a str,
+    firm_id: &'a str,
+    contact: &'a str,
+    epoch: &'a str,
+    purpose: &'a str,
+    code: &'a str,
+    bind: &'a str,
+    bind_until: &'a str,
+    exp: &'a str,
+}
+
+impl LinkRecord<'_> {
+    fn parts(&self) -> [&[u8]; 9] {
+        [
+            self.key.as_bytes(),
+            self.firm_id.as_bytes(),
+            self.contact.as_bytes(),
+            self.epoch.as_bytes(),
+            self.purpose.as_bytes(),
+            self.code.as_bytes(),
+            self.bind.as_bytes(),
+            self.bind_until.as_bytes(),
+            self.exp.as_bytes(),
+        ]
+    }
+
+    fn tag(&self, keys: &Keyring) -> String {
+        keys.tag_record(&self.parts())
+    }
+
+    fn verifies(&self, keys: &Keyring, tag: &str) -> bool {
+        let verified = keys.verify_record(tag, &self.parts());
+        if !verified {
+            tracing::warn!("a link record in Redis does not verify: refused");
+        }
+        verified
+    }
+}
+
 pub enum Issued {
     /// Issued, or nothing to issue: the answer to the client is the same either way.
     Done,
     RateLimited(Duration),
+}
+
+/// What the issuing script did.
+enum Wrote {
+    Link,
+    RateLimited(Duration),
+    /// The address had its day's sign-in mails: nothing written.
+    MailsCapped,
+}
+
+/// The counters a login request goes through.
+struct Rate {
+    asks: String,
+    window: Duration,
+    limit: u32,
+    mails_today: String,
+    mails_per_day: u32,
 }
 
 struct Issue<'a> {
@@ -97,23 +183,36 @@ struct Issue<'a> {
     real: bool,
 }
 
-/// `POST /login`: counts the request against the email's limit and, when the email belongs to
-/// a contact with portal access, mints a login link bound to this browser and enqueues its
-/// email. For any other address the same link and job are computed and written where nothing
-/// reads them: known and unknown addresses cost the same.
+/// `POST /login`: counts the request against the address's limits (per requesting network, and
+/// per day) and, when the email belongs to a contact with portal access, mints a login link
+/// bound to this browser and enqueues its email. For any other address the same link and job
+/// are computed and written where nothing reads them: known and unknown addresses cost the
+/// same, and count the same.
 pub async fn request_login(
     state: &AppState,
     firm: &Firm,
     email: &Email,
     contact: Option<&Contact>,
     binding: &str,
+    network: IpAddr,
 ) -> Result<Issued> {
-    let email_hash = state
-        .keys()
-        .active()
-        .keyed_hash(Purpose::RateKey, &[email.normalized().as_bytes()]);
-    let rate_key = state.redis_keys.email_rate(&firm.id, &email_hash);
+    let key = state.keys().active();
+    let email_hash = key.keyed_hash(Purpose::RateKey, &[email.normalized().as_bytes()]);
+    let asker_hash = key.keyed_hash(
+        Purpose::RateKey,
+        &[
+            email.normalized().as_bytes(),
+            network.to_string().as_bytes(),
+        ],
+    );
     let limit = state.config.login_per_email;
+    let rate = Rate {
+        asks: state.redis_keys.email_rate(&firm.id, &asker_hash),
+        window: limit.per,
+        limit: limit.count,
+        mails_today: state.redis_keys.email_mails_today(&firm.id, &email_hash),
+        mails_per_day: state.config.login_mails_per_day,
+    };
     let decoy;
     let (contact, real) = match contact.filter(|c| c.portal_access) {
         Some(contact) => (contact, true),
@@ -135,13 +234,23 @@ pub async fn request_login(
         }),
         real,
     };
-    let outcome = run_issue(state, Some((rate_key, limit.per, limit.count)), issue).await?;
-    match &outcome {
-        Issued::RateLimited(_) => state.metrics.rate_limited("email"),
-        Issued::Done if real => state.metrics.link_issued("login"),
-        Issued::Done => {}
-    }
-    Ok(outcome)
+    Ok(match run_issue(state, Some(rate), issue).await? {
+        Wrote::RateLimited(retry_after) => {
+            state.metrics.rate_limited("email");
+            Issued::RateLimited(retry_after)
+        }
+        Wrote::MailsCapped => {
+            // The same answer as a mail sent, so the cap tells the asker nothing.
+            state.metrics.rate_limited("mails_per_day");
+            Issued::Done
+        }
+        Wrote::Link => {
+            if real {
+                state.metrics.link_issued("login");
+            }
+            Issued::Done
+        }
+    })
 }
 
 /// A stand-in for an address without access, shaped like a real contact so that minting and
@@ -181,21 +290,18 @@ pub async fn invite(state: &AppState, firm: &Firm, contact: &Contact) -> Result<
     Ok(expires_at)
 }
 
-async fn run_issue(
-    state: &AppState,
-    rate: Option<(String, Duration, u32)>,
-    issue: Issue<'_>,
-) -> Result<Issued> {
-    let (window, limit) = rate
-        .as_ref()
-        .map_or((0, 0), |(_, per, count)| (per.as_secs(), *count));
-    let expires_at = now_unix() + state.config.link_ttl.as_secs() as i64;
+async fn run_issue(state: &AppState, rate: Option<Rate>, issue: Issue<'_>) -> Result<Wrote> {
+    let now = now_unix();
+    let expires_at = now + state.config.link_ttl.as_secs() as i64;
     let minted = mint_link(state.keys(), &issue.firm.id, issue.purpose, expires_at);
     let job = mail_job(state, &issue, &minted);
-    let bind = issue
-        .binding
-        .map(|b| binding_hash(state.keys().active(), b))
-        .unwrap_or_default();
+    let (bind, bind_until) = match issue.binding {
+        Some(b) => (
+            binding_hash(state.keys().active(), b),
+            (now + state.config.login_one_click.as_secs() as i64).to_string(),
+        ),
+        None => (String::new(), "0".to_string()),
+    };
     let keys = &state.redis_keys;
     // A decoy's writes are the real ones' (a link record, a pointer, a stream entry), on three
     // keys that are overwritten each time and that nothing reads: the stream is capped at one
@@ -212,10 +318,35 @@ async fn run_issue(
             1,
         )
     };
+    let epoch = issue.contact.auth_epoch.to_string();
+    let exp = expires_at.to_string();
+    let record = LinkRecord {
+        key: &link_key,
+        firm_id: &issue.firm.id,
+        contact: &issue.contact.id,
+        epoch: &epoch,
+        purpose: issue.purpose.as_str(),
+        code: &minted.code_hash,
+        bind: &bind,
+        bind_until: &bind_until,
+        exp: &exp,
+    };
+    let tag = record.tag(state.keys());
+    let (asks, mails_today, window, limit, mails_per_day) = match &rate {
+        Some(r) => (
+            r.asks.as_str(),
+            r.mails_today.as_str(),
+            r.window.as_secs(),
+            r.limit,
+            r.mails_per_day,
+        ),
+        None => ("", "", 0, 0, 0),
+    };
     let mut invocation = ISSUE.prepare_invoke();
     invocation
-        .key(rate.as_ref().map_or("", |(key, _, _)| key.as_str()))
-        .key(link_key)
+        .key(asks)
+        .key(mails_today)
+        .key(&link_key)
         .key(stream)
         .key(pointer.unwrap_or_default())
         .arg(window)
@@ -225,24 +356,31 @@ async fn run_issue(
         .arg(keys.link(""))
         .arg(&minted.lookup)
         .arg(stream_cap)
+        .arg(mails_per_day)
         .arg("contact")
         .arg(&issue.contact.id)
         .arg("epoch")
-        .arg(issue.contact.auth_epoch)
+        .arg(&epoch)
         .arg("purpose")
         .arg(issue.purpose.as_str())
         .arg("code")
         .arg(&minted.code_hash)
         .arg("bind")
-        .arg(bind)
+        .arg(&bind)
+        .arg("bind_until")
+        .arg(&bind_until)
+        .arg("exp")
+        .arg(&exp)
+        .arg("tag")
+        .arg(tag)
         .arg("fails")
         .arg(0);
     let mut redis = state.redis();
     let (issued, ttl): (i64, i64) = invocation.invoke_async(&mut redis).await?;
-    Ok(if issued == 1 {
-        Issued::Done
-    } else {
-        Issued::RateLimited(Duration::from_secs(ttl.max(1) as u64))
+    Ok(match issued {
+        1 => Wrote::Link,
+        2 => Wrote::MailsCapped,
+        _ => Wrote::RateLimited(Duration::from_secs(ttl.max(1) as u64)),
     })
 }
 
@@ -286,15 +424,54 @@ pub struct LinkInfo {
     pub purpose: String,
 }
 
-pub async fn peek(state: &AppState, link: &VerifiedLink<'_>) -> Result<Option<LinkInfo>> {
+/// The live link's record, if there is one and its tag verifies.
+pub async fn peek(
+    state: &AppState,
+    firm_id: &str,
+    link: &VerifiedLink<'_>,
+) -> Result<Option<LinkInfo>> {
+    let key = state.redis_keys.link(&link.lookup());
     let mut redis = state.redis();
-    let (contact, purpose): (Option<String>, Option<String>) = redis::cmd("HMGET")
-        .arg(state.redis_keys.link(&link.lookup()))
-        .arg("contact")
-        .arg("purpose")
+    let fields: Vec<Option<String>> = redis::cmd("HMGET")
+        .arg(&key)
+        .arg(&[
+            "contact",
+            "epoch",
+            "purpose",
+            "code",
+            "bind",
+            "bind_until",
+            "exp",
+            "tag",
+        ])
         .query_async(&mut redis)
         .await?;
-    Ok(contact.zip(purpose).map(|(contact_id, purpose)| LinkInfo {
+    let field = |i: usize| fields.get(i).cloned().flatten();
+    let (Some(contact_id), Some(purpose), Some(tag)) = (field(0), field(2), field(7)) else {
+        return Ok(None);
+    };
+    let (epoch, code, bind, bind_until, exp) = (
+        field(1).unwrap_or_default(),
+        field(3).unwrap_or_default(),
+        field(4).unwrap_or_default(),
+        field(5).unwrap_or_default(),
+        field(6).unwrap_or_default(),
+    );
+    let record = LinkRecord {
+        key: &key,
+        firm_id,
+        contact: &contact_id,
+        epoch: &epoch,
+        purpose: &purpose,
+        code: &code,
+        bind: &bind,
+        bind_until: &bind_until,
+        exp: &exp,
+    };
+    if !record.verifies(state.keys(), &tag) {
+        return Ok(None);
+    }
+    Ok(Some(LinkInfo {
         contact_id,
         purpose,
     }))
@@ -326,6 +503,7 @@ pub enum Consumed {
 
 pub async fn consume(
     state: &AppState,
+    firm_id: &str,
     link: &VerifiedLink<'_>,
     proof: Proof<'_>,
 ) -> Result<Consumed> {
@@ -333,12 +511,14 @@ pub async fn consume(
         Proof::Code(code) => ("code", link.code_hash(code)),
         Proof::Binding(binding) => ("bind", link.binding_hash(binding)),
     };
+    let key = state.redis_keys.link(&link.lookup());
     let mut redis = state.redis();
     let reply: Vec<redis::Value> = CONSUME
-        .key(state.redis_keys.link(&link.lookup()))
+        .key(&key)
         .arg(field)
         .arg(hash)
         .arg(MAX_CODE_ATTEMPTS)
+        .arg(now_unix())
         .invoke_async(&mut redis)
         .await?;
     let text = |i: usize| -> String {
@@ -354,11 +534,31 @@ pub async fn consume(
             .unwrap_or(-1)
     };
     Ok(match text(0).as_str() {
-        "ok" => Consumed::Won {
-            contact_id: text(1),
-            epoch: text(2).parse().unwrap_or(-1),
-            purpose: link.purpose,
-        },
+        "ok" => {
+            let (contact, epoch, purpose) = (text(1), text(2), text(3));
+            let (code, bind, bind_until, exp) = (text(4), text(5), text(6), text(7));
+            let record = LinkRecord {
+                key: &key,
+                firm_id,
+                contact: &contact,
+                epoch: &epoch,
+                purpose: &purpose,
+                code: &code,
+                bind: &bind,
+                bind_until: &bind_until,
+                exp: &exp,
+            };
+            // The token says what the link is for and until when; the record must agree.
+            let agrees = purpose == link.purpose.as_str() && exp == link.expires_at.to_string();
+            if !(agrees && record.verifies(state.keys(), &text(8))) {
+                return Ok(Consumed::Gone);
+            }
+            Consumed::Won {
+                contact_id: contact,
+                epoch: epoch.parse().unwrap_or(-1),
+                purpose: link.purpose,
+            }
+        }
         "wrong" => Consumed::WrongCode {
             attempts_left: number(1),
         },

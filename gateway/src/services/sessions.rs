@@ -2,6 +2,10 @@
 //! replayed as cookies). A session expires after the idle lifetime without requests (each
 //! request pushes the expiry back) and after the absolute lifetime in any case. It records the
 //! contact's auth epoch; a bump of the epoch (access revoked, email changed) ends it.
+//!
+//! A record carries a tag (`Keyring::tag_record`) over its Redis key and all its fields, so
+//! a record copied over another session's key, or edited, is no session at all; and since the
+//! tag and the key both come from a signing key, retiring that key ends its sessions.
 
 use axum_extra::extract::cookie::Cookie;
 use portico_shared::keys::Purpose;
@@ -24,6 +28,25 @@ pub struct SessionRecord {
     pub epoch: i64,
     #[serde(rename = "t")]
     pub created_at: i64,
+    /// The tag over the Redis key and the fields above.
+    #[serde(rename = "m", default)]
+    tag: String,
+}
+
+impl SessionRecord {
+    fn tag_parts<'a>(&'a self, key: &'a str, numbers: &'a [String; 2]) -> [&'a [u8]; 5] {
+        [
+            key.as_bytes(),
+            self.contact_id.as_bytes(),
+            self.firm_id.as_bytes(),
+            numbers[0].as_bytes(),
+            numbers[1].as_bytes(),
+        ]
+    }
+
+    fn numbers(&self) -> [String; 2] {
+        [self.epoch.to_string(), self.created_at.to_string()]
+    }
 }
 
 /// The Redis key of a cookie value `{key id}.{random}`; `None` for junk or a retired key.
@@ -47,19 +70,24 @@ pub async fn start(
     let key = state.keys().active();
     let random = random_bytes::<32>();
     let value = format!("{}.{}", key.id(), b64(&random));
-    let record = SessionRecord {
+    let key_of_session = redis_key(state, &value).expect("fresh session value parses");
+    let mut record = SessionRecord {
         contact_id: contact_id.to_string(),
         firm_id: firm_id.to_string(),
         epoch,
         created_at: now_unix(),
+        tag: String::new(),
     };
+    record.tag = state
+        .keys()
+        .tag_record(&record.tag_parts(&key_of_session, &record.numbers()));
     let mut redis = state.redis();
     let mut pipe = redis::pipe();
     if let Some(old) = previous.and_then(|p| redis_key(state, p)) {
         pipe.del(old).ignore();
     }
     pipe.set_ex(
-        redis_key(state, &value).expect("fresh session value parses"),
+        key_of_session,
         serde_json::to_string(&record).expect("session serializes"),
         state.config.session_idle.as_secs(),
     )
@@ -87,6 +115,13 @@ pub async fn load(state: &AppState, cookie_value: &str) -> Result<Option<Session
     let Some(record) = raw.and_then(|r| serde_json::from_str::<SessionRecord>(&r).ok()) else {
         return Ok(None);
     };
+    if !state
+        .keys()
+        .verify_record(&record.tag, &record.tag_parts(&key, &record.numbers()))
+    {
+        tracing::warn!("a session record in Redis does not verify: refused");
+        return Ok(None);
+    }
     let absolute = state.config.session_absolute.as_secs() as i64;
     if now_unix() >= record.created_at + absolute {
         let _: () = redis.del(&key).await?;

@@ -27,13 +27,11 @@ use crate::http::extract::client::ClientNetworkKey;
 use crate::http::extract::{CsrfProtected, CsrfToken, ProtectedForm};
 use crate::http::extract::{MaybeSession, PortalFirm};
 use crate::http::layout::{page, tr};
+use crate::services::client_ip::ClientAddress;
 use crate::services::cookies;
 use crate::services::links::{self, Consumed, Issued, Proof};
 use crate::services::sessions;
 use crate::state::AppState;
-
-/// How long a browser's binding cookie lets its links sign in with one click.
-const BINDING_LIFETIME: time::Duration = time::Duration::hours(1);
 
 pub fn router(state: &AppState) -> Router<AppState> {
     Router::new()
@@ -115,6 +113,7 @@ async fn request_link(
     PortalFirm(firm): PortalFirm,
     CsrfToken(csrf): CsrfToken,
     jar: CookieJar,
+    client: ClientAddress,
     ProtectedForm(form): ProtectedForm<LoginForm>,
 ) -> Result<Response> {
     let email = match Email::parse(&form.email) {
@@ -131,13 +130,25 @@ async fn request_link(
         .filter(|b| b.len() == 22)
         .map_or_else(random_string::<16>, str::to_string);
     let contact = state.store.contact_by_email(&firm.id, &email).await?;
-    match links::request_login(&state, &firm, &email, contact.as_ref(), &binding).await? {
+    match links::request_login(
+        &state,
+        &firm,
+        &email,
+        contact.as_ref(),
+        &binding,
+        client.network(),
+    )
+    .await?
+    {
         Issued::RateLimited(retry_after) => Err(Error::RateLimited { retry_after }),
         Issued::Done => {
             let ttl_days = state.config.link_ttl.as_secs().div_ceil(86_400);
             let extra = context! { email => email.as_str(), ttl_days => ttl_days };
             let html = page(&state, "login_sent.html", &firm, &csrf, None, extra)?;
-            let cookie = cookies::build(cookies::BINDING, binding, Some(BINDING_LIFETIME), secure);
+            // The cookie lives as long as the server honours the binding (the link record
+            // keeps that expiry, and the consume script checks it).
+            let one_click = time::Duration::seconds(state.config.login_one_click.as_secs() as i64);
+            let cookie = cookies::build(cookies::BINDING, binding, Some(one_click), secure);
             Ok((jar.add(cookie), html).into_response())
         }
     }
@@ -170,7 +181,7 @@ async fn open_link(
         && link.purpose == LinkPurpose::Login
         && let Some(binding) = cookies::get(&jar, cookies::BINDING, secure)
     {
-        match links::consume(&state, &link, Proof::Binding(binding)).await? {
+        match links::consume(&state, &firm.id, &link, Proof::Binding(binding)).await? {
             Consumed::Won {
                 contact_id, epoch, ..
             } => {
@@ -182,7 +193,7 @@ async fn open_link(
             Consumed::WrongCode { .. } | Consumed::Voided => {}
         }
     }
-    let Some(info) = links::peek(&state, &link).await? else {
+    let Some(info) = links::peek(&state, &firm.id, &link).await? else {
         return unusable_link(&state, &firm, &csrf, "gone", None);
     };
     // Opening someone else's link (an invitation, say) while signed in: say what will happen.
@@ -246,7 +257,7 @@ async fn confirm_code(
         let error = tr(&state, "link_code.error_format", &[]);
         return code_retry(&state, &firm, &csrf, &form.token, &link, &error);
     };
-    match links::consume(&state, &link, Proof::Code(&code)).await? {
+    match links::consume(&state, &firm.id, &link, Proof::Code(&code)).await? {
         Consumed::Won {
             contact_id,
             epoch,
