@@ -1,6 +1,8 @@
 //! What the gateway and the mailer have in common: configuration from the environment, the
-//! signing keys and the tokens made with them, storage (one implementation per database
-//! backend behind the [`store::Store`] trait), Redis naming, and the mail-job protocol.
+//! signing keys and the tokens made with them, Redis naming, and the mail-job protocol. Storage
+//! (one implementation per database backend behind the `store::Store` trait) is behind the
+//! `store` feature, which the gateway enables and the mailer does not: the mailer builds no
+//! database driver.
 #![forbid(unsafe_code)]
 
 pub mod config;
@@ -13,6 +15,7 @@ pub mod logging;
 pub mod mail;
 pub mod redis_conn;
 pub mod secret;
+#[cfg(feature = "store")]
 pub mod store;
 pub mod token;
 pub mod units;
