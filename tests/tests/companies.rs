@@ -14,6 +14,34 @@ fn location(response: &reqwest::Response) -> String {
     response.headers()["location"].to_str().unwrap().to_string()
 }
 
+/// Follows the handover's own redirects (target → origin → target) as a browser does, sending
+/// `Sec-Fetch-Site: {site}` when given; the first answer that is not one of them.
+async fn follow_with(browser: &Browser, url: &str, site: Option<&str>) -> reqwest::Response {
+    let mut url = url.to_string();
+    for _ in 0..5 {
+        let mut request = browser.client.get(&url);
+        if let Some(site) = site {
+            request = request.header("sec-fetch-site", site);
+        }
+        let response = request.send().await.expect("GET");
+        let next = response
+            .headers()
+            .get("location")
+            .and_then(|l| l.to_str().ok())
+            .filter(|l| response.status().is_redirection() && l.contains("/companies/handover"))
+            .map(str::to_string);
+        match next {
+            Some(next) => url = next,
+            None => return response,
+        }
+    }
+    panic!("the handover redirects in a circle: {url}");
+}
+
+async fn follow(browser: &Browser, url: &str) -> reqwest::Response {
+    follow_with(browser, url, None).await
+}
+
 async fn switch(app: &TestApp, browser: &Browser, from: &str, to: &str) -> reqwest::Response {
     let csrf = browser.csrf(&app.url(from, "/companies")).await;
     browser
@@ -51,7 +79,7 @@ async fn a_client_switches_company_without_a_new_email() {
         "{handover}"
     );
     let jobs_before = app.mail_jobs().await.len();
-    let response = browser.get(&handover).await;
+    let response = follow(&browser, &handover).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&response), "/");
     let (status, home) = browser.get_text(&app.url(&north.firm.slug, "/")).await;
@@ -128,7 +156,7 @@ async fn switching_is_refused_without_access_or_when_access_is_revoked_meanwhile
         .update_contact(&north.firm.id, &ann_north.id, &patch)
         .await
         .unwrap();
-    let (status, _) = browser.get_text(&handover).await;
+    let status = follow(&browser, &handover).await.status();
     assert_eq!(status, StatusCode::GONE);
     assert_eq!(
         browser.get(&app.url(&north.firm.slug, "/")).await.status(),
@@ -157,13 +185,7 @@ async fn a_handover_link_opened_from_elsewhere_signs_nobody_in() {
     for site in ["cross-site", "none"] {
         let handover = location(&switch(&app, &ann, from, to).await);
         let victim = app.browser();
-        let response = victim
-            .client
-            .get(&handover)
-            .header("sec-fetch-site", site)
-            .send()
-            .await
-            .unwrap();
+        let response = follow_with(&victim, &handover, Some(site)).await;
         assert_eq!(response.status(), StatusCode::GONE, "{site}");
         let cookies = response.headers().get_all("set-cookie");
         assert!(
@@ -175,25 +197,13 @@ async fn a_handover_link_opened_from_elsewhere_signs_nobody_in() {
         let (status, _) = victim.get_text(&app.url(to, "/")).await;
         assert_ne!(status, StatusCode::OK, "{site}: not signed in");
         // Used up, even by the right browser.
-        let response = ann
-            .client
-            .get(&handover)
-            .header("sec-fetch-site", "same-site")
-            .send()
-            .await
-            .unwrap();
+        let response = follow_with(&ann, &handover, Some("same-site")).await;
         assert_eq!(response.status(), StatusCode::GONE);
     }
 
     // The real thing: the redirect of a switch, same-site.
     let handover = location(&switch(&app, &ann, from, to).await);
-    let response = ann
-        .client
-        .get(&handover)
-        .header("sec-fetch-site", "same-site")
-        .send()
-        .await
-        .unwrap();
+    let response = follow_with(&ann, &handover, Some("same-site")).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert_eq!(ann.get_text(&app.url(to, "/")).await.0, StatusCode::OK);
     app.stop().await;
