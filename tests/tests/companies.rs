@@ -90,6 +90,23 @@ fn assert_token_page(response: &reqwest::Response) {
     assert_eq!(headers["cache-control"], "no-store", "{}", response.url());
 }
 
+/// Sets fields of the one handover record in Redis, as someone who can write to it might.
+async fn edit_handover_record(app: &TestApp, fields: &[(&str, &str)]) {
+    let mut redis = app.redis.clone();
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{}handover:*", app.config.redis_prefix))
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    assert_eq!(keys.len(), 1, "one handover record: {keys:?}");
+    let mut hset = redis::cmd("HSET");
+    hset.arg(&keys[0]);
+    for (field, value) in fields {
+        hset.arg(*field).arg(*value);
+    }
+    let _: i64 = hset.query_async(&mut redis).await.unwrap();
+}
+
 async fn switch(app: &TestApp, browser: &Browser, from: &str, to: &str) -> reqwest::Response {
     let csrf = browser.csrf(&app.url(from, "/companies")).await;
     browser
@@ -403,6 +420,41 @@ async fn a_missing_or_same_site_sec_fetch_site_does_not_sign_a_victim_in() {
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&response), "/");
     assert_eq!(ann.get(&app.url(to, "/")).await.status(), StatusCode::OK);
+    app.stop().await;
+}
+
+/// Someone who can write to Redis edits a handover record: whom it signs in, or at which firm.
+/// The record no longer verifies, and nobody is signed in.
+#[tokio::test]
+async fn a_handover_record_edited_in_redis_is_refused() {
+    let app = TestApp::spawn().await;
+    let acme = app.create_firm("acme").await;
+    let north = app.create_firm("north").await;
+    let west = app.create_firm("west").await;
+    for firm in [&acme, &north, &west] {
+        app.add_contact(firm, "ann@example.com", true).await;
+    }
+    let bob_north = app.add_contact(&north, "bob@example.com", true).await;
+    let bob_west = app.add_contact(&west, "bob@example.com", true).await;
+    let ann = app.signed_in(&acme, "ann@example.com").await;
+    let from = &acme.firm.slug;
+
+    // Whom it signs in.
+    let handover = location(&switch(&app, &ann, from, &north.firm.slug).await);
+    edit_handover_record(&app, &[("contact", &bob_north.id)]).await;
+    let response = follow(&ann, &handover).await;
+    assert_eq!(response.status(), StatusCode::GONE, "contact edited");
+    let status = ann.get(&app.url(&north.firm.slug, "/")).await.status();
+    assert_ne!(status, StatusCode::OK, "not signed in, as Bob or anyone");
+
+    // Which firm: moved to another firm where Bob is a client, and the link to its host.
+    let handover = location(&switch(&app, &ann, from, &north.firm.slug).await);
+    edit_handover_record(&app, &[("firm", &west.firm.id), ("contact", &bob_west.id)]).await;
+    let elsewhere = handover.replace(&north.firm.slug, &west.firm.slug);
+    let response = follow(&ann, &elsewhere).await;
+    assert_eq!(response.status(), StatusCode::GONE, "firm edited");
+    let status = ann.get(&app.url(&west.firm.slug, "/")).await.status();
+    assert_ne!(status, StatusCode::OK, "not signed in at the other firm");
     app.stop().await;
 }
 

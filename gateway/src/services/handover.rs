@@ -26,7 +26,10 @@
 //! not consulted: older browsers omit it, every firm's portal is `same-site` to every other, and
 //! a firm on its own domain would be `cross-site`.
 //!
-//! The record is a Redis hash under a keyed hash of the token.
+//! The record is a Redis hash under a keyed hash of the token. The fields written at the switch
+//! never change, and carry an HMAC (the token's key, [`Purpose::RedisRecord`]) over them and the
+//! record's Redis key; the confirmation carries its own. A record that does not verify is
+//! refused, deleted and logged.
 
 use std::collections::HashMap;
 use std::sync::LazyLock;
@@ -45,7 +48,7 @@ use crate::state::AppState;
 /// How long a handover lives, from the switch to the landing: long enough for three redirects.
 const LIFETIME_SECS: i64 = 60;
 
-/// KEYS: record. ARGV: the nonce hash. 1 when this is the record's first
+/// KEYS: record. ARGV: the nonce hash, its tag. 1 when this is the record's first
 /// confirmation; 0 when it is gone, or was confirmed before (no round trip confirms twice), in
 /// which case it is deleted.
 static CONFIRM: LazyLock<Script> = LazyLock::new(|| {
@@ -56,6 +59,7 @@ if redis.call('HSETNX', KEYS[1], 'nonce', ARGV[1]) == 0 then
   redis.call('DEL', KEYS[1])
   return 0
 end
+redis.call('HSET', KEYS[1], 'nonce_tag', ARGV[2])
 return 1
 ",
     )
@@ -106,6 +110,25 @@ impl Handle<'_> {
         let tag = self.key.sign(Purpose::Handover, &[b"same", a.as_bytes()]);
         self.key
             .verify(Purpose::Handover, &[b"same", b.as_bytes()], tag.as_ref())
+    }
+
+    fn confirmation_parts<'a>(&'a self, nonce_hash: &'a str) -> [&'a [u8]; 3] {
+        [
+            b"handover-confirmation",
+            self.redis_key.as_bytes(),
+            nonce_hash.as_bytes(),
+        ]
+    }
+
+    /// The origin's word that `nonce_hash` is the nonce of the browser that switched.
+    fn confirmation_tag(&self, nonce_hash: &str) -> String {
+        let parts = self.confirmation_parts(nonce_hash);
+        b64(self.key.sign(Purpose::RedisRecord, &parts).as_ref())
+    }
+
+    fn confirmation_verifies(&self, nonce_hash: &str, tag: &str) -> bool {
+        let parts = self.confirmation_parts(nonce_hash);
+        unb64(tag).is_some_and(|tag| self.key.verify(Purpose::RedisRecord, &parts, &tag))
     }
 }
 
@@ -164,37 +187,82 @@ impl Record {
         })
     }
 
-    fn fields(&self) -> Vec<(&'static str, String)> {
-        FIELDS.into_iter().zip(self.values()).collect()
+    /// The tag over every field and the record's Redis key, so that a record edited, or
+    /// copied under another token, does not verify.
+    fn tag(&self, handle: &Handle<'_>) -> String {
+        let values = self.values();
+        let parts = tag_parts(handle, &values);
+        b64(handle.key.sign(Purpose::RedisRecord, &parts).as_ref())
     }
+
+    fn verifies(&self, handle: &Handle<'_>, tag: &str) -> bool {
+        let values = self.values();
+        let parts = tag_parts(handle, &values);
+        unb64(tag).is_some_and(|tag| handle.key.verify(Purpose::RedisRecord, &parts, &tag))
+    }
+
+    fn fields(&self, handle: &Handle<'_>) -> Vec<(&'static str, String)> {
+        FIELDS
+            .into_iter()
+            .zip(self.values())
+            .chain([("tag", self.tag(handle))])
+            .collect()
+    }
+}
+
+fn tag_parts<'a>(handle: &'a Handle<'_>, values: &'a [String; 8]) -> Vec<&'a [u8]> {
+    [b"handover".as_slice(), handle.redis_key.as_bytes()]
+        .into_iter()
+        .chain(values.iter().map(String::as_bytes))
+        .collect()
 }
 
 /// A record as read back from Redis.
 enum Read {
     Gone,
-    /// Fields missing or unreadable.
-    Malformed,
-    /// With the nonce hash the origin confirmed, if it did.
+    /// Fields missing, or a tag that does not verify: written or edited by someone without the
+    /// signing keys.
+    Forged,
+    /// Verified, with the nonce hash the origin confirmed, if it did.
     Found(Record, Option<String>),
 }
 
-fn read(fields: &HashMap<String, String>) -> Read {
+fn read(handle: &Handle<'_>, fields: &HashMap<String, String>) -> Read {
     if fields.is_empty() {
         return Read::Gone;
     }
-    match Record::from_fields(fields) {
-        Some(record) => Read::Found(record, fields.get("nonce").cloned()),
-        None => Read::Malformed,
+    let Some(record) = Record::from_fields(fields) else {
+        return Read::Forged;
+    };
+    if !fields
+        .get("tag")
+        .is_some_and(|t| record.verifies(handle, t))
+    {
+        return Read::Forged;
+    }
+    match (fields.get("nonce"), fields.get("nonce_tag")) {
+        (None, None) => Read::Found(record, None),
+        (Some(nonce), Some(tag)) if handle.confirmation_verifies(nonce, tag) => {
+            Read::Found(record, Some(nonce.clone()))
+        }
+        _ => Read::Forged,
     }
 }
 
 /// Logs why a step refused (never the token, never whom it was for).
 fn refused(step: &'static str, reason: &'static str) {
-    tracing::info!(step, reason, "company handover refused");
+    if reason == "forged" {
+        tracing::warn!(
+            step,
+            "company handover refused: its Redis record does not verify"
+        );
+    } else {
+        tracing::info!(step, reason, "company handover refused");
+    }
 }
 
 /// Reads the record at a step that does not use it up, and checks what every step checks: it
-/// is readable, is for `firm` (as `firm_of` picks it: the target or the origin) and has not
+/// verifies, is for `firm` (as `firm_of` picks it: the target or the origin) and has not
 /// expired. Anything else is refused, and the record deleted.
 async fn live_record(
     state: &AppState,
@@ -205,12 +273,12 @@ async fn live_record(
 ) -> Result<Option<(Record, Option<String>)>> {
     let mut redis = state.redis();
     let fields: HashMap<String, String> = redis.hgetall(&handle.redis_key).await?;
-    let reason = match read(&fields) {
+    let reason = match read(handle, &fields) {
         Read::Gone => {
             refused(step, "gone");
             return Ok(None);
         }
-        Read::Malformed => "malformed",
+        Read::Forged => "forged",
         Read::Found(record, _) if firm_of(&record) != firm.id => "other_firm",
         Read::Found(record, _) if now_unix() >= record.expires_at => "expired",
         Read::Found(record, confirmed) => return Ok(Some((record, confirmed))),
@@ -246,7 +314,7 @@ pub async fn mint(
     let mut redis = state.redis();
     let () = redis::pipe()
         .atomic()
-        .hset_multiple(&handle.redis_key, &record.fields())
+        .hset_multiple(&handle.redis_key, &record.fields(&handle))
         .ignore()
         .expire_at(&handle.redis_key, record.expires_at)
         .ignore()
@@ -352,6 +420,7 @@ pub async fn confirm(
     let first: i64 = CONFIRM
         .key(&handle.redis_key)
         .arg(nonce_hash)
+        .arg(handle.confirmation_tag(nonce_hash))
         .invoke_async(&mut redis)
         .await?;
     if first != 1 {
@@ -388,14 +457,14 @@ pub async fn land(
         .key(&handle.redis_key)
         .invoke_async(&mut redis)
         .await?;
-    let (record, confirmed) = match read(&fields) {
+    let (record, confirmed) = match read(&handle, &fields) {
         Read::Found(record, confirmed) => (record, confirmed),
         Read::Gone => {
             refused("land", "gone");
             return Ok(None);
         }
-        Read::Malformed => {
-            refused("land", "malformed");
+        Read::Forged => {
+            refused("land", "forged");
             return Ok(None);
         }
     };
@@ -428,12 +497,81 @@ mod tests {
 
     use super::*;
 
+    fn record() -> Record {
+        Record {
+            firm_id: "fm_target".into(),
+            contact_id: "ct_ann".into(),
+            epoch: 3,
+            origin_id: "fm_origin".into(),
+            session: "a".repeat(64),
+            origin_url: "https://origin.example".into(),
+            target_url: "https://target.example".into(),
+            expires_at: 1_900_000_000,
+        }
+    }
+
     fn handle_of<'k>(ring: &'k Keyring, redis_key: &str) -> Handle<'k> {
         Handle {
             token: String::new(),
             key: ring.active(),
             redis_key: redis_key.into(),
         }
+    }
+
+    fn stored(record: &Record, handle: &Handle<'_>) -> HashMap<String, String> {
+        record
+            .fields(handle)
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect()
+    }
+
+    #[test]
+    fn a_record_verifies_as_written_and_not_once_edited() {
+        let ring = Keyring::generate("k1");
+        let handle = handle_of(&ring, "p:handover:1");
+        let fields = stored(&record(), &handle);
+        assert!(matches!(read(&handle, &fields), Read::Found(r, None) if r == record()));
+
+        for field in FIELDS {
+            let mut edited = fields.clone();
+            edited.insert(field.to_string(), "9".into());
+            assert!(matches!(read(&handle, &edited), Read::Forged), "{field}");
+            edited.remove(field);
+            assert!(matches!(read(&handle, &edited), Read::Forged), "{field}");
+        }
+        let mut untagged = fields.clone();
+        untagged.remove("tag");
+        assert!(matches!(read(&handle, &untagged), Read::Forged));
+
+        // Copied under another token's key, or checked with another signing key.
+        let elsewhere = handle_of(&ring, "p:handover:2");
+        assert!(matches!(read(&elsewhere, &fields), Read::Forged));
+        let other_ring = Keyring::generate("k1");
+        let other_key = handle_of(&other_ring, "p:handover:1");
+        assert!(matches!(read(&other_key, &fields), Read::Forged));
+        assert!(matches!(read(&handle, &HashMap::new()), Read::Gone));
+    }
+
+    #[test]
+    fn a_confirmation_verifies_for_its_nonce_only() {
+        let ring = Keyring::generate("k1");
+        let handle = handle_of(&ring, "p:handover:1");
+        let nonce = handle.fingerprint("nonce", "the cookie");
+        let mut fields = stored(&record(), &handle);
+        fields.insert("nonce".into(), nonce.clone());
+        fields.insert("nonce_tag".into(), handle.confirmation_tag(&nonce));
+        assert!(matches!(read(&handle, &fields), Read::Found(_, Some(n)) if n == nonce));
+
+        let other = handle.fingerprint("nonce", "another cookie");
+        let mut swapped = fields.clone();
+        swapped.insert("nonce".into(), other);
+        assert!(matches!(read(&handle, &swapped), Read::Forged));
+        let mut untagged = fields.clone();
+        untagged.remove("nonce_tag");
+        assert!(matches!(read(&handle, &untagged), Read::Forged));
+        let elsewhere = handle_of(&ring, "p:handover:2");
+        assert!(!elsewhere.confirmation_verifies(&nonce, &fields["nonce_tag"]));
     }
 
     #[test]
