@@ -11,6 +11,9 @@ pub const SESSION: &str = "session";
 pub const CSRF: &str = "csrf";
 /// Set by `POST /login`: lets a link requested in this browser sign in with one click here.
 pub const BINDING: &str = "binding";
+/// Set by a company handover's first step on the target's host: the nonce whose hash the
+/// origin confirms, so that only this browser lands (see `services::handover`).
+pub const HANDOVER: &str = "handover";
 
 pub fn name(base: &str, secure: bool) -> String {
     if secure {

@@ -1,28 +1,34 @@
 //! Switching between the firms (companies) that gave the signed-in email portal access:
-//! `GET /companies`, `POST /companies/switch`, and the landing `GET /companies/handover`.
+//! `GET /companies`, `POST /companies/switch`, and the round trip that carries the session to
+//! the other firm's host (`/companies/handover` there, `/companies/handover/confirm` back
+//! here, `/companies/handover/land` there; see [`crate::services::handover`]).
 
 use axum::Router;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum_extra::extract::cookie::CookieJar;
 use minijinja::context;
 use portico_shared::email::Email;
+use portico_shared::store::Firm;
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
-use crate::http::extract::{ClientSession, PortalFirm};
+use crate::http::extract::{ClientSession, MaybeSession, PortalFirm};
 use crate::http::extract::{CsrfProtected, CsrfToken, ProtectedForm};
 use crate::http::layout::{FirmView, page};
-use crate::services::{cookies, handover, sessions};
+use crate::services::handover::{self, Confirmed};
+use crate::services::{cookies, sessions};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/companies", get(list))
         .route("/companies/switch", post(switch))
-        .route("/companies/handover", get(land))
+        .route("/companies/handover", get(begin))
+        .route("/companies/handover/confirm", get(confirm))
+        .route("/companies/handover/land", get(land))
 }
 
 fn normalized(email: &str) -> String {
@@ -70,6 +76,7 @@ impl CsrfProtected for SwitchForm {
 async fn switch(
     State(state): State<AppState>,
     session: ClientSession,
+    jar: CookieJar,
     ProtectedForm(form): ProtectedForm<SwitchForm>,
 ) -> Result<Response> {
     let email = Email::parse(&session.contact.email).map_err(|_| Error::NotFound)?;
@@ -90,57 +97,122 @@ async fn switch(
         .await?
         .filter(|c| c.portal_access)
         .ok_or(Error::NotFound)?;
-    let token = handover::mint(&state, &target, &contact).await?;
-    let url = format!(
-        "{}/companies/handover?token={token}",
-        state.config.portal_url(&target.slug)
-    );
-    Ok(Redirect::to(&url).into_response())
+    // The handover is bound to this session: only it can confirm the round trip.
+    let session_cookie = cookies::get(&jar, cookies::SESSION, state.config.cookie_secure)
+        .ok_or(Error::SignInRequired)?;
+    let url = handover::mint(&state, &session.firm, session_cookie, &target, &contact).await?;
+    Ok(token_page(Redirect::to(&url)))
 }
 
 #[derive(Deserialize)]
-struct LandQuery {
+struct HandoverQuery {
     token: Option<String>,
+    nonce: Option<String>,
 }
 
+/// The target's first step: a nonce cookie for this host, and back to the origin to confirm.
+async fn begin(
+    State(state): State<AppState>,
+    PortalFirm(firm): PortalFirm,
+    CsrfToken(csrf): CsrfToken,
+    jar: CookieJar,
+    Query(query): Query<HandoverQuery>,
+) -> Result<Response> {
+    let started = match query.token.as_deref() {
+        Some(token) => handover::begin(&state, &firm, token).await?,
+        None => None,
+    };
+    match started {
+        Some(to_origin) => Ok(token_page((
+            jar.add(to_origin.cookie),
+            Redirect::to(&to_origin.url),
+        ))),
+        None => refused(&state, &firm, &csrf, jar),
+    }
+}
+
+/// The origin confirms for the session that switched, and sends the browser on to land.
+async fn confirm(
+    State(state): State<AppState>,
+    PortalFirm(firm): PortalFirm,
+    MaybeSession(session): MaybeSession,
+    CsrfToken(csrf): CsrfToken,
+    jar: CookieJar,
+    Query(query): Query<HandoverQuery>,
+) -> Result<Response> {
+    // The cookie counts only while its session is live here (not ended, access not revoked).
+    let session_cookie =
+        session.and_then(|_| cookies::get(&jar, cookies::SESSION, state.config.cookie_secure));
+    let confirmed = match query.token.as_deref() {
+        Some(token) => {
+            let nonce = query.nonce.as_deref().unwrap_or_default();
+            handover::confirm(&state, &firm, session_cookie, token, nonce).await?
+        }
+        None => Confirmed::Refused(None),
+    };
+    match confirmed {
+        Confirmed::Land(url) => Ok(token_page(Redirect::to(&url))),
+        // The target's own page explains, in the portal the client was going to.
+        Confirmed::Refused(Some(url)) => Ok(token_page(Redirect::to(&url))),
+        Confirmed::Refused(None) => refused(&state, &firm, &csrf, jar),
+    }
+}
+
+/// The target signs in the browser whose nonce the origin confirmed; the token is used up.
 async fn land(
     State(state): State<AppState>,
     PortalFirm(firm): PortalFirm,
     CsrfToken(csrf): CsrfToken,
     jar: CookieJar,
-    headers: HeaderMap,
-    Query(query): Query<LandQuery>,
+    Query(query): Query<HandoverQuery>,
 ) -> Result<Response> {
-    // A token seen outside a handover is used up all the same: it may have leaked.
-    let redeemed = match query.token.as_deref() {
-        Some(token) => handover::redeem(&state, &firm, token)
-            .await?
-            .filter(|_| handover::arrived_from_a_portal(&headers)),
+    let secure = state.config.cookie_secure;
+    let nonce = cookies::get(&jar, cookies::HANDOVER, secure);
+    let landing = match query.token.as_deref() {
+        Some(token) => handover::land(&state, &firm, nonce, token).await?,
         None => None,
     };
     // Access may have been revoked between the switch and now: check against the database.
-    let contact = match redeemed {
-        Some((contact_id, epoch)) => state
+    let contact = match landing {
+        Some(landing) => state
             .store
-            .contact(&firm.id, &contact_id)
+            .contact(&firm.id, &landing.contact_id)
             .await?
-            .filter(|c| c.portal_access && c.auth_epoch == epoch),
+            .filter(|c| c.portal_access && c.auth_epoch == landing.epoch),
         None => None,
     };
     let Some(contact) = contact else {
-        let html = page(
-            &state,
-            "handover_failed.html",
-            &firm,
-            &csrf,
-            None,
-            context! {},
-        )?;
-        return Ok((StatusCode::GONE, html).into_response());
+        return refused(&state, &firm, &csrf, jar);
     };
-    let secure = state.config.cookie_secure;
     let previous = cookies::get(&jar, cookies::SESSION, secure);
     let cookie =
         sessions::start(&state, previous, &firm.id, &contact.id, contact.auth_epoch).await?;
-    Ok((jar.add(cookie), Redirect::to("/")).into_response())
+    let jar = jar
+        .add(cookie)
+        .add(cookies::removal(cookies::HANDOVER, secure));
+    Ok(token_page((jar, Redirect::to("/"))))
+}
+
+/// The friendly page of a handover that cannot go on: sign in at this firm instead. The nonce
+/// cookie, if any, goes too.
+fn refused(state: &AppState, firm: &Firm, csrf: &str, jar: CookieJar) -> Result<Response> {
+    let html = page(state, "handover_failed.html", firm, csrf, None, context! {})?;
+    let jar = jar.add(cookies::removal(
+        cookies::HANDOVER,
+        state.config.cookie_secure,
+    ));
+    Ok(token_page((StatusCode::GONE, jar, html)))
+}
+
+/// Every step has the token in its URL: no referrer, no caching (the outer layer's defaults,
+/// held here whatever becomes of them).
+fn token_page(response: impl IntoResponse) -> Response {
+    let mut response = response.into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
 }
