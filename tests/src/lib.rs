@@ -23,6 +23,7 @@ use serde_json::Value;
 
 pub mod binaries;
 pub mod chrome;
+pub mod openapi_check;
 pub mod private_redis;
 pub mod smtp_sink;
 
