@@ -23,6 +23,7 @@ use serde_json::Value;
 
 pub mod binaries;
 pub mod chrome;
+pub mod openapi_check;
 pub mod private_redis;
 pub mod smtp_sink;
 
@@ -347,6 +348,7 @@ impl TestApp {
         body: Option<Value>,
     ) -> (reqwest::StatusCode, Value) {
         let client = reqwest::Client::new();
+        let method_name = method.to_string();
         let mut request = client
             .request(method, self.plain_url(path))
             .bearer_auth(key);
@@ -361,6 +363,7 @@ impl TestApp {
         } else {
             serde_json::from_str(&text).unwrap_or_else(|_| panic!("API answered non-JSON: {text}"))
         };
+        openapi_check::check_answer(self, &method_name, path, status.as_u16(), &json).await;
         (status, json)
     }
 }
@@ -384,6 +387,7 @@ impl TestApp {
         let text = response.text().await.expect("API body");
         let json = serde_json::from_str(&text)
             .unwrap_or_else(|_| panic!("API answered non-JSON ({status}): {text}"));
+        openapi_check::check_answer(self, "POST", path, status.as_u16(), &json).await;
         (status, json)
     }
 }

@@ -1,6 +1,7 @@
 //! The staff JSON API: keys, tenancy, contacts, invitations and error shapes.
 
 use portico_e2e::TestApp;
+use portico_e2e::openapi_check::check_answer;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -30,6 +31,7 @@ async fn keys_are_required_and_scoped_to_one_firm() {
     assert_eq!(response.headers()["www-authenticate"], "Bearer");
     let status = response.status();
     let body: Value = response.json().await.unwrap();
+    check_answer(&app, "GET", "/api/v1/firm", status.as_u16(), &body).await;
     assert_error(status, &body, StatusCode::UNAUTHORIZED, "unauthorized");
     let (status, body) = app.api("pk_wrong", Method::GET, "/api/v1/firm", None).await;
     assert_error(status, &body, StatusCode::UNAUTHORIZED, "unauthorized");
@@ -222,10 +224,13 @@ async fn bad_bodies_get_json_errors_with_the_right_status() {
         if let Some(ct) = content_type {
             request = request.header("content-type", ct);
         }
+        let app = &app;
         async move {
             let response = request.send().await.unwrap();
             let status = response.status();
-            (status, response.json::<Value>().await.unwrap())
+            let body = response.json::<Value>().await.unwrap();
+            check_answer(app, "POST", "/api/v1/contacts", status.as_u16(), &body).await;
+            (status, body)
         }
     };
     let json_ct = Some("application/json");

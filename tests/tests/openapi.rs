@@ -1,13 +1,17 @@
 //! The OpenAPI document describes exactly the API that is served: every route the router is
 //! built from is documented, every documented route is served (except the few listed below),
-//! and the routes answer over HTTP as the lists say.
+//! and the routes answer over HTTP as the lists say. The document is valid OpenAPI 3.1, and
+//! the check every API helper runs on the bodies it receives refuses one it does not allow.
 
 use std::collections::BTreeSet;
+use std::panic::AssertUnwindSafe;
 
+use futures::FutureExt;
 use portico_e2e::TestApp;
+use portico_e2e::openapi_check::{check_answer, served as served_document, validate_document};
 use portico_gateway::http::api::served;
 use reqwest::{Method, StatusCode};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 /// The message of a 404 for a path the API does not have (a missing record says otherwise).
 const NO_ROUTE: &str = "no such API route";
@@ -81,6 +85,9 @@ async fn the_document_matches_the_routes_the_server_serves() {
     );
     let doc: Value = response.json().await.unwrap();
     assert_eq!(doc["openapi"], "3.1.0");
+    if let Err(problems) = validate_document(&doc) {
+        panic!("not a valid OpenAPI 3.1 document:\n{}", problems.join("\n"));
+    }
 
     let documented = documented(&doc);
     let served: BTreeSet<(String, String)> = served()
@@ -165,5 +172,47 @@ async fn the_document_matches_the_routes_the_server_serves() {
             }
         }
     }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_body_the_document_does_not_allow_is_refused() {
+    let app = TestApp::spawn().await;
+    let firm = app.create_firm("acme").await;
+    // Checked on the way in, as every answer of `api` is.
+    let created = app
+        .api_ok(
+            &firm,
+            Method::POST,
+            "/api/v1/contacts",
+            Some(json!({"name": "Ann", "email": "ann@example.com"})),
+        )
+        .await;
+    let path = format!("/api/v1/contacts/{}", created["id"].as_str().unwrap());
+    let (status, body) = app.api(&firm.api_key, Method::GET, &path, None).await;
+    assert_eq!(status, StatusCode::OK);
+    let checker = served_document(&app).await;
+    assert_eq!(checker.check("GET", &path, 200, &body), Ok(()));
+
+    // The same answer with a property the document does not name.
+    let mut wrong = body.clone();
+    wrong["role"] = json!("admin");
+    let problem = checker
+        .check("GET", &path, 200, &wrong)
+        .expect_err("an unknown property");
+    assert!(problem.contains("role"), "{problem}");
+    let failed = AssertUnwindSafe(check_answer(&app, "GET", &path, 200, &wrong))
+        .catch_unwind()
+        .await;
+    assert!(failed.is_err(), "the helpers' check fails the test");
+
+    // Without a required property, with a null where none may be, or as another status.
+    let mut missing = body.clone();
+    missing.as_object_mut().unwrap().remove("updated_at");
+    assert!(checker.check("GET", &path, 200, &missing).is_err());
+    let mut null = body.clone();
+    null["email"] = Value::Null;
+    assert!(checker.check("GET", &path, 200, &null).is_err());
+    assert!(checker.check("GET", &path, 404, &body).is_err());
     app.stop().await;
 }

@@ -1,6 +1,7 @@
 //! The firm's portal settings through the API, and what clients then see.
 
 use portico_e2e::TestApp;
+use portico_e2e::openapi_check::check_answer;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
@@ -97,7 +98,9 @@ async fn put_logo(
         .await
         .unwrap();
     let status = response.status();
-    (status, response.json().await.unwrap())
+    let body = response.json().await.unwrap();
+    check_answer(app, "PUT", "/api/v1/portal/logo", status.as_u16(), &body).await;
+    (status, body)
 }
 
 #[tokio::test]

@@ -2,15 +2,16 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Json;
 use portico_shared::email::Email;
 use portico_shared::ids::looks_like;
 use portico_shared::store::{Contact, ContactPatch, ContactQuery, NewContact};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, OpenApi, ToSchema};
 
-use super::pagination::Page;
-use super::route::{ApiRoute, ok, rfc3339};
+use super::ErrorBody;
+use super::pagination::{ListPage, Page};
+use super::route::{ApiRoute, rfc3339};
 use crate::error::{Error, Result};
 use crate::http::extract::ApiQuery;
 use crate::http::extract::{ApiFirm, ApiJson};
@@ -30,16 +31,54 @@ pub fn routes() -> Vec<ApiRoute> {
     ]
 }
 
-fn view(contact: &Contact) -> Value {
-    json!({
-        "id": contact.id,
-        "name": contact.name,
-        "email": contact.email,
-        "portal_access": contact.portal_access,
-        "last_login_at": contact.last_login_at.map(rfc3339),
-        "created_at": rfc3339(contact.created_at),
-        "updated_at": rfc3339(contact.updated_at),
-    })
+#[derive(OpenApi)]
+#[openapi(paths(create, list, show, update, remove, invite))]
+pub struct Doc;
+
+/// A client of the firm.
+#[derive(Serialize, ToSchema)]
+#[schema(as = Contact)]
+pub struct ContactView {
+    id: String,
+    name: String,
+    #[schema(format = Email)]
+    email: String,
+    /// Whether the contact may sign in to the portal.
+    portal_access: bool,
+    #[schema(format = DateTime, required = true)]
+    last_login_at: Option<String>,
+    #[schema(format = DateTime)]
+    created_at: String,
+    #[schema(format = DateTime)]
+    updated_at: String,
+}
+
+fn view(contact: &Contact) -> ContactView {
+    ContactView {
+        id: contact.id.clone(),
+        name: contact.name.clone(),
+        email: contact.email.clone(),
+        portal_access: contact.portal_access,
+        last_login_at: contact.last_login_at.map(rfc3339),
+        created_at: rfc3339(contact.created_at),
+        updated_at: rfc3339(contact.updated_at),
+    }
+}
+
+/// The invitation email just queued.
+#[derive(Serialize, ToSchema)]
+#[schema(as = Invitation)]
+pub struct InvitationView {
+    contact_id: String,
+    #[schema(format = Email)]
+    sent_to: String,
+    #[schema(format = DateTime)]
+    sent_at: String,
+    /// When the link in it stops working.
+    #[schema(format = DateTime)]
+    expires_at: String,
+    /// How many invitations the contact has been sent, this one included.
+    send_count: i64,
 }
 
 fn parse_name(name: &str) -> Result<String> {
@@ -70,20 +109,37 @@ fn email_taken(e: Error) -> Error {
     }
 }
 
-#[derive(Deserialize)]
+/// A new contact.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct CreateContact {
+#[schema(as = NewContact)]
+pub struct CreateContact {
+    #[schema(min_length = 1, max_length = 200)]
     name: String,
+    #[schema(format = Email)]
     email: String,
     #[serde(default)]
+    #[schema(default = false)]
     portal_access: bool,
 }
 
+/// Create a contact
+#[utoipa::path(
+    post,
+    path = "/contacts",
+    tag = "Contacts",
+    operation_id = "createContact",
+    request_body = CreateContact,
+    responses(
+        (status = 201, description = "Created", body = ContactView),
+        (status = 409, description = "The firm already has a contact with this email (`email_taken`)", body = ErrorBody),
+    )
+)]
 async fn create(
     State(state): State<AppState>,
     ApiFirm(firm): ApiFirm,
     ApiJson(body): ApiJson<CreateContact>,
-) -> Result<Response> {
+) -> Result<(StatusCode, Json<ContactView>)> {
     let new = NewContact {
         name: parse_name(&body.name)?,
         email: parse_email(&body.email)?,
@@ -94,23 +150,38 @@ async fn create(
         .create_contact(&firm.id, &new)
         .await
         .map_err(|e| email_taken(e.into()))?;
-    Ok(ok(StatusCode::CREATED, view(&contact)))
+    Ok((StatusCode::CREATED, Json(view(&contact))))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
+    /// Page size, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200, default = 50)]
     limit: Option<i64>,
+    /// `next_cursor` of the previous page.
     cursor: Option<String>,
+    /// Only this address
     email: Option<String>,
+    /// Only with (or without) portal access
     portal_access: Option<bool>,
 }
 
+/// List contacts, oldest first
+#[utoipa::path(
+    get,
+    path = "/contacts",
+    tag = "Contacts",
+    operation_id = "listContacts",
+    params(ListQuery),
+    responses((status = 200, description = "A page", body = ListPage<ContactView>))
+)]
 async fn list(
     State(state): State<AppState>,
     ApiFirm(firm): ApiFirm,
     ApiQuery(query): ApiQuery<ListQuery>,
-) -> Result<Response> {
+) -> Result<Json<ListPage<ContactView>>> {
     let page = Page::new(query.limit, query.cursor)?;
     let query = ContactQuery {
         after: page.after()?,
@@ -133,33 +204,63 @@ async fn find(state: &AppState, firm_id: &str, id: &str) -> Result<Contact> {
         .ok_or(Error::NotFound)
 }
 
+/// A contact
+#[utoipa::path(
+    get,
+    path = "/contacts/{id}",
+    tag = "Contacts",
+    operation_id = "getContact",
+    params(("id" = String, Path, description = "Contact id")),
+    responses(
+        (status = 200, description = "The contact", body = ContactView),
+        (status = 404, description = "No such contact", body = ErrorBody),
+    )
+)]
 async fn show(
     State(state): State<AppState>,
     ApiFirm(firm): ApiFirm,
     Path(id): Path<String>,
-) -> Result<Response> {
-    Ok(ok(
-        StatusCode::OK,
-        view(&find(&state, &firm.id, &id).await?),
-    ))
+) -> Result<Json<ContactView>> {
+    Ok(Json(view(&find(&state, &firm.id, &id).await?)))
 }
 
-#[derive(Deserialize)]
+/// Fields left out stay as they are. Revoking access or changing the email ends the
+/// contact's sessions and voids their links.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct UpdateContact {
+#[schema(as = ContactPatch)]
+pub struct UpdateContact {
+    #[schema(min_length = 1, max_length = 200, nullable = false)]
     name: Option<String>,
+    #[schema(format = Email, nullable = false)]
     email: Option<String>,
+    #[schema(nullable = false)]
     portal_access: Option<bool>,
 }
 
+/// Change a contact
+///
 /// Revoking access or changing the email ends the contact's sessions and voids their links at
 /// once (the store bumps their auth epoch, which every session and link is checked against).
+#[utoipa::path(
+    patch,
+    path = "/contacts/{id}",
+    tag = "Contacts",
+    operation_id = "updateContact",
+    params(("id" = String, Path, description = "Contact id")),
+    request_body = UpdateContact,
+    responses(
+        (status = 200, description = "The contact now", body = ContactView),
+        (status = 404, description = "No such contact", body = ErrorBody),
+        (status = 409, description = "The firm already has a contact with this email (`email_taken`)", body = ErrorBody),
+    )
+)]
 async fn update(
     State(state): State<AppState>,
     ApiFirm(firm): ApiFirm,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<UpdateContact>,
-) -> Result<Response> {
+) -> Result<Json<ContactView>> {
     if !looks_like("ct", &id) {
         return Err(Error::NotFound);
     }
@@ -174,26 +275,52 @@ async fn update(
         .await
         .map_err(|e| email_taken(e.into()))?
         .ok_or(Error::NotFound)?;
-    Ok(ok(StatusCode::OK, view(&contact)))
+    Ok(Json(view(&contact)))
 }
 
+/// Delete a contact (ends their sessions)
+#[utoipa::path(
+    delete,
+    path = "/contacts/{id}",
+    tag = "Contacts",
+    operation_id = "deleteContact",
+    params(("id" = String, Path, description = "Contact id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "No such contact", body = ErrorBody),
+    )
+)]
 async fn remove(
     State(state): State<AppState>,
     ApiFirm(firm): ApiFirm,
     Path(id): Path<String>,
-) -> Result<Response> {
+) -> Result<StatusCode> {
     if !looks_like("ct", &id) || !state.store.delete_contact(&firm.id, &id).await? {
         return Err(Error::NotFound);
     }
-    Ok(StatusCode::NO_CONTENT.into_response())
+    Ok(StatusCode::NO_CONTENT)
 }
 
+/// Send (or resend) the invitation email
+///
 /// Sends (or resends, replacing the earlier) the "Access your account" email.
+#[utoipa::path(
+    post,
+    path = "/contacts/{id}/invitation",
+    tag = "Contacts",
+    operation_id = "inviteContact",
+    params(("id" = String, Path, description = "Contact id")),
+    responses(
+        (status = 202, description = "Queued", body = InvitationView),
+        (status = 404, description = "No such contact", body = ErrorBody),
+        (status = 409, description = "The contact has no portal access (`no_portal_access`)", body = ErrorBody),
+    )
+)]
 async fn invite(
     State(state): State<AppState>,
     ApiFirm(firm): ApiFirm,
     Path(id): Path<String>,
-) -> Result<Response> {
+) -> Result<(StatusCode, Json<InvitationView>)> {
     let contact = find(&state, &firm.id, &id).await?;
     if !contact.portal_access {
         return Err(Error::Conflict {
@@ -215,14 +342,14 @@ async fn invite(
         .store
         .record_invitation(&firm.id, &contact.id, expires_at)
         .await?;
-    Ok(ok(
+    Ok((
         StatusCode::ACCEPTED,
-        json!({
-            "contact_id": contact.id,
-            "sent_to": contact.email,
-            "sent_at": rfc3339(invitation.sent_at),
-            "expires_at": rfc3339(invitation.expires_at),
-            "send_count": invitation.send_count,
+        Json(InvitationView {
+            contact_id: contact.id,
+            sent_to: contact.email,
+            sent_at: rfc3339(invitation.sent_at),
+            expires_at: rfc3339(invitation.expires_at),
+            send_count: invitation.send_count,
         }),
     ))
 }

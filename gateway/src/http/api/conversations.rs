@@ -2,14 +2,16 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::Json;
 use portico_shared::ids::looks_like;
 use portico_shared::store::{Conversation, Message, PageQuery};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use utoipa::openapi::schema::Object;
+use utoipa::{IntoParams, OpenApi, ToSchema};
 
-use super::pagination::{ByContactAndStatus, Page};
-use super::route::{ApiRoute, ok, rfc3339};
+use super::ErrorBody;
+use super::pagination::{ListPage, Page};
+use super::route::{ApiRoute, one_of, rfc3339};
 use crate::error::{Error, Result};
 use crate::http::extract::ApiQuery;
 use crate::http::extract::{ApiFirm, ApiJson};
@@ -26,31 +28,104 @@ pub fn routes() -> Vec<ApiRoute> {
     ]
 }
 
-fn view(conversation: &Conversation) -> Value {
-    json!({
-        "id": conversation.id,
-        "contact_id": conversation.contact_id,
-        "subject": conversation.subject,
-        "status": conversation.status,
-        "created_at": rfc3339(conversation.created_at),
-        "last_message_at": rfc3339(conversation.last_message_at),
-    })
+#[derive(OpenApi)]
+#[openapi(paths(list, show, reply))]
+pub struct Doc;
+
+fn conversation_status() -> Object {
+    one_of(&["open", "closed"])
 }
 
-fn message_view(message: &Message) -> Value {
-    json!({
-        "id": message.id,
-        "author": message.author,
-        "body": message.body,
-        "created_at": rfc3339(message.created_at),
-    })
+fn message_author() -> Object {
+    one_of(&["client", "staff"])
 }
 
+/// A request a client started in the portal.
+#[derive(Serialize, ToSchema)]
+#[schema(as = Conversation)]
+pub struct ConversationView {
+    id: String,
+    contact_id: String,
+    subject: String,
+    #[schema(schema_with = conversation_status)]
+    status: String,
+    #[schema(format = DateTime)]
+    created_at: String,
+    #[schema(format = DateTime)]
+    last_message_at: String,
+}
+
+/// A conversation with its messages, oldest first.
+#[derive(Serialize, ToSchema)]
+#[schema(as = ConversationDetail)]
+pub struct ConversationDetailView {
+    #[serde(flatten)]
+    conversation: ConversationView,
+    messages: Vec<MessageView>,
+}
+
+/// One message of a conversation.
+#[derive(Serialize, ToSchema)]
+#[schema(as = Message)]
+pub struct MessageView {
+    id: String,
+    #[schema(schema_with = message_author)]
+    author: String,
+    body: String,
+    #[schema(format = DateTime)]
+    created_at: String,
+}
+
+fn view(conversation: &Conversation) -> ConversationView {
+    ConversationView {
+        id: conversation.id.clone(),
+        contact_id: conversation.contact_id.clone(),
+        subject: conversation.subject.clone(),
+        status: conversation.status.clone(),
+        created_at: rfc3339(conversation.created_at),
+        last_message_at: rfc3339(conversation.last_message_at),
+    }
+}
+
+fn message_view(message: &Message) -> MessageView {
+    MessageView {
+        id: message.id.clone(),
+        author: message.author.clone(),
+        body: message.body.clone(),
+        created_at: rfc3339(message.created_at),
+    }
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+struct ListQuery {
+    /// Page size, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200, default = 50)]
+    limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    cursor: Option<String>,
+    /// Only this contact's
+    contact_id: Option<String>,
+    /// Only this status
+    #[param(schema_with = conversation_status)]
+    status: Option<String>,
+}
+
+/// List client requests, oldest first
+#[utoipa::path(
+    get,
+    path = "/conversations",
+    tag = "Conversations",
+    operation_id = "listConversations",
+    params(ListQuery),
+    responses((status = 200, description = "A page", body = ListPage<ConversationView>))
+)]
 async fn list(
     State(state): State<AppState>,
     ApiFirm(firm): ApiFirm,
-    ApiQuery(query): ApiQuery<ByContactAndStatus>,
-) -> Result<Response> {
+    ApiQuery(query): ApiQuery<ListQuery>,
+) -> Result<Json<ListPage<ConversationView>>> {
     let page = Page::new(query.limit, query.cursor)?;
     if let Some(status) = &query.status
         && status != "open"
@@ -73,11 +148,23 @@ async fn list(
     Ok(page.respond(rows, |c| (c.created_at, &c.id), view))
 }
 
+/// A conversation with its messages
+#[utoipa::path(
+    get,
+    path = "/conversations/{id}",
+    tag = "Conversations",
+    operation_id = "getConversation",
+    params(("id" = String, Path, description = "Conversation id")),
+    responses(
+        (status = 200, description = "The conversation", body = ConversationDetailView),
+        (status = 404, description = "No such conversation", body = ErrorBody),
+    )
+)]
 async fn show(
     State(state): State<AppState>,
     ApiFirm(firm): ApiFirm,
     Path(id): Path<String>,
-) -> Result<Response> {
+) -> Result<Json<ConversationDetailView>> {
     if !looks_like("cv", &id) {
         return Err(Error::NotFound);
     }
@@ -86,23 +173,41 @@ async fn show(
         .conversation(&firm.id, None, &id)
         .await?
         .ok_or(Error::NotFound)?;
-    let mut body = view(&conversation);
-    body["messages"] = messages.iter().map(message_view).collect();
-    Ok(ok(StatusCode::OK, body))
+    Ok(Json(ConversationDetailView {
+        conversation: view(&conversation),
+        messages: messages.iter().map(message_view).collect(),
+    }))
 }
 
-#[derive(Deserialize)]
+/// A reply from the firm.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct Reply {
+pub struct Reply {
+    #[schema(min_length = 1, max_length = 10000)]
     body: String,
 }
 
+/// Reply to a client
+///
+/// The client is emailed, as their settings allow.
+#[utoipa::path(
+    post,
+    path = "/conversations/{id}/messages",
+    tag = "Conversations",
+    operation_id = "replyToConversation",
+    params(("id" = String, Path, description = "Conversation id")),
+    request_body = Reply,
+    responses(
+        (status = 201, description = "The reply", body = MessageView),
+        (status = 404, description = "No such conversation", body = ErrorBody),
+    )
+)]
 async fn reply(
     State(state): State<AppState>,
     ApiFirm(firm): ApiFirm,
     Path(id): Path<String>,
     ApiJson(reply): ApiJson<Reply>,
-) -> Result<Response> {
+) -> Result<(StatusCode, Json<MessageView>)> {
     if !looks_like("cv", &id) {
         return Err(Error::NotFound);
     }
@@ -126,5 +231,5 @@ async fn reply(
         .await?
         .ok_or(Error::NotFound)?;
     notify::request_reply(&state, &firm, &conversation, &body).await?;
-    Ok(ok(StatusCode::CREATED, message_view(&message)))
+    Ok((StatusCode::CREATED, Json(message_view(&message))))
 }

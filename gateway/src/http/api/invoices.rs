@@ -3,14 +3,17 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::Json;
 use portico_shared::ids::looks_like;
 use portico_shared::store::{Invoice, NewInvoice, PageQuery};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::openapi::schema::Object;
+use utoipa::{IntoParams, OpenApi, ToSchema};
 
-use super::pagination::{ByContactAndStatus, Page};
-use super::route::{ApiRoute, ok, rfc3339};
+use super::ErrorBody;
+use super::pagination::{ListPage, Page};
+use super::route::{ApiRoute, one_of, rfc3339};
 use crate::error::{Error, Result};
 use crate::http::extract::ApiQuery;
 use crate::http::extract::{ApiFirm, ApiJson};
@@ -32,21 +35,58 @@ pub fn routes() -> Vec<ApiRoute> {
     ]
 }
 
-fn view(invoice: &Invoice) -> Value {
-    json!({
-        "id": invoice.id,
-        "contact_id": invoice.contact_id,
-        "number": invoice.number,
-        "amount": invoice.amount_minor,
-        "currency": invoice.currency,
-        "issued_date": invoice.issued_date,
-        "due_date": invoice.due_date,
-        "status": invoice.status,
-        "pay_url": invoice.pay_url,
-        "description": invoice.description,
-        "created_at": rfc3339(invoice.created_at),
-        "updated_at": rfc3339(invoice.updated_at),
-    })
+#[derive(OpenApi)]
+#[openapi(paths(create, list, show, update))]
+pub struct Doc;
+
+fn invoice_status() -> Object {
+    one_of(&["open", "paid", "void"])
+}
+
+/// An invoice published to a contact's portal.
+#[derive(Serialize, ToSchema)]
+#[schema(as = Invoice)]
+pub struct InvoiceView {
+    id: String,
+    contact_id: String,
+    number: String,
+    /// Integer minor units of the currency (cents): 123456 EUR is €1,234.56; JPY has none.
+    #[schema(minimum = 0)]
+    amount: i64,
+    /// ISO 4217 code
+    #[schema(pattern = "^[A-Z]{3}$")]
+    currency: String,
+    #[schema(format = Date, example = "2026-12-31")]
+    issued_date: String,
+    #[schema(format = Date, example = "2026-12-31")]
+    due_date: String,
+    #[schema(schema_with = invoice_status)]
+    status: String,
+    /// Where the client pays
+    #[schema(format = "uri", required = true)]
+    pay_url: Option<String>,
+    description: String,
+    #[schema(format = DateTime)]
+    created_at: String,
+    #[schema(format = DateTime)]
+    updated_at: String,
+}
+
+fn view(invoice: &Invoice) -> InvoiceView {
+    InvoiceView {
+        id: invoice.id.clone(),
+        contact_id: invoice.contact_id.clone(),
+        number: invoice.number.clone(),
+        amount: invoice.amount_minor,
+        currency: invoice.currency.clone(),
+        issued_date: invoice.issued_date.clone(),
+        due_date: invoice.due_date.clone(),
+        status: invoice.status.clone(),
+        pay_url: invoice.pay_url.clone(),
+        description: invoice.description.clone(),
+        created_at: rfc3339(invoice.created_at),
+        updated_at: rfc3339(invoice.updated_at),
+    }
 }
 
 fn status(value: &str) -> Result<String> {
@@ -123,28 +163,72 @@ fn text(field: &'static str, value: &str, max: usize, required: bool) -> Result<
     Ok(value.to_string())
 }
 
-#[derive(Deserialize)]
+/// A new invoice. Clients see their invoices at `/invoices` when the firm has
+/// `billing_enabled`.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct CreateInvoice {
+#[schema(as = NewInvoice)]
+pub struct CreateInvoice {
+    /// A contact of the key's firm.
     contact_id: String,
+    /// Unique within the firm (409 `number_taken` otherwise).
+    #[schema(min_length = 1, max_length = 64)]
     number: String,
+    /// Integer minor units (cents).
+    // Read as any JSON value, so that a fraction or a string gets this field's own message.
+    #[schema(value_type = i64, minimum = 0, maximum = 100_000_000_000_000_i64)]
     amount: Value,
+    /// An active ISO 4217 code, e.g. EUR.
+    #[schema(pattern = "^[A-Z]{3}$")]
     currency: String,
+    #[schema(format = Date, example = "2026-12-31")]
     issued_date: String,
+    /// Not before issued_date.
+    #[schema(format = Date, example = "2026-12-31")]
     due_date: String,
+    /// `open` when left out or null.
     #[serde(default)]
+    #[schema(schema_with = invoice_status_or_null)]
     status: Option<String>,
+    /// Where the client pays; shown as a Pay button while the invoice is open. https only.
     #[serde(default)]
+    #[schema(format = "uri", pattern = "^https://", max_length = 2000)]
     pay_url: Option<String>,
     #[serde(default)]
+    #[schema(max_length = 2000, default = "")]
     description: String,
 }
 
+fn invoice_status_or_null() -> Object {
+    let mut schema = invoice_status();
+    schema.schema_type = utoipa::openapi::schema::SchemaType::from_iter([
+        utoipa::openapi::schema::Type::String,
+        utoipa::openapi::schema::Type::Null,
+    ]);
+    schema.enum_values.get_or_insert_default().push(Value::Null);
+    schema.default = Some(Value::from("open"));
+    schema
+}
+
+/// Publish an invoice to a contact's portal
+///
+/// Clients see their invoices at `/invoices` when the firm has `billing_enabled`.
+#[utoipa::path(
+    post,
+    path = "/invoices",
+    tag = "Invoices",
+    operation_id = "createInvoice",
+    request_body = CreateInvoice,
+    responses(
+        (status = 201, description = "Created", body = InvoiceView),
+        (status = 409, description = "The firm already has an invoice with this number (`number_taken`)", body = ErrorBody),
+    )
+)]
 async fn create(
     State(state): State<AppState>,
     ApiFirm(firm): ApiFirm,
     ApiJson(body): ApiJson<CreateInvoice>,
-) -> Result<Response> {
+) -> Result<(StatusCode, Json<InvoiceView>)> {
     if !looks_like("ct", &body.contact_id) {
         return Err(Error::invalid(
             "contact_id",
@@ -182,14 +266,39 @@ async fn create(
                 },
                 other => other,
             })?;
-    Ok(ok(StatusCode::CREATED, view(&invoice)))
+    Ok((StatusCode::CREATED, Json(view(&invoice))))
 }
 
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+struct ListQuery {
+    /// Page size, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200, default = 50)]
+    limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    cursor: Option<String>,
+    /// Only this contact's
+    contact_id: Option<String>,
+    /// Only this status
+    #[param(schema_with = invoice_status)]
+    status: Option<String>,
+}
+
+/// List invoices, oldest first
+#[utoipa::path(
+    get,
+    path = "/invoices",
+    tag = "Invoices",
+    operation_id = "listInvoices",
+    params(ListQuery),
+    responses((status = 200, description = "A page", body = ListPage<InvoiceView>))
+)]
 async fn list(
     State(state): State<AppState>,
     ApiFirm(firm): ApiFirm,
-    ApiQuery(query): ApiQuery<ByContactAndStatus>,
-) -> Result<Response> {
+    ApiQuery(query): ApiQuery<ListQuery>,
+) -> Result<Json<ListPage<InvoiceView>>> {
     let page = Page::new(query.limit, query.cursor)?;
     let invoices = state
         .store
@@ -206,11 +315,23 @@ async fn list(
     Ok(page.respond(invoices, |i| (i.created_at, &i.id), view))
 }
 
+/// An invoice
+#[utoipa::path(
+    get,
+    path = "/invoices/{id}",
+    tag = "Invoices",
+    operation_id = "getInvoice",
+    params(("id" = String, Path, description = "Invoice id")),
+    responses(
+        (status = 200, description = "The invoice", body = InvoiceView),
+        (status = 404, description = "No such invoice", body = ErrorBody),
+    )
+)]
 async fn show(
     State(state): State<AppState>,
     ApiFirm(firm): ApiFirm,
     Path(id): Path<String>,
-) -> Result<Response> {
+) -> Result<Json<InvoiceView>> {
     if !looks_like("iv", &id) {
         return Err(Error::NotFound);
     }
@@ -219,21 +340,37 @@ async fn show(
         .invoice(&firm.id, &id)
         .await?
         .ok_or(Error::NotFound)?;
-    Ok(ok(StatusCode::OK, view(&invoice)))
+    Ok(Json(view(&invoice)))
 }
 
-#[derive(Deserialize)]
+/// The invoice's new status.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct UpdateInvoice {
+#[schema(as = InvoicePatch)]
+pub struct UpdateInvoice {
+    #[schema(schema_with = invoice_status)]
     status: String,
 }
 
+/// Change an invoice's status
+#[utoipa::path(
+    patch,
+    path = "/invoices/{id}",
+    tag = "Invoices",
+    operation_id = "updateInvoice",
+    params(("id" = String, Path, description = "Invoice id")),
+    request_body = UpdateInvoice,
+    responses(
+        (status = 200, description = "The invoice now", body = InvoiceView),
+        (status = 404, description = "No such invoice", body = ErrorBody),
+    )
+)]
 async fn update(
     State(state): State<AppState>,
     ApiFirm(firm): ApiFirm,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<UpdateInvoice>,
-) -> Result<Response> {
+) -> Result<Json<InvoiceView>> {
     if !looks_like("iv", &id) {
         return Err(Error::NotFound);
     }
@@ -243,5 +380,5 @@ async fn update(
         .set_invoice_status(&firm.id, &id, &status)
         .await?
         .ok_or(Error::NotFound)?;
-    Ok(ok(StatusCode::OK, view(&invoice)))
+    Ok(Json(view(&invoice)))
 }

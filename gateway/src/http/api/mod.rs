@@ -1,6 +1,10 @@
 //! The staff JSON API under `/api/v1`. A bearer key (created by the CLI, stored as a SHA-256)
 //! names the firm; every query is scoped to it, so another firm's ids answer 404.
-//! Errors are `{"error": {"code", "message"}}` ([`json_errors`]).
+//! Errors are `{"error": {"code", "message"}}` ([`json_errors`], [`ErrorBody`]).
+//!
+//! Each resource module lists its routes (`routes()`, what the router is built from) and
+//! documents the same handlers (`Doc`, from their `#[utoipa::path]` and the request and
+//! response types they use); [`document`] puts the documents together.
 
 mod contacts;
 mod conversations;
@@ -21,9 +25,10 @@ use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::MethodRouter;
+use serde::Serialize;
+use utoipa::{OpenApi, ToSchema};
 
 pub use route::ApiRoute;
-use serde_json::json;
 
 use crate::error::{Error, ErrorInfo};
 use crate::state::AppState;
@@ -55,6 +60,27 @@ pub fn served() -> Vec<(Method, String)> {
         .collect()
 }
 
+/// The OpenAPI document of everything [`served`]: each module's operations under [`PREFIX`],
+/// in the frame [`openapi::frame`] gives them (info, security, the answers every route shares).
+pub fn document() -> utoipa::openapi::OpenApi {
+    let parts = [
+        firm::Doc::openapi(),
+        contacts::Doc::openapi(),
+        tasks::Doc::openapi(),
+        conversations::Doc::openapi(),
+        portal::Doc::openapi(),
+        invoices::Doc::openapi(),
+        signing::Doc::openapi(),
+        openapi::Doc::openapi(),
+    ];
+    let doc = parts
+        .into_iter()
+        .fold(openapi::Frame::openapi(), |doc, part| {
+            doc.nest(PREFIX, part)
+        });
+    openapi::finish(doc)
+}
+
 pub fn router(state: &AppState) -> Router<AppState> {
     let upload_limit = usize::try_from(state.config.upload_max_bytes)
         .unwrap_or(usize::MAX)
@@ -79,20 +105,46 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .layer(middleware::from_fn(json_errors))
 }
 
+/// The body of every error answer of the API.
+#[derive(Serialize, ToSchema)]
+#[schema(as = Error)]
+pub struct ErrorBody {
+    #[schema(inline)]
+    error: ErrorDetail,
+}
+
+/// What went wrong.
+#[derive(Serialize, ToSchema)]
+struct ErrorDetail {
+    /// Stable machine-readable code, e.g. `not_found`, `invalid_field`, `unauthorized`,
+    /// `conflict`, `email_taken`, `number_taken`, `too_large`, `rate_limited`.
+    code: &'static str,
+    message: String,
+    /// The request field at fault (422, and 413 for uploads).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    field: Option<&'static str>,
+    /// On 500: the reference to quote to the operator.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    reference: Option<String>,
+}
+
 /// Writes error responses of the API as JSON.
 async fn json_errors(request: Request, next: Next) -> Response {
     let response = next.run(request).await;
     let Some(info) = response.extensions().get::<ErrorInfo>().cloned() else {
         return response;
     };
-    let mut error = json!({ "code": info.code, "message": info.message });
-    if let Some(field) = info.field {
-        error["field"] = json!(field);
-    }
-    if let Some(reference) = &info.reference {
-        error["reference"] = json!(reference);
-    }
-    let mut json = (response.status(), Json(json!({ "error": error }))).into_response();
+    let body = ErrorBody {
+        error: ErrorDetail {
+            code: info.code,
+            message: info.message,
+            field: info.field,
+            reference: info.reference,
+        },
+    };
+    let mut json = (response.status(), Json(body)).into_response();
     for name in [header::RETRY_AFTER, header::WWW_AUTHENTICATE] {
         if let Some(value) = response.headers().get(&name) {
             json.headers_mut().insert(name, value.clone());

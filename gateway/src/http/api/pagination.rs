@@ -1,28 +1,25 @@
 //! Pages of the API's lists. A list takes `?limit=` (1 to 200, 50 when absent) and `?cursor=`,
-//! and answers `{"data": [...], "next_cursor": ...}`, oldest first. A cursor is opaque: base64
-//! of `{created_at}.{id}` of the last row of the page before, which the store reads after.
+//! and answers `{"data": [...], "next_cursor": ...}` ([`ListPage`]), oldest first. A cursor is
+//! opaque: base64 of `{created_at}.{id}` of the last row of the page before, which the store
+//! reads after.
 
-use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::Json;
 use portico_shared::secret::{b64, unb64};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::Serialize;
+use utoipa::ToSchema;
 
-use super::route::ok;
 use crate::error::{Error, Result};
 
 const DEFAULT_PAGE: i64 = 50;
 const MAX_PAGE: i64 = 200;
 
-/// The query string of a list narrowed by contact and status (conversations, invoices,
-/// signing requests); each list checks its own statuses.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ByContactAndStatus {
-    pub limit: Option<i64>,
-    pub cursor: Option<String>,
-    pub contact_id: Option<String>,
-    pub status: Option<String>,
+/// One page of a list.
+#[derive(Serialize, ToSchema)]
+pub struct ListPage<T> {
+    pub data: Vec<T>,
+    /// Pass as `cursor` for the next page; null on the last page.
+    #[schema(required = true)]
+    pub next_cursor: Option<String>,
 }
 
 /// The page a list request asks for.
@@ -59,12 +56,12 @@ impl Page {
     /// The 200 answer for `rows` (fetched with [`Page::fetch`]): the page's rows as `view`
     /// shows them, and the cursor of the next page (`key` gives a row's `created_at` and id)
     /// or null on the last.
-    pub fn respond<T>(
+    pub fn respond<T, V>(
         &self,
         mut rows: Vec<T>,
         key: impl Fn(&T) -> (i64, &str),
-        view: impl FnMut(&T) -> Value,
-    ) -> Response {
+        view: impl FnMut(&T) -> V,
+    ) -> Json<ListPage<V>> {
         let more = rows.len() as i64 > self.limit;
         rows.truncate(self.limit as usize);
         let next_cursor = if more {
@@ -75,11 +72,10 @@ impl Page {
         } else {
             None
         };
-        let data: Vec<Value> = rows.iter().map(view).collect();
-        ok(
-            StatusCode::OK,
-            json!({ "data": data, "next_cursor": next_cursor }),
-        )
+        Json(ListPage {
+            data: rows.iter().map(view).collect(),
+            next_cursor,
+        })
     }
 }
 

@@ -4,13 +4,15 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::Response;
+use axum::response::Json;
 use portico_shared::secret::hex;
 use portico_shared::store::{Firm, Logo, MenuLink, PortalPatch};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{OpenApi, ToSchema};
 
-use super::route::{ApiRoute, ok};
+use super::ErrorBody;
+use super::route::{ApiRoute, Binary};
 use crate::error::{Error, Result};
 use crate::http::extract::{ApiFirm, ApiJson};
 use crate::state::AppState;
@@ -28,36 +30,101 @@ pub fn routes() -> Vec<ApiRoute> {
     ]
 }
 
-fn view(state: &AppState, firm: &Firm) -> Value {
-    let logo = firm.logo_sha256.as_ref().map(|sha| {
-        json!({
-            "url": format!("{}/assets/logo", state.config.portal_url(&firm.slug)),
-            "sha256": sha,
-        })
+#[derive(OpenApi)]
+#[openapi(paths(show, update, put_logo, delete_logo))]
+pub struct Doc;
+
+/// The portal's settings, as clients see them.
+#[derive(Serialize, ToSchema)]
+#[schema(as = Portal)]
+pub struct PortalView {
+    /// The name the portal shows
+    display_name: String,
+    /// The portal logo, null when there is none.
+    #[schema(required = true)]
+    logo: Option<LogoView>,
+    #[schema(example = "#1d4ed8")]
+    brand_color: String,
+    menu_links: Vec<MenuLinkBody>,
+    billing_enabled: bool,
+    esign_enabled: bool,
+}
+
+/// The portal logo.
+#[derive(Serialize, ToSchema)]
+#[schema(as = Logo)]
+pub struct LogoView {
+    /// Where clients' browsers load it
+    #[schema(format = "uri")]
+    url: String,
+    /// Hex SHA-256 of the image
+    sha256: String,
+}
+
+/// A link in the portal's menu.
+#[derive(Serialize, Deserialize, ToSchema)]
+// Named as the stored link it becomes, so refusals read as they always have.
+#[serde(deny_unknown_fields, rename = "MenuLink")]
+#[schema(as = MenuLink)]
+pub struct MenuLinkBody {
+    #[schema(min_length = 1, max_length = 40)]
+    label: String,
+    #[schema(format = "uri", pattern = "^https://", max_length = 2000)]
+    url: String,
+}
+
+fn view(state: &AppState, firm: &Firm) -> PortalView {
+    let logo = firm.logo_sha256.as_ref().map(|sha| LogoView {
+        url: format!("{}/assets/logo", state.config.portal_url(&firm.slug)),
+        sha256: sha.clone(),
     });
-    json!({
-        "display_name": firm.portal_name(),
-        "logo": logo,
-        "brand_color": firm.brand_color,
-        "menu_links": firm.menu_links(),
-        "billing_enabled": firm.billing_enabled,
-        "esign_enabled": firm.esign_enabled,
-    })
+    PortalView {
+        display_name: firm.portal_name().to_string(),
+        logo,
+        brand_color: firm.brand_color.clone(),
+        menu_links: firm
+            .menu_links()
+            .into_iter()
+            .map(|link| MenuLinkBody {
+                label: link.label,
+                url: link.url,
+            })
+            .collect(),
+        billing_enabled: firm.billing_enabled,
+        esign_enabled: firm.esign_enabled,
+    }
 }
 
-async fn show(State(state): State<AppState>, ApiFirm(firm): ApiFirm) -> Response {
-    ok(StatusCode::OK, view(&state, &firm))
+/// Portal settings
+#[utoipa::path(
+    get,
+    path = "/portal",
+    tag = "Portal",
+    operation_id = "getPortal",
+    responses((status = 200, description = "The settings", body = PortalView))
+)]
+async fn show(State(state): State<AppState>, ApiFirm(firm): ApiFirm) -> Json<PortalView> {
+    Json(view(&state, &firm))
 }
 
-#[derive(Deserialize)]
+/// Fields left out stay as they are. The logo is uploaded with PUT /portal/logo; naming
+/// `logo` here is refused with 422.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct UpdatePortal {
+#[schema(as = PortalPatch)]
+pub struct UpdatePortal {
+    #[schema(min_length = 1, max_length = 120, nullable = false)]
     display_name: Option<String>,
+    #[schema(pattern = "^#[0-9a-fA-F]{6}$", nullable = false)]
     brand_color: Option<String>,
-    menu_links: Option<Vec<MenuLink>>,
+    #[schema(max_items = 10, nullable = false)]
+    menu_links: Option<Vec<MenuLinkBody>>,
+    #[schema(nullable = false)]
     billing_enabled: Option<bool>,
+    #[schema(nullable = false)]
     esign_enabled: Option<bool>,
     /// Not settable here: named only to point to the upload route.
+    #[schema(ignore)]
     logo: Option<Value>,
 }
 
@@ -75,7 +142,7 @@ fn brand_color(value: &str) -> Result<String> {
 }
 
 /// Only `https` links to a real host: no `javascript:`, `data:` or credentials in the URL.
-fn menu_link(link: &MenuLink) -> Result<MenuLink> {
+fn menu_link(link: &MenuLinkBody) -> Result<MenuLink> {
     let label = link.label.trim();
     if label.is_empty() || label.chars().count() > MAX_LABEL {
         return Err(Error::invalid(
@@ -103,11 +170,20 @@ fn menu_link(link: &MenuLink) -> Result<MenuLink> {
     })
 }
 
+/// Change portal settings
+#[utoipa::path(
+    patch,
+    path = "/portal",
+    tag = "Portal",
+    operation_id = "updatePortal",
+    request_body = UpdatePortal,
+    responses((status = 200, description = "The settings now", body = PortalView))
+)]
 async fn update(
     State(state): State<AppState>,
     ApiFirm(firm): ApiFirm,
     ApiJson(body): ApiJson<UpdatePortal>,
-) -> Result<Response> {
+) -> Result<Json<PortalView>> {
     if body.logo.is_some() {
         return Err(Error::invalid(
             "logo",
@@ -146,7 +222,7 @@ async fn update(
     };
     let firm = state.store.update_portal(&firm.id, &patch).await?;
     state.firms.forget(&firm.slug);
-    Ok(ok(StatusCode::OK, view(&state, &firm)))
+    Ok(Json(view(&state, &firm)))
 }
 
 /// Largest logo accepted: a header logo needs far less.
@@ -166,13 +242,35 @@ fn sniff(bytes: &[u8]) -> Option<&'static str> {
     }
 }
 
-/// `PUT /api/v1/portal/logo`: the body is the image, with its `Content-Type`.
+/// Upload the portal logo
+///
+/// The request body is the image itself (not multipart), with its Content-Type: image/png,
+/// image/jpeg or image/webp, at most 512 KB. The bytes must really be of that type; SVG is
+/// refused (it can carry scripts). Errors name the field `logo`. Served to clients at
+/// `{portal_url}/assets/logo`.
+#[utoipa::path(
+    put,
+    path = "/portal/logo",
+    tag = "Portal",
+    operation_id = "putLogo",
+    request_body(content(
+        (inline(Binary) = "image/png"),
+        (inline(Binary) = "image/jpeg"),
+        (inline(Binary) = "image/webp"),
+    )),
+    responses(
+        (status = 200, description = "The settings now", body = PortalView),
+        (status = 400, description = "The body could not be read", body = ErrorBody),
+        (status = 413, description = "The logo is larger than 512 KB (`field`: `logo`)", body = ErrorBody),
+        (status = 422, description = "Not a PNG, JPEG or WebP image, or not of its `Content-Type` (`field`: `logo`)", body = ErrorBody),
+    )
+)]
 async fn put_logo(
     State(state): State<AppState>,
     ApiFirm(firm): ApiFirm,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Response> {
+) -> Result<Json<PortalView>> {
     let too_large = || Error::FieldTooLarge {
         field: "logo",
         message: format!("the logo must be at most {} KB", MAX_LOGO / 1024),
@@ -223,11 +321,22 @@ async fn put_logo(
     };
     let firm = state.store.set_logo(&firm.id, Some(&logo)).await?;
     state.firms.forget(&firm.slug);
-    Ok(ok(StatusCode::OK, view(&state, &firm)))
+    Ok(Json(view(&state, &firm)))
 }
 
-async fn delete_logo(State(state): State<AppState>, ApiFirm(firm): ApiFirm) -> Result<Response> {
+/// Remove the portal logo
+#[utoipa::path(
+    delete,
+    path = "/portal/logo",
+    tag = "Portal",
+    operation_id = "deleteLogo",
+    responses((status = 200, description = "The settings now", body = PortalView))
+)]
+async fn delete_logo(
+    State(state): State<AppState>,
+    ApiFirm(firm): ApiFirm,
+) -> Result<Json<PortalView>> {
     let firm = state.store.set_logo(&firm.id, None).await?;
     state.firms.forget(&firm.slug);
-    Ok(ok(StatusCode::OK, view(&state, &firm)))
+    Ok(Json(view(&state, &firm)))
 }

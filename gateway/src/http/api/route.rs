@@ -1,10 +1,11 @@
-//! One route of the API ([`ApiRoute`]), and how handlers answer: [`ok`] with a JSON body,
-//! timestamps in RFC 3339.
+//! One route of the API ([`ApiRoute`]), and what its answers are made of: timestamps in
+//! RFC 3339, and the schemas of strings that take a few values ([`one_of`]).
 
 use axum::handler::Handler;
-use axum::http::{Method, StatusCode};
-use axum::response::{IntoResponse, Json, Response};
+use axum::http::Method;
 use axum::routing::MethodRouter;
+use utoipa::ToSchema;
+use utoipa::openapi::schema::{Object, ObjectBuilder, Type};
 
 use crate::state::AppState;
 
@@ -61,6 +62,17 @@ pub fn rfc3339(unix: i64) -> String {
         .unwrap_or_default()
 }
 
-pub fn ok<T: serde::Serialize>(status: StatusCode, body: T) -> Response {
-    (status, Json(body)).into_response()
+/// The schema of a string that is one of `values` (a status, a kind), for the document.
+pub fn one_of(values: &[&str]) -> Object {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(values.iter().copied()))
+        .build()
 }
+
+// Raw bytes (an uploaded logo, a downloaded document), for the document: it names a schema
+// only, as bodies of bytes go in and out as streams.
+#[derive(ToSchema)]
+#[schema(value_type = String, format = Binary)]
+#[allow(dead_code)]
+pub struct Binary(Vec<u8>);

@@ -8,16 +8,19 @@
 use axum::extract::multipart::MultipartRejection;
 use axum::extract::{Multipart, Path, State};
 use axum::http::{HeaderName, StatusCode};
-use axum::response::Response;
+use axum::response::{Json, Response};
 use portico_shared::filetypes::by_extension;
 use portico_shared::ids::looks_like;
 use portico_shared::store::{
     EventOrigin, NewSigningRequest, PageQuery, SigningEvent, SigningRequest,
 };
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use utoipa::openapi::schema::Object;
+use utoipa::{IntoParams, OpenApi, ToSchema};
 
-use super::pagination::{ByContactAndStatus, Page};
-use super::route::{ApiRoute, ok, rfc3339};
+use super::ErrorBody;
+use super::pagination::{ListPage, Page};
+use super::route::{ApiRoute, Binary, one_of, rfc3339};
 use crate::error::{Error, Result};
 use crate::http::documents::{self, multipart_error, repr_digest, safe_file_name};
 use crate::http::extract::ApiFirm;
@@ -39,45 +42,178 @@ pub fn routes() -> Vec<ApiRoute> {
     ]
 }
 
-fn event_view(event: &SigningEvent) -> Value {
-    json!({
-        "kind": event.kind,
-        "at": rfc3339(event.created_at),
-        "contact_id": event.contact_id,
-        "typed_name": event.typed_name,
-        "reason": event.reason,
-        "ip": event.ip,
-        "user_agent": event.user_agent,
-        "document_sha256": event.document_sha256,
-    })
+#[derive(OpenApi)]
+#[openapi(paths(create, list, show, document))]
+pub struct Doc;
+
+fn signing_status() -> Object {
+    one_of(&["pending", "signed", "declined"])
 }
 
-fn view(state: &AppState, firm_slug: &str, request: &SigningRequest) -> Value {
-    json!({
-        "id": request.id,
-        "contact_id": request.contact_id,
-        "title": request.title,
-        "status": request.status,
-        "document": {
-            "file_name": request.document_name,
-            "content_type": DOCUMENT_TYPE,
-            "size": request.document_size,
-            "sha256": request.document_sha256,
+fn event_kind() -> Object {
+    one_of(&["created", "viewed", "signed", "declined"])
+}
+
+fn document_type() -> Object {
+    one_of(&[DOCUMENT_TYPE])
+}
+
+/// One entry of a signing request's audit trail.
+#[derive(Serialize, ToSchema)]
+#[schema(as = AuditEvent)]
+pub struct AuditEventView {
+    #[schema(schema_with = event_kind)]
+    kind: String,
+    #[schema(format = DateTime)]
+    at: String,
+    /// The contact who acted; null where the firm did (`created`)
+    #[schema(required = true)]
+    contact_id: Option<String>,
+    /// The full name the client typed (`signed`)
+    #[schema(required = true)]
+    typed_name: Option<String>,
+    /// Why the client declined (`declined`)
+    #[schema(required = true)]
+    reason: Option<String>,
+    #[schema(required = true)]
+    ip: Option<String>,
+    #[schema(required = true)]
+    user_agent: Option<String>,
+    /// SHA-256 recomputed from the stored bytes at that moment
+    document_sha256: String,
+}
+
+/// A document a contact is asked to sign.
+#[derive(Serialize, ToSchema)]
+#[schema(as = SigningRequest)]
+pub struct SigningRequestView {
+    id: String,
+    contact_id: String,
+    title: String,
+    #[schema(schema_with = signing_status)]
+    status: String,
+    document: DocumentView,
+    /// The full name the client typed when signing
+    #[schema(required = true)]
+    signed_name: Option<String>,
+    #[schema(required = true)]
+    decline_reason: Option<String>,
+    /// When it was signed or declined
+    #[schema(format = DateTime, required = true)]
+    completed_at: Option<String>,
+    #[schema(format = DateTime)]
+    created_at: String,
+    /// The portal page where the client reads and signs it
+    #[schema(format = "uri")]
+    sign_url: String,
+}
+
+/// The document to sign.
+#[derive(Serialize, ToSchema)]
+#[schema(as = SigningDocument)]
+pub struct DocumentView {
+    file_name: String,
+    #[schema(schema_with = document_type)]
+    content_type: &'static str,
+    /// Bytes
+    size: i64,
+    /// Hex SHA-256 of the stored PDF; it cannot change after signing
+    sha256: String,
+}
+
+/// A signing request with its audit trail, oldest first.
+#[derive(Serialize, ToSchema)]
+#[schema(as = SigningRequestDetail)]
+pub struct SigningRequestDetailView {
+    #[serde(flatten)]
+    request: SigningRequestView,
+    events: Vec<AuditEventView>,
+}
+
+/// The multipart form that asks for a signature.
+#[derive(ToSchema)]
+#[schema(as = NewSigningRequest)]
+// Documents the form only: `create` reads the parts one by one, to stream the file.
+#[allow(dead_code)]
+pub struct SigningRequestForm {
+    contact_id: String,
+    #[schema(min_length = 1, max_length = 200)]
+    title: String,
+    /// The document to sign (PDF).
+    #[schema(value_type = String, format = Binary)]
+    file: Vec<u8>,
+}
+
+fn event_view(event: &SigningEvent) -> AuditEventView {
+    AuditEventView {
+        kind: event.kind.clone(),
+        at: rfc3339(event.created_at),
+        contact_id: event.contact_id.clone(),
+        typed_name: event.typed_name.clone(),
+        reason: event.reason.clone(),
+        ip: event.ip.clone(),
+        user_agent: event.user_agent.clone(),
+        document_sha256: event.document_sha256.clone(),
+    }
+}
+
+fn view(state: &AppState, firm_slug: &str, request: &SigningRequest) -> SigningRequestView {
+    SigningRequestView {
+        id: request.id.clone(),
+        contact_id: request.contact_id.clone(),
+        title: request.title.clone(),
+        status: request.status.clone(),
+        document: DocumentView {
+            file_name: request.document_name.clone(),
+            content_type: DOCUMENT_TYPE,
+            size: request.document_size,
+            sha256: request.document_sha256.clone(),
         },
-        "signed_name": request.signed_name,
-        "decline_reason": request.decline_reason,
-        "completed_at": request.completed_at.map(rfc3339),
-        "created_at": rfc3339(request.created_at),
-        "sign_url": format!("{}/sign/{}", state.config.portal_url(firm_slug), request.id),
-    })
+        signed_name: request.signed_name.clone(),
+        decline_reason: request.decline_reason.clone(),
+        completed_at: request.completed_at.map(rfc3339),
+        created_at: rfc3339(request.created_at),
+        sign_url: format!("{}/sign/{}", state.config.portal_url(firm_slug), request.id),
+    }
 }
 
+fn detail(
+    state: &AppState,
+    firm_slug: &str,
+    request: &SigningRequest,
+    events: &[SigningEvent],
+) -> SigningRequestDetailView {
+    SigningRequestDetailView {
+        request: view(state, firm_slug, request),
+        events: events.iter().map(event_view).collect(),
+    }
+}
+
+/// Ask a contact to sign a document
+///
+/// Multipart form: `contact_id`, `title`, `file`. The contact is emailed, as their settings
+/// allow.
+#[utoipa::path(
+    post,
+    path = "/signing-requests",
+    tag = "Signing",
+    operation_id = "createSigningRequest",
+    request_body(content = SigningRequestForm, content_type = "multipart/form-data"),
+    responses(
+        (status = 201, description = "Created, with its audit trail", body = SigningRequestDetailView),
+        (status = 400, description = "The form could not be read", body = ErrorBody),
+        (status = 409, description = "E-signing is switched off for the firm (`esign_disabled`)", body = ErrorBody),
+        (status = 413, description = "The file is larger than `PORTICO_UPLOAD_MAX_BYTES`", body = ErrorBody),
+        (status = 415, description = "Not a multipart form, or the file is not a PDF", body = ErrorBody),
+        (status = 422, description = "A part is missing, unknown or not valid, or the contact is not the firm's (`field`)", body = ErrorBody),
+    )
+)]
 async fn create(
     State(state): State<AppState>,
     ApiFirm(firm): ApiFirm,
     origin: ClientOrigin,
     multipart: Result<Multipart, MultipartRejection>,
-) -> Result<Response> {
+) -> Result<(StatusCode, Json<SigningRequestDetailView>)> {
     if !firm.esign_enabled {
         return Err(Error::Conflict {
             code: "esign_disabled",
@@ -182,16 +318,42 @@ async fn create(
     )
     .await?;
     let events = state.store.signing_events(&request.id).await?;
-    let mut body = view(&state, &firm.slug, &request);
-    body["events"] = events.iter().map(event_view).collect();
-    Ok(ok(StatusCode::CREATED, body))
+    Ok((
+        StatusCode::CREATED,
+        Json(detail(&state, &firm.slug, &request, &events)),
+    ))
 }
 
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+struct ListQuery {
+    /// Page size, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200, default = 50)]
+    limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    cursor: Option<String>,
+    /// Only this contact's
+    contact_id: Option<String>,
+    /// Only this status
+    #[param(schema_with = signing_status)]
+    status: Option<String>,
+}
+
+/// List signing requests, oldest first
+#[utoipa::path(
+    get,
+    path = "/signing-requests",
+    tag = "Signing",
+    operation_id = "listSigningRequests",
+    params(ListQuery),
+    responses((status = 200, description = "A page", body = ListPage<SigningRequestView>))
+)]
 async fn list(
     State(state): State<AppState>,
     ApiFirm(firm): ApiFirm,
-    ApiQuery(query): ApiQuery<ByContactAndStatus>,
-) -> Result<Response> {
+    ApiQuery(query): ApiQuery<ListQuery>,
+) -> Result<Json<ListPage<SigningRequestView>>> {
     let page = Page::new(query.limit, query.cursor)?;
     if let Some(status) = &query.status
         && !matches!(status.as_str(), "pending" | "signed" | "declined")
@@ -231,20 +393,49 @@ async fn find(state: &AppState, firm_id: &str, id: &str) -> Result<SigningReques
         .ok_or(Error::NotFound)
 }
 
+/// A signing request and its audit trail
+#[utoipa::path(
+    get,
+    path = "/signing-requests/{id}",
+    tag = "Signing",
+    operation_id = "getSigningRequest",
+    params(("id" = String, Path, description = "Signing request id")),
+    responses(
+        (status = 200, description = "The request", body = SigningRequestDetailView),
+        (status = 404, description = "No such signing request", body = ErrorBody),
+    )
+)]
 async fn show(
     State(state): State<AppState>,
     ApiFirm(firm): ApiFirm,
     Path(id): Path<String>,
-) -> Result<Response> {
+) -> Result<Json<SigningRequestDetailView>> {
     let request = find(&state, &firm.id, &id).await?;
     let events = state.store.signing_events(&request.id).await?;
-    let mut body = view(&state, &firm.slug, &request);
-    body["events"] = events.iter().map(event_view).collect();
-    Ok(ok(StatusCode::OK, body))
+    Ok(Json(detail(&state, &firm.slug, &request, &events)))
 }
 
-/// The document's bytes as stored at creation (a stored file is named by its hash and never
-/// rewritten, so these are the bytes that were viewed and signed).
+/// Download the document of a signing request
+///
+/// The document exactly as stored when the request was created (it cannot change afterwards,
+/// so these are the bytes that were viewed and signed), served as an attachment. `Repr-Digest`
+/// (RFC 9530) carries its SHA-256 in base64: the same hash as `document.sha256` and the audit
+/// trail's `document_sha256`, there in hex.
+#[utoipa::path(
+    get,
+    path = "/signing-requests/{id}/document",
+    tag = "Signing",
+    operation_id = "getSigningRequestDocument",
+    params(("id" = String, Path, description = "Signing request id")),
+    responses(
+        (status = 200, description = "The PDF, with `Content-Disposition: attachment` and `X-Content-Type-Options: nosniff`", content_type = "application/pdf", body = inline(Binary),
+            headers(
+                ("Repr-Digest" = String, description = "SHA-256 of the document, `sha-256=:<base64>:` (RFC 9530)"),
+                ("Content-Disposition" = String, description = "`attachment` with the document's file name"),
+            )),
+        (status = 404, description = "No such signing request", body = ErrorBody),
+    )
+)]
 async fn document(
     State(state): State<AppState>,
     ApiFirm(firm): ApiFirm,

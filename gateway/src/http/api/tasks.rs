@@ -2,14 +2,16 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::{Json, Response};
 use portico_shared::ids::looks_like;
 use portico_shared::store::{NewTask, TaskDetail, TaskFile, TaskPatch, TaskQuery};
-use serde::{Deserialize, Deserializer};
-use serde_json::{Value, json};
+use serde::{Deserialize, Deserializer, Serialize};
+use utoipa::openapi::schema::{Array, ArrayBuilder, Object, ObjectBuilder, Type};
+use utoipa::{IntoParams, OpenApi, ToSchema};
 
-use super::pagination::Page;
-use super::route::{ApiRoute, ok, rfc3339};
+use super::ErrorBody;
+use super::pagination::{ListPage, Page};
+use super::route::{ApiRoute, Binary, one_of, rfc3339};
 use crate::error::{Error, Result};
 use crate::http::documents;
 use crate::http::extract::ApiQuery;
@@ -33,41 +35,136 @@ pub fn routes() -> Vec<ApiRoute> {
     ]
 }
 
-fn file_view(file: &TaskFile) -> Value {
-    json!({
-        "id": file.id,
-        "file_name": file.file_name,
-        "content_type": file.content_type,
-        "size": file.size,
-        "sha256": file.sha256,
-        "uploaded_by": file.contact_id,
-        "created_at": rfc3339(file.created_at),
-        "download_path": format!("/api/v1/tasks/{}/files/{}", file.task_id, file.id),
-    })
+#[derive(OpenApi)]
+#[openapi(paths(create, list, show, update, remove, download))]
+pub struct Doc;
+
+fn task_status() -> Object {
+    one_of(&["open", "completed"])
 }
 
-fn view(detail: &TaskDetail) -> Value {
+/// The labels of a checklist, each of 1 to 200 characters, at most 100.
+fn checklist_labels() -> Array {
+    ArrayBuilder::new()
+        .items(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .min_length(Some(1))
+                .max_length(Some(MAX_TITLE)),
+        )
+        .max_items(Some(MAX_ITEMS))
+        .build()
+}
+
+/// A document a client uploaded to a task.
+#[derive(Serialize, ToSchema)]
+#[schema(as = TaskFile)]
+pub struct TaskFileView {
+    id: String,
+    file_name: String,
+    content_type: String,
+    /// Bytes
+    size: i64,
+    /// Hex SHA-256 of the content
+    sha256: String,
+    /// The contact who uploaded it
+    uploaded_by: String,
+    #[schema(format = DateTime)]
+    created_at: String,
+    /// Where to download it with the API key
+    download_path: String,
+}
+
+fn file_view(file: &TaskFile) -> TaskFileView {
+    TaskFileView {
+        id: file.id.clone(),
+        file_name: file.file_name.clone(),
+        content_type: file.content_type.clone(),
+        size: file.size,
+        sha256: file.sha256.clone(),
+        uploaded_by: file.contact_id.clone(),
+        created_at: rfc3339(file.created_at),
+        download_path: format!("/api/v1/tasks/{}/files/{}", file.task_id, file.id),
+    }
+}
+
+/// A task, as created, listed and changed.
+#[derive(Serialize, ToSchema)]
+#[schema(as = Task)]
+pub struct TaskView {
+    id: String,
+    title: String,
+    description: String,
+    #[schema(format = Date, required = true)]
+    due_date: Option<String>,
+    /// Shared to the portal.
+    portal: bool,
+    #[schema(schema_with = task_status)]
+    status: String,
+    #[schema(format = DateTime, required = true)]
+    completed_at: Option<String>,
+    /// The contact who completed it
+    #[schema(required = true)]
+    completed_by: Option<String>,
+    /// Contact ids
+    assignees: Vec<String>,
+    checklist: Vec<ChecklistItemView>,
+    #[schema(format = DateTime)]
+    created_at: String,
+    #[schema(format = DateTime)]
+    updated_at: String,
+}
+
+/// One item of a task's checklist.
+#[derive(Serialize, ToSchema)]
+#[schema(as = ChecklistItem)]
+pub struct ChecklistItemView {
+    id: String,
+    label: String,
+    done: bool,
+    #[schema(format = DateTime, required = true)]
+    done_at: Option<String>,
+    /// Contact id
+    #[schema(required = true)]
+    done_by: Option<String>,
+}
+
+/// A task with the documents clients uploaded to it (`GET /api/v1/tasks/{id}`).
+#[derive(Serialize, ToSchema)]
+#[schema(as = TaskDetail)]
+pub struct TaskDetailView {
+    #[serde(flatten)]
+    task: TaskView,
+    /// Documents the client uploaded
+    files: Vec<TaskFileView>,
+}
+
+fn view(detail: &TaskDetail) -> TaskView {
     let task = &detail.task;
-    json!({
-        "id": task.id,
-        "title": task.title,
-        "description": task.description,
-        "due_date": task.due_date,
-        "portal": task.portal,
-        "status": task.status,
-        "completed_at": task.completed_at.map(rfc3339),
-        "completed_by": task.completed_by,
-        "assignees": detail.assignees,
-        "checklist": detail.checklist.iter().map(|item| json!({
-            "id": item.id,
-            "label": item.label,
-            "done": item.done,
-            "done_at": item.done_at.map(rfc3339),
-            "done_by": item.done_by,
-        })).collect::<Vec<_>>(),
-        "created_at": rfc3339(task.created_at),
-        "updated_at": rfc3339(task.updated_at),
-    })
+    TaskView {
+        id: task.id.clone(),
+        title: task.title.clone(),
+        description: task.description.clone(),
+        due_date: task.due_date.clone(),
+        portal: task.portal,
+        status: task.status.clone(),
+        completed_at: task.completed_at.map(rfc3339),
+        completed_by: task.completed_by.clone(),
+        assignees: detail.assignees.clone(),
+        checklist: detail
+            .checklist
+            .iter()
+            .map(|item| ChecklistItemView {
+                id: item.id.clone(),
+                label: item.label.clone(),
+                done: item.done,
+                done_at: item.done_at.map(rfc3339),
+                done_by: item.done_by.clone(),
+            })
+            .collect(),
+        created_at: rfc3339(task.created_at),
+        updated_at: rfc3339(task.updated_at),
+    }
 }
 
 fn text(field: &'static str, value: &str, max: usize, required: bool) -> Result<String> {
@@ -127,26 +224,47 @@ fn status(value: &str) -> Result<String> {
     }
 }
 
-#[derive(Deserialize)]
+/// A new task. Contacts who can see it once it is shared are emailed (as their settings
+/// allow).
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct CreateTask {
+#[schema(as = NewTask)]
+pub struct CreateTask {
+    #[schema(min_length = 1, max_length = 200)]
     title: String,
     #[serde(default)]
+    #[schema(max_length = 10000, default = "")]
     description: String,
+    #[schema(format = Date, example = "2026-12-31")]
     due_date: Option<String>,
+    /// Share it to the portal
     #[serde(default)]
+    #[schema(default = false)]
     portal: bool,
+    /// Contact ids
     #[serde(default)]
+    #[schema(max_items = 50)]
     assignees: Vec<String>,
+    /// Labels of the checklist's items
     #[serde(default)]
+    #[schema(schema_with = checklist_labels)]
     checklist: Vec<String>,
 }
 
+/// Create a task
+#[utoipa::path(
+    post,
+    path = "/tasks",
+    tag = "Tasks",
+    operation_id = "createTask",
+    request_body = CreateTask,
+    responses((status = 201, description = "Created", body = TaskView))
+)]
 async fn create(
     State(state): State<AppState>,
     ApiFirm(firm): ApiFirm,
     ApiJson(body): ApiJson<CreateTask>,
-) -> Result<Response> {
+) -> Result<(StatusCode, Json<TaskView>)> {
     let new = NewTask {
         title: text("title", &body.title, MAX_TITLE, true)?,
         description: text("description", &body.description, MAX_DESCRIPTION, false)?,
@@ -157,24 +275,41 @@ async fn create(
     };
     let (detail, shared) = state.store.create_task(&firm.id, &new).await?;
     notify::task_shared(&state, &firm, &detail, &shared.newly_visible_to).await?;
-    Ok(ok(StatusCode::CREATED, view(&detail)))
+    Ok((StatusCode::CREATED, Json(view(&detail))))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
+    /// Page size, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200, default = 50)]
     limit: Option<i64>,
+    /// `next_cursor` of the previous page.
     cursor: Option<String>,
+    /// Only tasks assigned to this contact
     contact_id: Option<String>,
+    /// Only this status
+    #[param(schema_with = task_status)]
     status: Option<String>,
+    /// Only shared (or unshared) tasks
     portal: Option<bool>,
 }
 
+/// List tasks, oldest first
+#[utoipa::path(
+    get,
+    path = "/tasks",
+    tag = "Tasks",
+    operation_id = "listTasks",
+    params(ListQuery),
+    responses((status = 200, description = "A page", body = ListPage<TaskView>))
+)]
 async fn list(
     State(state): State<AppState>,
     ApiFirm(firm): ApiFirm,
     ApiQuery(query): ApiQuery<ListQuery>,
-) -> Result<Response> {
+) -> Result<Json<ListPage<TaskView>>> {
     let page = Page::new(query.limit, query.cursor)?;
     let tasks = state
         .store
@@ -192,11 +327,25 @@ async fn list(
     Ok(page.respond(tasks, |d| (d.task.created_at, &d.task.id), view))
 }
 
+/// A task
+///
+/// With the documents clients uploaded to it.
+#[utoipa::path(
+    get,
+    path = "/tasks/{id}",
+    tag = "Tasks",
+    operation_id = "getTask",
+    params(("id" = String, Path, description = "Task id")),
+    responses(
+        (status = 200, description = "The task", body = TaskDetailView),
+        (status = 404, description = "No such task", body = ErrorBody),
+    )
+)]
 async fn show(
     State(state): State<AppState>,
     ApiFirm(firm): ApiFirm,
     Path(id): Path<String>,
-) -> Result<Response> {
+) -> Result<Json<TaskDetailView>> {
     if !looks_like("tk", &id) {
         return Err(Error::NotFound);
     }
@@ -206,12 +355,30 @@ async fn show(
         .await?
         .ok_or(Error::NotFound)?;
     let files = state.store.task_files(&firm.id, &id).await?;
-    let mut body = view(&detail);
-    body["files"] = files.iter().map(file_view).collect();
-    Ok(ok(StatusCode::OK, body))
+    Ok(Json(TaskDetailView {
+        task: view(&detail),
+        files: files.iter().map(file_view).collect(),
+    }))
 }
 
+/// Download a file a client uploaded to a task
+///
 /// A document a client uploaded to the task, as an attachment.
+#[utoipa::path(
+    get,
+    path = "/tasks/{id}/files/{file}",
+    tag = "Tasks",
+    operation_id = "getTaskFile",
+    params(
+        ("id" = String, Path, description = "Task id"),
+        ("file" = String, Path, description = "File id"),
+    ),
+    responses(
+        (status = 200, description = "The file as uploaded, with `Content-Disposition: attachment` and `X-Content-Type-Options: nosniff`", content_type = "application/octet-stream", body = inline(Binary),
+            headers(("Content-Disposition" = String, description = "`attachment` with the file's name"))),
+        (status = 404, description = "No such task or file", body = ErrorBody),
+    )
+)]
 async fn download(
     State(state): State<AppState>,
     ApiFirm(firm): ApiFirm,
@@ -242,25 +409,51 @@ fn explicit_null<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
     Option::<T>::deserialize(d).map(Some)
 }
 
-#[derive(Deserialize)]
+/// Fields left out stay as they are; `due_date: null` clears it; `assignees` and `checklist`
+/// replace the whole list. Contacts who can newly see a shared task are emailed (as their
+/// settings allow).
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct UpdateTask {
+#[schema(as = TaskPatch)]
+pub struct UpdateTask {
+    #[schema(min_length = 1, max_length = 200, nullable = false)]
     title: Option<String>,
+    #[schema(max_length = 10000, nullable = false)]
     description: Option<String>,
     #[serde(default, deserialize_with = "explicit_null")]
+    #[schema(value_type = Option<String>, format = Date)]
     due_date: Option<Option<String>>,
+    #[schema(nullable = false)]
     portal: Option<bool>,
+    #[schema(schema_with = task_status)]
     status: Option<String>,
+    /// Contact ids
+    #[schema(max_items = 50, nullable = false)]
     assignees: Option<Vec<String>>,
+    /// Labels of the checklist's items
+    #[schema(schema_with = checklist_labels)]
     checklist: Option<Vec<String>>,
 }
 
+/// Change a task
+#[utoipa::path(
+    patch,
+    path = "/tasks/{id}",
+    tag = "Tasks",
+    operation_id = "updateTask",
+    params(("id" = String, Path, description = "Task id")),
+    request_body = UpdateTask,
+    responses(
+        (status = 200, description = "The task now", body = TaskView),
+        (status = 404, description = "No such task", body = ErrorBody),
+    )
+)]
 async fn update(
     State(state): State<AppState>,
     ApiFirm(firm): ApiFirm,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<UpdateTask>,
-) -> Result<Response> {
+) -> Result<Json<TaskView>> {
     if !looks_like("tk", &id) {
         return Err(Error::NotFound);
     }
@@ -290,16 +483,28 @@ async fn update(
         .await?
         .ok_or(Error::NotFound)?;
     notify::task_shared(&state, &firm, &detail, &shared.newly_visible_to).await?;
-    Ok(ok(StatusCode::OK, view(&detail)))
+    Ok(Json(view(&detail)))
 }
 
+/// Delete a task
+#[utoipa::path(
+    delete,
+    path = "/tasks/{id}",
+    tag = "Tasks",
+    operation_id = "deleteTask",
+    params(("id" = String, Path, description = "Task id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "No such task", body = ErrorBody),
+    )
+)]
 async fn remove(
     State(state): State<AppState>,
     ApiFirm(firm): ApiFirm,
     Path(id): Path<String>,
-) -> Result<Response> {
+) -> Result<StatusCode> {
     if !looks_like("tk", &id) || !state.store.delete_task(&firm.id, &id).await? {
         return Err(Error::NotFound);
     }
-    Ok(StatusCode::NO_CONTENT.into_response())
+    Ok(StatusCode::NO_CONTENT)
 }
