@@ -13,6 +13,7 @@ pub mod logging;
 pub mod mail;
 pub mod redis_conn;
 pub mod secret;
+pub mod status;
 pub mod store;
 pub mod token;
 pub mod units;

@@ -8,6 +8,7 @@ use sqlx::{Postgres, Sqlite};
 use super::{PageQuery, SqlStore, StoreError};
 use crate::ids::new_id;
 use crate::now_unix;
+use crate::status::ConversationStatus;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct Conversation {
@@ -15,7 +16,7 @@ pub struct Conversation {
     pub firm_id: String,
     pub contact_id: String,
     pub subject: String,
-    pub status: String,
+    pub status: ConversationStatus,
     pub created_at: i64,
     pub last_message_at: i64,
 }
@@ -67,7 +68,7 @@ pub trait ConversationStore {
     async fn list_conversations(
         &self,
         firm_id: &str,
-        query: &PageQuery,
+        query: &PageQuery<ConversationStatus>,
     ) -> Result<Vec<Conversation>, StoreError>;
 }
 
@@ -210,7 +211,7 @@ macro_rules! conversation_store {
             async fn list_conversations(
                 &self,
                 firm_id: &str,
-                query: &PageQuery,
+                query: &PageQuery<ConversationStatus>,
             ) -> Result<Vec<Conversation>, StoreError> {
                 Ok(fetch_page!(
                     &self.pool,

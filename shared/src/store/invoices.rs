@@ -8,6 +8,7 @@ use sqlx::{Postgres, Sqlite};
 use super::{PageQuery, SqlStore, StoreError, on_unique};
 use crate::ids::new_id;
 use crate::now_unix;
+use crate::status::InvoiceStatus;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct Invoice {
@@ -21,8 +22,7 @@ pub struct Invoice {
     pub issued_date: String,
     /// `YYYY-MM-DD`
     pub due_date: String,
-    /// `open`, `paid` or `void`
-    pub status: String,
+    pub status: InvoiceStatus,
     pub pay_url: Option<String>,
     pub description: String,
     pub created_at: i64,
@@ -38,7 +38,7 @@ pub struct NewInvoice {
     pub currency: String,
     pub issued_date: String,
     pub due_date: String,
-    pub status: String,
+    pub status: InvoiceStatus,
     pub pay_url: Option<String>,
     pub description: String,
 }
@@ -52,13 +52,13 @@ pub trait InvoiceStore {
     async fn list_invoices(
         &self,
         firm_id: &str,
-        query: &PageQuery,
+        query: &PageQuery<InvoiceStatus>,
     ) -> Result<Vec<Invoice>, StoreError>;
     async fn set_invoice_status(
         &self,
         firm_id: &str,
         id: &str,
-        status: &str,
+        status: InvoiceStatus,
     ) -> Result<Option<Invoice>, StoreError>;
     /// A client's invoices: open ones first by due date, then the rest, newest first.
     async fn client_invoices(
@@ -116,7 +116,7 @@ macro_rules! invoice_store {
                 .bind(&new.currency)
                 .bind(&new.issued_date)
                 .bind(&new.due_date)
-                .bind(&new.status)
+                .bind(new.status)
                 .bind(&new.pay_url)
                 .bind(&new.description)
                 .bind(now)
@@ -142,7 +142,7 @@ macro_rules! invoice_store {
             async fn list_invoices(
                 &self,
                 firm_id: &str,
-                query: &PageQuery,
+                query: &PageQuery<InvoiceStatus>,
             ) -> Result<Vec<Invoice>, StoreError> {
                 Ok(fetch_page!(
                     &self.pool,
@@ -156,7 +156,7 @@ macro_rules! invoice_store {
                 &self,
                 firm_id: &str,
                 id: &str,
-                status: &str,
+                status: InvoiceStatus,
             ) -> Result<Option<Invoice>, StoreError> {
                 Ok(sqlx::query_as(concat!(
                     "UPDATE invoices SET status = $3, updated_at = $4 \

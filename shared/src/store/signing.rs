@@ -10,6 +10,7 @@ use sqlx::{Postgres, Sqlite};
 use super::{PageQuery, SqlStore, StoreError};
 use crate::ids::new_id;
 use crate::now_unix;
+use crate::status::SigningStatus;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct SigningRequest {
@@ -20,8 +21,7 @@ pub struct SigningRequest {
     pub document_name: String,
     pub document_size: i64,
     pub document_sha256: String,
-    /// `pending`, `signed` or `declined`
-    pub status: String,
+    pub status: SigningStatus,
     pub signed_name: Option<String>,
     pub decline_reason: Option<String>,
     pub completed_at: Option<i64>,
@@ -97,7 +97,7 @@ pub trait SigningStore {
     async fn list_signing_requests(
         &self,
         firm_id: &str,
-        query: &PageQuery,
+        query: &PageQuery<SigningStatus>,
     ) -> Result<Vec<SigningRequest>, StoreError>;
     /// A contact's pending requests, oldest first.
     async fn pending_signing_requests(
@@ -242,7 +242,7 @@ macro_rules! signing_store {
             async fn list_signing_requests(
                 &self,
                 firm_id: &str,
-                query: &PageQuery,
+                query: &PageQuery<SigningStatus>,
             ) -> Result<Vec<SigningRequest>, StoreError> {
                 Ok(fetch_page!(
                     &self.pool,
@@ -308,8 +308,12 @@ macro_rules! signing_store {
             ) -> Result<Completion, StoreError> {
                 let now = now_unix();
                 let (status, typed_name, reason) = match outcome {
-                    Outcome::Signed { typed_name } => ("signed", Some(typed_name.as_str()), None),
-                    Outcome::Declined { reason } => ("declined", None, Some(reason.as_str())),
+                    Outcome::Signed { typed_name } => {
+                        (SigningStatus::Signed, Some(typed_name.as_str()), None)
+                    }
+                    Outcome::Declined { reason } => {
+                        (SigningStatus::Declined, None, Some(reason.as_str()))
+                    }
                 };
                 let mut tx = self.writer.begin().await?;
                 let done: Option<SigningRequest> = sqlx::query_as(concat!(
@@ -333,13 +337,15 @@ macro_rules! signing_store {
                     drop(tx);
                     return Ok(match self.signing_request(firm_id, Some(contact_id), id).await? {
                         None => Completion::NotFound,
-                        Some(current) if current.status != "pending" => {
+                        Some(current) if current.status != SigningStatus::Pending => {
                             Completion::AlreadyCompleted(current)
                         }
                         Some(_) => Completion::DocumentChanged,
                     });
                 };
-                Self::append_event(&mut tx, id, status, Some(contact_id), typed_name, reason, origin, now)
+                // The event is named as the status it reached.
+                let kind = status.as_str();
+                Self::append_event(&mut tx, id, kind, Some(contact_id), typed_name, reason, origin, now)
                     .await?;
                 tx.commit().await?;
                 Ok(Completion::Done(done))

@@ -9,6 +9,7 @@ use sqlx::{Postgres, Sqlite};
 use super::{SqlStore, StoreError};
 use crate::ids::new_id;
 use crate::now_unix;
+use crate::status::TaskStatus;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct Task {
@@ -19,8 +20,7 @@ pub struct Task {
     /// `YYYY-MM-DD`
     pub due_date: Option<String>,
     pub portal: bool,
-    /// `open` or `completed`
-    pub status: String,
+    pub status: TaskStatus,
     pub completed_at: Option<i64>,
     pub completed_by: Option<String>,
     pub created_at: i64,
@@ -53,7 +53,7 @@ pub struct TaskSummary {
     pub id: String,
     pub title: String,
     pub due_date: Option<String>,
-    pub status: String,
+    pub status: TaskStatus,
     pub completed_at: Option<i64>,
     pub items_total: i64,
     pub items_done: i64,
@@ -77,7 +77,7 @@ pub struct TaskPatch {
     pub description: Option<String>,
     pub due_date: Option<Option<String>>,
     pub portal: Option<bool>,
-    pub status: Option<String>,
+    pub status: Option<TaskStatus>,
     pub assignees: Option<Vec<String>>,
     pub checklist: Option<Vec<String>>,
 }
@@ -87,7 +87,7 @@ pub struct TaskQuery {
     pub after: Option<(i64, String)>,
     pub limit: i64,
     pub contact_id: Option<String>,
-    pub status: Option<String>,
+    pub status: Option<TaskStatus>,
     pub portal: Option<bool>,
 }
 
@@ -365,7 +365,7 @@ macro_rules! task_store {
                     .bind(after_time)
                     .bind(after_id)
                     .bind(&query.contact_id)
-                    .bind(&query.status)
+                    .bind(query.status)
                     .bind(query.portal)
                     .bind(query.limit)
                     .fetch_all(&self.pool)
@@ -407,7 +407,7 @@ macro_rules! task_store {
                 .bind(clear_due)
                 .bind(due)
                 .bind(patch.portal)
-                .bind(&patch.status)
+                .bind(patch.status)
                 .bind(now)
                 .execute(&mut *tx)
                 .await?;
@@ -465,7 +465,7 @@ macro_rules! task_store {
                 .bind(completed_limit)
                 .fetch_all(&self.pool)
                 .await?;
-                Ok(tasks.into_iter().partition(|t| t.status == "open"))
+                Ok(tasks.into_iter().partition(|t| t.status == TaskStatus::Open))
             }
 
             async fn client_task(

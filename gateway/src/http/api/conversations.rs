@@ -4,6 +4,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use portico_shared::ids::looks_like;
+use portico_shared::status::ConversationStatus;
 use portico_shared::store::{Conversation, Message, PageQuery};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -52,12 +53,14 @@ async fn list(
     ApiQuery(query): ApiQuery<ByContactAndStatus>,
 ) -> Result<Response> {
     let page = Page::new(query.limit, query.cursor)?;
-    if let Some(status) = &query.status
-        && status != "open"
-        && status != "closed"
-    {
-        return Err(Error::invalid("status", "status must be open or closed"));
-    }
+    let status = query
+        .status
+        .as_deref()
+        .map(|s| {
+            ConversationStatus::parse(s)
+                .ok_or_else(|| Error::invalid("status", "status must be open or closed"))
+        })
+        .transpose()?;
     let rows = state
         .store
         .list_conversations(
@@ -66,7 +69,7 @@ async fn list(
                 after: page.after()?,
                 limit: page.fetch(),
                 contact_id: query.contact_id,
-                status: query.status,
+                status,
             },
         )
         .await?;

@@ -5,6 +5,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use portico_shared::ids::looks_like;
+use portico_shared::status::InvoiceStatus;
 use portico_shared::store::{Invoice, NewInvoice, PageQuery};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -49,14 +50,9 @@ fn view(invoice: &Invoice) -> Value {
     })
 }
 
-fn status(value: &str) -> Result<String> {
-    match value {
-        "open" | "paid" | "void" => Ok(value.to_string()),
-        _ => Err(Error::invalid(
-            "status",
-            "status must be open, paid or void",
-        )),
-    }
+fn status(value: &str) -> Result<InvoiceStatus> {
+    InvoiceStatus::parse(value)
+        .ok_or_else(|| Error::invalid("status", "status must be open, paid or void"))
 }
 
 fn date(field: &'static str, value: &str) -> Result<String> {
@@ -240,7 +236,7 @@ async fn update(
     let status = status(&body.status)?;
     let invoice = state
         .store
-        .set_invoice_status(&firm.id, &id, &status)
+        .set_invoice_status(&firm.id, &id, status)
         .await?
         .ok_or(Error::NotFound)?;
     Ok(ok(StatusCode::OK, view(&invoice)))

@@ -11,6 +11,7 @@ use axum::http::{HeaderName, StatusCode};
 use axum::response::Response;
 use portico_shared::filetypes::by_extension;
 use portico_shared::ids::looks_like;
+use portico_shared::status::SigningStatus;
 use portico_shared::store::{
     EventOrigin, NewSigningRequest, PageQuery, SigningEvent, SigningRequest,
 };
@@ -193,14 +194,15 @@ async fn list(
     ApiQuery(query): ApiQuery<ByContactAndStatus>,
 ) -> Result<Response> {
     let page = Page::new(query.limit, query.cursor)?;
-    if let Some(status) = &query.status
-        && !matches!(status.as_str(), "pending" | "signed" | "declined")
-    {
-        return Err(Error::invalid(
-            "status",
-            "status must be pending, signed or declined",
-        ));
-    }
+    let status = query
+        .status
+        .as_deref()
+        .map(|s| {
+            SigningStatus::parse(s).ok_or_else(|| {
+                Error::invalid("status", "status must be pending, signed or declined")
+            })
+        })
+        .transpose()?;
     let rows = state
         .store
         .list_signing_requests(
@@ -209,7 +211,7 @@ async fn list(
                 after: page.after()?,
                 limit: page.fetch(),
                 contact_id: query.contact_id,
-                status: query.status,
+                status,
             },
         )
         .await?;

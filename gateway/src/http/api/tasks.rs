@@ -4,6 +4,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use portico_shared::ids::looks_like;
+use portico_shared::status::TaskStatus;
 use portico_shared::store::{NewTask, TaskDetail, TaskFile, TaskPatch, TaskQuery};
 use serde::{Deserialize, Deserializer};
 use serde_json::{Value, json};
@@ -120,11 +121,9 @@ fn checklist(labels: &[String]) -> Result<Vec<String>> {
         .collect()
 }
 
-fn status(value: &str) -> Result<String> {
-    match value {
-        "open" | "completed" => Ok(value.to_string()),
-        _ => Err(Error::invalid("status", "status must be open or completed")),
-    }
+fn status(value: &str) -> Result<TaskStatus> {
+    TaskStatus::parse(value)
+        .ok_or_else(|| Error::invalid("status", "status must be open or completed"))
 }
 
 #[derive(Deserialize)]

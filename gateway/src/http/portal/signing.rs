@@ -13,6 +13,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use minijinja::context;
 use portico_shared::ids::looks_like;
+use portico_shared::status::SigningStatus;
 use portico_shared::store::{Completion, EventOrigin, Outcome, SigningRequest};
 use serde::Deserialize;
 
@@ -123,7 +124,7 @@ async fn render(
                 id => &request.id,
                 title => &request.title,
                 status => &request.status,
-                pending => request.status == "pending",
+                pending => request.status == SigningStatus::Pending,
                 sent => request.created_at,
                 size => megabytes(request.document_size.max(0) as u64),
                 sha256 => &request.document_sha256,
@@ -156,7 +157,7 @@ async fn show(
     Path(id): Path<String>,
 ) -> Result<Response> {
     let request = find(&state, &session, &id).await?;
-    if request.status == "pending" {
+    if request.status == SigningStatus::Pending {
         let hash = current_hash(&state, &request).await?;
         let event = EventOrigin {
             ip: origin.ip,
@@ -233,7 +234,7 @@ async fn sign(
     ProtectedForm(form): ProtectedForm<SignForm>,
 ) -> Result<Response> {
     let request = find(&state, &session, &id).await?;
-    if request.status != "pending" {
+    if request.status != SigningStatus::Pending {
         return Err(already(&request));
     }
     let name = form.name.trim();
@@ -308,7 +309,7 @@ async fn decline(
     ProtectedForm(form): ProtectedForm<DeclineForm>,
 ) -> Result<Response> {
     let request = find(&state, &session, &id).await?;
-    if request.status != "pending" {
+    if request.status != SigningStatus::Pending {
         return Err(already(&request));
     }
     let reason = form.reason.trim();

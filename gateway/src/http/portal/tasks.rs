@@ -8,6 +8,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use minijinja::context;
 use portico_shared::ids::looks_like;
+use portico_shared::status::TaskStatus;
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
@@ -48,8 +49,8 @@ async fn show(
             title => &task.title,
             description => &task.description,
             due => task.due_date.clone(),
-            overdue => task.status == "open" && task.due_date.as_deref().is_some_and(|d| d < today().as_str()),
-            completed => task.status == "completed",
+            overdue => task.status == TaskStatus::Open && task.due_date.as_deref().is_some_and(|d| d < today().as_str()),
+            completed => task.status == TaskStatus::Completed,
             completed_on => task.completed_at.and_then(|t| time::OffsetDateTime::from_unix_timestamp(t).ok())
                 .map(|t| t.date().to_string()),
         },
