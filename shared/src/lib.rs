@@ -1,6 +1,8 @@
 //! What the gateway and the mailer have in common: configuration from the environment, the
 //! signing keys and the tokens made with them, storage (one implementation per database
-//! backend behind the [`store::Store`] trait), Redis naming, and the mail-job protocol.
+//! backend behind the [`store::Store`] trait), Redis naming, and the mail-job protocol; and the
+//! domain's vocabulary, which needs no database: an id type per kind of record ([`ids`]) and
+//! the statuses records move through ([`status`]).
 #![forbid(unsafe_code)]
 
 pub mod config;

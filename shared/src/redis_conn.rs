@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
+use crate::ids::{ContactId, FirmId};
+
 #[derive(Clone, Debug)]
 pub struct RedisKeys {
     prefix: String,
@@ -27,7 +29,7 @@ impl RedisKeys {
     }
 
     /// The current invitation of a contact (its link's lookup), so a new one replaces it.
-    pub fn invitation(&self, contact_id: &str) -> String {
+    pub fn invitation(&self, contact_id: &ContactId) -> String {
         format!("{}invitation:{contact_id}", self.prefix)
     }
 
@@ -37,7 +39,7 @@ impl RedisKeys {
     }
 
     /// The per-email-and-firm counter of links asked for.
-    pub fn email_rate(&self, firm_id: &str, email_hash: &str) -> String {
+    pub fn email_rate(&self, firm_id: &FirmId, email_hash: &str) -> String {
         format!("{}rate:email:{firm_id}:{email_hash}", self.prefix)
     }
 

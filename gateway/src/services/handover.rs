@@ -10,6 +10,7 @@
 //! `none`, and is refused (see [`arrived_from_a_portal`]).
 
 use axum::http::HeaderMap;
+use portico_shared::ids::{ContactId, FirmId};
 use portico_shared::keys::Purpose;
 use portico_shared::secret::{b64, random_bytes, unb64};
 use portico_shared::store::{Contact, Firm};
@@ -24,8 +25,8 @@ const LIFETIME_SECS: u64 = 60;
 
 #[derive(Serialize, Deserialize)]
 struct Handover {
-    firm_id: String,
-    contact_id: String,
+    firm_id: FirmId,
+    contact_id: ContactId,
     epoch: i64,
 }
 
@@ -58,7 +59,11 @@ pub async fn mint(state: &AppState, firm: &Firm, contact: &Contact) -> Result<St
 }
 
 /// Uses a token up; the contact it was minted for, if it was minted for this firm.
-pub async fn redeem(state: &AppState, firm: &Firm, token: &str) -> Result<Option<(String, i64)>> {
+pub async fn redeem(
+    state: &AppState,
+    firm: &Firm,
+    token: &str,
+) -> Result<Option<(ContactId, i64)>> {
     let Some(key) = redis_key(state, token) else {
         return Ok(None);
     };

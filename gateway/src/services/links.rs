@@ -11,6 +11,7 @@ use std::sync::LazyLock;
 use std::time::Duration;
 
 use portico_shared::email::Email;
+use portico_shared::ids::ContactId;
 use portico_shared::keys::Purpose;
 use portico_shared::mail::{FirmBrand, LinkSecrets, MailJob, Recipient, Template};
 use portico_shared::now_unix;
@@ -148,7 +149,7 @@ pub async fn request_login(
 /// sealing cost the same.
 fn decoy_contact(firm: &Firm, email: &Email) -> Contact {
     Contact {
-        id: portico_shared::ids::new_id("ct"),
+        id: ContactId::new(),
         firm_id: firm.id.clone(),
         name: String::new(),
         email: email.as_str().to_string(),
@@ -226,7 +227,7 @@ async fn run_issue(
         .arg(&minted.lookup)
         .arg(stream_cap)
         .arg("contact")
-        .arg(&issue.contact.id)
+        .arg(issue.contact.id.as_str())
         .arg("epoch")
         .arg(issue.contact.auth_epoch)
         .arg("purpose")
@@ -255,7 +256,7 @@ fn mail_job(state: &AppState, issue: &Issue<'_>, minted: &MintedLink) -> MailJob
             name: issue.contact.name.clone(),
         },
         FirmBrand {
-            id: issue.firm.id.clone(),
+            id: issue.firm.id.to_string(),
             slug: issue.firm.slug.clone(),
             name: issue.firm.portal_name().to_string(),
             brand_color: issue.firm.brand_color.clone(),
@@ -282,7 +283,7 @@ fn mail_job(state: &AppState, issue: &Issue<'_>, minted: &MintedLink) -> MailJob
 
 /// What a live link says about itself, read without consuming it.
 pub struct LinkInfo {
-    pub contact_id: String,
+    pub contact_id: ContactId,
     pub purpose: String,
 }
 
@@ -294,6 +295,8 @@ pub async fn peek(state: &AppState, link: &VerifiedLink<'_>) -> Result<Option<Li
         .arg("purpose")
         .query_async(&mut redis)
         .await?;
+    // A record `run_issue` did not write (its contact is not an id) is no link.
+    let contact = contact.as_deref().and_then(ContactId::parse);
     Ok(contact.zip(purpose).map(|(contact_id, purpose)| LinkInfo {
         contact_id,
         purpose,
@@ -311,7 +314,7 @@ pub enum Proof<'a> {
 pub enum Consumed {
     /// The link is used up now; sign this contact in (after checking the epoch).
     Won {
-        contact_id: String,
+        contact_id: ContactId,
         epoch: i64,
         purpose: LinkPurpose,
     },
@@ -354,10 +357,14 @@ pub async fn consume(
             .unwrap_or(-1)
     };
     Ok(match text(0).as_str() {
-        "ok" => Consumed::Won {
-            contact_id: text(1),
-            epoch: text(2).parse().unwrap_or(-1),
-            purpose: link.purpose,
+        // A record `run_issue` did not write (its contact is not an id) is no link.
+        "ok" => match ContactId::parse(&text(1)) {
+            Some(contact_id) => Consumed::Won {
+                contact_id,
+                epoch: text(2).parse().unwrap_or(-1),
+                purpose: link.purpose,
+            },
+            None => Consumed::Gone,
         },
         "wrong" => Consumed::WrongCode {
             attempts_left: number(1),

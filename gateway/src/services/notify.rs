@@ -2,6 +2,7 @@
 //! the mailer). Only contacts who can see the item in their portal, and who have not turned
 //! that kind of email off in their settings, are notified ([`recipient`] decides both).
 
+use portico_shared::ids::{ContactId, SigningRequestId};
 use portico_shared::mail::{FirmBrand, MailJob, Recipient, Template};
 use portico_shared::store::{Contact, Conversation, Firm, Notification, TaskDetail};
 use serde_json::json;
@@ -11,7 +12,7 @@ use crate::state::AppState;
 
 fn brand(state: &AppState, firm: &Firm) -> FirmBrand {
     FirmBrand {
-        id: firm.id.clone(),
+        id: firm.id.to_string(),
         slug: firm.slug.clone(),
         name: firm.portal_name().to_string(),
         brand_color: firm.brand_color.clone(),
@@ -23,7 +24,7 @@ fn brand(state: &AppState, firm: &Firm) -> FirmBrand {
 pub async fn recipient(
     state: &AppState,
     firm: &Firm,
-    contact_id: &str,
+    contact_id: &ContactId,
     kind: Notification,
 ) -> Result<Option<Contact>> {
     Ok(state
@@ -69,7 +70,7 @@ pub async fn task_shared(
     state: &AppState,
     firm: &Firm,
     detail: &TaskDetail,
-    contact_ids: &[String],
+    contact_ids: &[ContactId],
 ) -> Result<()> {
     let mut pipe = redis::pipe();
     let mut queued = 0;
@@ -104,8 +105,8 @@ pub async fn task_shared(
 pub async fn signature_requested(
     state: &AppState,
     firm: &Firm,
-    contact_id: &str,
-    signing_request_id: &str,
+    contact_id: &ContactId,
+    signing_request_id: &SigningRequestId,
     document_title: &str,
 ) -> Result<bool> {
     let Some(contact) =

@@ -4,6 +4,7 @@
 //! contact's auth epoch; a bump of the epoch (access revoked, email changed) ends it.
 
 use axum_extra::extract::cookie::Cookie;
+use portico_shared::ids::{ContactId, FirmId};
 use portico_shared::keys::Purpose;
 use portico_shared::now_unix;
 use portico_shared::secret::{b64, random_bytes, unb64};
@@ -17,9 +18,9 @@ use crate::state::AppState;
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct SessionRecord {
     #[serde(rename = "c")]
-    pub contact_id: String,
+    pub contact_id: ContactId,
     #[serde(rename = "f")]
-    pub firm_id: String,
+    pub firm_id: FirmId,
     #[serde(rename = "e")]
     pub epoch: i64,
     #[serde(rename = "t")]
@@ -40,16 +41,16 @@ fn redis_key(state: &AppState, cookie_value: &str) -> Option<String> {
 pub async fn start(
     state: &AppState,
     previous: Option<&str>,
-    firm_id: &str,
-    contact_id: &str,
+    firm_id: &FirmId,
+    contact_id: &ContactId,
     epoch: i64,
 ) -> Result<Cookie<'static>> {
     let key = state.keys().active();
     let random = random_bytes::<32>();
     let value = format!("{}.{}", key.id(), b64(&random));
     let record = SessionRecord {
-        contact_id: contact_id.to_string(),
-        firm_id: firm_id.to_string(),
+        contact_id: contact_id.clone(),
+        firm_id: firm_id.clone(),
         epoch,
         created_at: now_unix(),
     };

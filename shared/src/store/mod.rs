@@ -5,6 +5,8 @@
 //! URL; nothing else in the system knows which database it talks to.
 //!
 //! Where a dialect differs (none yet), keep both versions side by side in the aggregate's module.
+//! Rows and arguments carry the domain's types (`FirmId`, `ContactId`, `TaskStatus`, …);
+//! `text` teaches sqlx to store them as their text.
 
 use std::path::Path;
 use std::str::FromStr;
@@ -16,6 +18,8 @@ use sqlx::postgres::PgPoolOptions;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Database, Pool, Postgres, Sqlite};
 
+use crate::ids::ContactId;
+
 /// A page of a firm's records of one kind, oldest first, after the `(created_at, id)` cursor,
 /// narrowed to one contact and one status (of the kind's own status type `S`) when they are
 /// given (conversations, invoices and signing requests are listed this way).
@@ -23,7 +27,7 @@ use sqlx::{Database, Pool, Postgres, Sqlite};
 pub struct PageQuery<S> {
     pub after: Option<(i64, String)>,
     pub limit: i64,
-    pub contact_id: Option<String>,
+    pub contact_id: Option<ContactId>,
     pub status: Option<S>,
 }
 
@@ -42,7 +46,7 @@ macro_rules! fetch_page {
         .bind($firm_id)
         .bind(after_time)
         .bind(after_id)
-        .bind(&query.contact_id)
+        .bind(query.contact_id.as_ref())
         .bind(query.status)
         .bind(query.limit)
         .fetch_all($pool)

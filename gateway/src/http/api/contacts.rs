@@ -4,7 +4,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use portico_shared::email::Email;
-use portico_shared::ids::looks_like;
+use portico_shared::ids::{ContactId, FirmId};
 use portico_shared::store::{Contact, ContactPatch, ContactQuery, NewContact};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -119,16 +119,14 @@ async fn list(
         portal_access: query.portal_access,
     };
     let contacts = state.store.list_contacts(&firm.id, &query).await?;
-    Ok(page.respond(contacts, |c| (c.created_at, &c.id), view))
+    Ok(page.respond(contacts, |c| (c.created_at, c.id.as_str()), view))
 }
 
-async fn find(state: &AppState, firm_id: &str, id: &str) -> Result<Contact> {
-    if !looks_like("ct", id) {
-        return Err(Error::NotFound);
-    }
+async fn find(state: &AppState, firm_id: &FirmId, id: &str) -> Result<Contact> {
+    let id = ContactId::parse(id).ok_or(Error::NotFound)?;
     state
         .store
-        .contact(firm_id, id)
+        .contact(firm_id, &id)
         .await?
         .ok_or(Error::NotFound)
 }
@@ -160,9 +158,7 @@ async fn update(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<UpdateContact>,
 ) -> Result<Response> {
-    if !looks_like("ct", &id) {
-        return Err(Error::NotFound);
-    }
+    let id = ContactId::parse(&id).ok_or(Error::NotFound)?;
     let patch = ContactPatch {
         name: body.name.as_deref().map(parse_name).transpose()?,
         email: body.email.as_deref().map(parse_email).transpose()?,
@@ -182,7 +178,8 @@ async fn remove(
     ApiFirm(firm): ApiFirm,
     Path(id): Path<String>,
 ) -> Result<Response> {
-    if !looks_like("ct", &id) || !state.store.delete_contact(&firm.id, &id).await? {
+    let id = ContactId::parse(&id).ok_or(Error::NotFound)?;
+    if !state.store.delete_contact(&firm.id, &id).await? {
         return Err(Error::NotFound);
     }
     Ok(StatusCode::NO_CONTENT.into_response())

@@ -3,13 +3,13 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use portico_shared::ids::looks_like;
+use portico_shared::ids::ConversationId;
 use portico_shared::status::ConversationStatus;
 use portico_shared::store::{Conversation, Message, PageQuery};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::pagination::{ByContactAndStatus, Page};
+use super::pagination::{ByContactAndStatus, Page, contact_filter};
 use super::route::{ApiRoute, ok, rfc3339};
 use crate::error::{Error, Result};
 use crate::http::extract::ApiQuery;
@@ -61,19 +61,23 @@ async fn list(
                 .ok_or_else(|| Error::invalid("status", "status must be open or closed"))
         })
         .transpose()?;
+    let after = page.after()?;
+    let Ok(contact_id) = contact_filter(query.contact_id.as_deref()) else {
+        return Ok(page.empty());
+    };
     let rows = state
         .store
         .list_conversations(
             &firm.id,
             &PageQuery {
-                after: page.after()?,
+                after,
                 limit: page.fetch(),
-                contact_id: query.contact_id,
+                contact_id,
                 status,
             },
         )
         .await?;
-    Ok(page.respond(rows, |c| (c.created_at, &c.id), view))
+    Ok(page.respond(rows, |c| (c.created_at, c.id.as_str()), view))
 }
 
 async fn show(
@@ -81,9 +85,7 @@ async fn show(
     ApiFirm(firm): ApiFirm,
     Path(id): Path<String>,
 ) -> Result<Response> {
-    if !looks_like("cv", &id) {
-        return Err(Error::NotFound);
-    }
+    let id = ConversationId::parse(&id).ok_or(Error::NotFound)?;
     let (conversation, messages) = state
         .store
         .conversation(&firm.id, None, &id)
@@ -106,9 +108,7 @@ async fn reply(
     Path(id): Path<String>,
     ApiJson(reply): ApiJson<Reply>,
 ) -> Result<Response> {
-    if !looks_like("cv", &id) {
-        return Err(Error::NotFound);
-    }
+    let id = ConversationId::parse(&id).ok_or(Error::NotFound)?;
     // The API speaks English; the key names the portal's text for the same problem.
     let body = message_body(&reply.body).map_err(|key| {
         let text = state

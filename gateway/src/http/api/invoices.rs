@@ -4,13 +4,13 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use portico_shared::ids::looks_like;
+use portico_shared::ids::{ContactId, InvoiceId};
 use portico_shared::status::InvoiceStatus;
 use portico_shared::store::{Invoice, NewInvoice, PageQuery};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::pagination::{ByContactAndStatus, Page};
+use super::pagination::{ByContactAndStatus, Page, contact_filter};
 use super::route::{ApiRoute, ok, rfc3339};
 use crate::error::{Error, Result};
 use crate::http::extract::ApiQuery;
@@ -141,12 +141,12 @@ async fn create(
     ApiFirm(firm): ApiFirm,
     ApiJson(body): ApiJson<CreateInvoice>,
 ) -> Result<Response> {
-    if !looks_like("ct", &body.contact_id) {
+    let Some(contact_id) = ContactId::parse(&body.contact_id) else {
         return Err(Error::invalid(
             "contact_id",
             format!("{:?} is not a contact id", body.contact_id),
         ));
-    }
+    };
     let issued_date = date("issued_date", &body.issued_date)?;
     let due_date = date("due_date", &body.due_date)?;
     if due_date < issued_date {
@@ -156,7 +156,7 @@ async fn create(
         ));
     }
     let new = NewInvoice {
-        contact_id: body.contact_id,
+        contact_id,
         number: text("number", &body.number, MAX_NUMBER, true)?,
         amount_minor: amount(&body.amount)?,
         currency: currency(&body.currency)?,
@@ -187,19 +187,24 @@ async fn list(
     ApiQuery(query): ApiQuery<ByContactAndStatus>,
 ) -> Result<Response> {
     let page = Page::new(query.limit, query.cursor)?;
+    let after = page.after()?;
+    let status = query.status.as_deref().map(status).transpose()?;
+    let Ok(contact_id) = contact_filter(query.contact_id.as_deref()) else {
+        return Ok(page.empty());
+    };
     let invoices = state
         .store
         .list_invoices(
             &firm.id,
             &PageQuery {
-                after: page.after()?,
+                after,
                 limit: page.fetch(),
-                contact_id: query.contact_id,
-                status: query.status.as_deref().map(status).transpose()?,
+                contact_id,
+                status,
             },
         )
         .await?;
-    Ok(page.respond(invoices, |i| (i.created_at, &i.id), view))
+    Ok(page.respond(invoices, |i| (i.created_at, i.id.as_str()), view))
 }
 
 async fn show(
@@ -207,9 +212,7 @@ async fn show(
     ApiFirm(firm): ApiFirm,
     Path(id): Path<String>,
 ) -> Result<Response> {
-    if !looks_like("iv", &id) {
-        return Err(Error::NotFound);
-    }
+    let id = InvoiceId::parse(&id).ok_or(Error::NotFound)?;
     let invoice = state
         .store
         .invoice(&firm.id, &id)
@@ -230,9 +233,7 @@ async fn update(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<UpdateInvoice>,
 ) -> Result<Response> {
-    if !looks_like("iv", &id) {
-        return Err(Error::NotFound);
-    }
+    let id = InvoiceId::parse(&id).ok_or(Error::NotFound)?;
     let status = status(&body.status)?;
     let invoice = state
         .store

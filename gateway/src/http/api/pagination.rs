@@ -4,6 +4,7 @@
 
 use axum::http::StatusCode;
 use axum::response::Response;
+use portico_shared::ids::ContactId;
 use portico_shared::secret::{b64, unb64};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -23,6 +24,16 @@ pub struct ByContactAndStatus {
     pub cursor: Option<String>,
     pub contact_id: Option<String>,
     pub status: Option<String>,
+}
+
+/// A list's `contact_id` filter that cannot be a contact's id: it matches no row, so the list
+/// answers [`Page::empty`] without asking the store.
+pub struct NoContact;
+
+/// The contact a list's `contact_id` filter names; `Ok(None)` when there is no filter.
+pub fn contact_filter(text: Option<&str>) -> Result<Option<ContactId>, NoContact> {
+    text.map(|text| ContactId::parse(text).ok_or(NoContact))
+        .transpose()
 }
 
 /// The page a list request asks for.
@@ -54,6 +65,11 @@ impl Page {
     /// page follows.
     pub fn fetch(&self) -> i64 {
         self.limit + 1
+    }
+
+    /// The 200 answer of a list that matches no row.
+    pub fn empty(&self) -> Response {
+        self.respond(Vec::<Value>::new(), |_| (0, ""), Value::clone)
     }
 
     /// The 200 answer for `rows` (fetched with [`Page::fetch`]): the page's rows as `view`

@@ -10,14 +10,14 @@ use axum::extract::{Multipart, Path, State};
 use axum::http::{HeaderName, StatusCode};
 use axum::response::Response;
 use portico_shared::filetypes::by_extension;
-use portico_shared::ids::looks_like;
+use portico_shared::ids::{ContactId, FirmId, SigningRequestId};
 use portico_shared::status::SigningStatus;
 use portico_shared::store::{
     EventOrigin, NewSigningRequest, PageQuery, SigningEvent, SigningRequest,
 };
 use serde_json::{Value, json};
 
-use super::pagination::{ByContactAndStatus, Page};
+use super::pagination::{ByContactAndStatus, Page, contact_filter};
 use super::route::{ApiRoute, ok, rfc3339};
 use crate::error::{Error, Result};
 use crate::http::documents::{self, multipart_error, repr_digest, safe_file_name};
@@ -148,17 +148,19 @@ async fn create(
         ));
     }
     // Checked before the bytes are kept, so a refused request leaves no file behind.
-    let known = looks_like("ct", &contact_id)
-        && state.store.contact(&firm.id, &contact_id).await?.is_some();
-    if !known {
+    let known = match ContactId::parse(&contact_id) {
+        Some(id) if state.store.contact(&firm.id, &id).await?.is_some() => Some(id),
+        _ => None,
+    };
+    let Some(contact) = known else {
         return Err(Error::invalid(
             "contact_id",
             format!("{contact_id:?} is not a contact of this firm"),
         ));
-    }
+    };
     let name = safe_file_name(received.file_name.as_deref().unwrap_or("document.pdf"));
     let new = NewSigningRequest {
-        contact_id,
+        contact_id: contact,
         title,
         document_name: name,
         document_size: received.size as i64,
@@ -203,32 +205,34 @@ async fn list(
             })
         })
         .transpose()?;
+    let after = page.after()?;
+    let Ok(contact_id) = contact_filter(query.contact_id.as_deref()) else {
+        return Ok(page.empty());
+    };
     let rows = state
         .store
         .list_signing_requests(
             &firm.id,
             &PageQuery {
-                after: page.after()?,
+                after,
                 limit: page.fetch(),
-                contact_id: query.contact_id,
+                contact_id,
                 status,
             },
         )
         .await?;
     Ok(page.respond(
         rows,
-        |r| (r.created_at, &r.id),
+        |r| (r.created_at, r.id.as_str()),
         |r| view(&state, &firm.slug, r),
     ))
 }
 
-async fn find(state: &AppState, firm_id: &str, id: &str) -> Result<SigningRequest> {
-    if !looks_like("sr", id) {
-        return Err(Error::NotFound);
-    }
+async fn find(state: &AppState, firm_id: &FirmId, id: &str) -> Result<SigningRequest> {
+    let id = SigningRequestId::parse(id).ok_or(Error::NotFound)?;
     state
         .store
-        .signing_request(firm_id, None, id)
+        .signing_request(firm_id, None, &id)
         .await?
         .ok_or(Error::NotFound)
 }

@@ -3,13 +3,13 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use portico_shared::ids::looks_like;
+use portico_shared::ids::{ContactId, TaskFileId, TaskId};
 use portico_shared::status::TaskStatus;
 use portico_shared::store::{NewTask, TaskDetail, TaskFile, TaskPatch, TaskQuery};
 use serde::{Deserialize, Deserializer};
 use serde_json::{Value, json};
 
-use super::pagination::Page;
+use super::pagination::{Page, contact_filter};
 use super::route::{ApiRoute, ok, rfc3339};
 use crate::error::{Error, Result};
 use crate::http::documents;
@@ -92,7 +92,7 @@ fn due_date(value: &str) -> Result<String> {
         .map_err(|_| Error::invalid("due_date", "due_date must be a date like 2026-12-31"))
 }
 
-fn assignees(ids: &[String]) -> Result<Vec<String>> {
+fn assignees(ids: &[String]) -> Result<Vec<ContactId>> {
     if ids.len() > MAX_ASSIGNEES {
         return Err(Error::invalid(
             "assignees",
@@ -101,8 +101,7 @@ fn assignees(ids: &[String]) -> Result<Vec<String>> {
     }
     ids.iter()
         .map(|id| {
-            looks_like("ct", id)
-                .then(|| id.clone())
+            ContactId::parse(id)
                 .ok_or_else(|| Error::invalid("assignees", format!("{id:?} is not a contact id")))
         })
         .collect()
@@ -175,20 +174,25 @@ async fn list(
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Response> {
     let page = Page::new(query.limit, query.cursor)?;
+    let after = page.after()?;
+    let status = query.status.as_deref().map(status).transpose()?;
+    let Ok(contact_id) = contact_filter(query.contact_id.as_deref()) else {
+        return Ok(page.empty());
+    };
     let tasks = state
         .store
         .list_tasks(
             &firm.id,
             &TaskQuery {
-                after: page.after()?,
+                after,
                 limit: page.fetch(),
-                contact_id: query.contact_id,
-                status: query.status.as_deref().map(status).transpose()?,
+                contact_id,
+                status,
                 portal: query.portal,
             },
         )
         .await?;
-    Ok(page.respond(tasks, |d| (d.task.created_at, &d.task.id), view))
+    Ok(page.respond(tasks, |d| (d.task.created_at, d.task.id.as_str()), view))
 }
 
 async fn show(
@@ -196,9 +200,7 @@ async fn show(
     ApiFirm(firm): ApiFirm,
     Path(id): Path<String>,
 ) -> Result<Response> {
-    if !looks_like("tk", &id) {
-        return Err(Error::NotFound);
-    }
+    let id = TaskId::parse(&id).ok_or(Error::NotFound)?;
     let detail = state
         .store
         .task(&firm.id, &id)
@@ -216,9 +218,9 @@ async fn download(
     ApiFirm(firm): ApiFirm,
     Path((id, file)): Path<(String, String)>,
 ) -> Result<Response> {
-    if !looks_like("tk", &id) || !looks_like("fl", &file) {
+    let (Some(id), Some(file)) = (TaskId::parse(&id), TaskFileId::parse(&file)) else {
         return Err(Error::NotFound);
-    }
+    };
     let found = state
         .store
         .task_file(&firm.id, None, &id, &file)
@@ -260,9 +262,7 @@ async fn update(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<UpdateTask>,
 ) -> Result<Response> {
-    if !looks_like("tk", &id) {
-        return Err(Error::NotFound);
-    }
+    let id = TaskId::parse(&id).ok_or(Error::NotFound)?;
     let patch = TaskPatch {
         title: body
             .title
@@ -297,7 +297,8 @@ async fn remove(
     ApiFirm(firm): ApiFirm,
     Path(id): Path<String>,
 ) -> Result<Response> {
-    if !looks_like("tk", &id) || !state.store.delete_task(&firm.id, &id).await? {
+    let id = TaskId::parse(&id).ok_or(Error::NotFound)?;
+    if !state.store.delete_task(&firm.id, &id).await? {
         return Err(Error::NotFound);
     }
     Ok(StatusCode::NO_CONTENT.into_response())

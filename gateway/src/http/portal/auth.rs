@@ -15,6 +15,7 @@ use axum::routing::{get, post};
 use axum_extra::extract::cookie::CookieJar;
 use minijinja::context;
 use portico_shared::email::{Email, mask};
+use portico_shared::ids::ContactId;
 use portico_shared::now_unix;
 use portico_shared::secret::random_string;
 use portico_shared::store::{Firm, SignIn};
@@ -177,7 +178,7 @@ async fn open_link(
             Consumed::Won {
                 contact_id, epoch, ..
             } => {
-                let won = (contact_id.as_str(), epoch, LinkPurpose::Login);
+                let won = (&contact_id, epoch, LinkPurpose::Login);
                 return sign_in(&state, &firm, &csrf, &jar, won, "binding").await;
             }
             Consumed::Gone => return unusable_link(&state, &firm, &csrf, "gone", None),
@@ -304,7 +305,7 @@ async fn sign_in(
     firm: &Firm,
     csrf: &str,
     jar: &CookieJar,
-    (contact_id, epoch, purpose): (&str, i64, LinkPurpose),
+    (contact_id, epoch, purpose): (&ContactId, i64, LinkPurpose),
     proof: &'static str,
 ) -> Result<Response> {
     let via_invitation = purpose == LinkPurpose::Invitation;
@@ -312,7 +313,7 @@ async fn sign_in(
         .sign_ins
         .record(SignIn {
             firm_id: firm.id.clone(),
-            contact_id: contact_id.to_string(),
+            contact_id: contact_id.clone(),
             epoch,
             via_invitation,
         })

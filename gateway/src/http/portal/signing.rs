@@ -12,7 +12,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use minijinja::context;
-use portico_shared::ids::looks_like;
+use portico_shared::ids::SigningRequestId;
 use portico_shared::status::SigningStatus;
 use portico_shared::store::{Completion, EventOrigin, Outcome, SigningRequest};
 use serde::Deserialize;
@@ -37,12 +37,12 @@ pub fn router() -> Router<AppState> {
 
 /// The request of this signed-in contact, if e-signing is on.
 async fn find(state: &AppState, session: &ClientSession, id: &str) -> Result<SigningRequest> {
-    if !looks_like("sr", id) || !session.firm.esign_enabled {
-        return Err(Error::NotFound);
-    }
+    let id = SigningRequestId::parse(id)
+        .filter(|_| session.firm.esign_enabled)
+        .ok_or(Error::NotFound)?;
     state
         .store
-        .signing_request(&session.firm.id, Some(&session.contact.id), id)
+        .signing_request(&session.firm.id, Some(&session.contact.id), &id)
         .await?
         .ok_or(Error::NotFound)
 }
@@ -166,7 +166,7 @@ async fn show(
         };
         state
             .store
-            .record_signing_view(&session.firm.id, &session.contact.id, &id, &event)
+            .record_signing_view(&session.firm.id, &session.contact.id, &request.id, &event)
             .await?;
         if hash != request.document_sha256 {
             return Err(changed());
@@ -265,13 +265,13 @@ async fn sign(
     let outcome = Outcome::Signed {
         typed_name: name.to_string(),
     };
-    complete(&state, &session, &id, &outcome, &event).await
+    complete(&state, &session, &request.id, &outcome, &event).await
 }
 
 async fn complete(
     state: &AppState,
     session: &ClientSession,
-    id: &str,
+    id: &SigningRequestId,
     outcome: &Outcome,
     event: &EventOrigin,
 ) -> Result<Response> {
@@ -327,5 +327,5 @@ async fn decline(
     let outcome = Outcome::Declined {
         reason: reason.to_string(),
     };
-    complete(&state, &session, &id, &outcome, &event).await
+    complete(&state, &session, &request.id, &outcome, &event).await
 }

@@ -4,6 +4,7 @@
 
 use axum::response::Html;
 use minijinja::context;
+use portico_shared::ids::TaskId;
 use portico_shared::status::TaskStatus;
 use portico_shared::store::TaskSummary;
 use serde::Serialize;
@@ -23,7 +24,7 @@ const REQUESTS_ON_HOME: i64 = 10;
 
 #[derive(Serialize)]
 struct TaskRow<'a> {
-    id: &'a str,
+    id: &'a TaskId,
     title: &'a str,
     due: Option<String>,
     overdue: bool,
