@@ -1,8 +1,9 @@
 //! What the gateway and the mailer have in common: configuration from the environment, the
-//! signing keys and the tokens made with them, Redis naming, and the mail-job protocol. Storage
-//! (one implementation per database backend behind the `store::Store` trait) is behind the
-//! `store` feature, which the gateway enables and the mailer does not: the mailer builds no
-//! database driver.
+//! signing keys and the tokens made with them, Redis naming, the mail-job protocol, and the
+//! domain's vocabulary, which needs no database: an id type per kind of record ([`ids`]) and
+//! the statuses records move through ([`status`]). Storage (one implementation per database
+//! backend behind the `store::Store` trait) is behind the `store` feature, which the gateway
+//! enables and the mailer does not: the mailer builds no database driver.
 #![forbid(unsafe_code)]
 
 pub mod config;
@@ -15,6 +16,7 @@ pub mod logging;
 pub mod mail;
 pub mod redis_conn;
 pub mod secret;
+pub mod status;
 #[cfg(feature = "store")]
 pub mod store;
 pub mod token;

@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
+use crate::ids::{ContactId, FirmId};
+
 #[derive(Clone, Debug)]
 pub struct RedisKeys {
     prefix: String,
@@ -27,7 +29,7 @@ impl RedisKeys {
     }
 
     /// The current invitation of a contact (its link's lookup), so a new one replaces it.
-    pub fn invitation(&self, contact_id: &str) -> String {
+    pub fn invitation(&self, contact_id: &ContactId) -> String {
         format!("{}invitation:{contact_id}", self.prefix)
     }
 
@@ -38,12 +40,12 @@ impl RedisKeys {
 
     /// The counter of links asked for one address of a firm from one network (the hash is
     /// keyed over both).
-    pub fn email_rate(&self, firm_id: &str, asker_hash: &str) -> String {
+    pub fn email_rate(&self, firm_id: &FirmId, asker_hash: &str) -> String {
         format!("{}rate:email:{firm_id}:{asker_hash}", self.prefix)
     }
 
     /// The counter of sign-in mails sent to one address of a firm in the last day.
-    pub fn email_mails_today(&self, firm_id: &str, email_hash: &str) -> String {
+    pub fn email_mails_today(&self, firm_id: &FirmId, email_hash: &str) -> String {
         format!("{}rate:mails:{firm_id}:{email_hash}", self.prefix)
     }
 

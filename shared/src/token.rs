@@ -11,6 +11,7 @@
 
 use std::fmt;
 
+use crate::ids::FirmId;
 use crate::keys::{Keyring, Purpose, SigningKey};
 use crate::secret::{b64, random_bytes, unb64};
 
@@ -122,7 +123,7 @@ pub struct MintedLink {
 /// Mints a link for `firm_id`, signed by the ring's active key.
 pub fn mint_link(
     keys: &Keyring,
-    firm_id: &str,
+    firm_id: &FirmId,
     purpose: LinkPurpose,
     expires_at: i64,
 ) -> MintedLink {
@@ -132,7 +133,7 @@ pub fn mint_link(
     body[..NONCE_BYTES].copy_from_slice(&nonce);
     body[NONCE_BYTES..NONCE_BYTES + 8].copy_from_slice(&expires_at.to_be_bytes());
     body[BODY_BYTES - 1] = purpose.to_byte();
-    let tag = key.sign(Purpose::LinkTag, &[firm_id.as_bytes(), &body]);
+    let tag = key.sign(Purpose::LinkTag, &[firm_id.as_str().as_bytes(), &body]);
     let token = format!("{}.{}.{}", key.id(), b64(&body), b64(tag.as_ref()));
     let link = VerifiedLink {
         key,
@@ -182,7 +183,7 @@ impl fmt::Debug for VerifiedLink<'_> {
 
 pub fn verify_link<'k>(
     keys: &'k Keyring,
-    firm_id: &str,
+    firm_id: &FirmId,
     token: &str,
     now: i64,
 ) -> Result<VerifiedLink<'k>, LinkError> {
@@ -196,7 +197,11 @@ pub fn verify_link<'k>(
         return Err(LinkError::Malformed);
     }
     let key = keys.get(kid).ok_or(LinkError::UnknownKey)?;
-    if !key.verify(Purpose::LinkTag, &[firm_id.as_bytes(), &body], &tag) {
+    if !key.verify(
+        Purpose::LinkTag,
+        &[firm_id.as_str().as_bytes(), &body],
+        &tag,
+    ) {
         return Err(LinkError::BadTag);
     }
     let mut nonce = [0u8; NONCE_BYTES];
@@ -243,16 +248,20 @@ mod tests {
 
     const FAR: i64 = 4_000_000_000;
 
+    fn firm(name: &str) -> FirmId {
+        FirmId::parse(&format!("fm_{name:_<22}")).unwrap()
+    }
+
     #[test]
     fn minted_token_verifies_for_its_firm_only() {
         let keys = Keyring::generate("k1");
-        let link = mint_link(&keys, "fm_a", LinkPurpose::Login, FAR);
-        let verified = verify_link(&keys, "fm_a", link.token.expose(), 0).unwrap();
+        let link = mint_link(&keys, &firm("a"), LinkPurpose::Login, FAR);
+        let verified = verify_link(&keys, &firm("a"), link.token.expose(), 0).unwrap();
         assert_eq!(verified.lookup(), link.lookup);
         assert_eq!(verified.code_hash(&link.code), link.code_hash);
         assert_eq!(verified.purpose, LinkPurpose::Login);
         assert_eq!(
-            verify_link(&keys, "fm_b", link.token.expose(), 0).unwrap_err(),
+            verify_link(&keys, &firm("b"), link.token.expose(), 0).unwrap_err(),
             LinkError::BadTag
         );
     }
@@ -260,7 +269,7 @@ mod tests {
     #[test]
     fn every_flipped_bit_is_refused() {
         let keys = Keyring::generate("k1");
-        let link = mint_link(&keys, "fm_a", LinkPurpose::Login, FAR);
+        let link = mint_link(&keys, &firm("a"), LinkPurpose::Login, FAR);
         let token = link.token.expose().as_bytes().to_vec();
         for i in 0..token.len() {
             for bit in 0..7 {
@@ -272,7 +281,7 @@ mod tests {
                 if t == link.token.expose() {
                     continue;
                 }
-                assert!(verify_link(&keys, "fm_a", &t, 0).is_err(), "{i}/{bit}");
+                assert!(verify_link(&keys, &firm("a"), &t, 0).is_err(), "{i}/{bit}");
             }
         }
     }
@@ -280,18 +289,18 @@ mod tests {
     #[test]
     fn expiry_and_retired_keys() {
         let old = Keyring::generate("old");
-        let link = mint_link(&old, "fm_a", LinkPurpose::Invitation, 100);
+        let link = mint_link(&old, &firm("a"), LinkPurpose::Invitation, 100);
         assert_eq!(
-            verify_link(&old, "fm_a", link.token.expose(), 100).unwrap_err(),
+            verify_link(&old, &firm("a"), link.token.expose(), 100).unwrap_err(),
             LinkError::Expired
         );
         let new = Keyring::generate("new");
         assert_eq!(
-            verify_link(&new, "fm_a", link.token.expose(), 0).unwrap_err(),
+            verify_link(&new, &firm("a"), link.token.expose(), 0).unwrap_err(),
             LinkError::UnknownKey
         );
         assert_eq!(
-            verify_link(&new, "fm_a", "garbage", 0).unwrap_err(),
+            verify_link(&new, &firm("a"), "garbage", 0).unwrap_err(),
             LinkError::Malformed
         );
     }

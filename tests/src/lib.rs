@@ -12,6 +12,7 @@ use std::sync::Arc;
 use portico_gateway::app::{self, Running};
 use portico_shared::config::Config;
 use portico_shared::email::Email;
+use portico_shared::ids::{ContactId, FirmId};
 use portico_shared::keys::Keyring;
 use portico_shared::mail::{LinkSecrets, MailJob};
 use portico_shared::secret::{hex, random_bytes};
@@ -259,7 +260,7 @@ impl TestApp {
     }
 
     /// The contact as stored now; panics when it is gone.
-    pub async fn stored_contact(&self, firm_id: &str, id: &str) -> Contact {
+    pub async fn stored_contact(&self, firm_id: &FirmId, id: &ContactId) -> Contact {
         self.store
             .contact(firm_id, id)
             .await
@@ -398,7 +399,7 @@ impl TestFirm {
     pub async fn request_signature(
         &self,
         app: &TestApp,
-        contact: &str,
+        contact: &ContactId,
         title: &str,
         file_name: &str,
         pdf: &[u8],

@@ -159,13 +159,13 @@ async fn stored_addresses_that_no_longer_parse_are_listed_and_wait_for_staff() {
         "{check:?}"
     );
 
-    store_legacy_address(&app, &eve.id, "Eve <ann@example.com>").await;
+    store_legacy_address(&app, eve.id.as_str(), "Eve <ann@example.com>").await;
     let check = run_gateway(&app.vars, &["contacts", "check"]);
     assert_eq!(check.status.code(), Some(1), "{check:?}");
     let stdout = String::from_utf8_lossy(&check.stdout);
     let line = stdout
         .lines()
-        .find(|l| l.contains(&eve.id))
+        .find(|l| l.contains(eve.id.as_str()))
         .unwrap_or_else(|| panic!("Eve is listed: {stdout}"));
     assert!(line.starts_with(&firm.firm.slug), "{line}");
     assert!(!line.contains("ann@"), "the address is masked: {line}");

@@ -340,3 +340,36 @@ async fn granting_access_and_inviting_lets_the_client_in() {
     assert!(body["last_login_at"].as_str().is_some(), "{body}");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_contact_filter_that_names_no_contact_lists_nothing_after_the_other_checks() {
+    let app = TestApp::spawn().await;
+    let firm = app.create_firm("acme").await;
+    let ann = app.add_contact(&firm, "ann@example.com", true).await;
+    app.api_ok(
+        &firm,
+        Method::POST,
+        "/api/v1/tasks",
+        Some(json!({"title": "T", "portal": true, "assignees": [ann.id]})),
+    )
+    .await;
+    for list in ["tasks", "conversations", "invoices", "signing-requests"] {
+        for junk in ["nope", "tk_0123456789abcdefghijkl", ""] {
+            let path = format!("/api/v1/{list}?contact_id={junk}");
+            let (status, body) = app.api(&firm.api_key, Method::GET, &path, None).await;
+            assert_eq!(status, StatusCode::OK, "{path}: {body}");
+            assert_eq!(body, json!({"data": [], "next_cursor": null}), "{path}");
+        }
+        let path = format!("/api/v1/{list}?contact_id=nope&cursor=junk");
+        let (status, body) = app.api(&firm.api_key, Method::GET, &path, None).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{path}: {body}");
+        assert_eq!(body["error"]["field"], "cursor", "{path}");
+        let path = format!("/api/v1/{list}?contact_id=nope&status=lost");
+        let (status, body) = app.api(&firm.api_key, Method::GET, &path, None).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{path}: {body}");
+        assert_eq!(body["error"]["field"], "status", "{path}");
+    }
+    let path = format!("/api/v1/tasks?contact_id={}", ann.id);
+    let (_, body) = app.api(&firm.api_key, Method::GET, &path, None).await;
+    assert_eq!(body["data"].as_array().unwrap().len(), 1, "{body}");
+}

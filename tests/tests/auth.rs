@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use portico_e2e::{Browser, TestApp, without_csrf};
+use portico_shared::ids::{ContactId, FirmId};
 use portico_shared::keys::Keyring;
 use portico_shared::store::ContactPatch;
 use portico_shared::token::{LinkPurpose, mint_link};
@@ -22,7 +23,7 @@ async fn signed_in_as(browser: &Browser, app: &TestApp, slug: &str, email: &str)
 }
 
 /// Grants or revokes a contact's portal access, as staff do.
-async fn set_access(app: &TestApp, firm_id: &str, contact_id: &str, access: bool) {
+async fn set_access(app: &TestApp, firm_id: &FirmId, contact_id: &ContactId, access: bool) {
     let patch = ContactPatch {
         portal_access: Some(access),
         ..Default::default()

@@ -441,7 +441,7 @@ async fn a_handover_record_edited_in_redis_is_refused() {
 
     // Whom it signs in.
     let handover = location(&switch(&app, &ann, from, &north.firm.slug).await);
-    edit_handover_record(&app, &[("contact", &bob_north.id)]).await;
+    edit_handover_record(&app, &[("contact", bob_north.id.as_str())]).await;
     let response = follow(&ann, &handover).await;
     assert_eq!(response.status(), StatusCode::GONE, "contact edited");
     let status = ann.get(&app.url(&north.firm.slug, "/")).await.status();
@@ -449,7 +449,14 @@ async fn a_handover_record_edited_in_redis_is_refused() {
 
     // Which firm: moved to another firm where Bob is a client, and the link to its host.
     let handover = location(&switch(&app, &ann, from, &north.firm.slug).await);
-    edit_handover_record(&app, &[("firm", &west.firm.id), ("contact", &bob_west.id)]).await;
+    edit_handover_record(
+        &app,
+        &[
+            ("firm", west.firm.id.as_str()),
+            ("contact", bob_west.id.as_str()),
+        ],
+    )
+    .await;
     let elsewhere = handover.replace(&north.firm.slug, &west.firm.slug);
     let response = follow(&ann, &elsewhere).await;
     assert_eq!(response.status(), StatusCode::GONE, "firm edited");

@@ -3,11 +3,12 @@
 //! reaches a file that is not theirs.
 
 use portico_e2e::{TestApp, TestFirm, csrf_in, file_part, sample_pdf, sha256_hex};
+use portico_shared::ids::ContactId;
 use reqwest::multipart::Form;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-async fn shared_task(app: &TestApp, firm: &TestFirm, assignee: &str, portal: bool) -> String {
+async fn shared_task(app: &TestApp, firm: &TestFirm, assignee: &ContactId, portal: bool) -> String {
     let (status, task) = app
         .api(
             &firm.api_key,

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use portico_e2e::binaries::{ChildGuard, gateway, run_gateway};
 use portico_e2e::{TestApp, TestFirm, csrf_in, file_part, sample_pdf, sha256_hex};
+use portico_shared::ids::ContactId;
 use reqwest::multipart::Form;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
@@ -45,7 +46,7 @@ fn plant(app: &TestApp, text: &str, older_by: Option<Duration>) -> PathBuf {
     path
 }
 
-async fn shared_task(app: &TestApp, firm: &TestFirm, contact: &str) -> String {
+async fn shared_task(app: &TestApp, firm: &TestFirm, contact: &ContactId) -> String {
     let task = app
         .api_ok(
             firm,
@@ -57,7 +58,12 @@ async fn shared_task(app: &TestApp, firm: &TestFirm, contact: &str) -> String {
     task["id"].as_str().unwrap().to_string()
 }
 
-async fn signing_request(app: &TestApp, firm: &TestFirm, contact: &str, pdf: &[u8]) -> String {
+async fn signing_request(
+    app: &TestApp,
+    firm: &TestFirm,
+    contact: &ContactId,
+    pdf: &[u8],
+) -> String {
     let created = firm
         .request_signature(app, contact, "Letter", "letter.pdf", pdf)
         .await;

@@ -2,10 +2,11 @@
 //! the firm has billing enabled; nobody else's, and nothing at all when billing is off.
 
 use portico_e2e::{TestApp, TestFirm};
+use portico_shared::ids::ContactId;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-fn invoice(contact_id: &str, number: &str) -> Value {
+fn invoice(contact_id: &ContactId, number: &str) -> Value {
     json!({
         "contact_id": contact_id,
         "number": number,

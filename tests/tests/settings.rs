@@ -2,6 +2,7 @@
 //! the page language that follows them; and emails that respect the preferences.
 
 use portico_e2e::{Browser, TestApp, csrf_in};
+use portico_shared::ids::SigningRequestId;
 use portico_shared::mail::Template;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
@@ -300,11 +301,12 @@ async fn emails_respect_each_contacts_preferences() {
     let state = app.state();
     let firm_now = app.store.firm_by_id(&firm.firm.id).await.unwrap().unwrap();
     let before = app.mail_jobs().await.len();
+    let request = SigningRequestId::parse("sr_0123456789abcdefghijkl").unwrap();
     let queued = portico_gateway::services::notify::signature_requested(
         state,
         &firm_now,
         &ann.id,
-        "sr_0123456789abcdefghijkl",
+        &request,
         "Engagement letter",
     )
     .await
@@ -314,7 +316,7 @@ async fn emails_respect_each_contacts_preferences() {
         state,
         &firm_now,
         &bob.id,
-        "sr_0123456789abcdefghijkl",
+        &request,
         "Engagement letter",
     )
     .await

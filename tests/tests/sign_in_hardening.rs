@@ -132,7 +132,7 @@ async fn a_link_record_edited_to_name_someone_else_signs_nobody_in() {
     let () = redis::cmd("HSET")
         .arg(&links[0])
         .arg("contact")
-        .arg(&ann.id)
+        .arg(ann.id.as_str())
         .query_async(&mut redis)
         .await
         .unwrap();

@@ -5,6 +5,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use portico_e2e::{Browser, TestApp, TestFirm, csrf_in, file_part, sample_pdf, sha256_hex};
+use portico_shared::ids::ContactId;
 use portico_shared::mail::Template;
 use reqwest::header::USER_AGENT;
 use reqwest::multipart::Form;
@@ -13,7 +14,12 @@ use serde_json::{Value, json};
 
 const UA: &str = "PorticoTest/1.0 (signing)";
 
-async fn request_signature(app: &TestApp, firm: &TestFirm, contact: &str, pdf: &[u8]) -> Value {
+async fn request_signature(
+    app: &TestApp,
+    firm: &TestFirm,
+    contact: &ContactId,
+    pdf: &[u8],
+) -> Value {
     firm.request_signature(
         app,
         contact,
@@ -360,7 +366,7 @@ async fn the_api_refuses_bad_requests_and_a_firm_without_esign() {
 
     let (status, body) = post(
         Form::new()
-            .text("contact_id", ann.id.clone())
+            .text("contact_id", ann.id.to_string())
             .part("file", file_part("a.pdf", &pdf)),
     )
     .await;
@@ -368,7 +374,7 @@ async fn the_api_refuses_bad_requests_and_a_firm_without_esign() {
     assert_eq!(body["error"]["field"], "title");
     let (status, body) = post(
         Form::new()
-            .text("contact_id", ann.id.clone())
+            .text("contact_id", ann.id.to_string())
             .text("title", "T"),
     )
     .await;
@@ -384,7 +390,7 @@ async fn the_api_refuses_bad_requests_and_a_firm_without_esign() {
     assert_eq!(body["error"]["field"], "contact_id");
     let (status, body) = post(
         Form::new()
-            .text("contact_id", ann.id.clone())
+            .text("contact_id", ann.id.to_string())
             .text("title", "T")
             .part("file", file_part("a.pdf", b"MZ\x90\x00not a pdf")),
     )
@@ -441,7 +447,7 @@ async fn the_api_refuses_bad_requests_and_a_firm_without_esign() {
     assert_eq!(status, StatusCode::OK);
     let (status, body) = post(
         Form::new()
-            .text("contact_id", ann.id.clone())
+            .text("contact_id", ann.id.to_string())
             .text("title", "T")
             .part("file", file_part("a.pdf", &pdf)),
     )

@@ -2,6 +2,7 @@
 //! and nobody sees anyone else's.
 
 use portico_e2e::{TestApp, TestFirm, csrf_in};
+use portico_shared::ids::ContactId;
 use portico_shared::mail::Template;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -141,8 +142,7 @@ async fn every_task_route_answers_404_for_what_is_not_yours() {
     let ann = app.add_contact(&firm, "ann@example.com", true).await;
     let ben = app.add_contact(&firm, "ben@example.com", true).await;
     let zed = app.add_contact(&other_firm, "ann@example.com", true).await;
-    let shared =
-        |who: &str| json!({"title": "T", "portal": true, "assignees": [who], "checklist": ["a"]});
+    let shared = |who: &ContactId| json!({"title": "T", "portal": true, "assignees": [who], "checklist": ["a"]});
     let bens = create_task(&app, &firm, shared(&ben.id)).await;
     let unshared = create_task(
         &app,

@@ -34,7 +34,9 @@ use portico_bench::harness::{self, BASE_DOMAIN, Scratch, sign_in, wait_ready};
 use portico_bench::load::{self, Conn, MakeReq, Plan, Req, Target};
 use portico_bench::meter::{self, Meter, Phase};
 use portico_bench::system::{self, ChildGuard};
-use portico_shared::ids::new_id;
+use portico_shared::ids::{
+    ChecklistItemId, ContactId, ConversationId, FirmId, MessageId, SigningRequestId, TaskId,
+};
 use portico_shared::keys::Keyring;
 use sqlx::{Connection, Row};
 
@@ -789,7 +791,7 @@ async fn seed(db: &mut Db) -> Result<Seeded> {
         let firm_id = match firm_ids.get(firm) {
             Some(id) => id.clone(),
             None => {
-                let id = new_id("fm");
+                let id = FirmId::new().to_string();
                 let created = now - rng.below(5 * 365 * 86_400) as i64;
                 let row = format!(
                     "({}, {}, {}, {created})",
@@ -803,7 +805,7 @@ async fn seed(db: &mut Db) -> Result<Seeded> {
         };
         let mut contacts = Vec::with_capacity(CONTACTS_PER_FIRM);
         for j in 0..CONTACTS_PER_FIRM {
-            let id = new_id("ct");
+            let id = ContactId::new().to_string();
             let email = match (firm, j) {
                 (0, 0) => CLIENT_EMAIL.to_string(),
                 (1, 0) => SMALL_EMAIL.to_string(),
@@ -825,7 +827,7 @@ async fn seed(db: &mut Db) -> Result<Seeded> {
         }
         for k in 0..task_count {
             let shape = task_shape(&mut rng, firm, k);
-            let id = new_id("tk");
+            let id = TaskId::new().to_string();
             let created = now - 86_400 - rng.below(365 * 86_400) as i64;
             let completed_at = shape
                 .completed
@@ -860,7 +862,7 @@ async fn seed(db: &mut Db) -> Result<Seeded> {
                 let done = shape.completed || position == 0 && rng.chance(50);
                 let row = format!(
                     "({}, {}, {position}, {}, {}, {})",
-                    q(&new_id("ci")),
+                    q(ChecklistItemId::new().as_str()),
                     q(&id),
                     q(&format!("Document {}", position + 1)),
                     b(done),
@@ -893,7 +895,7 @@ async fn seed(db: &mut Db) -> Result<Seeded> {
             _ => (1, 1),
         };
         for c in 0..conversations {
-            let id = new_id("cv");
+            let id = ConversationId::new().to_string();
             let created = now - rng.below(90 * 86_400) as i64;
             let row = format!(
                 "({}, {}, {}, {}, {}, {created}, {})",
@@ -908,7 +910,7 @@ async fn seed(db: &mut Db) -> Result<Seeded> {
             for (seq, author) in ["client", "staff"].into_iter().enumerate() {
                 let row = format!(
                     "({}, {}, {seq}, {}, {}, {})",
-                    q(&new_id("ms")),
+                    q(MessageId::new().as_str()),
                     q(&id),
                     q(author),
                     q("Could you have a look at this, please?"),
@@ -934,7 +936,7 @@ async fn seed(db: &mut Db) -> Result<Seeded> {
             let created = now - rng.below(30 * 86_400) as i64;
             let row = format!(
                 "({}, {}, {}, {}, {}, 48213, {}, {}, {}, {created})",
-                q(&new_id("sr")),
+                q(SigningRequestId::new().as_str()),
                 q(&firm_id),
                 q(&contacts[signer]),
                 q(&format!("Engagement letter {n}")),

@@ -35,6 +35,7 @@ use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use axum_extra::extract::cookie::Cookie;
+use portico_shared::ids::ContactId;
 use portico_shared::keys::{Purpose, SigningKey};
 use portico_shared::now_unix;
 use portico_shared::secret::{b64, random_bytes, unb64};
@@ -279,7 +280,7 @@ async fn live_record(
             return Ok(None);
         }
         Read::Forged => "forged",
-        Read::Found(record, _) if firm_of(&record) != firm.id => "other_firm",
+        Read::Found(record, _) if firm_of(&record) != firm.id.as_str() => "other_firm",
         Read::Found(record, _) if now_unix() >= record.expires_at => "expired",
         Read::Found(record, confirmed) => return Ok(Some((record, confirmed))),
     };
@@ -302,10 +303,10 @@ pub async fn mint(
     let token = format!("{}.{}", key.id(), b64(&random_bytes::<32>()));
     let handle = handle(state, &token).expect("a fresh token parses");
     let record = Record {
-        firm_id: target.id.clone(),
-        contact_id: contact.id.clone(),
+        firm_id: target.id.to_string(),
+        contact_id: contact.id.to_string(),
         epoch: contact.auth_epoch,
-        origin_id: origin.id.clone(),
+        origin_id: origin.id.to_string(),
         session: handle.fingerprint("session", session_cookie),
         origin_url: state.config.portal_url(&origin.slug),
         target_url: state.config.portal_url(&target.slug),
@@ -436,7 +437,7 @@ pub async fn confirm(
 /// Whom a landing signs in: the contact, and their auth epoch at the switch (which the caller
 /// checks against the database, as access may have been revoked meanwhile).
 pub struct Landing {
-    pub contact_id: String,
+    pub contact_id: ContactId,
     pub epoch: i64,
 }
 
@@ -471,7 +472,7 @@ pub async fn land(
     let this_browser = |nonce_hash: &str| {
         nonce_cookie.is_some_and(|c| handle.same(nonce_hash, &handle.fingerprint("nonce", c)))
     };
-    let reason = if record.firm_id != firm.id {
+    let reason = if record.firm_id != firm.id.as_str() {
         "other_firm"
     } else if now_unix() >= record.expires_at {
         "expired"
@@ -479,12 +480,16 @@ pub async fn land(
         match confirmed {
             None => "not_confirmed",
             Some(nonce_hash) if !this_browser(&nonce_hash) => "other_browser",
-            Some(_) => {
-                return Ok(Some(Landing {
-                    contact_id: record.contact_id,
-                    epoch: record.epoch,
-                }));
-            }
+            // A tagged record names a contact id; anything else is no handover.
+            Some(_) => match ContactId::parse(&record.contact_id) {
+                Some(contact_id) => {
+                    return Ok(Some(Landing {
+                        contact_id,
+                        epoch: record.epoch,
+                    }));
+                }
+                None => "forged",
+            },
         }
     };
     refused("land", reason);

@@ -24,6 +24,7 @@ use std::sync::LazyLock;
 use std::time::Duration;
 
 use portico_shared::email::Email;
+use portico_shared::ids::ContactId;
 use portico_shared::keys::{Keyring, Purpose};
 use portico_shared::mail::{FirmBrand, LinkSecrets, MailJob, Recipient, Template};
 use portico_shared::now_unix;
@@ -257,7 +258,7 @@ pub async fn request_login(
 /// sealing cost the same.
 fn decoy_contact(firm: &Firm, email: &Email) -> Contact {
     Contact {
-        id: portico_shared::ids::new_id("ct"),
+        id: ContactId::new(),
         firm_id: firm.id.clone(),
         name: String::new(),
         email: email.as_str().to_string(),
@@ -322,8 +323,8 @@ async fn run_issue(state: &AppState, rate: Option<Rate>, issue: Issue<'_>) -> Re
     let exp = expires_at.to_string();
     let record = LinkRecord {
         key: &link_key,
-        firm_id: &issue.firm.id,
-        contact: &issue.contact.id,
+        firm_id: issue.firm.id.as_str(),
+        contact: issue.contact.id.as_str(),
         epoch: &epoch,
         purpose: issue.purpose.as_str(),
         code: &minted.code_hash,
@@ -358,7 +359,7 @@ async fn run_issue(state: &AppState, rate: Option<Rate>, issue: Issue<'_>) -> Re
         .arg(stream_cap)
         .arg(mails_per_day)
         .arg("contact")
-        .arg(&issue.contact.id)
+        .arg(issue.contact.id.as_str())
         .arg("epoch")
         .arg(&epoch)
         .arg("purpose")
@@ -393,7 +394,7 @@ fn mail_job(state: &AppState, issue: &Issue<'_>, minted: &MintedLink) -> MailJob
             name: issue.contact.name.clone(),
         },
         FirmBrand {
-            id: issue.firm.id.clone(),
+            id: issue.firm.id.to_string(),
             slug: issue.firm.slug.clone(),
             name: issue.firm.portal_name().to_string(),
             brand_color: issue.firm.brand_color.clone(),
@@ -420,7 +421,7 @@ fn mail_job(state: &AppState, issue: &Issue<'_>, minted: &MintedLink) -> MailJob
 
 /// What a live link says about itself, read without consuming it.
 pub struct LinkInfo {
-    pub contact_id: String,
+    pub contact_id: ContactId,
     pub purpose: String,
 }
 
@@ -447,7 +448,7 @@ pub async fn peek(
         .query_async(&mut redis)
         .await?;
     let field = |i: usize| fields.get(i).cloned().flatten();
-    let (Some(contact_id), Some(purpose), Some(tag)) = (field(0), field(2), field(7)) else {
+    let (Some(contact_text), Some(purpose), Some(tag)) = (field(0), field(2), field(7)) else {
         return Ok(None);
     };
     let (epoch, code, bind, bind_until, exp) = (
@@ -460,7 +461,7 @@ pub async fn peek(
     let record = LinkRecord {
         key: &key,
         firm_id,
-        contact: &contact_id,
+        contact: &contact_text,
         epoch: &epoch,
         purpose: &purpose,
         code: &code,
@@ -471,6 +472,10 @@ pub async fn peek(
     if !record.verifies(state.keys(), &tag) {
         return Ok(None);
     }
+    // A tagged record names a contact id; anything else is no link.
+    let Some(contact_id) = ContactId::parse(&contact_text) else {
+        return Ok(None);
+    };
     Ok(Some(LinkInfo {
         contact_id,
         purpose,
@@ -488,7 +493,7 @@ pub enum Proof<'a> {
 pub enum Consumed {
     /// The link is used up now; sign this contact in (after checking the epoch).
     Won {
-        contact_id: String,
+        contact_id: ContactId,
         epoch: i64,
         purpose: LinkPurpose,
     },
@@ -550,13 +555,16 @@ pub async fn consume(
             };
             // The token says what the link is for and until when; the record must agree.
             let agrees = purpose == link.purpose.as_str() && exp == link.expires_at.to_string();
-            if !(agrees && record.verifies(state.keys(), &text(8))) {
-                return Ok(Consumed::Gone);
-            }
-            Consumed::Won {
-                contact_id: contact,
-                epoch: epoch.parse().unwrap_or(-1),
-                purpose: link.purpose,
+            let contact_id = ContactId::parse(&contact);
+            match contact_id {
+                Some(contact_id) if agrees && record.verifies(state.keys(), &text(8)) => {
+                    Consumed::Won {
+                        contact_id,
+                        epoch: epoch.parse().unwrap_or(-1),
+                        purpose: link.purpose,
+                    }
+                }
+                _ => return Ok(Consumed::Gone),
             }
         }
         "wrong" => Consumed::WrongCode {

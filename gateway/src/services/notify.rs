@@ -3,6 +3,7 @@
 //! that kind of email off in their settings, are notified ([`recipient`] decides both).
 
 use portico_shared::email::Email;
+use portico_shared::ids::{ContactId, SigningRequestId};
 use portico_shared::mail::{FirmBrand, MailJob, Recipient, Template};
 use portico_shared::store::{Contact, Conversation, Firm, Notification, TaskDetail};
 use serde_json::json;
@@ -12,7 +13,7 @@ use crate::state::AppState;
 
 fn brand(state: &AppState, firm: &Firm) -> FirmBrand {
     FirmBrand {
-        id: firm.id.clone(),
+        id: firm.id.to_string(),
         slug: firm.slug.clone(),
         name: firm.portal_name().to_string(),
         brand_color: firm.brand_color.clone(),
@@ -26,7 +27,7 @@ fn brand(state: &AppState, firm: &Firm) -> FirmBrand {
 pub async fn recipient(
     state: &AppState,
     firm: &Firm,
-    contact_id: &str,
+    contact_id: &ContactId,
     kind: Notification,
 ) -> Result<Option<Contact>> {
     Ok(state
@@ -72,7 +73,7 @@ pub async fn task_shared(
     state: &AppState,
     firm: &Firm,
     detail: &TaskDetail,
-    contact_ids: &[String],
+    contact_ids: &[ContactId],
 ) -> Result<()> {
     let mut pipe = redis::pipe();
     let mut queued = 0;
@@ -107,8 +108,8 @@ pub async fn task_shared(
 pub async fn signature_requested(
     state: &AppState,
     firm: &Firm,
-    contact_id: &str,
-    signing_request_id: &str,
+    contact_id: &ContactId,
+    signing_request_id: &SigningRequestId,
     document_title: &str,
 ) -> Result<bool> {
     let Some(contact) =

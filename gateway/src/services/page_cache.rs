@@ -16,6 +16,7 @@ use std::collections::HashMap;
 use std::sync::RwLock;
 
 use portico_shared::i18n::Lang;
+use portico_shared::ids::ContactId;
 use portico_shared::secret::random_string;
 use portico_shared::store::{Contact, Firm};
 
@@ -38,7 +39,7 @@ struct Kept {
 
 #[derive(Default)]
 struct Entries {
-    by_contact: HashMap<String, Kept>,
+    by_contact: HashMap<ContactId, Kept>,
     bytes: usize,
 }
 

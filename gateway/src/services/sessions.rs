@@ -8,6 +8,7 @@
 //! tag and the key both come from a signing key, retiring that key ends its sessions.
 
 use axum_extra::extract::cookie::Cookie;
+use portico_shared::ids::{ContactId, FirmId};
 use portico_shared::keys::Purpose;
 use portico_shared::now_unix;
 use portico_shared::secret::{b64, random_bytes, unb64};
@@ -21,9 +22,9 @@ use crate::state::AppState;
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct SessionRecord {
     #[serde(rename = "c")]
-    pub contact_id: String,
+    pub contact_id: ContactId,
     #[serde(rename = "f")]
-    pub firm_id: String,
+    pub firm_id: FirmId,
     #[serde(rename = "e")]
     pub epoch: i64,
     #[serde(rename = "t")]
@@ -37,8 +38,8 @@ impl SessionRecord {
     fn tag_parts<'a>(&'a self, key: &'a str, numbers: &'a [String; 2]) -> [&'a [u8]; 5] {
         [
             key.as_bytes(),
-            self.contact_id.as_bytes(),
-            self.firm_id.as_bytes(),
+            self.contact_id.as_str().as_bytes(),
+            self.firm_id.as_str().as_bytes(),
             numbers[0].as_bytes(),
             numbers[1].as_bytes(),
         ]
@@ -63,8 +64,8 @@ fn redis_key(state: &AppState, cookie_value: &str) -> Option<String> {
 pub async fn start(
     state: &AppState,
     previous: Option<&str>,
-    firm_id: &str,
-    contact_id: &str,
+    firm_id: &FirmId,
+    contact_id: &ContactId,
     epoch: i64,
 ) -> Result<Cookie<'static>> {
     let key = state.keys().active();
@@ -72,8 +73,8 @@ pub async fn start(
     let value = format!("{}.{}", key.id(), b64(&random));
     let key_of_session = redis_key(state, &value).expect("fresh session value parses");
     let mut record = SessionRecord {
-        contact_id: contact_id.to_string(),
-        firm_id: firm_id.to_string(),
+        contact_id: contact_id.clone(),
+        firm_id: firm_id.clone(),
         epoch,
         created_at: now_unix(),
         tag: String::new(),

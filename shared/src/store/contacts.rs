@@ -6,13 +6,13 @@ use sqlx::{Postgres, Sqlite};
 
 use super::{SqlStore, StoreError, on_unique};
 use crate::email::Email;
-use crate::ids::new_id;
+use crate::ids::{ContactId, FirmId};
 use crate::now_unix;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct Contact {
-    pub id: String,
-    pub firm_id: String,
+    pub id: ContactId,
+    pub firm_id: FirmId,
     pub name: String,
     pub email: String,
     pub portal_access: bool,
@@ -84,7 +84,7 @@ pub struct ContactQuery {
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct Invitation {
-    pub contact_id: String,
+    pub contact_id: ContactId,
     pub sent_at: i64,
     pub expires_at: i64,
     pub send_count: i64,
@@ -106,8 +106,8 @@ pub struct SessionContact {
 /// A sign-in to note: the contact, and the auth epoch its link was issued under.
 #[derive(Clone, Debug)]
 pub struct SignIn {
-    pub firm_id: String,
-    pub contact_id: String,
+    pub firm_id: FirmId,
+    pub contact_id: ContactId,
     pub epoch: i64,
     pub via_invitation: bool,
 }
@@ -115,38 +115,46 @@ pub struct SignIn {
 #[async_trait]
 pub trait ContactStore {
     /// `Conflict("email")` when the firm already has a contact with this address.
-    async fn create_contact(&self, firm_id: &str, new: &NewContact) -> Result<Contact, StoreError>;
-    async fn contact(&self, firm_id: &str, id: &str) -> Result<Option<Contact>, StoreError>;
+    async fn create_contact(
+        &self,
+        firm_id: &FirmId,
+        new: &NewContact,
+    ) -> Result<Contact, StoreError>;
+    async fn contact(
+        &self,
+        firm_id: &FirmId,
+        id: &ContactId,
+    ) -> Result<Option<Contact>, StoreError>;
     /// The contact behind a session, in one query with [`SessionContact::other_companies`].
     async fn session_contact(
         &self,
-        firm_id: &str,
-        id: &str,
+        firm_id: &FirmId,
+        id: &ContactId,
     ) -> Result<Option<SessionContact>, StoreError>;
     async fn contact_by_email(
         &self,
-        firm_id: &str,
+        firm_id: &FirmId,
         email: &Email,
     ) -> Result<Option<Contact>, StoreError>;
     async fn list_contacts(
         &self,
-        firm_id: &str,
+        firm_id: &FirmId,
         query: &ContactQuery,
     ) -> Result<Vec<Contact>, StoreError>;
     /// Applies the patch; revoking access or changing the email bumps the auth epoch, which
     /// ends the contact's sessions and voids their links.
     async fn update_contact(
         &self,
-        firm_id: &str,
-        id: &str,
+        firm_id: &FirmId,
+        id: &ContactId,
         patch: &ContactPatch,
     ) -> Result<Option<Contact>, StoreError>;
-    async fn delete_contact(&self, firm_id: &str, id: &str) -> Result<bool, StoreError>;
+    async fn delete_contact(&self, firm_id: &FirmId, id: &ContactId) -> Result<bool, StoreError>;
     /// Saves the client's own settings; `None` when there is no such contact.
     async fn update_preferences(
         &self,
-        firm_id: &str,
-        id: &str,
+        firm_id: &FirmId,
+        id: &ContactId,
         prefs: &Preferences,
     ) -> Result<Option<Contact>, StoreError>;
     /// Notes each sign-in whose contact still has portal access under its `epoch` (the
@@ -158,8 +166,8 @@ pub trait ContactStore {
     /// Records that an invitation was (re)sent; a new one replaces the earlier.
     async fn record_invitation(
         &self,
-        firm_id: &str,
-        contact_id: &str,
+        firm_id: &FirmId,
+        contact_id: &ContactId,
         expires_at: i64,
     ) -> Result<Invitation, StoreError>;
     /// Every contact's stored address, in pages of `limit` ordered by contact id, after
@@ -193,7 +201,7 @@ macro_rules! contact_store {
         impl ContactStore for SqlStore<$backend> {
             async fn create_contact(
                 &self,
-                firm_id: &str,
+                firm_id: &FirmId,
                 new: &NewContact,
             ) -> Result<Contact, StoreError> {
                 let now = now_unix();
@@ -202,7 +210,7 @@ macro_rules! contact_store {
                      created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING ",
                     contact_columns!()
                 ))
-                .bind(new_id("ct"))
+                .bind(ContactId::new())
                 .bind(firm_id)
                 .bind(&new.name)
                 .bind(new.email.as_str())
@@ -216,8 +224,8 @@ macro_rules! contact_store {
 
             async fn contact(
                 &self,
-                firm_id: &str,
-                id: &str,
+                firm_id: &FirmId,
+                id: &ContactId,
             ) -> Result<Option<Contact>, StoreError> {
                 Ok(sqlx::query_as(concat!(
                     "SELECT ",
@@ -232,8 +240,8 @@ macro_rules! contact_store {
 
             async fn session_contact(
                 &self,
-                firm_id: &str,
-                id: &str,
+                firm_id: &FirmId,
+                id: &ContactId,
             ) -> Result<Option<SessionContact>, StoreError> {
                 Ok(sqlx::query_as(concat!(
                     "SELECT ",
@@ -252,7 +260,7 @@ macro_rules! contact_store {
 
             async fn contact_by_email(
                 &self,
-                firm_id: &str,
+                firm_id: &FirmId,
                 email: &Email,
             ) -> Result<Option<Contact>, StoreError> {
                 Ok(sqlx::query_as(concat!(
@@ -268,7 +276,7 @@ macro_rules! contact_store {
 
             async fn list_contacts(
                 &self,
-                firm_id: &str,
+                firm_id: &FirmId,
                 query: &ContactQuery,
             ) -> Result<Vec<Contact>, StoreError> {
                 let (after_time, after_id) = query.after.clone().unwrap_or((i64::MIN, String::new()));
@@ -292,8 +300,8 @@ macro_rules! contact_store {
 
             async fn update_contact(
                 &self,
-                firm_id: &str,
-                id: &str,
+                firm_id: &FirmId,
+                id: &ContactId,
                 patch: &ContactPatch,
             ) -> Result<Option<Contact>, StoreError> {
                 sqlx::query_as(concat!(
@@ -322,7 +330,11 @@ macro_rules! contact_store {
                 .map_err(on_unique("email"))
             }
 
-            async fn delete_contact(&self, firm_id: &str, id: &str) -> Result<bool, StoreError> {
+            async fn delete_contact(
+                &self,
+                firm_id: &FirmId,
+                id: &ContactId,
+            ) -> Result<bool, StoreError> {
                 let done = sqlx::query("DELETE FROM contacts WHERE firm_id = $1 AND id = $2")
                     .bind(firm_id)
                     .bind(id)
@@ -333,8 +345,8 @@ macro_rules! contact_store {
 
             async fn update_preferences(
                 &self,
-                firm_id: &str,
-                id: &str,
+                firm_id: &FirmId,
+                id: &ContactId,
                 prefs: &Preferences,
             ) -> Result<Option<Contact>, StoreError> {
                 Ok(sqlx::query_as(concat!(
@@ -376,7 +388,7 @@ macro_rules! contact_store {
                         .push_bind(sign_in.epoch);
                 });
                 update.push(") RETURNING firm_id, id");
-                let noted: Vec<(String, String)> =
+                let noted: Vec<(FirmId, ContactId)> =
                     update.build_query_as().fetch_all(&self.writer).await?;
                 let recorded: Vec<bool> = sign_ins
                     .iter()
@@ -418,8 +430,8 @@ macro_rules! contact_store {
 
             async fn record_invitation(
                 &self,
-                firm_id: &str,
-                contact_id: &str,
+                firm_id: &FirmId,
+                contact_id: &ContactId,
                 expires_at: i64,
             ) -> Result<Invitation, StoreError> {
                 Ok(sqlx::query_as(

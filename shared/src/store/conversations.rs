@@ -6,24 +6,25 @@ use serde::Serialize;
 use sqlx::{Postgres, Sqlite};
 
 use super::{PageQuery, SqlStore, StoreError};
-use crate::ids::new_id;
+use crate::ids::{ContactId, ConversationId, FirmId, MessageId};
 use crate::now_unix;
+use crate::status::ConversationStatus;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct Conversation {
-    pub id: String,
-    pub firm_id: String,
-    pub contact_id: String,
+    pub id: ConversationId,
+    pub firm_id: FirmId,
+    pub contact_id: ContactId,
     pub subject: String,
-    pub status: String,
+    pub status: ConversationStatus,
     pub created_at: i64,
     pub last_message_at: i64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct Message {
-    pub id: String,
-    pub conversation_id: String,
+    pub id: MessageId,
+    pub conversation_id: ConversationId,
     /// `client` or `staff`
     pub author: String,
     pub body: String,
@@ -35,8 +36,8 @@ pub trait ConversationStore {
     /// A client starts a conversation with its first message.
     async fn start_conversation(
         &self,
-        firm_id: &str,
-        contact_id: &str,
+        firm_id: &FirmId,
+        contact_id: &ContactId,
         subject: &str,
         body: &str,
     ) -> Result<Conversation, StoreError>;
@@ -44,30 +45,30 @@ pub trait ConversationStore {
     /// `contact_id`, not this contact's).
     async fn add_message(
         &self,
-        firm_id: &str,
-        contact_id: Option<&str>,
-        conversation_id: &str,
+        firm_id: &FirmId,
+        contact_id: Option<&ContactId>,
+        conversation_id: &ConversationId,
         author: &str,
         body: &str,
     ) -> Result<Option<Message>, StoreError>;
     /// A conversation and its messages, oldest first; scoped to the contact when given.
     async fn conversation(
         &self,
-        firm_id: &str,
-        contact_id: Option<&str>,
-        id: &str,
+        firm_id: &FirmId,
+        contact_id: Option<&ContactId>,
+        id: &ConversationId,
     ) -> Result<Option<(Conversation, Vec<Message>)>, StoreError>;
     /// A client's conversations, most recently active first.
     async fn client_conversations(
         &self,
-        firm_id: &str,
-        contact_id: &str,
+        firm_id: &FirmId,
+        contact_id: &ContactId,
         limit: i64,
     ) -> Result<Vec<Conversation>, StoreError>;
     async fn list_conversations(
         &self,
-        firm_id: &str,
-        query: &PageQuery,
+        firm_id: &FirmId,
+        query: &PageQuery<ConversationStatus>,
     ) -> Result<Vec<Conversation>, StoreError>;
 }
 
@@ -83,8 +84,8 @@ macro_rules! conversation_store {
         impl ConversationStore for SqlStore<$backend> {
             async fn start_conversation(
                 &self,
-                firm_id: &str,
-                contact_id: &str,
+                firm_id: &FirmId,
+                contact_id: &ContactId,
                 subject: &str,
                 body: &str,
             ) -> Result<Conversation, StoreError> {
@@ -95,7 +96,7 @@ macro_rules! conversation_store {
                      last_message_at) VALUES ($1, $2, $3, $4, $5, $5) RETURNING ",
                     conversation_columns!()
                 ))
-                .bind(new_id("cv"))
+                .bind(ConversationId::new())
                 .bind(firm_id)
                 .bind(contact_id)
                 .bind(subject)
@@ -106,7 +107,7 @@ macro_rules! conversation_store {
                     "INSERT INTO messages (id, conversation_id, seq, author, body, created_at) \
                      VALUES ($1, $2, 1, 'client', $3, $4)",
                 )
-                .bind(new_id("ms"))
+                .bind(MessageId::new())
                 .bind(&conversation.id)
                 .bind(body)
                 .bind(now)
@@ -118,9 +119,9 @@ macro_rules! conversation_store {
 
             async fn add_message(
                 &self,
-                firm_id: &str,
-                contact_id: Option<&str>,
-                conversation_id: &str,
+                firm_id: &FirmId,
+                contact_id: Option<&ContactId>,
+                conversation_id: &ConversationId,
                 author: &str,
                 body: &str,
             ) -> Result<Option<Message>, StoreError> {
@@ -147,7 +148,7 @@ macro_rules! conversation_store {
                      WHERE conversation_id = $2), $3, $4, $5) \
                      RETURNING id, conversation_id, author, body, created_at",
                 )
-                .bind(new_id("ms"))
+                .bind(MessageId::new())
                 .bind(conversation_id)
                 .bind(author)
                 .bind(body)
@@ -160,9 +161,9 @@ macro_rules! conversation_store {
 
             async fn conversation(
                 &self,
-                firm_id: &str,
-                contact_id: Option<&str>,
-                id: &str,
+                firm_id: &FirmId,
+                contact_id: Option<&ContactId>,
+                id: &ConversationId,
             ) -> Result<Option<(Conversation, Vec<Message>)>, StoreError> {
                 let conversation: Option<Conversation> = sqlx::query_as(concat!(
                     "SELECT ",
@@ -190,8 +191,8 @@ macro_rules! conversation_store {
 
             async fn client_conversations(
                 &self,
-                firm_id: &str,
-                contact_id: &str,
+                firm_id: &FirmId,
+                contact_id: &ContactId,
                 limit: i64,
             ) -> Result<Vec<Conversation>, StoreError> {
                 Ok(sqlx::query_as(concat!(
@@ -209,8 +210,8 @@ macro_rules! conversation_store {
 
             async fn list_conversations(
                 &self,
-                firm_id: &str,
-                query: &PageQuery,
+                firm_id: &FirmId,
+                query: &PageQuery<ConversationStatus>,
             ) -> Result<Vec<Conversation>, StoreError> {
                 Ok(fetch_page!(
                     &self.pool,

@@ -7,16 +7,16 @@ use serde::Serialize;
 use sqlx::{Postgres, Sqlite};
 
 use super::{SqlStore, StoreError};
-use crate::ids::new_id;
+use crate::ids::{ContactId, FirmId, TaskFileId, TaskId};
 use crate::now_unix;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct TaskFile {
-    pub id: String,
-    pub firm_id: String,
-    pub task_id: String,
+    pub id: TaskFileId,
+    pub firm_id: FirmId,
+    pub task_id: TaskId,
     /// Who uploaded it.
-    pub contact_id: String,
+    pub contact_id: ContactId,
     pub file_name: String,
     pub content_type: String,
     pub size: i64,
@@ -39,20 +39,24 @@ pub trait FileStore {
     /// Records a file on a task shared with this contact; `None` when there is no such task.
     async fn add_task_file(
         &self,
-        firm_id: &str,
-        contact_id: &str,
-        task_id: &str,
+        firm_id: &FirmId,
+        contact_id: &ContactId,
+        task_id: &TaskId,
         new: &NewFile,
     ) -> Result<Option<TaskFile>, StoreError>;
     /// The files of a task, oldest first. The caller has checked that the task is reachable.
-    async fn task_files(&self, firm_id: &str, task_id: &str) -> Result<Vec<TaskFile>, StoreError>;
+    async fn task_files(
+        &self,
+        firm_id: &FirmId,
+        task_id: &TaskId,
+    ) -> Result<Vec<TaskFile>, StoreError>;
     /// One file of a task; with `contact_id`, only if the task is shared with that contact.
     async fn task_file(
         &self,
-        firm_id: &str,
-        contact_id: Option<&str>,
-        task_id: &str,
-        file_id: &str,
+        firm_id: &FirmId,
+        contact_id: Option<&ContactId>,
+        task_id: &TaskId,
+        file_id: &TaskFileId,
     ) -> Result<Option<TaskFile>, StoreError>;
     /// Whether any row of any firm still names this stored content (a task's file or a
     /// signing request's document); the file sweep removes content for which it is not.
@@ -81,9 +85,9 @@ macro_rules! file_store {
         impl FileStore for SqlStore<$backend> {
             async fn add_task_file(
                 &self,
-                firm_id: &str,
-                contact_id: &str,
-                task_id: &str,
+                firm_id: &FirmId,
+                contact_id: &ContactId,
+                task_id: &TaskId,
                 new: &NewFile,
             ) -> Result<Option<TaskFile>, StoreError> {
                 Ok(sqlx::query_as(concat!(
@@ -94,7 +98,7 @@ macro_rules! file_store {
                     " RETURNING id, firm_id, task_id, contact_id, file_name, content_type, size, \
                      sha256, created_at"
                 ))
-                .bind(new_id("fl"))
+                .bind(TaskFileId::new())
                 .bind(firm_id)
                 .bind(task_id)
                 .bind(contact_id)
@@ -109,8 +113,8 @@ macro_rules! file_store {
 
             async fn task_files(
                 &self,
-                firm_id: &str,
-                task_id: &str,
+                firm_id: &FirmId,
+                task_id: &TaskId,
             ) -> Result<Vec<TaskFile>, StoreError> {
                 Ok(sqlx::query_as(concat!(
                     "SELECT ",
@@ -126,10 +130,10 @@ macro_rules! file_store {
 
             async fn task_file(
                 &self,
-                firm_id: &str,
-                contact_id: Option<&str>,
-                task_id: &str,
-                file_id: &str,
+                firm_id: &FirmId,
+                contact_id: Option<&ContactId>,
+                task_id: &TaskId,
+                file_id: &TaskFileId,
             ) -> Result<Option<TaskFile>, StoreError> {
                 Ok(sqlx::query_as(concat!(
                     "SELECT ",

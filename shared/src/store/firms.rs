@@ -6,13 +6,13 @@ use sqlx::{Postgres, Sqlite};
 
 use super::{SqlStore, StoreError, on_unique};
 use crate::email::Email;
-use crate::ids::new_id;
+use crate::ids::{FirmId, new_id};
 use crate::now_unix;
 use crate::token::ApiKeyHash;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct Firm {
-    pub id: String,
+    pub id: FirmId,
     pub slug: String,
     pub name: String,
     pub brand_color: String,
@@ -77,16 +77,20 @@ pub trait FirmStore {
     /// Creates the firm with its owner; `Conflict("slug")` when the slug is taken.
     async fn create_firm(&self, firm: &NewFirm) -> Result<Firm, StoreError>;
     async fn firm_by_slug(&self, slug: &str) -> Result<Option<Firm>, StoreError>;
-    async fn firm_by_id(&self, id: &str) -> Result<Option<Firm>, StoreError>;
-    async fn add_api_key(&self, firm_id: &str, key: &ApiKeyHash) -> Result<(), StoreError>;
+    async fn firm_by_id(&self, id: &FirmId) -> Result<Option<Firm>, StoreError>;
+    async fn add_api_key(&self, firm_id: &FirmId, key: &ApiKeyHash) -> Result<(), StoreError>;
     /// The firm of a live (not revoked) API key.
     async fn firm_by_api_key(&self, hash: &str) -> Result<Option<Firm>, StoreError>;
     /// The firms where this (normalized) email is a contact with portal access, by name.
     async fn firms_of_email(&self, email_norm: &str) -> Result<Vec<Firm>, StoreError>;
-    async fn update_portal(&self, firm_id: &str, patch: &PortalPatch) -> Result<Firm, StoreError>;
+    async fn update_portal(
+        &self,
+        firm_id: &FirmId,
+        patch: &PortalPatch,
+    ) -> Result<Firm, StoreError>;
     /// Replaces the firm's logo (`None` removes it); returns the firm as it now is.
-    async fn set_logo(&self, firm_id: &str, logo: Option<&Logo>) -> Result<Firm, StoreError>;
-    async fn logo(&self, firm_id: &str) -> Result<Option<Logo>, StoreError>;
+    async fn set_logo(&self, firm_id: &FirmId, logo: Option<&Logo>) -> Result<Firm, StoreError>;
+    async fn logo(&self, firm_id: &FirmId) -> Result<Option<Logo>, StoreError>;
 }
 
 macro_rules! firm_columns {
@@ -108,7 +112,7 @@ macro_rules! firm_store {
                      RETURNING ",
                     firm_columns!()
                 ))
-                .bind(new_id("fm"))
+                .bind(FirmId::new())
                 .bind(&firm.slug)
                 .bind(&firm.name)
                 .bind(now)
@@ -141,7 +145,7 @@ macro_rules! firm_store {
                 .await?)
             }
 
-            async fn firm_by_id(&self, id: &str) -> Result<Option<Firm>, StoreError> {
+            async fn firm_by_id(&self, id: &FirmId) -> Result<Option<Firm>, StoreError> {
                 Ok(sqlx::query_as(concat!(
                     "SELECT ",
                     firm_columns!(),
@@ -152,7 +156,11 @@ macro_rules! firm_store {
                 .await?)
             }
 
-            async fn add_api_key(&self, firm_id: &str, key: &ApiKeyHash) -> Result<(), StoreError> {
+            async fn add_api_key(
+                &self,
+                firm_id: &FirmId,
+                key: &ApiKeyHash,
+            ) -> Result<(), StoreError> {
                 sqlx::query(
                     "INSERT INTO api_keys (id, firm_id, prefix, key_hash, created_at) \
                      VALUES ($1, $2, $3, $4, $5)",
@@ -182,7 +190,7 @@ macro_rules! firm_store {
 
             async fn update_portal(
                 &self,
-                firm_id: &str,
+                firm_id: &FirmId,
                 patch: &PortalPatch,
             ) -> Result<Firm, StoreError> {
                 Ok(sqlx::query_as(concat!(
@@ -204,7 +212,11 @@ macro_rules! firm_store {
                 .await?)
             }
 
-            async fn set_logo(&self, firm_id: &str, logo: Option<&Logo>) -> Result<Firm, StoreError> {
+            async fn set_logo(
+                &self,
+                firm_id: &FirmId,
+                logo: Option<&Logo>,
+            ) -> Result<Firm, StoreError> {
                 let mut tx = self.writer.begin().await?;
                 match logo {
                     Some(logo) => {
@@ -241,7 +253,7 @@ macro_rules! firm_store {
                 Ok(firm)
             }
 
-            async fn logo(&self, firm_id: &str) -> Result<Option<Logo>, StoreError> {
+            async fn logo(&self, firm_id: &FirmId) -> Result<Option<Logo>, StoreError> {
                 Ok(sqlx::query_as(
                     "SELECT content_type, bytes, sha256 FROM firm_logos WHERE firm_id = $1",
                 )

@@ -6,14 +6,15 @@ use serde::Serialize;
 use sqlx::{Postgres, Sqlite};
 
 use super::{PageQuery, SqlStore, StoreError, on_unique};
-use crate::ids::new_id;
+use crate::ids::{ContactId, FirmId, InvoiceId};
 use crate::now_unix;
+use crate::status::InvoiceStatus;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct Invoice {
-    pub id: String,
-    pub firm_id: String,
-    pub contact_id: String,
+    pub id: InvoiceId,
+    pub firm_id: FirmId,
+    pub contact_id: ContactId,
     pub number: String,
     pub amount_minor: i64,
     pub currency: String,
@@ -21,8 +22,7 @@ pub struct Invoice {
     pub issued_date: String,
     /// `YYYY-MM-DD`
     pub due_date: String,
-    /// `open`, `paid` or `void`
-    pub status: String,
+    pub status: InvoiceStatus,
     pub pay_url: Option<String>,
     pub description: String,
     pub created_at: i64,
@@ -32,13 +32,13 @@ pub struct Invoice {
 /// A validated invoice to create.
 #[derive(Debug)]
 pub struct NewInvoice {
-    pub contact_id: String,
+    pub contact_id: ContactId,
     pub number: String,
     pub amount_minor: i64,
     pub currency: String,
     pub issued_date: String,
     pub due_date: String,
-    pub status: String,
+    pub status: InvoiceStatus,
     pub pay_url: Option<String>,
     pub description: String,
 }
@@ -47,24 +47,32 @@ pub struct NewInvoice {
 pub trait InvoiceStore {
     /// `UnknownReference("contact_id", id)` when the contact is not the firm's;
     /// `Conflict("number")` when the firm already has an invoice with this number.
-    async fn create_invoice(&self, firm_id: &str, new: &NewInvoice) -> Result<Invoice, StoreError>;
-    async fn invoice(&self, firm_id: &str, id: &str) -> Result<Option<Invoice>, StoreError>;
+    async fn create_invoice(
+        &self,
+        firm_id: &FirmId,
+        new: &NewInvoice,
+    ) -> Result<Invoice, StoreError>;
+    async fn invoice(
+        &self,
+        firm_id: &FirmId,
+        id: &InvoiceId,
+    ) -> Result<Option<Invoice>, StoreError>;
     async fn list_invoices(
         &self,
-        firm_id: &str,
-        query: &PageQuery,
+        firm_id: &FirmId,
+        query: &PageQuery<InvoiceStatus>,
     ) -> Result<Vec<Invoice>, StoreError>;
     async fn set_invoice_status(
         &self,
-        firm_id: &str,
-        id: &str,
-        status: &str,
+        firm_id: &FirmId,
+        id: &InvoiceId,
+        status: InvoiceStatus,
     ) -> Result<Option<Invoice>, StoreError>;
     /// A client's invoices: open ones first by due date, then the rest, newest first.
     async fn client_invoices(
         &self,
-        firm_id: &str,
-        contact_id: &str,
+        firm_id: &FirmId,
+        contact_id: &ContactId,
         limit: i64,
     ) -> Result<Vec<Invoice>, StoreError>;
 }
@@ -82,7 +90,7 @@ macro_rules! invoice_store {
         impl InvoiceStore for SqlStore<$backend> {
             async fn create_invoice(
                 &self,
-                firm_id: &str,
+                firm_id: &FirmId,
                 new: &NewInvoice,
             ) -> Result<Invoice, StoreError> {
                 let now = now_unix();
@@ -98,7 +106,7 @@ macro_rules! invoice_store {
                 if known.is_none() {
                     return Err(StoreError::UnknownReference(
                         "contact_id",
-                        new.contact_id.clone(),
+                        new.contact_id.to_string(),
                     ));
                 }
                 let invoice = sqlx::query_as(concat!(
@@ -108,7 +116,7 @@ macro_rules! invoice_store {
                      RETURNING ",
                     invoice_columns!()
                 ))
-                .bind(new_id("iv"))
+                .bind(InvoiceId::new())
                 .bind(firm_id)
                 .bind(&new.contact_id)
                 .bind(&new.number)
@@ -116,7 +124,7 @@ macro_rules! invoice_store {
                 .bind(&new.currency)
                 .bind(&new.issued_date)
                 .bind(&new.due_date)
-                .bind(&new.status)
+                .bind(new.status)
                 .bind(&new.pay_url)
                 .bind(&new.description)
                 .bind(now)
@@ -127,7 +135,11 @@ macro_rules! invoice_store {
                 Ok(invoice)
             }
 
-            async fn invoice(&self, firm_id: &str, id: &str) -> Result<Option<Invoice>, StoreError> {
+            async fn invoice(
+                &self,
+                firm_id: &FirmId,
+                id: &InvoiceId,
+            ) -> Result<Option<Invoice>, StoreError> {
                 Ok(sqlx::query_as(concat!(
                     "SELECT ",
                     invoice_columns!(),
@@ -141,8 +153,8 @@ macro_rules! invoice_store {
 
             async fn list_invoices(
                 &self,
-                firm_id: &str,
-                query: &PageQuery,
+                firm_id: &FirmId,
+                query: &PageQuery<InvoiceStatus>,
             ) -> Result<Vec<Invoice>, StoreError> {
                 Ok(fetch_page!(
                     &self.pool,
@@ -154,9 +166,9 @@ macro_rules! invoice_store {
 
             async fn set_invoice_status(
                 &self,
-                firm_id: &str,
-                id: &str,
-                status: &str,
+                firm_id: &FirmId,
+                id: &InvoiceId,
+                status: InvoiceStatus,
             ) -> Result<Option<Invoice>, StoreError> {
                 Ok(sqlx::query_as(concat!(
                     "UPDATE invoices SET status = $3, updated_at = $4 \
@@ -173,8 +185,8 @@ macro_rules! invoice_store {
 
             async fn client_invoices(
                 &self,
-                firm_id: &str,
-                contact_id: &str,
+                firm_id: &FirmId,
+                contact_id: &ContactId,
                 limit: i64,
             ) -> Result<Vec<Invoice>, StoreError> {
                 Ok(sqlx::query_as(concat!(

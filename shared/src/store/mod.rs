@@ -5,6 +5,8 @@
 //! URL; nothing else in the system knows which database it talks to.
 //!
 //! Where a dialect differs (none yet), keep both versions side by side in the aggregate's module.
+//! Rows and arguments carry the domain's types (`FirmId`, `ContactId`, `TaskStatus`, …);
+//! `text` teaches sqlx to store them as their text.
 
 use std::path::Path;
 use std::str::FromStr;
@@ -16,22 +18,24 @@ use sqlx::postgres::PgPoolOptions;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Database, Pool, Postgres, Sqlite};
 
+use crate::ids::ContactId;
+
 /// A page of a firm's records of one kind, oldest first, after the `(created_at, id)` cursor,
-/// narrowed to one contact and one status when they are given (conversations, invoices and
-/// signing requests are listed this way).
+/// narrowed to one contact and one status (of the kind's own status type `S`) when they are
+/// given (conversations, invoices and signing requests are listed this way).
 #[derive(Debug)]
-pub struct PageQuery {
+pub struct PageQuery<S> {
     pub after: Option<(i64, String)>,
     pub limit: i64,
-    pub contact_id: Option<String>,
-    pub status: Option<String>,
+    pub contact_id: Option<ContactId>,
+    pub status: Option<S>,
 }
 
 /// Fetches one [`PageQuery`] page of `$select` (`SELECT … FROM table`, a literal), whose
 /// table has `firm_id`, `contact_id`, `status`, `created_at` and `id`.
 macro_rules! fetch_page {
     ($pool:expr, $select:expr, $firm_id:expr, $query:expr) => {{
-        let query: &$crate::store::PageQuery = $query;
+        let query: &$crate::store::PageQuery<_> = $query;
         let (after_time, after_id) = query.after.clone().unwrap_or((i64::MIN, String::new()));
         sqlx::query_as(concat!(
             $select,
@@ -42,8 +46,8 @@ macro_rules! fetch_page {
         .bind($firm_id)
         .bind(after_time)
         .bind(after_id)
-        .bind(&query.contact_id)
-        .bind(&query.status)
+        .bind(query.contact_id.as_ref())
+        .bind(query.status)
         .bind(query.limit)
         .fetch_all($pool)
         .await
@@ -57,6 +61,7 @@ mod firms;
 mod invoices;
 mod signing;
 mod tasks;
+mod text;
 
 pub use contacts::{
     Contact, ContactPatch, ContactQuery, ContactStore, Invitation, NewContact, Notification,

@@ -8,20 +8,20 @@ use serde::Serialize;
 use sqlx::{Postgres, Sqlite};
 
 use super::{PageQuery, SqlStore, StoreError};
-use crate::ids::new_id;
+use crate::ids::{ContactId, FirmId, SigningRequestId};
 use crate::now_unix;
+use crate::status::SigningStatus;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct SigningRequest {
-    pub id: String,
-    pub firm_id: String,
-    pub contact_id: String,
+    pub id: SigningRequestId,
+    pub firm_id: FirmId,
+    pub contact_id: ContactId,
     pub title: String,
     pub document_name: String,
     pub document_size: i64,
     pub document_sha256: String,
-    /// `pending`, `signed` or `declined`
-    pub status: String,
+    pub status: SigningStatus,
     pub signed_name: Option<String>,
     pub decline_reason: Option<String>,
     pub completed_at: Option<i64>,
@@ -33,7 +33,7 @@ pub struct SigningEvent {
     pub seq: i64,
     /// `created`, `viewed`, `signed` or `declined`
     pub kind: String,
-    pub contact_id: Option<String>,
+    pub contact_id: Option<ContactId>,
     pub typed_name: Option<String>,
     pub reason: Option<String>,
     pub ip: Option<String>,
@@ -44,7 +44,7 @@ pub struct SigningEvent {
 
 #[derive(Debug)]
 pub struct NewSigningRequest {
-    pub contact_id: String,
+    pub contact_id: ContactId,
     pub title: String,
     pub document_name: String,
     pub document_size: i64,
@@ -81,45 +81,48 @@ pub trait SigningStore {
     /// `UnknownReference("contact_id", id)` when the contact is not in the firm.
     async fn create_signing_request(
         &self,
-        firm_id: &str,
+        firm_id: &FirmId,
         new: &NewSigningRequest,
         origin: &EventOrigin,
     ) -> Result<SigningRequest, StoreError>;
     /// One request; with `contact_id`, only if it is that contact's.
     async fn signing_request(
         &self,
-        firm_id: &str,
-        contact_id: Option<&str>,
-        id: &str,
+        firm_id: &FirmId,
+        contact_id: Option<&ContactId>,
+        id: &SigningRequestId,
     ) -> Result<Option<SigningRequest>, StoreError>;
     /// The audit trail of a request, in order.
-    async fn signing_events(&self, request_id: &str) -> Result<Vec<SigningEvent>, StoreError>;
+    async fn signing_events(
+        &self,
+        request_id: &SigningRequestId,
+    ) -> Result<Vec<SigningEvent>, StoreError>;
     async fn list_signing_requests(
         &self,
-        firm_id: &str,
-        query: &PageQuery,
+        firm_id: &FirmId,
+        query: &PageQuery<SigningStatus>,
     ) -> Result<Vec<SigningRequest>, StoreError>;
     /// A contact's pending requests, oldest first.
     async fn pending_signing_requests(
         &self,
-        firm_id: &str,
-        contact_id: &str,
+        firm_id: &FirmId,
+        contact_id: &ContactId,
         limit: i64,
     ) -> Result<Vec<SigningRequest>, StoreError>;
     /// Appends a `viewed` event; false when the request is not this contact's.
     async fn record_signing_view(
         &self,
-        firm_id: &str,
-        contact_id: &str,
-        id: &str,
+        firm_id: &FirmId,
+        contact_id: &ContactId,
+        id: &SigningRequestId,
         origin: &EventOrigin,
     ) -> Result<bool, StoreError>;
     /// Signs or declines a pending request of this contact, with its event, atomically.
     async fn complete_signing(
         &self,
-        firm_id: &str,
-        contact_id: &str,
-        id: &str,
+        firm_id: &FirmId,
+        contact_id: &ContactId,
+        id: &SigningRequestId,
         outcome: &Outcome,
         origin: &EventOrigin,
     ) -> Result<Completion, StoreError>;
@@ -140,9 +143,9 @@ macro_rules! signing_store {
             #[allow(clippy::too_many_arguments)]
             async fn append_event(
                 tx: &mut sqlx::Transaction<'_, $backend>,
-                request_id: &str,
+                request_id: &SigningRequestId,
                 kind: &str,
-                contact_id: Option<&str>,
+                contact_id: Option<&ContactId>,
                 typed_name: Option<&str>,
                 reason: Option<&str>,
                 origin: &EventOrigin,
@@ -173,7 +176,7 @@ macro_rules! signing_store {
         impl SigningStore for SqlStore<$backend> {
             async fn create_signing_request(
                 &self,
-                firm_id: &str,
+                firm_id: &FirmId,
                 new: &NewSigningRequest,
                 origin: &EventOrigin,
             ) -> Result<SigningRequest, StoreError> {
@@ -187,7 +190,7 @@ macro_rules! signing_store {
                      WHERE firm_id = $2 AND id = $3 RETURNING ",
                     request_columns!()
                 ))
-                .bind(new_id("sr"))
+                .bind(SigningRequestId::new())
                 .bind(firm_id)
                 .bind(&new.contact_id)
                 .bind(&new.title)
@@ -198,7 +201,7 @@ macro_rules! signing_store {
                 .fetch_optional(&mut *tx)
                 .await?;
                 let request = request.ok_or_else(|| {
-                    StoreError::UnknownReference("contact_id", new.contact_id.clone())
+                    StoreError::UnknownReference("contact_id", new.contact_id.to_string())
                 })?;
                 Self::append_event(&mut tx, &request.id, "created", None, None, None, origin, now)
                     .await?;
@@ -208,9 +211,9 @@ macro_rules! signing_store {
 
             async fn signing_request(
                 &self,
-                firm_id: &str,
-                contact_id: Option<&str>,
-                id: &str,
+                firm_id: &FirmId,
+                contact_id: Option<&ContactId>,
+                id: &SigningRequestId,
             ) -> Result<Option<SigningRequest>, StoreError> {
                 Ok(sqlx::query_as(concat!(
                     "SELECT ",
@@ -227,7 +230,7 @@ macro_rules! signing_store {
 
             async fn signing_events(
                 &self,
-                request_id: &str,
+                request_id: &SigningRequestId,
             ) -> Result<Vec<SigningEvent>, StoreError> {
                 Ok(sqlx::query_as(
                     "SELECT seq, kind, contact_id, typed_name, reason, ip, user_agent, \
@@ -241,8 +244,8 @@ macro_rules! signing_store {
 
             async fn list_signing_requests(
                 &self,
-                firm_id: &str,
-                query: &PageQuery,
+                firm_id: &FirmId,
+                query: &PageQuery<SigningStatus>,
             ) -> Result<Vec<SigningRequest>, StoreError> {
                 Ok(fetch_page!(
                     &self.pool,
@@ -254,8 +257,8 @@ macro_rules! signing_store {
 
             async fn pending_signing_requests(
                 &self,
-                firm_id: &str,
-                contact_id: &str,
+                firm_id: &FirmId,
+                contact_id: &ContactId,
                 limit: i64,
             ) -> Result<Vec<SigningRequest>, StoreError> {
                 Ok(sqlx::query_as(concat!(
@@ -273,9 +276,9 @@ macro_rules! signing_store {
 
             async fn record_signing_view(
                 &self,
-                firm_id: &str,
-                contact_id: &str,
-                id: &str,
+                firm_id: &FirmId,
+                contact_id: &ContactId,
+                id: &SigningRequestId,
                 origin: &EventOrigin,
             ) -> Result<bool, StoreError> {
                 let now = now_unix();
@@ -300,16 +303,20 @@ macro_rules! signing_store {
 
             async fn complete_signing(
                 &self,
-                firm_id: &str,
-                contact_id: &str,
-                id: &str,
+                firm_id: &FirmId,
+                contact_id: &ContactId,
+                id: &SigningRequestId,
                 outcome: &Outcome,
                 origin: &EventOrigin,
             ) -> Result<Completion, StoreError> {
                 let now = now_unix();
                 let (status, typed_name, reason) = match outcome {
-                    Outcome::Signed { typed_name } => ("signed", Some(typed_name.as_str()), None),
-                    Outcome::Declined { reason } => ("declined", None, Some(reason.as_str())),
+                    Outcome::Signed { typed_name } => {
+                        (SigningStatus::Signed, Some(typed_name.as_str()), None)
+                    }
+                    Outcome::Declined { reason } => {
+                        (SigningStatus::Declined, None, Some(reason.as_str()))
+                    }
                 };
                 let mut tx = self.writer.begin().await?;
                 let done: Option<SigningRequest> = sqlx::query_as(concat!(
@@ -333,13 +340,15 @@ macro_rules! signing_store {
                     drop(tx);
                     return Ok(match self.signing_request(firm_id, Some(contact_id), id).await? {
                         None => Completion::NotFound,
-                        Some(current) if current.status != "pending" => {
+                        Some(current) if current.status != SigningStatus::Pending => {
                             Completion::AlreadyCompleted(current)
                         }
                         Some(_) => Completion::DocumentChanged,
                     });
                 };
-                Self::append_event(&mut tx, id, status, Some(contact_id), typed_name, reason, origin, now)
+                // The event is named as the status it reached.
+                let kind = status.as_str();
+                Self::append_event(&mut tx, id, kind, Some(contact_id), typed_name, reason, origin, now)
                     .await?;
                 tx.commit().await?;
                 Ok(Completion::Done(done))

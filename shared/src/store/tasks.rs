@@ -7,35 +7,35 @@ use serde::Serialize;
 use sqlx::{Postgres, Sqlite};
 
 use super::{SqlStore, StoreError};
-use crate::ids::new_id;
+use crate::ids::{ChecklistItemId, ContactId, FirmId, TaskId};
 use crate::now_unix;
+use crate::status::TaskStatus;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct Task {
-    pub id: String,
-    pub firm_id: String,
+    pub id: TaskId,
+    pub firm_id: FirmId,
     pub title: String,
     pub description: String,
     /// `YYYY-MM-DD`
     pub due_date: Option<String>,
     pub portal: bool,
-    /// `open` or `completed`
-    pub status: String,
+    pub status: TaskStatus,
     pub completed_at: Option<i64>,
-    pub completed_by: Option<String>,
+    pub completed_by: Option<ContactId>,
     pub created_at: i64,
     pub updated_at: i64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct ChecklistItem {
-    pub id: String,
-    pub task_id: String,
+    pub id: ChecklistItemId,
+    pub task_id: TaskId,
     pub position: i64,
     pub label: String,
     pub done: bool,
     pub done_at: Option<i64>,
-    pub done_by: Option<String>,
+    pub done_by: Option<ContactId>,
 }
 
 /// A task with everything that hangs off it.
@@ -43,17 +43,17 @@ pub struct ChecklistItem {
 pub struct TaskDetail {
     #[serde(flatten)]
     pub task: Task,
-    pub assignees: Vec<String>,
+    pub assignees: Vec<ContactId>,
     pub checklist: Vec<ChecklistItem>,
 }
 
 /// A task as a client's home page lists it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct TaskSummary {
-    pub id: String,
+    pub id: TaskId,
     pub title: String,
     pub due_date: Option<String>,
-    pub status: String,
+    pub status: TaskStatus,
     pub completed_at: Option<i64>,
     pub items_total: i64,
     pub items_done: i64,
@@ -65,7 +65,7 @@ pub struct NewTask {
     pub description: String,
     pub due_date: Option<String>,
     pub portal: bool,
-    pub assignees: Vec<String>,
+    pub assignees: Vec<ContactId>,
     pub checklist: Vec<String>,
 }
 
@@ -77,8 +77,8 @@ pub struct TaskPatch {
     pub description: Option<String>,
     pub due_date: Option<Option<String>>,
     pub portal: Option<bool>,
-    pub status: Option<String>,
-    pub assignees: Option<Vec<String>>,
+    pub status: Option<TaskStatus>,
+    pub assignees: Option<Vec<ContactId>>,
     pub checklist: Option<Vec<String>>,
 }
 
@@ -86,8 +86,8 @@ pub struct TaskPatch {
 pub struct TaskQuery {
     pub after: Option<(i64, String)>,
     pub limit: i64,
-    pub contact_id: Option<String>,
-    pub status: Option<String>,
+    pub contact_id: Option<ContactId>,
+    pub status: Option<TaskStatus>,
     pub portal: Option<bool>,
 }
 
@@ -95,7 +95,7 @@ pub struct TaskQuery {
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Shared {
     /// Contacts who can now see the task in their portal and could not before.
-    pub newly_visible_to: Vec<String>,
+    pub newly_visible_to: Vec<ContactId>,
 }
 
 #[async_trait]
@@ -103,52 +103,52 @@ pub trait TaskStore {
     /// `UnknownReference("assignees", id)` when an assignee is not a contact of the firm.
     async fn create_task(
         &self,
-        firm_id: &str,
+        firm_id: &FirmId,
         new: &NewTask,
     ) -> Result<(TaskDetail, Shared), StoreError>;
-    async fn task(&self, firm_id: &str, id: &str) -> Result<Option<TaskDetail>, StoreError>;
+    async fn task(&self, firm_id: &FirmId, id: &TaskId) -> Result<Option<TaskDetail>, StoreError>;
     async fn list_tasks(
         &self,
-        firm_id: &str,
+        firm_id: &FirmId,
         query: &TaskQuery,
     ) -> Result<Vec<TaskDetail>, StoreError>;
     async fn update_task(
         &self,
-        firm_id: &str,
-        id: &str,
+        firm_id: &FirmId,
+        id: &TaskId,
         patch: &TaskPatch,
     ) -> Result<Option<(TaskDetail, Shared)>, StoreError>;
-    async fn delete_task(&self, firm_id: &str, id: &str) -> Result<bool, StoreError>;
+    async fn delete_task(&self, firm_id: &FirmId, id: &TaskId) -> Result<bool, StoreError>;
 
     /// A client's shared tasks: the open ones (by due date) and the most recent completed.
     async fn client_tasks(
         &self,
-        firm_id: &str,
-        contact_id: &str,
+        firm_id: &FirmId,
+        contact_id: &ContactId,
         completed_limit: i64,
     ) -> Result<(Vec<TaskSummary>, Vec<TaskSummary>), StoreError>;
     /// One task, only if it is shared and assigned to this contact.
     async fn client_task(
         &self,
-        firm_id: &str,
-        contact_id: &str,
-        id: &str,
+        firm_id: &FirmId,
+        contact_id: &ContactId,
+        id: &TaskId,
     ) -> Result<Option<TaskDetail>, StoreError>;
     /// Ticks or unticks an item of an open task shared with this contact.
     async fn set_item_done(
         &self,
-        firm_id: &str,
-        contact_id: &str,
-        task_id: &str,
-        item_id: &str,
+        firm_id: &FirmId,
+        contact_id: &ContactId,
+        task_id: &TaskId,
+        item_id: &ChecklistItemId,
         done: bool,
     ) -> Result<bool, StoreError>;
     /// Completes an open task shared with this contact; false when there is none to complete.
     async fn complete_task(
         &self,
-        firm_id: &str,
-        contact_id: &str,
-        task_id: &str,
+        firm_id: &FirmId,
+        contact_id: &ContactId,
+        task_id: &TaskId,
     ) -> Result<bool, StoreError>;
 }
 
@@ -200,7 +200,7 @@ macro_rules! task_store {
                     query.push(") ORDER BY ").push(order);
                     query
                 };
-                let assignees: Vec<(String, String)> = in_tasks(
+                let assignees: Vec<(TaskId, ContactId)> = in_tasks(
                     "SELECT task_id, contact_id FROM task_assignees WHERE task_id IN (",
                     "task_id, contact_id",
                 )
@@ -223,7 +223,7 @@ macro_rules! task_store {
                         checklist: Vec::new(),
                     })
                     .collect();
-                let index: std::collections::HashMap<String, usize> = details
+                let index: std::collections::HashMap<TaskId, usize> = details
                     .iter()
                     .enumerate()
                     .map(|(i, d)| (d.task.id.clone(), i))
@@ -244,9 +244,9 @@ macro_rules! task_store {
             /// Contacts of the task who are assigned and can see it now.
             async fn visible_to(
                 tx: &mut sqlx::Transaction<'_, $backend>,
-                task_id: &str,
-            ) -> Result<Vec<String>, StoreError> {
-                let rows: Vec<(String,)> = sqlx::query_as(
+                task_id: &TaskId,
+            ) -> Result<Vec<ContactId>, StoreError> {
+                let rows: Vec<(ContactId,)> = sqlx::query_as(
                     "SELECT a.contact_id FROM task_assignees a JOIN tasks t ON t.id = a.task_id \
                      WHERE a.task_id = $1 AND t.portal ORDER BY a.contact_id",
                 )
@@ -258,9 +258,9 @@ macro_rules! task_store {
 
             async fn set_assignees(
                 tx: &mut sqlx::Transaction<'_, $backend>,
-                firm_id: &str,
-                task_id: &str,
-                assignees: &[String],
+                firm_id: &FirmId,
+                task_id: &TaskId,
+                assignees: &[ContactId],
             ) -> Result<(), StoreError> {
                 sqlx::query("DELETE FROM task_assignees WHERE task_id = $1")
                     .bind(task_id)
@@ -281,7 +281,8 @@ macro_rules! task_store {
                     .execute(&mut **tx)
                     .await?;
                     if added.rows_affected() == 0 {
-                        return Err(StoreError::UnknownReference("assignees", contact_id.clone()));
+                        let unknown = contact_id.to_string();
+                        return Err(StoreError::UnknownReference("assignees", unknown));
                     }
                 }
                 Ok(())
@@ -289,7 +290,7 @@ macro_rules! task_store {
 
             async fn set_checklist(
                 tx: &mut sqlx::Transaction<'_, $backend>,
-                task_id: &str,
+                task_id: &TaskId,
                 labels: &[String],
             ) -> Result<(), StoreError> {
                 sqlx::query("DELETE FROM checklist_items WHERE task_id = $1")
@@ -301,7 +302,7 @@ macro_rules! task_store {
                         "INSERT INTO checklist_items (id, task_id, position, label) \
                          VALUES ($1, $2, $3, $4)",
                     )
-                    .bind(new_id("ci"))
+                    .bind(ChecklistItemId::new())
                     .bind(task_id)
                     .bind(position as i64)
                     .bind(label)
@@ -316,11 +317,11 @@ macro_rules! task_store {
         impl TaskStore for SqlStore<$backend> {
             async fn create_task(
                 &self,
-                firm_id: &str,
+                firm_id: &FirmId,
                 new: &NewTask,
             ) -> Result<(TaskDetail, Shared), StoreError> {
                 let now = now_unix();
-                let id = new_id("tk");
+                let id = TaskId::new();
                 let mut tx = self.writer.begin().await?;
                 sqlx::query(
                     "INSERT INTO tasks (id, firm_id, title, description, due_date, portal, \
@@ -343,7 +344,11 @@ macro_rules! task_store {
                 Ok((detail, Shared { newly_visible_to: visible }))
             }
 
-            async fn task(&self, firm_id: &str, id: &str) -> Result<Option<TaskDetail>, StoreError> {
+            async fn task(
+                &self,
+                firm_id: &FirmId,
+                id: &TaskId,
+            ) -> Result<Option<TaskDetail>, StoreError> {
                 let task: Option<Task> = sqlx::query_as(concat!(
                     "SELECT ", task_columns!(), " FROM tasks t WHERE t.firm_id = $1 AND t.id = $2"
                 ))
@@ -356,7 +361,7 @@ macro_rules! task_store {
 
             async fn list_tasks(
                 &self,
-                firm_id: &str,
+                firm_id: &FirmId,
                 query: &TaskQuery,
             ) -> Result<Vec<TaskDetail>, StoreError> {
                 let (after_time, after_id) = query.after.clone().unwrap_or((i64::MIN, String::new()));
@@ -364,8 +369,8 @@ macro_rules! task_store {
                     .bind(firm_id)
                     .bind(after_time)
                     .bind(after_id)
-                    .bind(&query.contact_id)
-                    .bind(&query.status)
+                    .bind(query.contact_id.as_ref())
+                    .bind(query.status)
                     .bind(query.portal)
                     .bind(query.limit)
                     .fetch_all(&self.pool)
@@ -375,8 +380,8 @@ macro_rules! task_store {
 
             async fn update_task(
                 &self,
-                firm_id: &str,
-                id: &str,
+                firm_id: &FirmId,
+                id: &TaskId,
                 patch: &TaskPatch,
             ) -> Result<Option<(TaskDetail, Shared)>, StoreError> {
                 let now = now_unix();
@@ -407,7 +412,7 @@ macro_rules! task_store {
                 .bind(clear_due)
                 .bind(due)
                 .bind(patch.portal)
-                .bind(&patch.status)
+                .bind(patch.status)
                 .bind(now)
                 .execute(&mut *tx)
                 .await?;
@@ -427,7 +432,7 @@ macro_rules! task_store {
                 Ok(Some((detail, Shared { newly_visible_to })))
             }
 
-            async fn delete_task(&self, firm_id: &str, id: &str) -> Result<bool, StoreError> {
+            async fn delete_task(&self, firm_id: &FirmId, id: &TaskId) -> Result<bool, StoreError> {
                 let done = sqlx::query("DELETE FROM tasks WHERE firm_id = $1 AND id = $2")
                     .bind(firm_id)
                     .bind(id)
@@ -438,8 +443,8 @@ macro_rules! task_store {
 
             async fn client_tasks(
                 &self,
-                firm_id: &str,
-                contact_id: &str,
+                firm_id: &FirmId,
+                contact_id: &ContactId,
                 completed_limit: i64,
             ) -> Result<(Vec<TaskSummary>, Vec<TaskSummary>), StoreError> {
                 // One pass over the client's assignments for both lists. Each status is
@@ -465,14 +470,14 @@ macro_rules! task_store {
                 .bind(completed_limit)
                 .fetch_all(&self.pool)
                 .await?;
-                Ok(tasks.into_iter().partition(|t| t.status == "open"))
+                Ok(tasks.into_iter().partition(|t| t.status == TaskStatus::Open))
             }
 
             async fn client_task(
                 &self,
-                firm_id: &str,
-                contact_id: &str,
-                id: &str,
+                firm_id: &FirmId,
+                contact_id: &ContactId,
+                id: &TaskId,
             ) -> Result<Option<TaskDetail>, StoreError> {
                 let task: Option<Task> = sqlx::query_as(concat!(
                     "SELECT ", task_columns!(), client_scope!(), "AND t.id = $3"
@@ -487,10 +492,10 @@ macro_rules! task_store {
 
             async fn set_item_done(
                 &self,
-                firm_id: &str,
-                contact_id: &str,
-                task_id: &str,
-                item_id: &str,
+                firm_id: &FirmId,
+                contact_id: &ContactId,
+                task_id: &TaskId,
+                item_id: &ChecklistItemId,
                 done: bool,
             ) -> Result<bool, StoreError> {
                 let now = now_unix();
@@ -515,9 +520,9 @@ macro_rules! task_store {
 
             async fn complete_task(
                 &self,
-                firm_id: &str,
-                contact_id: &str,
-                task_id: &str,
+                firm_id: &FirmId,
+                contact_id: &ContactId,
+                task_id: &TaskId,
             ) -> Result<bool, StoreError> {
                 let now = now_unix();
                 let updated = sqlx::query(concat!(

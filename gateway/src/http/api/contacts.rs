@@ -4,7 +4,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Json;
 use portico_shared::email::Email;
-use portico_shared::ids::looks_like;
+use portico_shared::ids::{ContactId, FirmId};
 use portico_shared::store::{Contact, ContactPatch, ContactQuery, NewContact};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
@@ -55,7 +55,7 @@ pub struct ContactView {
 
 fn view(contact: &Contact) -> ContactView {
     ContactView {
-        id: contact.id.clone(),
+        id: contact.id.to_string(),
         name: contact.name.clone(),
         email: contact.email.clone(),
         portal_access: contact.portal_access,
@@ -190,16 +190,14 @@ async fn list(
         portal_access: query.portal_access,
     };
     let contacts = state.store.list_contacts(&firm.id, &query).await?;
-    Ok(page.respond(contacts, |c| (c.created_at, &c.id), view))
+    Ok(page.respond(contacts, |c| (c.created_at, c.id.as_str()), view))
 }
 
-async fn find(state: &AppState, firm_id: &str, id: &str) -> Result<Contact> {
-    if !looks_like("ct", id) {
-        return Err(Error::NotFound);
-    }
+async fn find(state: &AppState, firm_id: &FirmId, id: &str) -> Result<Contact> {
+    let id = ContactId::parse(id).ok_or(Error::NotFound)?;
     state
         .store
-        .contact(firm_id, id)
+        .contact(firm_id, &id)
         .await?
         .ok_or(Error::NotFound)
 }
@@ -261,9 +259,7 @@ async fn update(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<UpdateContact>,
 ) -> Result<Json<ContactView>> {
-    if !looks_like("ct", &id) {
-        return Err(Error::NotFound);
-    }
+    let id = ContactId::parse(&id).ok_or(Error::NotFound)?;
     let patch = ContactPatch {
         name: body.name.as_deref().map(parse_name).transpose()?,
         email: body.email.as_deref().map(parse_email).transpose()?,
@@ -295,7 +291,8 @@ async fn remove(
     ApiFirm(firm): ApiFirm,
     Path(id): Path<String>,
 ) -> Result<StatusCode> {
-    if !looks_like("ct", &id) || !state.store.delete_contact(&firm.id, &id).await? {
+    let id = ContactId::parse(&id).ok_or(Error::NotFound)?;
+    if !state.store.delete_contact(&firm.id, &id).await? {
         return Err(Error::NotFound);
     }
     Ok(StatusCode::NO_CONTENT)
@@ -345,7 +342,7 @@ async fn invite(
     Ok((
         StatusCode::ACCEPTED,
         Json(InvitationView {
-            contact_id: contact.id,
+            contact_id: contact.id.to_string(),
             sent_to: contact.email,
             sent_at: rfc3339(invitation.sent_at),
             expires_at: rfc3339(invitation.expires_at),

@@ -3,14 +3,15 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Json;
-use portico_shared::ids::looks_like;
+use portico_shared::ids::ConversationId;
+use portico_shared::status::ConversationStatus;
 use portico_shared::store::{Conversation, Message, PageQuery};
 use serde::{Deserialize, Serialize};
 use utoipa::openapi::schema::Object;
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
 use super::ErrorBody;
-use super::pagination::{ListPage, Page};
+use super::pagination::{ListPage, Page, contact_filter};
 use super::route::{ApiRoute, one_of, rfc3339};
 use crate::error::{Error, Result};
 use crate::http::extract::ApiQuery;
@@ -78,10 +79,10 @@ pub struct MessageView {
 
 fn view(conversation: &Conversation) -> ConversationView {
     ConversationView {
-        id: conversation.id.clone(),
-        contact_id: conversation.contact_id.clone(),
+        id: conversation.id.to_string(),
+        contact_id: conversation.contact_id.to_string(),
         subject: conversation.subject.clone(),
-        status: conversation.status.clone(),
+        status: conversation.status.to_string(),
         created_at: rfc3339(conversation.created_at),
         last_message_at: rfc3339(conversation.last_message_at),
     }
@@ -89,7 +90,7 @@ fn view(conversation: &Conversation) -> ConversationView {
 
 fn message_view(message: &Message) -> MessageView {
     MessageView {
-        id: message.id.clone(),
+        id: message.id.to_string(),
         author: message.author.clone(),
         body: message.body.clone(),
         created_at: rfc3339(message.created_at),
@@ -127,25 +128,31 @@ async fn list(
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<ListPage<ConversationView>>> {
     let page = Page::new(query.limit, query.cursor)?;
-    if let Some(status) = &query.status
-        && status != "open"
-        && status != "closed"
-    {
-        return Err(Error::invalid("status", "status must be open or closed"));
-    }
+    let status = query
+        .status
+        .as_deref()
+        .map(|s| {
+            ConversationStatus::parse(s)
+                .ok_or_else(|| Error::invalid("status", "status must be open or closed"))
+        })
+        .transpose()?;
+    let after = page.after()?;
+    let Ok(contact_id) = contact_filter(query.contact_id.as_deref()) else {
+        return Ok(page.empty());
+    };
     let rows = state
         .store
         .list_conversations(
             &firm.id,
             &PageQuery {
-                after: page.after()?,
+                after,
                 limit: page.fetch(),
-                contact_id: query.contact_id,
-                status: query.status,
+                contact_id,
+                status,
             },
         )
         .await?;
-    Ok(page.respond(rows, |c| (c.created_at, &c.id), view))
+    Ok(page.respond(rows, |c| (c.created_at, c.id.as_str()), view))
 }
 
 /// A conversation with its messages
@@ -165,9 +172,7 @@ async fn show(
     ApiFirm(firm): ApiFirm,
     Path(id): Path<String>,
 ) -> Result<Json<ConversationDetailView>> {
-    if !looks_like("cv", &id) {
-        return Err(Error::NotFound);
-    }
+    let id = ConversationId::parse(&id).ok_or(Error::NotFound)?;
     let (conversation, messages) = state
         .store
         .conversation(&firm.id, None, &id)
@@ -208,9 +213,7 @@ async fn reply(
     Path(id): Path<String>,
     ApiJson(reply): ApiJson<Reply>,
 ) -> Result<(StatusCode, Json<MessageView>)> {
-    if !looks_like("cv", &id) {
-        return Err(Error::NotFound);
-    }
+    let id = ConversationId::parse(&id).ok_or(Error::NotFound)?;
     // The API speaks English; the key names the portal's text for the same problem.
     let body = message_body(&reply.body).map_err(|key| {
         let text = state

@@ -45,7 +45,7 @@ async fn show(State(state): State<AppState>, ApiFirm(firm): ApiFirm) -> Json<Fir
     Json(FirmView {
         portal_url: state.config.portal_url(&firm.slug),
         created_at: rfc3339(firm.created_at),
-        id: firm.id,
+        id: firm.id.to_string(),
         slug: firm.slug,
         name: firm.name,
         brand_color: firm.brand_color,

@@ -4,7 +4,8 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Json;
-use portico_shared::ids::looks_like;
+use portico_shared::ids::{ContactId, InvoiceId};
+use portico_shared::status::InvoiceStatus;
 use portico_shared::store::{Invoice, NewInvoice, PageQuery};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -12,7 +13,7 @@ use utoipa::openapi::schema::Object;
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
 use super::ErrorBody;
-use super::pagination::{ListPage, Page};
+use super::pagination::{ListPage, Page, contact_filter};
 use super::route::{ApiRoute, one_of, rfc3339};
 use crate::error::{Error, Result};
 use crate::http::extract::ApiQuery;
@@ -74,14 +75,14 @@ pub struct InvoiceView {
 
 fn view(invoice: &Invoice) -> InvoiceView {
     InvoiceView {
-        id: invoice.id.clone(),
-        contact_id: invoice.contact_id.clone(),
+        id: invoice.id.to_string(),
+        contact_id: invoice.contact_id.to_string(),
         number: invoice.number.clone(),
         amount: invoice.amount_minor,
         currency: invoice.currency.clone(),
         issued_date: invoice.issued_date.clone(),
         due_date: invoice.due_date.clone(),
-        status: invoice.status.clone(),
+        status: invoice.status.to_string(),
         pay_url: invoice.pay_url.clone(),
         description: invoice.description.clone(),
         created_at: rfc3339(invoice.created_at),
@@ -89,14 +90,9 @@ fn view(invoice: &Invoice) -> InvoiceView {
     }
 }
 
-fn status(value: &str) -> Result<String> {
-    match value {
-        "open" | "paid" | "void" => Ok(value.to_string()),
-        _ => Err(Error::invalid(
-            "status",
-            "status must be open, paid or void",
-        )),
-    }
+fn status(value: &str) -> Result<InvoiceStatus> {
+    InvoiceStatus::parse(value)
+        .ok_or_else(|| Error::invalid("status", "status must be open, paid or void"))
 }
 
 fn date(field: &'static str, value: &str) -> Result<String> {
@@ -229,12 +225,12 @@ async fn create(
     ApiFirm(firm): ApiFirm,
     ApiJson(body): ApiJson<CreateInvoice>,
 ) -> Result<(StatusCode, Json<InvoiceView>)> {
-    if !looks_like("ct", &body.contact_id) {
+    let Some(contact_id) = ContactId::parse(&body.contact_id) else {
         return Err(Error::invalid(
             "contact_id",
             format!("{:?} is not a contact id", body.contact_id),
         ));
-    }
+    };
     let issued_date = date("issued_date", &body.issued_date)?;
     let due_date = date("due_date", &body.due_date)?;
     if due_date < issued_date {
@@ -244,7 +240,7 @@ async fn create(
         ));
     }
     let new = NewInvoice {
-        contact_id: body.contact_id,
+        contact_id,
         number: text("number", &body.number, MAX_NUMBER, true)?,
         amount_minor: amount(&body.amount)?,
         currency: currency(&body.currency)?,
@@ -300,19 +296,24 @@ async fn list(
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<ListPage<InvoiceView>>> {
     let page = Page::new(query.limit, query.cursor)?;
+    let after = page.after()?;
+    let status = query.status.as_deref().map(status).transpose()?;
+    let Ok(contact_id) = contact_filter(query.contact_id.as_deref()) else {
+        return Ok(page.empty());
+    };
     let invoices = state
         .store
         .list_invoices(
             &firm.id,
             &PageQuery {
-                after: page.after()?,
+                after,
                 limit: page.fetch(),
-                contact_id: query.contact_id,
-                status: query.status.as_deref().map(status).transpose()?,
+                contact_id,
+                status,
             },
         )
         .await?;
-    Ok(page.respond(invoices, |i| (i.created_at, &i.id), view))
+    Ok(page.respond(invoices, |i| (i.created_at, i.id.as_str()), view))
 }
 
 /// An invoice
@@ -332,9 +333,7 @@ async fn show(
     ApiFirm(firm): ApiFirm,
     Path(id): Path<String>,
 ) -> Result<Json<InvoiceView>> {
-    if !looks_like("iv", &id) {
-        return Err(Error::NotFound);
-    }
+    let id = InvoiceId::parse(&id).ok_or(Error::NotFound)?;
     let invoice = state
         .store
         .invoice(&firm.id, &id)
@@ -371,13 +370,11 @@ async fn update(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<UpdateInvoice>,
 ) -> Result<Json<InvoiceView>> {
-    if !looks_like("iv", &id) {
-        return Err(Error::NotFound);
-    }
+    let id = InvoiceId::parse(&id).ok_or(Error::NotFound)?;
     let status = status(&body.status)?;
     let invoice = state
         .store
-        .set_invoice_status(&firm.id, &id, &status)
+        .set_invoice_status(&firm.id, &id, status)
         .await?
         .ok_or(Error::NotFound)?;
     Ok(Json(view(&invoice)))

@@ -4,6 +4,7 @@
 //! reads after.
 
 use axum::response::Json;
+use portico_shared::ids::ContactId;
 use portico_shared::secret::{b64, unb64};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -20,6 +21,16 @@ pub struct ListPage<T> {
     /// Pass as `cursor` for the next page; null on the last page.
     #[schema(required = true)]
     pub next_cursor: Option<String>,
+}
+
+/// A list's `contact_id` filter that cannot be a contact's id: it matches no row, so the list
+/// answers [`Page::empty`] without asking the store.
+pub struct NoContact;
+
+/// The contact a list's `contact_id` filter names; `Ok(None)` when there is no filter.
+pub fn contact_filter(text: Option<&str>) -> Result<Option<ContactId>, NoContact> {
+    text.map(|text| ContactId::parse(text).ok_or(NoContact))
+        .transpose()
 }
 
 /// The page a list request asks for.
@@ -51,6 +62,14 @@ impl Page {
     /// page follows.
     pub fn fetch(&self) -> i64 {
         self.limit + 1
+    }
+
+    /// The 200 answer of a list that matches no row.
+    pub fn empty<V>(&self) -> Json<ListPage<V>> {
+        Json(ListPage {
+            data: Vec::new(),
+            next_cursor: None,
+        })
     }
 
     /// The 200 answer for `rows` (fetched with [`Page::fetch`]): the page's rows as `view`

@@ -10,7 +10,8 @@ use axum::extract::{Multipart, Path, State};
 use axum::http::{HeaderName, StatusCode};
 use axum::response::{Json, Response};
 use portico_shared::filetypes::by_extension;
-use portico_shared::ids::looks_like;
+use portico_shared::ids::{ContactId, FirmId, SigningRequestId};
+use portico_shared::status::SigningStatus;
 use portico_shared::store::{
     EventOrigin, NewSigningRequest, PageQuery, SigningEvent, SigningRequest,
 };
@@ -19,7 +20,7 @@ use utoipa::openapi::schema::Object;
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
 use super::ErrorBody;
-use super::pagination::{ListPage, Page};
+use super::pagination::{ListPage, Page, contact_filter};
 use super::route::{ApiRoute, Binary, one_of, rfc3339};
 use crate::error::{Error, Result};
 use crate::http::documents::{self, multipart_error, repr_digest, safe_file_name};
@@ -148,7 +149,7 @@ fn event_view(event: &SigningEvent) -> AuditEventView {
     AuditEventView {
         kind: event.kind.clone(),
         at: rfc3339(event.created_at),
-        contact_id: event.contact_id.clone(),
+        contact_id: event.contact_id.as_ref().map(ToString::to_string),
         typed_name: event.typed_name.clone(),
         reason: event.reason.clone(),
         ip: event.ip.clone(),
@@ -159,10 +160,10 @@ fn event_view(event: &SigningEvent) -> AuditEventView {
 
 fn view(state: &AppState, firm_slug: &str, request: &SigningRequest) -> SigningRequestView {
     SigningRequestView {
-        id: request.id.clone(),
-        contact_id: request.contact_id.clone(),
+        id: request.id.to_string(),
+        contact_id: request.contact_id.to_string(),
         title: request.title.clone(),
-        status: request.status.clone(),
+        status: request.status.to_string(),
         document: DocumentView {
             file_name: request.document_name.clone(),
             content_type: DOCUMENT_TYPE,
@@ -283,17 +284,19 @@ async fn create(
         ));
     }
     // Checked before the bytes are kept, so a refused request leaves no file behind.
-    let known = looks_like("ct", &contact_id)
-        && state.store.contact(&firm.id, &contact_id).await?.is_some();
-    if !known {
+    let known = match ContactId::parse(&contact_id) {
+        Some(id) if state.store.contact(&firm.id, &id).await?.is_some() => Some(id),
+        _ => None,
+    };
+    let Some(contact) = known else {
         return Err(Error::invalid(
             "contact_id",
             format!("{contact_id:?} is not a contact of this firm"),
         ));
-    }
+    };
     let name = safe_file_name(received.file_name.as_deref().unwrap_or("document.pdf"));
     let new = NewSigningRequest {
-        contact_id,
+        contact_id: contact,
         title,
         document_name: name,
         document_size: received.size as i64,
@@ -355,40 +358,43 @@ async fn list(
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<ListPage<SigningRequestView>>> {
     let page = Page::new(query.limit, query.cursor)?;
-    if let Some(status) = &query.status
-        && !matches!(status.as_str(), "pending" | "signed" | "declined")
-    {
-        return Err(Error::invalid(
-            "status",
-            "status must be pending, signed or declined",
-        ));
-    }
+    let status = query
+        .status
+        .as_deref()
+        .map(|s| {
+            SigningStatus::parse(s).ok_or_else(|| {
+                Error::invalid("status", "status must be pending, signed or declined")
+            })
+        })
+        .transpose()?;
+    let after = page.after()?;
+    let Ok(contact_id) = contact_filter(query.contact_id.as_deref()) else {
+        return Ok(page.empty());
+    };
     let rows = state
         .store
         .list_signing_requests(
             &firm.id,
             &PageQuery {
-                after: page.after()?,
+                after,
                 limit: page.fetch(),
-                contact_id: query.contact_id,
-                status: query.status,
+                contact_id,
+                status,
             },
         )
         .await?;
     Ok(page.respond(
         rows,
-        |r| (r.created_at, &r.id),
+        |r| (r.created_at, r.id.as_str()),
         |r| view(&state, &firm.slug, r),
     ))
 }
 
-async fn find(state: &AppState, firm_id: &str, id: &str) -> Result<SigningRequest> {
-    if !looks_like("sr", id) {
-        return Err(Error::NotFound);
-    }
+async fn find(state: &AppState, firm_id: &FirmId, id: &str) -> Result<SigningRequest> {
+    let id = SigningRequestId::parse(id).ok_or(Error::NotFound)?;
     state
         .store
-        .signing_request(firm_id, None, id)
+        .signing_request(firm_id, None, &id)
         .await?
         .ok_or(Error::NotFound)
 }

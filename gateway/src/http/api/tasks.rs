@@ -3,14 +3,15 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{Json, Response};
-use portico_shared::ids::looks_like;
+use portico_shared::ids::{ContactId, TaskFileId, TaskId};
+use portico_shared::status::TaskStatus;
 use portico_shared::store::{NewTask, TaskDetail, TaskFile, TaskPatch, TaskQuery};
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::openapi::schema::{Array, ArrayBuilder, Object, ObjectBuilder, Type};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
 use super::ErrorBody;
-use super::pagination::{ListPage, Page};
+use super::pagination::{ListPage, Page, contact_filter};
 use super::route::{ApiRoute, Binary, one_of, rfc3339};
 use crate::error::{Error, Result};
 use crate::http::documents;
@@ -77,12 +78,12 @@ pub struct TaskFileView {
 
 fn file_view(file: &TaskFile) -> TaskFileView {
     TaskFileView {
-        id: file.id.clone(),
+        id: file.id.to_string(),
         file_name: file.file_name.clone(),
         content_type: file.content_type.clone(),
         size: file.size,
         sha256: file.sha256.clone(),
-        uploaded_by: file.contact_id.clone(),
+        uploaded_by: file.contact_id.to_string(),
         created_at: rfc3339(file.created_at),
         download_path: format!("/api/v1/tasks/{}/files/{}", file.task_id, file.id),
     }
@@ -142,24 +143,24 @@ pub struct TaskDetailView {
 fn view(detail: &TaskDetail) -> TaskView {
     let task = &detail.task;
     TaskView {
-        id: task.id.clone(),
+        id: task.id.to_string(),
         title: task.title.clone(),
         description: task.description.clone(),
         due_date: task.due_date.clone(),
         portal: task.portal,
-        status: task.status.clone(),
+        status: task.status.to_string(),
         completed_at: task.completed_at.map(rfc3339),
-        completed_by: task.completed_by.clone(),
-        assignees: detail.assignees.clone(),
+        completed_by: task.completed_by.as_ref().map(ToString::to_string),
+        assignees: detail.assignees.iter().map(ToString::to_string).collect(),
         checklist: detail
             .checklist
             .iter()
             .map(|item| ChecklistItemView {
-                id: item.id.clone(),
+                id: item.id.to_string(),
                 label: item.label.clone(),
                 done: item.done,
                 done_at: item.done_at.map(rfc3339),
-                done_by: item.done_by.clone(),
+                done_by: item.done_by.as_ref().map(ToString::to_string),
             })
             .collect(),
         created_at: rfc3339(task.created_at),
@@ -188,7 +189,7 @@ fn due_date(value: &str) -> Result<String> {
         .map_err(|_| Error::invalid("due_date", "due_date must be a date like 2026-12-31"))
 }
 
-fn assignees(ids: &[String]) -> Result<Vec<String>> {
+fn assignees(ids: &[String]) -> Result<Vec<ContactId>> {
     if ids.len() > MAX_ASSIGNEES {
         return Err(Error::invalid(
             "assignees",
@@ -197,8 +198,7 @@ fn assignees(ids: &[String]) -> Result<Vec<String>> {
     }
     ids.iter()
         .map(|id| {
-            looks_like("ct", id)
-                .then(|| id.clone())
+            ContactId::parse(id)
                 .ok_or_else(|| Error::invalid("assignees", format!("{id:?} is not a contact id")))
         })
         .collect()
@@ -217,11 +217,9 @@ fn checklist(labels: &[String]) -> Result<Vec<String>> {
         .collect()
 }
 
-fn status(value: &str) -> Result<String> {
-    match value {
-        "open" | "completed" => Ok(value.to_string()),
-        _ => Err(Error::invalid("status", "status must be open or completed")),
-    }
+fn status(value: &str) -> Result<TaskStatus> {
+    TaskStatus::parse(value)
+        .ok_or_else(|| Error::invalid("status", "status must be open or completed"))
 }
 
 /// A new task. Contacts who can see it once it is shared are emailed (as their settings
@@ -311,20 +309,25 @@ async fn list(
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<ListPage<TaskView>>> {
     let page = Page::new(query.limit, query.cursor)?;
+    let after = page.after()?;
+    let status = query.status.as_deref().map(status).transpose()?;
+    let Ok(contact_id) = contact_filter(query.contact_id.as_deref()) else {
+        return Ok(page.empty());
+    };
     let tasks = state
         .store
         .list_tasks(
             &firm.id,
             &TaskQuery {
-                after: page.after()?,
+                after,
                 limit: page.fetch(),
-                contact_id: query.contact_id,
-                status: query.status.as_deref().map(status).transpose()?,
+                contact_id,
+                status,
                 portal: query.portal,
             },
         )
         .await?;
-    Ok(page.respond(tasks, |d| (d.task.created_at, &d.task.id), view))
+    Ok(page.respond(tasks, |d| (d.task.created_at, d.task.id.as_str()), view))
 }
 
 /// A task
@@ -346,9 +349,7 @@ async fn show(
     ApiFirm(firm): ApiFirm,
     Path(id): Path<String>,
 ) -> Result<Json<TaskDetailView>> {
-    if !looks_like("tk", &id) {
-        return Err(Error::NotFound);
-    }
+    let id = TaskId::parse(&id).ok_or(Error::NotFound)?;
     let detail = state
         .store
         .task(&firm.id, &id)
@@ -384,9 +385,9 @@ async fn download(
     ApiFirm(firm): ApiFirm,
     Path((id, file)): Path<(String, String)>,
 ) -> Result<Response> {
-    if !looks_like("tk", &id) || !looks_like("fl", &file) {
+    let (Some(id), Some(file)) = (TaskId::parse(&id), TaskFileId::parse(&file)) else {
         return Err(Error::NotFound);
-    }
+    };
     let found = state
         .store
         .task_file(&firm.id, None, &id, &file)
@@ -454,9 +455,7 @@ async fn update(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<UpdateTask>,
 ) -> Result<Json<TaskView>> {
-    if !looks_like("tk", &id) {
-        return Err(Error::NotFound);
-    }
+    let id = TaskId::parse(&id).ok_or(Error::NotFound)?;
     let patch = TaskPatch {
         title: body
             .title
@@ -503,7 +502,8 @@ async fn remove(
     ApiFirm(firm): ApiFirm,
     Path(id): Path<String>,
 ) -> Result<StatusCode> {
-    if !looks_like("tk", &id) || !state.store.delete_task(&firm.id, &id).await? {
+    let id = TaskId::parse(&id).ok_or(Error::NotFound)?;
+    if !state.store.delete_task(&firm.id, &id).await? {
         return Err(Error::NotFound);
     }
     Ok(StatusCode::NO_CONTENT)

@@ -14,6 +14,7 @@ use axum::routing::{get, post};
 use axum_extra::extract::cookie::CookieJar;
 use minijinja::context;
 use portico_shared::email::{Email, mask};
+use portico_shared::ids::ContactId;
 use portico_shared::now_unix;
 use portico_shared::secret::random_string;
 use portico_shared::store::{Firm, SignIn};
@@ -181,11 +182,11 @@ async fn open_link(
         && link.purpose == LinkPurpose::Login
         && let Some(binding) = cookies::get(&jar, cookies::BINDING, secure)
     {
-        match links::consume(&state, &firm.id, &link, Proof::Binding(binding)).await? {
+        match links::consume(&state, firm.id.as_str(), &link, Proof::Binding(binding)).await? {
             Consumed::Won {
                 contact_id, epoch, ..
             } => {
-                let won = (contact_id.as_str(), epoch, LinkPurpose::Login);
+                let won = (&contact_id, epoch, LinkPurpose::Login);
                 return sign_in(&state, &firm, &csrf, &jar, won, "binding").await;
             }
             Consumed::Gone => return unusable_link(&state, &firm, &csrf, "gone", None),
@@ -193,7 +194,7 @@ async fn open_link(
             Consumed::WrongCode { .. } | Consumed::Voided => {}
         }
     }
-    let Some(info) = links::peek(&state, &firm.id, &link).await? else {
+    let Some(info) = links::peek(&state, firm.id.as_str(), &link).await? else {
         return unusable_link(&state, &firm, &csrf, "gone", None);
     };
     // Opening someone else's link (an invitation, say) while signed in: say what will happen.
@@ -257,7 +258,7 @@ async fn confirm_code(
         let error = tr(&state, "link_code.error_format", &[]);
         return code_retry(&state, &firm, &csrf, &form.token, &link, &error);
     };
-    match links::consume(&state, &firm.id, &link, Proof::Code(&code)).await? {
+    match links::consume(&state, firm.id.as_str(), &link, Proof::Code(&code)).await? {
         Consumed::Won {
             contact_id,
             epoch,
@@ -312,7 +313,7 @@ async fn sign_in(
     firm: &Firm,
     csrf: &str,
     jar: &CookieJar,
-    (contact_id, epoch, purpose): (&str, i64, LinkPurpose),
+    (contact_id, epoch, purpose): (&ContactId, i64, LinkPurpose),
     proof: &'static str,
 ) -> Result<Response> {
     let via_invitation = purpose == LinkPurpose::Invitation;
@@ -320,7 +321,7 @@ async fn sign_in(
         .sign_ins
         .record(SignIn {
             firm_id: firm.id.clone(),
-            contact_id: contact_id.to_string(),
+            contact_id: contact_id.clone(),
             epoch,
             via_invitation,
         })

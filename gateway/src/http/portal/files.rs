@@ -8,7 +8,7 @@ use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use portico_shared::filetypes::{FileType, extension};
-use portico_shared::ids::looks_like;
+use portico_shared::ids::{TaskFileId, TaskId};
 use portico_shared::store::NewFile;
 
 use crate::error::{Error, Result};
@@ -86,9 +86,7 @@ async fn upload(
     Path(id): Path<String>,
     ProtectedMultipart(mut form): ProtectedMultipart,
 ) -> Result<Response> {
-    if !looks_like("tk", &id) {
-        return Err(Error::NotFound);
-    }
+    let id = TaskId::parse(&id).ok_or(Error::NotFound)?;
     let (firm, contact) = (&session.firm.id, &session.contact.id);
     // Before reading the file: nothing is stored for a task that is not theirs.
     state
@@ -157,9 +155,9 @@ async fn download(
     session: ClientSession,
     Path((id, file)): Path<(String, String)>,
 ) -> Result<Response> {
-    if !looks_like("tk", &id) || !looks_like("fl", &file) {
+    let (Some(id), Some(file)) = (TaskId::parse(&id), TaskFileId::parse(&file)) else {
         return Err(Error::NotFound);
-    }
+    };
     let found = state
         .store
         .task_file(&session.firm.id, Some(&session.contact.id), &id, &file)

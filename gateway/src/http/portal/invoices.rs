@@ -6,6 +6,7 @@ use axum::extract::State;
 use axum::response::Html;
 use axum::routing::get;
 use minijinja::context;
+use portico_shared::status::InvoiceStatus;
 
 use crate::error::{Error, Result};
 use crate::http::extract::ClientSession;
@@ -44,9 +45,9 @@ async fn list(
                 currency => &i.currency,
                 due_date => &i.due_date,
                 status => &i.status,
-                overdue => i.status == "open" && i.due_date < today,
+                overdue => i.status == InvoiceStatus::Open && i.due_date < today,
                 // Paying makes sense only while it is open.
-                pay_url => i.pay_url.as_deref().filter(|_| i.status == "open"),
+                pay_url => i.pay_url.as_deref().filter(|_| i.status == InvoiceStatus::Open),
             }
         })
         .collect();

@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use minijinja::context;
-use portico_shared::ids::looks_like;
+use portico_shared::ids::ConversationId;
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
@@ -84,12 +84,10 @@ async fn thread(
     id: &str,
     error: Option<(&str, &str)>,
 ) -> Result<axum::response::Html<String>> {
-    if !looks_like("cv", id) {
-        return Err(Error::NotFound);
-    }
+    let id = ConversationId::parse(id).ok_or(Error::NotFound)?;
     let (conversation, messages) = state
         .store
-        .conversation(&session.firm.id, Some(&session.contact.id), id)
+        .conversation(&session.firm.id, Some(&session.contact.id), &id)
         .await?
         .ok_or(Error::NotFound)?;
     let messages: Vec<_> = messages
@@ -144,9 +142,7 @@ async fn reply(
             return Ok((StatusCode::UNPROCESSABLE_ENTITY, html).into_response());
         }
     };
-    if !looks_like("cv", &id) {
-        return Err(Error::NotFound);
-    }
+    let id = ConversationId::parse(&id).ok_or(Error::NotFound)?;
     state
         .store
         .add_message(

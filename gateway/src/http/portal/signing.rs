@@ -12,7 +12,8 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use minijinja::context;
-use portico_shared::ids::looks_like;
+use portico_shared::ids::SigningRequestId;
+use portico_shared::status::SigningStatus;
 use portico_shared::store::{Completion, EventOrigin, Outcome, SigningRequest};
 use serde::Deserialize;
 
@@ -36,12 +37,12 @@ pub fn router() -> Router<AppState> {
 
 /// The request of this signed-in contact, if e-signing is on.
 async fn find(state: &AppState, session: &ClientSession, id: &str) -> Result<SigningRequest> {
-    if !looks_like("sr", id) || !session.firm.esign_enabled {
-        return Err(Error::NotFound);
-    }
+    let id = SigningRequestId::parse(id)
+        .filter(|_| session.firm.esign_enabled)
+        .ok_or(Error::NotFound)?;
     state
         .store
-        .signing_request(&session.firm.id, Some(&session.contact.id), id)
+        .signing_request(&session.firm.id, Some(&session.contact.id), &id)
         .await?
         .ok_or(Error::NotFound)
 }
@@ -123,7 +124,7 @@ async fn render(
                 id => &request.id,
                 title => &request.title,
                 status => &request.status,
-                pending => request.status == "pending",
+                pending => request.status == SigningStatus::Pending,
                 sent => request.created_at,
                 size => megabytes(request.document_size.max(0) as u64),
                 sha256 => &request.document_sha256,
@@ -156,7 +157,7 @@ async fn show(
     Path(id): Path<String>,
 ) -> Result<Response> {
     let request = find(&state, &session, &id).await?;
-    if request.status == "pending" {
+    if request.status == SigningStatus::Pending {
         let hash = current_hash(&state, &request).await?;
         let event = EventOrigin {
             ip: origin.ip,
@@ -165,7 +166,7 @@ async fn show(
         };
         state
             .store
-            .record_signing_view(&session.firm.id, &session.contact.id, &id, &event)
+            .record_signing_view(&session.firm.id, &session.contact.id, &request.id, &event)
             .await?;
         if hash != request.document_sha256 {
             return Err(changed());
@@ -233,7 +234,7 @@ async fn sign(
     ProtectedForm(form): ProtectedForm<SignForm>,
 ) -> Result<Response> {
     let request = find(&state, &session, &id).await?;
-    if request.status != "pending" {
+    if request.status != SigningStatus::Pending {
         return Err(already(&request));
     }
     let name = form.name.trim();
@@ -264,13 +265,13 @@ async fn sign(
     let outcome = Outcome::Signed {
         typed_name: name.to_string(),
     };
-    complete(&state, &session, &id, &outcome, &event).await
+    complete(&state, &session, &request.id, &outcome, &event).await
 }
 
 async fn complete(
     state: &AppState,
     session: &ClientSession,
-    id: &str,
+    id: &SigningRequestId,
     outcome: &Outcome,
     event: &EventOrigin,
 ) -> Result<Response> {
@@ -308,7 +309,7 @@ async fn decline(
     ProtectedForm(form): ProtectedForm<DeclineForm>,
 ) -> Result<Response> {
     let request = find(&state, &session, &id).await?;
-    if request.status != "pending" {
+    if request.status != SigningStatus::Pending {
         return Err(already(&request));
     }
     let reason = form.reason.trim();
@@ -326,5 +327,5 @@ async fn decline(
     let outcome = Outcome::Declined {
         reason: reason.to_string(),
     };
-    complete(&state, &session, &id, &outcome, &event).await
+    complete(&state, &session, &request.id, &outcome, &event).await
 }

@@ -7,7 +7,8 @@ use axum::extract::{Path, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use minijinja::context;
-use portico_shared::ids::looks_like;
+use portico_shared::ids::{ChecklistItemId, TaskId};
+use portico_shared::status::TaskStatus;
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
@@ -30,9 +31,7 @@ async fn show(
     CsrfToken(csrf): CsrfToken,
     Path(id): Path<String>,
 ) -> Result<Html<String>> {
-    if !looks_like("tk", &id) {
-        return Err(Error::NotFound);
-    }
+    let id = TaskId::parse(&id).ok_or(Error::NotFound)?;
     let detail = state
         .store
         .client_task(&session.firm.id, &session.contact.id, &id)
@@ -48,8 +47,8 @@ async fn show(
             title => &task.title,
             description => &task.description,
             due => task.due_date.clone(),
-            overdue => task.status == "open" && task.due_date.as_deref().is_some_and(|d| d < today().as_str()),
-            completed => task.status == "completed",
+            overdue => task.status == TaskStatus::Open && task.due_date.as_deref().is_some_and(|d| d < today().as_str()),
+            completed => task.status == TaskStatus::Completed,
             completed_on => task.completed_at.and_then(|t| time::OffsetDateTime::from_unix_timestamp(t).ok())
                 .map(|t| t.date().to_string()),
         },
@@ -93,9 +92,9 @@ async fn tick(
     Path((id, item)): Path<(String, String)>,
     ProtectedForm(form): ProtectedForm<TickForm>,
 ) -> Result<Response> {
-    if !looks_like("tk", &id) || !looks_like("ci", &item) {
+    let (Some(id), Some(item)) = (TaskId::parse(&id), ChecklistItemId::parse(&item)) else {
         return Err(Error::NotFound);
-    }
+    };
     let done = match form.done.as_str() {
         "true" => true,
         "false" => false,
@@ -135,9 +134,7 @@ async fn complete(
     Path(id): Path<String>,
     ProtectedForm(_form): ProtectedForm<CompleteForm>,
 ) -> Result<Response> {
-    if !looks_like("tk", &id) {
-        return Err(Error::NotFound);
-    }
+    let id = TaskId::parse(&id).ok_or(Error::NotFound)?;
     let (firm, contact) = (&session.firm.id, &session.contact.id);
     if !state.store.complete_task(firm, contact, &id).await? {
         // Already completed is fine; not theirs is 404.

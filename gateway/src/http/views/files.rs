@@ -1,6 +1,7 @@
 //! How a task's documents and the accepted upload types read on a page.
 
 use portico_shared::filetypes::FileType;
+use portico_shared::ids::{ContactId, TaskFileId};
 use portico_shared::store::TaskFile;
 use portico_shared::units::megabytes;
 use serde::Serialize;
@@ -11,14 +12,14 @@ use crate::state::AppState;
 /// A file as the task page lists it.
 #[derive(Serialize)]
 pub struct FileRow {
-    id: String,
+    id: TaskFileId,
     name: String,
     size: String,
     uploaded: String,
     by_me: bool,
 }
 
-pub fn rows(files: &[TaskFile], contact_id: &str) -> Vec<FileRow> {
+pub fn rows(files: &[TaskFile], contact_id: &ContactId) -> Vec<FileRow> {
     files
         .iter()
         .map(|f| FileRow {
@@ -28,7 +29,7 @@ pub fn rows(files: &[TaskFile], contact_id: &str) -> Vec<FileRow> {
             uploaded: time::OffsetDateTime::from_unix_timestamp(f.created_at)
                 .map(|t| t.date().to_string())
                 .unwrap_or_default(),
-            by_me: f.contact_id == contact_id,
+            by_me: f.contact_id == *contact_id,
         })
         .collect()
 }

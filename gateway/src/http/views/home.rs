@@ -4,6 +4,8 @@
 
 use axum::response::Html;
 use minijinja::context;
+use portico_shared::ids::TaskId;
+use portico_shared::status::TaskStatus;
 use portico_shared::store::TaskSummary;
 use serde::Serialize;
 
@@ -22,7 +24,7 @@ const REQUESTS_ON_HOME: i64 = 10;
 
 #[derive(Serialize)]
 struct TaskRow<'a> {
-    id: &'a str,
+    id: &'a TaskId,
     title: &'a str,
     due: Option<String>,
     overdue: bool,
@@ -36,7 +38,8 @@ fn row<'a>(task: &'a TaskSummary, today: &str) -> TaskRow<'a> {
         id: &task.id,
         title: &task.title,
         due: task.due_date.clone(),
-        overdue: task.status == "open" && task.due_date.as_deref().is_some_and(|d| d < today),
+        overdue: task.status == TaskStatus::Open
+            && task.due_date.as_deref().is_some_and(|d| d < today),
         items_total: task.items_total,
         items_done: task.items_done,
         completed: task.completed_at.map(|t| {
