@@ -41,7 +41,7 @@ pub struct Doc;
 pub struct ContactView {
     id: String,
     name: String,
-    #[schema(format = Email)]
+    #[schema(format = "idn-email")]
     email: String,
     /// Whether the contact may sign in to the portal.
     portal_access: bool,
@@ -70,7 +70,7 @@ fn view(contact: &Contact) -> ContactView {
 #[schema(as = Invitation)]
 pub struct InvitationView {
     contact_id: String,
-    #[schema(format = Email)]
+    #[schema(format = "idn-email")]
     sent_to: String,
     #[schema(format = DateTime)]
     sent_at: String,
@@ -116,7 +116,7 @@ fn email_taken(e: Error) -> Error {
 pub struct CreateContact {
     #[schema(min_length = 1, max_length = 200)]
     name: String,
-    #[schema(format = Email)]
+    #[schema(format = "idn-email")]
     email: String,
     #[serde(default)]
     #[schema(default = false)]
@@ -230,7 +230,7 @@ async fn show(
 pub struct UpdateContact {
     #[schema(min_length = 1, max_length = 200, nullable = false)]
     name: Option<String>,
-    #[schema(format = Email, nullable = false)]
+    #[schema(format = "idn-email", nullable = false)]
     email: Option<String>,
     #[schema(nullable = false)]
     portal_access: Option<bool>,
