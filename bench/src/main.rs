@@ -25,7 +25,8 @@ use anyhow::{Context, Result, bail};
 use hyper::StatusCode;
 use portico_shared::keys::Keyring;
 
-use portico_bench::cli::{self, Options};
+use clap::Parser;
+use portico_bench::cli::{self, CommonOptions};
 use portico_bench::harness::{self, BASE_DOMAIN, Scratch, fetch_anchors, take_links, wait_ready};
 use portico_bench::load::{self, MakeReq, Plan, Req, Target};
 use portico_bench::meter::{self, Meter, Phase};
@@ -49,33 +50,29 @@ const TARGET_LOGIN_RATIO: f64 = 0.5;
 const TARGET_MEDIAN_GAP_PCT: f64 = 10.0;
 const TARGET_RSS_MB: f64 = 64.0;
 
-const USAGE: &str = "usage: portico-bench [--postgres] [--secs N] [--no-build] [--perf DIR]";
-
-fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.first().map(String::as_str) == Some("--baseline-server") {
-        let (Some(redis_url), Some(prefix)) = (args.get(1), args.get(2)) else {
-            eprintln!("usage: portico-bench --baseline-server REDIS_URL PREFIX");
-            return ExitCode::from(2);
-        };
-        return match baseline::serve(redis_url, prefix) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("baseline: {e:#}");
-                ExitCode::FAILURE
-            }
-        };
-    }
-    cli::main(
-        "bench",
-        USAGE,
-        |args| Options::parse(args, cli::no_extra),
-        run,
-    )
+/// Portico's sign-in benchmark: prints figures beside their targets, never fails on them (see
+/// BENCH.md).
+#[derive(Parser)]
+#[command(name = "portico-bench")]
+struct Cli {
+    #[command(flatten)]
+    common: CommonOptions,
+    /// Serve the baseline handler instead (the benchmark starts this binary so, as its own
+    /// process)
+    #[arg(long, hide = true, num_args = 2, value_names = ["REDIS_URL", "PREFIX"])]
+    baseline_server: Option<Vec<String>>,
 }
 
-async fn run(options: Options) -> Result<()> {
-    let gateway = harness::gateway_binary(options.build)?;
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Some([redis_url, prefix]) = cli.baseline_server.as_deref() {
+        return cli::run("baseline", baseline::serve(redis_url, prefix));
+    }
+    cli::run("bench", run(cli.common))
+}
+
+async fn run(options: CommonOptions) -> Result<()> {
+    let gateway = harness::gateway_binary(options.build.build())?;
     let exe = std::env::current_exe().context("locating this binary")?;
     let (scratch, run_id) = Scratch::new(options.postgres);
     let outcome = bench(&options, &gateway, &exe, &scratch, &run_id).await;
@@ -120,14 +117,14 @@ fn interleaved_kind(seq: usize) -> usize {
 }
 
 async fn bench(
-    options: &Options,
+    options: &CommonOptions,
     gateway: &Path,
     exe: &Path,
     scratch: &Scratch,
     run_id: &str,
 ) -> Result<()> {
     let started = Instant::now();
-    let phase = options.phase;
+    let phase = options.phase();
     let load_before = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
 
     // The database and the gateway's configuration: the bench keeps the signing keys to
@@ -386,11 +383,7 @@ async fn bench(
     drop(baseline_proc);
 
     let report = Report {
-        backend: if options.postgres {
-            "PostgreSQL"
-        } else {
-            "SQLite"
-        },
+        backend: options.backend(),
         phase,
         phases: &phases,
         minted,

@@ -26,7 +26,8 @@ use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use portico_bench::cli::{self, Options};
+use clap::Parser;
+use portico_bench::cli::{self, BuildOptions};
 use portico_bench::harness;
 use portico_bench::system::{self, ChildGuard};
 use portico_shared::keys::Keyring;
@@ -44,31 +45,19 @@ const CEILING_RUNS: usize = 3;
 /// How long the steady-rate latency phase enqueues.
 const LATENCY_PHASE: Duration = Duration::from_secs(6);
 
-const USAGE: &str = "usage: mailer_bench [--jobs N] [--no-build]";
-
-fn main() -> ExitCode {
-    cli::main("mailer_bench", USAGE, parse_options, |(jobs, options)| {
-        run(jobs, options.build)
-    })
+/// The mailer benchmark: prints figures beside their targets, never fails on them.
+#[derive(Parser)]
+#[command(name = "mailer_bench")]
+struct Cli {
+    /// Login-link jobs per run
+    #[arg(long, value_name = "N", default_value_t = 6000)]
+    jobs: usize,
+    #[command(flatten)]
+    build: BuildOptions,
 }
 
-/// The common options (of which only `--no-build` means something here) and `--jobs N`.
-fn parse_options(args: &[String]) -> Result<(usize, Options), String> {
-    let mut jobs = 6000usize;
-    let options = Options::parse(args, |arg, rest| match arg {
-        "--jobs" => {
-            jobs = rest
-                .next()
-                .and_then(|n| n.parse().ok())
-                .ok_or("--jobs needs a number")?;
-            Ok(true)
-        }
-        "--postgres" | "--secs" | "--perf" => {
-            Err(format!("{arg} does not apply to the mailer benchmark"))
-        }
-        _ => Ok(false),
-    })?;
-    Ok((jobs, options))
+fn main() -> ExitCode {
+    cli::main("mailer_bench", |cli: Cli| run(cli.jobs, cli.build.build()))
 }
 
 async fn run(jobs: usize, build: bool) -> Result<()> {

@@ -28,8 +28,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
+use clap::Parser;
 use hyper::StatusCode;
-use portico_bench::cli::{self, Options};
+use portico_bench::cli::{self, CommonOptions};
 use portico_bench::harness::{self, BASE_DOMAIN, Scratch, sign_in, wait_ready};
 use portico_bench::load::{self, Conn, MakeReq, Plan, Req, Target};
 use portico_bench::meter::{self, Meter, Phase};
@@ -60,19 +61,21 @@ const MAX_ERROR_RATE: f64 = 0.01;
 const TARGET_P99_MS: f64 = 20.0;
 const TARGET_RATIO: f64 = 0.25;
 
-const USAGE: &str = "usage: portal_bench [--postgres] [--secs N] [--no-build] [--perf DIR]";
-
-fn main() -> ExitCode {
-    cli::main(
-        "portal_bench",
-        USAGE,
-        |args| Options::parse(args, cli::no_extra),
-        run,
-    )
+/// The portal home benchmark: prints figures beside their targets, never fails on them (see
+/// BENCH.md).
+#[derive(Parser)]
+#[command(name = "portal_bench")]
+struct Cli {
+    #[command(flatten)]
+    common: CommonOptions,
 }
 
-async fn run(options: Options) -> Result<()> {
-    let gateway = harness::gateway_binary(options.build)?;
+fn main() -> ExitCode {
+    cli::main("portal_bench", |cli: Cli| run(cli.common))
+}
+
+async fn run(options: CommonOptions) -> Result<()> {
+    let gateway = harness::gateway_binary(options.build.build())?;
     let (scratch, _) = Scratch::new(options.postgres);
     let outcome = bench(&options, &gateway, &scratch).await;
     scratch.remove().await;
@@ -105,7 +108,7 @@ fn log(message: &str) {
     eprintln!("portal_bench: {message}");
 }
 
-async fn bench(options: &Options, gateway: &Path, scratch: &Scratch) -> Result<()> {
+async fn bench(options: &CommonOptions, gateway: &Path, scratch: &Scratch) -> Result<()> {
     let started = Instant::now();
     let load_before = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     let database_url = scratch.create().await?;
@@ -185,11 +188,11 @@ async fn bench(options: &Options, gateway: &Path, scratch: &Scratch) -> Result<(
     };
     let plan = Plan {
         connections: CONNECTIONS,
-        duration: options.phase,
+        duration: options.phase(),
         limit: usize::MAX,
     };
     let warm = Plan {
-        duration: Duration::from_secs(2).min(options.phase),
+        duration: Duration::from_secs(2).min(options.phase()),
         ..plan
     };
     log("warming up…");
@@ -280,12 +283,8 @@ async fn bench(options: &Options, gateway: &Path, scratch: &Scratch) -> Result<(
     db.close().await;
 
     let report = Report {
-        backend: if options.postgres {
-            "PostgreSQL"
-        } else {
-            "SQLite"
-        },
-        phase: options.phase,
+        backend: options.backend(),
+        phase: options.phase(),
         load_before: load_before.split_whitespace().take(3).collect(),
         seeded: &seeded,
         counts: &counts,
