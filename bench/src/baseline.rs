@@ -67,23 +67,20 @@ async fn consume(
 }
 
 /// Serves the baseline on a free loopback port and prints `listening ADDR` on stdout.
-pub fn serve(redis_url: &str, prefix: &str) -> Result<()> {
-    let runtime = tokio::runtime::Runtime::new()?;
-    runtime.block_on(async {
-        let redis = portico_shared::redis_conn::connect(redis_url).await?;
-        let state = Arc::new(Baseline {
-            key: key(),
-            redis,
-            prefix: prefix.to_string(),
-        });
-        let app = axum::Router::new()
-            .route(PATH, post(consume))
-            .with_state(state);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let mut stdout = std::io::stdout();
-        writeln!(stdout, "listening {}", listener.local_addr()?)?;
-        stdout.flush()?;
-        axum::serve(listener, app).await?;
-        Ok(())
-    })
+pub async fn serve(redis_url: &str, prefix: &str) -> Result<()> {
+    let redis = portico_shared::redis_conn::connect(redis_url).await?;
+    let state = Arc::new(Baseline {
+        key: key(),
+        redis,
+        prefix: prefix.to_string(),
+    });
+    let app = axum::Router::new()
+        .route(PATH, post(consume))
+        .with_state(state);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let mut stdout = std::io::stdout();
+    writeln!(stdout, "listening {}", listener.local_addr()?)?;
+    stdout.flush()?;
+    axum::serve(listener, app).await?;
+    Ok(())
 }

@@ -1,7 +1,8 @@
-//! What every benchmark of the real gateway needs: a scratch area removed afterwards (temp
-//! folder, PostgreSQL database, Redis keys under a unique prefix), the gateway rebuilt and
-//! started as its own process, and the sign-in flow driven as a browser would. CPU time of the
-//! processes taking part is [`crate::meter`]'s.
+//! What every benchmark needs: a scratch area removed afterwards (temp folder, PostgreSQL
+//! database, Redis keys under a unique prefix) and the binary under test rebuilt; for those of
+//! the real gateway, its database migrated, the gateway started as its own process, and the
+//! sign-in flow driven as a browser would. CPU time of the processes taking part is
+//! [`crate::meter`]'s.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -15,14 +16,17 @@ use portico_shared::mail::{LinkSecrets, MailJob};
 use portico_shared::secret::{hex, random_bytes};
 use redis::aio::ConnectionManager;
 
+use crate::cli::CommonOptions;
 use crate::load::{Conn, Req, Target};
-use crate::system::ChildGuard;
+use crate::system::{self, ChildGuard};
 
 /// The base domain the benchmarks' gateways serve firms under (`{slug}.portico.bench`).
 pub const BASE_DOMAIN: &str = "portico.bench";
 
 /// What the run created outside its processes, removed at the end whatever happened.
 pub struct Scratch {
+    /// A unique id of the run, in the folder's, the prefix's and the database's names.
+    pub run_id: String,
     pub dir: PathBuf,
     pub redis_url: String,
     pub prefix: String,
@@ -31,10 +35,25 @@ pub struct Scratch {
 }
 
 impl Scratch {
+    /// Runs `bench` with a scratch area of its own (the temp folder made, the database not yet:
+    /// [`Deployment::create`]), and removes the area afterwards, whatever `bench` returned.
+    pub async fn run<T>(
+        postgres: bool,
+        bench: impl AsyncFnOnce(&Scratch) -> Result<T>,
+    ) -> Result<T> {
+        let scratch = Scratch::new(postgres);
+        let outcome = match std::fs::create_dir_all(&scratch.dir) {
+            Ok(()) => bench(&scratch).await,
+            Err(e) => Err(e).with_context(|| format!("creating {}", scratch.dir.display())),
+        };
+        scratch.remove().await;
+        outcome
+    }
+
     /// A unique run id, and where this run may write (nothing is created yet).
-    pub fn new(postgres: bool) -> (Scratch, String) {
+    fn new(postgres: bool) -> Scratch {
         let run_id = hex(&random_bytes::<5>());
-        let scratch = Scratch {
+        Scratch {
             dir: std::env::temp_dir().join(format!("portico-bench-{run_id}")),
             redis_url: std::env::var("REDIS_URL")
                 .unwrap_or_else(|_| "redis://127.0.0.1:6379".into()),
@@ -44,15 +63,13 @@ impl Scratch {
                     .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
                 (admin, format!("portico_bench_{run_id}"))
             }),
-        };
-        (scratch, run_id)
+            run_id,
+        }
     }
 
-    /// Creates the temp folder and, with `--postgres`, the run's database; returns the
-    /// gateway's `DATABASE_URL`.
-    pub async fn create(&self) -> Result<String> {
-        std::fs::create_dir_all(&self.dir)
-            .with_context(|| format!("creating {}", self.dir.display()))?;
+    /// With `--postgres`, creates the run's database; returns the gateway's `DATABASE_URL`
+    /// (a SQLite file in the temp folder otherwise).
+    async fn create_database(&self) -> Result<String> {
         match &self.postgres {
             Some((admin, name)) => {
                 use sqlx::Connection;
@@ -70,6 +87,11 @@ impl Scratch {
             }
             None => Ok(format!("sqlite://{}/portico.db", self.dir.display())),
         }
+    }
+
+    /// A Redis key prefix inside the run's own, for one part of it (removed with the run's).
+    pub fn sub_prefix(&self, part: &str) -> String {
+        format!("{}{part}:", self.prefix)
     }
 
     /// The gateway's environment: this run's database, Redis prefix and data folder, signing
@@ -107,7 +129,7 @@ impl Scratch {
         vars
     }
 
-    pub async fn remove(&self) {
+    async fn remove(&self) {
         if let Ok(mut redis) = portico_shared::redis_conn::connect(&self.redis_url).await {
             let _ = delete_prefix(&mut redis, &self.prefix).await;
         }
@@ -123,9 +145,42 @@ impl Scratch {
     }
 }
 
+/// The frame of a benchmark of the gateway: the `gateway` binary (rebuilt first unless
+/// `--no-build`) on the run's migrated database (a fresh PostgreSQL one with `--postgres`), for
+/// `bench`; the scratch area is removed afterwards, whatever `bench` returned.
+pub async fn gateway_bench(
+    options: &CommonOptions,
+    bench: impl AsyncFnOnce(&Deployment<'_>) -> Result<()>,
+) -> Result<()> {
+    let binary = sibling_binary("portico-gateway", "gateway", options.build.build())?;
+    Scratch::run(options.postgres, async |scratch| {
+        bench(&Deployment::create(binary, scratch).await?).await
+    })
+    .await
+}
+
+/// Locates `bin` of `package` next to this binary, rebuilding it first under cargo (into the
+/// same target folder and profile, so the figures are never those of a stale build) unless
+/// `build` is false.
+pub fn sibling_binary(package: &str, bin: &str, build: bool) -> Result<PathBuf> {
+    let exe = std::env::current_exe().context("locating this binary")?;
+    let bin_dir = exe.parent().context("locating this binary's folder")?;
+    if build {
+        build_sibling(bin_dir, package, bin)?;
+    }
+    let path = bin_dir.join(bin);
+    if !path.exists() {
+        bail!(
+            "{} is missing: build it first with cargo build --release -p {package} -p portico-bench",
+            path.display()
+        );
+    }
+    Ok(path)
+}
+
 /// Under cargo, builds `bin` of `package` into the same target folder and profile as this
-/// binary (in `bin_dir`), so the figures are never those of a stale build.
-pub fn build_sibling(bin_dir: &Path, package: &str, bin: &str) -> Result<()> {
+/// binary (in `bin_dir`).
+fn build_sibling(bin_dir: &Path, package: &str, bin: &str) -> Result<()> {
     let Ok(cargo) = std::env::var("CARGO") else {
         return Ok(());
     };
@@ -153,38 +208,186 @@ pub fn build_sibling(bin_dir: &Path, package: &str, bin: &str) -> Result<()> {
     Ok(())
 }
 
+/// The gateway binary on the run's migrated database, and the signing keys every gateway of
+/// the run is given: the benchmark keeps them to unseal mail jobs, and a session cookie made
+/// by one gateway works on the others.
+pub struct Deployment<'a> {
+    pub binary: PathBuf,
+    pub scratch: &'a Scratch,
+    pub database_url: String,
+    pub keys: Keyring,
+}
+
+impl Deployment<'_> {
+    /// Creates the run's database and migrates it with `gateway migrate`.
+    pub async fn create(binary: PathBuf, scratch: &Scratch) -> Result<Deployment<'_>> {
+        let deployment = Deployment {
+            binary,
+            database_url: scratch.create_database().await?,
+            scratch,
+            keys: Keyring::generate("b1"),
+        };
+        deployment.cli(&["migrate"])?;
+        Ok(deployment)
+    }
+
+    /// Runs a gateway subcommand (`migrate`, `firm create …`) to completion; returns its
+    /// stdout.
+    pub fn cli(&self, args: &[&str]) -> Result<String> {
+        let vars = self.scratch.gateway_env(&self.database_url, &self.keys, 0);
+        let output = Command::new(&self.binary)
+            .env_clear()
+            .envs(vars)
+            .args(args)
+            .output()
+            .with_context(|| format!("running gateway {}", args.join(" ")))?;
+        if !output.status.success() {
+            bail!(
+                "gateway {} failed: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&output.stderr).trim()
+            );
+        }
+        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    }
+
+    /// Creates a firm with the CLI, like any real firm; returns its API key.
+    pub fn create_firm(&self, slug: &str, name: &str) -> Result<String> {
+        let owner = format!("owner@{slug}.example");
+        let stdout = self.cli(&[
+            "firm",
+            "create",
+            "--slug",
+            slug,
+            "--name",
+            name,
+            "--owner-email",
+            &owner,
+        ])?;
+        stdout
+            .split_whitespace()
+            .find(|w| w.starts_with("pk_"))
+            .map(str::to_string)
+            .context("gateway firm create printed no API key")
+    }
+
+    /// Starts `gateway serve` on a free port, with `vars` on top of the usual ones, its output
+    /// (the default logging unless `vars` say otherwise) going to `log_name` in the run's
+    /// folder, and waits until it is ready.
+    pub async fn start(&self, vars: &[(&'static str, &str)], log_name: &str) -> Result<Gateway> {
+        let port = system::free_port()?;
+        let mut env = self
+            .scratch
+            .gateway_env(&self.database_url, &self.keys, port);
+        env.extend(vars.iter().map(|&(name, value)| (name, value.to_string())));
+        let log = self.scratch.dir.join(log_name);
+        let file = std::fs::File::create(&log)?;
+        let process = ChildGuard {
+            child: Command::new(&self.binary)
+                .env_clear()
+                .envs(env)
+                .arg("serve")
+                .stdout(file.try_clone()?)
+                .stderr(file)
+                .spawn()
+                .context("starting gateway serve")?,
+            name: "gateway",
+        };
+        let mut gateway = Gateway { process, port, log };
+        gateway.wait_ready().await?;
+        Ok(gateway)
+    }
+}
+
+/// A running `gateway serve` of the run; killed when dropped.
+pub struct Gateway {
+    pub process: ChildGuard,
+    pub port: u16,
+    /// Its output.
+    pub log: PathBuf,
+}
+
+impl Gateway {
+    /// The gateway on its bare address, for the staff API and the ops routes.
+    pub fn api(&self) -> Target {
+        Target {
+            addr: ([127, 0, 0, 1], self.port).into(),
+            host: format!("127.0.0.1:{}", self.port),
+        }
+    }
+
+    /// The portal of firm `slug`.
+    pub fn site(&self, slug: &str) -> Target {
+        Target {
+            addr: ([127, 0, 0, 1], self.port).into(),
+            host: format!("{slug}.{BASE_DOMAIN}:{}", self.port),
+        }
+    }
+
+    async fn wait_ready(&mut self) -> Result<()> {
+        let api = self.api();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.process.exited() {
+                let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+                let tail: Vec<&str> = text.lines().rev().take(5).collect();
+                bail!(
+                    "{} exited at start ({status}): {}",
+                    self.process.name,
+                    tail.into_iter().rev().collect::<Vec<_>>().join(" | ")
+                );
+            }
+            if let Ok(mut conn) = Conn::open(api.addr).await
+                && let Ok(answer) = conn.send(&api, &Req::get("/readyz")).await
+                && answer.status == StatusCode::OK
+            {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                bail!(
+                    "the gateway is not ready after 30 s; its log: {}",
+                    self.log.display()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Stops the measured gateway after its phases: fails if it died during them, keeps its log
+    /// in the `--perf` folder, and returns what it used.
+    pub fn finish(mut self, perf: Option<&Path>) -> Result<GatewayUse> {
+        let used = GatewayUse {
+            peak_kb: system::status_kb(self.process.id(), "VmHWM"),
+            rss_kb: system::status_kb(self.process.id(), "VmRSS"),
+            log_bytes: std::fs::metadata(&self.log).map_or(0, |m| m.len()),
+        };
+        if let Some(status) = self.process.exited() {
+            bail!(
+                "the gateway exited during the run ({status}); its log: {}",
+                self.log.display()
+            );
+        }
+        if let Some(dir) = perf {
+            let _ = std::fs::copy(&self.log, dir.join("gateway.log"));
+        }
+        Ok(used)
+    }
+}
+
+/// What a gateway used by the end of its phases.
+pub struct GatewayUse {
+    /// Peak resident memory (`VmHWM`), in kB.
+    pub peak_kb: Option<u64>,
+    /// Resident memory now (`VmRSS`), in kB.
+    pub rss_kb: Option<u64>,
+    /// The size of its log.
+    pub log_bytes: u64,
+}
+
 /// A CSRF anchor cookie and the token bound to it (and to the firm's host).
 pub struct Anchor {
     pub cookie: String,
     pub csrf: String,
-}
-
-pub async fn wait_ready(server: &mut ChildGuard, api: &Target, log: &Path) -> Result<()> {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Some(status) = server.exited() {
-            let text = std::fs::read_to_string(log).unwrap_or_default();
-            let tail: Vec<&str> = text.lines().rev().take(5).collect();
-            bail!(
-                "{} exited at start ({status}): {}",
-                server.name,
-                tail.into_iter().rev().collect::<Vec<_>>().join(" | ")
-            );
-        }
-        if let Ok(mut conn) = Conn::open(api.addr).await
-            && let Ok(answer) = conn.send(api, &Req::get("/readyz")).await
-            && answer.status == StatusCode::OK
-        {
-            return Ok(());
-        }
-        if Instant::now() > deadline {
-            bail!(
-                "the gateway is not ready after 30 s; its log: {}",
-                log.display()
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 pub async fn fetch_anchors(site: &Target, count: usize) -> Result<Vec<Anchor>> {
@@ -290,92 +493,6 @@ pub async fn delete_prefix(redis: &mut ConnectionManager, prefix: &str) -> redis
         }
         cursor = next;
     }
-}
-
-/// Locates the `gateway` binary next to this one, rebuilding it first under cargo unless
-/// `build` is false.
-pub fn gateway_binary(build: bool) -> Result<PathBuf> {
-    let exe = std::env::current_exe().context("locating this binary")?;
-    let bin_dir = exe.parent().context("locating this binary's folder")?;
-    if build {
-        build_sibling(bin_dir, "portico-gateway", "gateway")?;
-    }
-    let gateway = bin_dir.join("gateway");
-    if !gateway.exists() {
-        bail!(
-            "{} is missing: build it first with cargo build --release -p portico-gateway -p portico-bench",
-            gateway.display()
-        );
-    }
-    Ok(gateway)
-}
-
-/// Starts `gateway serve` with `vars`, its output (the default logging unless `vars` say
-/// otherwise) going to `log_path`.
-pub fn start_gateway(
-    gateway: &Path,
-    vars: &HashMap<&'static str, String>,
-    log_path: &Path,
-) -> Result<ChildGuard> {
-    let log = std::fs::File::create(log_path)?;
-    Ok(ChildGuard {
-        child: Command::new(gateway)
-            .env_clear()
-            .envs(vars)
-            .arg("serve")
-            .stdout(log.try_clone()?)
-            .stderr(log)
-            .spawn()
-            .context("starting gateway serve")?,
-        name: "gateway",
-    })
-}
-
-/// Runs a gateway subcommand (`migrate`, `firm create …`) to completion; returns its stdout.
-pub fn gateway_cli(gateway: &Path, vars: &HashMap<&str, String>, args: &[&str]) -> Result<String> {
-    let output = Command::new(gateway)
-        .env_clear()
-        .envs(vars)
-        .args(args)
-        .output()
-        .with_context(|| format!("running gateway {}", args.join(" ")))?;
-    if !output.status.success() {
-        bail!(
-            "gateway {} failed: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&output.stderr).trim()
-        );
-    }
-    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
-}
-
-/// Creates a firm with the CLI; returns its API key.
-pub fn create_firm(
-    gateway: &Path,
-    vars: &HashMap<&str, String>,
-    slug: &str,
-    name: &str,
-) -> Result<String> {
-    let owner = format!("owner@{slug}.example");
-    let stdout = gateway_cli(
-        gateway,
-        vars,
-        &[
-            "firm",
-            "create",
-            "--slug",
-            slug,
-            "--name",
-            name,
-            "--owner-email",
-            &owner,
-        ],
-    )?;
-    stdout
-        .split_whitespace()
-        .find(|w| w.starts_with("pk_"))
-        .map(str::to_string)
-        .context("gateway firm create printed no API key")
 }
 
 /// Signs `email` in through the real flow, as a browser would: `GET /login` for the CSRF

@@ -16,17 +16,16 @@ mod baseline;
 
 use std::fmt::Write as _;
 use std::io::{BufRead, BufReader};
-use std::path::Path;
 use std::process::{Command, ExitCode, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
+use clap::Parser;
 use hyper::StatusCode;
-use portico_shared::keys::Keyring;
 
-use portico_bench::cli::{self, Options};
-use portico_bench::harness::{self, BASE_DOMAIN, Scratch, fetch_anchors, take_links, wait_ready};
+use portico_bench::cli::{self, CommonOptions};
+use portico_bench::harness::{self, Deployment, GatewayUse, fetch_anchors, take_links};
 use portico_bench::load::{self, MakeReq, Plan, Req, Target};
 use portico_bench::meter::{self, Meter, Phase};
 use portico_bench::system::{self, ChildGuard};
@@ -49,38 +48,29 @@ const TARGET_LOGIN_RATIO: f64 = 0.5;
 const TARGET_MEDIAN_GAP_PCT: f64 = 10.0;
 const TARGET_RSS_MB: f64 = 64.0;
 
-const USAGE: &str = "usage: portico-bench [--postgres] [--secs N] [--no-build] [--perf DIR]";
-
-fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.first().map(String::as_str) == Some("--baseline-server") {
-        let (Some(redis_url), Some(prefix)) = (args.get(1), args.get(2)) else {
-            eprintln!("usage: portico-bench --baseline-server REDIS_URL PREFIX");
-            return ExitCode::from(2);
-        };
-        return match baseline::serve(redis_url, prefix) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("baseline: {e:#}");
-                ExitCode::FAILURE
-            }
-        };
-    }
-    cli::main(
-        "bench",
-        USAGE,
-        |args| Options::parse(args, cli::no_extra),
-        run,
-    )
+/// Portico's sign-in benchmark: prints figures beside their targets, never fails on them (see
+/// BENCH.md).
+#[derive(Parser)]
+#[command(name = "portico-bench")]
+struct Cli {
+    #[command(flatten)]
+    common: CommonOptions,
+    /// Serve the baseline handler instead (the benchmark starts this binary so, as its own
+    /// process)
+    #[arg(long, hide = true, num_args = 2, value_names = ["REDIS_URL", "PREFIX"])]
+    baseline_server: Option<Vec<String>>,
 }
 
-async fn run(options: Options) -> Result<()> {
-    let gateway = harness::gateway_binary(options.build)?;
-    let exe = std::env::current_exe().context("locating this binary")?;
-    let (scratch, run_id) = Scratch::new(options.postgres);
-    let outcome = bench(&options, &gateway, &exe, &scratch, &run_id).await;
-    scratch.remove().await;
-    outcome
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Some([redis_url, prefix]) = cli.baseline_server.as_deref() {
+        return cli::run("baseline", baseline::serve(redis_url, prefix));
+    }
+    let options = &cli.common;
+    cli::run(
+        "bench",
+        harness::gateway_bench(options, async |deployment| bench(options, deployment).await),
+    )
 }
 
 fn known_email(i: usize) -> String {
@@ -119,40 +109,21 @@ fn interleaved_kind(seq: usize) -> usize {
     ORDERS[(z % 6) as usize][seq % 3]
 }
 
-async fn bench(
-    options: &Options,
-    gateway: &Path,
-    exe: &Path,
-    scratch: &Scratch,
-    run_id: &str,
-) -> Result<()> {
+/// Runs the phases on `deployment`, whose keys the bench keeps to unseal the mail jobs.
+async fn bench(options: &CommonOptions, deployment: &Deployment<'_>) -> Result<()> {
     let started = Instant::now();
-    let phase = options.phase;
-    let load_before = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-
-    // The database and the gateway's configuration: the bench keeps the signing keys to
-    // unseal the mail jobs.
-    let database_url = scratch.create().await?;
-    let keys = Keyring::generate("b1");
-    let port = system::free_port()?;
-    let vars = scratch.gateway_env(&database_url, &keys, port);
-    harness::gateway_cli(gateway, &vars, &["migrate"])?;
-    let api_key = harness::create_firm(gateway, &vars, SLUG, "Bench & Co")?;
+    let phase = options.phase();
+    let load_before = system::load_average();
+    let scratch = deployment.scratch;
+    let api_key = deployment.create_firm(SLUG, "Bench & Co")?;
 
     // The gateway, logging as it would by default, into a file.
-    let log_path = scratch.dir.join("gateway.log");
-    let mut server = harness::start_gateway(gateway, &vars, &log_path)?;
-    let api = Target {
-        addr: ([127, 0, 0, 1], port).into(),
-        host: format!("127.0.0.1:{port}"),
-    };
-    wait_ready(&mut server, &api, &log_path).await?;
-    let site = Target {
-        addr: api.addr,
-        host: format!("{SLUG}.{BASE_DOMAIN}:{port}"),
-    };
+    let server = deployment.start(&[], "gateway.log").await?;
+    let api = server.api();
+    let site = server.site(SLUG);
 
     // The baseline, in its own process too.
+    let exe = std::env::current_exe().context("locating this binary")?;
     let mut baseline_child = Command::new(exe)
         .args(["--baseline-server", &scratch.redis_url, &scratch.prefix])
         .stdout(Stdio::piped())
@@ -215,12 +186,12 @@ async fn bench(
     let stream = format!("{}mail:jobs", scratch.prefix);
     let mut meter = Meter::new("bench", scratch, redis.clone(), options.perf.clone()).await?;
     let (gateway_server, baseline_server) = (
-        meter::Server::gateway(server.id()),
+        meter::Server::gateway(server.process.id()),
         meter::Server::other(baseline_proc.id()),
     );
 
     let baseline_make = || -> MakeReq {
-        let run = run_id.to_string();
+        let run = scratch.run_id.clone();
         Arc::new(move |_, seq| {
             let token = baseline::token(&run, seq);
             Req::post_form(baseline::PATH, None, &[("token", token.as_str())])
@@ -286,7 +257,7 @@ async fn bench(
     );
 
     // The links just mailed, unsealed with the keys the gateway was given.
-    let links = Arc::new(take_links(&mut redis, &stream, &keys).await?);
+    let links = Arc::new(take_links(&mut redis, &stream, &deployment.keys).await?);
     let minted = links.len();
     if minted < 1000 {
         bail!("only {minted} links reached the mail stream");
@@ -370,34 +341,16 @@ async fn bench(
         .query_async::<i64>(&mut redis)
         .await;
 
-    let peak_kb = system::status_kb(server.id(), "VmHWM");
-    let rss_kb = system::status_kb(server.id(), "VmRSS");
-    if let Some(status) = server.exited() {
-        bail!(
-            "the gateway exited during the run ({status}); its log: {}",
-            log_path.display()
-        );
-    }
-    let log_bytes = std::fs::metadata(&log_path).map_or(0, |m| m.len());
-    if let Some(dir) = &options.perf {
-        let _ = std::fs::copy(&log_path, dir.join("gateway.log"));
-    }
-    drop(server);
+    let used = server.finish(options.perf.as_deref())?;
     drop(baseline_proc);
 
     let report = Report {
-        backend: if options.postgres {
-            "PostgreSQL"
-        } else {
-            "SQLite"
-        },
+        backend: options.backend(),
         phase,
         phases: &phases,
         minted,
-        peak_kb,
-        rss_kb,
-        log_bytes,
-        load_before: load_before.split_whitespace().take(3).collect(),
+        used,
+        load_before,
         elapsed: started.elapsed(),
     };
     print!("{}", report.render());
@@ -410,10 +363,8 @@ struct Report<'a> {
     phase: Duration,
     phases: &'a [Phase],
     minted: usize,
-    peak_kb: Option<u64>,
-    rss_kb: Option<u64>,
-    log_bytes: u64,
-    load_before: Vec<&'a str>,
+    used: GatewayUse,
+    load_before: String,
     elapsed: Duration,
 }
 
@@ -458,7 +409,7 @@ impl Report<'_> {
         let no_access = mixed.stats.quantile_ms(Some(NO_ACCESS), 0.5);
         let gap = (known - unknown) / unknown * 100.0;
         let gap_no_access = (no_access - unknown) / unknown * 100.0;
-        let peak_mb = self.peak_kb.map_or(f64::NAN, |kb| kb as f64 / 1024.0);
+        let peak_mb = self.used.peak_kb.map_or(f64::NAN, |kb| kb as f64 / 1024.0);
 
         let _ = writeln!(
             out,
@@ -512,8 +463,8 @@ impl Report<'_> {
             "links minted {}, consumed {} (each at most once); gateway RSS now {:.1} MB; gateway log {:.1} MB; run took {:.0} s",
             self.minted,
             consume.stats.count(),
-            self.rss_kb.map_or(f64::NAN, |kb| kb as f64 / 1024.0),
-            self.log_bytes as f64 / 1_048_576.0,
+            self.used.rss_kb.map_or(f64::NAN, |kb| kb as f64 / 1024.0),
+            self.used.log_bytes as f64 / 1_048_576.0,
             self.elapsed.as_secs_f64()
         );
         out

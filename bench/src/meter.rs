@@ -273,14 +273,14 @@ pub fn write_heading(
     title: &str,
     backend: &str,
     phase: Duration,
-    load_before: &[&str],
+    load_before: &str,
 ) {
     let _ = writeln!(
         out,
         "\n{title}: {backend}, {} CPUs, {} s phases, load average before the run {}",
         system::cpus(),
         phase.as_secs(),
-        load_before.join(" ")
+        load_before
     );
 }
 

@@ -53,6 +53,16 @@ pub fn status_kb(pid: u32, field: &str) -> Option<u64> {
         .and_then(|kb| kb.parse().ok())
 }
 
+/// The 1-, 5- and 15-minute load averages, as `/proc/loadavg` gives them.
+pub fn load_average() -> String {
+    let loadavg = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    loadavg
+        .split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 pub fn cpus() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }

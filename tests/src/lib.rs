@@ -26,7 +26,10 @@ pub mod binaries;
 pub mod chrome;
 pub mod openapi_check;
 pub mod private_redis;
+pub mod scratch;
 pub mod smtp_sink;
+
+pub use scratch::Scratch;
 
 /// The base domain of every test gateway; a [`Browser`] resolves all of it to the gateway.
 pub const BASE_DOMAIN: &str = "portico.test";
@@ -53,56 +56,33 @@ pub fn redis_url() -> String {
     std::env::var("PORTICO_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
 }
 
-/// A fresh, empty database of the backend under test; returns its URL.
-pub async fn fresh_database() -> String {
-    if backend() == "postgres" {
-        use sqlx::Connection;
-        let name = unique("portico_t_");
-        let mut admin = sqlx::PgConnection::connect(&postgres_admin_url())
-            .await
-            .expect("PostgreSQL is reachable (PORTICO_TEST_PG_URL)");
-        sqlx::query(&format!("CREATE DATABASE {name}"))
-            .execute(&mut admin)
-            .await
-            .expect("create test database");
-        let base = postgres_admin_url();
-        let (server, _) = base.rsplit_once('/').expect("database URL has a path");
-        format!("{server}/{name}")
-    } else {
-        let dir = std::env::temp_dir().join(unique("portico-test-"));
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        format!("sqlite://{}/portico.db", dir.display())
-    }
+/// A test gateway's configuration: an isolated database, data folder and Redis prefix, plus
+/// `overrides`.
+pub struct TestConfig {
+    pub config: Config,
+    /// The variables the configuration was read from (to start a binary with the same setup).
+    pub vars: HashMap<String, String>,
+    /// What the gateway writes to; removed when this is dropped.
+    pub scratch: Scratch,
 }
 
-/// Removes a database made by [`fresh_database`].
-pub async fn drop_database(url: &str) {
-    if let Some(path) = url.strip_prefix("sqlite://") {
-        if let Some(dir) = std::path::Path::new(path).parent() {
-            let _ = std::fs::remove_dir_all(dir);
-        }
-    } else if let Some((_, name)) = url.rsplit_once('/') {
-        use sqlx::Connection;
-        if let Ok(mut admin) = sqlx::PgConnection::connect(&postgres_admin_url()).await {
-            let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                .execute(&mut admin)
-                .await;
-        }
-    }
-}
-
-/// The configuration of a test gateway: an isolated database and prefix, plus `overrides`.
-pub async fn test_config(overrides: &[(&str, &str)]) -> (Config, HashMap<String, String>) {
-    let data_dir = std::env::temp_dir().join(unique("portico-data-"));
+pub async fn test_config(overrides: &[(&str, &str)]) -> TestConfig {
+    let mut scratch = Scratch::new().await;
     let mut vars: HashMap<String, String> = HashMap::from([
-        ("DATABASE_URL".into(), fresh_database().await),
+        ("DATABASE_URL".into(), scratch.database_url().to_string()),
         ("REDIS_URL".into(), redis_url()),
-        ("PORTICO_REDIS_PREFIX".into(), format!("{}:", unique("t"))),
+        (
+            "PORTICO_REDIS_PREFIX".into(),
+            scratch.redis_prefix().to_string(),
+        ),
         ("PORTICO_BIND".into(), "127.0.0.1:0".into()),
         ("PORTICO_BASE_DOMAIN".into(), BASE_DOMAIN.into()),
         ("PORTICO_PUBLIC_SCHEME".into(), "http".into()),
         ("PORTICO_COOKIE_SECURE".into(), "false".into()),
-        ("PORTICO_DATA_DIR".into(), data_dir.display().to_string()),
+        (
+            "PORTICO_DATA_DIR".into(),
+            scratch.data_dir().display().to_string(),
+        ),
         (
             "PORTICO_SIGNING_KEYS".into(),
             Keyring::generate("t1").to_config_string(),
@@ -116,9 +96,17 @@ pub async fn test_config(overrides: &[(&str, &str)]) -> (Config, HashMap<String,
         vars.insert(k.to_string(), v.to_string());
     }
     let config = Config::from_lookup(|k| vars.get(k).cloned()).expect("test configuration");
-    (config, vars)
+    scratch.follow(&config);
+    TestConfig {
+        config,
+        vars,
+        scratch,
+    }
 }
 
+/// A gateway of a test's own. [`TestApp::stop`] stops it and removes what it wrote; a test
+/// that fails before it gets there leaves nothing behind either: dropping a `TestApp` signals
+/// the gateway to stop and removes the same (see [`Scratch`]).
 pub struct TestApp {
     pub addr: SocketAddr,
     pub config: Config,
@@ -127,6 +115,8 @@ pub struct TestApp {
     pub store: Arc<dyn Store>,
     pub redis: ConnectionManager,
     running: Option<Running>,
+    /// Last, so that a drop signals the gateway to stop before its database goes.
+    scratch: Scratch,
 }
 
 /// A firm with an API key.
@@ -147,7 +137,11 @@ impl TestApp {
         let port = listener.local_addr().expect("bound").port().to_string();
         let mut overrides = overrides.to_vec();
         overrides.push(("PORTICO_PUBLIC_PORT", &port));
-        let (config, vars) = test_config(&overrides).await;
+        let TestConfig {
+            config,
+            vars,
+            scratch,
+        } = test_config(&overrides).await;
         let running = app::spawn(config.clone(), listener)
             .await
             .expect("gateway starts");
@@ -158,44 +152,18 @@ impl TestApp {
             config,
             vars,
             running: Some(running),
+            scratch,
         }
     }
 
-    /// Stops the gateway and removes what it created: its data folder and its database.
+    /// Stops the gateway and removes what it created: its Redis keys, its data folder and its
+    /// database.
     pub async fn stop(mut self) {
         if let Some(running) = self.running.take() {
             running.stop().await;
         }
         self.store.close().await;
-        self.forget_redis_keys().await;
-        let _ = std::fs::remove_dir_all(&self.config.data_dir);
-        drop_database(&self.config.database_url).await;
-    }
-
-    /// Deletes every Redis key under this app's prefix (links and sessions would otherwise
-    /// linger for their TTL).
-    async fn forget_redis_keys(&self) {
-        let mut redis = self.redis.clone();
-        let mut cursor: u64 = 0;
-        loop {
-            let reply: redis::RedisResult<(u64, Vec<String>)> = redis::cmd("SCAN")
-                .arg(cursor)
-                .arg("MATCH")
-                .arg(format!("{}*", self.config.redis_prefix))
-                .arg("COUNT")
-                .arg(1000)
-                .query_async(&mut redis)
-                .await;
-            let Ok((next, keys)) = reply else { return };
-            if !keys.is_empty() {
-                let _: redis::RedisResult<()> =
-                    redis::cmd("DEL").arg(&keys).query_async(&mut redis).await;
-            }
-            if next == 0 {
-                return;
-            }
-            cursor = next;
-        }
+        self.scratch.remove().await;
     }
 
     pub fn keys(&self) -> &Keyring {

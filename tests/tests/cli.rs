@@ -10,9 +10,9 @@ use portico_e2e::{Browser, csrf_in, test_config};
 
 /// Runs the binary with one variable changed and returns (exit code, stderr lines).
 async fn fails_with(var: &str, value: &str) -> (i32, Vec<String>) {
-    let (_, mut vars) = test_config(&[]).await;
-    vars.insert(var.into(), value.into());
-    let output = run_gateway(&vars, &["migrate"]);
+    let mut setup = test_config(&[]).await;
+    setup.vars.insert(var.into(), value.into());
+    let output = run_gateway(&setup.vars, &["migrate"]);
     let stderr = String::from_utf8_lossy(&output.stderr);
     let lines: Vec<String> = stderr
         .lines()
@@ -77,9 +77,11 @@ async fn bad_configuration_stops_with_one_line_naming_the_variable() {
 
 #[tokio::test]
 async fn unreachable_redis_stops_serve_with_one_line() {
-    let (_, mut vars) = test_config(&[]).await;
-    vars.insert("REDIS_URL".into(), "redis://127.0.0.1:1".into());
-    let output = run_gateway(&vars, &["serve"]);
+    let mut setup = test_config(&[]).await;
+    setup
+        .vars
+        .insert("REDIS_URL".into(), "redis://127.0.0.1:1".into());
+    let output = run_gateway(&setup.vars, &["serve"]);
     let stderr = String::from_utf8_lossy(&output.stderr);
     let last = stderr.lines().last().unwrap_or_default();
     assert!(!output.status.success());
@@ -91,10 +93,11 @@ async fn unreachable_redis_stops_serve_with_one_line() {
 
 #[tokio::test]
 async fn firm_and_apikey_commands() {
-    let (_, vars) = test_config(&[]).await;
+    let setup = test_config(&[]).await;
+    let vars = &setup.vars;
     let slug = portico_e2e::unique("cli-");
     let output = run_gateway(
-        &vars,
+        vars,
         &[
             "firm",
             "create",
@@ -116,7 +119,7 @@ async fn firm_and_apikey_commands() {
     assert!(key.len() > 40);
 
     let again = run_gateway(
-        &vars,
+        vars,
         &[
             "firm",
             "create",
@@ -132,7 +135,7 @@ async fn firm_and_apikey_commands() {
     assert!(String::from_utf8_lossy(&again.stderr).contains("exists"));
     for bad in ["A", "-bad", "has space", "www"] {
         let out = run_gateway(
-            &vars,
+            vars,
             &[
                 "firm",
                 "create",
@@ -150,12 +153,12 @@ async fn firm_and_apikey_commands() {
             "{bad}"
         );
     }
-    let out = run_gateway(&vars, &["apikey", "create", "--firm", &slug]);
+    let out = run_gateway(vars, &["apikey", "create", "--firm", &slug]);
     assert!(out.status.success());
-    let out = run_gateway(&vars, &["apikey", "create", "--firm", "nosuchfirm"]);
+    let out = run_gateway(vars, &["apikey", "create", "--firm", "nosuchfirm"]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("no firm"));
-    let out = run_gateway(&vars, &["demo"]);
+    let out = run_gateway(vars, &["demo"]);
     assert!(out.status.success(), "{out:?}");
     assert!(String::from_utf8_lossy(&out.stdout).contains("ann@example.com"));
 }
@@ -201,7 +204,8 @@ fn serve(
 
 #[tokio::test]
 async fn logs_are_json_lines_without_tokens_codes_or_addresses_and_sigterm_exits_cleanly() {
-    let (_, mut vars) = test_config(&[]).await;
+    let setup = test_config(&[]).await;
+    let mut vars = setup.vars.clone();
     let slug = portico_e2e::unique("logs-");
     let out = run_gateway(
         &vars,
@@ -322,12 +326,12 @@ async fn logs_are_json_lines_without_tokens_codes_or_addresses_and_sigterm_exits
 #[tokio::test]
 async fn a_trusted_proxy_without_forwarded_for_is_logged_once_and_counted() {
     let token = "metrics-token-0123456789";
-    let (_, vars) = test_config(&[
+    let setup = test_config(&[
         ("PORTICO_TRUSTED_PROXIES", "127.0.0.1"),
         ("PORTICO_METRICS_TOKEN", token),
     ])
     .await;
-    let (_child, port, lines) = serve(&vars);
+    let (_child, port, lines) = serve(&setup.vars);
     let client = reqwest::Client::new();
     let health = format!("http://127.0.0.1:{port}/healthz");
     for _ in 0..3 {

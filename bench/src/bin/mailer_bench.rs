@@ -26,8 +26,9 @@ use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use portico_bench::cli::{self, Options};
-use portico_bench::harness;
+use clap::Parser;
+use portico_bench::cli::{self, BuildOptions};
+use portico_bench::harness::{self, Scratch};
 use portico_bench::system::{self, ChildGuard};
 use portico_shared::keys::Keyring;
 use portico_shared::mail::{FirmBrand, LinkSecrets, MailJob, Recipient, Template};
@@ -44,58 +45,46 @@ const CEILING_RUNS: usize = 3;
 /// How long the steady-rate latency phase enqueues.
 const LATENCY_PHASE: Duration = Duration::from_secs(6);
 
-const USAGE: &str = "usage: mailer_bench [--jobs N] [--no-build]";
-
-fn main() -> ExitCode {
-    cli::main("mailer_bench", USAGE, parse_options, |(jobs, options)| {
-        run(jobs, options.build)
-    })
+/// The mailer benchmark: prints figures beside their targets, never fails on them.
+#[derive(Parser)]
+#[command(name = "mailer_bench")]
+struct Cli {
+    /// Login-link jobs per run
+    #[arg(long, value_name = "N", default_value_t = 6000)]
+    jobs: usize,
+    #[command(flatten)]
+    build: BuildOptions,
 }
 
-/// The common options (of which only `--no-build` means something here) and `--jobs N`.
-fn parse_options(args: &[String]) -> Result<(usize, Options), String> {
-    let mut jobs = 6000usize;
-    let options = Options::parse(args, |arg, rest| match arg {
-        "--jobs" => {
-            jobs = rest
-                .next()
-                .and_then(|n| n.parse().ok())
-                .ok_or("--jobs needs a number")?;
-            Ok(true)
-        }
-        "--postgres" | "--secs" | "--perf" => {
-            Err(format!("{arg} does not apply to the mailer benchmark"))
-        }
-        _ => Ok(false),
-    })?;
-    Ok((jobs, options))
+fn main() -> ExitCode {
+    cli::main("mailer_bench", |cli: Cli| run(cli.jobs, cli.build.build()))
 }
 
 async fn run(jobs: usize, build: bool) -> Result<()> {
     let (smtp_sink, smtp_source) = postfix_tools()?;
-    let exe = std::env::current_exe()?;
-    let bin_dir = exe.parent().context("binary folder")?.to_path_buf();
-    if build {
-        harness::build_sibling(&bin_dir, "portico-mailer", "mailer")?;
-    }
-    let mailer = bin_dir.join("mailer");
-    if !mailer.exists() {
-        bail!(
-            "{} is missing: cargo build --release -p portico-mailer",
-            mailer.display()
-        );
-    }
-    let redis_url =
-        std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_string());
-    let redis = portico_shared::redis_conn::connect(&redis_url)
+    let mailer = harness::sibling_binary("portico-mailer", "mailer", build)?;
+    // No database: the scratch area is the mailers' data folder and the Redis prefix under
+    // which each run of a mailer has its own.
+    Scratch::run(false, async |scratch| {
+        bench(jobs, &smtp_sink, &smtp_source, mailer, scratch).await
+    })
+    .await
+}
+
+async fn bench(
+    jobs: usize,
+    smtp_sink: &Path,
+    smtp_source: &Path,
+    mailer: PathBuf,
+    scratch: &Scratch,
+) -> Result<()> {
+    let redis = portico_shared::redis_conn::connect(&scratch.redis_url)
         .await
         .context("Redis (REDIS_URL)")?;
-    let work = std::env::temp_dir().join(format!("mailer-bench-{}", hex(&random_bytes::<4>())));
-    std::fs::create_dir_all(&work)?;
     let keys = Keyring::generate("b1");
 
     let port = system::free_port()?;
-    let mut sink = Command::new(&smtp_sink);
+    let mut sink = Command::new(smtp_sink);
     if is_root() {
         // smtp-sink refuses to keep root privileges.
         sink.args(["-u", "nobody"]);
@@ -116,9 +105,8 @@ async fn run(jobs: usize, build: bool) -> Result<()> {
     let bench = Bench {
         mailer,
         redis,
-        redis_url,
         keys,
-        work: work.clone(),
+        scratch,
     };
     let size = bench.message_size().await?;
     println!(
@@ -137,7 +125,7 @@ async fn run(jobs: usize, build: bool) -> Result<()> {
         for _ in 0..CEILING_RUNS {
             let before = Cpu::snap(&sink_pid, None, &mut bench.redis.clone()).await;
             let started = Instant::now();
-            let status = Command::new(&smtp_source)
+            let status = Command::new(smtp_source)
                 .args(["-d", "-s", &sessions.to_string(), "-m", &jobs.to_string()])
                 .args(["-l", &size.to_string()])
                 .args(["-f", "bench@portal.test", "-t", "client@example.com"])
@@ -174,7 +162,6 @@ async fn run(jobs: usize, build: bool) -> Result<()> {
     let steady = (rates[2] * 0.5).max(10.0);
     let (latencies, rss) = bench.latency(&smtp_url, 32, steady).await?;
     peak_rss_kb = peak_rss_kb.max(rss);
-    let _ = std::fs::remove_dir_all(&work);
 
     println!();
     println!("in flight | mailer emails/s | smtp-source ceiling/s | ratio");
@@ -230,12 +217,12 @@ async fn run(jobs: usize, build: bool) -> Result<()> {
     Ok(())
 }
 
-struct Bench {
+struct Bench<'a> {
     mailer: PathBuf,
     redis: ConnectionManager,
-    redis_url: String,
     keys: Keyring,
-    work: PathBuf,
+    /// Its folder is the mailers' data folder (outbox, logs); its prefix holds each run's.
+    scratch: &'a Scratch,
 }
 
 struct Run {
@@ -244,20 +231,19 @@ struct Run {
     prefix: String,
 }
 
-impl Bench {
+impl Bench<'_> {
     fn spawn(&self, smtp_url: Option<&str>, concurrency: usize) -> Result<Run> {
-        let prefix = format!("mb{}:", hex(&random_bytes::<5>()));
-        let log = self
-            .work
-            .join(format!("{}log", prefix.trim_end_matches(':')));
+        let id = format!("mb{}", hex(&random_bytes::<5>()));
+        let prefix = self.scratch.sub_prefix(&id);
+        let log = self.scratch.dir.join(format!("{id}.log"));
         let mut command = Command::new(&self.mailer);
         command
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("REDIS_URL", &self.redis_url)
+            .env("REDIS_URL", &self.scratch.redis_url)
             .env("PORTICO_REDIS_PREFIX", &prefix)
             .env("PORTICO_SIGNING_KEYS", self.keys.to_config_string())
-            .env("PORTICO_DATA_DIR", &self.work)
+            .env("PORTICO_DATA_DIR", &self.scratch.dir)
             .env("PORTICO_LOG_FORMAT", "json")
             .env("MAIL_FROM", "Portico <no-reply@portal.test>")
             .env("MAILER_CONCURRENCY", concurrency.to_string())
@@ -379,25 +365,7 @@ impl Bench {
         if !status.success() {
             bail!("the mailer exited with {status} after SIGTERM");
         }
-        let mut redis = self.redis.clone();
-        let mut cursor = 0u64;
-        loop {
-            let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
-                .arg(cursor)
-                .arg("MATCH")
-                .arg(format!("{}*", run.prefix))
-                .arg("COUNT")
-                .arg(1000)
-                .query_async(&mut redis)
-                .await?;
-            if !keys.is_empty() {
-                let () = redis::cmd("DEL").arg(&keys).query_async(&mut redis).await?;
-            }
-            if next == 0 {
-                break;
-            }
-            cursor = next;
-        }
+        harness::delete_prefix(&mut self.redis.clone(), &run.prefix).await?;
         Ok(rss)
     }
 
@@ -408,7 +376,11 @@ impl Bench {
         let jobs = self.jobs(1);
         let job = MailJob::from_json(&jobs[0])?;
         self.enqueue(&run.prefix, &jobs).await?;
-        let file = self.work.join("outbox").join(format!("{}.eml", job.id));
+        let file = self
+            .scratch
+            .dir
+            .join("outbox")
+            .join(format!("{}.eml", job.id));
         let deadline = Instant::now() + Duration::from_secs(10);
         while !file.exists() {
             if Instant::now() > deadline {

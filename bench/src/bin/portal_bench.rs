@@ -21,23 +21,23 @@
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, ExitCode};
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
+use clap::Parser;
 use hyper::StatusCode;
-use portico_bench::cli::{self, Options};
-use portico_bench::harness::{self, BASE_DOMAIN, Scratch, sign_in, wait_ready};
+use portico_bench::cli::{self, CommonOptions};
+use portico_bench::harness::{self, Deployment, sign_in};
 use portico_bench::load::{self, Conn, MakeReq, Plan, Req, Target};
 use portico_bench::meter::{self, Meter, Phase};
 use portico_bench::system::{self, ChildGuard};
 use portico_shared::ids::{
     ChecklistItemId, ContactId, ConversationId, FirmId, MessageId, SigningRequestId, TaskId,
 };
-use portico_shared::keys::Keyring;
 use sqlx::{Connection, Row};
 
 /// Concurrent connections of the measured phases.
@@ -62,117 +62,76 @@ const MAX_ERROR_RATE: f64 = 0.01;
 const TARGET_P99_MS: f64 = 20.0;
 const TARGET_RATIO: f64 = 0.25;
 
-const USAGE: &str = "usage: portal_bench [--postgres] [--secs N] [--no-build] [--perf DIR]";
+/// The portal home benchmark: prints figures beside their targets, never fails on them (see
+/// BENCH.md).
+#[derive(Parser)]
+#[command(name = "portal_bench")]
+struct Cli {
+    #[command(flatten)]
+    common: CommonOptions,
+}
 
 fn main() -> ExitCode {
-    cli::main(
-        "portal_bench",
-        USAGE,
-        |args| Options::parse(args, cli::no_extra),
-        run,
-    )
-}
-
-async fn run(options: Options) -> Result<()> {
-    let gateway = harness::gateway_binary(options.build)?;
-    let (scratch, _) = Scratch::new(options.postgres);
-    let outcome = bench(&options, &gateway, &scratch).await;
-    scratch.remove().await;
-    outcome
-}
-
-/// Starts one more gateway on the benchmark's database, Redis and keys, with `vars` on top of
-/// the usual ones, and waits until it is ready; returns it, its port and its log.
-async fn another_gateway(
-    gateway: &Path,
-    scratch: &Scratch,
-    (database_url, keys): (&str, &Keyring),
-    vars: &[(&'static str, &str)],
-    log_name: &str,
-) -> Result<(system::ChildGuard, u16, PathBuf)> {
-    let port = system::free_port()?;
-    let mut env = scratch.gateway_env(database_url, keys, port);
-    env.extend(vars.iter().map(|&(name, value)| (name, value.to_string())));
-    let log = scratch.dir.join(log_name);
-    let mut server = harness::start_gateway(gateway, &env, &log)?;
-    let api = Target {
-        addr: ([127, 0, 0, 1], port).into(),
-        host: format!("127.0.0.1:{port}"),
-    };
-    wait_ready(&mut server, &api, &log).await?;
-    Ok((server, port, log))
+    cli::main("portal_bench", |cli: Cli| async move {
+        let options = &cli.common;
+        harness::gateway_bench(options, async |deployment| bench(options, deployment).await).await
+    })
 }
 
 fn log(message: &str) {
     eprintln!("portal_bench: {message}");
 }
 
-async fn bench(options: &Options, gateway: &Path, scratch: &Scratch) -> Result<()> {
+async fn bench(options: &CommonOptions, deployment: &Deployment<'_>) -> Result<()> {
     let started = Instant::now();
-    let load_before = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    let database_url = scratch.create().await?;
-    let keys = Keyring::generate("b1");
-    let port = system::free_port()?;
-    let vars = scratch.gateway_env(&database_url, &keys, port);
-    harness::gateway_cli(gateway, &vars, &["migrate"])?;
+    let load_before = system::load_average();
+    let scratch = deployment.scratch;
+    let database_url = deployment.database_url.as_str();
     // The two firms whose clients sign in are made by the CLI, like any real firm.
-    harness::create_firm(gateway, &vars, SLUG, "Bench and Co")?;
-    harness::create_firm(gateway, &vars, SMALL_SLUG, "Small and Co")?;
+    deployment.create_firm(SLUG, "Bench and Co")?;
+    deployment.create_firm(SMALL_SLUG, "Small and Co")?;
 
     log("seeding…");
-    let mut db = Db::connect(&database_url).await?;
+    let mut db = Db::connect(database_url).await?;
     let seeded = seed(&mut db).await?;
     let mut counts = Vec::new();
     for table in SEEDED_TABLES {
         counts.push((table, db.count(table).await?));
     }
-    let db_size = db.size(&database_url).await;
+    let db_size = db.size(database_url).await;
     db.close().await;
 
     // The gateway, logging as it would by default, into a file.
-    let log_path = scratch.dir.join("gateway.log");
-    let mut server = harness::start_gateway(gateway, &vars, &log_path)?;
-    let api = Target {
-        addr: ([127, 0, 0, 1], port).into(),
-        host: format!("127.0.0.1:{port}"),
-    };
-    wait_ready(&mut server, &api, &log_path).await?;
-    let site = |slug: &str, port: u16| Target {
-        addr: ([127, 0, 0, 1], port).into(),
-        host: format!("{slug}.{BASE_DOMAIN}:{port}"),
-    };
+    let server = deployment.start(&[], "gateway.log").await?;
+    let api = server.api();
 
     let mut redis = portico_shared::redis_conn::connect(&scratch.redis_url)
         .await
         .context("connecting to Redis")?;
     let stream = format!("{}mail:jobs", scratch.prefix);
-    let client = sign_in(&site(SLUG, port), &mut redis, &stream, &keys, CLIENT_EMAIL).await?;
+    let keys = &deployment.keys;
+    let client = sign_in(&server.site(SLUG), &mut redis, &stream, keys, CLIENT_EMAIL).await?;
     let small = sign_in(
-        &site(SMALL_SLUG, port),
+        &server.site(SMALL_SLUG),
         &mut redis,
         &stream,
-        &keys,
+        keys,
         SMALL_EMAIL,
     )
     .await?;
-    check_home(&site(SLUG, port), &client, &seeded.client).await?;
-    check_home(&site(SMALL_SLUG, port), &small, &seeded.small).await?;
+    check_home(&server.site(SLUG), &client, &seeded.client).await?;
+    check_home(&server.site(SMALL_SLUG), &small, &seeded.small).await?;
 
     // A second gateway on the same database, Redis and keys (so the same session cookie
     // works), with the page cache off: what a page costs when anything on it has changed.
-    let (render_server, render_port, _) = another_gateway(
-        gateway,
-        scratch,
-        (&database_url, &keys),
-        &[("PORTICO_HOME_CACHE", "off")],
-        "gateway-render.log",
-    )
-    .await?;
+    let render_server = deployment
+        .start(&[("PORTICO_HOME_CACHE", "off")], "gateway-render.log")
+        .await?;
 
     let mut meter =
         Meter::new("portal_bench", scratch, redis.clone(), options.perf.clone()).await?;
-    let measured = meter::Server::gateway(server.id());
-    let measured_render = meter::Server::gateway(render_server.id());
+    let measured = meter::Server::gateway(server.process.id());
+    let measured_render = meter::Server::gateway(render_server.process.id());
     let healthz: MakeReq = Arc::new(|_, _| Req::get("/healthz"));
     let home: MakeReq = {
         let cookie = client.clone();
@@ -187,16 +146,16 @@ async fn bench(options: &Options, gateway: &Path, scratch: &Scratch) -> Result<(
     };
     let plan = Plan {
         connections: CONNECTIONS,
-        duration: options.phase,
+        duration: options.phase(),
         limit: usize::MAX,
     };
     let warm = Plan {
-        duration: Duration::from_secs(2).min(options.phase),
+        duration: Duration::from_secs(2).min(options.phase()),
         ..plan
     };
     log("warming up…");
     load::run(&api, warm, healthz.clone()).await?;
-    for target in [site(SLUG, port), site(SLUG, render_port)] {
+    for target in [server.site(SLUG), render_server.site(SLUG)] {
         let warm_home = load::run(&target, warm, home.clone()).await?;
         if warm_home.error_rate() > MAX_ERROR_RATE {
             bail!("GET / fails: {}", warm_home.first_error.unwrap_or_default());
@@ -205,11 +164,16 @@ async fn bench(options: &Options, gateway: &Path, scratch: &Scratch) -> Result<(
     let mut phases = Vec::new();
     for (name, server, target, make) in [
         ("GET /healthz (before)", measured, api.clone(), &healthz),
-        ("GET / (50 shared tasks)", measured, site(SLUG, port), &home),
+        (
+            "GET / (50 shared tasks)",
+            measured,
+            server.site(SLUG),
+            &home,
+        ),
         (
             "GET / rendered every time",
             measured_render,
-            site(SLUG, render_port),
+            render_server.site(SLUG),
             &home,
         ),
         ("GET /healthz (after)", measured, api.clone(), &healthz),
@@ -221,51 +185,39 @@ async fn bench(options: &Options, gateway: &Path, scratch: &Scratch) -> Result<(
         );
     }
     drop(render_server);
-    let peak_kb = system::status_kb(server.id(), "VmHWM");
-    if let Some(status) = server.exited() {
-        bail!(
-            "the gateway exited during the run ({status}); its log: {}",
-            log_path.display()
-        );
-    }
-    if let Some(dir) = &options.perf {
-        let _ = std::fs::copy(&log_path, dir.join("gateway.log"));
-    }
-    drop(server);
+    let used = server.finish(options.perf.as_deref())?;
     drop(meter);
 
     // The queries of one GET / of each client, from a gateway that logs its SQL.
     log("collecting the SQL of GET /…");
-    let (mut plan_server, plan_port, plan_log) = another_gateway(
-        gateway,
-        scratch,
-        (&database_url, &keys),
-        &[
-            ("RUST_LOG", "info,sqlx::query=debug"),
-            ("PORTICO_LOG_FORMAT", "json"),
-        ],
-        "gateway-sql.log",
-    )
-    .await?;
-    let mut conn = Conn::open(([127, 0, 0, 1], plan_port).into()).await?;
+    let mut plan_server = deployment
+        .start(
+            &[
+                ("RUST_LOG", "info,sqlx::query=debug"),
+                ("PORTICO_LOG_FORMAT", "json"),
+            ],
+            "gateway-sql.log",
+        )
+        .await?;
+    let mut conn = Conn::open(plan_server.api().addr).await?;
     for (request_id, slug, cookie) in [("plan-50", SLUG, &client), ("plan-5", SMALL_SLUG, &small)] {
         let mut req = Req::get("/").header("x-request-id", request_id);
         req.cookie = Some(cookie.clone());
-        let answer = conn.send(&site(slug, plan_port), &req).await?;
+        let answer = conn.send(&plan_server.site(slug), &req).await?;
         if answer.status != StatusCode::OK {
             bail!("GET / for the query log answered {}", answer.status);
         }
     }
     drop(conn);
     // SIGTERM: the gateway drains and flushes its log before exiting.
-    stop_gently(&mut plan_server)?;
-    let statements = statements_by_request(&plan_log)?;
+    stop_gently(&mut plan_server.process)?;
+    let statements = statements_by_request(&plan_server.log)?;
     let of = |id: &str| statements.get(id).cloned().unwrap_or_default();
     let (big, small_list) = (of("plan-50"), of("plan-5"));
     if big.is_empty() {
         bail!(
             "no SQL statements were logged for GET /; the log: {}",
-            plan_log.display()
+            plan_server.log.display()
         );
     }
     let mut distinct: Vec<String> = Vec::new();
@@ -274,7 +226,7 @@ async fn bench(options: &Options, gateway: &Path, scratch: &Scratch) -> Result<(
             distinct.push(sql.clone());
         }
     }
-    let mut db = Db::connect(&database_url).await?;
+    let mut db = Db::connect(database_url).await?;
     let mut plans = Vec::new();
     for (n, sql) in distinct.iter().enumerate() {
         plans.push(db.explain(n, sql).await?);
@@ -282,18 +234,14 @@ async fn bench(options: &Options, gateway: &Path, scratch: &Scratch) -> Result<(
     db.close().await;
 
     let report = Report {
-        backend: if options.postgres {
-            "PostgreSQL"
-        } else {
-            "SQLite"
-        },
-        phase: options.phase,
-        load_before: load_before.split_whitespace().take(3).collect(),
+        backend: options.backend(),
+        phase: options.phase(),
+        load_before,
         seeded: &seeded,
         counts: &counts,
         db_size,
         phases: &phases,
-        peak_kb,
+        peak_kb: used.peak_kb,
         big: &big,
         small: &small_list,
         distinct: &distinct,
@@ -1032,7 +980,7 @@ fn statements_by_request(log: &Path) -> Result<HashMap<String, Vec<String>>> {
 struct Report<'a> {
     backend: &'static str,
     phase: Duration,
-    load_before: Vec<&'a str>,
+    load_before: String,
     seeded: &'a Seeded,
     counts: &'a [(&'a str, i64)],
     db_size: Option<u64>,
