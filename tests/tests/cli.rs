@@ -359,13 +359,22 @@ async fn a_trusted_proxy_without_forwarded_for_is_logged_once_and_counted() {
         metrics.contains("portico_proxy_requests_without_forwarded_for_total 3"),
         "{metrics}"
     );
-    let warnings: Vec<String> = lines
-        .lock()
-        .unwrap()
-        .iter()
-        .filter(|l| l.contains("without X-Forwarded-For"))
-        .cloned()
-        .collect();
+    // Log lines are written by a background thread: give them a moment to arrive.
+    let warnings_now = || -> Vec<String> {
+        lines
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|l| l.contains("without X-Forwarded-For"))
+            .cloned()
+            .collect()
+    };
+    let started = Instant::now();
+    while warnings_now().is_empty() && started.elapsed() < Duration::from_secs(10) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let warnings = warnings_now();
     assert_eq!(warnings.len(), 1, "logged once: {warnings:?}");
     assert!(warnings[0].contains("\"WARN\""), "{}", warnings[0]);
 }
