@@ -50,6 +50,9 @@ pub enum Error {
     /// The message names what was refused and what is accepted.
     #[error("{0}")]
     UnsupportedMediaType(String),
+    /// Past the storage allowed to this client; the message says what is used and allowed.
+    #[error("{0}")]
+    InsufficientStorage(String),
     #[error("too many requests")]
     RateLimited { retry_after: Duration },
     #[error("{0} is unavailable")]
@@ -121,6 +124,7 @@ impl Error {
             Error::Csrf => StatusCode::FORBIDDEN,
             Error::TooLarge(_) | Error::FieldTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Error::InsufficientStorage(_) => StatusCode::INSUFFICIENT_STORAGE,
             Error::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -139,6 +143,7 @@ impl Error {
             Error::Csrf => "csrf",
             Error::TooLarge(_) | Error::FieldTooLarge { .. } => "too_large",
             Error::UnsupportedMediaType(_) => "unsupported_media_type",
+            Error::InsufficientStorage(_) => "insufficient_storage",
             Error::RateLimited { .. } => "rate_limited",
             Error::Unavailable(_) => "unavailable",
             Error::Internal(_) => "internal",

@@ -58,6 +58,10 @@ pub struct Config {
     pub upload_max_bytes: u64,
     /// The document types clients may upload to tasks (signing requests take PDF only).
     pub upload_types: Vec<&'static FileType>,
+    /// Bytes of task files one contact may keep stored in a firm; `None` (`off`) for no limit.
+    pub upload_quota: Option<u64>,
+    /// Uploads one contact of a firm may make per window, counted in Redis.
+    pub upload_rate: Rate,
     /// How old a stored file must be before the sweep may remove it as unreferenced; keeps
     /// it away from files written for rows that are not committed yet.
     pub files_gc_grace: Duration,
@@ -273,6 +277,9 @@ impl Config {
             filetypes::parse_list,
         )?;
 
+        let upload_quota = parse_with(&get, "PORTICO_UPLOAD_QUOTA", "500MB", or_off(parse_size))?;
+        let upload_rate = parse_with(&get, "PORTICO_UPLOAD_RATE", "60/h", Rate::parse)?;
+
         let files_gc_grace = parse_with(&get, "PORTICO_FILES_GC_GRACE", "1h", parse_duration)?;
         if files_gc_grace < Duration::from_secs(60) {
             return Err(err(
@@ -312,6 +319,8 @@ impl Config {
             data_dir,
             upload_max_bytes,
             upload_types,
+            upload_quota,
+            upload_rate,
             files_gc_grace,
             files_gc_every,
             home_cache_bytes,
@@ -414,6 +423,16 @@ mod tests {
         assert!(c.cookie_secure);
         assert_eq!(c.upload_max_bytes, 25 * 1024 * 1024);
         assert!(c.upload_types.iter().any(|t| t.ext == "pdf"));
+        assert_eq!(c.upload_quota, Some(500 * 1024 * 1024));
+        assert_eq!(c.upload_rate.count, 60);
+        assert_eq!(c.upload_rate.per, Duration::from_secs(3600));
+        let c = config(&[
+            ("PORTICO_UPLOAD_QUOTA", "off"),
+            ("PORTICO_UPLOAD_RATE", "2/hour"),
+        ])
+        .unwrap();
+        assert_eq!(c.upload_quota, None);
+        assert_eq!(c.upload_rate.count, 2);
         assert_eq!(c.files_gc_grace, Duration::from_secs(3600));
         assert_eq!(c.files_gc_every, Some(Duration::from_secs(3600)));
         let c = config(&[("PORTICO_FILES_GC_EVERY", "off")]).unwrap();
@@ -440,6 +459,9 @@ mod tests {
             ("SMTP_URL", "http://mail"),
             ("PORTICO_UPLOAD_MAX_BYTES", "lots"),
             ("PORTICO_UPLOAD_TYPES", "pdf,exe"),
+            ("PORTICO_UPLOAD_QUOTA", "lots"),
+            ("PORTICO_UPLOAD_RATE", "often"),
+            ("PORTICO_UPLOAD_RATE", "0/h"),
             ("PORTICO_FILES_GC_GRACE", "10s"),
             ("PORTICO_FILES_GC_EVERY", "sometimes"),
             ("PORTICO_HOME_CACHE", "plenty"),

@@ -49,6 +49,11 @@ impl RedisKeys {
         format!("{}rate:mails:{firm_id}:{email_hash}", self.prefix)
     }
 
+    /// The counter of uploads one contact of a firm made in the current window.
+    pub fn upload_rate(&self, firm_id: &FirmId, contact_id: &ContactId) -> String {
+        format!("{}rate:upload:{firm_id}:{contact_id}", self.prefix)
+    }
+
     pub fn mail_stream(&self) -> String {
         format!("{}mail:jobs", self.prefix)
     }

@@ -20,7 +20,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         "ms" => return Ok(Duration::from_millis(count)),
         "s" | "sec" => 1,
         "m" | "min" => 60,
-        "h" => 3600,
+        "h" | "hour" => 3600,
         "d" => 86_400,
         _ => return Err("expected a duration like 7d, 12h, 15min or 30s".into()),
     };

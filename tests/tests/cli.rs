@@ -51,6 +51,16 @@ async fn bad_configuration_stops_with_one_line_naming_the_variable() {
             "k1:tooshort",
             "gateway: PORTICO_SIGNING_KEYS:",
         ),
+        (
+            "PORTICO_UPLOAD_QUOTA",
+            "plenty",
+            "gateway: PORTICO_UPLOAD_QUOTA:",
+        ),
+        (
+            "PORTICO_UPLOAD_RATE",
+            "often",
+            "gateway: PORTICO_UPLOAD_RATE: expected a rate like 60/min",
+        ),
         // Behind a proxy, /metrics cannot rely on "loopback only": a token is required.
         (
             "PORTICO_TRUSTED_PROXIES",

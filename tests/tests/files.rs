@@ -397,3 +397,216 @@ async fn files_of_other_contacts_firms_and_unshared_tasks_answer_404() {
     assert_eq!(response.status(), StatusCode::OK, "staff still reach it");
     app.stop().await;
 }
+
+/// The most this process has ever held in memory (Linux: `VmHWM`), in bytes.
+fn peak_memory() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
+    let kb: u64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+    kb * 1024
+}
+
+#[tokio::test]
+async fn names_with_reordering_characters_are_stored_without_them() {
+    let app = TestApp::spawn().await;
+    let firm = app.create_firm("acme").await;
+    let slug = firm.firm.slug.clone();
+    let ann = app.add_contact(&firm, "ann@example.com", true).await;
+    let task = shared_task(&app, &firm, &ann.id, true).await;
+    let browser = app.signed_in(&firm, "ann@example.com").await;
+    let page_url = app.url(&slug, &format!("/tasks/{task}"));
+    let csrf = browser.csrf(&page_url).await;
+
+    // U+202E shows "evil\u{202E}gnp.pdf" as "evilfdp.png"; zero-width and BOM hide in names.
+    let response = browser
+        .post_multipart(
+            &app.url(&slug, &format!("/tasks/{task}/files")),
+            upload_form(
+                &csrf,
+                "evil\u{202E}gnp\u{200B}\u{FEFF}.pdf",
+                &sample_pdf("x"),
+            ),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let staff = staff_task(&app, &firm, &task).await;
+    assert_eq!(staff["files"][0]["file_name"], "evilgnp.pdf");
+    let (_, page) = browser.get_text(&page_url).await;
+    assert!(page.contains("evilgnp.pdf"), "{page}");
+    assert!(!page.contains('\u{202E}'), "{page}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_oversized_csrf_field_is_refused_without_being_kept() {
+    let app = TestApp::spawn().await;
+    let firm = app.create_firm("acme").await;
+    let slug = firm.firm.slug.clone();
+    let ann = app.add_contact(&firm, "ann@example.com", true).await;
+    let task = shared_task(&app, &firm, &ann.id, true).await;
+    let browser = app.signed_in(&firm, "ann@example.com").await;
+    let csrf = browser
+        .csrf(&app.url(&slug, &format!("/tasks/{task}")))
+        .await;
+
+    // A valid token padded to 20 MB (under the 25 MB body limit): once it would have been
+    // read whole into memory before its length was looked at.
+    let mut padded = csrf.clone();
+    padded.push_str(&" ".repeat(20 * 1024 * 1024));
+    let form = upload_form(&padded, "a.pdf", &sample_pdf("a"));
+    let before = peak_memory();
+    let started = std::time::Instant::now();
+    let response = browser
+        .post_multipart(&app.url(&slug, &format!("/tasks/{task}/files")), form)
+        .await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    let page = response.text().await.unwrap();
+    assert!(page.contains("This form has expired"), "{page}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    let grown = peak_memory().saturating_sub(before);
+    assert!(
+        grown < 8 * 1024 * 1024,
+        "the gateway kept the field: peak memory grew by {grown} bytes"
+    );
+    assert!(
+        staff_task(&app, &firm, &task).await["files"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_client_past_the_quota_gets_507_and_nothing_is_stored() {
+    let app = TestApp::spawn_with(&[("PORTICO_UPLOAD_QUOTA", "10KB")]).await;
+    let firm = app.create_firm("acme").await;
+    let slug = firm.firm.slug.clone();
+    let ann = app.add_contact(&firm, "ann@example.com", true).await;
+    let bob = app.add_contact(&firm, "bob@example.com", true).await;
+    let task = shared_task(&app, &firm, &ann.id, true).await;
+    let bobs = shared_task(&app, &firm, &bob.id, true).await;
+    let browser = app.signed_in(&firm, "ann@example.com").await;
+    let csrf = browser
+        .csrf(&app.url(&slug, &format!("/tasks/{task}")))
+        .await;
+    let upload_url = app.url(&slug, &format!("/tasks/{task}/files"));
+    let file = |n: u8| {
+        let mut bytes = format!("page {n}\n").into_bytes();
+        bytes.resize(4 * 1024, b'x');
+        bytes
+    };
+
+    // 4 KB + 4 KB fit in 10 KB; a third 4 KB does not.
+    for n in 0..2 {
+        let response = browser
+            .post_multipart(
+                &upload_url,
+                upload_form(&csrf, &format!("{n}.txt"), &file(n)),
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    }
+    let response = browser
+        .post_multipart(&upload_url, upload_form(&csrf, "2.txt", &file(2)))
+        .await;
+    assert_eq!(response.status(), StatusCode::INSUFFICIENT_STORAGE);
+    let page = response.text().await.unwrap();
+    assert!(page.contains("No room for more documents"), "{page}");
+    assert!(page.contains("take 8 KB of the 10 KB"), "{page}");
+    assert_eq!(
+        staff_task(&app, &firm, &task).await["files"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    assert_eq!(stored_blobs(&app).len(), 2, "the refused file is not kept");
+    assert_eq!(temp_files(&app), 0);
+
+    // In German too.
+    let german = browser
+        .client
+        .post(&upload_url)
+        .header("accept-language", "de")
+        .multipart(upload_form(&csrf, "2.txt", &file(2)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(german.status(), StatusCode::INSUFFICIENT_STORAGE);
+    let page = german.text().await.unwrap();
+    assert!(page.contains("Kein Platz für weitere Dokumente"), "{page}");
+
+    // Bob, of the same firm, has his own quota.
+    let bob_browser = app.signed_in(&firm, "bob@example.com").await;
+    let bob_csrf = bob_browser
+        .csrf(&app.url(&slug, &format!("/tasks/{bobs}")))
+        .await;
+    let response = bob_browser
+        .post_multipart(
+            &app.url(&slug, &format!("/tasks/{bobs}/files")),
+            upload_form(&bob_csrf, "bob.txt", &file(9)),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_client_past_the_upload_rate_gets_429_with_retry_after() {
+    let app = TestApp::spawn_with(&[("PORTICO_UPLOAD_RATE", "2/hour")]).await;
+    let firm = app.create_firm("acme").await;
+    let slug = firm.firm.slug.clone();
+    let ann = app.add_contact(&firm, "ann@example.com", true).await;
+    let bob = app.add_contact(&firm, "bob@example.com", true).await;
+    let task = shared_task(&app, &firm, &ann.id, true).await;
+    let bobs = shared_task(&app, &firm, &bob.id, true).await;
+    let browser = app.signed_in(&firm, "ann@example.com").await;
+    let csrf = browser
+        .csrf(&app.url(&slug, &format!("/tasks/{task}")))
+        .await;
+    let upload_url = app.url(&slug, &format!("/tasks/{task}/files"));
+
+    for n in 0..2 {
+        let response = browser
+            .post_multipart(
+                &upload_url,
+                upload_form(&csrf, &format!("{n}.pdf"), &sample_pdf(&n.to_string())),
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    }
+    let response = browser
+        .post_multipart(&upload_url, upload_form(&csrf, "3.pdf", &sample_pdf("3")))
+        .await;
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    let wait: u64 = response.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=3600).contains(&wait), "{wait}");
+    let page = response.text().await.unwrap();
+    assert!(page.contains("Please wait a moment"), "{page}");
+    assert_eq!(
+        staff_task(&app, &firm, &task).await["files"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+
+    // Bob, of the same firm, has his own count.
+    let bob_browser = app.signed_in(&firm, "bob@example.com").await;
+    let bob_csrf = bob_browser
+        .csrf(&app.url(&slug, &format!("/tasks/{bobs}")))
+        .await;
+    let response = bob_browser
+        .post_multipart(
+            &app.url(&slug, &format!("/tasks/{bobs}/files")),
+            upload_form(&bob_csrf, "bob.pdf", &sample_pdf("bob")),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    app.stop().await;
+}

@@ -109,12 +109,34 @@ pub fn repr_digest(sha256: &str) -> Result<HeaderValue> {
     HeaderValue::from_str(&value).map_err(|e| Error::Internal(e.into()))
 }
 
+/// Characters that show nothing or reorder what is shown, dropped from names: every format
+/// character (general category Cf: the bidi embeddings, overrides and isolates U+202A–U+202E
+/// and U+2066–U+2069, the marks U+200E, U+200F and U+061C, the zero-width U+200B–U+200D,
+/// U+2060–U+2064, U+FEFF, the soft hyphen U+00AD, …), the line and paragraph separators
+/// (Zl, Zp: U+2028, U+2029), and the invisible letters and marks of Unicode's
+/// Default_Ignorable_Code_Point list that are not Cf (U+034F, U+115F, U+1160, U+17B4, U+17B5,
+/// U+3164, U+FFA0). `evil\u{202E}gnp.pdf` would otherwise show as `evilfdp.png`.
+fn invisible(c: char) -> bool {
+    use unicode_general_category::{GeneralCategory, get_general_category};
+    matches!(
+        get_general_category(c),
+        GeneralCategory::Format
+            | GeneralCategory::LineSeparator
+            | GeneralCategory::ParagraphSeparator
+    ) || matches!(
+        c,
+        '\u{034F}' | '\u{115F}' | '\u{1160}' | '\u{17B4}' | '\u{17B5}' | '\u{3164}' | '\u{FFA0}'
+    )
+}
+
 /// A client's file name made safe to store and show: no folders, no control or quoting
-/// characters, at most 150 characters (keeping the extension); `document` if nothing is left.
+/// characters, no invisible or reordering ones ([`invisible`]), at most 150 characters
+/// (keeping the extension); `document` if nothing is left.
 pub fn safe_file_name(raw: &str) -> String {
     let base = raw.rsplit(['/', '\\']).next().unwrap_or("");
     let cleaned: String = base
         .chars()
+        .filter(|&c| !invisible(c))
         .map(|c| {
             if c.is_control() || "\"<>:|?*;%".contains(c) {
                 '_'
@@ -184,6 +206,53 @@ mod tests {
         let safe = safe_file_name(&long);
         assert_eq!(safe.chars().count(), 150);
         assert!(safe.ends_with(".pdf"));
+    }
+
+    #[test]
+    fn invisible_and_reordering_characters_are_dropped() {
+        // Right-to-left override: shown to staff as "evilfdp.png".
+        assert_eq!(safe_file_name("evil\u{202E}gnp.pdf"), "evilgnp.pdf");
+        for c in [
+            '\u{00AD}',
+            '\u{061C}',
+            '\u{200B}',
+            '\u{200C}',
+            '\u{200D}',
+            '\u{200E}',
+            '\u{200F}',
+            '\u{202A}',
+            '\u{202B}',
+            '\u{202C}',
+            '\u{202D}',
+            '\u{202E}',
+            '\u{2028}',
+            '\u{2029}',
+            '\u{2060}',
+            '\u{2061}',
+            '\u{2062}',
+            '\u{2063}',
+            '\u{2064}',
+            '\u{2066}',
+            '\u{2067}',
+            '\u{2068}',
+            '\u{2069}',
+            '\u{FEFF}',
+            '\u{034F}',
+            '\u{115F}',
+            '\u{3164}',
+            '\u{FFA0}',
+            '\u{E0001}',
+        ] {
+            let name = format!("in{c}voice.pdf");
+            assert_eq!(safe_file_name(&name), "invoice.pdf", "U+{:04X}", c as u32);
+        }
+        // A name of nothing but invisible characters is no name.
+        assert_eq!(safe_file_name("\u{202E}\u{200B}"), "document");
+        // Visible letters of any script stay.
+        assert_eq!(
+            safe_file_name("Übersicht عربي 日本.pdf"),
+            "Übersicht عربي 日本.pdf"
+        );
     }
 
     #[test]

@@ -127,6 +127,7 @@ pub async fn portal_errors(
         // These carry their own explanation (the limit, the types accepted).
         StatusCode::PAYLOAD_TOO_LARGE => ("error.too_large", ""),
         StatusCode::UNSUPPORTED_MEDIA_TYPE => ("error.unsupported_type", ""),
+        StatusCode::INSUFFICIENT_STORAGE => ("error.insufficient_storage", ""),
         StatusCode::FORBIDDEN if info.code == "csrf" => ("error.csrf", "error.csrf_message"),
         StatusCode::SERVICE_UNAVAILABLE => ("error.unavailable", "error.unavailable_message"),
         StatusCode::INTERNAL_SERVER_ERROR => ("error.internal", "error.internal_message"),

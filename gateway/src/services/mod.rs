@@ -14,3 +14,4 @@ pub mod notify;
 pub mod page_cache;
 pub mod sessions;
 pub mod sign_ins;
+pub mod upload_limits;

@@ -58,6 +58,13 @@ pub trait FileStore {
         task_id: &TaskId,
         file_id: &TaskFileId,
     ) -> Result<Option<TaskFile>, StoreError>;
+    /// The bytes of the task files this contact uploaded that the firm keeps: the sum of
+    /// their sizes (content stored once for several rows counts once per row).
+    async fn contact_stored_bytes(
+        &self,
+        firm_id: &FirmId,
+        contact_id: &ContactId,
+    ) -> Result<i64, StoreError>;
     /// Whether any row of any firm still names this stored content (a task's file or a
     /// signing request's document); the file sweep removes content for which it is not.
     async fn content_in_use(&self, sha256: &str) -> Result<bool, StoreError>;
@@ -147,6 +154,22 @@ macro_rules! file_store {
                 .bind(task_id)
                 .bind(contact_id)
                 .fetch_optional(&self.pool)
+                .await?)
+            }
+
+            async fn contact_stored_bytes(
+                &self,
+                firm_id: &FirmId,
+                contact_id: &ContactId,
+            ) -> Result<i64, StoreError> {
+                // PostgreSQL sums BIGINT to NUMERIC: cast back, which SQLite takes as well.
+                Ok(sqlx::query_scalar(
+                    "SELECT CAST(COALESCE(SUM(size), 0) AS BIGINT) FROM task_files \
+                     WHERE firm_id = $1 AND contact_id = $2",
+                )
+                .bind(firm_id)
+                .bind(contact_id)
+                .fetch_one(&self.pool)
                 .await?)
             }
 

@@ -6,6 +6,7 @@
 //! handler that takes a form cannot forget the check. [`ProtectedMultipart`] does the same for
 //! uploads, whose forms put the token first.
 
+use axum::extract::multipart::Field;
 use axum::extract::{Form, FromRequest, FromRequestParts, Multipart, Request, State};
 use axum::http::header::SET_COOKIE;
 use axum::http::request::Parts;
@@ -137,14 +138,35 @@ impl FromRequest<AppState> for ProtectedMultipart {
                 Error::UnsupportedMediaType("send the form as multipart/form-data".into())
             })?;
         let token = match multipart.next_field().await {
-            Ok(Some(field)) if field.name() == Some("csrf") => field.text().await.ok(),
+            Ok(Some(field)) if field.name() == Some("csrf") => bounded_text(field).await,
             _ => None,
         };
-        if !token
-            .is_some_and(|t| t.len() <= 200 && csrf::is_valid(state.keys(), &host, &anchor, &t))
-        {
+        if !token.is_some_and(|t| csrf::is_valid(state.keys(), &host, &anchor, &t)) {
             return Err(Error::Csrf);
         }
         Ok(ProtectedMultipart(multipart))
     }
+}
+
+/// The most a `csrf` field may hold; real tokens are well under it.
+const MAX_TOKEN: usize = 256;
+
+/// The field's text, read chunk by chunk; `None` when it grows past [`MAX_TOKEN`] or is not
+/// UTF-8. Past the bound nothing more is kept: the rest of the field is read and dropped chunk
+/// by chunk (within the route's body limit), so the browser gets the refusal instead of a
+/// connection closed under it.
+async fn bounded_text(mut field: Field<'_>) -> Option<String> {
+    let mut bytes = Vec::with_capacity(MAX_TOKEN);
+    let mut over = false;
+    while let Some(chunk) = field.chunk().await.ok()? {
+        if over || bytes.len() + chunk.len() > MAX_TOKEN {
+            over = true;
+            continue;
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    if over {
+        return None;
+    }
+    String::from_utf8(bytes).ok()
 }

@@ -1,6 +1,7 @@
 //! Documents on a shared task: `POST /tasks/{id}/files` (multipart: `csrf` first, then `file`)
 //! and `GET /tasks/{id}/files/{file}` (always a download). Scoped like the task itself: the
-//! host's firm, the signed-in contact, a task shared with them; anything else is 404.
+//! host's firm, the signed-in contact, a task shared with them; anything else is 404. Each
+//! contact has an upload rate (429) and a storage quota (507): `services::upload_limits`.
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -18,6 +19,7 @@ use crate::http::extract::ProtectedMultipart;
 use crate::http::layout::tr;
 use crate::http::views::accepted;
 use crate::services::content::Received;
+use crate::services::upload_limits;
 use crate::state::AppState;
 use portico_shared::units::megabytes;
 
@@ -70,6 +72,17 @@ fn type_refused(state: &AppState, ext: &str) -> Error {
     ))
 }
 
+/// The 507 text, with what is used and allowed, in the page's language.
+fn quota_message(state: &AppState) -> impl Fn(&str, &str) -> String + '_ {
+    move |used, allowed| {
+        tr(
+            state,
+            "upload.quota",
+            &[("used", used), ("allowed", allowed)],
+        )
+    }
+}
+
 /// A too-large upload, said in the page's language.
 fn translated(state: &AppState, max: u64) -> impl Fn(Error) -> Error + '_ {
     move |e| match e {
@@ -94,6 +107,10 @@ async fn upload(
         .client_task(firm, contact, &id)
         .await?
         .ok_or(Error::NotFound)?;
+    // Counted before the file is read, so a client past the rate costs no disk or hashing;
+    // then whether there is room left at all.
+    upload_limits::count_upload(&state, firm, contact).await?;
+    upload_limits::check_quota(&state, firm, contact, 0, quota_message(&state)).await?;
     let max = state.config.upload_max_bytes;
     let blobs = state.blobs();
     let mut received = None;
@@ -135,6 +152,8 @@ async fn upload(
         ));
     }
     let kind = check_type(&state, &received, &name)?;
+    // Again with the size received: a refused file is dropped, and its temporary copy with it.
+    upload_limits::check_quota(&state, firm, contact, received.size, quota_message(&state)).await?;
     let new = NewFile {
         file_name: name,
         content_type: kind.content_type.to_string(),
