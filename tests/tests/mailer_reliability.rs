@@ -243,7 +243,7 @@ async fn a_redis_outage_is_logged_once_and_the_mailer_recovers_by_itself() {
                 .arg(queue.key("mail:jobs"))
                 .arg("*")
                 .arg("job")
-                .arg(second.to_json())
+                .arg(queue.tagged(&second).to_json())
                 .query_async::<String>(&mut conn)
                 .await
                 .is_ok()
