@@ -296,6 +296,13 @@ impl MailQueue {
     }
 }
 
+/// A job's JSON with one edit made to it, as someone who can write to Redis would make it.
+pub fn edited(json: &str, edit: impl FnOnce(&mut Value)) -> String {
+    let mut value: Value = serde_json::from_str(json).expect("job JSON");
+    edit(&mut value);
+    value.to_string()
+}
+
 /// How many times each Message-ID arrived.
 pub fn deliveries(sink: &SmtpSink) -> HashMap<String, usize> {
     let mut counts = HashMap::new();
