@@ -149,6 +149,11 @@ impl Queue {
         &self.consumer
     }
 
+    /// The installation's Redis prefix, which every job's tag covers.
+    pub fn prefix(&self) -> &str {
+        self.keys.prefix()
+    }
+
     fn retry_key(&self) -> String {
         self.keys.other("mail:retry")
     }

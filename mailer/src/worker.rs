@@ -1,7 +1,7 @@
 //! The worker: a loop that takes jobs while a send slot is free (`next_entries`) and runs each
-//! through `attempt` (parse → render → send) and `settle` (ack, retry later, or dead-letter) in
-//! a task of its own, at most `MAILER_CONCURRENCY` at once. The loop alone decides waiting and
-//! stopping; Redis details live in [`crate::queue`].
+//! through `attempt` (parse and verify the tag → render → send) and `settle` (ack, retry
+//! later, or dead-letter) in a task of its own, at most `MAILER_CONCURRENCY` at once. The loop
+//! alone decides waiting and stopping; Redis details live in [`crate::queue`].
 
 use std::collections::HashSet;
 use std::future::Future;
@@ -49,8 +49,12 @@ enum Outcome {
     Dropped { job_id: String },
     /// Already accepted by the server (its acknowledgement was lost).
     Duplicate { job_id: String },
-    /// Cannot ever be sent: the reason, and the metric label.
-    Dead { reason: String, kind: &'static str },
+    /// Cannot ever be sent: the reason, the metric label, and the job's id when it is known.
+    Dead {
+        reason: String,
+        kind: &'static str,
+        job_id: Option<String>,
+    },
     /// Failed for now; `enqueued_at_ms` decides whether it is too old to try again.
     Retry {
         reason: String,
@@ -235,16 +239,12 @@ impl Worker {
         self.in_flight.lock().expect("lock").remove(&entry.id);
     }
 
-    /// parse → (expired? already sent, unless it is a first delivery?) → render → send.
+    /// parse and verify → (expired? already sent, unless it is a first delivery?) → render →
+    /// send.
     async fn attempt(&self, entry: &Entry) -> Outcome {
-        let job = match parse(entry) {
+        let job = match parse(entry, &self.keys, self.queue.prefix()) {
             Ok(job) => job,
-            Err(reason) => {
-                return Outcome::Dead {
-                    reason,
-                    kind: "bad_job",
-                };
-            }
+            Err(outcome) => return outcome,
         };
         if job
             .not_after
@@ -268,6 +268,7 @@ impl Worker {
                 return Outcome::Dead {
                     reason: e.0,
                     kind: "bad_job",
+                    job_id: Some(job.id),
                 };
             }
         };
@@ -277,6 +278,7 @@ impl Worker {
                 return Outcome::Dead {
                     reason: e.0,
                     kind: "bad_job",
+                    job_id: Some(job.id),
                 };
             }
         };
@@ -298,6 +300,7 @@ impl Worker {
             Err(Failure::Permanent(reason)) => Outcome::Dead {
                 reason,
                 kind: "permanent",
+                job_id: Some(job.id),
             },
             Err(Failure::Transient(reason)) => {
                 if !self.smtp_down.swap(true, Ordering::Relaxed) {
@@ -354,8 +357,13 @@ impl Worker {
                 self.metrics.duplicates_skipped.inc();
                 tracing::info!(job = %job_id, "already sent; not sending again");
             }
-            Outcome::Dead { reason, kind } => {
-                self.dead(entry, entry.attempts + 1, &reason, kind).await;
+            Outcome::Dead {
+                reason,
+                kind,
+                job_id,
+            } => {
+                self.dead(entry, entry.attempts + 1, &reason, kind, job_id.as_deref())
+                    .await;
             }
             Outcome::Retry {
                 reason,
@@ -366,12 +374,12 @@ impl Worker {
                     enqueued_at_ms.map(|t| Duration::from_millis((now_ms() - t).max(0) as u64));
                 if attempts >= self.settings.max_attempts {
                     let reason = format!("gave up after {attempts} attempts: {reason}");
-                    self.dead(entry, attempts, &reason, "exhausted").await;
+                    self.dead(entry, attempts, &reason, "exhausted", None).await;
                 } else if age.is_some_and(|age| age > self.settings.max_age) {
                     let reason = format!(
                         "gave up after {attempts} attempts, older than MAILER_MAX_AGE: {reason}"
                     );
-                    self.dead(entry, attempts, &reason, "exhausted").await;
+                    self.dead(entry, attempts, &reason, "exhausted", None).await;
                 } else {
                     let random = u16::from_le_bytes(portico_shared::secret::random_bytes::<2>());
                     let delay = self.settings.backoff(attempts, random);
@@ -386,14 +394,24 @@ impl Worker {
         }
     }
 
-    async fn dead(&self, entry: &Entry, attempts: u32, reason: &str, kind: &'static str) {
+    /// Dead-letters the entry, counts it and logs it: one line per job. `job_id` may come
+    /// from a job that did not verify, so it is logged quoted and escaped, and cut short.
+    async fn dead(
+        &self,
+        entry: &Entry,
+        attempts: u32,
+        reason: &str,
+        kind: &'static str,
+        job_id: Option<&str>,
+    ) {
         self.persist(|| self.queue.dead_letter(entry, attempts, reason, now_ms()))
             .await;
         self.metrics
             .dead
             .get_or_create(&vec![("reason", kind)])
             .inc();
-        tracing::warn!(entry = %entry.id, attempts, reason = %masked(reason), "dead-lettered");
+        let job = job_id.map(|id| id.chars().take(64).collect::<String>());
+        tracing::warn!(entry = %entry.id, job = job.as_ref().map(tracing::field::debug), attempts, reason = %masked(reason), "dead-lettered");
     }
 
     /// Runs a settling write until Redis takes it. Gives up after half the claim idle time:
@@ -475,14 +493,27 @@ impl Worker {
     }
 }
 
-/// The job of an entry, or why there is none.
-fn parse(entry: &Entry) -> Result<MailJob, String> {
+/// The job of an entry, checked against its tag for this installation's `prefix` before
+/// anything else looks at it; or the dead letter it becomes. Every entry comes through here,
+/// however it was read: fresh, our own after a restart, taken over, put back by a retry or by
+/// `requeue-dead` (those keep the job's JSON as it was, so its tag still verifies).
+fn parse(entry: &Entry, keys: &Keyring, prefix: &str) -> Result<MailJob, Outcome> {
+    let bad = |reason: String, job_id: Option<String>| Outcome::Dead {
+        reason,
+        kind: "bad_job",
+        job_id,
+    };
     let json = entry
         .json
         .as_deref()
-        .ok_or_else(|| "the entry has no job field".to_string())?;
-    let job = MailJob::from_json(json).map_err(|e| format!("unreadable job: {e}"))?;
-    check_id(&job.id).map_err(|e| e.0)?;
+        .ok_or_else(|| bad("the entry has no job field".into(), None))?;
+    let job = MailJob::from_json(json).map_err(|e| bad(format!("unreadable job: {e}"), None))?;
+    // Someone who can write to Redis could otherwise have the mailer send, and DKIM-sign,
+    // any mail as any firm.
+    if let Err(e) = job.verify(keys, prefix) {
+        return Err(bad(format!("unauthenticated: {e}"), Some(job.id)));
+    }
+    check_id(&job.id).map_err(|e| bad(e.0, None))?;
     Ok(job)
 }
 

@@ -253,7 +253,8 @@ impl TestApp {
         browser
     }
 
-    /// Every job on the mail stream, oldest first.
+    /// Every job on the mail stream, oldest first; each must carry a tag that verifies for
+    /// this gateway's keys and prefix, as the mailer requires.
     pub async fn mail_jobs(&self) -> Vec<MailJob> {
         let mut redis = self.redis.clone();
         let entries: redis::streams::StreamRangeReply = redis::cmd("XRANGE")
@@ -268,7 +269,12 @@ impl TestApp {
             .iter()
             .map(|entry| {
                 let json: String = entry.get("job").expect("job field");
-                MailJob::from_json(&json).expect("job JSON")
+                let job = MailJob::from_json(&json).expect("job JSON");
+                job.verify(self.keys(), &self.config.redis_prefix)
+                    .unwrap_or_else(|e| {
+                        panic!("the gateway's job {} does not verify: {e}", job.id)
+                    });
+                job
             })
             .collect()
     }

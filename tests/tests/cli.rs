@@ -279,6 +279,8 @@ async fn logs_are_json_lines_without_tokens_codes_or_addresses_and_sigterm_exits
         .unwrap();
     let json: String = entries.ids[0].get("job").unwrap();
     let job = portico_shared::mail::MailJob::from_json(&json).unwrap();
+    job.verify(&config.signing_keys, &config.redis_prefix)
+        .expect("the binary's job carries its tag");
     let secrets: portico_shared::mail::LinkSecrets = job.unseal(&config.signing_keys).unwrap();
     let token = secrets.link.split_once("token=").unwrap().1.to_string();
     let response = browser.get(&secrets.link).await;

@@ -6,10 +6,12 @@ mod mailer_support;
 use std::time::Duration;
 
 use mail_parser::MessageParser;
-use mailer_support::{MailQueue, deliveries, message_id, message_of};
+use mailer_support::{MailQueue, deliveries, edited, message_id, message_of};
 use portico_e2e::TestApp;
 use portico_e2e::smtp_sink::{Mode, SmtpSink};
-use portico_shared::mail::Template;
+use portico_shared::keys::Keyring;
+use portico_shared::mail::{MailJob, Template};
+use portico_shared::redis_conn::RedisKeys;
 use serde_json::json;
 
 const WAIT: Duration = Duration::from_secs(15);
@@ -268,7 +270,11 @@ async fn a_550_is_dead_lettered_at_once_with_the_reason_and_requeue_dead_deliver
     assert!(dead[0].1.contains("550"), "{dead:?}");
     assert!(dead[0].1.contains("no such mailbox here"), "{dead:?}");
     assert_eq!(dead[0].2, "1", "no retries for a permanent failure");
-    assert_eq!(dead[0].0, job.to_json(), "the job is kept as it was");
+    assert_eq!(
+        dead[0].0,
+        queue.tagged(&job).to_json(),
+        "the job is kept as it was"
+    );
     assert_eq!(sink.count(), 0);
     let status = queue.status();
     assert_eq!(
@@ -406,6 +412,212 @@ async fn bad_jobs_are_dead_lettered_with_the_reason_and_the_worker_keeps_going()
     queue.enqueue(&good2).await;
     sink.wait_for(2, WAIT).await;
     assert_eq!(sink.count(), 2);
+    queue.finish().await;
+}
+
+/// Someone who can write to Redis but has no signing key: a job with no tag, tagged jobs
+/// edited afterwards, a job tagged for another prefix or by a key this installation does not
+/// have, and one such job left pending by a mailer that "died" (taken over by ours). None is
+/// sent; each is dead-lettered as unauthenticated and logged once; a genuine job beside them
+/// goes out.
+#[tokio::test]
+async fn jobs_that_do_not_verify_are_dead_lettered_as_unauthenticated_and_never_sent() {
+    let queue = MailQueue::new().await;
+    let sink = SmtpSink::start().await;
+    let mut redis = queue.redis.clone();
+    let stream = queue.key("mail:jobs");
+    let tagged = |title: &str| {
+        let job = queue.task_job(title);
+        (job.id.clone(), queue.tagged(&job).to_json().to_string())
+    };
+
+    // Left pending at a consumer that is gone: the mailer takes it over after MAILER_CLAIM_IDLE.
+    let (claimed_id, json) = tagged("Taken over");
+    let claimed = edited(&json, |v| v["to"]["email"] = "eve@attacker.test".into());
+    let _: () = redis::cmd("XGROUP")
+        .arg("CREATE")
+        .arg(&stream)
+        .arg("mailers")
+        .arg("0")
+        .arg("MKSTREAM")
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    queue.enqueue_raw(&claimed).await;
+    let _: redis::Value = redis::cmd("XREADGROUP")
+        .arg("GROUP")
+        .arg("mailers")
+        .arg("ghost")
+        .arg("COUNT")
+        .arg(1)
+        .arg("STREAMS")
+        .arg(&stream)
+        .arg(">")
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+
+    let mut untagged_job = queue.task_job("No tag");
+    untagged_job.to.email = "eve@attacker.test".into();
+    let untagged = serde_json::to_string(&untagged_job).unwrap();
+    assert!(!untagged.contains("\"tag\""));
+    let (recipient_id, json) = tagged("Recipient edited");
+    let recipient = edited(&json, |v| v["to"]["email"] = "eve@attacker.test".into());
+    let (firm_id, json) = tagged("Firm edited");
+    let firm = edited(&json, |v| v["firm"]["name"] = "Your Bank".into());
+    let (data_id, json) = tagged("Data edited");
+    let data = edited(&json, |v| {
+        v["data"]["task_url"] = "https://attacker.test/phish".into()
+    });
+    let other_job = queue.task_job("Another prefix");
+    let other_prefix = other_job
+        .clone()
+        .authenticate(&queue.keys, &RedisKeys::new("elsewhere:"))
+        .to_json()
+        .to_string();
+    let stranger_job = queue.task_job("Another key");
+    let stranger = stranger_job
+        .clone()
+        .authenticate(&Keyring::generate("k9"), &RedisKeys::new(&queue.prefix))
+        .to_json()
+        .to_string();
+    for json in [
+        &untagged,
+        &recipient,
+        &firm,
+        &data,
+        &other_prefix,
+        &stranger,
+    ] {
+        queue.enqueue_raw(json).await;
+    }
+    let good = queue.task_job("Genuine");
+    queue.enqueue(&good).await;
+
+    let mut mailer = queue.spawn(Some(&sink), &[]);
+    queue
+        .wait_until(WAIT, "the genuine job to be delivered", || async {
+            deliveries(&sink).contains_key(&message_id(&good))
+        })
+        .await;
+    queue
+        .wait_until(WAIT, "seven dead letters", || async {
+            queue.dead().await.len() == 7
+        })
+        .await;
+    let dead = queue.dead().await;
+    let reason_of = |json: &str| {
+        let entry = dead.iter().find(|d| d.0 == json);
+        entry
+            .unwrap_or_else(|| panic!("{json} kept as it was in {dead:?}"))
+            .1
+            .clone()
+    };
+    assert_eq!(reason_of(&untagged), "unauthenticated: the job has no tag");
+    assert_eq!(
+        reason_of(&stranger),
+        "unauthenticated: tagged with key k9, which is not in the ring"
+    );
+    for json in [&claimed, &recipient, &firm, &data, &other_prefix] {
+        assert_eq!(
+            reason_of(json),
+            "unauthenticated: the tag does not match the job (altered, or tagged for another prefix)"
+        );
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(sink.count(), 1, "nothing but the genuine job was sent");
+    assert!(
+        sink.messages()
+            .iter()
+            .all(|m| !m.rcpt_to.contains("attacker"))
+    );
+    let status = queue.status();
+    assert_eq!(
+        (status["queued"], status["pending"], status["dead"]),
+        (0, 0, 7)
+    );
+    assert!(mailer.is_running(), "the worker keeps going");
+
+    let log = mailer.log();
+    for id in [
+        &claimed_id,
+        &untagged_job.id,
+        &recipient_id,
+        &firm_id,
+        &data_id,
+        &other_job.id,
+        &stranger_job.id,
+    ] {
+        let lines: Vec<&str> = log.lines().filter(|l| l.contains(id.as_str())).collect();
+        assert_eq!(lines.len(), 1, "one line for {id}: {log}");
+        assert!(lines[0].contains("unauthenticated"), "{}", lines[0]);
+    }
+    assert!(
+        !log.contains("attacker.test"),
+        "no address or URL of a job in the log"
+    );
+    queue.finish().await;
+}
+
+/// A genuine job refused by the server (550) and put back by `requeue-dead` still verifies
+/// and goes out; a forged entry someone wrote into the dead-letter stream is put back too, and
+/// dead-lettered again without being sent.
+#[tokio::test]
+async fn a_requeued_dead_letter_still_verifies_and_a_forged_one_is_dead_again() {
+    let queue = MailQueue::new().await;
+    let sink = SmtpSink::start().await;
+    sink.set_mode(Mode::Reject);
+    let _mailer = queue.spawn(Some(&sink), &[]);
+    let (job, secrets) = queue.link_job(Template::LoginLink);
+    queue.enqueue(&job).await;
+    queue
+        .wait_until(WAIT, "the 550 to be dead-lettered", || async {
+            queue.dead().await.len() == 1
+        })
+        .await;
+    let json = queue.dead().await[0].0.clone();
+    let kept = MailJob::from_json(&json).unwrap();
+    assert_eq!(kept.verify(&queue.keys, &queue.prefix), Ok(()));
+
+    let forged = edited(&json, |v| v["to"]["email"] = "eve@attacker.test".into());
+    let _: String = redis::cmd("XADD")
+        .arg(queue.key("mail:dead"))
+        .arg("*")
+        .arg("job")
+        .arg(&forged)
+        .arg("error")
+        .arg("550 5.1.1 no such mailbox here")
+        .arg("attempts")
+        .arg("1")
+        .arg("failed_at_ms")
+        .arg("0")
+        .query_async(&mut queue.redis.clone())
+        .await
+        .unwrap();
+    sink.set_mode(Mode::Accept);
+    let output = queue.run(&["requeue-dead"]);
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout).trim(),
+        "requeued 2 dead-lettered job(s)"
+    );
+    queue
+        .wait_until(WAIT, "the genuine job to be delivered", || async {
+            deliveries(&sink).contains_key(&message_id(&job))
+        })
+        .await;
+    assert!(
+        message_of(&sink.messages(), &job)
+            .raw
+            .contains(&secrets.code)
+    );
+    queue
+        .wait_until(WAIT, "the forged entry to be dead again", || async {
+            let dead = queue.dead().await;
+            dead.len() == 1 && dead[0].0 == forged && dead[0].1.starts_with("unauthenticated")
+        })
+        .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(sink.count(), 1, "the forged entry was not sent");
     queue.finish().await;
 }
 

@@ -5,9 +5,10 @@ mod mailer_support;
 
 use std::time::Duration;
 
-use mailer_support::{MailQueue, deliveries, message_id};
+use mailer_support::{MailQueue, deliveries, edited, message_id};
 use portico_e2e::private_redis::PrivateRedis;
 use portico_e2e::smtp_sink::{Mode, SmtpSink};
+use portico_shared::mail::MailJob;
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -129,6 +130,84 @@ async fn a_4xx_is_retried_with_backoff_and_dead_lettered_with_the_last_error_whe
     queue.finish().await;
 }
 
+/// A deferred job waits in the retry set with its JSON as it was, so it still verifies when
+/// it is put back and goes out once the server accepts; a forged job someone slips into the
+/// retry set is put back too, and dead-lettered without being sent.
+#[tokio::test]
+async fn a_retried_job_still_verifies_and_a_forged_retry_is_refused() {
+    let queue = MailQueue::new().await;
+    let sink = SmtpSink::start().await;
+    sink.set_mode(Mode::TempFail);
+    let mailer = queue.spawn(Some(&sink), &[("MAILER_MAX_ATTEMPTS", "50")]);
+    let job = queue.task_job("Deferred, then accepted");
+    queue.enqueue(&job).await;
+    let retry = queue.key("mail:retry");
+    let mut redis = queue.redis.clone();
+    let waiting = {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let members: Vec<String> = redis::cmd("ZRANGE")
+                .arg(&retry)
+                .arg(0)
+                .arg(-1)
+                .query_async(&mut redis)
+                .await
+                .unwrap();
+            if let Some(member) = members.into_iter().next() {
+                break member;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "no retry scheduled");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    let waiting: serde_json::Value = serde_json::from_str(&waiting).unwrap();
+    let json = waiting["job"].as_str().unwrap().to_string();
+    assert_eq!(json, queue.tagged(&job).to_json(), "kept as it was");
+    let kept = MailJob::from_json(&json).unwrap();
+    assert_eq!(kept.verify(&queue.keys, &queue.prefix), Ok(()));
+
+    let forged = edited(&json, |v| v["to"]["email"] = "eve@attacker.test".into());
+    let member = serde_json::json!({"job": forged, "attempts": "1", "last_error": "451"});
+    let _: () = redis::cmd("ZADD")
+        .arg(&retry)
+        .arg(0)
+        .arg(member.to_string())
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    sink.set_mode(Mode::Accept);
+    queue
+        .wait_until(WAIT, "the genuine job to be delivered", || async {
+            deliveries(&sink).contains_key(&message_id(&job))
+        })
+        .await;
+    queue
+        .wait_until(WAIT, "the forged retry to be dead-lettered", || async {
+            let dead = queue.dead().await;
+            dead.len() == 1 && dead[0].0 == forged && dead[0].1.starts_with("unauthenticated")
+        })
+        .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(sink.count(), 1, "the forged retry was not sent");
+    assert!(
+        sink.messages()
+            .iter()
+            .all(|m| !m.rcpt_to.contains("attacker"))
+    );
+    let log = mailer.log();
+    let sent: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains(" sent") && l.contains(&job.id))
+        .collect();
+    assert_eq!(sent.len(), 1, "{log}");
+    assert!(
+        !sent[0].contains("attempt=1 "),
+        "sent after a retry: {}",
+        sent[0]
+    );
+    queue.finish().await;
+}
+
 #[tokio::test]
 async fn a_mailer_killed_mid_batch_loses_nothing_and_resends_at_most_its_in_flight_jobs() {
     const JOBS: usize = 400;
@@ -243,7 +322,7 @@ async fn a_redis_outage_is_logged_once_and_the_mailer_recovers_by_itself() {
                 .arg(queue.key("mail:jobs"))
                 .arg("*")
                 .arg("job")
-                .arg(second.to_json())
+                .arg(queue.tagged(&second).to_json())
                 .query_async::<String>(&mut conn)
                 .await
                 .is_ok()

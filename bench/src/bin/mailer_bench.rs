@@ -32,6 +32,7 @@ use portico_bench::harness::{self, Scratch};
 use portico_bench::system::{self, ChildGuard};
 use portico_shared::keys::Keyring;
 use portico_shared::mail::{FirmBrand, LinkSecrets, MailJob, Recipient, Template};
+use portico_shared::redis_conn::RedisKeys;
 use portico_shared::secret::{hex, random_bytes};
 use redis::aio::ConnectionManager;
 
@@ -266,7 +267,9 @@ impl Bench<'_> {
         })
     }
 
-    fn jobs(&self, count: usize) -> Vec<String> {
+    /// `count` login jobs as the gateway makes them, tagged for `prefix`.
+    fn jobs(&self, prefix: &str, count: usize) -> Vec<String> {
+        let redis_keys = RedisKeys::new(prefix);
         (0..count)
             .map(|i| {
                 let mut job = MailJob::new(
@@ -299,7 +302,9 @@ impl Bench<'_> {
                         code: "ABCD-EFGH".into(),
                     },
                 );
-                job.to_json()
+                job.authenticate(&self.keys, &redis_keys)
+                    .to_json()
+                    .to_string()
             })
             .collect()
     }
@@ -373,7 +378,7 @@ impl Bench<'_> {
     async fn message_size(&self) -> Result<usize> {
         let mut run = self.spawn(None, 1)?;
         self.started(&mut run).await?;
-        let jobs = self.jobs(1);
+        let jobs = self.jobs(&run.prefix, 1);
         let job = MailJob::from_json(&jobs[0])?;
         self.enqueue(&run.prefix, &jobs).await?;
         let file = self
@@ -401,9 +406,9 @@ impl Bench<'_> {
         concurrency: usize,
         count: usize,
     ) -> Result<(f64, u64, Cpu)> {
-        let jobs = self.jobs(count);
         let mut run = self.spawn(Some(smtp_url), concurrency)?;
         self.started(&mut run).await?;
+        let jobs = self.jobs(&run.prefix, count);
         let mailer_pid = run.child.id().to_string();
         let before = Cpu::snap(sink_pid, Some(&mailer_pid), &mut self.redis.clone()).await;
         let started = Instant::now();
@@ -446,7 +451,8 @@ impl Bench<'_> {
             let due = ((started.elapsed().as_secs_f64() * rate) as usize).min(total);
             if due > sent {
                 // Made when enqueued: a job's clock starts at its `enqueued_at_ms`.
-                self.enqueue(&run.prefix, &self.jobs(due - sent)).await?;
+                self.enqueue(&run.prefix, &self.jobs(&run.prefix, due - sent))
+                    .await?;
                 sent = due;
             }
         }

@@ -385,7 +385,13 @@ async fn run_issue(state: &AppState, rate: Option<Rate>, issue: Issue<'_>) -> Re
     })
 }
 
-fn mail_job(state: &AppState, issue: &Issue<'_>, minted: &MintedLink) -> MailJob {
+/// The sign-in or invitation job of a link, sealed and tagged (the decoy's too, so it costs
+/// the same).
+fn mail_job(
+    state: &AppState,
+    issue: &Issue<'_>,
+    minted: &MintedLink,
+) -> portico_shared::mail::TaggedJob {
     let portal_url = state.config.portal_url(&issue.firm.slug);
     let mut job = MailJob::new(
         issue.template,
@@ -416,7 +422,7 @@ fn mail_job(state: &AppState, issue: &Issue<'_>, minted: &MintedLink) -> MailJob
             code: minted.code.display(),
         },
     );
-    job
+    job.authenticate(state.keys(), &state.redis_keys)
 }
 
 /// What a live link says about itself, read without consuming it.

@@ -4,7 +4,7 @@
 
 use portico_shared::email::Email;
 use portico_shared::ids::{ContactId, SigningRequestId};
-use portico_shared::mail::{FirmBrand, MailJob, Recipient, Template};
+use portico_shared::mail::{FirmBrand, MailJob, Recipient, TaggedJob, Template};
 use portico_shared::store::{Contact, Conversation, Firm, Notification, TaskDetail};
 use serde_json::json;
 
@@ -51,20 +51,18 @@ fn job(state: &AppState, firm: &Firm, template: Template, contact: &Contact) -> 
     job
 }
 
-/// Adds template data to a job made by [`job`].
-fn with_data(mut job: MailJob, data: serde_json::Value) -> MailJob {
+/// Adds template data to a job made by [`job`], and tags the finished job (the mailer sends
+/// no job without its tag).
+fn finished(state: &AppState, mut job: MailJob, data: serde_json::Value) -> TaggedJob {
     if let (Some(into), serde_json::Value::Object(from)) = (job.data.as_object_mut(), data) {
         into.extend(from);
     }
-    job
+    job.authenticate(state.keys(), &state.redis_keys)
 }
 
-async fn enqueue(state: &AppState, job: &MailJob) -> Result<()> {
+async fn enqueue(state: &AppState, job: &TaggedJob) -> Result<()> {
     let mut redis = state.redis();
-    let _: String = job
-        .enqueue_cmd(&state.redis_keys)
-        .query_async(&mut redis)
-        .await?;
+    let _: String = job.enqueue_cmd().query_async(&mut redis).await?;
     Ok(())
 }
 
@@ -83,7 +81,8 @@ pub async fn task_shared(
             continue;
         };
         let portal_url = state.config.portal_url(&firm.slug);
-        let job = with_data(
+        let job = finished(
+            state,
             job(state, firm, Template::TaskShared, &contact),
             json!({
                 "task_title": detail.task.title,
@@ -92,8 +91,7 @@ pub async fn task_shared(
                 "checklist_items": detail.checklist.len(),
             }),
         );
-        pipe.add_command(job.enqueue_cmd(&state.redis_keys))
-            .ignore();
+        pipe.add_command(job.enqueue_cmd()).ignore();
         queued += 1;
     }
     if queued > 0 {
@@ -118,7 +116,8 @@ pub async fn signature_requested(
         return Ok(false);
     };
     let portal_url = state.config.portal_url(&firm.slug);
-    let job = with_data(
+    let job = finished(
+        state,
         job(state, firm, Template::SignatureRequested, &contact),
         json!({
             "document_title": document_title,
@@ -148,7 +147,8 @@ pub async fn request_reply(
     };
     let portal_url = state.config.portal_url(&firm.slug);
     let excerpt: String = reply.chars().take(EXCERPT_CHARS).collect();
-    let job = with_data(
+    let job = finished(
+        state,
         job(state, firm, Template::RequestReply, &contact),
         json!({
             "request_subject": conversation.subject,

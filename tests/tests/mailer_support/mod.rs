@@ -1,5 +1,5 @@
 //! What the mailer tests share: a [`MailQueue`] (its own Redis key prefix, signing keys and data
-//! folder, so tests run in parallel) that enqueues jobs the way the gateway does, reads the
+//! folder, so tests run in parallel) that enqueues jobs the way the gateway does (tagged), reads the
 //! queue's state, and starts the real `mailer` binary against a real SMTP sink.
 
 // Each test file uses a part of this module.
@@ -13,7 +13,8 @@ use portico_e2e::binaries::mailer;
 use portico_e2e::smtp_sink::{Received, SmtpSink};
 use portico_e2e::{redis_url, unique};
 use portico_shared::keys::Keyring;
-use portico_shared::mail::{FirmBrand, LinkSecrets, MailJob, Recipient, Template};
+use portico_shared::mail::{FirmBrand, LinkSecrets, MailJob, Recipient, TaggedJob, Template};
+use portico_shared::redis_conn::RedisKeys;
 use redis::aio::ConnectionManager;
 use serde_json::{Value, json};
 
@@ -197,21 +198,28 @@ impl MailQueue {
         )
     }
 
-    pub async fn enqueue(&self, job: &MailJob) {
-        self.enqueue_raw(&job.to_json()).await;
+    /// `job` tagged for this queue's prefix with its keys, as the gateway finishes a job.
+    /// (Tagging is deterministic: the same job gives the same JSON each time.)
+    pub fn tagged(&self, job: &MailJob) -> TaggedJob {
+        job.clone()
+            .authenticate(&self.keys, &RedisKeys::new(&self.prefix))
     }
 
-    /// Many jobs in one round trip.
+    /// Tags `job` and puts it on the stream.
+    pub async fn enqueue(&self, job: &MailJob) {
+        self.enqueue_raw(self.tagged(job).to_json()).await;
+    }
+
+    /// Many jobs in one round trip, each tagged.
     pub async fn enqueue_all(&self, jobs: &[MailJob]) {
         let mut pipe = redis::pipe();
         for job in jobs {
-            pipe.xadd(self.key("mail:jobs"), "*", &[("job", job.to_json())])
-                .ignore();
+            pipe.add_command(self.tagged(job).enqueue_cmd()).ignore();
         }
         let () = pipe.query_async(&mut self.redis.clone()).await.unwrap();
     }
 
-    /// Whatever text as a job's JSON.
+    /// Whatever text as a job's JSON, tagged or not.
     pub async fn enqueue_raw(&self, json: &str) {
         let _: String = redis::cmd("XADD")
             .arg(self.key("mail:jobs"))
@@ -286,6 +294,13 @@ impl MailQueue {
         }
         let _ = std::fs::remove_dir_all(&self.data_dir);
     }
+}
+
+/// A job's JSON with one edit made to it, as someone who can write to Redis would make it.
+pub fn edited(json: &str, edit: impl FnOnce(&mut Value)) -> String {
+    let mut value: Value = serde_json::from_str(json).expect("job JSON");
+    edit(&mut value);
+    value.to_string()
 }
 
 /// How many times each Message-ID arrived.
