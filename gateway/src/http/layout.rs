@@ -171,3 +171,19 @@ pub async fn portal_errors(
 pub async fn not_found(_session: Result<MaybeSession, Error>) -> Error {
     Error::NotFound
 }
+
+/// A response to a request with a token in its URL: no referrer, no caching (the outer
+/// layer's defaults, held here whatever becomes of them).
+pub fn token_page(response: impl IntoResponse) -> Response {
+    let mut response = response.into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        axum::http::header::REFERRER_POLICY,
+        axum::http::HeaderValue::from_static("no-referrer"),
+    );
+    headers.insert(
+        axum::http::header::CACHE_CONTROL,
+        axum::http::HeaderValue::from_static("no-store"),
+    );
+    response
+}

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{Query, State};
-use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum_extra::extract::cookie::CookieJar;
@@ -27,7 +27,7 @@ use crate::error::{Error, Result};
 use crate::http::extract::client::ClientNetworkKey;
 use crate::http::extract::{CsrfProtected, CsrfToken, ProtectedForm};
 use crate::http::extract::{MaybeSession, PortalFirm};
-use crate::http::layout::{page, tr};
+use crate::http::layout::{page, token_page, tr};
 use crate::services::client_ip::ClientAddress;
 use crate::services::cookies;
 use crate::services::links::{self, Consumed, Issued, Proof};
@@ -364,18 +364,6 @@ fn unusable_link(
         context! { why => why },
     )?;
     Ok((StatusCode::GONE, token_page(html)).into_response())
-}
-
-/// Pages reached with a token in the URL: no referrer, no caching.
-fn token_page(html: axum::response::Html<String>) -> Response {
-    let mut response = html.into_response();
-    let headers = response.headers_mut();
-    headers.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
 }
 
 #[derive(Deserialize)]

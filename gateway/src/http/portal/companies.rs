@@ -5,7 +5,7 @@
 
 use axum::Router;
 use axum::extract::{Query, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum_extra::extract::cookie::CookieJar;
@@ -17,7 +17,7 @@ use serde::Deserialize;
 use crate::error::{Error, Result};
 use crate::http::extract::{ClientSession, MaybeSession, PortalFirm};
 use crate::http::extract::{CsrfProtected, CsrfToken, ProtectedForm};
-use crate::http::layout::{FirmView, page};
+use crate::http::layout::{FirmView, page, token_page};
 use crate::services::handover::{self, Confirmed};
 use crate::services::{cookies, sessions};
 use crate::state::AppState;
@@ -202,17 +202,4 @@ fn refused(state: &AppState, firm: &Firm, csrf: &str, jar: CookieJar) -> Result<
         state.config.cookie_secure,
     ));
     Ok(token_page((StatusCode::GONE, jar, html)))
-}
-
-/// Every step has the token in its URL: no referrer, no caching (the outer layer's defaults,
-/// held here whatever becomes of them).
-fn token_page(response: impl IntoResponse) -> Response {
-    let mut response = response.into_response();
-    let headers = response.headers_mut();
-    headers.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
 }
