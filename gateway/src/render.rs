@@ -1,5 +1,5 @@
-//! Server-rendered pages: minijinja templates from `templates/portal/`, embedded at build time,
-//! HTML-escaped by default, with the translation helpers of `portico_shared::i18n`:
+//! Server-rendered pages: minijinja templates from `templates/` (`portal/…`, `console/…`),
+//! embedded at build time, HTML-escaped by default, with the translation helpers of `portico_shared::i18n`:
 //! `t("key", name=value)`, the filters `date` (`2026-12-31` in the page's language) and
 //! `datetime` (Unix seconds), and `money(currency)` (integer minor units, e.g.
 //! `123456 | money("EUR")`).

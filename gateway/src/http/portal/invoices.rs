@@ -53,7 +53,7 @@ async fn list(
         .collect();
     page(
         &state,
-        "invoices.html",
+        "portal/invoices.html",
         &session.firm,
         &csrf,
         Some(&session),

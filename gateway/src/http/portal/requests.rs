@@ -108,7 +108,7 @@ async fn thread(
     };
     page(
         state,
-        "request.html",
+        "portal/request.html",
         &session.firm,
         csrf,
         Some(session),

@@ -91,7 +91,7 @@ fn render(
     };
     page(
         state,
-        "settings.html",
+        "portal/settings.html",
         &session.firm,
         csrf,
         Some(session),

@@ -115,7 +115,7 @@ async fn render(
     let invalid = problems.name.is_some() || problems.consent.is_some();
     let html = page(
         state,
-        "sign.html",
+        "portal/sign.html",
         &session.firm,
         csrf,
         Some(session),

@@ -63,7 +63,7 @@ async fn show(
     };
     page(
         &state,
-        "task.html",
+        "portal/task.html",
         &session.firm,
         &csrf,
         Some(&session),

@@ -102,7 +102,7 @@ pub async fn render_home(
     };
     page(
         state,
-        "home.html",
+        "portal/home.html",
         &session.firm,
         csrf,
         Some(session),
