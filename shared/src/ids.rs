@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize, Serializer};
 
 use crate::secret::random_string;
 
-/// A fresh id of this kind (for kinds without their own type: mail jobs, staff, API keys).
+/// A fresh id of this kind (for kinds without their own type: mail jobs).
 pub fn new_id(kind: &str) -> String {
     format!("{kind}_{}", random_string::<16>())
 }
@@ -119,6 +119,14 @@ ids! {
     SigningRequestId => "sr",
     /// An invoice staff publish for a contact.
     InvoiceId => "iv",
+    /// A member of a firm's staff (the prefix of the `staff` rows they migrated from).
+    MemberId => "st",
+    /// An invitation to join a firm's staff.
+    TeamInvitationId => "ti",
+    /// A firm's own role (built-in roles have fixed ids: see `policy::BuiltinRole`).
+    CustomRoleId => "rl",
+    /// A staff API key.
+    ApiKeyId => "ak",
 }
 
 #[cfg(test)]

@@ -1,4 +1,5 @@
-//! Firms, their owner, and their API keys.
+//! Firms, with their Owner when made, and the CLI's API keys (the rest of the team is in
+//! `team`).
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -6,7 +7,7 @@ use sqlx::{Postgres, Sqlite};
 
 use super::{SqlStore, StoreError, on_unique};
 use crate::email::Email;
-use crate::ids::{FirmId, new_id};
+use crate::ids::{ApiKeyId, FirmId, MemberId};
 use crate::now_unix;
 use crate::token::ApiKeyHash;
 
@@ -78,9 +79,8 @@ pub trait FirmStore {
     async fn create_firm(&self, firm: &NewFirm) -> Result<Firm, StoreError>;
     async fn firm_by_slug(&self, slug: &str) -> Result<Option<Firm>, StoreError>;
     async fn firm_by_id(&self, id: &FirmId) -> Result<Option<Firm>, StoreError>;
+    /// A key for the CLI: named `cli`, with the Owner role, acting for the firm's Owner.
     async fn add_api_key(&self, firm_id: &FirmId, key: &ApiKeyHash) -> Result<(), StoreError>;
-    /// The firm of a live (not revoked) API key.
-    async fn firm_by_api_key(&self, hash: &str) -> Result<Option<Firm>, StoreError>;
     /// The firms where this (normalized) email is a contact with portal access, by name.
     async fn firms_of_email(&self, email_norm: &str) -> Result<Vec<Firm>, StoreError>;
     async fn update_portal(
@@ -120,10 +120,10 @@ macro_rules! firm_store {
                 .await
                 .map_err(on_unique("slug"))?;
                 sqlx::query(
-                    "INSERT INTO staff (id, firm_id, email, email_norm, role, created_at) \
-                     VALUES ($1, $2, $3, $4, 'owner', $5)",
+                    "INSERT INTO members (id, firm_id, email, email_norm, role_id, created_at, \
+                     updated_at) VALUES ($1, $2, $3, $4, 'owner', $5, $5)",
                 )
-                .bind(new_id("st"))
+                .bind(MemberId::new())
                 .bind(&created.id)
                 .bind(firm.owner_email.as_str())
                 .bind(firm.owner_email.normalized())
@@ -162,10 +162,11 @@ macro_rules! firm_store {
                 key: &ApiKeyHash,
             ) -> Result<(), StoreError> {
                 sqlx::query(
-                    "INSERT INTO api_keys (id, firm_id, prefix, key_hash, created_at) \
-                     VALUES ($1, $2, $3, $4, $5)",
+                    "INSERT INTO api_keys (id, firm_id, name, prefix, key_hash, role_id, member_id, \
+                     created_at) SELECT $1, $2, 'cli', $3, $4, 'owner', m.id, $5 \
+                     FROM members m WHERE m.firm_id = $2 AND m.role_id = 'owner'",
                 )
-                .bind(new_id("ak"))
+                .bind(ApiKeyId::new())
                 .bind(firm_id)
                 .bind(&key.prefix)
                 .bind(&key.hash)
@@ -174,18 +175,6 @@ macro_rules! firm_store {
                 .await
                 .map_err(on_unique("api key"))?;
                 Ok(())
-            }
-
-            async fn firm_by_api_key(&self, hash: &str) -> Result<Option<Firm>, StoreError> {
-                Ok(sqlx::query_as(
-                    "SELECT f.id, f.slug, f.name, f.brand_color, f.created_at, f.display_name, \
-                     f.menu_links, f.billing_enabled, f.esign_enabled, f.logo_sha256 \
-                     FROM api_keys k JOIN firms f ON f.id = k.firm_id \
-                     WHERE k.key_hash = $1 AND k.revoked_at IS NULL",
-                )
-                .bind(hash)
-                .fetch_optional(&self.pool)
-                .await?)
             }
 
             async fn update_portal(

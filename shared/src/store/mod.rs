@@ -1,5 +1,5 @@
 //! Storage. Handlers depend on the [`Store`] trait, made of one trait per aggregate
-//! ([`FirmStore`], [`ContactStore`], [`TaskStore`], [`FileStore`], [`SigningStore`], …); each aggregate's module holds its model, its trait and its
+//! ([`FirmStore`], [`ContactStore`], [`TaskStore`], [`TeamStore`], …); each aggregate's module holds its model, its trait and its
 //! SQL, written once with `$n` placeholders (which SQLite and PostgreSQL both accept) and
 //! compiled for each backend by a small macro. The backend is chosen once, by [`open`], from the
 //! URL; nothing else in the system knows which database it talks to.
@@ -61,6 +61,7 @@ mod firms;
 mod invoices;
 mod signing;
 mod tasks;
+mod team;
 mod text;
 
 pub use contacts::{
@@ -76,6 +77,10 @@ pub use signing::{
 };
 pub use tasks::{
     ChecklistItem, NewTask, Shared, Task, TaskDetail, TaskPatch, TaskQuery, TaskStore, TaskSummary,
+};
+pub use team::{
+    ApiKeyAuth, ApiKeyRecord, InvitationPatch, Member, MemberWithRole, RoleDeletion, RolePatch,
+    TeamInvitation, TeamStore,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -132,6 +137,7 @@ pub trait Store:
     + FileStore
     + SigningStore
     + InvoiceStore
+    + TeamStore
     + Send
     + Sync
     + 'static

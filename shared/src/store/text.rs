@@ -9,8 +9,8 @@ use sqlx::sqlite::{SqliteArgumentValue, SqliteTypeInfo, SqliteValueRef};
 use sqlx::{Decode, Encode, Postgres, Sqlite, Type, encode::IsNull};
 
 use crate::ids::{
-    ChecklistItemId, ContactId, ConversationId, FirmId, InvoiceId, MessageId, SigningRequestId,
-    TaskFileId, TaskId,
+    ApiKeyId, ChecklistItemId, ContactId, ConversationId, CustomRoleId, FirmId, InvoiceId,
+    MemberId, MessageId, SigningRequestId, TaskFileId, TaskId, TeamInvitationId,
 };
 use crate::status::{ConversationStatus, InvoiceStatus, SigningStatus, TaskStatus};
 
@@ -84,6 +84,10 @@ stored_as_text!(
     ConversationId,
     MessageId,
     SigningRequestId,
+    MemberId,
+    TeamInvitationId,
+    CustomRoleId,
+    ApiKeyId,
     InvoiceId,
     TaskStatus,
     ConversationStatus,
