@@ -102,6 +102,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(http::ops::router())
         .merge(http::api::router(&state))
+        .merge(http::console::router(&state))
         .merge(http::portal::router(&state))
         .layer(DefaultBodyLimit::max(1024 * 1024))
         .layer(middleware::from_fn_with_state(

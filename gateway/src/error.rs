@@ -25,6 +25,12 @@ pub enum Error {
     /// A portal page needs a session: the client is sent to the sign-in page.
     #[error("please sign in")]
     SignInRequired,
+    /// A console page needs a staff session: the member is sent to the staff sign-in page.
+    #[error("please sign in")]
+    StaffSignInRequired,
+    /// The actor's role does not allow this (`policy::decide` said so, and why).
+    #[error("{0}")]
+    Forbidden(&'static str),
     #[error("{0}")]
     Unauthorized(&'static str),
     #[error("{0}")]
@@ -116,7 +122,8 @@ impl Error {
     fn status(&self) -> StatusCode {
         match self {
             Error::NotFound | Error::NoRoute => StatusCode::NOT_FOUND,
-            Error::SignInRequired => StatusCode::SEE_OTHER,
+            Error::SignInRequired | Error::StaffSignInRequired => StatusCode::SEE_OTHER,
+            Error::Forbidden(_) => StatusCode::FORBIDDEN,
             Error::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Error::BadRequest(_) => StatusCode::BAD_REQUEST,
             Error::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
@@ -135,7 +142,8 @@ impl Error {
         match self {
             // Same code as a missing record: clients need not tell them apart.
             Error::NotFound | Error::NoRoute => "not_found",
-            Error::SignInRequired => "sign_in_required",
+            Error::SignInRequired | Error::StaffSignInRequired => "sign_in_required",
+            Error::Forbidden(_) => "forbidden",
             Error::Unauthorized(_) => "unauthorized",
             Error::BadRequest(_) => "bad_request",
             Error::Unprocessable { .. } => "invalid_field",
@@ -179,10 +187,15 @@ impl IntoResponse for Error {
             _ => {}
         }
         let mut response = (status, info.message.clone()).into_response();
-        if matches!(self, Error::SignInRequired) {
+        let sign_in = match self {
+            Error::SignInRequired => Some("/login"),
+            Error::StaffSignInRequired => Some("/staff/login"),
+            _ => None,
+        };
+        if let Some(location) = sign_in {
             response
                 .headers_mut()
-                .insert(header::LOCATION, HeaderValue::from_static("/login"));
+                .insert(header::LOCATION, HeaderValue::from_static(location));
         }
         if let Some(secs) = info.retry_after {
             response.headers_mut().insert(

@@ -26,8 +26,11 @@ pub enum Purpose {
     LinkCode,
     /// The keyed hash of the browser-binding cookie set by `POST /login`.
     Binding,
-    /// The Redis key of a session (a keyed hash of the cookie value).
+    /// The Redis key of a client's session (a keyed hash of the cookie value).
     Session,
+    /// The Redis key of a staff member's session: a purpose of its own, so a client's cookie
+    /// can never name a staff session, nor the reverse.
+    StaffSession,
     /// CSRF form tokens.
     Csrf,
     /// Company-switch handover tokens.
@@ -42,12 +45,13 @@ pub enum Purpose {
     MailJob,
 }
 
-const PURPOSES: [(Purpose, &str); 10] = [
+const PURPOSES: [(Purpose, &str); 11] = [
     (Purpose::LinkTag, "portico/link-tag/v1"),
     (Purpose::LinkLookup, "portico/link-lookup/v1"),
     (Purpose::LinkCode, "portico/link-code/v1"),
     (Purpose::Binding, "portico/binding/v1"),
     (Purpose::Session, "portico/session/v1"),
+    (Purpose::StaffSession, "portico/staff-session/v1"),
     (Purpose::Csrf, "portico/csrf/v1"),
     (Purpose::Handover, "portico/handover/v1"),
     (Purpose::RateKey, "portico/rate-key/v1"),

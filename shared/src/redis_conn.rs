@@ -38,6 +38,10 @@ impl RedisKeys {
         format!("{}session:{hash}", self.prefix)
     }
 
+    pub fn staff_session(&self, hash: &str) -> String {
+        format!("{}staff-session:{hash}", self.prefix)
+    }
+
     /// The counter of links asked for one address of a firm from one network (the hash is
     /// keyed over both).
     pub fn email_rate(&self, firm_id: &FirmId, asker_hash: &str) -> String {

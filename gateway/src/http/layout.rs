@@ -1,5 +1,6 @@
 //! The page layout every browser-facing route group shares: the firm as the layout shows it
-//! ([`FirmView`]), [`page`] (a template with the layout's context), catalog texts for
+//! ([`FirmView`]), [`page`] (a portal template with the layout's context), [`console_page`]
+//! (the same for the staff console), catalog texts for
 //! messages a handler composes ([`tr`]), and error pages ([`portal_errors`]): handlers only
 //! return `Error`s, and this layer renders them in the firm's layout (the API renders them as
 //! JSON instead, in `api::json_errors`).
@@ -9,12 +10,13 @@ use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
 use minijinja::context;
+use portico_shared::policy::{Action, Area, Intent};
 use portico_shared::store::{Firm, MenuLink};
 use serde::Serialize;
 
 use crate::error::{Error, ErrorInfo, Result};
 use crate::http::extract::host::{firm_slug, request_host};
-use crate::http::extract::{ClientSession, MaybeSession};
+use crate::http::extract::{ClientSession, MaybeSession, StaffSession};
 use crate::i18n::{self, Lang};
 use crate::state::AppState;
 
@@ -89,6 +91,65 @@ pub fn page(
     Ok(Html(html))
 }
 
+/// The console's sections, in navigation order: (section, path, label, the area whose `view`
+/// shows it).
+const CONSOLE_SECTIONS: [(&str, &str, &str, Area); 9] = [
+    ("contacts", "/staff/contacts", "Contacts", Area::Contacts),
+    ("tasks", "/staff/tasks", "Tasks", Area::Tasks),
+    ("signing", "/staff/signing", "Signing", Area::Signing),
+    (
+        "conversations",
+        "/staff/conversations",
+        "Conversations",
+        Area::Conversations,
+    ),
+    ("invoices", "/staff/invoices", "Invoices", Area::Invoices),
+    (
+        "portal",
+        "/staff/settings/portal",
+        "Portal settings",
+        Area::PortalSettings,
+    ),
+    ("team", "/staff/team", "Team", Area::Team),
+    ("roles", "/staff/roles", "Roles", Area::Roles),
+    ("api_keys", "/staff/api-keys", "API keys", Area::ApiKeys),
+];
+
+/// Renders a console page (`templates/console/…`) with the console layout's context: the
+/// firm, the CSRF token, the signed-in member, and the sections their role may view (the
+/// others are not offered; their routes refuse anyway).
+pub fn console_page(
+    state: &AppState,
+    template: &str,
+    staff: &StaffSession,
+    csrf: &str,
+    section: &str,
+    extra: minijinja::Value,
+) -> Result<Html<String>> {
+    let nav: Vec<minijinja::Value> = CONSOLE_SECTIONS
+        .iter()
+        .filter(|(.., area)| staff.may(Intent::Act(*area, Action::View)))
+        .map(|(section, href, label, _)| context! { section, href, label })
+        .collect();
+    let html = state.templates.render(
+        template,
+        context! {
+            firm => FirmView::from(&staff.firm),
+            csrf => csrf,
+            member => context! {
+                id => &staff.member.id,
+                name => &staff.member.name,
+                email => &staff.member.email,
+                role => &staff.role.name,
+            },
+            nav => nav,
+            section => section,
+            ..extra
+        },
+    )?;
+    Ok(Html(html))
+}
+
 /// Turns error responses of portal routes into pages: the firm's layout when the host is a
 /// firm's, a plain one otherwise.
 pub async fn portal_errors(
@@ -136,7 +197,7 @@ pub async fn portal_errors(
     };
     let firm_view = firm.as_ref().map(FirmView::from);
     let html = state.templates.render(
-        "error.html",
+        "portal/error.html",
         context! {
             firm => firm_view,
             lang => lang.code(),

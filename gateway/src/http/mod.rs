@@ -1,6 +1,7 @@
 //! The HTTP layer. Route groups stand side by side and never import each other: `portal/`
-//! (the client portal on each firm's host), `api/` (the staff JSON API under `/api/v1`) and
-//! `ops` (health, readiness, metrics). What more than one group uses sits here, one floor
+//! (the client portal on each firm's host), `console/` (the staff console under `/staff` on
+//! the same host), `api/` (the staff JSON API under `/api/v1`) and `ops` (health, readiness,
+//! metrics). What more than one group uses sits here, one floor
 //! down: `extract/` (who is asking, for which firm, with which checked form), `layout` (the
 //! page frame and error pages), `views` (parts of pages built from the store's rows) and
 //! `documents` (uploads in, downloads out).
@@ -12,6 +13,7 @@
 //! out; an `Error` becomes an error page or a JSON error by the group's own layer.
 
 pub mod api;
+pub mod console;
 pub mod documents;
 pub mod extract;
 pub mod layout;

@@ -7,6 +7,9 @@ use time::Duration;
 
 /// The session of a signed-in client.
 pub const SESSION: &str = "session";
+/// The session of a signed-in staff member (the console, under `/staff`): a cookie of its
+/// own, so signing in or out on one side leaves the other alone.
+pub const STAFF_SESSION: &str = "staff";
 /// The anchor of CSRF form tokens.
 pub const CSRF: &str = "csrf";
 /// Set by `POST /login`: lets a link requested in this browser sign in with one click here.

@@ -1,14 +1,18 @@
 //! Sessions, kept in Redis under a keyed hash of the cookie value (so Redis contents cannot be
 //! replayed as cookies). A session expires after the idle lifetime without requests (each
 //! request pushes the expiry back) and after the absolute lifetime in any case. It records the
-//! contact's auth epoch; a bump of the epoch (access revoked, email changed) ends it.
+//! subject's auth epoch; a bump of the epoch (access revoked, email changed) ends it.
+//!
+//! Clients and staff have sessions of the same shape, told apart by their [`Audience`]: each
+//! has its own cookie, its own subkey for the Redis key and its own key namespace, so a
+//! client's cookie value never names a staff session, nor the reverse.
 //!
 //! A record carries a tag (`Keyring::tag_record`) over its Redis key and all its fields, so
 //! a record copied over another session's key, or edited, is no session at all; and since the
 //! tag and the key both come from a signing key, retiring that key ends its sessions.
 
 use axum_extra::extract::cookie::Cookie;
-use portico_shared::ids::{ContactId, FirmId};
+use portico_shared::ids::{ContactId, FirmId, MemberId};
 use portico_shared::keys::Purpose;
 use portico_shared::now_unix;
 use portico_shared::secret::{b64, random_bytes, unb64};
@@ -19,10 +23,28 @@ use super::cookies;
 use crate::error::Result;
 use crate::state::AppState;
 
+/// Whose session: a client's (the portal) or a staff member's (the console).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Audience {
+    Client,
+    Staff,
+}
+
+impl Audience {
+    /// The cookie the session travels in.
+    pub fn cookie(self) -> &'static str {
+        match self {
+            Audience::Client => cookies::SESSION,
+            Audience::Staff => cookies::STAFF_SESSION,
+        }
+    }
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct SessionRecord {
+    /// The contact's id (client sessions) or the member's (staff sessions).
     #[serde(rename = "c")]
-    pub contact_id: ContactId,
+    subject: String,
     #[serde(rename = "f")]
     pub firm_id: FirmId,
     #[serde(rename = "e")]
@@ -38,7 +60,7 @@ impl SessionRecord {
     fn tag_parts<'a>(&'a self, key: &'a str, numbers: &'a [String; 2]) -> [&'a [u8]; 5] {
         [
             key.as_bytes(),
-            self.contact_id.as_str().as_bytes(),
+            self.subject.as_bytes(),
             self.firm_id.as_str().as_bytes(),
             numbers[0].as_bytes(),
             numbers[1].as_bytes(),
@@ -48,32 +70,50 @@ impl SessionRecord {
     fn numbers(&self) -> [String; 2] {
         [self.epoch.to_string(), self.created_at.to_string()]
     }
+
+    /// The signed-in contact, for a client session.
+    pub fn contact_id(&self) -> Option<ContactId> {
+        ContactId::parse(&self.subject)
+    }
+
+    /// The signed-in member, for a staff session.
+    pub fn member_id(&self) -> Option<MemberId> {
+        MemberId::parse(&self.subject)
+    }
 }
 
 /// The Redis key of a cookie value `{key id}.{random}`; `None` for junk or a retired key.
-fn redis_key(state: &AppState, cookie_value: &str) -> Option<String> {
+fn redis_key(state: &AppState, audience: Audience, cookie_value: &str) -> Option<String> {
     let (kid, random) = cookie_value.split_once('.')?;
     let random = unb64(random).filter(|r| r.len() == 32)?;
     let key = state.keys().get(kid)?;
-    let hash = key.keyed_hash(Purpose::Session, &[&random]);
-    Some(state.redis_keys.session(&hash))
+    Some(match audience {
+        Audience::Client => state
+            .redis_keys
+            .session(&key.keyed_hash(Purpose::Session, &[&random])),
+        Audience::Staff => state
+            .redis_keys
+            .staff_session(&key.keyed_hash(Purpose::StaffSession, &[&random])),
+    })
 }
 
-/// Starts a session and returns its cookie. Any session this browser had is ended first, so
+/// Starts a session for `subject` (a contact's id for a client, a member's for staff) and
+/// returns its cookie. Any session of the same audience this browser had is ended first, so
 /// the id always changes at sign-in.
 pub async fn start(
     state: &AppState,
+    audience: Audience,
     previous: Option<&str>,
     firm_id: &FirmId,
-    contact_id: &ContactId,
+    subject: &str,
     epoch: i64,
 ) -> Result<Cookie<'static>> {
     let key = state.keys().active();
     let random = random_bytes::<32>();
     let value = format!("{}.{}", key.id(), b64(&random));
-    let key_of_session = redis_key(state, &value).expect("fresh session value parses");
+    let key_of_session = redis_key(state, audience, &value).expect("fresh session value parses");
     let mut record = SessionRecord {
-        contact_id: contact_id.clone(),
+        subject: subject.to_string(),
         firm_id: firm_id.clone(),
         epoch,
         created_at: now_unix(),
@@ -84,7 +124,7 @@ pub async fn start(
         .tag_record(&record.tag_parts(&key_of_session, &record.numbers()));
     let mut redis = state.redis();
     let mut pipe = redis::pipe();
-    if let Some(old) = previous.and_then(|p| redis_key(state, p)) {
+    if let Some(old) = previous.and_then(|p| redis_key(state, audience, p)) {
         pipe.del(old).ignore();
     }
     pipe.set_ex(
@@ -97,7 +137,7 @@ pub async fn start(
     state.metrics.sessions_started.inc();
     let max_age = time::Duration::seconds(state.config.session_absolute.as_secs() as i64);
     Ok(cookies::build(
-        cookies::SESSION,
+        audience.cookie(),
         value,
         Some(max_age),
         state.config.cookie_secure,
@@ -106,8 +146,12 @@ pub async fn start(
 
 /// The live session behind a cookie value, its idle expiry pushed back; `None` when there is
 /// none, it has expired, or it is past its absolute lifetime.
-pub async fn load(state: &AppState, cookie_value: &str) -> Result<Option<SessionRecord>> {
-    let Some(key) = redis_key(state, cookie_value) else {
+pub async fn load(
+    state: &AppState,
+    audience: Audience,
+    cookie_value: &str,
+) -> Result<Option<SessionRecord>> {
+    let Some(key) = redis_key(state, audience, cookie_value) else {
         return Ok(None);
     };
     let mut redis = state.redis();
@@ -132,8 +176,8 @@ pub async fn load(state: &AppState, cookie_value: &str) -> Result<Option<Session
 }
 
 /// Ends the session behind a cookie value.
-pub async fn end(state: &AppState, cookie_value: &str) -> Result<()> {
-    if let Some(key) = redis_key(state, cookie_value) {
+pub async fn end(state: &AppState, audience: Audience, cookie_value: &str) -> Result<()> {
+    if let Some(key) = redis_key(state, audience, cookie_value) {
         let mut redis = state.redis();
         let _: () = redis.del(key).await?;
     }

@@ -1,11 +1,14 @@
-//! The staff API's extractors: [`ApiFirm`] (the firm of the bearer key), and JSON bodies and
-//! query strings whose rejections become API errors with the right status.
+//! The staff API's extractors: [`ApiActor`] (who the bearer key is: its firm, and the member
+//! it acts for with its role), [`ApiFirm`] (just the firm), and JSON bodies and query strings
+//! whose rejections become API errors with the right status.
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, FromRequestParts, Query, Request};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use axum::response::Json;
+use portico_shared::ids::ApiKeyId;
+use portico_shared::policy::{Actor, Decision, Intent, decide};
 use portico_shared::store::Firm;
 use portico_shared::token::ApiKey;
 use serde::de::DeserializeOwned;
@@ -13,13 +16,34 @@ use serde::de::DeserializeOwned;
 use crate::error::Error;
 use crate::state::AppState;
 
-/// The firm of the request's API key.
-pub struct ApiFirm(pub Firm);
+/// Who the request's API key is: its firm, and the actor it is (the member who made it, with
+/// the key's role narrowed to the member's current one: `policy::Actor::new`). Read once per
+/// request; the member's role is read with the key, so a role edited or a member removed
+/// takes effect on the next request.
+#[derive(Clone)]
+pub struct ApiActor {
+    pub firm: Firm,
+    pub actor: Actor,
+    pub key_id: ApiKeyId,
+}
 
-impl FromRequestParts<AppState> for ApiFirm {
+impl ApiActor {
+    /// Asks the policy; a refusal is the API's 403.
+    pub fn decide(&self, intent: Intent<'_>) -> Result<Decision, Error> {
+        match decide(&self.actor, intent) {
+            Decision::Denied(reason) => Err(Error::Forbidden(reason)),
+            allowed => Ok(allowed),
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for ApiActor {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Error> {
+        if let Some(found) = parts.extensions.get::<ApiActor>() {
+            return Ok(found.clone());
+        }
         let header = parts
             .headers
             .get(header::AUTHORIZATION)
@@ -35,13 +59,36 @@ impl FromRequestParts<AppState> for ApiFirm {
             .ok_or(Error::Unauthorized(
                 "the Authorization header must be: Bearer <key>",
             ))?;
-        let firm = state
+        let auth = state
             .store
-            .firm_by_api_key(&ApiKey::presented(key).hash().hash)
+            .authenticate_api_key(&ApiKey::presented(key).hash().hash)
             .await?
             .ok_or(Error::Unauthorized("this API key is not valid"))?;
-        tracing::Span::current().record("firm", firm.slug.as_str());
-        Ok(ApiFirm(firm))
+        tracing::Span::current().record("firm", auth.firm.slug.as_str());
+        let found = ApiActor {
+            actor: Actor::new(
+                auth.member.member.id.clone(),
+                &auth.member.role,
+                Some(&auth.key_role),
+            ),
+            firm: auth.firm,
+            key_id: auth.key_id,
+        };
+        parts.extensions.insert(found.clone());
+        Ok(found)
+    }
+}
+
+/// The firm of the request's API key.
+pub struct ApiFirm(pub Firm);
+
+impl FromRequestParts<AppState> for ApiFirm {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Error> {
+        Ok(ApiFirm(
+            ApiActor::from_request_parts(parts, state).await?.firm,
+        ))
     }
 }
 

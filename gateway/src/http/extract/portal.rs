@@ -10,7 +10,8 @@ use portico_shared::store::{Contact, Firm, SessionContact};
 use super::host::{firm_slug, request_host};
 use crate::error::Error;
 use crate::i18n::{self, Lang};
-use crate::services::{cookies, sessions};
+use crate::services::cookies;
+use crate::services::sessions::{self, Audience};
 use crate::state::AppState;
 
 /// The firm whose portal this host is: `{slug}.{PORTICO_BASE_DOMAIN}`. Any other host is 404.
@@ -62,12 +63,17 @@ impl FromRequestParts<AppState> for MaybeSession {
         let jar = CookieJar::from_headers(&parts.headers);
         let signed_in = match cookies::get(&jar, cookies::SESSION, state.config.cookie_secure) {
             None => None,
-            Some(value) => match sessions::load(state, value).await? {
-                Some(record) if record.firm_id == firm.id => state
-                    .store
-                    .session_contact(&firm.id, &record.contact_id)
-                    .await?
-                    .filter(|c| c.contact.portal_access && c.contact.auth_epoch == record.epoch),
+            Some(value) => match sessions::load(state, Audience::Client, value).await? {
+                Some(record) if record.firm_id == firm.id => match record.contact_id() {
+                    Some(contact_id) => state
+                        .store
+                        .session_contact(&firm.id, &contact_id)
+                        .await?
+                        .filter(|c| {
+                            c.contact.portal_access && c.contact.auth_epoch == record.epoch
+                        }),
+                    None => None,
+                },
                 _ => None,
             },
         };

@@ -31,7 +31,7 @@ use crate::http::layout::{page, token_page, tr};
 use crate::services::client_ip::ClientAddress;
 use crate::services::cookies;
 use crate::services::links::{self, Consumed, Issued, Proof};
-use crate::services::sessions;
+use crate::services::sessions::{self, Audience};
 use crate::state::AppState;
 
 pub fn router(state: &AppState) -> Router<AppState> {
@@ -105,7 +105,15 @@ async fn login_page(
     Query(query): Query<LoginQuery>,
 ) -> Result<Response> {
     let extra = context! { signed_out => query.signed_out.is_some() };
-    Ok(page(&state, "login.html", &firm, &csrf, session.as_ref(), extra)?.into_response())
+    Ok(page(
+        &state,
+        "portal/login.html",
+        &firm,
+        &csrf,
+        session.as_ref(),
+        extra,
+    )?
+    .into_response())
 }
 
 /// Answers the same page, after the same work, whether or not the address has access.
@@ -122,7 +130,7 @@ async fn request_link(
         Err(_) => {
             let error = tr(&state, "login.error_email", &[]);
             let extra = context! { error => error, email => form.email.trim() };
-            let html = page(&state, "login.html", &firm, &csrf, None, extra)?;
+            let html = page(&state, "portal/login.html", &firm, &csrf, None, extra)?;
             return Ok((StatusCode::UNPROCESSABLE_ENTITY, html).into_response());
         }
     };
@@ -145,7 +153,7 @@ async fn request_link(
         Issued::Done => {
             let ttl_days = state.config.link_ttl.as_secs().div_ceil(86_400);
             let extra = context! { email => email.as_str(), ttl_days => ttl_days };
-            let html = page(&state, "login_sent.html", &firm, &csrf, None, extra)?;
+            let html = page(&state, "portal/login_sent.html", &firm, &csrf, None, extra)?;
             // The cookie lives as long as the server honours the binding (the link record
             // keeps that expiry, and the consume script checks it).
             let one_click = time::Duration::seconds(state.config.login_one_click.as_secs() as i64);
@@ -218,7 +226,7 @@ async fn open_link(
     };
     Ok(token_page(page(
         &state,
-        "link_code.html",
+        "portal/link_code.html",
         &firm,
         &csrf,
         session.as_ref(),
@@ -303,7 +311,7 @@ fn code_retry(
         invitation => link.purpose == LinkPurpose::Invitation,
         error => error,
     };
-    let html = page(state, "link_code.html", firm, csrf, None, extra)?;
+    let html = page(state, "portal/link_code.html", firm, csrf, None, extra)?;
     Ok((StatusCode::UNPROCESSABLE_ENTITY, token_page(html)).into_response())
 }
 
@@ -330,7 +338,15 @@ async fn sign_in(
         return unusable_link(state, firm, csrf, "revoked", None);
     }
     let previous = cookies::get(jar, cookies::SESSION, state.config.cookie_secure);
-    let cookie = sessions::start(state, previous, &firm.id, contact_id, epoch).await?;
+    let cookie = sessions::start(
+        state,
+        Audience::Client,
+        previous,
+        &firm.id,
+        contact_id.as_str(),
+        epoch,
+    )
+    .await?;
     state.metrics.link_consumed(proof);
     tracing::info!(contact = %contact_id, proof, "signed in with a magic link");
     Ok((jar.clone().add(cookie), Redirect::to("/")).into_response())
@@ -357,7 +373,7 @@ fn unusable_link(
     state.metrics.link_rejected(reason);
     let html = page(
         state,
-        "link_invalid.html",
+        "portal/link_invalid.html",
         firm,
         csrf,
         None,
@@ -385,7 +401,7 @@ async fn logout(
 ) -> Result<Response> {
     let secure = state.config.cookie_secure;
     if let Some(value) = cookies::get(&jar, cookies::SESSION, secure) {
-        sessions::end(&state, value).await?;
+        sessions::end(&state, Audience::Client, value).await?;
     }
     let jar = jar.add(cookies::removal(cookies::SESSION, secure));
     Ok((jar, Redirect::to("/login?signed_out=1")).into_response())

@@ -18,8 +18,9 @@ use crate::error::{Error, Result};
 use crate::http::extract::{ClientSession, MaybeSession, PortalFirm};
 use crate::http::extract::{CsrfProtected, CsrfToken, ProtectedForm};
 use crate::http::layout::{FirmView, page, token_page};
+use crate::services::cookies;
 use crate::services::handover::{self, Confirmed};
-use crate::services::{cookies, sessions};
+use crate::services::sessions::{self, Audience};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -51,7 +52,7 @@ async fn list(
     let extra = context! { companies => companies };
     page(
         &state,
-        "companies.html",
+        "portal/companies.html",
         &session.firm,
         &csrf,
         Some(&session),
@@ -185,8 +186,15 @@ async fn land(
         return refused(&state, &firm, &csrf, jar);
     };
     let previous = cookies::get(&jar, cookies::SESSION, secure);
-    let cookie =
-        sessions::start(&state, previous, &firm.id, &contact.id, contact.auth_epoch).await?;
+    let cookie = sessions::start(
+        &state,
+        Audience::Client,
+        previous,
+        &firm.id,
+        contact.id.as_str(),
+        contact.auth_epoch,
+    )
+    .await?;
     let jar = jar
         .add(cookie)
         .add(cookies::removal(cookies::HANDOVER, secure));
@@ -196,7 +204,14 @@ async fn land(
 /// The friendly page of a handover that cannot go on: sign in at this firm instead. The nonce
 /// cookie, if any, goes too.
 fn refused(state: &AppState, firm: &Firm, csrf: &str, jar: CookieJar) -> Result<Response> {
-    let html = page(state, "handover_failed.html", firm, csrf, None, context! {})?;
+    let html = page(
+        state,
+        "portal/handover_failed.html",
+        firm,
+        csrf,
+        None,
+        context! {},
+    )?;
     let jar = jar.add(cookies::removal(
         cookies::HANDOVER,
         state.config.cookie_secure,
