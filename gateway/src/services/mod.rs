@@ -1,7 +1,7 @@
 //! The work handlers call, free of routing: sign-in machinery (magic links, sessions, company
 //! handover, the batched sign-in writes, CSRF tokens, cookies, the client's address),
 //! notifications to clients, the store of uploaded documents, and the caches of firms and
-//! home pages.
+//! home pages, and managing the team's roles and API keys (`team_admin`).
 
 pub mod client_ip;
 pub mod content;
@@ -14,4 +14,5 @@ pub mod notify;
 pub mod page_cache;
 pub mod sessions;
 pub mod sign_ins;
+pub mod team_admin;
 pub mod upload_limits;

@@ -4,11 +4,19 @@
 //! every action it offers or accepts is decided by `portico_shared::policy::decide`, as in
 //! the API. One module per section, each exporting its router fragment.
 
+mod api_keys;
+mod roles;
+
 use axum::{Router, middleware};
 
 use crate::http::extract::csrf::ensure_anchor;
+use crate::http::layout::portal_errors;
 use crate::state::AppState;
 
 pub fn router(state: &AppState) -> Router<AppState> {
-    Router::new().layer(middleware::from_fn_with_state(state.clone(), ensure_anchor))
+    Router::new()
+        .merge(roles::router())
+        .merge(api_keys::router())
+        .layer(middleware::from_fn_with_state(state.clone(), ensure_anchor))
+        .layer(middleware::from_fn_with_state(state.clone(), portal_errors))
 }

@@ -76,6 +76,19 @@ pub trait CsrfProtected {
     fn csrf(&self) -> &str;
 }
 
+/// A form that carries nothing but its CSRF token (a button: sign out, revoke, delete).
+#[derive(serde::Deserialize)]
+pub struct CsrfOnly {
+    #[serde(default)]
+    csrf: String,
+}
+
+impl CsrfProtected for CsrfOnly {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
 /// An urlencoded form whose CSRF token has been checked.
 pub struct ProtectedForm<T>(pub T);
 

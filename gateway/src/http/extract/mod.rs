@@ -12,6 +12,6 @@ pub mod staff;
 
 pub use api::{ApiActor, ApiFirm, ApiJson, ApiQuery};
 pub use client::ClientOrigin;
-pub use csrf::{CsrfProtected, CsrfToken, ProtectedForm, ProtectedMultipart};
+pub use csrf::{CsrfOnly, CsrfProtected, CsrfToken, ProtectedForm, ProtectedMultipart};
 pub use portal::{ClientSession, MaybeSession, PortalFirm};
 pub use staff::{MaybeStaff, StaffSession};
