@@ -157,6 +157,20 @@ pub async fn portal_errors(
     request: Request,
     next: Next,
 ) -> Response {
+    error_pages(&state, request, next, "portal/error.html").await
+}
+
+/// The same for the staff console, in the console's layout (and in English: the console's
+/// language). A refusal by the policy (403) says why.
+pub async fn console_errors(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    error_pages(&state, request, next, "console/error.html").await
+}
+
+async fn error_pages(state: &AppState, request: Request, next: Next, template: &str) -> Response {
     let (parts, body) = request.into_parts();
     let host = request_host(&parts);
     let browser_lang = parts
@@ -197,7 +211,7 @@ pub async fn portal_errors(
     };
     let firm_view = firm.as_ref().map(FirmView::from);
     let html = state.templates.render(
-        "portal/error.html",
+        template,
         context! {
             firm => firm_view,
             lang => lang.code(),

@@ -10,7 +10,7 @@ mod roles;
 use axum::{Router, middleware};
 
 use crate::http::extract::csrf::ensure_anchor;
-use crate::http::layout::portal_errors;
+use crate::http::layout::console_errors;
 use crate::state::AppState;
 
 pub fn router(state: &AppState) -> Router<AppState> {
@@ -18,5 +18,8 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .merge(roles::router())
         .merge(api_keys::router())
         .layer(middleware::from_fn_with_state(state.clone(), ensure_anchor))
-        .layer(middleware::from_fn_with_state(state.clone(), portal_errors))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            console_errors,
+        ))
 }
