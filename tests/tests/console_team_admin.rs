@@ -366,10 +366,14 @@ async fn an_api_key_is_shown_once_works_until_revoked_and_team_members_get_no_ke
     // A Team member has no API keys area: not offered, refused.
     let member = member_with_role(&app, &firm, "tom@example.com", "team").await;
     let team = staff_browser(&app, &firm, &member).await;
-    let (status, _) = team
+    let (status, html) = team
         .get_text(&app.url(&firm.firm.slug, "/staff/api-keys"))
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(
+        html.contains("Not allowed") && html.contains("your role does not allow this"),
+        "the console's own error page says why: {html}"
+    );
     let (status, _, _) = post(
         &team,
         &app,
