@@ -320,15 +320,33 @@ pub fn screenshots() -> PathBuf {
 
 /// Fails unless the current page passes axe-core's WCAG 2.1 A/AA rules and does not scroll
 /// sideways, both at [`DESKTOP`] and at [`PHONE`] width; `label` names the page in messages
-/// and screenshot files (`{label}-desktop.png`, `{label}-phone.png`). Leaves the window at
-/// desktop width. Wait for the page to be complete before calling it.
+/// and screenshot files (`target/screenshots/accessibility/{label}-desktop.png` and
+/// `…-phone.png`, saved whether it passes or not). Leaves the window at desktop width.
+///
+/// Open the page in a [`Chrome`] (one for the whole test: starting one per page costs
+/// seconds), wait until it shows what it should, then call it:
+///
+/// ```ignore
+/// chrome.client.goto(&app.url(&slug, "/staff/contacts")).await.unwrap();
+/// chrome.client.wait().for_element(Locator::Css("main h1")).await.unwrap();
+/// portico_e2e::axe::assert_accessible(&chrome, "console-contacts").await;
+/// ```
+///
+/// Test files that use it are browser tests: skip them under
+/// [`crate::chrome::skip_requested`] as `tests/tests/accessibility.rs` does, and add them to
+/// the suites `./dev test` does not repeat on PostgreSQL (the `case` in `run_tests`) unless
+/// the backend matters to what they show.
 pub async fn assert_accessible(chrome: &Chrome, label: &str) {
     let mut failures = Vec::new();
     for viewport in [PHONE, DESKTOP] {
         let found = scan(chrome, viewport).await;
         let shot = save_screenshot(chrome, &format!("{label}-{}", viewport.name)).await;
         if !found.passed() {
-            failures.push(format!("{}  screenshot: {}\n", found.report(), shot.display()));
+            failures.push(format!(
+                "{}  screenshot: {}\n",
+                found.report(),
+                shot.display()
+            ));
         }
     }
     if !failures.is_empty() {

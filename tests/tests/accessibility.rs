@@ -240,10 +240,28 @@ async fn every_portal_page_passes_axe_at_desktop_and_phone_width() {
     click(&chrome, ".check-item form button").await;
     wait_text(&chrome, "1 of 2").await;
     assert_accessible(&chrome, "06-task").await;
+    // With a document uploaded, then completed.
+    let upload = std::env::temp_dir().join(format!(
+        "{}.pdf",
+        portico_e2e::unique("a-rather-long-statement-file-name-")
+    ));
+    std::fs::write(&upload, sample_pdf("Bank statement")).unwrap();
+    type_into(&chrome, "#file", upload.to_str().unwrap()).await;
+    click(&chrome, "form.upload button").await;
+    wait_text(&chrome, upload.file_name().unwrap().to_str().unwrap()).await;
+    let _ = std::fs::remove_file(&upload);
+    click(&chrome, "form[action$='/complete'] button").await;
+    wait_text(&chrome, "Completed").await;
+    assert_accessible(&chrome, "06-task-completed").await;
 
     // A request from the home page, answered by the firm.
     open(&chrome, &app.url(&slug, "/"), "Welcome").await;
-    type_into(&chrome, "#request-body", "Could we move Thursday's meeting?").await;
+    type_into(
+        &chrome,
+        "#request-body",
+        "Could we move Thursday's meeting?",
+    )
+    .await;
     click(&chrome, "form[action='/requests'] button").await;
     wait_text(&chrome, "Could we move Thursday's meeting?").await;
     let thread = chrome.client.current_url().await.unwrap();
@@ -298,6 +316,11 @@ async fn every_portal_page_passes_axe_at_desktop_and_phone_width() {
         .await
         .unwrap();
     assert_accessible(&chrome, "12-not-found").await;
+
+    open(&chrome, &app.url(&slug, "/"), "Welcome").await;
+    click(&chrome, "header form[action='/logout'] button").await;
+    wait_text(&chrome, "You have signed out").await;
+    assert_accessible(&chrome, "13-signed-out").await;
 
     let _ = writeln!(
         std::io::stderr(),
