@@ -117,6 +117,15 @@ async fn every_portal_page_passes_axe_at_desktop_and_phone_width() {
     let north = app.create_firm("north").await;
     let ann = app.add_contact(&acme, "ann@example.com", true).await;
     app.add_contact(&north, "ann@example.com", true).await;
+    for (firm, colour) in [(&north, "#3b82f6")] {
+        app.api_ok(
+            firm,
+            Method::PATCH,
+            "/api/v1/portal",
+            Some(json!({"brand_color": colour})),
+        )
+        .await;
+    }
     // A long firm name and a few menu links: the header must still fit a phone.
     app.api_ok(
         &acme,
@@ -303,6 +312,23 @@ async fn every_portal_page_passes_axe_at_desktop_and_phone_width() {
 
     open(&chrome, &app.url(&slug, "/companies"), "Your companies").await;
     assert_accessible(&chrome, "11-companies").await;
+    // The other company's portal has a light brand colour: the header's text and the links
+    // must still be readable on it and beside it.
+    click(&chrome, "form[action='/companies/switch'] button").await;
+    wait_text(&chrome, "Welcome").await;
+    let url = chrome.client.current_url().await.unwrap();
+    assert!(
+        url.as_str().starts_with(&app.url(&north.firm.slug, "/")),
+        "{url}"
+    );
+    assert_accessible(&chrome, "11-switched-light-brand").await;
+    open(
+        &chrome,
+        &app.url(&north.firm.slug, "/companies"),
+        "Your companies",
+    )
+    .await;
+    assert_accessible(&chrome, "11-companies-light-brand").await;
 
     chrome
         .client
