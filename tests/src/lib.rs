@@ -22,6 +22,7 @@ use redis::aio::ConnectionManager;
 use reqwest::redirect::Policy;
 use serde_json::Value;
 
+pub mod axe;
 pub mod binaries;
 pub mod chrome;
 pub mod openapi_check;
