@@ -14,4 +14,5 @@ pub mod notify;
 pub mod page_cache;
 pub mod sessions;
 pub mod sign_ins;
+pub mod team;
 pub mod upload_limits;
