@@ -4,11 +4,23 @@
 //! every action it offers or accepts is decided by `portico_shared::policy::decide`, as in
 //! the API. One module per section, each exporting its router fragment.
 
+mod account;
+mod assets;
+mod auth;
+mod team;
+
 use axum::{Router, middleware};
 
 use crate::http::extract::csrf::ensure_anchor;
+use crate::http::layout::portal_errors;
 use crate::state::AppState;
 
 pub fn router(state: &AppState) -> Router<AppState> {
-    Router::new().layer(middleware::from_fn_with_state(state.clone(), ensure_anchor))
+    Router::new()
+        .merge(auth::router(state))
+        .merge(team::router())
+        .merge(account::router())
+        .merge(assets::router())
+        .layer(middleware::from_fn_with_state(state.clone(), ensure_anchor))
+        .layer(middleware::from_fn_with_state(state.clone(), portal_errors))
 }
