@@ -28,6 +28,7 @@ pub mod openapi_check;
 pub mod private_redis;
 pub mod scratch;
 pub mod smtp_sink;
+pub mod staff;
 
 pub use scratch::Scratch;
 
