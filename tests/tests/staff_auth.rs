@@ -22,7 +22,10 @@ async fn the_same_browser_signs_in_with_one_click_and_the_sign_in_is_recorded() 
     let (status, page) = browser.get_text(&app.url(&slug, "/staff/login")).await;
     assert_eq!(status, StatusCode::OK);
     assert!(page.contains("Staff sign-in"), "{page}");
-    assert!(!page.contains("aria-label=\"Sections\""), "no navigation when signed out");
+    assert!(
+        !page.contains("aria-label=\"Sections\""),
+        "no navigation when signed out"
+    );
     let response = browser.request_staff_link(&app, &slug, &owner.email).await;
     assert_eq!(response.status(), StatusCode::OK);
     assert!(response.text().await.unwrap().contains("Check your email"));
@@ -93,7 +96,9 @@ async fn scanners_use_nothing_up_and_another_device_needs_the_code() {
     // Another device, with the code (any case, no dash).
     let phone = app.browser();
     let typed = mail.code.replace('-', "").to_lowercase();
-    let response = phone.enter_staff_code(&app, &slug, &mail.token, &typed).await;
+    let response = phone
+        .enter_staff_code(&app, &slug, &mail.token, &typed)
+        .await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert_eq!(
         phone.staff_email(&app, &slug).await.as_deref(),
@@ -136,7 +141,13 @@ async fn five_wrong_codes_void_the_link() {
         .enter_staff_code(&app, &slug, &mail.token, wrong)
         .await;
     assert_eq!(response.status(), StatusCode::GONE);
-    assert!(response.text().await.unwrap().contains("Too many wrong codes"));
+    assert!(
+        response
+            .text()
+            .await
+            .unwrap()
+            .contains("Too many wrong codes")
+    );
     let response = app
         .browser()
         .enter_staff_code(&app, &slug, &mail.token, &mail.code)
@@ -159,7 +170,11 @@ async fn concurrent_codes_give_exactly_one_session() {
     let mut ready = Vec::new();
     for _ in 0..8 {
         let browser = app.browser();
-        let page = format!("{}?token={}", app.url(&slug, "/staff/auth/magic"), mail.token);
+        let page = format!(
+            "{}?token={}",
+            app.url(&slug, "/staff/auth/magic"),
+            mail.token
+        );
         let csrf = browser.csrf(&page).await;
         ready.push((browser, csrf));
     }
@@ -226,9 +241,18 @@ async fn members_and_unknown_addresses_get_identical_answers_and_only_members_ma
     assert_eq!(jobs[0].to.email, "tess@example.com");
 
     // Bad input: a clear 422, never a 500.
-    let response = app.browser().request_staff_link(&app, &slug, "not-an-address").await;
+    let response = app
+        .browser()
+        .request_staff_link(&app, &slug, "not-an-address")
+        .await;
     assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(response.text().await.unwrap().contains("Enter an email address"));
+    assert!(
+        response
+            .text()
+            .await
+            .unwrap()
+            .contains("Enter an email address")
+    );
     app.stop().await;
 }
 
@@ -259,7 +283,11 @@ async fn a_client_link_is_refused_at_the_console_and_a_staff_link_at_the_portal(
         .await;
     assert_eq!(response.status(), StatusCode::GONE);
     // The staff token at /auth/magic, both ways.
-    let at_portal = format!("{}?token={}", app.url(&slug, "/auth/magic"), staff_mail.token);
+    let at_portal = format!(
+        "{}?token={}",
+        app.url(&slug, "/auth/magic"),
+        staff_mail.token
+    );
     assert_eq!(staff.get(&at_portal).await.status(), StatusCode::GONE);
     let response = staff
         .enter_code(&app, &slug, &staff_mail.token, &staff_mail.code)
@@ -267,8 +295,14 @@ async fn a_client_link_is_refused_at_the_console_and_a_staff_link_at_the_portal(
     assert_eq!(response.status(), StatusCode::GONE);
 
     // Neither was used up: each still works where it belongs.
-    assert_eq!(client.get(&client_mail.link).await.status(), StatusCode::SEE_OTHER);
-    assert_eq!(staff.get(&staff_mail.link).await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        client.get(&client_mail.link).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(
+        staff.get(&staff_mail.link).await.status(),
+        StatusCode::SEE_OTHER
+    );
     assert!(staff.staff_email(&app, &slug).await.is_some());
 
     // A token minted for a staff purpose by hand is refused at the portal before Redis.
@@ -278,7 +312,11 @@ async fn a_client_link_is_refused_at_the_console_and_a_staff_link_at_the_portal(
         LinkPurpose::StaffLogin,
         portico_shared::now_unix() + 60,
     );
-    let url = format!("{}?token={}", app.url(&slug, "/auth/magic"), minted.token.expose());
+    let url = format!(
+        "{}?token={}",
+        app.url(&slug, "/auth/magic"),
+        minted.token.expose()
+    );
     assert_eq!(app.browser().get(&url).await.status(), StatusCode::GONE);
     app.stop().await;
 }
@@ -407,11 +445,20 @@ async fn an_email_change_goes_through_a_link_to_the_new_address_and_ends_other_s
 
     // The name changes at once.
     let r = laptop
-        .staff_post(&app, &slug, "/staff/account", "/staff/account", &[("action", "name"), ("name", "Tess Ray")])
+        .staff_post(
+            &app,
+            &slug,
+            "/staff/account",
+            "/staff/account",
+            &[("action", "name"), ("name", "Tess Ray")],
+        )
         .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert_eq!(
-        stored_member(&app, &firm, member.id.as_str()).await.unwrap().name,
+        stored_member(&app, &firm, member.id.as_str())
+            .await
+            .unwrap()
+            .name,
         "Tess Ray"
     );
     // Bad addresses and a member's address: 422, nothing sent.
@@ -419,22 +466,40 @@ async fn an_email_change_goes_through_a_link_to_the_new_address_and_ends_other_s
     let owner = owner(&app, &firm).await;
     for bad in ["not-an-address", owner.email.as_str()] {
         let r = laptop
-            .staff_post(&app, &slug, "/staff/account", "/staff/account", &[("action", "email"), ("email", bad)])
+            .staff_post(
+                &app,
+                &slug,
+                "/staff/account",
+                "/staff/account",
+                &[("action", "email"), ("email", bad)],
+            )
             .await;
         assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
     }
     assert_eq!(app.mail_jobs().await.len(), jobs_before);
 
     let r = laptop
-        .staff_post(&app, &slug, "/staff/account", "/staff/account", &[("action", "email"), ("email", "tess@new.example")])
+        .staff_post(
+            &app,
+            &slug,
+            "/staff/account",
+            "/staff/account",
+            &[("action", "email"), ("email", "tess@new.example")],
+        )
         .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     // Nothing changes until the link is opened.
     assert_eq!(
-        stored_member(&app, &firm, member.id.as_str()).await.unwrap().email,
+        stored_member(&app, &firm, member.id.as_str())
+            .await
+            .unwrap()
+            .email,
         "tess@example.com"
     );
-    let mail = app.last_link("tess@new.example").await.expect("mail to the new address");
+    let mail = app
+        .last_link("tess@new.example")
+        .await
+        .expect("mail to the new address");
     assert_eq!(mail.job.template.name(), "staff_email_change");
     // No one-click: even the asking browser is asked for the code.
     let r = laptop.get(&mail.link).await;
@@ -445,7 +510,10 @@ async fn an_email_change_goes_through_a_link_to_the_new_address_and_ends_other_s
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&r), "/staff/account?email_changed=1");
     assert_eq!(
-        stored_member(&app, &firm, member.id.as_str()).await.unwrap().email,
+        stored_member(&app, &firm, member.id.as_str())
+            .await
+            .unwrap()
+            .email,
         "tess@new.example"
     );
     // This browser is signed in with the new address; the other session has ended.
@@ -480,7 +548,10 @@ async fn the_staff_mails_render_and_travel_over_smtp_template_names() {
     ] {
         assert_eq!(template.name(), name);
         for part in ["subject.txt", "txt", "html"] {
-            let path = format!("{}/../templates/email/{name}.{part}", env!("CARGO_MANIFEST_DIR"));
+            let path = format!(
+                "{}/../templates/email/{name}.{part}",
+                env!("CARGO_MANIFEST_DIR")
+            );
             assert!(std::path::Path::new(&path).exists(), "{path}");
         }
     }

@@ -44,18 +44,27 @@ async fn an_invitation_is_accepted_with_its_code_and_makes_exactly_that_member()
     let invitation = invite(&app, &firm, "nia@example.com", "co_owner").await;
     assert_eq!(invitation["status"], "open");
     assert_eq!(invitation["send_count"], 1);
-    let mail = app.last_link("nia@example.com").await.expect("invitation mailed");
+    let mail = app
+        .last_link("nia@example.com")
+        .await
+        .expect("invitation mailed");
     assert_eq!(mail.job.template.name(), "team_invitation");
 
     // Opening it asks for the code, even in a browser with a binding cookie of its own.
     let browser = app.browser();
-    browser.request_staff_link(&app, &slug, "someone@example.com").await;
+    browser
+        .request_staff_link(&app, &slug, "someone@example.com")
+        .await;
     let response = browser.get(&mail.link).await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.headers()["referrer-policy"], "no-referrer");
     let html = response.text().await.unwrap();
     assert!(html.contains("Join the team of"), "{html}");
-    assert!(member_by_email(&app, &firm, "nia@example.com").await.is_none());
+    assert!(
+        member_by_email(&app, &firm, "nia@example.com")
+            .await
+            .is_none()
+    );
 
     let response = browser
         .enter_staff_code(&app, &slug, &mail.token, &mail.code)
@@ -117,7 +126,11 @@ async fn an_invitation_opened_while_signed_in_as_another_member_changes_nothing(
         browser.staff_email(&app, &slug).await.as_deref(),
         Some(owner.email.as_str())
     );
-    assert!(member_by_email(&app, &firm, "nia@example.com").await.is_none());
+    assert!(
+        member_by_email(&app, &firm, "nia@example.com")
+            .await
+            .is_none()
+    );
     let list = app
         .api_ok(&firm, Method::GET, "/api/v1/team/invitations", None)
         .await;
@@ -177,13 +190,19 @@ async fn a_corrected_or_resent_invitation_refuses_its_earlier_links() {
             .await;
         assert_eq!(response.status(), StatusCode::GONE);
     }
-    assert!(member_by_email(&app, &firm, "nia@exmaple.com").await.is_none());
+    assert!(
+        member_by_email(&app, &firm, "nia@exmaple.com")
+            .await
+            .is_none()
+    );
     let browser = app.browser();
     let response = browser
         .enter_staff_code(&app, &slug, &latest.token, &latest.code)
         .await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    let member = member_by_email(&app, &firm, "nia@example.com").await.unwrap();
+    let member = member_by_email(&app, &firm, "nia@example.com")
+        .await
+        .unwrap();
     assert_eq!(member["role_id"], "co_owner");
     // Accepted: no more corrections.
     let (status, body) = app
@@ -220,7 +239,11 @@ async fn a_revoked_invitation_no_longer_works() {
         .enter_staff_code(&app, &slug, &mail.token, &mail.code)
         .await;
     assert_eq!(response.status(), StatusCode::GONE);
-    assert!(member_by_email(&app, &firm, "nia@example.com").await.is_none());
+    assert!(
+        member_by_email(&app, &firm, "nia@example.com")
+            .await
+            .is_none()
+    );
     let (status, body) = app
         .api(
             &firm.api_key,
@@ -343,7 +366,10 @@ async fn ownership_moves_in_the_console_by_the_owner_only() {
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let back = location(&r);
     assert_eq!(
-        stored_member(&app, &firm, co.id.as_str()).await.unwrap().role_id,
+        stored_member(&app, &firm, co.id.as_str())
+            .await
+            .unwrap()
+            .role_id,
         "owner"
     );
     // The former Owner is a Co-owner now, on their next request.
@@ -400,7 +426,10 @@ async fn the_team_page_shows_only_what_the_role_allows_and_refuses_the_rest() {
     ] {
         assert!(page.contains(needle), "{needle}");
     }
-    assert!(!page.contains("<option value=\"owner\""), "Owner is never offered");
+    assert!(
+        !page.contains("<option value=\"owner\""),
+        "Owner is never offered"
+    );
     let r = owner_browser
         .staff_post(
             &app,
@@ -414,14 +443,35 @@ async fn the_team_page_shows_only_what_the_role_allows_and_refuses_the_rest() {
     assert!(app.last_link("nia@example.com").await.is_some());
     // Bad input: a page that says why, not a 500.
     for (fields, status) in [
-        (vec![("email", "nope"), ("role_id", "team")], StatusCode::UNPROCESSABLE_ENTITY),
-        (vec![("email", "z@example.com"), ("role_id", "owner")], StatusCode::UNPROCESSABLE_ENTITY),
-        (vec![("email", "z@example.com"), ("role_id", "rl_nope")], StatusCode::UNPROCESSABLE_ENTITY),
-        (vec![("email", "nia@example.com"), ("role_id", "team")], StatusCode::CONFLICT),
-        (vec![("email", "tess@example.com"), ("role_id", "team")], StatusCode::CONFLICT),
+        (
+            vec![("email", "nope"), ("role_id", "team")],
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            vec![("email", "z@example.com"), ("role_id", "owner")],
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            vec![("email", "z@example.com"), ("role_id", "rl_nope")],
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            vec![("email", "nia@example.com"), ("role_id", "team")],
+            StatusCode::CONFLICT,
+        ),
+        (
+            vec![("email", "tess@example.com"), ("role_id", "team")],
+            StatusCode::CONFLICT,
+        ),
     ] {
         let r = owner_browser
-            .staff_post(&app, &slug, "/staff/team", "/staff/team/invitations", &fields)
+            .staff_post(
+                &app,
+                &slug,
+                "/staff/team",
+                "/staff/team/invitations",
+                &fields,
+            )
             .await;
         assert_eq!(r.status(), status, "{fields:?}");
     }
@@ -436,7 +486,10 @@ async fn the_team_page_shows_only_what_the_role_allows_and_refuses_the_rest() {
         .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert_eq!(
-        stored_member(&app, &firm, tess.id.as_str()).await.unwrap().role_id,
+        stored_member(&app, &firm, tess.id.as_str())
+            .await
+            .unwrap()
+            .role_id,
         "co_owner"
     );
     // The role change applies on Tess's next request: the team page opens for her now.
@@ -523,7 +576,11 @@ async fn the_api_refuses_missing_permissions_grants_beyond_the_role_and_bad_inpu
             Some(json!({"role_id": role.id})),
         )
         .await;
-    assert_eq!(status, StatusCode::FORBIDDEN, "taking away more than held: {answer}");
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "taking away more than held: {answer}"
+    );
     let (status, _) = app
         .api(
             &admin_key,
@@ -545,7 +602,12 @@ async fn the_api_refuses_missing_permissions_grants_beyond_the_role_and_bad_inpu
         json!({"email": "y@example.com", "role_id": "team", "extra": 1}),
     ] {
         let (status, answer) = app
-            .api(&firm.api_key, Method::POST, "/api/v1/team/invitations", Some(body.clone()))
+            .api(
+                &firm.api_key,
+                Method::POST,
+                "/api/v1/team/invitations",
+                Some(body.clone()),
+            )
             .await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {answer}");
     }

@@ -287,7 +287,12 @@ pub async fn request_login(
         real,
         note: "",
     };
-    Ok(issued(state, run_issue(state, Some(rate), issue).await?, real, "login"))
+    Ok(issued(
+        state,
+        run_issue(state, Some(rate), issue).await?,
+        real,
+        "login",
+    ))
 }
 
 fn issued(state: &AppState, wrote: Wrote, real: bool, kind: &'static str) -> Issued {
@@ -335,7 +340,9 @@ pub async fn request_staff_login(
         asks: state.redis_keys.staff_email_rate(&firm.id, &asker_hash),
         window: limit.per,
         limit: limit.count,
-        mails_today: state.redis_keys.staff_email_mails_today(&firm.id, &email_hash),
+        mails_today: state
+            .redis_keys
+            .staff_email_mails_today(&firm.id, &email_hash),
         mails_per_day: state.config.login_mails_per_day,
     };
     let decoy;

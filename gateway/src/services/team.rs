@@ -307,7 +307,10 @@ pub async fn request_email_change(
     new_email: &Email,
 ) -> Result<()> {
     if new_email.as_str().eq_ignore_ascii_case(&member.email) {
-        return Err(Error::invalid("email", "this is your sign-in address already"));
+        return Err(Error::invalid(
+            "email",
+            "this is your sign-in address already",
+        ));
     }
     if state
         .store
@@ -315,7 +318,10 @@ pub async fn request_email_change(
         .await?
         .is_some()
     {
-        return Err(Error::invalid("email", "another member signs in with this address"));
+        return Err(Error::invalid(
+            "email",
+            "another member signs in with this address",
+        ));
     }
     links::send_email_change(state, firm, member, new_email).await
 }

@@ -33,17 +33,15 @@ pub fn routes() -> Vec<ApiRoute> {
 }
 
 #[derive(OpenApi)]
-#[openapi(
-    paths(
-        list_invitations,
-        create_invitation,
-        update_invitation,
-        revoke_invitation,
-        list_members,
-        update_member,
-        remove_member
-    )
-)]
+#[openapi(paths(
+    list_invitations,
+    create_invitation,
+    update_invitation,
+    revoke_invitation,
+    list_members,
+    update_member,
+    remove_member
+))]
 pub struct Doc;
 
 /// A member of the firm's team.

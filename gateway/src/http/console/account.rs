@@ -44,7 +44,15 @@ async fn account_page(
         _ => None,
     };
     let extra = context! { flash => flash };
-    Ok(console_page(&state, "console/account.html", &staff, &csrf, "account", extra)?.into_response())
+    Ok(console_page(
+        &state,
+        "console/account.html",
+        &staff,
+        &csrf,
+        "account",
+        extra,
+    )?
+    .into_response())
 }
 
 #[derive(Deserialize)]
@@ -103,7 +111,14 @@ async fn save(
         Ok(done) => Ok(Redirect::to(&format!("/staff/account?done={done}")).into_response()),
         Err(Error::Unprocessable { message, .. }) => {
             let extra = context! { error => message };
-            let html = console_page(&state, "console/account.html", &staff, &csrf, "account", extra)?;
+            let html = console_page(
+                &state,
+                "console/account.html",
+                &staff,
+                &csrf,
+                "account",
+                extra,
+            )?;
             Ok((StatusCode::UNPROCESSABLE_ENTITY, html).into_response())
         }
         Err(e) => Err(e),

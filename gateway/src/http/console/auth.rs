@@ -118,18 +118,17 @@ struct LinkQuery {
     token: Option<String>,
 }
 
-/// A verified staff link of this firm, or the page that says it does not work.
+/// A verified staff link of this firm, or why not (for [`unusable_link`]).
 fn staff_link<'k>(
     state: &'k AppState,
     firm: &Firm,
-    csrf: &str,
     token: &str,
-) -> std::result::Result<VerifiedLink<'k>, Result<Response>> {
+) -> std::result::Result<VerifiedLink<'k>, &'static str> {
     match verify_link(state.keys(), &firm.id, token, now_unix()) {
         Ok(link) if link.purpose.staff() => Ok(link),
         // A client's link is for the portal, never for the console.
-        Ok(_) => Err(unusable_link(state, firm, csrf, "wrong_audience", None)),
-        Err(e) => Err(unusable_link(state, firm, csrf, reject_reason(e), None)),
+        Ok(_) => Err("wrong_audience"),
+        Err(e) => Err(reject_reason(e)),
     }
 }
 
@@ -145,9 +144,9 @@ async fn open_link(
     Query(query): Query<LinkQuery>,
 ) -> Result<Response> {
     let token = query.token.unwrap_or_default();
-    let link = match staff_link(&state, &firm, &csrf, &token) {
+    let link = match staff_link(&state, &firm, &token) {
         Ok(link) => link,
-        Err(page) => return page,
+        Err(reason) => return unusable_link(&state, &firm, &csrf, reason, None),
     };
     let secure = state.config.cookie_secure;
     if method == Method::GET
@@ -233,9 +232,9 @@ async fn confirm_code(
     jar: CookieJar,
     ProtectedForm(form): ProtectedForm<CodeForm>,
 ) -> Result<Response> {
-    let link = match staff_link(&state, &firm, &csrf, &form.token) {
+    let link = match staff_link(&state, &firm, &form.token) {
         Ok(link) => link,
-        Err(page) => return page,
+        Err(reason) => return unusable_link(&state, &firm, &csrf, reason, None),
     };
     let Some(code) = PlainCode::parse(&form.code) else {
         // Not a code at all: say how one looks, without counting it as a guess.

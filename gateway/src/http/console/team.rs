@@ -79,7 +79,11 @@ async fn render(
     let by_id: HashMap<&str, &Role> = roles.iter().map(|r| (r.id.as_str(), r)).collect();
     let nothing = Permissions::default();
     let perms = |id: &str| by_id.get(id).map_or(&nothing, |r| &r.permissions);
-    let role_name = |id: &str| by_id.get(id).map_or("(deleted role)".to_string(), |r| r.name.clone());
+    let role_name = |id: &str| {
+        by_id
+            .get(id)
+            .map_or("(deleted role)".to_string(), |r| r.name.clone())
+    };
     let offer = |action: Action| -> Vec<minijinja::Value> {
         roles
             .iter()
@@ -173,16 +177,24 @@ impl CsrfProtected for TeamForm {
 
 impl TeamForm {
     fn email(&self) -> Result<Option<Email>> {
-        match self.email.as_deref().map(str::trim).filter(|e| !e.is_empty()) {
+        match self
+            .email
+            .as_deref()
+            .map(str::trim)
+            .filter(|e| !e.is_empty())
+        {
             None => Ok(None),
-            Some(text) => Email::parse(text)
-                .map(Some)
-                .map_err(|_| Error::invalid("email", "enter an email address, like name@example.com")),
+            Some(text) => Email::parse(text).map(Some).map_err(|_| {
+                Error::invalid("email", "enter an email address, like name@example.com")
+            }),
         }
     }
 
     fn role_id(&self) -> Option<&str> {
-        self.role_id.as_deref().map(str::trim).filter(|r| !r.is_empty())
+        self.role_id
+            .as_deref()
+            .map(str::trim)
+            .filter(|r| !r.is_empty())
     }
 }
 
@@ -202,7 +214,14 @@ async fn answer(
             render(state, staff, csrf, None, error).await
         }
         Err(Error::Conflict { message, .. }) => {
-            render(state, staff, csrf, None, Some((StatusCode::CONFLICT, message))).await
+            render(
+                state,
+                staff,
+                csrf,
+                None,
+                Some((StatusCode::CONFLICT, message)),
+            )
+            .await
         }
         Err(e) => Err(e),
     }

@@ -6,15 +6,15 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
+use axum::http::Method;
 use axum::http::header::USER_AGENT;
 use axum::http::request::Parts;
 use axum::middleware::Next;
-use axum::response::Response;
-use axum::http::Method;
 use axum::response::IntoResponse;
+use axum::response::Response;
 use tower_governor::governor::GovernorConfigBuilder;
-use tower_governor::{GovernorError, GovernorLayer};
 use tower_governor::key_extractor::KeyExtractor;
+use tower_governor::{GovernorError, GovernorLayer};
 
 use crate::error::Error;
 use crate::services::client_ip::ClientAddress;
