@@ -556,3 +556,58 @@ async fn the_staff_mails_render_and_travel_over_smtp_template_names() {
         }
     }
 }
+
+#[tokio::test]
+async fn the_new_address_of_an_email_change_is_tagged_with_its_link() {
+    let app = TestApp::spawn().await;
+    let firm = app.create_firm("acme").await;
+    let slug = firm.firm.slug.clone();
+    let member = add_member(&app, &firm, "tess@example.com", "team").await;
+    let browser = app.staff_signed_in(&firm, "tess@example.com").await;
+    let r = browser
+        .staff_post(
+            &app,
+            &slug,
+            "/staff/account",
+            "/staff/account",
+            &[("action", "email"), ("email", "tess@new.example")],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let mail = app.last_link("tess@new.example").await.unwrap();
+    // Someone who can write to Redis points the change at their own address.
+    let prefix = &app.config.redis_prefix;
+    let mut redis = app.redis.clone();
+    let links: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{prefix}link:*"))
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    let mut edited = 0;
+    for key in links {
+        let note: Option<String> = redis::cmd("HGET")
+            .arg(&key)
+            .arg("note")
+            .query_async(&mut redis)
+            .await
+            .unwrap();
+        if note.as_deref() == Some("tess@new.example") {
+            let () = redis::cmd("HSET")
+                .arg(&key)
+                .arg("note")
+                .arg("mallory@example.com")
+                .query_async(&mut redis)
+                .await
+                .unwrap();
+            edited += 1;
+        }
+    }
+    assert_eq!(edited, 1, "the change's record carries the new address");
+    let r = browser
+        .enter_staff_code(&app, &slug, &mail.token, &mail.code)
+        .await;
+    assert_eq!(r.status(), StatusCode::GONE);
+    let stored = stored_member(&app, &firm, member.id.as_str()).await.unwrap();
+    assert_eq!(stored.email, "tess@example.com");
+    app.stop().await;
+}
