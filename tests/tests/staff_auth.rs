@@ -607,7 +607,9 @@ async fn the_new_address_of_an_email_change_is_tagged_with_its_link() {
         .enter_staff_code(&app, &slug, &mail.token, &mail.code)
         .await;
     assert_eq!(r.status(), StatusCode::GONE);
-    let stored = stored_member(&app, &firm, member.id.as_str()).await.unwrap();
+    let stored = stored_member(&app, &firm, member.id.as_str())
+        .await
+        .unwrap();
     assert_eq!(stored.email, "tess@example.com");
     app.stop().await;
 }
