@@ -29,6 +29,7 @@ pub mod openapi_check;
 pub mod private_redis;
 pub mod scratch;
 pub mod smtp_sink;
+pub mod staff;
 pub mod team_admin;
 
 pub use scratch::Scratch;

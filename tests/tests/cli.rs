@@ -170,7 +170,13 @@ async fn firm_and_apikey_commands() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("no firm"));
     let out = run_gateway(vars, &["demo"]);
     assert!(out.status.success(), "{out:?}");
-    assert!(String::from_utf8_lossy(&out.stdout).contains("ann@example.com"));
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(printed.contains("ann@example.com"));
+    // Where staff sign in, as whom.
+    assert!(
+        printed.contains("/staff/login as owner@acme.example"),
+        "{printed}"
+    );
 }
 
 /// Starts `gateway serve` with JSON logs and returns the child, its port and its log lines.

@@ -59,11 +59,23 @@ async fn every_template_goes_out_multipart_with_the_headers_of_a_careful_transac
             "request_url": "http://acme.portal.test:8080/requests/rq_1",
         }),
     );
-    let jobs = [&login, &invitation, &task, &signature, &reply];
+    let (staff_login, staff_login_secrets) = queue.link_job(Template::StaffLoginLink);
+    let (team_invitation, team_invitation_secrets) = queue.link_job(Template::TeamInvitation);
+    let (email_change, email_change_secrets) = queue.link_job(Template::StaffEmailChange);
+    let jobs = [
+        &login,
+        &invitation,
+        &task,
+        &signature,
+        &reply,
+        &staff_login,
+        &team_invitation,
+        &email_change,
+    ];
     for job in jobs {
         queue.enqueue(job).await;
     }
-    let received = sink.wait_for(5, WAIT).await;
+    let received = sink.wait_for(8, WAIT).await;
 
     let parser = MessageParser::default();
     for job in jobs {
@@ -167,9 +179,35 @@ async fn every_template_goes_out_multipart_with_the_headers_of_a_careful_transac
                 );
                 assert!(text.contains("http://acme.portal.test:8080/requests/rq_1"));
             }
+            Template::StaffLoginLink => {
+                assert_eq!(
+                    subject,
+                    "Your staff sign-in link for Acme & Sons Accountants"
+                );
+                assert!(text.contains(&staff_login_secrets.link));
+                assert!(text.contains("enter this code: ABCD-EFGH"), "{text}");
+                assert!(text.contains("lasts 7 days"), "{text}");
+                assert!(html.contains("Sign in to the staff console</a>"), "{html}");
+                assert!(html.contains("ABCD-EFGH"));
+            }
+            Template::TeamInvitation => {
+                assert_eq!(subject, "Join the team of Acme & Sons Accountants");
+                assert!(text.contains(&team_invitation_secrets.link));
+                assert!(text.contains("enter this code: ABCD-EFGH"), "{text}");
+                assert!(html.contains("Accept the invitation</a>"), "{html}");
+            }
+            Template::StaffEmailChange => {
+                assert_eq!(
+                    subject,
+                    "Confirm your new sign-in address at Acme & Sons Accountants"
+                );
+                assert!(text.contains(&email_change_secrets.link));
+                assert!(text.contains("enter this code: ABCD-EFGH"), "{text}");
+                assert!(html.contains("Confirm this address</a>"), "{html}");
+            }
         }
     }
-    assert_eq!(deliveries(&sink).len(), 5, "each once");
+    assert_eq!(deliveries(&sink).len(), 8, "each once");
 
     let status = queue.status();
     assert_eq!(status["queued"], 0, "{status:?}");
@@ -184,7 +222,7 @@ async fn every_template_goes_out_multipart_with_the_headers_of_a_careful_transac
         metrics.contains("mailer_sent_total{template=\"login_link\"} 1"),
         "{metrics}"
     );
-    assert!(metrics.contains("mailer_enqueue_to_accept_seconds_count 5"));
+    assert!(metrics.contains("mailer_enqueue_to_accept_seconds_count 8"));
     assert!(metrics.contains("mailer_queue_depth "));
     queue.finish().await;
 }
@@ -842,6 +880,9 @@ async fn a_client_who_chose_german_gets_every_email_in_german_with_german_dates(
                 ],
                 &["Lesen und antworten</a>"],
             ),
+            Template::StaffLoginLink | Template::TeamInvitation | Template::StaffEmailChange => {
+                unreachable!("no staff mail in this test")
+            }
         };
         assert_eq!(subject, want_subject);
         for want in want_text {
