@@ -29,6 +29,9 @@ UPDATE conversations SET awaiting_reply = COALESCE((
     ORDER BY m.seq DESC LIMIT 1), FALSE);
 CREATE INDEX conversations_by_activity ON conversations (firm_id, last_message_at, id);
 CREATE INDEX conversations_waiting ON conversations (firm_id, awaiting_reply, last_message_at, id);
+-- A member's clients' conversations (all, or waiting only), without reading the firm's.
+CREATE INDEX conversations_by_contact_waiting
+    ON conversations (firm_id, contact_id, awaiting_reply, last_message_at, id);
 
 CREATE INDEX tasks_by_due ON tasks (firm_id, status, due_date, id);
 CREATE INDEX signing_requests_by_status ON signing_requests (firm_id, status, created_at, id);

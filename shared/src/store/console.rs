@@ -497,12 +497,14 @@ macro_rules! console_store {
                 contact_id: &ContactId,
                 limit: i64,
             ) -> Result<Vec<PendingSignature>, StoreError> {
+                // `+ 0`: ordered by an expression, not by the firm's (created_at, id) index,
+                // which SQLite would otherwise walk whole to skip sorting the contact's few.
                 Ok(sqlx::query_as(concat!(
                     "SELECT ",
                     signature_columns!(),
                     " FROM signing_requests s JOIN contacts c ON c.id = s.contact_id \
                      WHERE s.firm_id = $1 AND s.contact_id = $2 \
-                     ORDER BY s.created_at DESC, s.id DESC LIMIT $3"
+                     ORDER BY s.created_at + 0 DESC, s.id DESC LIMIT $3"
                 ))
                 .bind(firm_id)
                 .bind(contact_id)
