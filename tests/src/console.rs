@@ -53,7 +53,12 @@ pub async fn add_member(app: &TestApp, firm: &TestFirm, email: &str, role_id: &s
 }
 
 /// A custom role of `firm` granting `permissions`; its id.
-pub async fn add_role(app: &TestApp, firm: &TestFirm, name: &str, permissions: Permissions) -> String {
+pub async fn add_role(
+    app: &TestApp,
+    firm: &TestFirm,
+    name: &str,
+    permissions: Permissions,
+) -> String {
     app.store
         .create_role(&firm.firm.id, name, &permissions)
         .await
@@ -95,7 +100,10 @@ pub async fn staff_browser(app: &TestApp, firm: &TestFirm, member: &Member) -> B
     .expect("start a staff session");
     let jar = Arc::new(reqwest::cookie::Jar::default());
     let origin: url::Url = app.url(&firm.firm.slug, "/").parse().expect("firm URL");
-    jar.add_cookie_str(&format!("{}={}; Path=/", cookie.name(), cookie.value()), &origin);
+    jar.add_cookie_str(
+        &format!("{}={}; Path=/", cookie.name(), cookie.value()),
+        &origin,
+    );
     let client = reqwest::Client::builder()
         .cookie_provider(jar)
         .redirect(Policy::none())

@@ -30,7 +30,10 @@ async fn contact(app: &TestApp, firm: &TestFirm, name: &str, email: &str, access
 async fn client_request(app: &TestApp, client: &Browser, slug: &str, body: &str) -> String {
     let csrf = client.csrf(&app.url(slug, "/")).await;
     let response = client
-        .post_form(&app.url(slug, "/requests"), &[("csrf", &csrf), ("body", body)])
+        .post_form(
+            &app.url(slug, "/requests"),
+            &[("csrf", &csrf), ("body", body)],
+        )
         .await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     response.headers()["location"]
@@ -115,8 +118,10 @@ async fn the_dashboard_shows_what_waits_and_what_clients_did() {
             &firm,
             Method::POST,
             "/api/v1/tasks",
-            Some(json!({"title": "Send bank statements", "due_date": "2020-01-31",
-                        "assignees": [ann.id], "portal": true})),
+            Some(
+                json!({"title": "Send bank statements", "due_date": "2020-01-31",
+                        "assignees": [ann.id], "portal": true}),
+            ),
         )
         .await;
     let done = app
@@ -139,8 +144,14 @@ async fn the_dashboard_shows_what_waits_and_what_clients_did() {
         )
         .await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    firm.request_signature(&app, &ann.id, "Engagement letter", "letter.pdf", &portico_e2e::sample_pdf("hi"))
-        .await;
+    firm.request_signature(
+        &app,
+        &ann.id,
+        "Engagement letter",
+        "letter.pdf",
+        &portico_e2e::sample_pdf("hi"),
+    )
+    .await;
 
     let (status, page) = read(&owner, &app.url(&slug, "/staff")).await;
     assert_eq!(status, StatusCode::OK);
@@ -203,50 +214,56 @@ async fn contacts_are_searched_by_prefix_filtered_and_paged() {
     assert_eq!(listed(&first) + listed(&second), 32);
 
     // A prefix of the name, case-insensitively, or of the email; each contact once.
-    let (_, found) = read(&owner, &app.url(&slug, "/staff/contacts?q=zo"))
-        .await;
+    let (_, found) = read(&owner, &app.url(&slug, "/staff/contacts?q=zo")).await;
     assert!(found.contains("Zoë Zimmer"), "by name");
     assert!(found.contains("Bob Baker"), "by email");
     assert_eq!(listed(&found), 2);
-    let (_, found) = read(&owner, &app.url(&slug, "/staff/contacts?q=ZOË"))
-        .await;
+    let (_, found) = read(&owner, &app.url(&slug, "/staff/contacts?q=ZOË")).await;
     assert_eq!(listed(&found), 1, "{found}");
-    let (_, found) = read(&owner, &app.url(&slug, "/staff/contacts?q=p1"))
-        .await;
+    let (_, found) = read(&owner, &app.url(&slug, "/staff/contacts?q=p1")).await;
     assert_eq!(listed(&found), 10, "p10..p19 by email");
-    let (_, found) = read(&owner, &app.url(&slug, "/staff/contacts?q=nobody"))
-        .await;
+    let (_, found) = read(&owner, &app.url(&slug, "/staff/contacts?q=nobody")).await;
     assert!(found.contains("No contact matches."));
 
     // Filters, alone and together with a search.
-    let (_, on) = read(&owner, &app.url(&slug, "/staff/contacts?access=on"))
-        .await;
+    let (_, on) = read(&owner, &app.url(&slug, "/staff/contacts?access=on")).await;
     assert_eq!(listed(&on), 11);
-    let (_, off) = read(&owner, &app.url(&slug, "/staff/contacts?access=off&q=person"))
-        .await;
+    let (_, off) = read(
+        &owner,
+        &app.url(&slug, "/staff/contacts?access=off&q=person"),
+    )
+    .await;
     assert_eq!(listed(&off), 20);
-    let (_, never) = read(&owner, &app.url(&slug, "/staff/contacts?invite=none&access=on"))
-        .await;
+    let (_, never) = read(
+        &owner,
+        &app.url(&slug, "/staff/contacts?invite=none&access=on"),
+    )
+    .await;
     assert_eq!(listed(&never), 11);
-    let (_, invited) = read(&owner, &app.url(&slug, "/staff/contacts?invite=invited"))
-        .await;
+    let (_, invited) = read(&owner, &app.url(&slug, "/staff/contacts?invite=invited")).await;
     assert!(invited.contains("No contact matches."));
 
     // Bad input is a 400 that says what is wrong.
     for (query, says) in [
         ("access=maybe", "access must be on or off"),
-        ("invite=sometimes", "invite must be none, invited or accepted"),
+        (
+            "invite=sometimes",
+            "invite must be none, invited or accepted",
+        ),
         ("after=%%%", "the page link is damaged"),
         ("after=bm90IGEgY3Vyc29y", "the page link is damaged"),
     ] {
-        let (status, body) = read(&owner, &app.url(&slug, &format!("/staff/contacts?{query}")))
-            .await;
+        let (status, body) =
+            read(&owner, &app.url(&slug, &format!("/staff/contacts?{query}"))).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{query}");
         assert!(body.contains(says), "{query}: {body}");
     }
     let long = "x".repeat(201);
-    let (status, _) = read(&owner, &app.url(&slug, &format!("/staff/contacts?q={long}")))
-        .await;
+    let (status, _) = read(
+        &owner,
+        &app.url(&slug, &format!("/staff/contacts?q={long}")),
+    )
+    .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     app.stop().await;
 }
@@ -261,37 +278,83 @@ async fn access_off_ends_the_clients_session_and_invitations_show_their_status()
     let page = format!("/staff/contacts/{}", ann.id);
 
     let client = app.signed_in(&firm, "ann@example.com").await;
-    assert_eq!(client.get(&app.url(&slug, "/")).await.status(), StatusCode::OK);
+    assert_eq!(
+        client.get(&app.url(&slug, "/")).await.status(),
+        StatusCode::OK
+    );
     let (_, html) = read(&owner, &app.url(&slug, &page)).await;
     assert!(html.contains("Never invited"));
-    assert!(!html.contains(">Never</time>") && !html.contains("<dd>Never</dd>"), "signed in");
+    assert!(
+        !html.contains(">Never</time>") && !html.contains("<dd>Never</dd>"),
+        "signed in"
+    );
 
-    let response = post(&app, &owner, &slug, &page, &format!("{page}/access"), &[("access", "off")]).await;
+    let response = post(
+        &app,
+        &owner,
+        &slug,
+        &page,
+        &format!("{page}/access"),
+        &[("access", "off")],
+    )
+    .await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&response), format!("{page}?done=access_off"));
     let response = client.get(&app.url(&slug, "/")).await;
-    assert_eq!(response.status(), StatusCode::SEE_OTHER, "the client is signed out");
+    assert_eq!(
+        response.status(),
+        StatusCode::SEE_OTHER,
+        "the client is signed out"
+    );
     assert_eq!(location(&response), "/login");
     let (_, html) = read(&owner, &app.url(&slug, &format!("{page}?done=access_off"))).await;
     assert!(html.contains("Portal access is off"));
     assert!(html.contains("Turn portal access on"));
-    assert!(!html.contains("Send invitation"), "no invitation without access");
+    assert!(
+        !html.contains("Send invitation"),
+        "no invitation without access"
+    );
 
     // Inviting needs access; with it the invitation is mailed and shown.
-    let response = post(&app, &owner, &slug, &page, &format!("{page}/invitation"), &[]).await;
+    let response = post(
+        &app,
+        &owner,
+        &slug,
+        &page,
+        &format!("{page}/invitation"),
+        &[],
+    )
+    .await;
     assert_eq!(response.status(), StatusCode::CONFLICT);
-    assert!(decoded(response.text().await.unwrap()).contains("Turn portal access on before inviting"));
-    let response = post(&app, &owner, &slug, &page, &format!("{page}/access"), &[("access", "on")]).await;
+    assert!(
+        decoded(response.text().await.unwrap()).contains("Turn portal access on before inviting")
+    );
+    let response = post(
+        &app,
+        &owner,
+        &slug,
+        &page,
+        &format!("{page}/access"),
+        &[("access", "on")],
+    )
+    .await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    let response = post(&app, &owner, &slug, &page, &format!("{page}/invitation"), &[]).await;
+    let response = post(
+        &app,
+        &owner,
+        &slug,
+        &page,
+        &format!("{page}/invitation"),
+        &[],
+    )
+    .await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     let mail = app.last_link("ann@example.com").await.expect("mailed");
     assert_eq!(mail.job.template, Template::Invitation);
     let (_, html) = read(&owner, &app.url(&slug, &page)).await;
     assert!(html.contains("Invited <time"), "{html}");
     assert!(html.contains("Resend invitation"));
-    let (_, list) = read(&owner, &app.url(&slug, "/staff/contacts?invite=invited"))
-        .await;
+    let (_, list) = read(&owner, &app.url(&slug, "/staff/contacts?invite=invited")).await;
     assert!(list.contains(&page));
 
     // The client signs in through it: accepted.
@@ -300,16 +363,26 @@ async fn access_off_ends_the_clients_session_and_invitations_show_their_status()
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     let (_, html) = read(&owner, &app.url(&slug, &page)).await;
     assert!(html.contains("Accepted"), "{html}");
-    let (_, list) = read(&owner, &app.url(&slug, "/staff/contacts?invite=accepted"))
-        .await;
+    let (_, list) = read(&owner, &app.url(&slug, "/staff/contacts?invite=accepted")).await;
     assert!(list.contains(&page));
 
-    let response = post(&app, &owner, &slug, &page, &format!("{page}/access"), &[("access", "sideways")]).await;
+    let response = post(
+        &app,
+        &owner,
+        &slug,
+        &page,
+        &format!("{page}/access"),
+        &[("access", "sideways")],
+    )
+    .await;
     assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(decoded(response.text().await.unwrap()).contains("access must be on or off"));
     // A form without its CSRF token is refused.
     let response = owner
-        .post_form(&app.url(&slug, &format!("{page}/access")), &[("access", "off")])
+        .post_form(
+            &app.url(&slug, &format!("{page}/access")),
+            &[("access", "off")],
+        )
         .await;
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
     app.stop().await;
@@ -326,33 +399,91 @@ async fn contacts_are_created_edited_and_deleted_with_their_problems_explained()
     let (_, owner) = signed_in_owner(&app, &firm).await;
     let list = "/staff/contacts";
 
-    let response = post(&app, &owner, &slug, list, list, &[("name", "Carol"), ("email", "not-an-email")]).await;
+    let response = post(
+        &app,
+        &owner,
+        &slug,
+        list,
+        list,
+        &[("name", "Carol"), ("email", "not-an-email")],
+    )
+    .await;
     assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let html = decoded(response.text().await.unwrap());
     assert!(html.contains("Enter a valid email address"), "{html}");
-    assert!(html.contains("value=\"Carol\""), "the form keeps what was typed");
-    let response = post(&app, &owner, &slug, list, list, &[("name", " "), ("email", "c@example.com")]).await;
+    assert!(
+        html.contains("value=\"Carol\""),
+        "the form keeps what was typed"
+    );
+    let response = post(
+        &app,
+        &owner,
+        &slug,
+        list,
+        list,
+        &[("name", " "), ("email", "c@example.com")],
+    )
+    .await;
     assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(decoded(response.text().await.unwrap()).contains("Enter the contact's name."));
-    let response = post(&app, &owner, &slug, list, list, &[("name", "Carol"), ("email", "TAKEN@example.com")]).await;
+    let response = post(
+        &app,
+        &owner,
+        &slug,
+        list,
+        list,
+        &[("name", "Carol"), ("email", "TAKEN@example.com")],
+    )
+    .await;
     assert_eq!(response.status(), StatusCode::CONFLICT);
-    assert!(decoded(response.text().await.unwrap()).contains("already has a contact with this email"));
+    assert!(
+        decoded(response.text().await.unwrap()).contains("already has a contact with this email")
+    );
 
     let response = post(
-        &app, &owner, &slug, list, list,
-        &[("name", "Carol Cole"), ("email", "carol@example.com"), ("portal_access", "on")],
+        &app,
+        &owner,
+        &slug,
+        list,
+        list,
+        &[
+            ("name", "Carol Cole"),
+            ("email", "carol@example.com"),
+            ("portal_access", "on"),
+        ],
     )
     .await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    let page = location(&response).trim_end_matches("?done=created").to_string();
+    let page = location(&response)
+        .trim_end_matches("?done=created")
+        .to_string();
     let (status, html) = read(&owner, &app.url(&slug, &page)).await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("Carol Cole"));
     assert!(html.contains("<dd>On</dd>"));
 
-    let response = post(&app, &owner, &slug, &page, &page, &[("name", "Carol Cole-Smith"), ("email", "x@")]).await;
+    let response = post(
+        &app,
+        &owner,
+        &slug,
+        &page,
+        &page,
+        &[("name", "Carol Cole-Smith"), ("email", "x@")],
+    )
+    .await;
     assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let response = post(&app, &owner, &slug, &page, &page, &[("name", "Carol Cole-Smith"), ("email", "carol.smith@example.com")]).await;
+    let response = post(
+        &app,
+        &owner,
+        &slug,
+        &page,
+        &page,
+        &[
+            ("name", "Carol Cole-Smith"),
+            ("email", "carol.smith@example.com"),
+        ],
+    )
+    .await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     let (_, html) = read(&owner, &app.url(&slug, &page)).await;
     assert!(html.contains("Carol Cole-Smith") && html.contains("carol.smith@example.com"));
@@ -363,7 +494,15 @@ async fn contacts_are_created_edited_and_deleted_with_their_problems_explained()
     for id in [foreign.id.to_string(), "ct_nothing".to_string()] {
         let (status, _) = read(&owner, &app.url(&slug, &format!("/staff/contacts/{id}"))).await;
         assert_eq!(status, StatusCode::NOT_FOUND);
-        let response = post(&app, &owner, &slug, &page, &format!("/staff/contacts/{id}/delete"), &[]).await;
+        let response = post(
+            &app,
+            &owner,
+            &slug,
+            &page,
+            &format!("/staff/contacts/{id}/delete"),
+            &[],
+        )
+        .await;
         assert_eq!(response.status(), StatusCode::NOT_FOUND);
     }
 
@@ -382,7 +521,8 @@ async fn a_reply_is_signed_by_its_member_and_emails_the_client() {
     let slug = firm.firm.slug.clone();
     contact(&app, &firm, "Ann Archer", "ann@example.com", true).await;
     let (_, owner) = signed_in_owner(&app, &firm).await;
-    let (_, colleague) = signed_in_member(&app, &firm, "cora@firm.example", BuiltinRole::CoOwner.id()).await;
+    let (_, colleague) =
+        signed_in_member(&app, &firm, "cora@firm.example", BuiltinRole::CoOwner.id()).await;
     let client = app.signed_in(&firm, "ann@example.com").await;
     let first = client_request(&app, &client, &slug, "Old question").await;
     // Times are in seconds: the second request is the newer one by a second.
@@ -397,18 +537,47 @@ async fn a_reply_is_signed_by_its_member_and_emails_the_client() {
     assert!(newest < older, "newest activity first");
     assert_eq!(inbox.matches("cc-badge cc-waiting\">Waiting<").count(), 2);
 
-    let response = post(&app, &colleague, &slug, &page, &format!("{page}/messages"), &[("body", "   ")]).await;
+    let response = post(
+        &app,
+        &colleague,
+        &slug,
+        &page,
+        &format!("{page}/messages"),
+        &[("body", "   ")],
+    )
+    .await;
     assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(decoded(response.text().await.unwrap()).contains("Write your message before sending it."));
+    assert!(
+        decoded(response.text().await.unwrap()).contains("Write your message before sending it.")
+    );
     let too_long = "x".repeat(10_001);
-    let response = post(&app, &colleague, &slug, &page, &format!("{page}/messages"), &[("body", &too_long)]).await;
+    let response = post(
+        &app,
+        &colleague,
+        &slug,
+        &page,
+        &format!("{page}/messages"),
+        &[("body", &too_long)],
+    )
+    .await;
     assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
 
-    let response = post(&app, &colleague, &slug, &page, &format!("{page}/messages"), &[("body", "Thursday at 10 works.")]).await;
+    let response = post(
+        &app,
+        &colleague,
+        &slug,
+        &page,
+        &format!("{page}/messages"),
+        &[("body", "Thursday at 10 works.")],
+    )
+    .await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     let (_, html) = read(&owner, &app.url(&slug, &page)).await;
     assert!(html.contains("Thursday at 10 works."));
-    assert!(html.contains("cora@firm.example <span class=\"muted\">(firm)</span>"), "{html}");
+    assert!(
+        html.contains("cora@firm.example <span class=\"muted\">(firm)</span>"),
+        "{html}"
+    );
     assert!(!html.contains("Waiting for an answer</span>"));
     let mail = app
         .mail_jobs()
@@ -429,7 +598,11 @@ async fn a_reply_is_signed_by_its_member_and_emails_the_client() {
 
     let (status, _) = read(&owner, &app.url(&slug, "/staff/conversations/cv_nothing")).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, _) = read(&owner, &app.url(&slug, "/staff/conversations?before=garbage!")).await;
+    let (status, _) = read(
+        &owner,
+        &app.url(&slug, "/staff/conversations?before=garbage!"),
+    )
+    .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     let _ = first;
     app.stop().await;
@@ -442,7 +615,8 @@ async fn a_team_member_sees_only_the_clients_assigned_to_them() {
     let slug = firm.firm.slug.clone();
     let mine = contact(&app, &firm, "Mine Client", "mine@example.com", true).await;
     let theirs = contact(&app, &firm, "Other Client", "other@example.com", true).await;
-    let (member, team) = signed_in_member(&app, &firm, "tom@firm.example", BuiltinRole::Team.id()).await;
+    let (member, team) =
+        signed_in_member(&app, &firm, "tom@firm.example", BuiltinRole::Team.id()).await;
     assign(&app, &firm, &mine.id, &[member.id.clone()]).await;
     let mine_client = app.signed_in(&firm, "mine@example.com").await;
     let their_client = app.signed_in(&firm, "other@example.com").await;
@@ -465,37 +639,73 @@ async fn a_team_member_sees_only_the_clients_assigned_to_them() {
     let their_page = format!("/staff/contacts/{}", theirs.id);
     let (status, _) = read(&team, &app.url(&slug, &their_page)).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, _) = read(&team, &app.url(&slug, &format!("/staff/conversations/{their_request}")))
-        .await;
+    let (status, _) = read(
+        &team,
+        &app.url(&slug, &format!("/staff/conversations/{their_request}")),
+    )
+    .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let my_page = format!("/staff/contacts/{}", mine.id);
-    let response = post(&app, &team, &slug, &my_page, &format!("{their_page}/access"), &[("access", "off")]).await;
+    let response = post(
+        &app,
+        &team,
+        &slug,
+        &my_page,
+        &format!("{their_page}/access"),
+        &[("access", "off")],
+    )
+    .await;
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
     let response = post(
-        &app, &team, &slug, &my_page,
+        &app,
+        &team,
+        &slug,
+        &my_page,
         &format!("/staff/conversations/{their_request}/messages"),
         &[("body", "hello")],
     )
     .await;
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
-    assert!(app.stored_contact(&firm.firm.id, &theirs.id).await.portal_access);
+    assert!(
+        app.stored_contact(&firm.firm.id, &theirs.id)
+            .await
+            .portal_access
+    );
 
     // Their own client: they may edit and reply, but not delete or reassign.
     let (status, html) = read(&team, &app.url(&slug, &my_page)).await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("Turn portal access off"));
-    assert!(!html.contains("Delete contact"), "no control the role lacks");
+    assert!(
+        !html.contains("Delete contact"),
+        "no control the role lacks"
+    );
     assert!(!html.contains("Save assigned members"));
-    let response = post(&app, &team, &slug, &my_page, &format!("{my_page}/delete"), &[]).await;
+    let response = post(
+        &app,
+        &team,
+        &slug,
+        &my_page,
+        &format!("{my_page}/delete"),
+        &[],
+    )
+    .await;
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
     let response = post(
-        &app, &team, &slug, &my_page, &format!("{my_page}/members"),
+        &app,
+        &team,
+        &slug,
+        &my_page,
+        &format!("{my_page}/members"),
         &[(&format!("member_{}", member.id), "on")],
     )
     .await;
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
     let response = post(
-        &app, &team, &slug, &my_page,
+        &app,
+        &team,
+        &slug,
+        &my_page,
         &format!("/staff/conversations/{my_request}/messages"),
         &[("body", "On it.")],
     )
@@ -503,7 +713,15 @@ async fn a_team_member_sees_only_the_clients_assigned_to_them() {
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
 
     // A contact they create is theirs.
-    let response = post(&app, &team, &slug, "/staff/contacts", "/staff/contacts", &[("name", "New One"), ("email", "new@example.com")]).await;
+    let response = post(
+        &app,
+        &team,
+        &slug,
+        "/staff/contacts",
+        "/staff/contacts",
+        &[("name", "New One"), ("email", "new@example.com")],
+    )
+    .await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     let (status, _) = read(&team, &app.url(&slug, location(&response).as_str())).await;
     assert_eq!(status, StatusCode::OK);
@@ -511,7 +729,11 @@ async fn a_team_member_sees_only_the_clients_assigned_to_them() {
     // The Owner assigns the other client to them too; now it is theirs as well.
     let (_, owner) = signed_in_owner(&app, &firm).await;
     let response = post(
-        &app, &owner, &slug, &their_page, &format!("{their_page}/members"),
+        &app,
+        &owner,
+        &slug,
+        &their_page,
+        &format!("{their_page}/members"),
         &[(&format!("member_{}", member.id), "on")],
     )
     .await;
@@ -519,13 +741,21 @@ async fn a_team_member_sees_only_the_clients_assigned_to_them() {
     let (status, _) = read(&team, &app.url(&slug, &their_page)).await;
     assert_eq!(status, StatusCode::OK);
     let response = post(
-        &app, &owner, &slug, &their_page, &format!("{their_page}/members"),
+        &app,
+        &owner,
+        &slug,
+        &their_page,
+        &format!("{their_page}/members"),
         &[("member_st_nobodynobodynobodynobod", "on")],
     )
     .await;
     assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let response = post(
-        &app, &owner, &slug, &their_page, &format!("{their_page}/members"),
+        &app,
+        &owner,
+        &slug,
+        &their_page,
+        &format!("{their_page}/members"),
         &[("member_junk", "on")],
     )
     .await;
@@ -553,20 +783,38 @@ async fn a_role_without_the_right_sees_no_control_and_its_post_is_refused() {
 
     let (status, html) = read(&reader, &app.url(&slug, &page)).await;
     assert_eq!(status, StatusCode::OK);
-    for control in ["Turn portal access", "Send invitation", "Delete contact", "Save details", "Save assigned members"] {
+    for control in [
+        "Turn portal access",
+        "Send invitation",
+        "Delete contact",
+        "Save details",
+        "Save assigned members",
+    ] {
         assert!(!html.contains(control), "{control} is not offered");
     }
-    assert!(!html.contains("id=\"requests-h\""), "no conversations without the right to view them");
+    assert!(
+        !html.contains("id=\"requests-h\""),
+        "no conversations without the right to view them"
+    );
     let (_, list) = read(&reader, &app.url(&slug, "/staff/contacts")).await;
     assert!(!list.contains("New contact"));
 
     for (action, fields) in [
-        ("/staff/contacts".to_string(), vec![("name", "X"), ("email", "x@example.com")]),
+        (
+            "/staff/contacts".to_string(),
+            vec![("name", "X"), ("email", "x@example.com")],
+        ),
         (format!("{page}/access"), vec![("access", "off")]),
         (format!("{page}/invitation"), vec![]),
         (format!("{page}/delete"), vec![]),
-        (page.clone(), vec![("name", "X"), ("email", "ann@example.com")]),
-        (format!("/staff/conversations/{request}/messages"), vec![("body", "hi")]),
+        (
+            page.clone(),
+            vec![("name", "X"), ("email", "ann@example.com")],
+        ),
+        (
+            format!("/staff/conversations/{request}/messages"),
+            vec![("body", "hi")],
+        ),
     ] {
         let response = post(&app, &reader, &slug, &page, &action, &fields).await;
         assert_eq!(response.status(), StatusCode::FORBIDDEN, "{action}");
@@ -578,6 +826,10 @@ async fn a_role_without_the_right_sees_no_control_and_its_post_is_refused() {
     assert_eq!(status, StatusCode::OK);
     assert!(!dashboard.contains("Requests waiting"));
     assert!(dashboard.contains("Recent client activity"));
-    assert!(app.stored_contact(&firm.firm.id, &ann.id).await.portal_access);
+    assert!(
+        app.stored_contact(&firm.firm.id, &ann.id)
+            .await
+            .portal_access
+    );
     app.stop().await;
 }

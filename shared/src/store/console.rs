@@ -13,7 +13,9 @@ use serde::Serialize;
 use sqlx::{Postgres, Sqlite};
 
 use super::{Invitation, SqlStore, StoreError};
-use crate::ids::{ContactId, ConversationId, FirmId, MemberId, MessageId, SigningRequestId, TaskId};
+use crate::ids::{
+    ContactId, ConversationId, FirmId, MemberId, MessageId, SigningRequestId, TaskId,
+};
 use crate::now_unix;
 use crate::status::{ConversationStatus, SigningStatus, TaskStatus};
 
@@ -252,8 +254,18 @@ pub trait ConsoleStore {
 macro_rules! list_columns {
     ($t:literal) => {
         concat!(
-            $t, ".id, ", $t, ".name, ", $t, ".email, ", $t, ".portal_access, ", $t,
-            ".invite_state, ", $t, ".last_login_at"
+            $t,
+            ".id, ",
+            $t,
+            ".name, ",
+            $t,
+            ".email, ",
+            $t,
+            ".portal_access, ",
+            $t,
+            ".invite_state, ",
+            $t,
+            ".last_login_at"
         )
     };
 }

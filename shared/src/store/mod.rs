@@ -87,8 +87,8 @@ mod team;
 mod text;
 
 pub use console::{
-    ActivityRow, ConsoleStore, ContactListQuery, ContactListRow, InboxQuery, InboxRow,
-    InviteState, OverdueTask, PendingSignature, StaffMessage,
+    ActivityRow, ConsoleStore, ContactListQuery, ContactListRow, InboxQuery, InboxRow, InviteState,
+    OverdueTask, PendingSignature, StaffMessage,
 };
 pub use contacts::{
     Contact, ContactPatch, ContactQuery, ContactStore, Invitation, NewContact, Notification,

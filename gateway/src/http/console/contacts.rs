@@ -22,9 +22,7 @@ use minijinja::context;
 use portico_shared::email::Email;
 use portico_shared::ids::{ContactId, MemberId};
 use portico_shared::policy::{Action, Area, Decision, Intent, decide};
-use portico_shared::store::{
-    Contact, ContactListQuery, ContactPatch, InviteState, NewContact,
-};
+use portico_shared::store::{Contact, ContactListQuery, ContactPatch, InviteState, NewContact};
 use serde::Deserialize;
 
 use super::reach::{contact_within, cursor, iso, reach, read_cursor, when, within};
@@ -126,7 +124,15 @@ async fn list(
     query: std::result::Result<Query<ListQuery>, QueryRejection>,
 ) -> Result<Response> {
     let Query(query) = query.map_err(|e| Error::BadRequest(e.body_text()))?;
-    list_page(&state, &staff, &csrf, &query, Draft::default(), StatusCode::OK).await
+    list_page(
+        &state,
+        &staff,
+        &csrf,
+        &query,
+        Draft::default(),
+        StatusCode::OK,
+    )
+    .await
 }
 
 async fn list_page(
@@ -150,12 +156,13 @@ async fn list_page(
         "off" => Some(false),
         _ => return Err(Error::BadRequest("access must be on or off".into())),
     };
-    let invite_state = match query.invite.as_deref().unwrap_or("") {
-        "" => None,
-        text => Some(InviteState::parse(text).ok_or_else(|| {
-            Error::BadRequest("invite must be none, invited or accepted".into())
-        })?),
-    };
+    let invite_state =
+        match query.invite.as_deref().unwrap_or("") {
+            "" => None,
+            text => Some(InviteState::parse(text).ok_or_else(|| {
+                Error::BadRequest("invite must be none, invited or accepted".into())
+            })?),
+        };
     let after = read_cursor(query.after.as_deref())?;
     let mut rows = state
         .store
@@ -195,7 +202,10 @@ async fn list_page(
         }
     };
     let next = more
-        .then(|| rows.last().map(|r| link(Some(cursor(&r.sort_key, r.id.as_str())))))
+        .then(|| {
+            rows.last()
+                .map(|r| link(Some(cursor(&r.sort_key, r.id.as_str()))))
+        })
         .flatten();
     let first = after.is_some().then(|| link(None));
     let rows: Vec<_> = rows
@@ -342,7 +352,15 @@ async fn show(
     let Query(query) = query.map_err(|e| Error::BadRequest(e.body_text()))?;
     let decision = staff.decide(Intent::Act(Area::Contacts, Action::View))?;
     let contact = contact_within(&state, &staff, &decision, &id).await?;
-    contact_page(&state, &staff, &csrf, &contact, flash(query.done.as_deref()), None).await
+    contact_page(
+        &state,
+        &staff,
+        &csrf,
+        &contact,
+        flash(query.done.as_deref()),
+        None,
+    )
+    .await
 }
 
 /// Whether `action` on contacts is allowed for this contact (by role and reach).
@@ -416,7 +434,10 @@ async fn contact_page(
         .collect();
 
     let tasks = if related(state, staff, Area::Tasks, &contact.id).await? {
-        let rows = state.store.contact_tasks(firm, &contact.id, RELATED).await?;
+        let rows = state
+            .store
+            .contact_tasks(firm, &contact.id, RELATED)
+            .await?;
         Some(
             rows.iter()
                 .map(|t| {
@@ -654,13 +675,27 @@ async fn invite(
     };
     if !contact.portal_access {
         let p = refuse("Turn portal access on before inviting the contact.");
-        return contact_page(&state, &staff, &csrf, &contact, None, Some((p, StatusCode::CONFLICT)))
-            .await;
+        return contact_page(
+            &state,
+            &staff,
+            &csrf,
+            &contact,
+            None,
+            Some((p, StatusCode::CONFLICT)),
+        )
+        .await;
     }
     if Email::parse(&contact.email).is_err() {
         let p = refuse("The contact's email address is no longer accepted: correct it first.");
-        return contact_page(&state, &staff, &csrf, &contact, None, Some((p, StatusCode::CONFLICT)))
-            .await;
+        return contact_page(
+            &state,
+            &staff,
+            &csrf,
+            &contact,
+            None,
+            Some((p, StatusCode::CONFLICT)),
+        )
+        .await;
     }
     let expires_at = links::invite(&state, &staff.firm, &contact).await?;
     state

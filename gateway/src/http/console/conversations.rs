@@ -56,7 +56,9 @@ async fn inbox(
     let before = match read_cursor(params.before.as_deref())? {
         Some((time, id)) => Some((
             time.parse::<i64>().map_err(|_| {
-                Error::BadRequest("the page link is damaged: start again from the first page".into())
+                Error::BadRequest(
+                    "the page link is damaged: start again from the first page".into(),
+                )
             })?,
             id,
         )),
@@ -89,7 +91,9 @@ async fn inbox(
             })
         })
         .flatten();
-    let first = before.is_some().then(|| base.trim_end_matches(['?', '&']).to_string());
+    let first = before
+        .is_some()
+        .then(|| base.trim_end_matches(['?', '&']).to_string());
     let rows: Vec<_> = rows
         .iter()
         .map(|c| {
@@ -179,7 +183,10 @@ async fn page(
             }
         })
         .collect();
-    let reply = decide(&staff.actor, Intent::Act(Area::Conversations, Action::Create));
+    let reply = decide(
+        &staff.actor,
+        Intent::Act(Area::Conversations, Action::Create),
+    );
     let can_reply = reply.allowed()
         && within(state, staff, &reply, &conversation.contact_id)
             .await

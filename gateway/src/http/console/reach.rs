@@ -68,7 +68,8 @@ pub fn read_cursor(text: Option<&str>) -> Result<Option<(String, String)>> {
     let Some(text) = text.filter(|t| !t.is_empty()) else {
         return Ok(None);
     };
-    let bad = || Error::BadRequest("the page link is damaged: start again from the first page".into());
+    let bad =
+        || Error::BadRequest("the page link is damaged: start again from the first page".into());
     let bytes = URL_SAFE_NO_PAD.decode(text).map_err(|_| bad())?;
     let text = String::from_utf8(bytes).map_err(|_| bad())?;
     let (key, id) = text.split_once('\n').ok_or_else(bad)?;
@@ -80,12 +81,7 @@ pub fn when(unix: i64) -> String {
     let Ok(t) = time::OffsetDateTime::from_unix_timestamp(unix) else {
         return String::new();
     };
-    format!(
-        "{} {:02}:{:02} UTC",
-        t.date(),
-        t.hour(),
-        t.minute()
-    )
+    format!("{} {:02}:{:02} UTC", t.date(), t.hour(), t.minute())
 }
 
 /// The same time, machine-readable, for `<time datetime>`.
