@@ -144,14 +144,40 @@ async fn the_dashboard_shows_what_waits_and_what_clients_did() {
         )
         .await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    firm.request_signature(
-        &app,
-        &ann.id,
-        "Engagement letter",
-        "letter.pdf",
-        &portico_e2e::sample_pdf("hi"),
-    )
-    .await;
+    let pdf = portico_e2e::sample_pdf("hi");
+    firm.request_signature(&app, &ann.id, "Engagement letter", "letter.pdf", &pdf)
+        .await;
+    let signed = firm
+        .request_signature(&app, &ann.id, "Tax authority mandate", "mandate.pdf", &pdf)
+        .await;
+    let declined = firm
+        .request_signature(&app, &ann.id, "Marketing consent", "consent.pdf", &pdf)
+        .await;
+    let sign = format!("/sign/{}", signed["id"].as_str().unwrap());
+    let csrf = client.csrf(&app.url(&slug, &sign)).await;
+    let response = client
+        .post_form(
+            &app.url(&slug, &sign),
+            &[("csrf", &csrf), ("name", "Ann Archer"), ("consent", "yes")],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let decline = format!("/sign/{}/decline", declined["id"].as_str().unwrap());
+    let response = client
+        .post_form(
+            &app.url(&slug, &decline),
+            &[("csrf", &csrf), ("reason", "not now")],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let overdue_id = overdue["id"].as_str().unwrap();
+    let form = reqwest::multipart::Form::new()
+        .text("csrf", csrf.clone())
+        .part("file", portico_e2e::file_part("statement.pdf", &pdf));
+    let response = client
+        .post_multipart(&app.url(&slug, &format!("/tasks/{overdue_id}/files")), form)
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
 
     let (status, page) = read(&owner, &app.url(&slug, "/staff")).await;
     assert_eq!(status, StatusCode::OK);
@@ -169,6 +195,16 @@ async fn the_dashboard_shows_what_waits_and_what_clients_did() {
     assert!(page.contains("Ann Archer</a> signed in to the portal"));
     assert!(page.contains("Ann Archer</a> sent a request"));
     assert!(page.contains("Ann Archer</a> completed the task"));
+    assert!(page.contains("Ann Archer</a> signed <a"), "{page}");
+    assert!(page.contains("Ann Archer</a> declined to sign <a"));
+    assert!(page.contains("Ann Archer</a> uploaded a document to <a"));
+    let pending =
+        &page[page.find("id=\"signatures-h\"").unwrap()..page.find("id=\"overdue-h\"").unwrap()];
+    assert!(pending.contains("Engagement letter"));
+    assert!(
+        !pending.contains("Tax authority mandate") && !pending.contains("Marketing consent"),
+        "signed and declined requests are no longer pending"
+    );
     app.stop().await;
 }
 
