@@ -628,12 +628,12 @@ async fn access(
     Path(id): Path<String>,
     ProtectedForm(form): ProtectedForm<AccessForm>,
 ) -> Result<Response> {
+    let (_, contact) = for_action(&state, &staff, Action::Edit, &id).await?;
     let on = match form.access.as_str() {
         "on" => true,
         "off" => false,
         _ => return Err(Error::invalid("access", "access must be on or off")),
     };
-    let (_, contact) = for_action(&state, &staff, Action::Edit, &id).await?;
     let patch = ContactPatch {
         portal_access: Some(on),
         ..ContactPatch::default()
