@@ -8,6 +8,10 @@ mod account;
 mod api_keys;
 mod assets;
 mod auth;
+mod contacts;
+mod conversations;
+mod dashboard;
+mod reach;
 mod roles;
 mod team;
 
@@ -20,6 +24,9 @@ use crate::state::AppState;
 pub fn router(state: &AppState) -> Router<AppState> {
     Router::new()
         .merge(auth::router(state))
+        .merge(dashboard::router())
+        .merge(contacts::router())
+        .merge(conversations::router())
         .merge(team::router())
         .merge(account::router())
         .merge(roles::router())
