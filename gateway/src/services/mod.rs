@@ -15,3 +15,7 @@ pub mod page_cache;
 pub mod sessions;
 pub mod sign_ins;
 pub mod upload_limits;
+pub mod invoices;
+pub mod portal_settings;
+pub mod signing;
+pub mod tasks;

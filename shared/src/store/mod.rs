@@ -54,6 +54,7 @@ macro_rules! fetch_page {
     }};
 }
 
+mod console_items;
 mod contacts;
 mod conversations;
 mod files;
@@ -64,6 +65,9 @@ mod tasks;
 mod team;
 mod text;
 
+pub use console_items::{
+    ConsoleItemStore, ContactRef, InvoiceRow, NewestPage, SigningRow, TaskRow,
+};
 pub use contacts::{
     Contact, ContactPatch, ContactQuery, ContactStore, Invitation, NewContact, Notification,
     Preferences, SessionContact, SignIn, StoredAddress,
@@ -138,6 +142,7 @@ pub trait Store:
     + SigningStore
     + InvoiceStore
     + TeamStore
+    + ConsoleItemStore
     + Send
     + Sync
     + 'static
