@@ -72,6 +72,8 @@ pub struct ContactRef {
     pub id: ContactId,
     pub name: String,
     pub email: String,
+    /// The address as compared (lower-cased).
+    pub email_norm: String,
 }
 
 #[async_trait]
@@ -147,7 +149,7 @@ macro_rules! console_item_store {
                     return Ok(Vec::new());
                 }
                 let mut query = sqlx::QueryBuilder::<$backend>::new(
-                    "SELECT c.id, c.name, c.email FROM contacts c WHERE c.firm_id = ",
+                    "SELECT c.id, c.name, c.email, c.email_norm FROM contacts c WHERE c.firm_id = ",
                 );
                 query.push_bind(firm_id.clone());
                 query.push(format!(" AND c.{column} IN ("));

@@ -4,11 +4,17 @@
 //! every action it offers or accepts is decided by `portico_shared::policy::decide`, as in
 //! the API. One module per section, each exporting its router fragment.
 
+mod items_css;
+mod tasks;
+
 use axum::{Router, middleware};
 
 use crate::http::extract::csrf::ensure_anchor;
 use crate::state::AppState;
 
 pub fn router(state: &AppState) -> Router<AppState> {
-    Router::new().layer(middleware::from_fn_with_state(state.clone(), ensure_anchor))
+    Router::new()
+        .merge(items_css::router())
+        .merge(tasks::router())
+        .layer(middleware::from_fn_with_state(state.clone(), ensure_anchor))
 }
