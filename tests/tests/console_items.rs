@@ -1,0 +1,296 @@
+//! The console's work pages over real HTTP: tasks, signing requests, invoices and portal
+//! settings, as members with different roles use them, and what clients then see.
+
+use portico_e2e::console_items::{assign, location, member, owner, role, signed_in_staff};
+use portico_e2e::{Browser, TestApp, TestFirm, file_part, sample_pdf};
+use portico_shared::mail::Template;
+use portico_shared::policy::{Action, Area, Permissions, Scope};
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+/// Posts a console form, with the CSRF token read from the page at `form_page`.
+async fn post(
+    browser: &Browser,
+    app: &TestApp,
+    firm: &TestFirm,
+    form_page: &str,
+    action: &str,
+    fields: &[(&str, &str)],
+) -> reqwest::Response {
+    let csrf = browser.csrf(&app.url(&firm.firm.slug, form_page)).await;
+    let mut form = vec![("csrf", csrf.as_str())];
+    form.extend_from_slice(fields);
+    browser
+        .post_form(&app.url(&firm.firm.slug, action), &form)
+        .await
+}
+
+async fn text_of(browser: &Browser, app: &TestApp, firm: &TestFirm, path: &str) -> (StatusCode, String) {
+    browser.get_text(&app.url(&firm.firm.slug, path)).await
+}
+
+#[tokio::test]
+async fn a_task_shared_with_a_checklist_reaches_the_client_until_it_is_unshared() {
+    let app = TestApp::spawn().await;
+    let firm = app.create_firm("acme").await;
+    app.add_contact(&firm, "ann@example.com", true).await;
+    let owner = owner(&app, &firm).await;
+    let staff = signed_in_staff(&app, &firm, &owner).await;
+
+    let (status, page) = text_of(&staff, &app, &firm, "/staff/tasks").await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains("No tasks here yet"));
+    assert!(page.contains("href=\"/staff/tasks/new\""), "the owner may create");
+
+    let created = post(
+        &staff,
+        &app,
+        &firm,
+        "/staff/tasks/new",
+        "/staff/tasks",
+        &[
+            ("title", "Send your 2026 payslips"),
+            ("description", "All twelve, please."),
+            ("due_date", "2030-01-31"),
+            ("assignees", "Ann@Example.com"),
+            ("checklist", "January to June\n\nJuly to December\n"),
+            ("portal", "on"),
+        ],
+    )
+    .await;
+    assert_eq!(created.status(), StatusCode::SEE_OTHER);
+    let task_page = location(&created);
+    assert!(task_page.starts_with("/staff/tasks/tk_"), "{task_page}");
+    let task_id = task_page
+        .trim_start_matches("/staff/tasks/")
+        .split('?')
+        .next()
+        .unwrap()
+        .to_string();
+
+    let (_, page) = text_of(&staff, &app, &firm, &task_page).await;
+    assert!(page.contains("Task created."));
+    assert!(page.contains("Send your 2026 payslips"));
+    assert!(page.contains("ann@example.com"));
+    assert!(page.contains("January to June") && page.contains("July to December"));
+    assert!(page.contains("Shared to the portal"));
+    assert!(page.contains("Delete task"), "the owner may delete");
+
+    // Emailed as the API does.
+    let job = app.mail_jobs().await.into_iter().last().expect("a mail job");
+    assert_eq!(job.template, Template::TaskShared);
+    assert_eq!(job.to.email, "ann@example.com");
+    assert_eq!(job.data["checklist_items"], 2);
+
+    let client = app.signed_in(&firm, "ann@example.com").await;
+    let (_, home) = client.get_text(&app.url(&firm.firm.slug, "/")).await;
+    assert!(home.contains("Send your 2026 payslips"), "{home}");
+    let (status, task) = client
+        .get_text(&app.url(&firm.firm.slug, &format!("/tasks/{task_id}")))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(task.contains("January to June"));
+
+    // The list shows it, filtered by status.
+    let (_, list) = text_of(&staff, &app, &firm, "/staff/tasks?status=open").await;
+    assert!(list.contains("Send your 2026 payslips"));
+    assert!(list.contains("0 of 2 items done"));
+    let (_, done) = text_of(&staff, &app, &firm, "/staff/tasks?status=completed").await;
+    assert!(!done.contains("Send your 2026 payslips"));
+
+    // Unshared: gone from the portal.
+    let unshared = post(
+        &staff,
+        &app,
+        &firm,
+        &task_page,
+        &format!("/staff/tasks/{task_id}/portal"),
+        &[("portal", "false")],
+    )
+    .await;
+    assert_eq!(unshared.status(), StatusCode::SEE_OTHER);
+    let (_, home) = client.get_text(&app.url(&firm.firm.slug, "/")).await;
+    assert!(!home.contains("Send your 2026 payslips"));
+    let (status, _) = client
+        .get_text(&app.url(&firm.firm.slug, &format!("/tasks/{task_id}")))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // Edited: the title changes, the checklist stays as it was.
+    let saved = post(
+        &staff,
+        &app,
+        &firm,
+        &format!("/staff/tasks/{task_id}/edit"),
+        &format!("/staff/tasks/{task_id}"),
+        &[
+            ("title", "Send your payslips"),
+            ("description", ""),
+            ("due_date", ""),
+            ("assignees", "ann@example.com"),
+            ("checklist", "January to June\nJuly to December"),
+        ],
+    )
+    .await;
+    assert_eq!(saved.status(), StatusCode::SEE_OTHER);
+    let (_, page) = text_of(&staff, &app, &firm, &format!("/staff/tasks/{task_id}")).await;
+    assert!(page.contains("Send your payslips") && page.contains("No due date"));
+    assert!(page.contains("Not shared"));
+
+    // Deleted.
+    let deleted = post(
+        &staff,
+        &app,
+        &firm,
+        &format!("/staff/tasks/{task_id}"),
+        &format!("/staff/tasks/{task_id}/delete"),
+        &[],
+    )
+    .await;
+    assert_eq!(deleted.status(), StatusCode::SEE_OTHER);
+    let (status, _) = text_of(&staff, &app, &firm, &format!("/staff/tasks/{task_id}")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn task_forms_refuse_bad_input_with_a_message() {
+    let app = TestApp::spawn().await;
+    let firm = app.create_firm("acme").await;
+    app.add_contact(&firm, "ann@example.com", true).await;
+    let other = app.create_firm("other").await;
+    app.add_contact(&other, "zed@example.com", true).await;
+    let owner = owner(&app, &firm).await;
+    let staff = signed_in_staff(&app, &firm, &owner).await;
+    let cases: [(&[(&str, &str)], &str); 5] = [
+        (&[("title", "  ")], "title must not be empty"),
+        (
+            &[("title", "x"), ("due_date", "31/12/2026")],
+            "due_date must be a date like 2026-12-31",
+        ),
+        (
+            &[("title", "x"), ("assignees", "not-an-address")],
+            "is not an email address",
+        ),
+        (
+            &[("title", "x"), ("assignees", "zed@example.com")],
+            "zed@example.com is not one of your contacts",
+        ),
+        (
+            &[("title", "x"), ("checklist", &"y".repeat(201))],
+            "checklist must be at most 200 characters",
+        ),
+    ];
+    for (fields, message) in cases {
+        let response = post(&staff, &app, &firm, "/staff/tasks/new", "/staff/tasks", fields).await;
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY, "{fields:?}");
+        let page = response.text().await.unwrap();
+        assert!(page.contains(message), "{message}: {page}");
+        assert!(page.contains("role=\"alert\""));
+    }
+    // Without the CSRF token: refused.
+    let response = staff
+        .post_form(&app.url(&firm.firm.slug, "/staff/tasks"), &[("title", "x")])
+        .await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    // Ids that are not tasks, and tasks of another firm.
+    let (_, theirs) = app
+        .api(
+            &other.api_key,
+            Method::POST,
+            "/api/v1/tasks",
+            Some(json!({"title": "Theirs"})),
+        )
+        .await;
+    for path in [
+        "/staff/tasks/nonsense".to_string(),
+        format!("/staff/tasks/{}", theirs["id"].as_str().unwrap()),
+        "/staff/tasks?before=garbage&status=nonsense".to_string(),
+    ] {
+        let (status, _) = text_of(&staff, &app, &firm, &path).await;
+        let expected = if path.contains('?') { StatusCode::OK } else { StatusCode::NOT_FOUND };
+        assert_eq!(status, expected, "{path}");
+    }
+    // Signed out: sent to sign in.
+    let response = app.browser().get(&app.url(&firm.firm.slug, "/staff/tasks")).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&response), "/staff/login");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_team_member_works_on_their_clients_tasks_only_and_cannot_delete() {
+    let app = TestApp::spawn().await;
+    let firm = app.create_firm("acme").await;
+    let ann = app.add_contact(&firm, "ann@example.com", true).await;
+    let bob = app.add_contact(&firm, "bob@example.com", true).await;
+    let tess = member(&app, &firm, "tess@acme.example", "team").await;
+    assign(&app, &firm, &ann.id, &tess).await;
+    let staff = signed_in_staff(&app, &firm, &tess).await;
+    let task = |title: &str, who: &str| json!({"title": title, "assignees": [who], "portal": true});
+    let mine = app
+        .api_ok(&firm, Method::POST, "/api/v1/tasks", Some(task("Ann's return", ann.id.as_str())))
+        .await;
+    let theirs = app
+        .api_ok(&firm, Method::POST, "/api/v1/tasks", Some(task("Bob's return", bob.id.as_str())))
+        .await;
+    let mine = mine["id"].as_str().unwrap();
+    let theirs = theirs["id"].as_str().unwrap();
+
+    let (_, list) = text_of(&staff, &app, &firm, "/staff/tasks").await;
+    assert!(list.contains("Ann&#x27;s return") || list.contains("Ann's return"), "{list}");
+    assert!(!list.contains("Bob"), "{list}");
+    for path in [
+        format!("/staff/tasks/{theirs}"),
+        format!("/staff/tasks/{theirs}/edit"),
+    ] {
+        let (status, _) = text_of(&staff, &app, &firm, &path).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+    }
+    let (status, page) = text_of(&staff, &app, &firm, &format!("/staff/tasks/{mine}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("Edit task"), "team members edit");
+    assert!(!page.contains("Delete task"), "no delete button without the permission");
+
+    // Delete is refused (403) though the button is hidden; out of scope it is 404.
+    let refused = post(&staff, &app, &firm, &format!("/staff/tasks/{mine}"), &format!("/staff/tasks/{mine}/delete"), &[]).await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    let hidden = post(&staff, &app, &firm, &format!("/staff/tasks/{mine}"), &format!("/staff/tasks/{theirs}/portal"), &[("portal", "false")]).await;
+    assert_eq!(hidden.status(), StatusCode::NOT_FOUND);
+
+    // A contact outside the scope is refused like an unknown one.
+    for email in ["bob@example.com", "nobody@example.com"] {
+        let response = post(&staff, &app, &firm, "/staff/tasks/new", "/staff/tasks", &[("title", "Hi"), ("assignees", email)]).await;
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let page = response.text().await.unwrap();
+        assert!(page.contains(&format!("{email} is not one of your contacts")), "{page}");
+    }
+    let created = post(&staff, &app, &firm, "/staff/tasks/new", "/staff/tasks", &[("title", "For Ann"), ("assignees", "ann@example.com")]).await;
+    assert_eq!(created.status(), StatusCode::SEE_OTHER);
+
+    // A role that only views tasks sees no New button and is refused the POST.
+    let viewer = role(
+        &app,
+        &firm,
+        "Viewer",
+        Permissions::default().with(Area::Tasks, &[Action::View], Scope::All),
+    )
+    .await;
+    let vera = member(&app, &firm, "vera@acme.example", &viewer.id).await;
+    let vera = signed_in_staff(&app, &firm, &vera).await;
+    let (_, list) = text_of(&vera, &app, &firm, "/staff/tasks").await;
+    assert!(list.contains("Bob"), "scope all");
+    assert!(!list.contains("/staff/tasks/new"));
+    let (status, _) = text_of(&vera, &app, &firm, "/staff/tasks/new").await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let refused = post(&vera, &app, &firm, "/staff/tasks", "/staff/tasks", &[("title", "Nope")]).await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    let (_, page) = text_of(&vera, &app, &firm, &format!("/staff/tasks/{theirs}")).await;
+    assert!(!page.contains("Edit task") && !page.contains("Share to portal") && !page.contains("Stop sharing"));
+    app.stop().await;
+}
+
+#[allow(dead_code)]
+fn unused() -> (Vec<u8>, reqwest::multipart::Part) {
+    (sample_pdf("x"), file_part("x.pdf", b""))
+}
