@@ -290,7 +290,138 @@ async fn a_team_member_works_on_their_clients_tasks_only_and_cannot_delete() {
     app.stop().await;
 }
 
-#[allow(dead_code)]
-fn unused() -> (Vec<u8>, reqwest::multipart::Part) {
-    (sample_pdf("x"), file_part("x.pdf", b""))
+/// Uploads a document for signature through the console form.
+async fn ask_signature(
+    staff: &Browser,
+    app: &TestApp,
+    firm: &TestFirm,
+    contact: &str,
+    title: &str,
+    name: &str,
+    bytes: &[u8],
+) -> reqwest::Response {
+    let csrf = staff.csrf(&app.url(&firm.firm.slug, "/staff/signing/new")).await;
+    let form = reqwest::multipart::Form::new()
+        .text("csrf", csrf)
+        .text("contact", contact.to_string())
+        .text("title", title.to_string())
+        .part("file", file_part(name, bytes));
+    staff
+        .post_multipart(&app.url(&firm.firm.slug, "/staff/signing"), form)
+        .await
+}
+
+#[tokio::test]
+async fn a_pdf_sent_for_signature_shows_its_audit_trail_once_the_client_signs() {
+    let app = TestApp::spawn().await;
+    let firm = app.create_firm("acme").await;
+    let slug = firm.firm.slug.clone();
+    app.add_contact(&firm, "ann@example.com", true).await;
+    let owner = owner(&app, &firm).await;
+    let staff = signed_in_staff(&app, &firm, &owner).await;
+    let pdf = sample_pdf("Engagement letter");
+
+    let sent = ask_signature(&staff, &app, &firm, "ann@example.com", "Engagement letter", "letter.pdf", &pdf).await;
+    assert_eq!(sent.status(), StatusCode::SEE_OTHER);
+    let page_url = location(&sent);
+    let id = page_url
+        .trim_start_matches("/staff/signing/")
+        .split('?')
+        .next()
+        .unwrap()
+        .to_string();
+    let job = app.mail_jobs().await.into_iter().last().expect("a mail job");
+    assert_eq!(job.template, Template::SignatureRequested);
+    assert_eq!(job.to.email, "ann@example.com");
+
+    let (_, page) = text_of(&staff, &app, &firm, &page_url).await;
+    assert!(page.contains("Signing request sent."));
+    assert!(page.contains("Waiting for signature"));
+    assert!(page.contains("Sent for signature"));
+    let (_, list) = text_of(&staff, &app, &firm, "/staff/signing?status=pending").await;
+    assert!(list.contains("Engagement letter") && list.contains("ann@example.com"));
+
+    // The client signs in the portal.
+    let client = app.signed_in(&firm, "ann@example.com").await;
+    let sign_url = app.url(&slug, &format!("/sign/{id}"));
+    let csrf = client.csrf(&sign_url).await;
+    let signed = client
+        .post_form(&sign_url, &[("csrf", &csrf), ("name", "Ann Example"), ("consent", "yes")])
+        .await;
+    assert!(signed.status().is_redirection() || signed.status().is_success(), "{}", signed.status());
+
+    let (_, page) = text_of(&staff, &app, &firm, &format!("/staff/signing/{id}")).await;
+    for seen in ["Signed as", "Ann Example", "Viewed by the client", "Sent for signature", "(by the firm)"] {
+        assert!(page.contains(seen), "{seen}: {page}");
+    }
+    assert!(page.contains(&portico_e2e::sha256_hex(&pdf)));
+    let (_, list) = text_of(&staff, &app, &firm, "/staff/signing?status=signed").await;
+    assert!(list.contains("Engagement letter"));
+    let (_, list) = text_of(&staff, &app, &firm, "/staff/signing?status=pending").await;
+    assert!(!list.contains("Engagement letter"));
+
+    let download = staff
+        .get(&app.url(&slug, &format!("/staff/signing/{id}/document")))
+        .await;
+    assert_eq!(download.status(), StatusCode::OK);
+    assert!(download.headers().get("repr-digest").is_some());
+    assert_eq!(download.bytes().await.unwrap().as_ref(), pdf.as_slice());
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn signing_uploads_refuse_what_is_not_a_pdf_for_a_contact_in_scope() {
+    let app = TestApp::spawn().await;
+    let firm = app.create_firm("acme").await;
+    let ann = app.add_contact(&firm, "ann@example.com", true).await;
+    let bob = app.add_contact(&firm, "bob@example.com", true).await;
+    let tess = member(&app, &firm, "tess@acme.example", "team").await;
+    assign(&app, &firm, &ann.id, &tess).await;
+    let staff = signed_in_staff(&app, &firm, &tess).await;
+    let pdf = sample_pdf("Letter");
+
+    let cases: [(&str, &str, &str, &[u8], StatusCode, &str); 5] = [
+        ("ann@example.com", "Letter", "letter.pdf", b"<html>not a pdf</html>", StatusCode::UNSUPPORTED_MEDIA_TYPE, "file must be a PDF document"),
+        ("ann@example.com", "  ", "letter.pdf", &pdf, StatusCode::UNPROCESSABLE_ENTITY, "title must be 1 to 200 characters"),
+        ("bob@example.com", "Letter", "letter.pdf", &pdf, StatusCode::UNPROCESSABLE_ENTITY, "bob@example.com is not one of your contacts"),
+        ("nobody@example.com", "Letter", "letter.pdf", &pdf, StatusCode::UNPROCESSABLE_ENTITY, "nobody@example.com is not one of your contacts"),
+        ("", "Letter", "letter.pdf", &pdf, StatusCode::UNPROCESSABLE_ENTITY, "name the contact who should sign"),
+    ];
+    for (contact, title, name, bytes, status, message) in cases {
+        let response = ask_signature(&staff, &app, &firm, contact, title, name, bytes).await;
+        assert_eq!(response.status(), status, "{contact} {title}");
+        let page = response.text().await.unwrap();
+        assert!(page.contains(message), "{message}: {page}");
+    }
+
+    // Bob's request (made by the owner) is out of the member's sight.
+    let theirs = firm.request_signature(&app, &bob.id, "Bob's letter", "b.pdf", &pdf).await;
+    let theirs = theirs["id"].as_str().unwrap();
+    for path in [format!("/staff/signing/{theirs}"), format!("/staff/signing/{theirs}/document")] {
+        let (status, _) = text_of(&staff, &app, &firm, &path).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+    }
+    let mine = ask_signature(&staff, &app, &firm, "ann@example.com", "Ann's letter", "a.pdf", &pdf).await;
+    assert_eq!(mine.status(), StatusCode::SEE_OTHER);
+    let (_, list) = text_of(&staff, &app, &firm, "/staff/signing").await;
+    assert!(list.contains("Ann") && !list.contains("Bob"), "{list}");
+
+    // Without the signing create permission: no button, and the POST is refused.
+    let viewer = role(&app, &firm, "Viewer", Permissions::default().with(Area::Signing, &[Action::View], Scope::All)).await;
+    let vera = member(&app, &firm, "vera@acme.example", &viewer.id).await;
+    let vera = signed_in_staff(&app, &firm, &vera).await;
+    let (_, list) = text_of(&vera, &app, &firm, "/staff/signing").await;
+    assert!(list.contains("Bob") && !list.contains("/staff/signing/new"));
+    let csrf = vera.csrf(&app.url(&firm.firm.slug, "/staff/signing")).await;
+    let form = reqwest::multipart::Form::new()
+        .text("csrf", csrf)
+        .text("contact", "bob@example.com")
+        .text("title", "x")
+        .part("file", file_part("x.pdf", &pdf));
+    let refused = vera.post_multipart(&app.url(&firm.firm.slug, "/staff/signing"), form).await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    // Nor any console page of an area the role lacks.
+    let (status, _) = text_of(&vera, &app, &firm, "/staff/tasks").await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    app.stop().await;
 }

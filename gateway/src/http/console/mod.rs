@@ -5,6 +5,7 @@
 //! the API. One module per section, each exporting its router fragment.
 
 mod items_css;
+mod signing;
 mod tasks;
 
 use axum::{Router, middleware};
@@ -16,5 +17,6 @@ pub fn router(state: &AppState) -> Router<AppState> {
     Router::new()
         .merge(items_css::router())
         .merge(tasks::router())
+        .merge(signing::router(state))
         .layer(middleware::from_fn_with_state(state.clone(), ensure_anchor))
 }
