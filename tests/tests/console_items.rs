@@ -26,7 +26,22 @@ async fn post(
 }
 
 async fn text_of(browser: &Browser, app: &TestApp, firm: &TestFirm, path: &str) -> (StatusCode, String) {
-    browser.get_text(&app.url(&firm.firm.slug, path)).await
+    let (status, html) = browser.get_text(&app.url(&firm.firm.slug, path)).await;
+    (status, unescape(&html))
+}
+
+/// The page's text with HTML escapes undone, to look for messages in it.
+fn unescape(html: &str) -> String {
+    html.replace("&#x2f;", "/")
+        .replace("&#x27;", "'")
+        .replace("&quot;", "\"")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
+async fn body(response: reqwest::Response) -> String {
+    unescape(&response.text().await.unwrap())
 }
 
 #[tokio::test]
@@ -184,7 +199,7 @@ async fn task_forms_refuse_bad_input_with_a_message() {
     for (fields, message) in cases {
         let response = post(&staff, &app, &firm, "/staff/tasks/new", "/staff/tasks", fields).await;
         assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY, "{fields:?}");
-        let page = response.text().await.unwrap();
+        let page = body(response).await;
         assert!(page.contains(message), "{message}: {page}");
         assert!(page.contains("role=\"alert\""));
     }
@@ -262,7 +277,7 @@ async fn a_team_member_works_on_their_clients_tasks_only_and_cannot_delete() {
     for email in ["bob@example.com", "nobody@example.com"] {
         let response = post(&staff, &app, &firm, "/staff/tasks/new", "/staff/tasks", &[("title", "Hi"), ("assignees", email)]).await;
         assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
-        let page = response.text().await.unwrap();
+        let page = body(response).await;
         assert!(page.contains(&format!("{email} is not one of your contacts")), "{page}");
     }
     let created = post(&staff, &app, &firm, "/staff/tasks/new", "/staff/tasks", &[("title", "For Ann"), ("assignees", "ann@example.com")]).await;
@@ -390,7 +405,7 @@ async fn signing_uploads_refuse_what_is_not_a_pdf_for_a_contact_in_scope() {
     for (contact, title, name, bytes, status, message) in cases {
         let response = ask_signature(&staff, &app, &firm, contact, title, name, bytes).await;
         assert_eq!(response.status(), status, "{contact} {title}");
-        let page = response.text().await.unwrap();
+        let page = body(response).await;
         assert!(page.contains(message), "{message}: {page}");
     }
 
@@ -423,5 +438,193 @@ async fn signing_uploads_refuse_what_is_not_a_pdf_for_a_contact_in_scope() {
     // Nor any console page of an area the role lacks.
     let (status, _) = text_of(&vera, &app, &firm, "/staff/tasks").await;
     assert_eq!(status, StatusCode::FORBIDDEN);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn portal_settings_change_what_the_client_sees() {
+    let app = TestApp::spawn().await;
+    let firm = app.create_firm("acme").await;
+    let slug = firm.firm.slug.clone();
+    app.add_contact(&firm, "ann@example.com", true).await;
+    let owner = owner(&app, &firm).await;
+    let staff = signed_in_staff(&app, &firm, &owner).await;
+    let settings = "/staff/settings/portal";
+
+    let (status, page) = text_of(&staff, &app, &firm, settings).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains("Save settings") && page.contains("Upload a logo"));
+
+    // Bad input: refused with a message, nothing saved.
+    let good: Vec<(&str, &str)> = vec![
+        ("display_name", "Acme Client Hub"),
+        ("brand_color", "#0B5A3C"),
+        ("link_label_1", "Book a call"),
+        ("link_url_1", "https://calendar.example.com/acme"),
+        ("billing_enabled", "on"),
+        ("esign_enabled", "on"),
+    ];
+    let with = |name: &'static str, value: &'static str| {
+        let mut fields = good.clone();
+        fields.retain(|(n, _)| *n != name);
+        fields.push((name, value));
+        fields
+    };
+    let bad = [
+        (with("brand_color", "blue"), "brand_color must be a colour like #1d4ed8"),
+        (with("brand_color", "#12345"), "brand_color must be a colour like #1d4ed8"),
+        (with("link_url_1", "http://calendar.example.com"), "is not an https:// link"),
+        (with("link_url_1", "javascript:alert(1)"), "is not an https:// link"),
+        (with("link_url_1", ""), "is not an https:// link"),
+        (with("link_label_1", ""), "each label must be 1 to 40 characters"),
+        (with("display_name", " "), "display_name must be 1 to 120 characters"),
+    ];
+    for (fields, message) in &bad {
+        let response = post(&staff, &app, &firm, settings, settings, fields).await;
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY, "{fields:?}");
+        let page = body(response).await;
+        assert!(page.contains(message), "{message}: {page}");
+    }
+    let client = app.signed_in(&firm, "ann@example.com").await;
+    let (_, home) = client.get_text(&app.url(&slug, "/")).await;
+    assert!(!home.contains("Acme Client Hub"));
+
+    let saved = post(&staff, &app, &firm, settings, settings, &good).await;
+    assert_eq!(saved.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&saved), "/staff/settings/portal?done=saved");
+    let (_, page) = text_of(&staff, &app, &firm, &location(&saved)).await;
+    assert!(page.contains("Portal settings saved."));
+    assert!(page.contains("value=\"#0b5a3c\""));
+
+    let (_, home) = client.get_text(&app.url(&slug, "/")).await;
+    let home = unescape(&home);
+    assert!(home.contains("Acme Client Hub"), "{home}");
+    assert!(home.contains("https://calendar.example.com/acme") && home.contains("Book a call"));
+    let (_, brand) = client.get_text(&app.url(&slug, "/assets/brand.css")).await;
+    assert!(brand.contains("#0b5a3c"), "{brand}");
+    let (status, _) = client.get_text(&app.url(&slug, "/invoices")).await;
+    assert_eq!(status, StatusCode::OK, "billing on");
+
+    // The logo: a PNG is taken, anything else refused; removed again.
+    let upload = |bytes: Vec<u8>| {
+        let staff = staff.clone();
+        let url = app.url(&slug, settings);
+        let action = app.url(&slug, "/staff/settings/portal/logo");
+        async move {
+            let csrf = staff.csrf(&url).await;
+            let form = reqwest::multipart::Form::new()
+                .text("csrf", csrf)
+                .part("logo", file_part("logo.png", &bytes));
+            staff.post_multipart(&action, form).await
+        }
+    };
+    let refused = upload(b"<svg onload=alert(1)></svg>".to_vec()).await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(body(refused).await.contains("the logo must be a PNG, JPEG or WebP image"));
+    let too_big = upload(vec![0x89; 600 * 1024]).await;
+    assert_eq!(too_big.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+    png.extend_from_slice(&[0; 64]);
+    let taken = upload(png.clone()).await;
+    assert_eq!(taken.status(), StatusCode::SEE_OTHER);
+    let logo = client.get(&app.url(&slug, "/assets/logo")).await;
+    assert_eq!(logo.status(), StatusCode::OK);
+    assert_eq!(logo.bytes().await.unwrap().as_ref(), png.as_slice());
+    let (_, page) = text_of(&staff, &app, &firm, settings).await;
+    assert!(page.contains("Remove logo"));
+    let removed = post(&staff, &app, &firm, settings, "/staff/settings/portal/logo/delete", &[]).await;
+    assert_eq!(removed.status(), StatusCode::SEE_OTHER);
+    let logo = client.get(&app.url(&slug, "/assets/logo")).await;
+    assert_eq!(logo.status(), StatusCode::NOT_FOUND);
+
+    // A team member has no portal settings at all; a viewer sees them but changes nothing.
+    let tess = member(&app, &firm, "tess@acme.example", "team").await;
+    let tess = signed_in_staff(&app, &firm, &tess).await;
+    let (status, _) = text_of(&tess, &app, &firm, settings).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let viewer = role(&app, &firm, "Viewer", Permissions::default().with(Area::PortalSettings, &[Action::View], Scope::All)).await;
+    let vera = member(&app, &firm, "vera@acme.example", &viewer.id).await;
+    let vera = signed_in_staff(&app, &firm, &vera).await;
+    let (status, page) = text_of(&vera, &app, &firm, settings).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("Acme Client Hub") && !page.contains("Save settings") && !page.contains("Upload a logo"));
+    for action in [settings, "/staff/settings/portal/logo/delete"] {
+        let refused = post(&vera, &app, &firm, settings, action, &good).await;
+        assert_eq!(refused.status(), StatusCode::FORBIDDEN, "{action}");
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn invoices_are_published_to_the_client_and_bad_ones_refused() {
+    let app = TestApp::spawn().await;
+    let firm = app.create_firm("acme").await;
+    let slug = firm.firm.slug.clone();
+    app.add_contact(&firm, "ann@example.com", true).await;
+    app.api_ok(&firm, Method::PATCH, "/api/v1/portal", Some(json!({"billing_enabled": true}))).await;
+    let owner = owner(&app, &firm).await;
+    let staff = signed_in_staff(&app, &firm, &owner).await;
+
+    let (status, page) = text_of(&staff, &app, &firm, "/staff/invoices").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("No invoices here yet") && page.contains("/staff/invoices/new"));
+    let good: Vec<(&str, &str)> = vec![
+        ("contact", "ann@example.com"),
+        ("number", "INV-2026-001"),
+        ("amount", "1234.5"),
+        ("currency", "EUR"),
+        ("issued_date", "2026-01-10"),
+        ("due_date", "2026-02-10"),
+        ("status", "open"),
+        ("pay_url", "https://pay.example.com/inv-1"),
+        ("description", "Annual accounts"),
+    ];
+    let with = |name: &'static str, value: &'static str| {
+        let mut fields = good.clone();
+        fields.retain(|(n, _)| *n != name);
+        fields.push((name, value));
+        fields
+    };
+    let bad = [
+        (with("amount", "12.345"), "amount must be a number like 1234.50"),
+        (with("amount", "-5"), "amount must be a number like 1234.50"),
+        (with("currency", "eur"), "currency must be an ISO 4217 code"),
+        (with("pay_url", "http://pay.example.com"), "pay_url must be an https:// link"),
+        (with("due_date", "2026-01-01"), "due_date must not be before issued_date"),
+        (with("issued_date", "yesterday"), "issued_date must be a date like 2026-12-31"),
+        (with("contact", "nobody@example.com"), "nobody@example.com is not one of your contacts"),
+        (with("contact", ""), "name the contact to bill"),
+        (with("number", ""), "number must not be empty"),
+        (with("status", "lost"), "status must be open, paid or void"),
+    ];
+    for (fields, message) in &bad {
+        let response = post(&staff, &app, &firm, "/staff/invoices/new", "/staff/invoices", fields).await;
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY, "{fields:?}");
+        let page = body(response).await;
+        assert!(page.contains(message), "{message}: {page}");
+    }
+    let created = post(&staff, &app, &firm, "/staff/invoices/new", "/staff/invoices", &good).await;
+    assert_eq!(created.status(), StatusCode::SEE_OTHER);
+    let (_, list) = text_of(&staff, &app, &firm, "/staff/invoices").await;
+    assert!(list.contains("INV-2026-001") && list.contains("ann@example.com"), "{list}");
+    assert!(list.contains("1,234.50") || list.contains("1234.50"), "{list}");
+    let again = post(&staff, &app, &firm, "/staff/invoices/new", "/staff/invoices", &good).await;
+    assert_eq!(again.status(), StatusCode::CONFLICT);
+    assert!(body(again).await.contains("already has an invoice with this number"));
+    let (_, invoices) = app.api(&firm.api_key, Method::GET, "/api/v1/invoices", None).await;
+    assert_eq!(invoices["data"][0]["amount"], 123_450);
+
+    let client = app.signed_in(&firm, "ann@example.com").await;
+    let (_, page) = client.get_text(&app.url(&slug, "/invoices")).await;
+    assert!(page.contains("INV-2026-001"), "{page}");
+
+    // A team member views invoices but may not publish them.
+    let tess = member(&app, &firm, "tess@acme.example", "team").await;
+    let tess = signed_in_staff(&app, &firm, &tess).await;
+    let (status, page) = text_of(&tess, &app, &firm, "/staff/invoices").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("INV-2026-001") && !page.contains("/staff/invoices/new"));
+    let refused = post(&tess, &app, &firm, "/staff/invoices", "/staff/invoices", &with("number", "INV-2")).await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
     app.stop().await;
 }

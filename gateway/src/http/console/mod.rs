@@ -4,7 +4,9 @@
 //! every action it offers or accepts is decided by `portico_shared::policy::decide`, as in
 //! the API. One module per section, each exporting its router fragment.
 
+mod invoices;
 mod items_css;
+mod portal_settings;
 mod signing;
 mod tasks;
 
@@ -18,5 +20,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .merge(items_css::router())
         .merge(tasks::router())
         .merge(signing::router(state))
+        .merge(invoices::router())
+        .merge(portal_settings::router())
         .layer(middleware::from_fn_with_state(state.clone(), ensure_anchor))
 }
