@@ -628,3 +628,104 @@ async fn invoices_are_published_to_the_client_and_bad_ones_refused() {
     assert_eq!(refused.status(), StatusCode::FORBIDDEN);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_task_page_offers_the_clients_documents_for_download() {
+    let app = TestApp::spawn().await;
+    let firm = app.create_firm("acme").await;
+    let slug = firm.firm.slug.clone();
+    let ann = app.add_contact(&firm, "ann@example.com", true).await;
+    let task = app
+        .api_ok(
+            &firm,
+            Method::POST,
+            "/api/v1/tasks",
+            Some(json!({"title": "Bank statements", "assignees": [ann.id], "portal": true})),
+        )
+        .await;
+    let task = task["id"].as_str().unwrap();
+    let client = app.signed_in(&firm, "ann@example.com").await;
+    let csrf = client.csrf(&app.url(&slug, &format!("/tasks/{task}"))).await;
+    let pdf = sample_pdf("Statement");
+    let form = reqwest::multipart::Form::new()
+        .text("csrf", csrf)
+        .part("file", file_part("statement-march.pdf", &pdf));
+    let uploaded = client
+        .post_multipart(&app.url(&slug, &format!("/tasks/{task}/files")), form)
+        .await;
+    assert_eq!(uploaded.status(), StatusCode::SEE_OTHER);
+
+    let owner = owner(&app, &firm).await;
+    let staff = signed_in_staff(&app, &firm, &owner).await;
+    let (_, page) = text_of(&staff, &app, &firm, &format!("/staff/tasks/{task}")).await;
+    assert!(page.contains("Documents from the client (1)"), "{page}");
+    assert!(page.contains("statement-march.pdf") && page.contains("from ann@example.com"));
+    let start = page.find(&format!("/staff/tasks/{task}/files/")).expect("a download link");
+    let link: String = page[start..].chars().take_while(|c| *c != '"').collect();
+    let download = staff.get(&app.url(&slug, &link)).await;
+    assert_eq!(download.status(), StatusCode::OK);
+    assert!(
+        download.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .starts_with("attachment")
+    );
+    assert_eq!(download.bytes().await.unwrap().as_ref(), pdf.as_slice());
+
+    // Out of a team member's scope, the document is not found either.
+    let tess = member(&app, &firm, "tess@acme.example", "team").await;
+    let tess = signed_in_staff(&app, &firm, &tess).await;
+    let (status, _) = text_of(&tess, &app, &firm, &link).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = text_of(&staff, &app, &firm, &format!("/staff/tasks/{task}/files/tf_nothing")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn lists_page_newest_first_with_a_cursor() {
+    let app = TestApp::spawn().await;
+    let firm = app.create_firm("acme").await;
+    let ann = app.add_contact(&firm, "ann@example.com", true).await;
+    for n in 1..=53 {
+        let status = if n % 10 == 0 { "completed" } else { "open" };
+        let task = app
+            .api_ok(
+                &firm,
+                Method::POST,
+                "/api/v1/tasks",
+                Some(json!({"title": format!("Task number {n:03}"), "assignees": [ann.id]})),
+            )
+            .await;
+        if status == "completed" {
+            let path = format!("/api/v1/tasks/{}", task["id"].as_str().unwrap());
+            app.api_ok(&firm, Method::PATCH, &path, Some(json!({"status": "completed"}))).await;
+        }
+    }
+    let owner = owner(&app, &firm).await;
+    let staff = signed_in_staff(&app, &firm, &owner).await;
+    // Rows made in the same second are ordered by id: every task is on exactly one page.
+    let titles = |page: &str| -> Vec<String> {
+        page.match_indices("Task number ")
+            .map(|(at, _)| page[at..at + 15].to_string())
+            .collect()
+    };
+    let (_, first) = text_of(&staff, &app, &firm, "/staff/tasks").await;
+    assert_eq!(first.matches("class=\"item-row\"").count(), 50);
+    let start = first.find("/staff/tasks?before=").expect("a link to older tasks");
+    let next: String = first[start..].chars().take_while(|c| *c != '"').collect();
+    let (_, second) = text_of(&staff, &app, &firm, &next).await;
+    assert_eq!(second.matches("class=\"item-row\"").count(), 3);
+    assert!(!second.contains("Older tasks"));
+    let mut all = titles(&first);
+    all.extend(titles(&second));
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), 53, "{all:?}");
+    let (_, completed) = text_of(&staff, &app, &firm, "/staff/tasks?status=completed").await;
+    assert_eq!(completed.matches("class=\"item-row\"").count(), 5);
+    for n in ["010", "020", "030", "040", "050"] {
+        assert!(completed.contains(&format!("Task number {n}")));
+    }
+    app.stop().await;
+}

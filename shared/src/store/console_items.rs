@@ -4,7 +4,8 @@
 //! scope says so, and the contacts a form names (by email or id), within that scope.
 //!
 //! Each is one statement whatever the firm's size: keyset pages over
-//! `(firm_id, created_at, id)` indexes, lookups bounded by the form's own list.
+//! `(firm_id, created_at, id)` and `(firm_id, status, created_at, id)` indexes (migration
+//! 0013), lookups bounded by the form's own list.
 
 use async_trait::async_trait;
 use serde::Serialize;
@@ -118,22 +119,39 @@ pub trait ConsoleItemStore {
     ) -> Result<Vec<ContactRef>, StoreError>;
 }
 
-/// Newest first before the cursor ($2, $3), of status $4, of member $5's clients, limit $6.
+/// A newest-first page of `$select` (`SELECT … FROM table x JOIN …`, alias `x` for the
+/// listed table, whose rows have `firm_id`, `status`, `created_at`, `id` and, unless
+/// `$scope` says how to reach its contacts, `contact_id`). The status and scope conditions
+/// are written only when asked for, so that each variant's plan can use the
+/// `(firm_id, status, created_at, id)` and `(firm_id, created_at, id)` indexes.
 macro_rules! newest_page {
-    ($page:expr, $sql:expr, $firm_id:expr, $pool:expr) => {{
+    ($backend:ty, $pool:expr, $firm_id:expr, $page:expr, $select:expr, $scope:expr) => {{
         let page = $page;
         let (before_time, before_id) = page.before.clone().unwrap_or((i64::MAX, String::new()));
-        sqlx::query_as($sql)
-            .bind($firm_id)
-            .bind(before_time)
-            .bind(before_id)
-            .bind(page.status)
-            .bind(page.assigned_to.as_ref())
-            .bind(page.limit)
-            .fetch_all($pool)
-            .await
+        let mut query = sqlx::QueryBuilder::<$backend>::new($select);
+        query.push(" WHERE x.firm_id = ").push_bind($firm_id.clone());
+        query
+            .push(" AND (x.created_at, x.id) < (")
+            .push_bind(before_time)
+            .push(", ")
+            .push_bind(before_id)
+            .push(")");
+        if let Some(status) = page.status {
+            query.push(" AND x.status = ").push_bind(status);
+        }
+        if let Some(member) = &page.assigned_to {
+            query.push($scope).push_bind(member.clone()).push(")");
+        }
+        query
+            .push(" ORDER BY x.created_at DESC, x.id DESC LIMIT ")
+            .push_bind(page.limit);
+        query.build_query_as().fetch_all($pool).await
     }};
 }
+
+/// Rows whose contact is assigned to the member bound after it.
+const CONTACT_SCOPE: &str = " AND EXISTS (SELECT 1 FROM contact_members cm \
+     WHERE cm.contact_id = x.contact_id AND cm.member_id = ";
 
 macro_rules! console_item_store {
     ($backend:ty) => {
@@ -179,17 +197,15 @@ macro_rules! console_item_store {
                 page: &NewestPage<TaskStatus>,
             ) -> Result<Vec<TaskRow>, StoreError> {
                 Ok(newest_page!(
-                    page,
-                    "SELECT t.id, t.title, t.due_date, t.status, t.portal, t.checklist_total, \
-                     t.checklist_done, t.created_at FROM tasks t \
-                     WHERE t.firm_id = $1 AND (t.created_at, t.id) < ($2, $3) \
-                     AND ($4 IS NULL OR t.status = $4) \
-                     AND ($5 IS NULL OR EXISTS (SELECT 1 FROM task_assignees a \
-                          JOIN contact_members cm ON cm.contact_id = a.contact_id \
-                          WHERE a.task_id = t.id AND cm.member_id = $5)) \
-                     ORDER BY t.created_at DESC, t.id DESC LIMIT $6",
+                    $backend,
+                    &self.pool,
                     firm_id,
-                    &self.pool
+                    page,
+                    "SELECT x.id, x.title, x.due_date, x.status, x.portal, x.checklist_total, \
+                     x.checklist_done, x.created_at FROM tasks x",
+                    " AND EXISTS (SELECT 1 FROM task_assignees a \
+                     JOIN contact_members cm ON cm.contact_id = a.contact_id \
+                     WHERE a.task_id = x.id AND cm.member_id = "
                 )?)
             }
 
@@ -199,17 +215,14 @@ macro_rules! console_item_store {
                 page: &NewestPage<SigningStatus>,
             ) -> Result<Vec<SigningRow>, StoreError> {
                 Ok(newest_page!(
-                    page,
-                    "SELECT s.id, s.title, s.status, s.contact_id, c.name AS contact_name, \
-                     c.email AS contact_email, s.completed_at, s.created_at \
-                     FROM signing_requests s JOIN contacts c ON c.id = s.contact_id \
-                     WHERE s.firm_id = $1 AND (s.created_at, s.id) < ($2, $3) \
-                     AND ($4 IS NULL OR s.status = $4) \
-                     AND ($5 IS NULL OR EXISTS (SELECT 1 FROM contact_members cm \
-                          WHERE cm.contact_id = s.contact_id AND cm.member_id = $5)) \
-                     ORDER BY s.created_at DESC, s.id DESC LIMIT $6",
+                    $backend,
+                    &self.pool,
                     firm_id,
-                    &self.pool
+                    page,
+                    "SELECT x.id, x.title, x.status, x.contact_id, c.name AS contact_name, \
+                     c.email AS contact_email, x.completed_at, x.created_at \
+                     FROM signing_requests x JOIN contacts c ON c.id = x.contact_id",
+                    CONTACT_SCOPE
                 )?)
             }
 
@@ -219,18 +232,15 @@ macro_rules! console_item_store {
                 page: &NewestPage<InvoiceStatus>,
             ) -> Result<Vec<InvoiceRow>, StoreError> {
                 Ok(newest_page!(
-                    page,
-                    "SELECT i.id, i.number, i.amount_minor, i.currency, i.issued_date, \
-                     i.due_date, i.status, i.contact_id, c.name AS contact_name, \
-                     c.email AS contact_email, i.created_at \
-                     FROM invoices i JOIN contacts c ON c.id = i.contact_id \
-                     WHERE i.firm_id = $1 AND (i.created_at, i.id) < ($2, $3) \
-                     AND ($4 IS NULL OR i.status = $4) \
-                     AND ($5 IS NULL OR EXISTS (SELECT 1 FROM contact_members cm \
-                          WHERE cm.contact_id = i.contact_id AND cm.member_id = $5)) \
-                     ORDER BY i.created_at DESC, i.id DESC LIMIT $6",
+                    $backend,
+                    &self.pool,
                     firm_id,
-                    &self.pool
+                    page,
+                    "SELECT x.id, x.number, x.amount_minor, x.currency, x.issued_date, \
+                     x.due_date, x.status, x.contact_id, c.name AS contact_name, \
+                     c.email AS contact_email, x.created_at \
+                     FROM invoices x JOIN contacts c ON c.id = x.contact_id",
+                    CONTACT_SCOPE
                 )?)
             }
 
