@@ -25,7 +25,12 @@ async fn post(
         .await
 }
 
-async fn text_of(browser: &Browser, app: &TestApp, firm: &TestFirm, path: &str) -> (StatusCode, String) {
+async fn text_of(
+    browser: &Browser,
+    app: &TestApp,
+    firm: &TestFirm,
+    path: &str,
+) -> (StatusCode, String) {
     let (status, html) = browser.get_text(&app.url(&firm.firm.slug, path)).await;
     (status, unescape(&html))
 }
@@ -55,7 +60,10 @@ async fn a_task_shared_with_a_checklist_reaches_the_client_until_it_is_unshared(
     let (status, page) = text_of(&staff, &app, &firm, "/staff/tasks").await;
     assert_eq!(status, StatusCode::OK, "{page}");
     assert!(page.contains("No tasks here yet"));
-    assert!(page.contains("href=\"/staff/tasks/new\""), "the owner may create");
+    assert!(
+        page.contains("href=\"/staff/tasks/new\""),
+        "the owner may create"
+    );
 
     let created = post(
         &staff,
@@ -92,7 +100,12 @@ async fn a_task_shared_with_a_checklist_reaches_the_client_until_it_is_unshared(
     assert!(page.contains("Delete task"), "the owner may delete");
 
     // Emailed as the API does.
-    let job = app.mail_jobs().await.into_iter().last().expect("a mail job");
+    let job = app
+        .mail_jobs()
+        .await
+        .into_iter()
+        .last()
+        .expect("a mail job");
     assert_eq!(job.template, Template::TaskShared);
     assert_eq!(job.to.email, "ann@example.com");
     assert_eq!(job.data["checklist_items"], 2);
@@ -197,8 +210,20 @@ async fn task_forms_refuse_bad_input_with_a_message() {
         ),
     ];
     for (fields, message) in cases {
-        let response = post(&staff, &app, &firm, "/staff/tasks/new", "/staff/tasks", fields).await;
-        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY, "{fields:?}");
+        let response = post(
+            &staff,
+            &app,
+            &firm,
+            "/staff/tasks/new",
+            "/staff/tasks",
+            fields,
+        )
+        .await;
+        assert_eq!(
+            response.status(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{fields:?}"
+        );
         let page = body(response).await;
         assert!(page.contains(message), "{message}: {page}");
         assert!(page.contains("role=\"alert\""));
@@ -223,11 +248,18 @@ async fn task_forms_refuse_bad_input_with_a_message() {
         "/staff/tasks?before=garbage&status=nonsense".to_string(),
     ] {
         let (status, _) = text_of(&staff, &app, &firm, &path).await;
-        let expected = if path.contains('?') { StatusCode::OK } else { StatusCode::NOT_FOUND };
+        let expected = if path.contains('?') {
+            StatusCode::OK
+        } else {
+            StatusCode::NOT_FOUND
+        };
         assert_eq!(status, expected, "{path}");
     }
     // Signed out: sent to sign in.
-    let response = app.browser().get(&app.url(&firm.firm.slug, "/staff/tasks")).await;
+    let response = app
+        .browser()
+        .get(&app.url(&firm.firm.slug, "/staff/tasks"))
+        .await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&response), "/staff/login");
     app.stop().await;
@@ -244,16 +276,29 @@ async fn a_team_member_works_on_their_clients_tasks_only_and_cannot_delete() {
     let staff = signed_in_staff(&app, &firm, &tess).await;
     let task = |title: &str, who: &str| json!({"title": title, "assignees": [who], "portal": true});
     let mine = app
-        .api_ok(&firm, Method::POST, "/api/v1/tasks", Some(task("Ann's return", ann.id.as_str())))
+        .api_ok(
+            &firm,
+            Method::POST,
+            "/api/v1/tasks",
+            Some(task("Ann's return", ann.id.as_str())),
+        )
         .await;
     let theirs = app
-        .api_ok(&firm, Method::POST, "/api/v1/tasks", Some(task("Bob's return", bob.id.as_str())))
+        .api_ok(
+            &firm,
+            Method::POST,
+            "/api/v1/tasks",
+            Some(task("Bob's return", bob.id.as_str())),
+        )
         .await;
     let mine = mine["id"].as_str().unwrap();
     let theirs = theirs["id"].as_str().unwrap();
 
     let (_, list) = text_of(&staff, &app, &firm, "/staff/tasks").await;
-    assert!(list.contains("Ann&#x27;s return") || list.contains("Ann's return"), "{list}");
+    assert!(
+        list.contains("Ann&#x27;s return") || list.contains("Ann's return"),
+        "{list}"
+    );
     assert!(!list.contains("Bob"), "{list}");
     for path in [
         format!("/staff/tasks/{theirs}"),
@@ -265,22 +310,60 @@ async fn a_team_member_works_on_their_clients_tasks_only_and_cannot_delete() {
     let (status, page) = text_of(&staff, &app, &firm, &format!("/staff/tasks/{mine}")).await;
     assert_eq!(status, StatusCode::OK);
     assert!(page.contains("Edit task"), "team members edit");
-    assert!(!page.contains("Delete task"), "no delete button without the permission");
+    assert!(
+        !page.contains("Delete task"),
+        "no delete button without the permission"
+    );
 
     // Delete is refused (403) though the button is hidden; out of scope it is 404.
-    let refused = post(&staff, &app, &firm, &format!("/staff/tasks/{mine}"), &format!("/staff/tasks/{mine}/delete"), &[]).await;
+    let refused = post(
+        &staff,
+        &app,
+        &firm,
+        &format!("/staff/tasks/{mine}"),
+        &format!("/staff/tasks/{mine}/delete"),
+        &[],
+    )
+    .await;
     assert_eq!(refused.status(), StatusCode::FORBIDDEN);
-    let hidden = post(&staff, &app, &firm, &format!("/staff/tasks/{mine}"), &format!("/staff/tasks/{theirs}/portal"), &[("portal", "false")]).await;
+    let hidden = post(
+        &staff,
+        &app,
+        &firm,
+        &format!("/staff/tasks/{mine}"),
+        &format!("/staff/tasks/{theirs}/portal"),
+        &[("portal", "false")],
+    )
+    .await;
     assert_eq!(hidden.status(), StatusCode::NOT_FOUND);
 
     // A contact outside the scope is refused like an unknown one.
     for email in ["bob@example.com", "nobody@example.com"] {
-        let response = post(&staff, &app, &firm, "/staff/tasks/new", "/staff/tasks", &[("title", "Hi"), ("assignees", email)]).await;
+        let response = post(
+            &staff,
+            &app,
+            &firm,
+            "/staff/tasks/new",
+            "/staff/tasks",
+            &[("title", "Hi"), ("assignees", email)],
+        )
+        .await;
         assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
         let page = body(response).await;
-        assert!(page.contains(&format!("{email} is not one of your contacts")), "{page}");
+        assert!(
+            page.contains(&format!("{email} is not one of your contacts")),
+            "{page}"
+        );
     }
-    let created = post(&staff, &app, &firm, "/staff/tasks/new", "/staff/tasks", &[("title", "For Ann"), ("assignees", "ann@example.com")]).await;
+    let created = post(
+        &staff,
+        &app,
+        &firm,
+        "/staff/tasks/new",
+        "/staff/tasks",
+        &[("title", "For Ann"), ("assignees", "ann@example.com")],
+    )
+    .await;
     assert_eq!(created.status(), StatusCode::SEE_OTHER);
 
     // A role that only views tasks sees no New button and is refused the POST.
@@ -298,10 +381,22 @@ async fn a_team_member_works_on_their_clients_tasks_only_and_cannot_delete() {
     assert!(!list.contains("/staff/tasks/new"));
     let (status, _) = text_of(&vera, &app, &firm, "/staff/tasks/new").await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    let refused = post(&vera, &app, &firm, "/staff/tasks", "/staff/tasks", &[("title", "Nope")]).await;
+    let refused = post(
+        &vera,
+        &app,
+        &firm,
+        "/staff/tasks",
+        "/staff/tasks",
+        &[("title", "Nope")],
+    )
+    .await;
     assert_eq!(refused.status(), StatusCode::FORBIDDEN);
     let (_, page) = text_of(&vera, &app, &firm, &format!("/staff/tasks/{theirs}")).await;
-    assert!(!page.contains("Edit task") && !page.contains("Share to portal") && !page.contains("Stop sharing"));
+    assert!(
+        !page.contains("Edit task")
+            && !page.contains("Share to portal")
+            && !page.contains("Stop sharing")
+    );
     app.stop().await;
 }
 
@@ -315,7 +410,9 @@ async fn ask_signature(
     name: &str,
     bytes: &[u8],
 ) -> reqwest::Response {
-    let csrf = staff.csrf(&app.url(&firm.firm.slug, "/staff/signing/new")).await;
+    let csrf = staff
+        .csrf(&app.url(&firm.firm.slug, "/staff/signing/new"))
+        .await;
     let form = reqwest::multipart::Form::new()
         .text("csrf", csrf)
         .text("contact", contact.to_string())
@@ -336,7 +433,16 @@ async fn a_pdf_sent_for_signature_shows_its_audit_trail_once_the_client_signs() 
     let staff = signed_in_staff(&app, &firm, &owner).await;
     let pdf = sample_pdf("Engagement letter");
 
-    let sent = ask_signature(&staff, &app, &firm, "ann@example.com", "Engagement letter", "letter.pdf", &pdf).await;
+    let sent = ask_signature(
+        &staff,
+        &app,
+        &firm,
+        "ann@example.com",
+        "Engagement letter",
+        "letter.pdf",
+        &pdf,
+    )
+    .await;
     assert_eq!(sent.status(), StatusCode::SEE_OTHER);
     let page_url = location(&sent);
     let id = page_url
@@ -345,7 +451,12 @@ async fn a_pdf_sent_for_signature_shows_its_audit_trail_once_the_client_signs() 
         .next()
         .unwrap()
         .to_string();
-    let job = app.mail_jobs().await.into_iter().last().expect("a mail job");
+    let job = app
+        .mail_jobs()
+        .await
+        .into_iter()
+        .last()
+        .expect("a mail job");
     assert_eq!(job.template, Template::SignatureRequested);
     assert_eq!(job.to.email, "ann@example.com");
 
@@ -361,12 +472,25 @@ async fn a_pdf_sent_for_signature_shows_its_audit_trail_once_the_client_signs() 
     let sign_url = app.url(&slug, &format!("/sign/{id}"));
     let csrf = client.csrf(&sign_url).await;
     let signed = client
-        .post_form(&sign_url, &[("csrf", &csrf), ("name", "Ann Example"), ("consent", "yes")])
+        .post_form(
+            &sign_url,
+            &[("csrf", &csrf), ("name", "Ann Example"), ("consent", "yes")],
+        )
         .await;
-    assert!(signed.status().is_redirection() || signed.status().is_success(), "{}", signed.status());
+    assert!(
+        signed.status().is_redirection() || signed.status().is_success(),
+        "{}",
+        signed.status()
+    );
 
     let (_, page) = text_of(&staff, &app, &firm, &format!("/staff/signing/{id}")).await;
-    for seen in ["Signed as", "Ann Example", "Viewed by the client", "Sent for signature", "(by the firm)"] {
+    for seen in [
+        "Signed as",
+        "Ann Example",
+        "Viewed by the client",
+        "Sent for signature",
+        "(by the firm)",
+    ] {
         assert!(page.contains(seen), "{seen}: {page}");
     }
     assert!(page.contains(&portico_e2e::sha256_hex(&pdf)));
@@ -396,11 +520,46 @@ async fn signing_uploads_refuse_what_is_not_a_pdf_for_a_contact_in_scope() {
     let pdf = sample_pdf("Letter");
 
     let cases: [(&str, &str, &str, &[u8], StatusCode, &str); 5] = [
-        ("ann@example.com", "Letter", "letter.pdf", b"<html>not a pdf</html>", StatusCode::UNSUPPORTED_MEDIA_TYPE, "file must be a PDF document"),
-        ("ann@example.com", "  ", "letter.pdf", &pdf, StatusCode::UNPROCESSABLE_ENTITY, "title must be 1 to 200 characters"),
-        ("bob@example.com", "Letter", "letter.pdf", &pdf, StatusCode::UNPROCESSABLE_ENTITY, "bob@example.com is not one of your contacts"),
-        ("nobody@example.com", "Letter", "letter.pdf", &pdf, StatusCode::UNPROCESSABLE_ENTITY, "nobody@example.com is not one of your contacts"),
-        ("", "Letter", "letter.pdf", &pdf, StatusCode::UNPROCESSABLE_ENTITY, "name the contact who should sign"),
+        (
+            "ann@example.com",
+            "Letter",
+            "letter.pdf",
+            b"<html>not a pdf</html>",
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "file must be a PDF document",
+        ),
+        (
+            "ann@example.com",
+            "  ",
+            "letter.pdf",
+            &pdf,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "title must be 1 to 200 characters",
+        ),
+        (
+            "bob@example.com",
+            "Letter",
+            "letter.pdf",
+            &pdf,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "bob@example.com is not one of your contacts",
+        ),
+        (
+            "nobody@example.com",
+            "Letter",
+            "letter.pdf",
+            &pdf,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "nobody@example.com is not one of your contacts",
+        ),
+        (
+            "",
+            "Letter",
+            "letter.pdf",
+            &pdf,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "name the contact who should sign",
+        ),
     ];
     for (contact, title, name, bytes, status, message) in cases {
         let response = ask_signature(&staff, &app, &firm, contact, title, name, bytes).await;
@@ -410,19 +569,39 @@ async fn signing_uploads_refuse_what_is_not_a_pdf_for_a_contact_in_scope() {
     }
 
     // Bob's request (made by the owner) is out of the member's sight.
-    let theirs = firm.request_signature(&app, &bob.id, "Bob's letter", "b.pdf", &pdf).await;
+    let theirs = firm
+        .request_signature(&app, &bob.id, "Bob's letter", "b.pdf", &pdf)
+        .await;
     let theirs = theirs["id"].as_str().unwrap();
-    for path in [format!("/staff/signing/{theirs}"), format!("/staff/signing/{theirs}/document")] {
+    for path in [
+        format!("/staff/signing/{theirs}"),
+        format!("/staff/signing/{theirs}/document"),
+    ] {
         let (status, _) = text_of(&staff, &app, &firm, &path).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
     }
-    let mine = ask_signature(&staff, &app, &firm, "ann@example.com", "Ann's letter", "a.pdf", &pdf).await;
+    let mine = ask_signature(
+        &staff,
+        &app,
+        &firm,
+        "ann@example.com",
+        "Ann's letter",
+        "a.pdf",
+        &pdf,
+    )
+    .await;
     assert_eq!(mine.status(), StatusCode::SEE_OTHER);
     let (_, list) = text_of(&staff, &app, &firm, "/staff/signing").await;
     assert!(list.contains("Ann") && !list.contains("Bob"), "{list}");
 
     // Without the signing create permission: no button, and the POST is refused.
-    let viewer = role(&app, &firm, "Viewer", Permissions::default().with(Area::Signing, &[Action::View], Scope::All)).await;
+    let viewer = role(
+        &app,
+        &firm,
+        "Viewer",
+        Permissions::default().with(Area::Signing, &[Action::View], Scope::All),
+    )
+    .await;
     let vera = member(&app, &firm, "vera@acme.example", &viewer.id).await;
     let vera = signed_in_staff(&app, &firm, &vera).await;
     let (_, list) = text_of(&vera, &app, &firm, "/staff/signing").await;
@@ -433,7 +612,9 @@ async fn signing_uploads_refuse_what_is_not_a_pdf_for_a_contact_in_scope() {
         .text("contact", "bob@example.com")
         .text("title", "x")
         .part("file", file_part("x.pdf", &pdf));
-    let refused = vera.post_multipart(&app.url(&firm.firm.slug, "/staff/signing"), form).await;
+    let refused = vera
+        .post_multipart(&app.url(&firm.firm.slug, "/staff/signing"), form)
+        .await;
     assert_eq!(refused.status(), StatusCode::FORBIDDEN);
     // Nor any console page of an area the role lacks.
     let (status, _) = text_of(&vera, &app, &firm, "/staff/tasks").await;
@@ -471,17 +652,39 @@ async fn portal_settings_change_what_the_client_sees() {
         fields
     };
     let bad = [
-        (with("brand_color", "blue"), "brand_color must be a colour like #1d4ed8"),
-        (with("brand_color", "#12345"), "brand_color must be a colour like #1d4ed8"),
-        (with("link_url_1", "http://calendar.example.com"), "is not an https:// link"),
-        (with("link_url_1", "javascript:alert(1)"), "is not an https:// link"),
+        (
+            with("brand_color", "blue"),
+            "brand_color must be a colour like #1d4ed8",
+        ),
+        (
+            with("brand_color", "#12345"),
+            "brand_color must be a colour like #1d4ed8",
+        ),
+        (
+            with("link_url_1", "http://calendar.example.com"),
+            "is not an https:// link",
+        ),
+        (
+            with("link_url_1", "javascript:alert(1)"),
+            "is not an https:// link",
+        ),
         (with("link_url_1", ""), "is not an https:// link"),
-        (with("link_label_1", ""), "each label must be 1 to 40 characters"),
-        (with("display_name", " "), "display_name must be 1 to 120 characters"),
+        (
+            with("link_label_1", ""),
+            "each label must be 1 to 40 characters",
+        ),
+        (
+            with("display_name", " "),
+            "display_name must be 1 to 120 characters",
+        ),
     ];
     for (fields, message) in &bad {
         let response = post(&staff, &app, &firm, settings, settings, fields).await;
-        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY, "{fields:?}");
+        assert_eq!(
+            response.status(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{fields:?}"
+        );
         let page = body(response).await;
         assert!(page.contains(message), "{message}: {page}");
     }
@@ -520,7 +723,11 @@ async fn portal_settings_change_what_the_client_sees() {
     };
     let refused = upload(b"<svg onload=alert(1)></svg>".to_vec()).await;
     assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(body(refused).await.contains("the logo must be a PNG, JPEG or WebP image"));
+    assert!(
+        body(refused)
+            .await
+            .contains("the logo must be a PNG, JPEG or WebP image")
+    );
     let too_big = upload(vec![0x89; 600 * 1024]).await;
     assert_eq!(too_big.status(), StatusCode::PAYLOAD_TOO_LARGE);
     let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
@@ -532,7 +739,15 @@ async fn portal_settings_change_what_the_client_sees() {
     assert_eq!(logo.bytes().await.unwrap().as_ref(), png.as_slice());
     let (_, page) = text_of(&staff, &app, &firm, settings).await;
     assert!(page.contains("Remove logo"));
-    let removed = post(&staff, &app, &firm, settings, "/staff/settings/portal/logo/delete", &[]).await;
+    let removed = post(
+        &staff,
+        &app,
+        &firm,
+        settings,
+        "/staff/settings/portal/logo/delete",
+        &[],
+    )
+    .await;
     assert_eq!(removed.status(), StatusCode::SEE_OTHER);
     let logo = client.get(&app.url(&slug, "/assets/logo")).await;
     assert_eq!(logo.status(), StatusCode::NOT_FOUND);
@@ -542,12 +757,22 @@ async fn portal_settings_change_what_the_client_sees() {
     let tess = signed_in_staff(&app, &firm, &tess).await;
     let (status, _) = text_of(&tess, &app, &firm, settings).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    let viewer = role(&app, &firm, "Viewer", Permissions::default().with(Area::PortalSettings, &[Action::View], Scope::All)).await;
+    let viewer = role(
+        &app,
+        &firm,
+        "Viewer",
+        Permissions::default().with(Area::PortalSettings, &[Action::View], Scope::All),
+    )
+    .await;
     let vera = member(&app, &firm, "vera@acme.example", &viewer.id).await;
     let vera = signed_in_staff(&app, &firm, &vera).await;
     let (status, page) = text_of(&vera, &app, &firm, settings).await;
     assert_eq!(status, StatusCode::OK);
-    assert!(page.contains("Acme Client Hub") && !page.contains("Save settings") && !page.contains("Upload a logo"));
+    assert!(
+        page.contains("Acme Client Hub")
+            && !page.contains("Save settings")
+            && !page.contains("Upload a logo")
+    );
     for action in [settings, "/staff/settings/portal/logo/delete"] {
         let refused = post(&vera, &app, &firm, settings, action, &good).await;
         assert_eq!(refused.status(), StatusCode::FORBIDDEN, "{action}");
@@ -561,7 +786,13 @@ async fn invoices_are_published_to_the_client_and_bad_ones_refused() {
     let firm = app.create_firm("acme").await;
     let slug = firm.firm.slug.clone();
     app.add_contact(&firm, "ann@example.com", true).await;
-    app.api_ok(&firm, Method::PATCH, "/api/v1/portal", Some(json!({"billing_enabled": true}))).await;
+    app.api_ok(
+        &firm,
+        Method::PATCH,
+        "/api/v1/portal",
+        Some(json!({"billing_enabled": true})),
+    )
+    .await;
     let owner = owner(&app, &firm).await;
     let staff = signed_in_staff(&app, &firm, &owner).await;
 
@@ -586,32 +817,87 @@ async fn invoices_are_published_to_the_client_and_bad_ones_refused() {
         fields
     };
     let bad = [
-        (with("amount", "12.345"), "amount must be a number like 1234.50"),
+        (
+            with("amount", "12.345"),
+            "amount must be a number like 1234.50",
+        ),
         (with("amount", "-5"), "amount must be a number like 1234.50"),
         (with("currency", "eur"), "currency must be an ISO 4217 code"),
-        (with("pay_url", "http://pay.example.com"), "pay_url must be an https:// link"),
-        (with("due_date", "2026-01-01"), "due_date must not be before issued_date"),
-        (with("issued_date", "yesterday"), "issued_date must be a date like 2026-12-31"),
-        (with("contact", "nobody@example.com"), "nobody@example.com is not one of your contacts"),
+        (
+            with("pay_url", "http://pay.example.com"),
+            "pay_url must be an https:// link",
+        ),
+        (
+            with("due_date", "2026-01-01"),
+            "due_date must not be before issued_date",
+        ),
+        (
+            with("issued_date", "yesterday"),
+            "issued_date must be a date like 2026-12-31",
+        ),
+        (
+            with("contact", "nobody@example.com"),
+            "nobody@example.com is not one of your contacts",
+        ),
         (with("contact", ""), "name the contact to bill"),
         (with("number", ""), "number must not be empty"),
         (with("status", "lost"), "status must be open, paid or void"),
     ];
     for (fields, message) in &bad {
-        let response = post(&staff, &app, &firm, "/staff/invoices/new", "/staff/invoices", fields).await;
-        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY, "{fields:?}");
+        let response = post(
+            &staff,
+            &app,
+            &firm,
+            "/staff/invoices/new",
+            "/staff/invoices",
+            fields,
+        )
+        .await;
+        assert_eq!(
+            response.status(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{fields:?}"
+        );
         let page = body(response).await;
         assert!(page.contains(message), "{message}: {page}");
     }
-    let created = post(&staff, &app, &firm, "/staff/invoices/new", "/staff/invoices", &good).await;
+    let created = post(
+        &staff,
+        &app,
+        &firm,
+        "/staff/invoices/new",
+        "/staff/invoices",
+        &good,
+    )
+    .await;
     assert_eq!(created.status(), StatusCode::SEE_OTHER);
     let (_, list) = text_of(&staff, &app, &firm, "/staff/invoices").await;
-    assert!(list.contains("INV-2026-001") && list.contains("ann@example.com"), "{list}");
-    assert!(list.contains("1,234.50") || list.contains("1234.50"), "{list}");
-    let again = post(&staff, &app, &firm, "/staff/invoices/new", "/staff/invoices", &good).await;
+    assert!(
+        list.contains("INV-2026-001") && list.contains("ann@example.com"),
+        "{list}"
+    );
+    assert!(
+        list.contains("1,234.50") || list.contains("1234.50"),
+        "{list}"
+    );
+    let again = post(
+        &staff,
+        &app,
+        &firm,
+        "/staff/invoices/new",
+        "/staff/invoices",
+        &good,
+    )
+    .await;
     assert_eq!(again.status(), StatusCode::CONFLICT);
-    assert!(body(again).await.contains("already has an invoice with this number"));
-    let (_, invoices) = app.api(&firm.api_key, Method::GET, "/api/v1/invoices", None).await;
+    assert!(
+        body(again)
+            .await
+            .contains("already has an invoice with this number")
+    );
+    let (_, invoices) = app
+        .api(&firm.api_key, Method::GET, "/api/v1/invoices", None)
+        .await;
     assert_eq!(invoices["data"][0]["amount"], 123_450);
 
     let client = app.signed_in(&firm, "ann@example.com").await;
@@ -624,7 +910,15 @@ async fn invoices_are_published_to_the_client_and_bad_ones_refused() {
     let (status, page) = text_of(&tess, &app, &firm, "/staff/invoices").await;
     assert_eq!(status, StatusCode::OK);
     assert!(page.contains("INV-2026-001") && !page.contains("/staff/invoices/new"));
-    let refused = post(&tess, &app, &firm, "/staff/invoices", "/staff/invoices", &with("number", "INV-2")).await;
+    let refused = post(
+        &tess,
+        &app,
+        &firm,
+        "/staff/invoices",
+        "/staff/invoices",
+        &with("number", "INV-2"),
+    )
+    .await;
     assert_eq!(refused.status(), StatusCode::FORBIDDEN);
     app.stop().await;
 }
@@ -645,7 +939,9 @@ async fn a_task_page_offers_the_clients_documents_for_download() {
         .await;
     let task = task["id"].as_str().unwrap();
     let client = app.signed_in(&firm, "ann@example.com").await;
-    let csrf = client.csrf(&app.url(&slug, &format!("/tasks/{task}"))).await;
+    let csrf = client
+        .csrf(&app.url(&slug, &format!("/tasks/{task}")))
+        .await;
     let pdf = sample_pdf("Statement");
     let form = reqwest::multipart::Form::new()
         .text("csrf", csrf)
@@ -660,7 +956,9 @@ async fn a_task_page_offers_the_clients_documents_for_download() {
     let (_, page) = text_of(&staff, &app, &firm, &format!("/staff/tasks/{task}")).await;
     assert!(page.contains("Documents from the client (1)"), "{page}");
     assert!(page.contains("statement-march.pdf") && page.contains("from ann@example.com"));
-    let start = page.find(&format!("/staff/tasks/{task}/files/")).expect("a download link");
+    let start = page
+        .find(&format!("/staff/tasks/{task}/files/"))
+        .expect("a download link");
     let link: String = page[start..].chars().take_while(|c| *c != '"').collect();
     let download = staff.get(&app.url(&slug, &link)).await;
     assert_eq!(download.status(), StatusCode::OK);
@@ -677,7 +975,13 @@ async fn a_task_page_offers_the_clients_documents_for_download() {
     let tess = signed_in_staff(&app, &firm, &tess).await;
     let (status, _) = text_of(&tess, &app, &firm, &link).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, _) = text_of(&staff, &app, &firm, &format!("/staff/tasks/{task}/files/tf_nothing")).await;
+    let (status, _) = text_of(
+        &staff,
+        &app,
+        &firm,
+        &format!("/staff/tasks/{task}/files/tf_nothing"),
+    )
+    .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     app.stop().await;
 }
@@ -699,7 +1003,13 @@ async fn lists_page_newest_first_with_a_cursor() {
             .await;
         if status == "completed" {
             let path = format!("/api/v1/tasks/{}", task["id"].as_str().unwrap());
-            app.api_ok(&firm, Method::PATCH, &path, Some(json!({"status": "completed"}))).await;
+            app.api_ok(
+                &firm,
+                Method::PATCH,
+                &path,
+                Some(json!({"status": "completed"})),
+            )
+            .await;
         }
     }
     let owner = owner(&app, &firm).await;
@@ -712,7 +1022,9 @@ async fn lists_page_newest_first_with_a_cursor() {
     };
     let (_, first) = text_of(&staff, &app, &firm, "/staff/tasks").await;
     assert_eq!(first.matches("class=\"item-row\"").count(), 50);
-    let start = first.find("/staff/tasks?before=").expect("a link to older tasks");
+    let start = first
+        .find("/staff/tasks?before=")
+        .expect("a link to older tasks");
     let next: String = first[start..].chars().take_while(|c| *c != '"').collect();
     let (_, second) = text_of(&staff, &app, &firm, &next).await;
     assert_eq!(second.matches("class=\"item-row\"").count(), 3);

@@ -1,9 +1,9 @@
 //! Invoices as staff publish them, through the API or the console: each field checked the
 //! same way, and the store's conflict on a number named as such.
 
-use portico_shared::store::{Invoice, NewInvoice};
-use portico_shared::status::InvoiceStatus;
 use portico_shared::ids::FirmId;
+use portico_shared::status::InvoiceStatus;
+use portico_shared::store::{Invoice, NewInvoice};
 use serde_json::Value;
 
 use crate::error::{Error, Result};

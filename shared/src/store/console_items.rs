@@ -129,7 +129,9 @@ macro_rules! newest_page {
         let page = $page;
         let (before_time, before_id) = page.before.clone().unwrap_or((i64::MAX, String::new()));
         let mut query = sqlx::QueryBuilder::<$backend>::new($select);
-        query.push(" WHERE x.firm_id = ").push_bind($firm_id.clone());
+        query
+            .push(" WHERE x.firm_id = ")
+            .push_bind($firm_id.clone());
         query
             .push(" AND (x.created_at, x.id) < (")
             .push_bind(before_time)

@@ -27,7 +27,6 @@ use crate::http::extract::ClientOrigin;
 use crate::services::signing::{self, DOCUMENT_TYPE};
 use crate::state::AppState;
 
-
 pub fn routes() -> Vec<ApiRoute> {
     vec![
         ApiRoute::post("/signing-requests", create).upload(),

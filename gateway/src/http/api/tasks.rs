@@ -22,7 +22,6 @@ use crate::services::tasks::{
 };
 use crate::state::AppState;
 
-
 pub fn routes() -> Vec<ApiRoute> {
     vec![
         ApiRoute::post("/tasks", create),

@@ -16,7 +16,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::http::documents::FORM_OVERHEAD;
-use crate::http::extract::{CsrfProtected, CsrfToken, ProtectedForm, ProtectedMultipart, StaffSession};
+use crate::http::extract::{
+    CsrfProtected, CsrfToken, ProtectedForm, ProtectedMultipart, StaffSession,
+};
 use crate::http::layout::console_page;
 use crate::services::portal_settings::{
     self, MAX_DISPLAY_NAME, MAX_LINKS, MAX_LOGO, brand_color, display_name, logo_too_large,
@@ -112,7 +114,14 @@ async fn show(
 ) -> Result<Response> {
     staff.decide(Intent::Act(Area::PortalSettings, Action::View))?;
     let view = saved_view(&staff);
-    render(&state, &staff, &csrf, &view, flash(query.done.as_deref()), None)
+    render(
+        &state,
+        &staff,
+        &csrf,
+        &view,
+        flash(query.done.as_deref()),
+        None,
+    )
 }
 
 /// The posted fields in order (`link_label_N` / `link_url_N` pairs for the menu).
@@ -214,11 +223,7 @@ async fn upload_logo(
     staff.decide(Intent::Act(Area::PortalSettings, Action::Edit))?;
     let read = async {
         let mut bytes: Option<Vec<u8>> = None;
-        while let Some(mut field) = multipart
-            .next_field()
-            .await
-            .map_err(|_| logo_too_large())?
-        {
+        while let Some(mut field) = multipart.next_field().await.map_err(|_| logo_too_large())? {
             if field.name() != Some("logo") || bytes.is_some() {
                 return Err(Error::invalid("logo", "send one logo image"));
             }
@@ -235,7 +240,10 @@ async fn upload_logo(
             .filter(|b| !b.is_empty())
             .ok_or_else(|| Error::invalid("logo", "choose an image to upload"))
     };
-    let logo = match read.await.and_then(|bytes| portal_settings::logo(None, &bytes)) {
+    let logo = match read
+        .await
+        .and_then(|bytes| portal_settings::logo(None, &bytes))
+    {
         Ok(logo) => logo,
         Err(e @ (Error::Unprocessable { .. } | Error::FieldTooLarge { .. })) => {
             let status = if matches!(e, Error::FieldTooLarge { .. }) {
@@ -244,7 +252,14 @@ async fn upload_logo(
                 StatusCode::UNPROCESSABLE_ENTITY
             };
             let view = saved_view(&staff);
-            return render(&state, &staff, &csrf, &view, None, Some((status, "logo", e.to_string())));
+            return render(
+                &state,
+                &staff,
+                &csrf,
+                &view,
+                None,
+                Some((status, "logo", e.to_string())),
+            );
         }
         Err(e) => return Err(e),
     };

@@ -171,9 +171,11 @@ fn refused(
     error: Error,
 ) -> Result<Response> {
     let shown = match &error {
-        Error::Unprocessable { field, message } => {
-            Some((StatusCode::UNPROCESSABLE_ENTITY, Some(*field), message.clone()))
-        }
+        Error::Unprocessable { field, message } => Some((
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some(*field),
+            message.clone(),
+        )),
         Error::UnsupportedMediaType(message) => Some((
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Some("file"),
@@ -224,7 +226,9 @@ async fn create(
                 Some("file") if file.is_none() => {
                     let received = documents::receive(&blobs, field, max).await?;
                     // A file input left empty sends a part with no name and no bytes.
-                    if received.size > 0 || received.file_name.as_deref().is_some_and(|n| !n.is_empty()) {
+                    if received.size > 0
+                        || received.file_name.as_deref().is_some_and(|n| !n.is_empty())
+                    {
                         file = Some(received);
                     }
                 }
@@ -267,10 +271,13 @@ async fn create(
         user_agent: origin.user_agent,
     };
     match signing::request(&state, &staff.firm, ask, member.as_ref()).await {
-        Ok(request) => {
-            Ok(Redirect::to(&format!("/staff/signing/{}?done=created", request.id)).into_response())
-        }
-        Err(Error::Unprocessable { field: "contact_id", .. }) => {
+        Ok(request) => Ok(
+            Redirect::to(&format!("/staff/signing/{}?done=created", request.id)).into_response(),
+        ),
+        Err(Error::Unprocessable {
+            field: "contact_id",
+            ..
+        }) => {
             let e = Error::invalid("contact_id", "name the contact who should sign, by email");
             refused(&state, &staff, &csrf, &form, e)
         }

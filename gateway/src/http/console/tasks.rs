@@ -179,7 +179,10 @@ async fn show(
 ) -> Result<Response> {
     let (detail, decision) = find(&state, &staff, &id, Action::View).await?;
     let (assignees, others) = visible_assignees(&state, &staff, &detail, &decision).await?;
-    let files = state.store.task_files(&staff.firm.id, &detail.task.id).await?;
+    let files = state
+        .store
+        .task_files(&staff.firm.id, &detail.task.id)
+        .await?;
     let uploaders: Vec<ContactId> = files.iter().map(|f| f.contact_id.clone()).collect();
     let people = state
         .store

@@ -93,13 +93,6 @@ pub async fn contacts_by_email(
 /// A Unix time as `2026-12-31 14:05 UTC`.
 pub fn when(unix: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(unix)
-        .map(|t| {
-            format!(
-                "{} {:02}:{:02} UTC",
-                t.date(),
-                t.hour(),
-                t.minute()
-            )
-        })
+        .map(|t| format!("{} {:02}:{:02} UTC", t.date(), t.hour(), t.minute()))
         .unwrap_or_default()
 }
