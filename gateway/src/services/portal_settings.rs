@@ -62,15 +62,20 @@ pub fn menu_link(label: &str, url: &str) -> Result<MenuLink> {
     })
 }
 
-/// The menu as stored (JSON), at most [`MAX_LINKS`] links.
-pub fn menu_links(links: &[MenuLink]) -> Result<String> {
+/// The menu as stored (JSON) from `(label, url)` pairs: at most [`MAX_LINKS`], each checked
+/// by [`menu_link`].
+pub fn menu<'a>(links: &[(&'a str, &'a str)]) -> Result<String> {
     if links.len() > MAX_LINKS {
         return Err(Error::invalid(
             "menu_links",
             format!("at most {MAX_LINKS} menu links"),
         ));
     }
-    Ok(serde_json::to_string(links).expect("links serialize"))
+    let links = links
+        .iter()
+        .map(|(label, url)| menu_link(label, url))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(serde_json::to_string(&links).expect("links serialize"))
 }
 
 /// Saves the patch and forgets the cached firm; the firm as it now is.

@@ -145,22 +145,23 @@ async fn update(
              with DELETE /api/v1/portal/logo",
         ));
     }
+    let display_name = body
+        .display_name
+        .as_deref()
+        .map(portal_settings::display_name)
+        .transpose()?;
     let menu_links = match &body.menu_links {
         Some(links) => {
-            let links = links
+            let pairs: Vec<_> = links
                 .iter()
-                .map(|l| portal_settings::menu_link(&l.label, &l.url))
-                .collect::<Result<Vec<_>>>()?;
-            Some(portal_settings::menu_links(&links)?)
+                .map(|l| (l.label.as_str(), l.url.as_str()))
+                .collect();
+            Some(portal_settings::menu(&pairs)?)
         }
         None => None,
     };
     let patch = PortalPatch {
-        display_name: body
-            .display_name
-            .as_deref()
-            .map(portal_settings::display_name)
-            .transpose()?,
+        display_name,
         brand_color: body
             .brand_color
             .as_deref()

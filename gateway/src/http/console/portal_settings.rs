@@ -21,8 +21,7 @@ use crate::http::extract::{
 };
 use crate::http::layout::console_page;
 use crate::services::portal_settings::{
-    self, MAX_DISPLAY_NAME, MAX_LINKS, MAX_LOGO, brand_color, display_name, logo_too_large,
-    menu_link, menu_links,
+    self, MAX_DISPLAY_NAME, MAX_LINKS, MAX_LOGO, brand_color, display_name, logo_too_large, menu,
 };
 use crate::state::AppState;
 
@@ -173,15 +172,17 @@ async fn save(
         esign_enabled: form.get("esign_enabled").is_some(),
     };
     let patch = (|| -> Result<PortalPatch> {
-        let links = typed
+        let display_name = display_name(&typed.display_name)?;
+        let pairs: Vec<_> = typed
             .links
             .iter()
-            .map(|l| menu_link(&l.label, &l.url))
-            .collect::<Result<Vec<_>>>()?;
+            .map(|l| (l.label.as_str(), l.url.as_str()))
+            .collect();
+        let menu_links = menu(&pairs)?;
         Ok(PortalPatch {
-            display_name: Some(display_name(&typed.display_name)?),
+            display_name: Some(display_name),
             brand_color: Some(brand_color(&typed.brand_color)?),
-            menu_links: Some(menu_links(&links)?),
+            menu_links: Some(menu_links),
             billing_enabled: Some(typed.billing_enabled),
             esign_enabled: Some(typed.esign_enabled),
         })
