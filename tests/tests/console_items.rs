@@ -355,6 +355,31 @@ async fn a_team_member_works_on_their_clients_tasks_only_and_cannot_delete() {
             "{page}"
         );
     }
+    // A "new task" link from a contact's page fills the contact in, only if it is theirs.
+    let (_, form) = text_of(
+        &staff,
+        &app,
+        &firm,
+        &format!("/staff/tasks/new?contact={}", ann.id),
+    )
+    .await;
+    assert!(form.contains(">ann@example.com</textarea>"), "{form}");
+    let (_, form) = text_of(
+        &staff,
+        &app,
+        &firm,
+        &format!("/staff/tasks/new?contact={}", bob.id),
+    )
+    .await;
+    assert!(!form.contains("bob@example.com"));
+    let (_, form) = text_of(
+        &staff,
+        &app,
+        &firm,
+        &format!("/staff/signing/new?contact={}", ann.id),
+    )
+    .await;
+    assert!(form.contains("value=\"ann@example.com\""));
     let created = post(
         &staff,
         &app,
@@ -904,6 +929,56 @@ async fn invoices_are_published_to_the_client_and_bad_ones_refused() {
     let (_, page) = client.get_text(&app.url(&slug, "/invoices")).await;
     assert!(page.contains("INV-2026-001"), "{page}");
 
+    // Its status changes as the API's PATCH does; bad values and ids are refused.
+    let id = invoices["data"][0]["id"].as_str().unwrap().to_string();
+    let action = format!("/staff/invoices/{id}/status");
+    let paid = post(
+        &staff,
+        &app,
+        &firm,
+        "/staff/invoices",
+        &action,
+        &[("status", "paid")],
+    )
+    .await;
+    assert_eq!(paid.status(), StatusCode::SEE_OTHER);
+    let (_, list) = text_of(&staff, &app, &firm, "/staff/invoices?status=paid").await;
+    assert!(list.contains("INV-2026-001"));
+    let (_, invoice) = app
+        .api(
+            &firm.api_key,
+            Method::GET,
+            &format!("/api/v1/invoices/{id}"),
+            None,
+        )
+        .await;
+    assert_eq!(invoice["status"], "paid");
+    let bad = post(
+        &staff,
+        &app,
+        &firm,
+        "/staff/invoices",
+        &action,
+        &[("status", "lost")],
+    )
+    .await;
+    assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        body(bad)
+            .await
+            .contains("status must be open, paid or void")
+    );
+    let unknown = post(
+        &staff,
+        &app,
+        &firm,
+        "/staff/invoices",
+        "/staff/invoices/in_nothing/status",
+        &[("status", "paid")],
+    )
+    .await;
+    assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
+
     // A team member views invoices but may not publish them.
     let tess = member(&app, &firm, "tess@acme.example", "team").await;
     let tess = signed_in_staff(&app, &firm, &tess).await;
@@ -917,6 +992,17 @@ async fn invoices_are_published_to_the_client_and_bad_ones_refused() {
         "/staff/invoices",
         "/staff/invoices",
         &with("number", "INV-2"),
+    )
+    .await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    assert!(!page.contains("Change status"));
+    let refused = post(
+        &tess,
+        &app,
+        &firm,
+        "/staff/invoices",
+        &action,
+        &[("status", "void")],
     )
     .await;
     assert_eq!(refused.status(), StatusCode::FORBIDDEN);

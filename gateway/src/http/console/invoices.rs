@@ -4,10 +4,10 @@
 //! units, as the API takes it. Clients see invoices while the firm has billing switched on.
 
 use axum::Router;
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use minijinja::context;
 use portico_shared::policy::{Action, Area, Intent};
 use portico_shared::status::InvoiceStatus;
@@ -17,7 +17,9 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::http::extract::{CsrfProtected, CsrfToken, ProtectedForm, StaffSession};
 use crate::http::layout::console_page;
-use crate::http::views::console_items::{PAGE_SIZE, assigned, contacts_by_email, cursor, page_of};
+use crate::http::views::console_items::{
+    NewFormQuery, PAGE_SIZE, assigned, contacts_by_email, cursor, page_of, prefilled_email,
+};
 use crate::http::views::today;
 use crate::services::invoices::{
     self, MAX_DESCRIPTION, MAX_NUMBER, amount_in_major_units, currency, pay_url, status, text,
@@ -28,6 +30,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/staff/invoices", get(list).post(create))
         .route("/staff/invoices/new", get(new_form))
+        .route("/staff/invoices/{id}/status", post(set_status))
 }
 
 #[derive(Deserialize)]
@@ -35,6 +38,7 @@ struct ListQuery {
     status: Option<String>,
     before: Option<String>,
     created: Option<String>,
+    updated: Option<String>,
 }
 
 async fn list(
@@ -79,7 +83,12 @@ async fn list(
             first_page => query.before.is_none(),
             may_create => staff.may(Intent::Act(Area::Invoices, Action::Create)),
             billing_enabled => staff.firm.billing_enabled,
-            flash => query.created.is_some().then_some("Invoice published to the client's portal."),
+            may_edit => staff.may(Intent::Act(Area::Invoices, Action::Edit)),
+            flash => if query.created.is_some() {
+                Some("Invoice published to the client's portal.")
+            } else {
+                query.updated.is_some().then_some("Invoice status changed.")
+            },
         },
     )?;
     Ok(html.into_response())
@@ -148,11 +157,19 @@ async fn new_form(
     State(state): State<AppState>,
     staff: StaffSession,
     CsrfToken(csrf): CsrfToken,
+    Query(query): Query<NewFormQuery>,
 ) -> Result<Response> {
-    staff.decide(Intent::Act(Area::Invoices, Action::Create))?;
+    let decision = staff.decide(Intent::Act(Area::Invoices, Action::Create))?;
+    let contact = prefilled_email(
+        &state,
+        &staff.firm.id,
+        query.contact.as_deref(),
+        assigned(&decision).as_ref(),
+    )
+    .await?;
     let form = InvoiceForm {
         csrf: String::new(),
-        contact: String::new(),
+        contact,
         number: String::new(),
         amount: String::new(),
         currency: "EUR".into(),
@@ -230,4 +247,36 @@ async fn create(
         ),
         Err(e) => Err(e),
     }
+}
+
+#[derive(Deserialize)]
+struct StatusForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    status: String,
+}
+
+impl CsrfProtected for StatusForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+/// Marks an invoice open, paid or void, as `PATCH /api/v1/invoices/{id}` does.
+async fn set_status(
+    State(state): State<AppState>,
+    staff: StaffSession,
+    Path(id): Path<String>,
+    ProtectedForm(form): ProtectedForm<StatusForm>,
+) -> Result<Response> {
+    staff.decide(Intent::Act(Area::Invoices, Action::Edit))?;
+    let id = portico_shared::ids::InvoiceId::parse(&id).ok_or(Error::NotFound)?;
+    let status = status(form.status.trim())?;
+    state
+        .store
+        .set_invoice_status(&staff.firm.id, &id, status)
+        .await?
+        .ok_or(Error::NotFound)?;
+    Ok(Redirect::to("/staff/invoices?updated=1").into_response())
 }

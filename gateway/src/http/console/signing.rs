@@ -21,7 +21,7 @@ use crate::http::documents::{self, FORM_OVERHEAD, multipart_error, repr_digest, 
 use crate::http::extract::{ClientOrigin, CsrfToken, ProtectedMultipart, StaffSession};
 use crate::http::layout::console_page;
 use crate::http::views::console_items::{
-    PAGE_SIZE, assigned, contacts_by_email, cursor, page_of, when,
+    NewFormQuery, PAGE_SIZE, assigned, contacts_by_email, cursor, page_of, prefilled_email, when,
 };
 use crate::services::signing::{self, Ask, DOCUMENT_TYPE, MAX_TITLE};
 use crate::state::AppState;
@@ -157,9 +157,21 @@ async fn new_form(
     State(state): State<AppState>,
     staff: StaffSession,
     CsrfToken(csrf): CsrfToken,
+    Query(query): Query<NewFormQuery>,
 ) -> Result<Response> {
-    staff.decide(Intent::Act(Area::Signing, Action::Create))?;
-    render_form(&state, &staff, &csrf, &AskForm::default(), None)
+    let decision = staff.decide(Intent::Act(Area::Signing, Action::Create))?;
+    let contact = prefilled_email(
+        &state,
+        &staff.firm.id,
+        query.contact.as_deref(),
+        assigned(&decision).as_ref(),
+    )
+    .await?;
+    let form = AskForm {
+        contact,
+        ..AskForm::default()
+    };
+    render_form(&state, &staff, &csrf, &form, None)
 }
 
 /// A refusal of what was sent, shown on the form again; other errors pass on.

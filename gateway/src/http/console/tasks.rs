@@ -23,7 +23,7 @@ use crate::http::documents;
 use crate::http::extract::{CsrfProtected, CsrfToken, ProtectedForm, StaffSession};
 use crate::http::layout::console_page;
 use crate::http::views::console_items::{
-    PAGE_SIZE, assigned, contacts_by_email, cursor, page_of, when,
+    NewFormQuery, PAGE_SIZE, assigned, contacts_by_email, cursor, page_of, prefilled_email, when,
 };
 use crate::services::notify;
 use crate::services::tasks::{
@@ -321,9 +321,21 @@ async fn new_form(
     State(state): State<AppState>,
     staff: StaffSession,
     CsrfToken(csrf): CsrfToken,
+    Query(query): Query<NewFormQuery>,
 ) -> Result<Response> {
-    staff.decide(Intent::Act(Area::Tasks, Action::Create))?;
-    render_form(&state, &staff, &csrf, &TaskForm::default(), None, None)
+    let decision = staff.decide(Intent::Act(Area::Tasks, Action::Create))?;
+    let contact = prefilled_email(
+        &state,
+        &staff.firm.id,
+        query.contact.as_deref(),
+        assigned(&decision).as_ref(),
+    )
+    .await?;
+    let form = TaskForm {
+        assignees: contact,
+        ..TaskForm::default()
+    };
+    render_form(&state, &staff, &csrf, &form, None, None)
 }
 
 fn lines(text: &str) -> Vec<String> {

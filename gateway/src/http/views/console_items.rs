@@ -25,8 +25,12 @@ pub fn assigned(decision: &Decision) -> Option<MemberId> {
 pub fn cursor(value: Option<&str>) -> Option<(i64, String)> {
     let (time, id) = value?.split_once('.')?;
     let time = time.parse().ok()?;
-    (!id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))
-        .then(|| (time, id.to_string()))
+    (!id.is_empty()
+        && id.len() <= 64
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'))
+    .then(|| (time, id.to_string()))
 }
 
 /// Keeps a page of `limit` from `rows` fetched with `limit + 1`, and the cursor of the next.
@@ -95,4 +99,32 @@ pub fn when(unix: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(unix)
         .map(|t| format!("{} {:02}:{:02} UTC", t.date(), t.hour(), t.minute()))
         .unwrap_or_default()
+}
+
+/// The email of contact `id` (from `?contact=` on a "new …" link, e.g. on a contact's page),
+/// to fill the form in; empty when it is not a contact within `assigned_to`'s clients.
+pub async fn prefilled_email(
+    state: &AppState,
+    firm_id: &FirmId,
+    id: Option<&str>,
+    assigned_to: Option<&MemberId>,
+) -> Result<String> {
+    let Some(id) = id.and_then(portico_shared::ids::ContactId::parse) else {
+        return Ok(String::new());
+    };
+    let found = state
+        .store
+        .contacts_by_ids(firm_id, std::slice::from_ref(&id), assigned_to)
+        .await?;
+    Ok(found
+        .into_iter()
+        .next()
+        .map(|c| c.email)
+        .unwrap_or_default())
+}
+
+/// `?contact=` of a "new …" form.
+#[derive(serde::Deserialize)]
+pub struct NewFormQuery {
+    pub contact: Option<String>,
 }
