@@ -713,6 +713,11 @@ async fn portal_settings_change_what_the_client_sees() {
         let page = body(response).await;
         assert!(page.contains(message), "{message}: {page}");
     }
+    // The field at fault is marked for assistive technology, not by colour alone.
+    let response = post(&staff, &app, &firm, settings, settings, &bad[0].0).await;
+    let raw = response.text().await.unwrap();
+    assert!(raw.contains("aria-invalid=\"true\""), "{raw}");
+    assert!(raw.contains("id=\"form-error\""));
     let client = app.signed_in(&firm, "ann@example.com").await;
     let (_, home) = client.get_text(&app.url(&slug, "/")).await;
     assert!(!home.contains("Acme Client Hub"));
@@ -886,6 +891,18 @@ async fn invoices_are_published_to_the_client_and_bad_ones_refused() {
         let page = body(response).await;
         assert!(page.contains(message), "{message}: {page}");
     }
+    // The field at fault is marked (through the template's macro, unescaped).
+    let response = post(
+        &staff,
+        &app,
+        &firm,
+        "/staff/invoices/new",
+        "/staff/invoices",
+        &bad[0].0,
+    )
+    .await;
+    let raw = response.text().await.unwrap();
+    assert!(raw.contains("name=\"amount\" value=\"12.345\" required inputmode=\"decimal\" aria-describedby=\"amount-hint form-error\" aria-invalid=\"true\">"), "{raw}");
     let created = post(
         &staff,
         &app,
