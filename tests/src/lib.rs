@@ -26,6 +26,7 @@ pub mod axe;
 pub mod binaries;
 pub mod chrome;
 pub mod console;
+pub mod console_items;
 pub mod openapi_check;
 pub mod private_redis;
 pub mod scratch;

@@ -1,7 +1,8 @@
 //! The work handlers call, free of routing: sign-in machinery (magic links, sessions, company
 //! handover, the batched sign-in writes, CSRF tokens, cookies, the client's address),
-//! notifications to clients, the store of uploaded documents, and the caches of firms and
-//! home pages, and managing the team's roles and API keys (`team_admin`).
+//! notifications to clients, the store of uploaded documents, the caches of firms and
+//! home pages, and the checks and steps the API and the console share for staff work
+//! (`tasks`, `signing`, `invoices`, `portal_settings`; the team: `team`, `team_admin`).
 
 pub mod client_ip;
 pub mod content;
@@ -9,11 +10,15 @@ pub mod cookies;
 pub mod csrf;
 pub mod firm_cache;
 pub mod handover;
+pub mod invoices;
 pub mod links;
 pub mod notify;
 pub mod page_cache;
+pub mod portal_settings;
 pub mod sessions;
 pub mod sign_ins;
+pub mod signing;
+pub mod tasks;
 pub mod team;
 pub mod team_admin;
 pub mod upload_limits;

@@ -76,6 +76,7 @@ macro_rules! record_activity {
 }
 
 mod console;
+mod console_items;
 mod contacts;
 mod conversations;
 mod files;
@@ -89,6 +90,9 @@ mod text;
 pub use console::{
     ActivityRow, ConsoleStore, ContactListQuery, ContactListRow, InboxQuery, InboxRow, InviteState,
     OverdueTask, PendingSignature, StaffMessage,
+};
+pub use console_items::{
+    ConsoleItemStore, ContactRef, InvoiceRow, NewestPage, SigningRow, TaskRow,
 };
 pub use contacts::{
     Contact, ContactPatch, ContactQuery, ContactStore, Invitation, NewContact, Notification,
@@ -165,6 +169,7 @@ pub trait Store:
     + InvoiceStore
     + TeamStore
     + ConsoleStore
+    + ConsoleItemStore
     + Send
     + Sync
     + 'static

@@ -5,7 +5,6 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Json;
 use portico_shared::ids::{ContactId, InvoiceId};
-use portico_shared::status::InvoiceStatus;
 use portico_shared::store::{Invoice, NewInvoice, PageQuery};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -18,14 +17,10 @@ use super::route::{ApiRoute, one_of, rfc3339};
 use crate::error::{Error, Result};
 use crate::http::extract::ApiQuery;
 use crate::http::extract::{ApiFirm, ApiJson};
-use crate::money;
+use crate::services::invoices::{
+    self, MAX_DESCRIPTION, MAX_NUMBER, amount, currency, pay_url, status, text,
+};
 use crate::state::AppState;
-
-const MAX_NUMBER: usize = 64;
-const MAX_DESCRIPTION: usize = 2_000;
-const MAX_URL: usize = 2_000;
-/// A trillion major units of a 2-decimal currency: far above any real invoice, far below i64.
-const MAX_AMOUNT: i64 = 100_000_000_000_000;
 
 pub fn routes() -> Vec<ApiRoute> {
     vec![
@@ -88,75 +83,6 @@ fn view(invoice: &Invoice) -> InvoiceView {
         created_at: rfc3339(invoice.created_at),
         updated_at: rfc3339(invoice.updated_at),
     }
-}
-
-fn status(value: &str) -> Result<InvoiceStatus> {
-    InvoiceStatus::parse(value)
-        .ok_or_else(|| Error::invalid("status", "status must be open, paid or void"))
-}
-
-fn date(field: &'static str, value: &str) -> Result<String> {
-    let format = time::macros::format_description!("[year]-[month]-[day]");
-    time::Date::parse(value, &format)
-        .map(|_| value.to_string())
-        .map_err(|_| Error::invalid(field, format!("{field} must be a date like 2026-12-31")))
-}
-
-/// A whole number of minor units (cents), given as a JSON integer.
-fn amount(value: &Value) -> Result<i64> {
-    let refused = || {
-        Error::invalid(
-            "amount",
-            format!("amount must be a whole number of minor units (cents) from 0 to {MAX_AMOUNT}"),
-        )
-    };
-    let amount = value.as_i64().ok_or_else(refused)?;
-    if !(0..=MAX_AMOUNT).contains(&amount) {
-        return Err(refused());
-    }
-    Ok(amount)
-}
-
-fn currency(value: &str) -> Result<String> {
-    money::exponent(value)
-        .map(|_| value.to_string())
-        .ok_or_else(|| {
-            Error::invalid(
-                "currency",
-                "currency must be an ISO 4217 code in capitals, like EUR",
-            )
-        })
-}
-
-/// Only `https` links to a real host, without credentials: the portal shows it as a button.
-fn pay_url(value: &str) -> Result<String> {
-    let refused = || Error::invalid("pay_url", "pay_url must be an https:// link");
-    if value.len() > MAX_URL {
-        return Err(refused());
-    }
-    let url = url::Url::parse(value.trim()).map_err(|_| refused())?;
-    if url.scheme() != "https"
-        || url.host_str().is_none_or(str::is_empty)
-        || !url.username().is_empty()
-        || url.password().is_some()
-    {
-        return Err(refused());
-    }
-    Ok(url.to_string())
-}
-
-fn text(field: &'static str, value: &str, max: usize, required: bool) -> Result<String> {
-    let value = value.trim();
-    if required && value.is_empty() {
-        return Err(Error::invalid(field, format!("{field} must not be empty")));
-    }
-    if value.chars().count() > max || value.chars().any(|c| c.is_control() && c != '\n') {
-        return Err(Error::invalid(
-            field,
-            format!("{field} must be at most {max} characters, without control characters"),
-        ));
-    }
-    Ok(value.to_string())
 }
 
 /// A new invoice. Clients see their invoices at `/invoices` when the firm has
@@ -231,14 +157,7 @@ async fn create(
             format!("{:?} is not a contact id", body.contact_id),
         ));
     };
-    let issued_date = date("issued_date", &body.issued_date)?;
-    let due_date = date("due_date", &body.due_date)?;
-    if due_date < issued_date {
-        return Err(Error::invalid(
-            "due_date",
-            "due_date must not be before issued_date",
-        ));
-    }
+    let (issued_date, due_date) = invoices::dates(&body.issued_date, &body.due_date)?;
     let new = NewInvoice {
         contact_id,
         number: text("number", &body.number, MAX_NUMBER, true)?,
@@ -250,18 +169,7 @@ async fn create(
         pay_url: body.pay_url.as_deref().map(pay_url).transpose()?,
         description: text("description", &body.description, MAX_DESCRIPTION, false)?,
     };
-    let invoice =
-        state
-            .store
-            .create_invoice(&firm.id, &new)
-            .await
-            .map_err(|e| match Error::from(e) {
-                Error::Conflict { .. } => Error::Conflict {
-                    code: "number_taken",
-                    message: "the firm already has an invoice with this number".into(),
-                },
-                other => other,
-            })?;
+    let invoice = invoices::create(&state, &firm.id, &new).await?;
     Ok((StatusCode::CREATED, Json(view(&invoice))))
 }
 

@@ -9,12 +9,9 @@ use axum::extract::multipart::MultipartRejection;
 use axum::extract::{Multipart, Path, State};
 use axum::http::{HeaderName, StatusCode};
 use axum::response::{Json, Response};
-use portico_shared::filetypes::by_extension;
-use portico_shared::ids::{ContactId, FirmId, SigningRequestId};
+use portico_shared::ids::{FirmId, SigningRequestId};
 use portico_shared::status::SigningStatus;
-use portico_shared::store::{
-    EventOrigin, NewSigningRequest, PageQuery, SigningEvent, SigningRequest,
-};
+use portico_shared::store::{PageQuery, SigningEvent, SigningRequest};
 use serde::{Deserialize, Serialize};
 use utoipa::openapi::schema::Object;
 use utoipa::{IntoParams, OpenApi, ToSchema};
@@ -27,12 +24,8 @@ use crate::http::documents::{self, multipart_error, repr_digest, safe_file_name}
 use crate::http::extract::ApiFirm;
 use crate::http::extract::ApiQuery;
 use crate::http::extract::ClientOrigin;
-use crate::services::notify;
+use crate::services::signing::{self, DOCUMENT_TYPE};
 use crate::state::AppState;
-
-const MAX_TITLE: usize = 200;
-/// Signing requests take PDF documents only (checked on upload).
-const DOCUMENT_TYPE: &str = "application/pdf";
 
 pub fn routes() -> Vec<ApiRoute> {
     vec![
@@ -216,12 +209,7 @@ async fn create(
     multipart: Result<Multipart, MultipartRejection>,
 ) -> Result<(StatusCode, Json<SigningRequestDetailView>)> {
     if !firm.esign_enabled {
-        return Err(Error::Conflict {
-            code: "esign_disabled",
-            message: "e-signing is switched off for this firm (PATCH /api/v1/portal \
-                      with esign_enabled: true)"
-                .into(),
-        });
+        return Err(signing::esign_disabled());
     }
     let mut form = multipart.map_err(|_| {
         Error::UnsupportedMediaType(
@@ -258,68 +246,20 @@ async fn create(
             None => return Err(Error::invalid("body", "every part needs a name")),
         }
     }
-    let contact_id = contact_id
-        .map(|c| c.trim().to_string())
-        .filter(|c| !c.is_empty())
-        .ok_or_else(|| Error::invalid("contact_id", "contact_id is required"))?;
-    let title = title
-        .as_deref()
-        .map(str::trim)
-        .unwrap_or_default()
-        .to_string();
-    if title.is_empty() || title.chars().count() > MAX_TITLE {
-        return Err(Error::invalid(
-            "title",
-            format!("title must be 1 to {MAX_TITLE} characters"),
-        ));
-    }
-    let received = received.ok_or_else(|| Error::invalid("file", "file is required"))?;
-    if received.size == 0 {
-        return Err(Error::invalid("file", "file is empty"));
-    }
-    let pdf = by_extension("pdf").expect("PDF is a known type");
-    if !pdf.matches(&received.head) {
-        return Err(Error::UnsupportedMediaType(
-            "file must be a PDF document".into(),
-        ));
-    }
-    // Checked before the bytes are kept, so a refused request leaves no file behind.
-    let known = match ContactId::parse(&contact_id) {
-        Some(id) if state.store.contact(&firm.id, &id).await?.is_some() => Some(id),
-        _ => None,
-    };
-    let Some(contact) = known else {
-        return Err(Error::invalid(
-            "contact_id",
-            format!("{contact_id:?} is not a contact of this firm"),
-        ));
-    };
-    let name = safe_file_name(received.file_name.as_deref().unwrap_or("document.pdf"));
-    let new = NewSigningRequest {
-        contact_id: contact,
+    let document_name = received
+        .as_ref()
+        .and_then(|r| r.file_name.as_deref())
+        .map(safe_file_name)
+        .unwrap_or_else(|| "document.pdf".into());
+    let ask = signing::Ask {
+        contact_id,
         title,
-        document_name: name,
-        document_size: received.size as i64,
-        document_sha256: received.sha256.clone(),
-    };
-    let event = EventOrigin {
+        file: received,
+        document_name,
         ip: origin.ip,
         user_agent: origin.user_agent,
-        document_sha256: received.sha256.clone(),
     };
-    blobs.keep(received).await?;
-    let request = state
-        .store
-        .create_signing_request(&firm.id, &new, &event)
-        .await?;
-    notify::signature_requested(
-        &state,
-        &firm,
-        &request.contact_id,
-        &request.id,
-        &request.title,
-    )
-    .await?;
+    let request = signing::request(&state, &firm, ask, None).await?;
     let events = state.store.signing_events(&request.id).await?;
     Ok((
         StatusCode::CREATED,

@@ -3,8 +3,7 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{Json, Response};
-use portico_shared::ids::{ContactId, TaskFileId, TaskId};
-use portico_shared::status::TaskStatus;
+use portico_shared::ids::{TaskFileId, TaskId};
 use portico_shared::store::{NewTask, TaskDetail, TaskFile, TaskPatch, TaskQuery};
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::openapi::schema::{Array, ArrayBuilder, Object, ObjectBuilder, Type};
@@ -18,12 +17,10 @@ use crate::http::documents;
 use crate::http::extract::ApiQuery;
 use crate::http::extract::{ApiFirm, ApiJson};
 use crate::services::notify;
+use crate::services::tasks::{
+    MAX_DESCRIPTION, MAX_ITEMS, MAX_TITLE, assignees, checklist, due_date, status, text,
+};
 use crate::state::AppState;
-
-const MAX_TITLE: usize = 200;
-const MAX_DESCRIPTION: usize = 10_000;
-const MAX_ITEMS: usize = 100;
-const MAX_ASSIGNEES: usize = 50;
 
 pub fn routes() -> Vec<ApiRoute> {
     vec![
@@ -166,60 +163,6 @@ fn view(detail: &TaskDetail) -> TaskView {
         created_at: rfc3339(task.created_at),
         updated_at: rfc3339(task.updated_at),
     }
-}
-
-fn text(field: &'static str, value: &str, max: usize, required: bool) -> Result<String> {
-    let value = value.trim();
-    if required && value.is_empty() {
-        return Err(Error::invalid(field, format!("{field} must not be empty")));
-    }
-    if value.chars().count() > max {
-        return Err(Error::invalid(
-            field,
-            format!("{field} must be at most {max} characters"),
-        ));
-    }
-    Ok(value.to_string())
-}
-
-fn due_date(value: &str) -> Result<String> {
-    let format = time::macros::format_description!("[year]-[month]-[day]");
-    time::Date::parse(value, &format)
-        .map(|_| value.to_string())
-        .map_err(|_| Error::invalid("due_date", "due_date must be a date like 2026-12-31"))
-}
-
-fn assignees(ids: &[String]) -> Result<Vec<ContactId>> {
-    if ids.len() > MAX_ASSIGNEES {
-        return Err(Error::invalid(
-            "assignees",
-            format!("at most {MAX_ASSIGNEES} assignees"),
-        ));
-    }
-    ids.iter()
-        .map(|id| {
-            ContactId::parse(id)
-                .ok_or_else(|| Error::invalid("assignees", format!("{id:?} is not a contact id")))
-        })
-        .collect()
-}
-
-fn checklist(labels: &[String]) -> Result<Vec<String>> {
-    if labels.len() > MAX_ITEMS {
-        return Err(Error::invalid(
-            "checklist",
-            format!("at most {MAX_ITEMS} items"),
-        ));
-    }
-    labels
-        .iter()
-        .map(|l| text("checklist", l, MAX_TITLE, true))
-        .collect()
-}
-
-fn status(value: &str) -> Result<TaskStatus> {
-    TaskStatus::parse(value)
-        .ok_or_else(|| Error::invalid("status", "status must be open or completed"))
 }
 
 /// A new task. Contacts who can see it once it is shared are emailed (as their settings

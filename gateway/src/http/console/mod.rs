@@ -11,8 +11,13 @@ mod auth;
 mod contacts;
 mod conversations;
 mod dashboard;
+mod invoices;
+mod items_css;
+mod portal_settings;
 mod reach;
 mod roles;
+mod signing;
+mod tasks;
 mod team;
 
 use axum::{Router, middleware};
@@ -27,6 +32,11 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .merge(dashboard::router())
         .merge(contacts::router())
         .merge(conversations::router())
+        .merge(tasks::router())
+        .merge(signing::router(state))
+        .merge(invoices::router())
+        .merge(portal_settings::router())
+        .merge(items_css::router())
         .merge(team::router())
         .merge(account::router())
         .merge(roles::router())

@@ -2,6 +2,7 @@
 //! task's documents, a message as typed, today's date. Both route groups may use these; no
 //! route module imports another.
 
+pub mod console_items;
 mod dates;
 mod files;
 mod home;

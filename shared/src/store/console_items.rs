@@ -1,0 +1,291 @@
+//! What the staff console's work pages read beside the aggregates' own queries: newest-first
+//! pages of tasks, signing requests and invoices with what a list row shows (the contact's
+//! name, the checklist's counts), narrowed to a member's assigned clients when their role's
+//! scope says so, and the contacts a form names (by email or id), within that scope.
+//!
+//! Each is one statement whatever the firm's size: keyset pages over
+//! `(firm_id, created_at, id)` and `(firm_id, status, created_at, id)` indexes (migration
+//! 0013), lookups bounded by the form's own list.
+
+use async_trait::async_trait;
+use serde::Serialize;
+use sqlx::{Postgres, Sqlite};
+
+use super::{SqlStore, StoreError};
+use crate::ids::{ContactId, FirmId, InvoiceId, MemberId, SigningRequestId, TaskId};
+use crate::status::{InvoiceStatus, SigningStatus, TaskStatus};
+
+/// A page of a firm's records, newest first, before the `(created_at, id)` cursor, of one
+/// status when given, and only those of the clients assigned to `assigned_to` when given.
+#[derive(Debug)]
+pub struct NewestPage<S> {
+    pub before: Option<(i64, String)>,
+    pub limit: i64,
+    pub status: Option<S>,
+    pub assigned_to: Option<MemberId>,
+}
+
+/// A task as the console's list shows it.
+#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+pub struct TaskRow {
+    pub id: TaskId,
+    pub title: String,
+    pub due_date: Option<String>,
+    pub status: TaskStatus,
+    pub portal: bool,
+    pub checklist_total: i64,
+    pub checklist_done: i64,
+    pub created_at: i64,
+}
+
+/// A signing request as the console's list shows it, with its contact.
+#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+pub struct SigningRow {
+    pub id: SigningRequestId,
+    pub title: String,
+    pub status: SigningStatus,
+    pub contact_id: ContactId,
+    pub contact_name: String,
+    pub contact_email: String,
+    pub completed_at: Option<i64>,
+    pub created_at: i64,
+}
+
+/// An invoice as the console's list shows it, with its contact.
+#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+pub struct InvoiceRow {
+    pub id: InvoiceId,
+    pub number: String,
+    pub amount_minor: i64,
+    pub currency: String,
+    pub issued_date: String,
+    pub due_date: String,
+    pub status: InvoiceStatus,
+    pub contact_id: ContactId,
+    pub contact_name: String,
+    pub contact_email: String,
+    pub created_at: i64,
+}
+
+/// A contact as a form or a page names it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, sqlx::FromRow)]
+pub struct ContactRef {
+    pub id: ContactId,
+    pub name: String,
+    pub email: String,
+    /// The address as compared (lower-cased).
+    pub email_norm: String,
+}
+
+#[async_trait]
+pub trait ConsoleItemStore {
+    async fn task_rows(
+        &self,
+        firm_id: &FirmId,
+        page: &NewestPage<TaskStatus>,
+    ) -> Result<Vec<TaskRow>, StoreError>;
+    async fn signing_rows(
+        &self,
+        firm_id: &FirmId,
+        page: &NewestPage<SigningStatus>,
+    ) -> Result<Vec<SigningRow>, StoreError>;
+    async fn invoice_rows(
+        &self,
+        firm_id: &FirmId,
+        page: &NewestPage<InvoiceStatus>,
+    ) -> Result<Vec<InvoiceRow>, StoreError>;
+    /// Whether the task has an assignee assigned to `member`.
+    async fn task_assigned_to(
+        &self,
+        firm_id: &FirmId,
+        task_id: &TaskId,
+        member: &MemberId,
+    ) -> Result<bool, StoreError>;
+    /// The firm's contacts with these normalized emails (within `assigned_to`'s clients when
+    /// given), by email.
+    async fn contacts_by_emails(
+        &self,
+        firm_id: &FirmId,
+        emails_norm: &[String],
+        assigned_to: Option<&MemberId>,
+    ) -> Result<Vec<ContactRef>, StoreError>;
+    /// The firm's contacts with these ids (within `assigned_to`'s clients when given), by
+    /// email.
+    async fn contacts_by_ids(
+        &self,
+        firm_id: &FirmId,
+        ids: &[ContactId],
+        assigned_to: Option<&MemberId>,
+    ) -> Result<Vec<ContactRef>, StoreError>;
+}
+
+/// A newest-first page of `$select` (`SELECT … FROM table x JOIN …`, alias `x` for the
+/// listed table, whose rows have `firm_id`, `status`, `created_at`, `id` and, unless
+/// `$scope` says how to reach its contacts, `contact_id`). The status and scope conditions
+/// are written only when asked for, so that each variant's plan can use the
+/// `(firm_id, status, created_at, id)` and `(firm_id, created_at, id)` indexes.
+macro_rules! newest_page {
+    ($backend:ty, $pool:expr, $firm_id:expr, $page:expr, $select:expr, $scope:expr) => {{
+        let page = $page;
+        let (before_time, before_id) = page.before.clone().unwrap_or((i64::MAX, String::new()));
+        let mut query = sqlx::QueryBuilder::<$backend>::new($select);
+        query
+            .push(" WHERE x.firm_id = ")
+            .push_bind($firm_id.clone());
+        query
+            .push(" AND (x.created_at, x.id) < (")
+            .push_bind(before_time)
+            .push(", ")
+            .push_bind(before_id)
+            .push(")");
+        if let Some(status) = page.status {
+            query.push(" AND x.status = ").push_bind(status);
+        }
+        if let Some(member) = &page.assigned_to {
+            query.push($scope).push_bind(member.clone()).push(")");
+        }
+        query
+            .push(" ORDER BY x.created_at DESC, x.id DESC LIMIT ")
+            .push_bind(page.limit);
+        query.build_query_as().fetch_all($pool).await
+    }};
+}
+
+/// Rows whose contact is assigned to the member bound after it.
+const CONTACT_SCOPE: &str = " AND EXISTS (SELECT 1 FROM contact_members cm \
+     WHERE cm.contact_id = x.contact_id AND cm.member_id = ";
+
+macro_rules! console_item_store {
+    ($backend:ty) => {
+        impl SqlStore<$backend> {
+            async fn contacts_where(
+                &self,
+                firm_id: &FirmId,
+                column: &str,
+                values: &[String],
+                assigned_to: Option<&MemberId>,
+            ) -> Result<Vec<ContactRef>, StoreError> {
+                if values.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let mut query = sqlx::QueryBuilder::<$backend>::new(
+                    "SELECT c.id, c.name, c.email, c.email_norm FROM contacts c WHERE c.firm_id = ",
+                );
+                query.push_bind(firm_id.clone());
+                query.push(format!(" AND c.{column} IN ("));
+                let mut list = query.separated(", ");
+                for value in values {
+                    list.push_bind(value.clone());
+                }
+                query.push(")");
+                if let Some(member) = assigned_to {
+                    query.push(
+                        " AND EXISTS (SELECT 1 FROM contact_members cm \
+                         WHERE cm.contact_id = c.id AND cm.member_id = ",
+                    );
+                    query.push_bind(member.clone());
+                    query.push(")");
+                }
+                query.push(" ORDER BY c.email_norm");
+                Ok(query.build_query_as().fetch_all(&self.pool).await?)
+            }
+        }
+
+        #[async_trait]
+        impl ConsoleItemStore for SqlStore<$backend> {
+            async fn task_rows(
+                &self,
+                firm_id: &FirmId,
+                page: &NewestPage<TaskStatus>,
+            ) -> Result<Vec<TaskRow>, StoreError> {
+                Ok(newest_page!(
+                    $backend,
+                    &self.pool,
+                    firm_id,
+                    page,
+                    "SELECT x.id, x.title, x.due_date, x.status, x.portal, x.checklist_total, \
+                     x.checklist_done, x.created_at FROM tasks x",
+                    " AND EXISTS (SELECT 1 FROM task_assignees a \
+                     JOIN contact_members cm ON cm.contact_id = a.contact_id \
+                     WHERE a.task_id = x.id AND cm.member_id = "
+                )?)
+            }
+
+            async fn signing_rows(
+                &self,
+                firm_id: &FirmId,
+                page: &NewestPage<SigningStatus>,
+            ) -> Result<Vec<SigningRow>, StoreError> {
+                Ok(newest_page!(
+                    $backend,
+                    &self.pool,
+                    firm_id,
+                    page,
+                    "SELECT x.id, x.title, x.status, x.contact_id, c.name AS contact_name, \
+                     c.email AS contact_email, x.completed_at, x.created_at \
+                     FROM signing_requests x JOIN contacts c ON c.id = x.contact_id",
+                    CONTACT_SCOPE
+                )?)
+            }
+
+            async fn invoice_rows(
+                &self,
+                firm_id: &FirmId,
+                page: &NewestPage<InvoiceStatus>,
+            ) -> Result<Vec<InvoiceRow>, StoreError> {
+                Ok(newest_page!(
+                    $backend,
+                    &self.pool,
+                    firm_id,
+                    page,
+                    "SELECT x.id, x.number, x.amount_minor, x.currency, x.issued_date, \
+                     x.due_date, x.status, x.contact_id, c.name AS contact_name, \
+                     c.email AS contact_email, x.created_at \
+                     FROM invoices x JOIN contacts c ON c.id = x.contact_id",
+                    CONTACT_SCOPE
+                )?)
+            }
+
+            async fn task_assigned_to(
+                &self,
+                firm_id: &FirmId,
+                task_id: &TaskId,
+                member: &MemberId,
+            ) -> Result<bool, StoreError> {
+                let (found,): (bool,) = sqlx::query_as(
+                    "SELECT EXISTS (SELECT 1 FROM task_assignees a \
+                     JOIN contact_members cm ON cm.contact_id = a.contact_id \
+                     WHERE a.task_id = $2 AND a.firm_id = $1 AND cm.member_id = $3)",
+                )
+                .bind(firm_id)
+                .bind(task_id)
+                .bind(member)
+                .fetch_one(&self.pool)
+                .await?;
+                Ok(found)
+            }
+
+            async fn contacts_by_emails(
+                &self,
+                firm_id: &FirmId,
+                emails_norm: &[String],
+                assigned_to: Option<&MemberId>,
+            ) -> Result<Vec<ContactRef>, StoreError> {
+                self.contacts_where(firm_id, "email_norm", emails_norm, assigned_to)
+                    .await
+            }
+
+            async fn contacts_by_ids(
+                &self,
+                firm_id: &FirmId,
+                ids: &[ContactId],
+                assigned_to: Option<&MemberId>,
+            ) -> Result<Vec<ContactRef>, StoreError> {
+                let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
+                self.contacts_where(firm_id, "id", &ids, assigned_to).await
+            }
+        }
+    };
+}
+console_item_store!(Sqlite);
+console_item_store!(Postgres);
