@@ -1,4 +1,6 @@
-//! The console's stylesheet (embedded), laid over the portal's.
+//! The console's stylesheet (embedded), laid over the portal's: the frame's rules, then the
+//! client pages' (`clients.css`: dashboard, contacts, conversations) and the work pages'
+//! (`items.css`: tasks, signing, invoices, portal settings), served as one file.
 
 use axum::Router;
 use axum::http::header;
@@ -7,7 +9,11 @@ use axum::routing::get;
 
 use crate::state::AppState;
 
-const CONSOLE_CSS: &str = include_str!("../../../../templates/console/console.css");
+const CONSOLE_CSS: &str = concat!(
+    include_str!("../../../../templates/console/console.css"),
+    include_str!("../../../../templates/console/clients.css"),
+    include_str!("../../../../templates/console/items.css"),
+);
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/staff/assets/console.css", get(console_css))

@@ -5,8 +5,7 @@
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::header;
-use axum::response::{Html, IntoResponse};
+use axum::response::Html;
 use axum::routing::get;
 use minijinja::context;
 use portico_shared::now_unix;
@@ -24,22 +23,8 @@ const SHOWN: usize = 10;
 /// How far back "recent" activity goes.
 const ACTIVITY_DAYS: i64 = 30;
 
-const CLIENTS_CSS: &str = include_str!("../../../../templates/console/clients.css");
-
 pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/staff", get(dashboard))
-        .route("/staff/assets/clients.css", get(clients_css))
-}
-
-async fn clients_css() -> impl IntoResponse {
-    (
-        [
-            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
-            (header::CACHE_CONTROL, "public, max-age=3600"),
-        ],
-        CLIENTS_CSS,
-    )
+    Router::new().route("/staff", get(dashboard))
 }
 
 /// The decision for viewing `area`, when allowed.

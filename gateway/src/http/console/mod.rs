@@ -12,7 +12,6 @@ mod contacts;
 mod conversations;
 mod dashboard;
 mod invoices;
-mod items_css;
 mod portal_settings;
 mod reach;
 mod roles;
@@ -36,7 +35,6 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .merge(signing::router(state))
         .merge(invoices::router())
         .merge(portal_settings::router())
-        .merge(items_css::router())
         .merge(team::router())
         .merge(account::router())
         .merge(roles::router())
