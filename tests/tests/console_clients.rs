@@ -109,7 +109,7 @@ async fn the_dashboard_shows_what_waits_and_what_clients_did() {
     assert_eq!(status, StatusCode::OK);
     assert!(page.contains("No request is waiting for an answer."));
     assert!(page.contains("No client activity"));
-    assert!(page.contains("/staff/assets/clients.css"));
+    assert!(page.contains("/staff/assets/console.css"));
 
     let client = app.signed_in(&firm, "ann@example.com").await;
     client_request(&app, &client, &slug, "Where is my tax return?").await;
