@@ -14,7 +14,8 @@ use utoipa::{OpenApi, ToSchema};
 use super::ErrorBody;
 use super::route::{ApiRoute, Binary};
 use crate::error::{Error, Result};
-use crate::http::extract::{ApiFirm, ApiJson};
+use crate::http::extract::{ApiActor, ApiJson};
+use portico_shared::policy::{Action, Area};
 use crate::state::AppState;
 
 const MAX_LINKS: usize = 10;
@@ -103,8 +104,9 @@ fn view(state: &AppState, firm: &Firm) -> PortalView {
     operation_id = "getPortal",
     responses((status = 200, description = "The settings", body = PortalView))
 )]
-async fn show(State(state): State<AppState>, ApiFirm(firm): ApiFirm) -> Json<PortalView> {
-    Json(view(&state, &firm))
+async fn show(State(state): State<AppState>, actor: ApiActor) -> Result<Json<PortalView>> {
+    actor.scope(Area::PortalSettings, Action::View)?;
+    Ok(Json(view(&state, &actor.firm)))
 }
 
 /// Fields left out stay as they are. The logo is uploaded with PUT /portal/logo; naming
@@ -181,9 +183,11 @@ fn menu_link(link: &MenuLinkBody) -> Result<MenuLink> {
 )]
 async fn update(
     State(state): State<AppState>,
-    ApiFirm(firm): ApiFirm,
+    actor: ApiActor,
     ApiJson(body): ApiJson<UpdatePortal>,
 ) -> Result<Json<PortalView>> {
+    actor.scope(Area::PortalSettings, Action::Edit)?;
+    let firm = actor.firm;
     if body.logo.is_some() {
         return Err(Error::invalid(
             "logo",
@@ -267,10 +271,12 @@ fn sniff(bytes: &[u8]) -> Option<&'static str> {
 )]
 async fn put_logo(
     State(state): State<AppState>,
-    ApiFirm(firm): ApiFirm,
+    actor: ApiActor,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<PortalView>> {
+    actor.scope(Area::PortalSettings, Action::Edit)?;
+    let firm = actor.firm;
     let too_large = || Error::FieldTooLarge {
         field: "logo",
         message: format!("the logo must be at most {} KB", MAX_LOGO / 1024),
@@ -334,8 +340,10 @@ async fn put_logo(
 )]
 async fn delete_logo(
     State(state): State<AppState>,
-    ApiFirm(firm): ApiFirm,
+    actor: ApiActor,
 ) -> Result<Json<PortalView>> {
+    actor.scope(Area::PortalSettings, Action::Edit)?;
+    let firm = actor.firm;
     let firm = state.store.set_logo(&firm.id, None).await?;
     state.firms.forget(&firm.slug);
     Ok(Json(view(&state, &firm)))

@@ -10,10 +10,11 @@ use axum::extract::{Multipart, Path, State};
 use axum::http::{HeaderName, StatusCode};
 use axum::response::{Json, Response};
 use portico_shared::filetypes::by_extension;
-use portico_shared::ids::{ContactId, FirmId, SigningRequestId};
+use portico_shared::ids::{ContactId, SigningRequestId};
+use portico_shared::policy::{Action, Area};
 use portico_shared::status::SigningStatus;
 use portico_shared::store::{
-    EventOrigin, NewSigningRequest, PageQuery, SigningEvent, SigningRequest,
+    EventOrigin, NewSigningRequest, PageQuery, Scoped, SigningEvent, SigningRequest,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::openapi::schema::Object;
@@ -24,7 +25,7 @@ use super::pagination::{ListPage, Page, contact_filter};
 use super::route::{ApiRoute, Binary, one_of, rfc3339};
 use crate::error::{Error, Result};
 use crate::http::documents::{self, multipart_error, repr_digest, safe_file_name};
-use crate::http::extract::ApiFirm;
+use crate::http::extract::ApiActor;
 use crate::http::extract::ApiQuery;
 use crate::http::extract::ClientOrigin;
 use crate::services::notify;
@@ -211,10 +212,12 @@ fn detail(
 )]
 async fn create(
     State(state): State<AppState>,
-    ApiFirm(firm): ApiFirm,
+    actor: ApiActor,
     origin: ClientOrigin,
     multipart: Result<Multipart, MultipartRejection>,
 ) -> Result<(StatusCode, Json<SigningRequestDetailView>)> {
+    let scope = actor.scope(Area::Signing, Action::Create)?;
+    let firm = &actor.firm;
     if !firm.esign_enabled {
         return Err(Error::Conflict {
             code: "esign_disabled",
@@ -284,8 +287,17 @@ async fn create(
         ));
     }
     // Checked before the bytes are kept, so a refused request leaves no file behind.
-    let known = match ContactId::parse(&contact_id) {
-        Some(id) if state.store.contact(&firm.id, &id).await?.is_some() => Some(id),
+    // A contact outside the actor's scope is answered like one the firm does not have.
+    let known = match (ContactId::parse(&contact_id), &scope) {
+        (Some(id), Some(member))
+            if state
+                .store
+                .in_scope(&firm.id, member, Scoped::Contact(&id))
+                .await? =>
+        {
+            Some(id)
+        }
+        (Some(id), None) if state.store.contact(&firm.id, &id).await?.is_some() => Some(id),
         _ => None,
     };
     let Some(contact) = known else {
@@ -314,7 +326,7 @@ async fn create(
         .await?;
     notify::signature_requested(
         &state,
-        &firm,
+        firm,
         &request.contact_id,
         &request.id,
         &request.title,
@@ -354,9 +366,11 @@ struct ListQuery {
 )]
 async fn list(
     State(state): State<AppState>,
-    ApiFirm(firm): ApiFirm,
+    actor: ApiActor,
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<ListPage<SigningRequestView>>> {
+    let assigned_to = actor.scope(Area::Signing, Action::View)?;
+    let firm = actor.firm;
     let page = Page::new(query.limit, query.cursor)?;
     let status = query
         .status
@@ -380,6 +394,7 @@ async fn list(
                 limit: page.fetch(),
                 contact_id,
                 status,
+                assigned_to,
             },
         )
         .await?;
@@ -390,11 +405,16 @@ async fn list(
     ))
 }
 
-async fn find(state: &AppState, firm_id: &FirmId, id: &str) -> Result<SigningRequest> {
+/// The request, if the actor may view signing requests and it lies within their scope.
+async fn find(state: &AppState, actor: &ApiActor, id: &str) -> Result<SigningRequest> {
+    let scope = actor.scope(Area::Signing, Action::View)?;
     let id = SigningRequestId::parse(id).ok_or(Error::NotFound)?;
+    actor
+        .reach(state, scope.as_ref(), Scoped::SigningRequest(&id))
+        .await?;
     state
         .store
-        .signing_request(firm_id, None, &id)
+        .signing_request(&actor.firm.id, None, &id)
         .await?
         .ok_or(Error::NotFound)
 }
@@ -413,10 +433,11 @@ async fn find(state: &AppState, firm_id: &FirmId, id: &str) -> Result<SigningReq
 )]
 async fn show(
     State(state): State<AppState>,
-    ApiFirm(firm): ApiFirm,
+    actor: ApiActor,
     Path(id): Path<String>,
 ) -> Result<Json<SigningRequestDetailView>> {
-    let request = find(&state, &firm.id, &id).await?;
+    let request = find(&state, &actor, &id).await?;
+    let firm = actor.firm;
     let events = state.store.signing_events(&request.id).await?;
     Ok(Json(detail(&state, &firm.slug, &request, &events)))
 }
@@ -444,10 +465,10 @@ async fn show(
 )]
 async fn document(
     State(state): State<AppState>,
-    ApiFirm(firm): ApiFirm,
+    actor: ApiActor,
     Path(id): Path<String>,
 ) -> Result<Response> {
-    let request = find(&state, &firm.id, &id).await?;
+    let request = find(&state, &actor, &id).await?;
     let mut response = documents::download(
         &state.blobs(),
         &request.document_sha256,
