@@ -26,6 +26,7 @@ pub mod binaries;
 pub mod chrome;
 pub mod openapi_check;
 pub mod private_redis;
+pub mod roles;
 pub mod scratch;
 pub mod smtp_sink;
 

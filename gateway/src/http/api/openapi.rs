@@ -51,6 +51,8 @@ pub fn routes() -> Vec<ApiRoute> {
         (name = "Signing"),
         (name = "Conversations"),
         (name = "Invoices"),
+        (name = "Roles"),
+        (name = "API keys"),
         (name = "Meta")
     ),
     components(schemas(super::ErrorBody))
@@ -120,6 +122,10 @@ fn shared_answers(operation: &mut Operation) {
             "The database or Redis is unreachable; try again (`Retry-After`)",
         ),
     ];
+    // Every route but the firm's own asks the key's role (`policy::decide`).
+    if operation.operation_id.as_deref() != Some("getFirm") {
+        answers.push((403, "The key's role does not allow this (`forbidden`)"));
+    }
     if json_body {
         answers.extend([
             (400, "The body is not JSON"),
