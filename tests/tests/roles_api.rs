@@ -235,7 +235,12 @@ async fn probe(
         }
         (Area::Conversations, View) => {
             let conversation = new_conversation(app, fx, c).await;
-            call(Method::GET, format!("/api/v1/conversations/{conversation}"), None).await
+            call(
+                Method::GET,
+                format!("/api/v1/conversations/{conversation}"),
+                None,
+            )
+            .await
         }
         (Area::Conversations, Edit) => {
             let conversation = new_conversation(app, fx, c).await;
@@ -247,7 +252,14 @@ async fn probe(
             call(Method::POST, "/api/v1/invoices".into(), Some(invoice(c))).await
         }
         (Area::Invoices, Edit) => {
-            let made = ok(app, owner, Method::POST, "/api/v1/invoices", Some(invoice(c))).await;
+            let made = ok(
+                app,
+                owner,
+                Method::POST,
+                "/api/v1/invoices",
+                Some(invoice(c)),
+            )
+            .await;
             let path = format!("/api/v1/invoices/{}", id_of(&made));
             call(Method::PATCH, path, Some(json!({"status": "paid"}))).await
         }
@@ -284,7 +296,12 @@ async fn probe(
                 Some(json!({"name": "spare", "role_id": fx.empty_role})),
             )
             .await;
-            call(Method::DELETE, format!("/api/v1/api-keys/{}", id_of(&made)), None).await
+            call(
+                Method::DELETE,
+                format!("/api/v1/api-keys/{}", id_of(&made)),
+                None,
+            )
+            .await
         }
         _ => return None,
     };
@@ -374,12 +391,7 @@ async fn status_of(app: &TestApp, key: &str, path: &str) -> StatusCode {
 }
 
 fn ids_in(page: &Value) -> Vec<String> {
-    page["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(id_of)
-        .collect()
+    page["data"].as_array().unwrap().iter().map(id_of).collect()
 }
 
 #[tokio::test]
@@ -411,9 +423,16 @@ async fn a_role_scoped_to_assigned_clients_reaches_only_their_work() {
     )
     .await;
     let pdf = sample_pdf("scope");
-    let my_request = id_of(&fx.firm.request_signature(&app, &mine, "Mine", "m.pdf", &pdf).await);
-    let their_request =
-        id_of(&fx.firm.request_signature(&app, &theirs, "Theirs", "t.pdf", &pdf).await);
+    let my_request = id_of(
+        &fx.firm
+            .request_signature(&app, &mine, "Mine", "m.pdf", &pdf)
+            .await,
+    );
+    let their_request = id_of(
+        &fx.firm
+            .request_signature(&app, &theirs, "Theirs", "t.pdf", &pdf)
+            .await,
+    );
     let my_conversation = new_conversation(&app, &fx, &mine).await;
     let their_conversation = new_conversation(&app, &fx, &theirs).await;
     for (task, contact) in [(&my_task, &mine), (&their_task, &theirs)] {
@@ -448,7 +467,10 @@ async fn a_role_scoped_to_assigned_clients_reaches_only_their_work() {
     let mut expected = vec![my_task.clone(), id_of(&shared)];
     expected.sort();
     assert_eq!(list("/api/v1/tasks").await, expected);
-    assert_eq!(list("/api/v1/signing-requests").await, vec![my_request.clone()]);
+    assert_eq!(
+        list("/api/v1/signing-requests").await,
+        vec![my_request.clone()]
+    );
     assert_eq!(
         list("/api/v1/conversations").await,
         vec![my_conversation.clone()]
@@ -474,16 +496,35 @@ async fn a_role_scoped_to_assigned_clients_reaches_only_their_work() {
     assert_eq!(ids_in(&page), Vec::<String>::new());
 
     // Every item route: mine answer, theirs are not there.
-    let my_file = ok(&app, key, Method::GET, &format!("/api/v1/tasks/{my_task}"), None).await;
+    let my_file = ok(
+        &app,
+        key,
+        Method::GET,
+        &format!("/api/v1/tasks/{my_task}"),
+        None,
+    )
+    .await;
     assert_eq!(my_file["files"].as_array().unwrap().len(), 1);
-    let their_file = ok(&app, &owner, Method::GET, &format!("/api/v1/tasks/{their_task}"), None)
-        .await["files"][0]["id"]
+    let their_file = ok(
+        &app,
+        &owner,
+        Method::GET,
+        &format!("/api/v1/tasks/{their_task}"),
+        None,
+    )
+    .await["files"][0]["id"]
         .as_str()
         .unwrap()
         .to_string();
     let reads = [
-        (format!("/api/v1/contacts/{mine}"), format!("/api/v1/contacts/{theirs}")),
-        (format!("/api/v1/tasks/{my_task}"), format!("/api/v1/tasks/{their_task}")),
+        (
+            format!("/api/v1/contacts/{mine}"),
+            format!("/api/v1/contacts/{theirs}"),
+        ),
+        (
+            format!("/api/v1/tasks/{my_task}"),
+            format!("/api/v1/tasks/{their_task}"),
+        ),
         (
             format!("/api/v1/tasks/{}", id_of(&shared)),
             format!("/api/v1/tasks/{their_task}/files/{their_file}"),
@@ -509,9 +550,21 @@ async fn a_role_scoped_to_assigned_clients_reaches_only_their_work() {
     }
     // Writes to theirs: 404, and nothing changed.
     let writes = [
-        (Method::PATCH, format!("/api/v1/contacts/{theirs}"), Some(json!({"name": "X"}))),
-        (Method::POST, format!("/api/v1/contacts/{theirs}/invitation"), None),
-        (Method::PATCH, format!("/api/v1/tasks/{their_task}"), Some(json!({"title": "X"}))),
+        (
+            Method::PATCH,
+            format!("/api/v1/contacts/{theirs}"),
+            Some(json!({"name": "X"})),
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/contacts/{theirs}/invitation"),
+            None,
+        ),
+        (
+            Method::PATCH,
+            format!("/api/v1/tasks/{their_task}"),
+            Some(json!({"title": "X"})),
+        ),
         (
             Method::POST,
             format!("/api/v1/conversations/{their_conversation}/messages"),
@@ -522,12 +575,33 @@ async fn a_role_scoped_to_assigned_clients_reaches_only_their_work() {
         let (status, answer) = app.api(key, method, &path, body).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{path}: {answer}");
     }
-    let theirs_now = ok(&app, &owner, Method::GET, &format!("/api/v1/contacts/{theirs}"), None).await;
+    let theirs_now = ok(
+        &app,
+        &owner,
+        Method::GET,
+        &format!("/api/v1/contacts/{theirs}"),
+        None,
+    )
+    .await;
     assert_eq!(theirs_now["name"], "Client");
-    let task_now = ok(&app, &owner, Method::GET, &format!("/api/v1/tasks/{their_task}"), None).await;
+    let task_now = ok(
+        &app,
+        &owner,
+        Method::GET,
+        &format!("/api/v1/tasks/{their_task}"),
+        None,
+    )
+    .await;
     assert_eq!(task_now["title"], "Send receipts");
     // Mine: writes go through, and the reply names its member.
-    ok(&app, key, Method::PATCH, &format!("/api/v1/tasks/{my_task}"), Some(json!({"title": "Done soon"}))).await;
+    ok(
+        &app,
+        key,
+        Method::PATCH,
+        &format!("/api/v1/tasks/{my_task}"),
+        Some(json!({"title": "Done soon"})),
+    )
+    .await;
     let reply = ok(
         &app,
         key,
@@ -537,27 +611,58 @@ async fn a_role_scoped_to_assigned_clients_reaches_only_their_work() {
     )
     .await;
     assert_eq!(reply["member_id"], team.id.to_string());
-    let thread = ok(&app, key, Method::GET, &format!("/api/v1/conversations/{my_conversation}"), None).await;
+    let thread = ok(
+        &app,
+        key,
+        Method::GET,
+        &format!("/api/v1/conversations/{my_conversation}"),
+        None,
+    )
+    .await;
     let messages = thread["messages"].as_array().unwrap();
-    assert!(messages[0].get("member_id").is_none(), "a client's message names no member");
+    assert!(
+        messages[0].get("member_id").is_none(),
+        "a client's message names no member"
+    );
     assert_eq!(messages[1]["member_id"], team.id.to_string());
 
     // Making work for another's client is refused like an unknown contact.
     let (status, answer) = app
-        .api(key, Method::POST, "/api/v1/tasks", Some(json!({"title": "X", "assignees": [theirs]})))
+        .api(
+            key,
+            Method::POST,
+            "/api/v1/tasks",
+            Some(json!({"title": "X", "assignees": [theirs]})),
+        )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
     assert_eq!(answer["error"]["field"], "assignees");
     let unknown = ContactId::new();
     let (_, unknown_answer) = app
-        .api(key, Method::POST, "/api/v1/tasks", Some(json!({"title": "X", "assignees": [unknown]})))
+        .api(
+            key,
+            Method::POST,
+            "/api/v1/tasks",
+            Some(json!({"title": "X", "assignees": [unknown]})),
+        )
         .await;
     assert_eq!(
-        answer["error"]["message"].as_str().unwrap().replace(theirs.as_str(), "ID"),
-        unknown_answer["error"]["message"].as_str().unwrap().replace(unknown.as_str(), "ID"),
+        answer["error"]["message"]
+            .as_str()
+            .unwrap()
+            .replace(theirs.as_str(), "ID"),
+        unknown_answer["error"]["message"]
+            .as_str()
+            .unwrap()
+            .replace(unknown.as_str(), "ID"),
     );
     let (status, answer) = app
-        .api(key, Method::PATCH, &format!("/api/v1/tasks/{my_task}"), Some(json!({"assignees": [theirs]})))
+        .api(
+            key,
+            Method::PATCH,
+            &format!("/api/v1/tasks/{my_task}"),
+            Some(json!({"assignees": [theirs]})),
+        )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
     assert_eq!(answer["error"]["field"], "assignees");
@@ -597,12 +702,19 @@ async fn nobody_mints_a_role_or_key_above_their_own() {
         json!({"invoices": {"actions": ["view"]}}),
     ] {
         let body = json!({"name": unique("up"), "permissions": permissions});
-        let (status, answer) = app.api(key, Method::POST, "/api/v1/roles", Some(body)).await;
+        let (status, answer) = app
+            .api(key, Method::POST, "/api/v1/roles", Some(body))
+            .await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{permissions}: {answer}");
         assert_eq!(answer["error"]["code"], "forbidden");
         let body = json!({"permissions": permissions});
         let (status, _) = app
-            .api(key, Method::PATCH, &format!("/api/v1/roles/{role}"), Some(body))
+            .api(
+                key,
+                Method::PATCH,
+                &format!("/api/v1/roles/{role}"),
+                Some(body),
+            )
             .await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{permissions}");
     }
@@ -620,7 +732,9 @@ async fn nobody_mints_a_role_or_key_above_their_own() {
     // A key: never with a role above the caller's.
     for above in ["owner", "co_owner", "team"] {
         let body = json!({"name": "robot", "role_id": above});
-        let (status, answer) = app.api(key, Method::POST, "/api/v1/api-keys", Some(body)).await;
+        let (status, answer) = app
+            .api(key, Method::POST, "/api/v1/api-keys", Some(body))
+            .await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{above}: {answer}");
     }
     let made_key = ok(
@@ -635,13 +749,36 @@ async fn nobody_mints_a_role_or_key_above_their_own() {
     let secret = made_key["key"].as_str().unwrap().to_string();
     assert!(secret.starts_with(made_key["prefix"].as_str().unwrap()));
     let listed = ok(&app, key, Method::GET, "/api/v1/api-keys", None).await;
-    assert!(listed["data"].as_array().unwrap().iter().all(|k| k.get("key").is_none()));
+    assert!(
+        listed["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|k| k.get("key").is_none())
+    );
     ok(&app, &secret, Method::GET, "/api/v1/roles", None).await;
-    let (status, _) = app.api(&secret, Method::GET, "/api/v1/api-keys", None).await;
-    assert_eq!(status, StatusCode::FORBIDDEN, "the new key holds only its own role");
-    ok(&app, key, Method::DELETE, &format!("/api/v1/api-keys/{}", id_of(&made_key)), None).await;
+    let (status, _) = app
+        .api(&secret, Method::GET, "/api/v1/api-keys", None)
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "the new key holds only its own role"
+    );
+    ok(
+        &app,
+        key,
+        Method::DELETE,
+        &format!("/api/v1/api-keys/{}", id_of(&made_key)),
+        None,
+    )
+    .await;
     let (status, _) = app.api(&secret, Method::GET, "/api/v1/roles", None).await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED, "a revoked key stops working");
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "a revoked key stops working"
+    );
 
     // A key never does more than its member: an Owner-role key of a Team member...
     let team = add_member(&app, &firm, "team").await;
@@ -650,7 +787,10 @@ async fn nobody_mints_a_role_or_key_above_their_own() {
     assert_eq!(status, StatusCode::FORBIDDEN);
     let contact = new_contact(&app, &firm.api_key).await;
     let page = ok(&app, &wide, Method::GET, "/api/v1/contacts", None).await;
-    assert!(ids_in(&page).is_empty(), "the member's scope holds for the key: {page}");
+    assert!(
+        ids_in(&page).is_empty(),
+        "the member's scope holds for the key: {page}"
+    );
     let path = format!("/api/v1/contacts/{}", id_of(&contact));
     let (status, _) = app.api(&wide, Method::GET, &path, None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
@@ -667,8 +807,14 @@ async fn nobody_mints_a_role_or_key_above_their_own() {
         Some(json!({"permissions": {}})),
     )
     .await;
-    let (status, _) = app.api(&clerk.key, Method::GET, "/api/v1/invoices", None).await;
-    assert_eq!(status, StatusCode::FORBIDDEN, "the narrowed role applies at once");
+    let (status, _) = app
+        .api(&clerk.key, Method::GET, "/api/v1/invoices", None)
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "the narrowed role applies at once"
+    );
     app.stop().await;
 }
 
@@ -685,19 +831,27 @@ async fn roles_routes_keep_built_ins_and_held_roles_and_refuse_bad_input() {
         .iter()
         .map(|r| (r["id"].as_str().unwrap(), r["builtin"].as_bool().unwrap()))
         .collect();
-    assert_eq!(builtins, [("owner", true), ("co_owner", true), ("team", true)]);
+    assert_eq!(
+        builtins,
+        [("owner", true), ("co_owner", true), ("team", true)]
+    );
     let team = ok(&app, key, Method::GET, "/api/v1/roles/team", None).await;
     assert_eq!(team["name"], "Team member");
     assert_eq!(
         team["permissions"]["contacts"],
         json!({"actions": ["view", "create", "edit"], "scope": "assigned"})
     );
-    assert_eq!(team["permissions"]["invoices"], json!({"actions": ["view"], "scope": "all"}));
+    assert_eq!(
+        team["permissions"]["invoices"],
+        json!({"actions": ["view"], "scope": "all"})
+    );
     assert!(team["permissions"].get("roles").is_none());
 
     for builtin in ["owner", "co_owner", "team"] {
         let path = format!("/api/v1/roles/{builtin}");
-        let (status, answer) = app.api(key, Method::PATCH, &path, Some(json!({"name": "Boss"}))).await;
+        let (status, answer) = app
+            .api(key, Method::PATCH, &path, Some(json!({"name": "Boss"})))
+            .await;
         assert_eq!(status, StatusCode::CONFLICT, "{answer}");
         assert_eq!(answer["error"]["code"], "builtin_role");
         let (status, answer) = app.api(key, Method::DELETE, &path, None).await;
@@ -714,12 +868,22 @@ async fn roles_routes_keep_built_ins_and_held_roles_and_refuse_bad_input() {
     .await;
     let role = id_of(&made);
     let (status, answer) = app
-        .api(key, Method::POST, "/api/v1/roles", Some(json!({"name": "Reception"})))
+        .api(
+            key,
+            Method::POST,
+            "/api/v1/roles",
+            Some(json!({"name": "Reception"})),
+        )
         .await;
     assert_eq!(status, StatusCode::CONFLICT, "{answer}");
     assert_eq!(answer["error"]["code"], "name_taken");
     let (status, _) = app
-        .api(key, Method::POST, "/api/v1/roles", Some(json!({"name": "co-OWNER"})))
+        .api(
+            key,
+            Method::POST,
+            "/api/v1/roles",
+            Some(json!({"name": "co-OWNER"})),
+        )
         .await;
     assert_eq!(status, StatusCode::CONFLICT, "a built-in's name is taken");
 
@@ -740,7 +904,10 @@ async fn roles_routes_keep_built_ins_and_held_roles_and_refuse_bad_input() {
         let (status, _) = app.api(key, method, &path, None).await;
         assert_eq!(status, StatusCode::NOT_FOUND);
     }
-    for missing in ["/api/v1/roles/nope", "/api/v1/roles/rl_AAAAAAAAAAAAAAAAAAAAAA"] {
+    for missing in [
+        "/api/v1/roles/nope",
+        "/api/v1/roles/rl_AAAAAAAAAAAAAAAAAAAAAA",
+    ] {
         let (status, _) = app.api(key, Method::GET, missing, None).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{missing}");
     }
@@ -749,30 +916,54 @@ async fn roles_routes_keep_built_ins_and_held_roles_and_refuse_bad_input() {
     let bad_roles = [
         (json!({"name": "", "permissions": {}}), "name"),
         (json!({"name": "x".repeat(101)}), "name"),
-        (json!({"name": "A", "permissions": {"nope": {"actions": ["view"]}}}), "permissions"),
-        (json!({"name": "A", "permissions": {"tasks": {"actions": ["fly"]}}}), "permissions"),
-        (json!({"name": "A", "permissions": {"tasks": {"actions": ["view"], "scope": "some"}}}), "permissions"),
-        (json!({"name": "A", "permissions": {"invoices": {"actions": ["view"], "scope": "assigned"}}}), "permissions"),
-        (json!({"name": "A", "permissions": {"tasks": {"actions": "view"}}}), "body"),
+        (
+            json!({"name": "A", "permissions": {"nope": {"actions": ["view"]}}}),
+            "permissions",
+        ),
+        (
+            json!({"name": "A", "permissions": {"tasks": {"actions": ["fly"]}}}),
+            "permissions",
+        ),
+        (
+            json!({"name": "A", "permissions": {"tasks": {"actions": ["view"], "scope": "some"}}}),
+            "permissions",
+        ),
+        (
+            json!({"name": "A", "permissions": {"invoices": {"actions": ["view"], "scope": "assigned"}}}),
+            "permissions",
+        ),
+        (
+            json!({"name": "A", "permissions": {"tasks": {"actions": "view"}}}),
+            "body",
+        ),
         (json!({"name": "A", "extra": true}), "body"),
     ];
     for (body, field) in bad_roles {
-        let (status, answer) = app.api(key, Method::POST, "/api/v1/roles", Some(body.clone())).await;
+        let (status, answer) = app
+            .api(key, Method::POST, "/api/v1/roles", Some(body.clone()))
+            .await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {answer}");
         assert_eq!(answer["error"]["field"], field, "{body}: {answer}");
     }
     let bad_keys = [
         (json!({"name": "robot", "role_id": "boss"}), "role_id"),
-        (json!({"name": "robot", "role_id": "rl_AAAAAAAAAAAAAAAAAAAAAA"}), "role_id"),
+        (
+            json!({"name": "robot", "role_id": "rl_AAAAAAAAAAAAAAAAAAAAAA"}),
+            "role_id",
+        ),
         (json!({"name": " ", "role_id": "team"}), "name"),
         (json!({"name": "robot"}), "body"),
     ];
     for (body, field) in bad_keys {
-        let (status, answer) = app.api(key, Method::POST, "/api/v1/api-keys", Some(body.clone())).await;
+        let (status, answer) = app
+            .api(key, Method::POST, "/api/v1/api-keys", Some(body.clone()))
+            .await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {answer}");
         assert_eq!(answer["error"]["field"], field, "{body}: {answer}");
     }
-    let (status, _) = app.api(key, Method::DELETE, "/api/v1/api-keys/nope", None).await;
+    let (status, _) = app
+        .api(key, Method::DELETE, "/api/v1/api-keys/nope", None)
+        .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     app.stop().await;
 }
@@ -792,27 +983,67 @@ async fn contacts_carry_their_assigned_staff() {
         key,
         Method::POST,
         "/api/v1/contacts",
-        Some(json!({"name": "Cleo", "email": "cleo@example.com", "assigned_staff": [bob, ann, ann]})),
+        Some(
+            json!({"name": "Cleo", "email": "cleo@example.com", "assigned_staff": [bob, ann, ann]}),
+        ),
     )
     .await;
     let mut both = vec![ann.to_string(), bob.to_string()];
     both.sort();
     assert_eq!(made["assigned_staff"], json!(both));
     let path = format!("/api/v1/contacts/{}", id_of(&made));
-    assert_eq!(ok(&app, key, Method::GET, &path, None).await["assigned_staff"], json!(both));
+    assert_eq!(
+        ok(&app, key, Method::GET, &path, None).await["assigned_staff"],
+        json!(both)
+    );
     let page = ok(&app, key, Method::GET, "/api/v1/contacts", None).await;
     assert_eq!(page["data"][0]["assigned_staff"], json!(both));
 
-    let changed = ok(&app, key, Method::PATCH, &path, Some(json!({"assigned_staff": [bob]}))).await;
+    let changed = ok(
+        &app,
+        key,
+        Method::PATCH,
+        &path,
+        Some(json!({"assigned_staff": [bob]})),
+    )
+    .await;
     assert_eq!(changed["assigned_staff"], json!([bob]));
-    let renamed = ok(&app, key, Method::PATCH, &path, Some(json!({"name": "Cleo B."}))).await;
-    assert_eq!(renamed["assigned_staff"], json!([bob]), "left out: unchanged");
-    let cleared = ok(&app, key, Method::PATCH, &path, Some(json!({"assigned_staff": []}))).await;
+    let renamed = ok(
+        &app,
+        key,
+        Method::PATCH,
+        &path,
+        Some(json!({"name": "Cleo B."})),
+    )
+    .await;
+    assert_eq!(
+        renamed["assigned_staff"],
+        json!([bob]),
+        "left out: unchanged"
+    );
+    let cleared = ok(
+        &app,
+        key,
+        Method::PATCH,
+        &path,
+        Some(json!({"assigned_staff": []})),
+    )
+    .await;
     assert_eq!(cleared["assigned_staff"], json!([]));
 
-    for bad in [json!([stranger]), json!(["garbage"]), json!([MemberId::new()]), json!("x")] {
+    for bad in [
+        json!([stranger]),
+        json!(["garbage"]),
+        json!([MemberId::new()]),
+        json!("x"),
+    ] {
         let (status, answer) = app
-            .api(key, Method::PATCH, &path, Some(json!({"assigned_staff": bad})))
+            .api(
+                key,
+                Method::PATCH,
+                &path,
+                Some(json!({"assigned_staff": bad})),
+            )
             .await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}: {answer}");
         let (status, answer) = app

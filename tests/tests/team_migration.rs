@@ -98,9 +98,19 @@ INSERT INTO api_keys (id, firm_id, prefix, key_hash, created_at) VALUES
 /// member).
 const MEMBERS: &[(&str, &str, &str, &str)] = &[
     ("st_early_staff", "fm_two_owners", "cid@example.com", "team"),
-    ("st_first_owner", "fm_two_owners", "ann@example.com", "owner"),
+    (
+        "st_first_owner",
+        "fm_two_owners",
+        "ann@example.com",
+        "owner",
+    ),
     ("st_lone_staff", "fm_only_staff", "dot@example.com", "owner"),
-    ("st_second_owner", "fm_two_owners", "Bea@Example.com", "co_owner"),
+    (
+        "st_second_owner",
+        "fm_two_owners",
+        "Bea@Example.com",
+        "co_owner",
+    ),
 ];
 const KEYS: &[(&str, &str, &str, &str)] = &[
     ("ak_only_staff", "legacy", "owner", "st_lone_staff"),
@@ -120,20 +130,18 @@ macro_rules! migrate_and_check {
         let (_, team) = migrations_up_to(11).pop().unwrap();
         sqlx::raw_sql(&team).execute(&pool).await.unwrap();
 
-        let mut members: Vec<Row> = sqlx::query_as(
-            "SELECT id, firm_id, email, role_id FROM members",
-        )
-        .fetch_all(&pool)
-        .await
-        .unwrap();
+        let mut members: Vec<Row> =
+            sqlx::query_as("SELECT id, firm_id, email, role_id FROM members")
+                .fetch_all(&pool)
+                .await
+                .unwrap();
         members.sort();
         assert_eq!(members, ids.rows(MEMBERS), "ids kept, roles as ranked");
-        let mut keys: Vec<Row> = sqlx::query_as(
-            "SELECT id, name, role_id, member_id FROM api_keys",
-        )
-        .fetch_all(&pool)
-        .await
-        .unwrap();
+        let mut keys: Vec<Row> =
+            sqlx::query_as("SELECT id, name, role_id, member_id FROM api_keys")
+                .fetch_all(&pool)
+                .await
+                .unwrap();
         keys.sort();
         assert_eq!(keys, ids.rows(KEYS), "legacy keys act for the Owner");
         let (two_owners,): (i64,) = sqlx::query_as(
@@ -147,7 +155,9 @@ macro_rules! migrate_and_check {
 
         // Record 0001–0011 as applied, as the migrator would have: it must then accept the
         // database as it is, and apply whatever comes after.
-        let migrator = sqlx::migrate::Migrator::new(migrations_dir()).await.unwrap();
+        let migrator = sqlx::migrate::Migrator::new(migrations_dir())
+            .await
+            .unwrap();
         {
             use sqlx::migrate::Migrate;
             let mut conn = pool.acquire().await.unwrap();
@@ -208,13 +218,13 @@ async fn staff_become_members_and_keys_act_for_the_owner() {
         .unwrap()
         .expect("the key of a firm that had only staff");
     assert_eq!(lone.member.member.id.to_string(), ids.get("st_lone_staff"));
-    assert!(lone.member.role.is_owner(), "its only member became the Owner");
+    assert!(
+        lone.member.role.is_owner(),
+        "its only member became the Owner"
+    );
     // A key made now still works beside the legacy ones.
     let key = ApiKey::generate();
-    store
-        .add_api_key(&auth.firm.id, &key.hash())
-        .await
-        .unwrap();
+    store.add_api_key(&auth.firm.id, &key.hash()).await.unwrap();
     assert!(
         store
             .authenticate_api_key(&key.hash().hash)

@@ -64,10 +64,10 @@ mod conversations;
 mod files;
 mod firms;
 mod invoices;
+mod scope;
 mod signing;
 mod tasks;
 mod team;
-mod scope;
 mod text;
 
 pub use contacts::{

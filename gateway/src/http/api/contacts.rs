@@ -139,10 +139,7 @@ async fn check_staff(state: &AppState, actor: &ApiActor, staff: &[MemberId]) -> 
         return Ok(());
     }
     let members = state.store.members(&actor.firm.id).await?;
-    match staff
-        .iter()
-        .find(|s| !members.iter().any(|m| &m.id == *s))
-    {
+    match staff.iter().find(|s| !members.iter().any(|m| &m.id == *s)) {
         Some(unknown) => Err(unknown_member(unknown.as_str())),
         None => Ok(()),
     }
@@ -373,7 +370,11 @@ async fn update(
         email: body.email.as_deref().map(parse_email).transpose()?,
         portal_access: body.portal_access,
     };
-    let staff = body.assigned_staff.as_deref().map(parse_staff).transpose()?;
+    let staff = body
+        .assigned_staff
+        .as_deref()
+        .map(parse_staff)
+        .transpose()?;
     if let Some(staff) = &staff {
         check_staff(&state, &actor, staff).await?;
     }

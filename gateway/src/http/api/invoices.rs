@@ -5,6 +5,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Json;
 use portico_shared::ids::{ContactId, InvoiceId};
+use portico_shared::policy::{Action, Area};
 use portico_shared::status::InvoiceStatus;
 use portico_shared::store::{Invoice, NewInvoice, PageQuery};
 use serde::{Deserialize, Serialize};
@@ -18,7 +19,6 @@ use super::route::{ApiRoute, one_of, rfc3339};
 use crate::error::{Error, Result};
 use crate::http::extract::ApiQuery;
 use crate::http::extract::{ApiActor, ApiJson};
-use portico_shared::policy::{Action, Area};
 use crate::money;
 use crate::state::AppState;
 

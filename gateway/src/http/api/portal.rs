@@ -5,6 +5,7 @@ use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Json;
+use portico_shared::policy::{Action, Area};
 use portico_shared::secret::hex;
 use portico_shared::store::{Firm, Logo, MenuLink, PortalPatch};
 use serde::{Deserialize, Serialize};
@@ -15,7 +16,6 @@ use super::ErrorBody;
 use super::route::{ApiRoute, Binary};
 use crate::error::{Error, Result};
 use crate::http::extract::{ApiActor, ApiJson};
-use portico_shared::policy::{Action, Area};
 use crate::state::AppState;
 
 const MAX_LINKS: usize = 10;
@@ -338,10 +338,7 @@ async fn put_logo(
     operation_id = "deleteLogo",
     responses((status = 200, description = "The settings now", body = PortalView))
 )]
-async fn delete_logo(
-    State(state): State<AppState>,
-    actor: ApiActor,
-) -> Result<Json<PortalView>> {
+async fn delete_logo(State(state): State<AppState>, actor: ApiActor) -> Result<Json<PortalView>> {
     actor.scope(Area::PortalSettings, Action::Edit)?;
     let firm = actor.firm;
     let firm = state.store.set_logo(&firm.id, None).await?;

@@ -303,7 +303,11 @@ async fn update(
     let id = CustomRoleId::parse(&id).ok_or(Error::NotFound)?;
     let patch = RolePatch {
         name: body.name.as_deref().map(parse_name).transpose()?,
-        permissions: body.permissions.as_ref().map(parse_permissions).transpose()?,
+        permissions: body
+            .permissions
+            .as_ref()
+            .map(parse_permissions)
+            .transpose()?,
     };
     if let Some(permissions) = &patch.permissions {
         actor.decide(Intent::Grant {
