@@ -815,6 +815,30 @@ async fn nobody_mints_a_role_or_key_above_their_own() {
         StatusCode::FORBIDDEN,
         "the narrowed role applies at once"
     );
+    // ...and when the member is given a narrower role: a Co-owner's Owner-role key.
+    let co_owner = add_member(&app, &firm, "co_owner").await;
+    let owner_key = add_key(&app, &firm, &co_owner, "owner").await;
+    ok(&app, &owner_key, Method::GET, "/api/v1/roles", None).await;
+    ok(&app, &owner_key, Method::GET, &path, None).await;
+    app.state()
+        .store
+        .set_member_role(&firm.firm.id, &co_owner, "team")
+        .await
+        .unwrap();
+    let (status, _) = app
+        .api(&owner_key, Method::GET, "/api/v1/roles", None)
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "the member is a Team member now"
+    );
+    let (status, _) = app.api(&owner_key, Method::GET, &path, None).await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "and reaches only assigned clients"
+    );
     app.stop().await;
 }
 
