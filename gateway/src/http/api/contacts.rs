@@ -1,11 +1,11 @@
 //! Contacts and their portal access: `/api/v1/contacts…`, and invitations.
 
+use std::collections::HashMap;
+
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Json;
 use portico_shared::email::Email;
-use std::collections::HashMap;
-
 use portico_shared::ids::{ContactId, MemberId};
 use portico_shared::policy::{Action, Area};
 use portico_shared::store::{Contact, ContactPatch, ContactQuery, NewContact, Scoped, StoreError};
