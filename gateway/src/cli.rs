@@ -333,6 +333,7 @@ async fn seed_tasks(store: &dyn Store, firm: &Firm) -> anyhow::Result<()> {
                 contact_id: None,
                 status: None,
                 portal: None,
+                assigned_to: None,
             },
         )
         .await?;

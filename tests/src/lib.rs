@@ -29,6 +29,7 @@ pub mod console;
 pub mod console_items;
 pub mod openapi_check;
 pub mod private_redis;
+pub mod roles;
 pub mod scratch;
 pub mod smtp_sink;
 pub mod staff;

@@ -389,6 +389,7 @@ mod tests {
             "last_login_at": null,
             "created_at": "2026-01-02T03:04:05Z",
             "updated_at": "2026-01-02T03:04:05Z",
+            "assigned_staff": [],
         })
     }
 

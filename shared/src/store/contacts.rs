@@ -7,7 +7,7 @@ use sqlx::{Postgres, Sqlite};
 use super::console::name_key;
 use super::{SqlStore, StoreError, on_unique};
 use crate::email::Email;
-use crate::ids::{ContactId, FirmId};
+use crate::ids::{ContactId, FirmId, MemberId};
 use crate::now_unix;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, sqlx::FromRow)]
@@ -81,6 +81,8 @@ pub struct ContactQuery {
     pub limit: i64,
     pub email: Option<Email>,
     pub portal_access: Option<bool>,
+    /// Only the contacts assigned to this member (a role's "assigned" scope).
+    pub assigned_to: Option<MemberId>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, sqlx::FromRow)]
@@ -289,6 +291,8 @@ macro_rules! contact_store {
                     " FROM contacts WHERE firm_id = $1 AND (created_at, id) > ($2, $3) \
                      AND ($4 IS NULL OR email_norm = $4) \
                      AND ($5 IS NULL OR portal_access = $5) \
+                     AND ($7 IS NULL OR id IN (SELECT cm.contact_id FROM contact_members cm \
+                          WHERE cm.firm_id = $1 AND cm.member_id = $7)) \
                      ORDER BY created_at, id LIMIT $6"
                 ))
                 .bind(firm_id)
@@ -297,6 +301,7 @@ macro_rules! contact_store {
                 .bind(query.email.as_ref().map(|e| e.normalized()))
                 .bind(query.portal_access)
                 .bind(query.limit)
+                .bind(query.assigned_to.as_ref())
                 .fetch_all(&self.pool)
                 .await?)
             }

@@ -6,7 +6,7 @@ use serde::Serialize;
 use sqlx::{Postgres, Sqlite};
 
 use super::{PageQuery, SqlStore, StoreError};
-use crate::ids::{ContactId, ConversationId, FirmId, MessageId};
+use crate::ids::{ContactId, ConversationId, FirmId, MemberId, MessageId};
 use crate::now_unix;
 use crate::status::ConversationStatus;
 
@@ -29,6 +29,8 @@ pub struct Message {
     pub author: String,
     pub body: String,
     pub created_at: i64,
+    /// The member who wrote a staff reply (none for clients' messages and earlier replies).
+    pub member_id: Option<MemberId>,
 }
 
 #[async_trait]
@@ -42,7 +44,7 @@ pub trait ConversationStore {
         body: &str,
     ) -> Result<Conversation, StoreError>;
     /// Adds a message; `None` when the conversation is not in this firm (or, with
-    /// `contact_id`, not this contact's).
+    /// `contact_id`, not this contact's). A staff reply names its member.
     async fn add_message(
         &self,
         firm_id: &FirmId,
@@ -50,6 +52,7 @@ pub trait ConversationStore {
         conversation_id: &ConversationId,
         author: &str,
         body: &str,
+        member_id: Option<&MemberId>,
     ) -> Result<Option<Message>, StoreError>;
     /// A conversation and its messages, oldest first; scoped to the contact when given.
     async fn conversation(
@@ -134,6 +137,7 @@ macro_rules! conversation_store {
                 conversation_id: &ConversationId,
                 author: &str,
                 body: &str,
+                member_id: Option<&MemberId>,
             ) -> Result<Option<Message>, StoreError> {
                 let now = now_unix();
                 let mut tx = self.writer.begin().await?;
@@ -167,16 +171,17 @@ macro_rules! conversation_store {
                 // The conversation row updated above is locked until commit, so the next
                 // sequence number cannot be taken twice.
                 let message: Message = sqlx::query_as(
-                    "INSERT INTO messages (id, conversation_id, seq, author, body, created_at) \
-                     VALUES ($1, $2, (SELECT COALESCE(MAX(seq), 0) + 1 FROM messages \
-                     WHERE conversation_id = $2), $3, $4, $5) \
-                     RETURNING id, conversation_id, author, body, created_at",
+                    "INSERT INTO messages (id, conversation_id, seq, author, body, created_at, \
+                     member_id) VALUES ($1, $2, (SELECT COALESCE(MAX(seq), 0) + 1 FROM messages \
+                     WHERE conversation_id = $2), $3, $4, $5, $6) \
+                     RETURNING id, conversation_id, author, body, created_at, member_id",
                 )
                 .bind(MessageId::new())
                 .bind(conversation_id)
                 .bind(author)
                 .bind(body)
                 .bind(now)
+                .bind(member_id)
                 .fetch_one(&mut *tx)
                 .await?;
                 tx.commit().await?;
@@ -204,7 +209,7 @@ macro_rules! conversation_store {
                     return Ok(None);
                 };
                 let messages: Vec<Message> = sqlx::query_as(
-                    "SELECT id, conversation_id, author, body, created_at FROM messages \
+                    "SELECT id, conversation_id, author, body, created_at, member_id FROM messages \
                      WHERE conversation_id = $1 ORDER BY seq",
                 )
                 .bind(&conversation.id)

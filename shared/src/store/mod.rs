@@ -18,7 +18,7 @@ use sqlx::postgres::PgPoolOptions;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Database, Pool, Postgres, Sqlite};
 
-use crate::ids::ContactId;
+use crate::ids::{ContactId, MemberId};
 
 /// A page of a firm's records of one kind, oldest first, after the `(created_at, id)` cursor,
 /// narrowed to one contact and one status (of the kind's own status type `S`) when they are
@@ -29,6 +29,8 @@ pub struct PageQuery<S> {
     pub limit: i64,
     pub contact_id: Option<ContactId>,
     pub status: Option<S>,
+    /// Only the items of contacts assigned to this member (a role's "assigned" scope).
+    pub assigned_to: Option<MemberId>,
 }
 
 /// Fetches one [`PageQuery`] page of `$select` (`SELECT … FROM table`, a literal), whose
@@ -41,6 +43,8 @@ macro_rules! fetch_page {
             $select,
             " WHERE firm_id = $1 AND (created_at, id) > ($2, $3) \
              AND ($4 IS NULL OR contact_id = $4) AND ($5 IS NULL OR status = $5) \
+             AND ($7 IS NULL OR contact_id IN (SELECT cm.contact_id FROM contact_members cm \
+                  WHERE cm.firm_id = $1 AND cm.member_id = $7)) \
              ORDER BY created_at, id LIMIT $6"
         ))
         .bind($firm_id)
@@ -49,6 +53,7 @@ macro_rules! fetch_page {
         .bind(query.contact_id.as_ref())
         .bind(query.status)
         .bind(query.limit)
+        .bind(query.assigned_to.as_ref())
         .fetch_all($pool)
         .await
     }};
@@ -82,6 +87,7 @@ mod conversations;
 mod files;
 mod firms;
 mod invoices;
+mod scope;
 mod signing;
 mod tasks;
 mod team;
@@ -102,6 +108,7 @@ pub use conversations::{Conversation, ConversationStore, Message};
 pub use files::{FileStore, NewFile, TaskFile};
 pub use firms::{Firm, FirmStore, Logo, MenuLink, NewFirm, PortalPatch};
 pub use invoices::{Invoice, InvoiceStore, NewInvoice};
+pub use scope::{ScopeStore, Scoped};
 pub use signing::{
     Completion, EventOrigin, NewSigningRequest, Outcome, SigningEvent, SigningRequest, SigningStore,
 };
@@ -170,6 +177,7 @@ pub trait Store:
     + TeamStore
     + ConsoleStore
     + ConsoleItemStore
+    + ScopeStore
     + Send
     + Sync
     + 'static

@@ -7,7 +7,7 @@ use serde::Serialize;
 use sqlx::{Postgres, Sqlite};
 
 use super::{SqlStore, StoreError};
-use crate::ids::{ChecklistItemId, ContactId, FirmId, TaskId};
+use crate::ids::{ChecklistItemId, ContactId, FirmId, MemberId, TaskId};
 use crate::now_unix;
 use crate::status::TaskStatus;
 
@@ -89,6 +89,8 @@ pub struct TaskQuery {
     pub contact_id: Option<ContactId>,
     pub status: Option<TaskStatus>,
     pub portal: Option<bool>,
+    /// Only tasks with an assignee assigned to this member (a role's "assigned" scope).
+    pub assigned_to: Option<MemberId>,
 }
 
 /// What changed in a task's sharing, so the caller can notify the right clients.
@@ -175,6 +177,9 @@ macro_rules! page_filter {
                WHERE a.task_id = t.id AND a.contact_id = $4)) \
           AND ($5 IS NULL OR t.status = $5) \
           AND ($6 IS NULL OR t.portal = $6) \
+          AND ($8 IS NULL OR EXISTS (SELECT 1 FROM task_assignees sa \
+               JOIN contact_members cm ON cm.contact_id = sa.contact_id \
+               WHERE sa.task_id = t.id AND cm.firm_id = $1 AND cm.member_id = $8)) \
           ORDER BY t.created_at, t.id LIMIT $7"
     };
 }
@@ -373,6 +378,7 @@ macro_rules! task_store {
                     .bind(query.status)
                     .bind(query.portal)
                     .bind(query.limit)
+                    .bind(query.assigned_to.as_ref())
                     .fetch_all(&self.pool)
                     .await?;
                 self.attach(tasks).await

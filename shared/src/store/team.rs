@@ -1041,19 +1041,28 @@ macro_rules! team_store {
                 contact_id: &ContactId,
                 members: &[MemberId],
             ) -> Result<(), StoreError> {
+                // Three statements whatever the number of members: which are the firm's, the
+                // old assignments out, the new ones in.
                 let mut tx = self.writer.begin().await?;
-                for member in members {
-                    let (known,): (bool,) = sqlx::query_as(
-                        "SELECT EXISTS (SELECT 1 FROM members WHERE firm_id = $1 AND id = $2)",
-                    )
-                    .bind(firm_id)
-                    .bind(member)
-                    .fetch_one(&mut *tx)
-                    .await?;
-                    if !known {
+                if !members.is_empty() {
+                    let mut query = sqlx::QueryBuilder::<$backend>::new(
+                        "SELECT id FROM members WHERE firm_id = ",
+                    );
+                    query.push_bind(firm_id.clone()).push(" AND id IN (");
+                    let mut ids = query.separated(", ");
+                    for member in members {
+                        ids.push_bind(member.clone());
+                    }
+                    query.push(")");
+                    let known: Vec<(MemberId,)> =
+                        query.build_query_as().fetch_all(&mut *tx).await?;
+                    if let Some(unknown) = members
+                        .iter()
+                        .find(|m| !known.iter().any(|(k,)| k == *m))
+                    {
                         return Err(StoreError::UnknownReference(
                             "assigned_staff",
-                            member.to_string(),
+                            unknown.to_string(),
                         ));
                     }
                 }
@@ -1062,16 +1071,22 @@ macro_rules! team_store {
                     .bind(contact_id)
                     .execute(&mut *tx)
                     .await?;
-                for member in members {
-                    sqlx::query(
-                        "INSERT INTO contact_members (contact_id, member_id, firm_id) \
-                         VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-                    )
-                    .bind(contact_id)
-                    .bind(member)
-                    .bind(firm_id)
-                    .execute(&mut *tx)
-                    .await?;
+                if !members.is_empty() {
+                    let mut query = sqlx::QueryBuilder::<$backend>::new(
+                        "INSERT INTO contact_members (contact_id, member_id, firm_id) ",
+                    );
+                    let mut seen = Vec::with_capacity(members.len());
+                    for member in members {
+                        if !seen.contains(&member) {
+                            seen.push(member);
+                        }
+                    }
+                    query.push_values(seen, |mut row, member| {
+                        row.push_bind(contact_id.clone())
+                            .push_bind(member.clone())
+                            .push_bind(firm_id.clone());
+                    });
+                    query.build().execute(&mut *tx).await?;
                 }
                 tx.commit().await?;
                 Ok(())

@@ -1,11 +1,14 @@
 //! Contacts and their portal access: `/api/v1/contacts…`, and invitations.
 
+use std::collections::HashMap;
+
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Json;
 use portico_shared::email::Email;
-use portico_shared::ids::{ContactId, FirmId};
-use portico_shared::store::{Contact, ContactPatch, ContactQuery, NewContact};
+use portico_shared::ids::{ContactId, MemberId};
+use portico_shared::policy::{Action, Area};
+use portico_shared::store::{Contact, ContactPatch, ContactQuery, NewContact, Scoped, StoreError};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
@@ -14,7 +17,7 @@ use super::pagination::{ListPage, Page};
 use super::route::{ApiRoute, rfc3339};
 use crate::error::{Error, Result};
 use crate::http::extract::ApiQuery;
-use crate::http::extract::{ApiFirm, ApiJson};
+use crate::http::extract::{ApiActor, ApiJson};
 use crate::services::links;
 use crate::state::AppState;
 
@@ -51,10 +54,14 @@ pub struct ContactView {
     created_at: String,
     #[schema(format = DateTime)]
     updated_at: String,
+    /// Ids of the members looking after the contact (a role scoped to assigned clients
+    /// reaches the contacts assigned to its member).
+    assigned_staff: Vec<String>,
 }
 
-fn view(contact: &Contact) -> ContactView {
+fn view(contact: &Contact, staff: &[MemberId]) -> ContactView {
     ContactView {
+        assigned_staff: staff.iter().map(|m| m.to_string()).collect(),
         id: contact.id.to_string(),
         name: contact.name.clone(),
         email: contact.email.clone(),
@@ -99,6 +106,52 @@ fn parse_email(email: &str) -> Result<Email> {
     Email::parse(email).map_err(|problem| Error::invalid("email", problem))
 }
 
+const MAX_ASSIGNED: usize = 50;
+
+/// Member ids as sent; checked against the firm's members by the store.
+fn parse_staff(ids: &[String]) -> Result<Vec<MemberId>> {
+    if ids.len() > MAX_ASSIGNED {
+        return Err(Error::invalid(
+            "assigned_staff",
+            format!("at most {MAX_ASSIGNED} members"),
+        ));
+    }
+    let mut staff = Vec::with_capacity(ids.len());
+    for id in ids {
+        let member = MemberId::parse(id).ok_or_else(|| unknown_member(id))?;
+        if !staff.contains(&member) {
+            staff.push(member);
+        }
+    }
+    Ok(staff)
+}
+
+fn unknown_member(id: &str) -> Error {
+    Error::invalid(
+        "assigned_staff",
+        format!("assigned_staff: {id:?} is not a member of this firm"),
+    )
+}
+
+/// Every one of `staff` must be a member of the firm: a 422 on `assigned_staff` otherwise.
+async fn check_staff(state: &AppState, actor: &ApiActor, staff: &[MemberId]) -> Result<()> {
+    if staff.is_empty() {
+        return Ok(());
+    }
+    let members = state.store.members(&actor.firm.id).await?;
+    match staff.iter().find(|s| !members.iter().any(|m| &m.id == *s)) {
+        Some(unknown) => Err(unknown_member(unknown.as_str())),
+        None => Ok(()),
+    }
+}
+
+fn staff_error(e: StoreError) -> Error {
+    match e {
+        StoreError::UnknownReference(_, id) => unknown_member(&id),
+        other => other.into(),
+    }
+}
+
 fn email_taken(e: Error) -> Error {
     match e {
         Error::Conflict { .. } => Error::Conflict {
@@ -121,6 +174,11 @@ pub struct CreateContact {
     #[serde(default)]
     #[schema(default = false)]
     portal_access: bool,
+    /// Member ids looking after the contact. A key whose role reaches only assigned
+    /// clients is always among them (added if left out).
+    #[serde(default)]
+    #[schema(max_items = 50)]
+    assigned_staff: Vec<String>,
 }
 
 /// Create a contact
@@ -137,20 +195,38 @@ pub struct CreateContact {
 )]
 async fn create(
     State(state): State<AppState>,
-    ApiFirm(firm): ApiFirm,
+    actor: ApiActor,
     ApiJson(body): ApiJson<CreateContact>,
 ) -> Result<(StatusCode, Json<ContactView>)> {
+    let scope = actor.scope(Area::Contacts, Action::Create)?;
     let new = NewContact {
         name: parse_name(&body.name)?,
         email: parse_email(&body.email)?,
         portal_access: body.portal_access,
     };
+    let mut staff = parse_staff(&body.assigned_staff)?;
+    // A member who reaches only their assigned clients keeps sight of the contact they make.
+    if let Some(member) = scope
+        && !staff.contains(&member)
+    {
+        staff.push(member);
+    }
+    check_staff(&state, &actor, &staff).await?;
+    let firm = &actor.firm;
     let contact = state
         .store
         .create_contact(&firm.id, &new)
         .await
         .map_err(|e| email_taken(e.into()))?;
-    Ok((StatusCode::CREATED, Json(view(&contact))))
+    if !staff.is_empty() {
+        state
+            .store
+            .set_contact_members(&firm.id, &contact.id, &staff)
+            .await
+            .map_err(staff_error)?;
+        staff.sort();
+    }
+    Ok((StatusCode::CREATED, Json(view(&contact, &staff))))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -179,25 +255,42 @@ struct ListQuery {
 )]
 async fn list(
     State(state): State<AppState>,
-    ApiFirm(firm): ApiFirm,
+    actor: ApiActor,
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<ListPage<ContactView>>> {
+    let assigned_to = actor.scope(Area::Contacts, Action::View)?;
+    let firm = actor.firm;
     let page = Page::new(query.limit, query.cursor)?;
     let query = ContactQuery {
         after: page.after()?,
         limit: page.fetch(),
         email: query.email.as_deref().map(parse_email).transpose()?,
         portal_access: query.portal_access,
+        assigned_to,
     };
     let contacts = state.store.list_contacts(&firm.id, &query).await?;
-    Ok(page.respond(contacts, |c| (c.created_at, c.id.as_str()), view))
+    let ids: Vec<ContactId> = contacts.iter().map(|c| c.id.clone()).collect();
+    let mut staff: HashMap<ContactId, Vec<MemberId>> = HashMap::new();
+    for (contact, member) in state.store.assigned_staff(&firm.id, &ids).await? {
+        staff.entry(contact).or_default().push(member);
+    }
+    Ok(page.respond(
+        contacts,
+        |c| (c.created_at, c.id.as_str()),
+        |c| view(c, staff.get(&c.id).map(Vec::as_slice).unwrap_or_default()),
+    ))
 }
 
-async fn find(state: &AppState, firm_id: &FirmId, id: &str) -> Result<Contact> {
+/// The contact, if the actor may do `action` on contacts and it lies within their scope.
+async fn find(state: &AppState, actor: &ApiActor, action: Action, id: &str) -> Result<Contact> {
+    let scope = actor.scope(Area::Contacts, action)?;
     let id = ContactId::parse(id).ok_or(Error::NotFound)?;
+    actor
+        .reach(state, scope.as_ref(), Scoped::Contact(&id))
+        .await?;
     state
         .store
-        .contact(firm_id, &id)
+        .contact(&actor.firm.id, &id)
         .await?
         .ok_or(Error::NotFound)
 }
@@ -216,10 +309,15 @@ async fn find(state: &AppState, firm_id: &FirmId, id: &str) -> Result<Contact> {
 )]
 async fn show(
     State(state): State<AppState>,
-    ApiFirm(firm): ApiFirm,
+    actor: ApiActor,
     Path(id): Path<String>,
 ) -> Result<Json<ContactView>> {
-    Ok(Json(view(&find(&state, &firm.id, &id).await?)))
+    let contact = find(&state, &actor, Action::View, &id).await?;
+    let staff = state
+        .store
+        .contact_members(&actor.firm.id, &contact.id)
+        .await?;
+    Ok(Json(view(&contact, &staff)))
 }
 
 /// Fields left out stay as they are. Revoking access or changing the email ends the
@@ -234,6 +332,9 @@ pub struct UpdateContact {
     email: Option<String>,
     #[schema(nullable = false)]
     portal_access: Option<bool>,
+    /// Replaces the members looking after the contact.
+    #[schema(max_items = 50, nullable = false)]
+    assigned_staff: Option<Vec<String>>,
 }
 
 /// Change a contact
@@ -255,23 +356,49 @@ pub struct UpdateContact {
 )]
 async fn update(
     State(state): State<AppState>,
-    ApiFirm(firm): ApiFirm,
+    actor: ApiActor,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<UpdateContact>,
 ) -> Result<Json<ContactView>> {
+    let scope = actor.scope(Area::Contacts, Action::Edit)?;
     let id = ContactId::parse(&id).ok_or(Error::NotFound)?;
+    actor
+        .reach(&state, scope.as_ref(), Scoped::Contact(&id))
+        .await?;
     let patch = ContactPatch {
         name: body.name.as_deref().map(parse_name).transpose()?,
         email: body.email.as_deref().map(parse_email).transpose()?,
         portal_access: body.portal_access,
     };
+    let staff = body
+        .assigned_staff
+        .as_deref()
+        .map(parse_staff)
+        .transpose()?;
+    if let Some(staff) = &staff {
+        check_staff(&state, &actor, staff).await?;
+    }
+    let firm = &actor.firm;
     let contact = state
         .store
         .update_contact(&firm.id, &id, &patch)
         .await
         .map_err(|e| email_taken(e.into()))?
         .ok_or(Error::NotFound)?;
-    Ok(Json(view(&contact)))
+    let staff = match staff {
+        Some(staff) => {
+            state
+                .store
+                .set_contact_members(&firm.id, &contact.id, &staff)
+                .await
+                .map_err(staff_error)?;
+            let mut staff = staff;
+            staff.sort();
+            staff
+        }
+        None => state.store.contact_members(&firm.id, &contact.id).await?,
+    };
+    Ok(Json(view(&contact, &staff)))
 }
 
 /// Delete a contact (ends their sessions)
@@ -288,10 +415,15 @@ async fn update(
 )]
 async fn remove(
     State(state): State<AppState>,
-    ApiFirm(firm): ApiFirm,
+    actor: ApiActor,
     Path(id): Path<String>,
 ) -> Result<StatusCode> {
+    let scope = actor.scope(Area::Contacts, Action::Delete)?;
     let id = ContactId::parse(&id).ok_or(Error::NotFound)?;
+    actor
+        .reach(&state, scope.as_ref(), Scoped::Contact(&id))
+        .await?;
+    let firm = actor.firm;
     if !state.store.delete_contact(&firm.id, &id).await? {
         return Err(Error::NotFound);
     }
@@ -315,10 +447,11 @@ async fn remove(
 )]
 async fn invite(
     State(state): State<AppState>,
-    ApiFirm(firm): ApiFirm,
+    actor: ApiActor,
     Path(id): Path<String>,
 ) -> Result<(StatusCode, Json<InvitationView>)> {
-    let contact = find(&state, &firm.id, &id).await?;
+    let contact = find(&state, &actor, Action::Edit, &id).await?;
+    let firm = actor.firm;
     if !contact.portal_access {
         return Err(Error::Conflict {
             code: "no_portal_access",

@@ -4,8 +4,9 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Json;
 use portico_shared::ids::ConversationId;
+use portico_shared::policy::{Action, Area};
 use portico_shared::status::ConversationStatus;
-use portico_shared::store::{Conversation, Message, PageQuery};
+use portico_shared::store::{Conversation, Message, PageQuery, Scoped};
 use serde::{Deserialize, Serialize};
 use utoipa::openapi::schema::Object;
 use utoipa::{IntoParams, OpenApi, ToSchema};
@@ -15,7 +16,7 @@ use super::pagination::{ListPage, Page, contact_filter};
 use super::route::{ApiRoute, one_of, rfc3339};
 use crate::error::{Error, Result};
 use crate::http::extract::ApiQuery;
-use crate::http::extract::{ApiFirm, ApiJson};
+use crate::http::extract::{ApiActor, ApiJson};
 use crate::http::views::message_body;
 use crate::i18n::Lang;
 use crate::services::notify;
@@ -75,6 +76,11 @@ pub struct MessageView {
     body: String,
     #[schema(format = DateTime)]
     created_at: String,
+    /// The member who wrote a staff reply (absent on clients' messages and on replies
+    /// written before members were recorded).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    member_id: Option<String>,
 }
 
 fn view(conversation: &Conversation) -> ConversationView {
@@ -94,6 +100,7 @@ fn message_view(message: &Message) -> MessageView {
         author: message.author.clone(),
         body: message.body.clone(),
         created_at: rfc3339(message.created_at),
+        member_id: message.member_id.as_ref().map(|m| m.to_string()),
     }
 }
 
@@ -124,9 +131,11 @@ struct ListQuery {
 )]
 async fn list(
     State(state): State<AppState>,
-    ApiFirm(firm): ApiFirm,
+    actor: ApiActor,
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<ListPage<ConversationView>>> {
+    let assigned_to = actor.scope(Area::Conversations, Action::View)?;
+    let firm = actor.firm;
     let page = Page::new(query.limit, query.cursor)?;
     let status = query
         .status
@@ -149,6 +158,7 @@ async fn list(
                 limit: page.fetch(),
                 contact_id,
                 status,
+                assigned_to,
             },
         )
         .await?;
@@ -169,10 +179,15 @@ async fn list(
 )]
 async fn show(
     State(state): State<AppState>,
-    ApiFirm(firm): ApiFirm,
+    actor: ApiActor,
     Path(id): Path<String>,
 ) -> Result<Json<ConversationDetailView>> {
+    let scope = actor.scope(Area::Conversations, Action::View)?;
     let id = ConversationId::parse(&id).ok_or(Error::NotFound)?;
+    actor
+        .reach(&state, scope.as_ref(), Scoped::Conversation(&id))
+        .await?;
+    let firm = actor.firm;
     let (conversation, messages) = state
         .store
         .conversation(&firm.id, None, &id)
@@ -209,11 +224,16 @@ pub struct Reply {
 )]
 async fn reply(
     State(state): State<AppState>,
-    ApiFirm(firm): ApiFirm,
+    actor: ApiActor,
     Path(id): Path<String>,
     ApiJson(reply): ApiJson<Reply>,
 ) -> Result<(StatusCode, Json<MessageView>)> {
+    let scope = actor.scope(Area::Conversations, Action::Edit)?;
     let id = ConversationId::parse(&id).ok_or(Error::NotFound)?;
+    actor
+        .reach(&state, scope.as_ref(), Scoped::Conversation(&id))
+        .await?;
+    let (firm, member) = (actor.firm, actor.actor.member_id);
     // The API speaks English; the key names the portal's text for the same problem.
     let body = message_body(&reply.body).map_err(|key| {
         let text = state
@@ -225,7 +245,7 @@ async fn reply(
     })?;
     let message = state
         .store
-        .add_message(&firm.id, None, &id, "staff", &body)
+        .add_message(&firm.id, None, &id, "staff", &body, Some(&member))
         .await?
         .ok_or(Error::NotFound)?;
     let (conversation, _) = state

@@ -5,6 +5,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Json;
 use portico_shared::ids::{ContactId, InvoiceId};
+use portico_shared::policy::{Action, Area};
 use portico_shared::store::{Invoice, NewInvoice, PageQuery};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -16,7 +17,8 @@ use super::pagination::{ListPage, Page, contact_filter};
 use super::route::{ApiRoute, one_of, rfc3339};
 use crate::error::{Error, Result};
 use crate::http::extract::ApiQuery;
-use crate::http::extract::{ApiFirm, ApiJson};
+
+use crate::http::extract::{ApiActor, ApiJson};
 use crate::services::invoices::{
     self, MAX_DESCRIPTION, MAX_NUMBER, amount, currency, pay_url, status, text,
 };
@@ -148,9 +150,11 @@ fn invoice_status_or_null() -> Object {
 )]
 async fn create(
     State(state): State<AppState>,
-    ApiFirm(firm): ApiFirm,
+    actor: ApiActor,
     ApiJson(body): ApiJson<CreateInvoice>,
 ) -> Result<(StatusCode, Json<InvoiceView>)> {
+    actor.scope(Area::Invoices, Action::Create)?;
+    let firm = actor.firm;
     let Some(contact_id) = ContactId::parse(&body.contact_id) else {
         return Err(Error::invalid(
             "contact_id",
@@ -200,9 +204,11 @@ struct ListQuery {
 )]
 async fn list(
     State(state): State<AppState>,
-    ApiFirm(firm): ApiFirm,
+    actor: ApiActor,
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<ListPage<InvoiceView>>> {
+    actor.scope(Area::Invoices, Action::View)?;
+    let firm = actor.firm;
     let page = Page::new(query.limit, query.cursor)?;
     let after = page.after()?;
     let status = query.status.as_deref().map(status).transpose()?;
@@ -218,6 +224,7 @@ async fn list(
                 limit: page.fetch(),
                 contact_id,
                 status,
+                assigned_to: None,
             },
         )
         .await?;
@@ -238,9 +245,11 @@ async fn list(
 )]
 async fn show(
     State(state): State<AppState>,
-    ApiFirm(firm): ApiFirm,
+    actor: ApiActor,
     Path(id): Path<String>,
 ) -> Result<Json<InvoiceView>> {
+    actor.scope(Area::Invoices, Action::View)?;
+    let firm = actor.firm;
     let id = InvoiceId::parse(&id).ok_or(Error::NotFound)?;
     let invoice = state
         .store
@@ -274,10 +283,12 @@ pub struct UpdateInvoice {
 )]
 async fn update(
     State(state): State<AppState>,
-    ApiFirm(firm): ApiFirm,
+    actor: ApiActor,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<UpdateInvoice>,
 ) -> Result<Json<InvoiceView>> {
+    actor.scope(Area::Invoices, Action::Edit)?;
+    let firm = actor.firm;
     let id = InvoiceId::parse(&id).ok_or(Error::NotFound)?;
     let status = status(&body.status)?;
     let invoice = state

@@ -6,6 +6,7 @@
 //! documents the same handlers (`Doc`, from their `#[utoipa::path]` and the request and
 //! response types they use); [`document`] puts the documents together.
 
+mod api_keys;
 mod contacts;
 mod conversations;
 mod firm;
@@ -13,6 +14,7 @@ mod invoices;
 pub mod openapi;
 mod pagination;
 pub mod portal;
+mod roles;
 mod route;
 mod signing;
 mod tasks;
@@ -47,6 +49,8 @@ fn all_routes() -> Vec<ApiRoute> {
         invoices::routes(),
         signing::routes(),
         team::routes(),
+        roles::routes(),
+        api_keys::routes(),
         openapi::routes(),
     ]
     .into_iter()
@@ -74,6 +78,8 @@ pub fn document() -> utoipa::openapi::OpenApi {
         invoices::Doc::openapi(),
         signing::Doc::openapi(),
         team::Doc::openapi(),
+        roles::Doc::openapi(),
+        api_keys::Doc::openapi(),
         openapi::Doc::openapi(),
     ];
     let doc = parts

@@ -52,6 +52,8 @@ pub fn routes() -> Vec<ApiRoute> {
         (name = "Conversations"),
         (name = "Invoices"),
         (name = "Team"),
+        (name = "Roles"),
+        (name = "API keys"),
         (name = "Meta")
     ),
     components(schemas(super::ErrorBody))
@@ -121,6 +123,10 @@ fn shared_answers(operation: &mut Operation) {
             "The database or Redis is unreachable; try again (`Retry-After`)",
         ),
     ];
+    // Every route but the firm's own asks the key's role (`policy::decide`).
+    if operation.operation_id.as_deref() != Some("getFirm") {
+        answers.push((403, "The key's role does not allow this (`forbidden`)"));
+    }
     if json_body {
         answers.extend([
             (400, "The body is not JSON"),

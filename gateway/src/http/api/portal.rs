@@ -5,6 +5,7 @@ use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Json;
+use portico_shared::policy::{Action, Area};
 use portico_shared::store::{Firm, PortalPatch};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -13,7 +14,7 @@ use utoipa::{OpenApi, ToSchema};
 use super::ErrorBody;
 use super::route::{ApiRoute, Binary};
 use crate::error::{Error, Result};
-use crate::http::extract::{ApiFirm, ApiJson};
+use crate::http::extract::{ApiActor, ApiJson};
 use crate::services::portal_settings;
 use crate::state::AppState;
 
@@ -99,8 +100,9 @@ fn view(state: &AppState, firm: &Firm) -> PortalView {
     operation_id = "getPortal",
     responses((status = 200, description = "The settings", body = PortalView))
 )]
-async fn show(State(state): State<AppState>, ApiFirm(firm): ApiFirm) -> Json<PortalView> {
-    Json(view(&state, &firm))
+async fn show(State(state): State<AppState>, actor: ApiActor) -> Result<Json<PortalView>> {
+    actor.scope(Area::PortalSettings, Action::View)?;
+    Ok(Json(view(&state, &actor.firm)))
 }
 
 /// Fields left out stay as they are. The logo is uploaded with PUT /portal/logo; naming
@@ -135,9 +137,11 @@ pub struct UpdatePortal {
 )]
 async fn update(
     State(state): State<AppState>,
-    ApiFirm(firm): ApiFirm,
+    actor: ApiActor,
     ApiJson(body): ApiJson<UpdatePortal>,
 ) -> Result<Json<PortalView>> {
+    actor.scope(Area::PortalSettings, Action::Edit)?;
+    let firm = actor.firm;
     if body.logo.is_some() {
         return Err(Error::invalid(
             "logo",
@@ -200,10 +204,12 @@ async fn update(
 )]
 async fn put_logo(
     State(state): State<AppState>,
-    ApiFirm(firm): ApiFirm,
+    actor: ApiActor,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<PortalView>> {
+    actor.scope(Area::PortalSettings, Action::Edit)?;
+    let firm = actor.firm;
     let bytes = match body {
         Ok(bytes) => bytes,
         Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
@@ -235,10 +241,8 @@ async fn put_logo(
     operation_id = "deleteLogo",
     responses((status = 200, description = "The settings now", body = PortalView))
 )]
-async fn delete_logo(
-    State(state): State<AppState>,
-    ApiFirm(firm): ApiFirm,
-) -> Result<Json<PortalView>> {
-    let firm = portal_settings::set_logo(&state, &firm, None).await?;
+async fn delete_logo(State(state): State<AppState>, actor: ApiActor) -> Result<Json<PortalView>> {
+    actor.scope(Area::PortalSettings, Action::Edit)?;
+    let firm = portal_settings::set_logo(&state, &actor.firm, None).await?;
     Ok(Json(view(&state, &firm)))
 }

@@ -9,9 +9,10 @@ use axum::extract::multipart::MultipartRejection;
 use axum::extract::{Multipart, Path, State};
 use axum::http::{HeaderName, StatusCode};
 use axum::response::{Json, Response};
-use portico_shared::ids::{FirmId, SigningRequestId};
+use portico_shared::ids::SigningRequestId;
+use portico_shared::policy::{Action, Area};
 use portico_shared::status::SigningStatus;
-use portico_shared::store::{PageQuery, SigningEvent, SigningRequest};
+use portico_shared::store::{PageQuery, Scoped, SigningEvent, SigningRequest};
 use serde::{Deserialize, Serialize};
 use utoipa::openapi::schema::Object;
 use utoipa::{IntoParams, OpenApi, ToSchema};
@@ -21,7 +22,7 @@ use super::pagination::{ListPage, Page, contact_filter};
 use super::route::{ApiRoute, Binary, one_of, rfc3339};
 use crate::error::{Error, Result};
 use crate::http::documents::{self, multipart_error, repr_digest, safe_file_name};
-use crate::http::extract::ApiFirm;
+use crate::http::extract::ApiActor;
 use crate::http::extract::ApiQuery;
 use crate::http::extract::ClientOrigin;
 use crate::services::signing::{self, DOCUMENT_TYPE};
@@ -204,10 +205,12 @@ fn detail(
 )]
 async fn create(
     State(state): State<AppState>,
-    ApiFirm(firm): ApiFirm,
+    actor: ApiActor,
     origin: ClientOrigin,
     multipart: Result<Multipart, MultipartRejection>,
 ) -> Result<(StatusCode, Json<SigningRequestDetailView>)> {
+    let scope = actor.scope(Area::Signing, Action::Create)?;
+    let firm = &actor.firm;
     if !firm.esign_enabled {
         return Err(signing::esign_disabled());
     }
@@ -259,7 +262,8 @@ async fn create(
         ip: origin.ip,
         user_agent: origin.user_agent,
     };
-    let request = signing::request(&state, &firm, ask, None).await?;
+    // A contact outside the actor's scope is answered like one the firm does not have.
+    let request = signing::request(&state, firm, ask, scope.as_ref()).await?;
     let events = state.store.signing_events(&request.id).await?;
     Ok((
         StatusCode::CREATED,
@@ -294,9 +298,11 @@ struct ListQuery {
 )]
 async fn list(
     State(state): State<AppState>,
-    ApiFirm(firm): ApiFirm,
+    actor: ApiActor,
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<ListPage<SigningRequestView>>> {
+    let assigned_to = actor.scope(Area::Signing, Action::View)?;
+    let firm = actor.firm;
     let page = Page::new(query.limit, query.cursor)?;
     let status = query
         .status
@@ -320,6 +326,7 @@ async fn list(
                 limit: page.fetch(),
                 contact_id,
                 status,
+                assigned_to,
             },
         )
         .await?;
@@ -330,11 +337,16 @@ async fn list(
     ))
 }
 
-async fn find(state: &AppState, firm_id: &FirmId, id: &str) -> Result<SigningRequest> {
+/// The request, if the actor may view signing requests and it lies within their scope.
+async fn find(state: &AppState, actor: &ApiActor, id: &str) -> Result<SigningRequest> {
+    let scope = actor.scope(Area::Signing, Action::View)?;
     let id = SigningRequestId::parse(id).ok_or(Error::NotFound)?;
+    actor
+        .reach(state, scope.as_ref(), Scoped::SigningRequest(&id))
+        .await?;
     state
         .store
-        .signing_request(firm_id, None, &id)
+        .signing_request(&actor.firm.id, None, &id)
         .await?
         .ok_or(Error::NotFound)
 }
@@ -353,10 +365,11 @@ async fn find(state: &AppState, firm_id: &FirmId, id: &str) -> Result<SigningReq
 )]
 async fn show(
     State(state): State<AppState>,
-    ApiFirm(firm): ApiFirm,
+    actor: ApiActor,
     Path(id): Path<String>,
 ) -> Result<Json<SigningRequestDetailView>> {
-    let request = find(&state, &firm.id, &id).await?;
+    let request = find(&state, &actor, &id).await?;
+    let firm = actor.firm;
     let events = state.store.signing_events(&request.id).await?;
     Ok(Json(detail(&state, &firm.slug, &request, &events)))
 }
@@ -384,10 +397,10 @@ async fn show(
 )]
 async fn document(
     State(state): State<AppState>,
-    ApiFirm(firm): ApiFirm,
+    actor: ApiActor,
     Path(id): Path<String>,
 ) -> Result<Response> {
-    let request = find(&state, &firm.id, &id).await?;
+    let request = find(&state, &actor, &id).await?;
     let mut response = documents::download(
         &state.blobs(),
         &request.document_sha256,

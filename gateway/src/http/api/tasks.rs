@@ -3,8 +3,9 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{Json, Response};
-use portico_shared::ids::{TaskFileId, TaskId};
-use portico_shared::store::{NewTask, TaskDetail, TaskFile, TaskPatch, TaskQuery};
+use portico_shared::ids::{ContactId, MemberId, TaskFileId, TaskId};
+use portico_shared::policy::{Action, Area};
+use portico_shared::store::{NewTask, Scoped, TaskDetail, TaskFile, TaskPatch, TaskQuery};
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::openapi::schema::{Array, ArrayBuilder, Object, ObjectBuilder, Type};
 use utoipa::{IntoParams, OpenApi, ToSchema};
@@ -15,7 +16,7 @@ use super::route::{ApiRoute, Binary, one_of, rfc3339};
 use crate::error::{Error, Result};
 use crate::http::documents;
 use crate::http::extract::ApiQuery;
-use crate::http::extract::{ApiFirm, ApiJson};
+use crate::http::extract::{ApiActor, ApiJson};
 use crate::services::notify;
 use crate::services::tasks::{
     MAX_DESCRIPTION, MAX_ITEMS, MAX_TITLE, assignees, checklist, due_date, status, text,
@@ -165,6 +166,25 @@ fn view(detail: &TaskDetail) -> TaskView {
     }
 }
 
+/// With a scope of assigned clients, a task's assignees must all be among them, and there must
+/// be one (or the task would leave the actor's sight): else a 422 on `assignees`.
+async fn reach_assignees(
+    state: &AppState,
+    actor: &ApiActor,
+    scope: Option<&MemberId>,
+    assignees: &[ContactId],
+) -> Result<()> {
+    if scope.is_some() && assignees.is_empty() {
+        return Err(Error::invalid(
+            "assignees",
+            "your role reaches only your assigned clients: assign the task to one of them",
+        ));
+    }
+    actor
+        .reach_contacts(state, scope, "assignees", assignees)
+        .await
+}
+
 /// A new task. Contacts who can see it once it is shared are emailed (as their settings
 /// allow).
 #[derive(Deserialize, ToSchema)]
@@ -203,9 +223,10 @@ pub struct CreateTask {
 )]
 async fn create(
     State(state): State<AppState>,
-    ApiFirm(firm): ApiFirm,
+    actor: ApiActor,
     ApiJson(body): ApiJson<CreateTask>,
 ) -> Result<(StatusCode, Json<TaskView>)> {
+    let scope = actor.scope(Area::Tasks, Action::Create)?;
     let new = NewTask {
         title: text("title", &body.title, MAX_TITLE, true)?,
         description: text("description", &body.description, MAX_DESCRIPTION, false)?,
@@ -214,6 +235,8 @@ async fn create(
         assignees: assignees(&body.assignees)?,
         checklist: checklist(&body.checklist)?,
     };
+    reach_assignees(&state, &actor, scope.as_ref(), &new.assignees).await?;
+    let firm = actor.firm;
     let (detail, shared) = state.store.create_task(&firm.id, &new).await?;
     notify::task_shared(&state, &firm, &detail, &shared.newly_visible_to).await?;
     Ok((StatusCode::CREATED, Json(view(&detail))))
@@ -248,9 +271,11 @@ struct ListQuery {
 )]
 async fn list(
     State(state): State<AppState>,
-    ApiFirm(firm): ApiFirm,
+    actor: ApiActor,
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<ListPage<TaskView>>> {
+    let assigned_to = actor.scope(Area::Tasks, Action::View)?;
+    let firm = actor.firm;
     let page = Page::new(query.limit, query.cursor)?;
     let after = page.after()?;
     let status = query.status.as_deref().map(status).transpose()?;
@@ -267,6 +292,7 @@ async fn list(
                 contact_id,
                 status,
                 portal: query.portal,
+                assigned_to,
             },
         )
         .await?;
@@ -289,10 +315,15 @@ async fn list(
 )]
 async fn show(
     State(state): State<AppState>,
-    ApiFirm(firm): ApiFirm,
+    actor: ApiActor,
     Path(id): Path<String>,
 ) -> Result<Json<TaskDetailView>> {
+    let scope = actor.scope(Area::Tasks, Action::View)?;
     let id = TaskId::parse(&id).ok_or(Error::NotFound)?;
+    actor
+        .reach(&state, scope.as_ref(), Scoped::Task(&id))
+        .await?;
+    let firm = actor.firm;
     let detail = state
         .store
         .task(&firm.id, &id)
@@ -325,12 +356,17 @@ async fn show(
 )]
 async fn download(
     State(state): State<AppState>,
-    ApiFirm(firm): ApiFirm,
+    actor: ApiActor,
     Path((id, file)): Path<(String, String)>,
 ) -> Result<Response> {
+    let scope = actor.scope(Area::Tasks, Action::View)?;
     let (Some(id), Some(file)) = (TaskId::parse(&id), TaskFileId::parse(&file)) else {
         return Err(Error::NotFound);
     };
+    actor
+        .reach(&state, scope.as_ref(), Scoped::Task(&id))
+        .await?;
+    let firm = actor.firm;
     let found = state
         .store
         .task_file(&firm.id, None, &id, &file)
@@ -394,11 +430,15 @@ pub struct UpdateTask {
 )]
 async fn update(
     State(state): State<AppState>,
-    ApiFirm(firm): ApiFirm,
+    actor: ApiActor,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<UpdateTask>,
 ) -> Result<Json<TaskView>> {
+    let scope = actor.scope(Area::Tasks, Action::Edit)?;
     let id = TaskId::parse(&id).ok_or(Error::NotFound)?;
+    actor
+        .reach(&state, scope.as_ref(), Scoped::Task(&id))
+        .await?;
     let patch = TaskPatch {
         title: body
             .title
@@ -419,6 +459,10 @@ async fn update(
         assignees: body.assignees.as_deref().map(assignees).transpose()?,
         checklist: body.checklist.as_deref().map(checklist).transpose()?,
     };
+    if let Some(assignees) = &patch.assignees {
+        reach_assignees(&state, &actor, scope.as_ref(), assignees).await?;
+    }
+    let firm = actor.firm;
     let (detail, shared) = state
         .store
         .update_task(&firm.id, &id, &patch)
@@ -442,10 +486,15 @@ async fn update(
 )]
 async fn remove(
     State(state): State<AppState>,
-    ApiFirm(firm): ApiFirm,
+    actor: ApiActor,
     Path(id): Path<String>,
 ) -> Result<StatusCode> {
+    let scope = actor.scope(Area::Tasks, Action::Delete)?;
     let id = TaskId::parse(&id).ok_or(Error::NotFound)?;
+    actor
+        .reach(&state, scope.as_ref(), Scoped::Task(&id))
+        .await?;
+    let firm = actor.firm;
     if !state.store.delete_task(&firm.id, &id).await? {
         return Err(Error::NotFound);
     }

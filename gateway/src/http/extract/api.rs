@@ -7,9 +7,9 @@ use axum::extract::{FromRequest, FromRequestParts, Query, Request};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use axum::response::Json;
-use portico_shared::ids::ApiKeyId;
-use portico_shared::policy::{Actor, Decision, Intent, decide};
-use portico_shared::store::Firm;
+use portico_shared::ids::{ApiKeyId, ContactId, MemberId};
+use portico_shared::policy::{Action, Actor, Area, Decision, Intent, decide};
+use portico_shared::store::{Firm, Scoped, StoreError};
 use portico_shared::token::ApiKey;
 use serde::de::DeserializeOwned;
 
@@ -33,6 +33,53 @@ impl ApiActor {
         match decide(&self.actor, intent) {
             Decision::Denied(reason) => Err(Error::Forbidden(reason)),
             allowed => Ok(allowed),
+        }
+    }
+
+    /// Asks for `action` on `area`: `None` reaches every client, `Some(member)` only the
+    /// clients assigned to that member; a refusal is the API's 403.
+    pub fn scope(&self, area: Area, action: Action) -> Result<Option<MemberId>, Error> {
+        Ok(match self.decide(Intent::Act(area, action))? {
+            Decision::Assigned(member) => Some(member),
+            _ => None,
+        })
+    }
+
+    /// 404 unless `item` lies within `scope` (asks the database only for a limited scope),
+    /// so an item outside it is answered as if it did not exist.
+    pub async fn reach(
+        &self,
+        state: &AppState,
+        scope: Option<&MemberId>,
+        item: Scoped<'_>,
+    ) -> Result<(), Error> {
+        match scope {
+            Some(member) if !state.store.in_scope(&self.firm.id, member, item).await? => {
+                Err(Error::NotFound)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// A 422 on `field`, worded as for a contact the firm does not have, unless every one of
+    /// `contacts` lies within `scope`: a scoped actor learns nothing of other clients.
+    pub async fn reach_contacts(
+        &self,
+        state: &AppState,
+        scope: Option<&MemberId>,
+        field: &'static str,
+        contacts: &[ContactId],
+    ) -> Result<(), Error> {
+        let Some(member) = scope else {
+            return Ok(());
+        };
+        let within = state
+            .store
+            .assigned_among(&self.firm.id, member, contacts)
+            .await?;
+        match contacts.iter().find(|c| !within.contains(c)) {
+            Some(outside) => Err(StoreError::UnknownReference(field, outside.to_string()).into()),
+            None => Ok(()),
         }
     }
 }

@@ -151,6 +151,7 @@ async fn reply(
             &id,
             "client",
             &body,
+            None,
         )
         .await?
         .ok_or(Error::NotFound)?;

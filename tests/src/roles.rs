@@ -1,0 +1,89 @@
+//! Team members with roles, and API keys acting for them, made straight through the store:
+//! what the role and scope tests start from.
+
+use portico_shared::email::Email;
+use portico_shared::ids::{ContactId, MemberId};
+use portico_shared::policy::{BuiltinRole, Permissions};
+use portico_shared::token::ApiKey;
+
+use crate::{TestApp, TestFirm, unique};
+
+/// A member of a test firm and an API key acting for them.
+pub struct TestMember {
+    pub id: MemberId,
+    pub key: String,
+}
+
+/// The firm's Owner (every test firm has one, made with the firm).
+pub async fn owner(app: &TestApp, firm: &TestFirm) -> MemberId {
+    let members = app.state().store.members(&firm.firm.id).await.unwrap();
+    members
+        .into_iter()
+        .find(|m| m.role_id == BuiltinRole::Owner.id())
+        .expect("the firm has an Owner")
+        .id
+}
+
+/// A new member holding `role_id`, made the way the console makes them: an invitation,
+/// sent and accepted.
+pub async fn add_member(app: &TestApp, firm: &TestFirm, role_id: &str) -> MemberId {
+    let store = &app.state().store;
+    let owner = owner(app, firm).await;
+    let email = Email::parse(&format!("{}@staff.example.com", unique("m"))).unwrap();
+    let invitation = store
+        .create_team_invitation(&firm.firm.id, &email, role_id, &owner)
+        .await
+        .unwrap();
+    let sent = store
+        .record_team_invitation_sent(
+            &firm.firm.id,
+            &invitation.id,
+            portico_shared::now_unix() + 3600,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    store
+        .accept_team_invitation(&firm.firm.id, &invitation.id, sent.version)
+        .await
+        .unwrap()
+        .expect("the invitation is accepted")
+        .id
+}
+
+/// An API key with `role_id`, acting for `member`; the key as its holder sends it.
+pub async fn add_key(app: &TestApp, firm: &TestFirm, member: &MemberId, role_id: &str) -> String {
+    let key = ApiKey::generate();
+    app.state()
+        .store
+        .create_api_key(&firm.firm.id, "test", role_id, member, &key.hash())
+        .await
+        .unwrap();
+    key.expose().to_string()
+}
+
+/// A new member holding `role_id`, with a key of the same role.
+pub async fn member_with_key(app: &TestApp, firm: &TestFirm, role_id: &str) -> TestMember {
+    let id = add_member(app, firm, role_id).await;
+    let key = add_key(app, firm, &id, role_id).await;
+    TestMember { id, key }
+}
+
+/// A custom role of the firm; its id.
+pub async fn custom_role(app: &TestApp, firm: &TestFirm, permissions: &Permissions) -> String {
+    app.state()
+        .store
+        .create_role(&firm.firm.id, &unique("role"), permissions)
+        .await
+        .unwrap()
+        .id
+}
+
+/// Makes `members` the ones looking after `contact`.
+pub async fn assign(app: &TestApp, firm: &TestFirm, contact: &ContactId, members: &[MemberId]) {
+    app.state()
+        .store
+        .set_contact_members(&firm.firm.id, contact, members)
+        .await
+        .unwrap();
+}
