@@ -84,10 +84,10 @@ async fn the_owner_creates_edits_and_deletes_a_role_and_bad_input_is_explained()
     // Bad input: shown again with the reason, nothing stored.
     for (form, reason) in [
         (vec![("name", "   ")], "must not be empty"),
-        (vec![("name", "Owner")], "already has a role of that name"),
+        (vec![("name", "Owner")], "already has a role of this name"),
         (
             vec![("name", "Bookkeeper")],
-            "already has a role of that name",
+            "already has a role of this name",
         ),
         (
             vec![

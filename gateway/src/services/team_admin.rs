@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 use crate::state::AppState;
 
 /// Longest role or key name.
-pub const MAX_NAME: usize = 60;
+pub const MAX_NAME: usize = 100;
 
 /// The policy's answer, a refusal as 403.
 pub fn allow(actor: &Actor, intent: Intent<'_>) -> Result<Decision> {
@@ -173,7 +173,7 @@ fn name_taken(e: portico_shared::store::StoreError) -> Error {
     match e {
         portico_shared::store::StoreError::Conflict(_) => Error::Conflict {
             code: "name_taken",
-            message: "the firm already has a role of that name".into(),
+            message: "the firm already has a role of this name".into(),
         },
         other => other.into(),
     }

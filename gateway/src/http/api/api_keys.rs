@@ -5,21 +5,17 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Json;
-use portico_shared::ids::ApiKeyId;
-use portico_shared::policy::{Action, Area, Intent};
 use portico_shared::store::ApiKeyRecord;
-use portico_shared::token::ApiKey;
 use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
 
 use super::ErrorBody;
 use super::pagination::ListPage;
 use super::route::{ApiRoute, rfc3339};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::http::extract::{ApiActor, ApiJson};
+use crate::services::team_admin;
 use crate::state::AppState;
-
-const MAX_NAME: usize = 100;
 
 pub fn routes() -> Vec<ApiRoute> {
     vec![
@@ -82,8 +78,7 @@ async fn list(
     State(state): State<AppState>,
     actor: ApiActor,
 ) -> Result<Json<ListPage<ApiKeyView>>> {
-    actor.scope(Area::ApiKeys, Action::View)?;
-    let keys = state.store.api_keys(&actor.firm.id).await?;
+    let keys = team_admin::list_api_keys(&state, &actor.actor, &actor.firm.id).await?;
     Ok(Json(ListPage {
         data: keys.iter().map(view).collect(),
         next_cursor: None,
@@ -121,40 +116,14 @@ async fn create(
     actor: ApiActor,
     ApiJson(body): ApiJson<CreateKey>,
 ) -> Result<(StatusCode, Json<CreatedKeyView>)> {
-    actor.scope(Area::ApiKeys, Action::Create)?;
-    let name = body.name.trim();
-    if name.is_empty() || name.chars().count() > MAX_NAME || name.chars().any(char::is_control) {
-        return Err(Error::invalid(
-            "name",
-            format!("name must be 1 to {MAX_NAME} characters, without control characters"),
-        ));
-    }
-    let role = state
-        .store
-        .role(&actor.firm.id, &body.role_id)
-        .await?
-        .ok_or_else(|| {
-            Error::invalid(
-                "role_id",
-                format!("role_id: {:?} is not a role of this firm", body.role_id),
-            )
-        })?;
-    actor.decide(Intent::Grant {
-        area: Area::ApiKeys,
-        action: Action::Create,
-        grants: &role.permissions,
-    })?;
-    let key = ApiKey::generate();
-    let record = state
-        .store
-        .create_api_key(
-            &actor.firm.id,
-            name,
-            &role.id,
-            &actor.actor.member_id,
-            &key.hash(),
-        )
-        .await?;
+    let (record, key) = team_admin::create_api_key(
+        &state,
+        &actor.actor,
+        &actor.firm.id,
+        &body.name,
+        &body.role_id,
+    )
+    .await?;
     Ok((
         StatusCode::CREATED,
         Json(CreatedKeyView {
@@ -183,10 +152,6 @@ async fn remove(
     actor: ApiActor,
     Path(id): Path<String>,
 ) -> Result<StatusCode> {
-    actor.scope(Area::ApiKeys, Action::Delete)?;
-    let id = ApiKeyId::parse(&id).ok_or(Error::NotFound)?;
-    if !state.store.revoke_api_key(&actor.firm.id, &id).await? {
-        return Err(Error::NotFound);
-    }
+    team_admin::revoke_api_key(&state, &actor.actor, &actor.firm.id, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

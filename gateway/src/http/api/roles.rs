@@ -1,17 +1,14 @@
 //! The firm's roles: `/api/v1/roles…`. The built-in roles (`owner`, `co_owner`, `team`) are
 //! listed with `builtin: true` and cannot be changed or deleted; a role still held cannot be
-//! deleted; nobody creates or edits a role granting more than their own (`Intent::Grant`).
+//! deleted; nobody creates or edits a role granting more than their own. The rules are
+//! `services::team_admin`'s, which the console's roles page uses too.
 
 use std::collections::BTreeMap;
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Json;
-use portico_shared::ids::CustomRoleId;
-use portico_shared::policy::{
-    Action, Area, BuiltinRole, Grant, Intent, Permissions, PermissionsError, Role, Scope,
-};
-use portico_shared::store::{RoleDeletion, RolePatch, StoreError};
+use portico_shared::policy::{Action, Area, Grant, Permissions, Role, Scope};
 use serde::{Deserialize, Serialize};
 use utoipa::openapi::schema::{Array, ArrayBuilder, Object};
 use utoipa::{OpenApi, ToSchema};
@@ -21,9 +18,8 @@ use super::pagination::ListPage;
 use super::route::{ApiRoute, one_of};
 use crate::error::{Error, Result};
 use crate::http::extract::{ApiActor, ApiJson};
+use crate::services::team_admin;
 use crate::state::AppState;
-
-const MAX_NAME: usize = 100;
 
 pub fn routes() -> Vec<ApiRoute> {
     vec![
@@ -108,17 +104,6 @@ fn view(role: &Role) -> RoleView {
     }
 }
 
-fn parse_name(name: &str) -> Result<String> {
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > MAX_NAME || name.chars().any(char::is_control) {
-        return Err(Error::invalid(
-            "name",
-            format!("name must be 1 to {MAX_NAME} characters, without control characters"),
-        ));
-    }
-    Ok(name.to_string())
-}
-
 fn parse_permissions(body: &BTreeMap<String, GrantBody>) -> Result<Permissions> {
     let invalid = |message: String| Error::invalid("permissions", message);
     let mut grants = BTreeMap::new();
@@ -151,24 +136,7 @@ fn parse_permissions(body: &BTreeMap<String, GrantBody>) -> Result<Permissions> 
         };
         grants.insert(area, Grant { actions, scope });
     }
-    Permissions::from_grants(grants).map_err(|e: PermissionsError| invalid(e.to_string()))
-}
-
-fn name_taken(e: StoreError) -> Error {
-    match e {
-        StoreError::Conflict(_) => Error::Conflict {
-            code: "name_taken",
-            message: "the firm already has a role of this name".into(),
-        },
-        other => other.into(),
-    }
-}
-
-fn builtin(id: &str) -> Error {
-    Error::Conflict {
-        code: "builtin_role",
-        message: format!("{id} is a built-in role: it cannot be changed or deleted"),
-    }
+    team_admin::checked_permissions(grants)
 }
 
 /// List the firm's roles
@@ -182,8 +150,7 @@ fn builtin(id: &str) -> Error {
     responses((status = 200, description = "Every role", body = ListPage<RoleView>))
 )]
 async fn list(State(state): State<AppState>, actor: ApiActor) -> Result<Json<ListPage<RoleView>>> {
-    actor.scope(Area::Roles, Action::View)?;
-    let roles = state.store.roles(&actor.firm.id).await?;
+    let roles = team_admin::list_roles(&state, &actor.actor, &actor.firm.id).await?;
     Ok(Json(ListPage {
         data: roles.iter().map(view).collect(),
         next_cursor: None,
@@ -220,19 +187,15 @@ async fn create(
     actor: ApiActor,
     ApiJson(body): ApiJson<CreateRole>,
 ) -> Result<(StatusCode, Json<RoleView>)> {
-    actor.scope(Area::Roles, Action::Create)?;
-    let name = parse_name(&body.name)?;
     let permissions = parse_permissions(&body.permissions)?;
-    actor.decide(Intent::Grant {
-        area: Area::Roles,
-        action: Action::Create,
-        grants: &permissions,
-    })?;
-    let role = state
-        .store
-        .create_role(&actor.firm.id, &name, &permissions)
-        .await
-        .map_err(name_taken)?;
+    let role = team_admin::create_role(
+        &state,
+        &actor.actor,
+        &actor.firm.id,
+        &body.name,
+        &permissions,
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(view(&role))))
 }
 
@@ -253,12 +216,7 @@ async fn show(
     actor: ApiActor,
     Path(id): Path<String>,
 ) -> Result<Json<RoleView>> {
-    actor.scope(Area::Roles, Action::View)?;
-    let role = state
-        .store
-        .role(&actor.firm.id, &id)
-        .await?
-        .ok_or(Error::NotFound)?;
+    let role = team_admin::role(&state, &actor.actor, &actor.firm.id, &id).await?;
     Ok(Json(view(&role)))
 }
 
@@ -296,32 +254,20 @@ async fn update(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<UpdateRole>,
 ) -> Result<Json<RoleView>> {
-    actor.scope(Area::Roles, Action::Edit)?;
-    if BuiltinRole::parse(&id).is_some() {
-        return Err(builtin(&id));
-    }
-    let id = CustomRoleId::parse(&id).ok_or(Error::NotFound)?;
-    let patch = RolePatch {
-        name: body.name.as_deref().map(parse_name).transpose()?,
-        permissions: body
-            .permissions
-            .as_ref()
-            .map(parse_permissions)
-            .transpose()?,
-    };
-    if let Some(permissions) = &patch.permissions {
-        actor.decide(Intent::Grant {
-            area: Area::Roles,
-            action: Action::Edit,
-            grants: permissions,
-        })?;
-    }
-    let role = state
-        .store
-        .update_role(&actor.firm.id, &id, &patch)
-        .await
-        .map_err(name_taken)?
-        .ok_or(Error::NotFound)?;
+    let permissions = body
+        .permissions
+        .as_ref()
+        .map(parse_permissions)
+        .transpose()?;
+    let role = team_admin::update_role(
+        &state,
+        &actor.actor,
+        &actor.firm.id,
+        &id,
+        body.name.as_deref(),
+        permissions,
+    )
+    .await?;
     Ok(Json(view(&role)))
 }
 
@@ -343,19 +289,6 @@ async fn remove(
     actor: ApiActor,
     Path(id): Path<String>,
 ) -> Result<StatusCode> {
-    actor.scope(Area::Roles, Action::Delete)?;
-    if BuiltinRole::parse(&id).is_some() {
-        return Err(builtin(&id));
-    }
-    let id = CustomRoleId::parse(&id).ok_or(Error::NotFound)?;
-    match state.store.delete_role(&actor.firm.id, &id).await? {
-        RoleDeletion::Deleted => Ok(StatusCode::NO_CONTENT),
-        RoleDeletion::NotFound => Err(Error::NotFound),
-        RoleDeletion::InUse => Err(Error::Conflict {
-            code: "role_in_use",
-            message: "a member, an open invitation or an API key still holds this role: \
-                      give them another role first"
-                .into(),
-        }),
-    }
+    team_admin::delete_role(&state, &actor.actor, &actor.firm.id, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
