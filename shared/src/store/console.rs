@@ -16,7 +16,6 @@ use super::{Invitation, SqlStore, StoreError};
 use crate::ids::{
     ContactId, ConversationId, FirmId, MemberId, MessageId, SigningRequestId, TaskId,
 };
-use crate::now_unix;
 use crate::status::{ConversationStatus, SigningStatus, TaskStatus};
 
 /// A contact's name as the list sorts and searches it (`contacts.name_norm`).
@@ -241,14 +240,6 @@ pub trait ConsoleStore {
         &self,
         conversation_id: &ConversationId,
     ) -> Result<Vec<StaffMessage>, StoreError>;
-    /// A staff reply written by `member_id`; `None` when the conversation is not the firm's.
-    async fn add_staff_message(
-        &self,
-        firm_id: &FirmId,
-        conversation_id: &ConversationId,
-        member_id: &MemberId,
-        body: &str,
-    ) -> Result<Option<StaffMessage>, StoreError>;
 }
 
 macro_rules! list_columns {
@@ -750,57 +741,6 @@ macro_rules! console_store {
                 .await?)
             }
 
-            async fn add_staff_message(
-                &self,
-                firm_id: &FirmId,
-                conversation_id: &ConversationId,
-                member_id: &MemberId,
-                body: &str,
-            ) -> Result<Option<StaffMessage>, StoreError> {
-                let now = now_unix();
-                let mut tx = self.writer.begin().await?;
-                let touched = sqlx::query(
-                    "UPDATE conversations SET last_message_at = $3, status = 'open', \
-                     awaiting_reply = FALSE WHERE firm_id = $1 AND id = $2",
-                )
-                .bind(firm_id)
-                .bind(conversation_id)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-                if touched.rows_affected() == 0 {
-                    return Ok(None);
-                }
-                // The conversation row updated above is locked until commit, so the next
-                // sequence number cannot be taken twice.
-                let id = MessageId::new();
-                sqlx::query(
-                    "INSERT INTO messages (id, conversation_id, seq, author, body, created_at, \
-                     member_id) VALUES ($1, $2, (SELECT COALESCE(MAX(seq), 0) + 1 FROM messages \
-                     WHERE conversation_id = $2), 'staff', $3, $4, \
-                     (SELECT id FROM members WHERE firm_id = $6 AND id = $5))",
-                )
-                .bind(&id)
-                .bind(conversation_id)
-                .bind(body)
-                .bind(now)
-                .bind(member_id)
-                .bind(firm_id)
-                .execute(&mut *tx)
-                .await?;
-                let message: StaffMessage = sqlx::query_as(
-                    "SELECT m.id, m.author, m.body, m.created_at, \
-                     CASE WHEN mb.id IS NULL THEN NULL WHEN mb.name = '' THEN mb.email \
-                     ELSE mb.name END AS member_name \
-                     FROM messages m LEFT JOIN members mb ON mb.id = m.member_id \
-                     WHERE m.id = $1",
-                )
-                .bind(&id)
-                .fetch_one(&mut *tx)
-                .await?;
-                tx.commit().await?;
-                Ok(Some(message))
-            }
         }
     };
 }

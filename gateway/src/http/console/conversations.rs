@@ -267,7 +267,14 @@ async fn reply(
     };
     state
         .store
-        .add_staff_message(&staff.firm.id, &conversation.id, &staff.member.id, &body)
+        .add_message(
+            &staff.firm.id,
+            None,
+            &conversation.id,
+            "staff",
+            &body,
+            Some(&staff.member.id),
+        )
         .await?
         .ok_or(Error::NotFound)?;
     let notified = Conversation {
