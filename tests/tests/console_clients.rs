@@ -52,7 +52,7 @@ async fn post(
     action: &str,
     fields: &[(&str, &str)],
 ) -> reqwest::Response {
-    let (_, html) = read(&staff, &app.url(slug, page)).await;
+    let (_, html) = read(staff, &app.url(slug, page)).await;
     let csrf = csrf_in(&html).unwrap_or_else(|| panic!("no form on {page}: {html}"));
     let mut form = vec![("csrf", csrf.as_str())];
     form.extend_from_slice(fields);
@@ -653,7 +653,7 @@ async fn a_team_member_sees_only_the_clients_assigned_to_them() {
     let theirs = contact(&app, &firm, "Other Client", "other@example.com", true).await;
     let (member, team) =
         signed_in_member(&app, &firm, "tom@firm.example", BuiltinRole::Team.id()).await;
-    assign(&app, &firm, &mine.id, &[member.id.clone()]).await;
+    assign(&app, &firm, &mine.id, std::slice::from_ref(&member.id)).await;
     let mine_client = app.signed_in(&firm, "mine@example.com").await;
     let their_client = app.signed_in(&firm, "other@example.com").await;
     let my_request = client_request(&app, &mine_client, &slug, "Mine asks").await;

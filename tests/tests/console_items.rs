@@ -544,7 +544,9 @@ async fn signing_uploads_refuse_what_is_not_a_pdf_for_a_contact_in_scope() {
     let staff = signed_in_staff(&app, &firm, &tess).await;
     let pdf = sample_pdf("Letter");
 
-    let cases: [(&str, &str, &str, &[u8], StatusCode, &str); 5] = [
+    // (contact email, title, file name, file bytes, expected status, expected text)
+    type Case<'a> = (&'a str, &'a str, &'a str, &'a [u8], StatusCode, &'a str);
+    let cases: [Case; 5] = [
         (
             "ann@example.com",
             "Letter",
