@@ -25,15 +25,12 @@ use serde_json::Value;
 pub mod axe;
 pub mod binaries;
 pub mod chrome;
-pub mod console;
-pub mod console_items;
 pub mod openapi_check;
 pub mod private_redis;
 pub mod roles;
 pub mod scratch;
 pub mod smtp_sink;
 pub mod staff;
-pub mod team_admin;
 
 pub use scratch::Scratch;
 
@@ -461,7 +458,8 @@ pub struct Browser {
     pub client: reqwest::Client,
 }
 
-struct ToGateway(SocketAddr);
+/// Sends every name to the test gateway.
+pub(crate) struct ToGateway(pub(crate) SocketAddr);
 
 impl reqwest::dns::Resolve for ToGateway {
     fn resolve(&self, _name: reqwest::dns::Name) -> reqwest::dns::Resolving {

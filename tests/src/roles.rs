@@ -6,7 +6,7 @@ use portico_shared::ids::{ContactId, MemberId};
 use portico_shared::policy::{BuiltinRole, Permissions};
 use portico_shared::token::ApiKey;
 
-use crate::{TestApp, TestFirm, unique};
+use crate::{TestApp, TestFirm, staff, unique};
 
 /// A member of a test firm and an API key acting for them.
 pub struct TestMember {
@@ -16,39 +16,14 @@ pub struct TestMember {
 
 /// The firm's Owner (every test firm has one, made with the firm).
 pub async fn owner(app: &TestApp, firm: &TestFirm) -> MemberId {
-    let members = app.state().store.members(&firm.firm.id).await.unwrap();
-    members
-        .into_iter()
-        .find(|m| m.role_id == BuiltinRole::Owner.id())
-        .expect("the firm has an Owner")
-        .id
+    staff::owner(app, firm).await.id
 }
 
 /// A new member holding `role_id`, made the way the console makes them: an invitation,
 /// sent and accepted.
 pub async fn add_member(app: &TestApp, firm: &TestFirm, role_id: &str) -> MemberId {
-    let store = &app.state().store;
-    let owner = owner(app, firm).await;
-    let email = Email::parse(&format!("{}@staff.example.com", unique("m"))).unwrap();
-    let invitation = store
-        .create_team_invitation(&firm.firm.id, &email, role_id, &owner)
-        .await
-        .unwrap();
-    let sent = store
-        .record_team_invitation_sent(
-            &firm.firm.id,
-            &invitation.id,
-            portico_shared::now_unix() + 3600,
-        )
-        .await
-        .unwrap()
-        .unwrap();
-    store
-        .accept_team_invitation(&firm.firm.id, &invitation.id, sent.version)
-        .await
-        .unwrap()
-        .expect("the invitation is accepted")
-        .id
+    let email = format!("{}@staff.example.com", unique("m"));
+    staff::add_member(app, firm, &email, role_id).await.id
 }
 
 /// An API key with `role_id`, acting for `member`; the key as its holder sends it.
@@ -79,11 +54,4 @@ pub async fn custom_role(app: &TestApp, firm: &TestFirm, permissions: &Permissio
         .id
 }
 
-/// Makes `members` the ones looking after `contact`.
-pub async fn assign(app: &TestApp, firm: &TestFirm, contact: &ContactId, members: &[MemberId]) {
-    app.state()
-        .store
-        .set_contact_members(&firm.firm.id, contact, members)
-        .await
-        .unwrap();
-}
+pub use crate::staff::assign;

@@ -1,13 +1,21 @@
 //! Helpers for the staff console and the team: members made through the store's own
-//! invitation path, staff sign-in as a browser does it, and API keys acting for a member.
+//! invitation path, custom roles and assignments, a browser with a staff session (started by
+//! the gateway's own session service, as sign-in ends), staff sign-in as a browser does it,
+//! and API keys acting for a member.
 
+use std::sync::Arc;
+
+use portico_gateway::services::sessions::{self, Audience};
 use portico_shared::email::Email;
+use portico_shared::ids::{ContactId, MemberId};
 use portico_shared::now_unix;
+use portico_shared::policy::{Permissions, Role};
 use portico_shared::store::Member;
 use portico_shared::token::ApiKey;
 use reqwest::StatusCode;
+use reqwest::redirect::Policy;
 
-use crate::{Browser, TestApp, TestFirm};
+use crate::{Browser, TestApp, TestFirm, ToGateway};
 
 /// The firm's Owner (every test firm has one: `owner@{slug}.example`).
 pub async fn owner(app: &TestApp, firm: &TestFirm) -> Member {
@@ -40,6 +48,84 @@ pub async fn add_member(app: &TestApp, firm: &TestFirm, email: &str, role_id: &s
         .await
         .expect("accept")
         .expect("accepted")
+}
+
+/// A custom role of `firm` granting `permissions`.
+pub async fn add_role(
+    app: &TestApp,
+    firm: &TestFirm,
+    name: &str,
+    permissions: Permissions,
+) -> Role {
+    app.store
+        .create_role(&firm.firm.id, name, &permissions)
+        .await
+        .expect("create a role")
+}
+
+/// Assigns `contact` to `members` (replacing earlier assignments).
+pub async fn assign(app: &TestApp, firm: &TestFirm, contact: &ContactId, members: &[MemberId]) {
+    app.store
+        .set_contact_members(&firm.firm.id, contact, members)
+        .await
+        .expect("assign members");
+}
+
+/// A browser signed in to `firm`'s console as `member`: a staff session started by the
+/// gateway's own session service, its cookie in the browser's jar.
+pub async fn staff_browser(app: &TestApp, firm: &TestFirm, member: &Member) -> Browser {
+    let cookie = sessions::start(
+        app.state(),
+        Audience::Staff,
+        None,
+        &firm.firm.id,
+        member.id.as_str(),
+        member.auth_epoch,
+    )
+    .await
+    .expect("start a staff session");
+    let jar = Arc::new(reqwest::cookie::Jar::default());
+    let origin: url::Url = app.url(&firm.firm.slug, "/").parse().expect("firm URL");
+    jar.add_cookie_str(
+        &format!("{}={}; Path=/", cookie.name(), cookie.value()),
+        &origin,
+    );
+    let client = reqwest::Client::builder()
+        .cookie_provider(jar)
+        .redirect(Policy::none())
+        .dns_resolver(Arc::new(ToGateway(app.addr)))
+        .build()
+        .expect("HTTP client");
+    Browser { client }
+}
+
+/// A new member with `role_id`, and a browser signed in as them.
+pub async fn signed_in_member(
+    app: &TestApp,
+    firm: &TestFirm,
+    email: &str,
+    role_id: &str,
+) -> (Member, Browser) {
+    let member = add_member(app, firm, email, role_id).await;
+    let browser = staff_browser(app, firm, &member).await;
+    (member, browser)
+}
+
+/// The Owner, and a browser signed in as them.
+pub async fn signed_in_owner(app: &TestApp, firm: &TestFirm) -> (Member, Browser) {
+    let member = owner(app, firm).await;
+    let browser = staff_browser(app, firm, &member).await;
+    (member, browser)
+}
+
+/// The `Location` of a redirect.
+pub fn location(response: &reqwest::Response) -> String {
+    response
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string()
 }
 
 /// The member as stored now, if still there.

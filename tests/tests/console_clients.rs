@@ -3,7 +3,7 @@
 //! reply); each within the member's role and reach: a Team member sees only the clients
 //! assigned to them (others answer 404), a POST the role lacks answers 403.
 
-use portico_e2e::console::{add_role, assign, signed_in_member, signed_in_owner};
+use portico_e2e::staff::{add_role, assign, signed_in_member, signed_in_owner};
 use portico_e2e::{Browser, TestApp, TestFirm, csrf_in};
 use portico_shared::email::Email;
 use portico_shared::mail::Template;
@@ -814,7 +814,7 @@ async fn a_role_without_the_right_sees_no_control_and_its_post_is_refused() {
         Permissions::default().with(Area::Contacts, &[Action::View], Scope::All),
     )
     .await;
-    let (_, reader) = signed_in_member(&app, &firm, "rita@firm.example", &role).await;
+    let (_, reader) = signed_in_member(&app, &firm, "rita@firm.example", &role.id).await;
     let page = format!("/staff/contacts/{}", ann.id);
 
     let (status, html) = read(&reader, &app.url(&slug, &page)).await;

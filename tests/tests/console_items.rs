@@ -1,7 +1,10 @@
 //! The console's work pages over real HTTP: tasks, signing requests, invoices and portal
 //! settings, as members with different roles use them, and what clients then see.
 
-use portico_e2e::console_items::{assign, location, member, owner, role, signed_in_staff};
+use portico_e2e::staff::{
+    add_member as member, add_role as role, assign, location, owner,
+    staff_browser as signed_in_staff,
+};
 use portico_e2e::{Browser, TestApp, TestFirm, file_part, sample_pdf};
 use portico_shared::mail::Template;
 use portico_shared::policy::{Action, Area, Permissions, Scope};
@@ -272,7 +275,7 @@ async fn a_team_member_works_on_their_clients_tasks_only_and_cannot_delete() {
     let ann = app.add_contact(&firm, "ann@example.com", true).await;
     let bob = app.add_contact(&firm, "bob@example.com", true).await;
     let tess = member(&app, &firm, "tess@acme.example", "team").await;
-    assign(&app, &firm, &ann.id, &tess).await;
+    assign(&app, &firm, &ann.id, std::slice::from_ref(&tess.id)).await;
     let staff = signed_in_staff(&app, &firm, &tess).await;
     let task = |title: &str, who: &str| json!({"title": title, "assignees": [who], "portal": true});
     let mine = app
@@ -540,7 +543,7 @@ async fn signing_uploads_refuse_what_is_not_a_pdf_for_a_contact_in_scope() {
     let ann = app.add_contact(&firm, "ann@example.com", true).await;
     let bob = app.add_contact(&firm, "bob@example.com", true).await;
     let tess = member(&app, &firm, "tess@acme.example", "team").await;
-    assign(&app, &firm, &ann.id, &tess).await;
+    assign(&app, &firm, &ann.id, std::slice::from_ref(&tess.id)).await;
     let staff = signed_in_staff(&app, &firm, &tess).await;
     let pdf = sample_pdf("Letter");
 

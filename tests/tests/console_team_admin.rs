@@ -2,7 +2,7 @@
 //! refused, privilege escalation refused, built-in and held roles kept, role edits applied on
 //! the next request, and a key shown once that works on the API until revoked.
 
-use portico_e2e::team_admin::{member_with_role, owner, staff_browser};
+use portico_e2e::staff::{add_member as member_with_role, owner, staff_browser};
 use portico_e2e::{Browser, TestApp, TestFirm, csrf_in};
 use portico_shared::policy::{Action, Area, Permissions, Scope};
 use reqwest::StatusCode;
