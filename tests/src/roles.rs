@@ -1,9 +1,8 @@
 //! Team members with roles, and API keys acting for them, made straight through the store:
 //! what the role and scope tests start from.
 
-use portico_shared::email::Email;
-use portico_shared::ids::{ContactId, MemberId};
-use portico_shared::policy::{BuiltinRole, Permissions};
+use portico_shared::ids::MemberId;
+use portico_shared::policy::Permissions;
 use portico_shared::token::ApiKey;
 
 use crate::{TestApp, TestFirm, staff, unique};
