@@ -187,6 +187,18 @@ pub enum LinkError {
     Expired,
 }
 
+impl LinkError {
+    /// The reason as the `portico_links_rejected_total` metric labels it.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            LinkError::Malformed => "malformed",
+            LinkError::UnknownKey => "unknown_key",
+            LinkError::BadTag => "bad_tag",
+            LinkError::Expired => "expired",
+        }
+    }
+}
+
 /// A token whose tag verified for this firm and which has not expired.
 pub struct VerifiedLink<'k> {
     key: &'k SigningKey,

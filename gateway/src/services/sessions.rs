@@ -11,7 +11,7 @@
 //! a record copied over another session's key, or edited, is no session at all; and since the
 //! tag and the key both come from a signing key, retiring that key ends its sessions.
 
-use axum_extra::extract::cookie::Cookie;
+use axum_extra::extract::cookie::{Cookie, CookieJar};
 use portico_shared::ids::{ContactId, FirmId, MemberId};
 use portico_shared::keys::Purpose;
 use portico_shared::now_unix;
@@ -173,6 +173,16 @@ pub async fn load(
         return Ok(None);
     }
     Ok(Some(record))
+}
+
+/// Signing out: ends the `audience`'s session of this browser, if any, and answers the jar
+/// that tells the browser to forget its cookie.
+pub async fn sign_out(state: &AppState, audience: Audience, jar: CookieJar) -> Result<CookieJar> {
+    let secure = state.config.cookie_secure;
+    if let Some(value) = cookies::get(&jar, audience.cookie(), secure) {
+        end(state, audience, value).await?;
+    }
+    Ok(jar.add(cookies::removal(audience.cookie(), secure)))
 }
 
 /// Ends the session behind a cookie value.

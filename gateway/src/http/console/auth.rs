@@ -18,10 +18,11 @@ use portico_shared::ids::{MemberId, TeamInvitationId};
 use portico_shared::now_unix;
 use portico_shared::secret::random_string;
 use portico_shared::store::{Firm, Member};
-use portico_shared::token::{LinkError, LinkPurpose, PlainCode, VerifiedLink, verify_link};
+use portico_shared::token::{LinkPurpose, PlainCode, VerifiedLink, verify_link};
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
+use crate::http::extract::CsrfOnly;
 use crate::http::extract::client::per_ip_limit;
 use crate::http::extract::{CsrfProtected, CsrfToken, MaybeStaff, PortalFirm, ProtectedForm};
 use crate::http::layout::{console_signed_out_page, token_page};
@@ -128,7 +129,7 @@ fn staff_link<'k>(
         Ok(link) if link.purpose.staff() => Ok(link),
         // A client's link is for the portal, never for the console.
         Ok(_) => Err("wrong_audience"),
-        Err(e) => Err(reject_reason(e)),
+        Err(e) => Err(e.reason()),
     }
 }
 
@@ -412,15 +413,6 @@ async fn change_email(
     .await
 }
 
-fn reject_reason(error: LinkError) -> &'static str {
-    match error {
-        LinkError::Malformed => "malformed",
-        LinkError::UnknownKey => "unknown_key",
-        LinkError::BadTag => "bad_tag",
-        LinkError::Expired => "expired",
-    }
-}
-
 /// The page for a used, expired, unknown or voided link: it does not say which.
 fn unusable_link(
     state: &AppState,
@@ -440,27 +432,11 @@ fn unusable_link(
     Ok((StatusCode::GONE, token_page(html)).into_response())
 }
 
-#[derive(Deserialize)]
-struct LogoutForm {
-    #[serde(default)]
-    csrf: String,
-}
-
-impl CsrfProtected for LogoutForm {
-    fn csrf(&self) -> &str {
-        &self.csrf
-    }
-}
-
 async fn logout(
     State(state): State<AppState>,
     jar: CookieJar,
-    ProtectedForm(_form): ProtectedForm<LogoutForm>,
+    ProtectedForm(_form): ProtectedForm<CsrfOnly>,
 ) -> Result<Response> {
-    let secure = state.config.cookie_secure;
-    if let Some(value) = cookies::get(&jar, cookies::STAFF_SESSION, secure) {
-        sessions::end(&state, Audience::Staff, value).await?;
-    }
-    let jar = jar.add(cookies::removal(cookies::STAFF_SESSION, secure));
+    let jar = sessions::sign_out(&state, Audience::Staff, jar).await?;
     Ok((jar, Redirect::to("/staff/login?signed_out=1")).into_response())
 }

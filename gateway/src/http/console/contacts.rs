@@ -27,6 +27,7 @@ use serde::Deserialize;
 
 use super::reach::{contact_within, cursor, iso, reach, read_cursor, when, within};
 use crate::error::{Error, Result};
+use crate::http::extract::CsrfOnly;
 use crate::http::extract::{CsrfProtected, CsrfToken, ProtectedForm, StaffSession};
 use crate::http::layout::console_page;
 use crate::services::links;
@@ -645,18 +646,6 @@ async fn access(
         .ok_or(Error::NotFound)?;
     let done = if on { "access_on" } else { "access_off" };
     Ok(Redirect::to(&format!("/staff/contacts/{}?done={done}", contact.id)).into_response())
-}
-
-#[derive(Deserialize)]
-struct CsrfOnly {
-    #[serde(default)]
-    csrf: String,
-}
-
-impl CsrfProtected for CsrfOnly {
-    fn csrf(&self) -> &str {
-        &self.csrf
-    }
 }
 
 async fn invite(

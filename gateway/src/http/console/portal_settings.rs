@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::http::documents::FORM_OVERHEAD;
+use crate::http::extract::CsrfOnly;
 use crate::http::extract::{
     CsrfProtected, CsrfToken, ProtectedForm, ProtectedMultipart, StaffSession,
 };
@@ -268,22 +269,10 @@ async fn upload_logo(
     Ok(Redirect::to("/staff/settings/portal?done=logo").into_response())
 }
 
-#[derive(Deserialize)]
-struct RemoveForm {
-    #[serde(default)]
-    csrf: String,
-}
-
-impl CsrfProtected for RemoveForm {
-    fn csrf(&self) -> &str {
-        &self.csrf
-    }
-}
-
 async fn remove_logo(
     State(state): State<AppState>,
     staff: StaffSession,
-    ProtectedForm(_form): ProtectedForm<RemoveForm>,
+    ProtectedForm(_form): ProtectedForm<CsrfOnly>,
 ) -> Result<Response> {
     staff.decide(Intent::Act(Area::PortalSettings, Action::Edit))?;
     portal_settings::set_logo(&state, &staff.firm, None).await?;

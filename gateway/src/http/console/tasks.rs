@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::http::documents;
+use crate::http::extract::CsrfOnly;
 use crate::http::extract::{CsrfProtected, CsrfToken, ProtectedForm, StaffSession};
 use crate::http::layout::console_page;
 use crate::http::views::console_items::{
@@ -540,23 +541,11 @@ async fn share(
     Ok(Redirect::to(&format!("/staff/tasks/{}?done={done}", detail.task.id)).into_response())
 }
 
-#[derive(Deserialize)]
-struct DeleteForm {
-    #[serde(default)]
-    csrf: String,
-}
-
-impl CsrfProtected for DeleteForm {
-    fn csrf(&self) -> &str {
-        &self.csrf
-    }
-}
-
 async fn remove(
     State(state): State<AppState>,
     staff: StaffSession,
     Path(id): Path<String>,
-    ProtectedForm(_form): ProtectedForm<DeleteForm>,
+    ProtectedForm(_form): ProtectedForm<CsrfOnly>,
 ) -> Result<Response> {
     let (detail, _) = find(&state, &staff, &id, Action::Delete).await?;
     if !state

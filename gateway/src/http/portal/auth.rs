@@ -16,10 +16,11 @@ use portico_shared::ids::ContactId;
 use portico_shared::now_unix;
 use portico_shared::secret::random_string;
 use portico_shared::store::{Firm, SignIn};
-use portico_shared::token::{LinkError, LinkPurpose, PlainCode, VerifiedLink, verify_link};
+use portico_shared::token::{LinkPurpose, PlainCode, VerifiedLink, verify_link};
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
+use crate::http::extract::CsrfOnly;
 use crate::http::extract::client::per_ip_limit;
 use crate::http::extract::{CsrfProtected, CsrfToken, ProtectedForm};
 use crate::http::extract::{MaybeSession, PortalFirm};
@@ -147,7 +148,7 @@ async fn open_link(
             return unusable_link(&state, &firm, &csrf, "wrong_audience", None);
         }
         Ok(link) => link,
-        Err(e) => return unusable_link(&state, &firm, &csrf, reject_reason(e), None),
+        Err(e) => return unusable_link(&state, &firm, &csrf, e.reason(), None),
     };
     let secure = state.config.cookie_secure;
     if method == Method::GET
@@ -230,7 +231,7 @@ async fn confirm_code(
             return unusable_link(&state, &firm, &csrf, "wrong_audience", None);
         }
         Ok(link) => link,
-        Err(e) => return unusable_link(&state, &firm, &csrf, reject_reason(e), None),
+        Err(e) => return unusable_link(&state, &firm, &csrf, e.reason(), None),
     };
     let Some(code) = PlainCode::parse(&form.code) else {
         // Not a code at all: say how one looks, without counting it as a guess.
@@ -327,15 +328,6 @@ async fn sign_in(
     Ok((jar.clone().add(cookie), Redirect::to("/")).into_response())
 }
 
-fn reject_reason(error: LinkError) -> &'static str {
-    match error {
-        LinkError::Malformed => "malformed",
-        LinkError::UnknownKey => "unknown_key",
-        LinkError::BadTag => "bad_tag",
-        LinkError::Expired => "expired",
-    }
-}
-
 /// The friendly page for a used, expired, unknown or voided link, with a form for a new one.
 /// It does not say which, so it tells an attacker nothing.
 fn unusable_link(
@@ -357,27 +349,11 @@ fn unusable_link(
     Ok((StatusCode::GONE, token_page(html)).into_response())
 }
 
-#[derive(Deserialize)]
-struct LogoutForm {
-    #[serde(default)]
-    csrf: String,
-}
-
-impl CsrfProtected for LogoutForm {
-    fn csrf(&self) -> &str {
-        &self.csrf
-    }
-}
-
 async fn logout(
     State(state): State<AppState>,
     jar: CookieJar,
-    ProtectedForm(_form): ProtectedForm<LogoutForm>,
+    ProtectedForm(_form): ProtectedForm<CsrfOnly>,
 ) -> Result<Response> {
-    let secure = state.config.cookie_secure;
-    if let Some(value) = cookies::get(&jar, cookies::SESSION, secure) {
-        sessions::end(&state, Audience::Client, value).await?;
-    }
-    let jar = jar.add(cookies::removal(cookies::SESSION, secure));
+    let jar = sessions::sign_out(&state, Audience::Client, jar).await?;
     Ok((jar, Redirect::to("/login?signed_out=1")).into_response())
 }

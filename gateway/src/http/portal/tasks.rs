@@ -13,6 +13,7 @@ use serde::Deserialize;
 
 use crate::error::{Error, Result};
 use crate::http::extract::ClientSession;
+use crate::http::extract::CsrfOnly;
 use crate::http::extract::{CsrfProtected, CsrfToken, ProtectedForm};
 use crate::http::layout::page;
 use crate::http::views::today;
@@ -116,23 +117,11 @@ async fn tick(
     Ok(Redirect::to(&format!("/tasks/{id}#item-{item}")).into_response())
 }
 
-#[derive(Deserialize)]
-struct CompleteForm {
-    #[serde(default)]
-    csrf: String,
-}
-
-impl CsrfProtected for CompleteForm {
-    fn csrf(&self) -> &str {
-        &self.csrf
-    }
-}
-
 async fn complete(
     State(state): State<AppState>,
     session: ClientSession,
     Path(id): Path<String>,
-    ProtectedForm(_form): ProtectedForm<CompleteForm>,
+    ProtectedForm(_form): ProtectedForm<CsrfOnly>,
 ) -> Result<Response> {
     let id = TaskId::parse(&id).ok_or(Error::NotFound)?;
     let (firm, contact) = (&session.firm.id, &session.contact.id);
