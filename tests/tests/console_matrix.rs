@@ -36,18 +36,18 @@ const NO_CLIENT_PERMISSIONS: Expect =
     Expect::NoRoute("permission sets have no console section yet");
 const SIGNING_FIXED: Expect =
     Expect::NoRoute("a signing request is not changed or withdrawn from the console");
-const REPLY_IS_CREATE: Expect =
-    Expect::NoRoute("the console's only conversation form, the reply, counts as create");
+const CLIENTS_START_CONVERSATIONS: Expect = Expect::NoRoute(
+    "clients start conversations; the firm replies, which is an edit (as over the API)",
+);
 const NO_CONVERSATION_DELETE: Expect = Expect::NoRoute("conversations are never deleted");
 const NO_INVOICE_DELETE: Expect = Expect::NoRoute("invoices are voided (an edit), not deleted");
 const SETTINGS_ONE_FORM: Expect = Expect::NoRoute(
     "the portal's settings exist once per firm: they are only seen and edited (the logo too)",
 );
-const KEYS_FIXED: Expect =
-    Expect::NoRoute("an API key is made and revoked, never changed");
+const KEYS_FIXED: Expect = Expect::NoRoute("an API key is made and revoked, never changed");
 
-/// The custom role of the matrix: reads every client's contacts and tasks, and may answer
-/// conversations (create) without reading them.
+/// The custom role of the matrix: reads every client's contacts and tasks, and holds create
+/// on conversations, which lets nobody reply (a reply is an edit, as over the API).
 fn reader() -> Permissions {
     Permissions::default()
         .with(Area::Contacts, &[Action::View], Scope::All)
@@ -74,8 +74,8 @@ const TABLE: &[(&str, &str, [Expect; 4])] = &[
     ("signing", "edit", [SIGNING_FIXED; 4]),
     ("signing", "delete", [SIGNING_FIXED; 4]),
     ("conversations", "view", [Yes, Yes, Yes, No]),
-    ("conversations", "create", [Yes, Yes, Yes, Yes]),
-    ("conversations", "edit", [REPLY_IS_CREATE; 4]),
+    ("conversations", "create", [CLIENTS_START_CONVERSATIONS; 4]),
+    ("conversations", "edit", [Yes, Yes, Yes, No]),
     ("conversations", "delete", [NO_CONVERSATION_DELETE; 4]),
     ("invoices", "view", [Yes, Yes, Yes, No]),
     ("invoices", "create", [Yes, Yes, No, No]),
@@ -167,11 +167,7 @@ async fn new_task(app: &TestApp, fx: &Fixture, title: &str) -> TaskId {
         assignees: vec![fx.contact.clone()],
         checklist: vec![],
     };
-    let (detail, _) = app
-        .store
-        .create_task(&fx.firm.firm.id, &new)
-        .await
-        .unwrap();
+    let (detail, _) = app.store.create_task(&fx.firm.firm.id, &new).await.unwrap();
     detail.task.id
 }
 
@@ -282,7 +278,13 @@ async fn spare_key(app: &TestApp, fx: &Fixture) -> String {
     let owner = owner(app, &fx.firm).await;
     let key = ApiKey::generate();
     app.store
-        .create_api_key(&fx.firm.firm.id, "spare", &fx.empty_role, &owner.id, &key.hash())
+        .create_api_key(
+            &fx.firm.firm.id,
+            "spare",
+            &fx.empty_role,
+            &owner.id,
+            &key.hash(),
+        )
         .await
         .unwrap()
         .id
@@ -399,7 +401,7 @@ async fn probe(
             let changed = seen.1.contains("A question");
             done(seen, changed)
         }
-        (Area::Conversations, Create) => {
+        (Area::Conversations, Edit) => {
             let id = conversation(app, fx, c).await;
             let path = format!("/staff/conversations/{id}/messages");
             let answer = send(browser, app, fx, &path, &[("body", "On it.")]).await;
@@ -447,7 +449,10 @@ async fn probe(
                 ("esign_enabled", "on"),
             ];
             let answer = send(browser, app, fx, "/staff/settings/portal", &fields).await;
-            done(answer, display_name(app, fx).await.as_deref() == Some(&name))
+            done(
+                answer,
+                display_name(app, fx).await.as_deref() == Some(&name),
+            )
         }
         (Area::Team, View) => {
             let seen = open(browser, app, fx, "/staff/team").await;
@@ -473,7 +478,9 @@ async fn probe(
             let member = add_member(app, &fx.firm, &email, "team").await;
             let path = format!("/staff/team/members/{}/role", member.id);
             let answer = send(browser, app, fx, &path, &[("role_id", &fx.empty_role)]).await;
-            let now = stored_member(app, &fx.firm, member.id.as_str()).await.unwrap();
+            let now = stored_member(app, &fx.firm, member.id.as_str())
+                .await
+                .unwrap();
             done(answer, now.role_id == fx.empty_role)
         }
         (Area::Team, Delete) => {
@@ -622,10 +629,7 @@ async fn each_role_may_do_exactly_what_the_table_says_through_the_console() {
             let outcome = match got.status {
                 s if s.is_success() || s == StatusCode::SEE_OTHER => Yes,
                 StatusCode::FORBIDDEN => No,
-                other => panic!(
-                    "{area_name} {action_name} as {who}: {other} {}",
-                    got.body
-                ),
+                other => panic!("{area_name} {action_name} as {who}: {other} {}", got.body),
             };
             if outcome != expected[column] {
                 wrong.push(format!(
@@ -655,8 +659,12 @@ async fn a_team_member_reaches_only_the_items_of_their_assigned_clients() {
     let team = add_member(&app, &firm, "team@firm.example.com", "team").await;
     let other = add_member(&app, &firm, "other@firm.example.com", "team").await;
     let browser = staff_browser(&app, &firm, &team).await;
-    let mine = app.add_contact(&firm, "mine@client.example.com", true).await;
-    let theirs = app.add_contact(&firm, "theirs@client.example.com", true).await;
+    let mine = app
+        .add_contact(&firm, "mine@client.example.com", true)
+        .await;
+    let theirs = app
+        .add_contact(&firm, "theirs@client.example.com", true)
+        .await;
     assign(&app, &firm, &mine.id, std::slice::from_ref(&team.id)).await;
     assign(&app, &firm, &theirs.id, std::slice::from_ref(&other.id)).await;
     let fx = Fixture {
@@ -722,7 +730,10 @@ async fn a_team_member_reaches_only_the_items_of_their_assigned_clients() {
         ),
         (
             format!("/staff/tasks/{theirs_task}"),
-            vec![("title", "Mine now"), ("assignees", "mine@client.example.com")],
+            vec![
+                ("title", "Mine now"),
+                ("assignees", "mine@client.example.com"),
+            ],
         ),
         (format!("{conversation}/messages"), vec![("body", "Hello")]),
     ] {
@@ -734,7 +745,12 @@ async fn a_team_member_reaches_only_the_items_of_their_assigned_clients() {
         "Test Client"
     );
     // The lists show the member's own clients' items only.
-    for list in ["/staff/contacts", "/staff/tasks", "/staff/signing", "/staff/conversations"] {
+    for list in [
+        "/staff/contacts",
+        "/staff/tasks",
+        "/staff/signing",
+        "/staff/conversations",
+    ] {
         let (status, body) = open(&browser, &app, &fx, list).await;
         assert_eq!(status, StatusCode::OK, "{list}");
         for page in &pages[1] {
@@ -790,7 +806,11 @@ async fn a_control_the_role_does_not_allow_is_not_on_the_page() {
             format!("/staff/tasks/{task}"),
             format!("action=\"/staff/tasks/{task}/delete\""),
         ),
-        ("signing", "/staff/signing".into(), "/staff/signing/new".into()),
+        (
+            "signing",
+            "/staff/signing".into(),
+            "/staff/signing/new".into(),
+        ),
         (
             "conversations",
             conversation_path(&conversation),
@@ -827,7 +847,10 @@ async fn a_control_the_role_does_not_allow_is_not_on_the_page() {
     for (area, page, control) in &controls {
         let (status, html) = open(&owner_browser, &app, &fx, page).await;
         assert_eq!(status, StatusCode::OK, "{area}: {page} for the Owner");
-        assert!(html.contains(control.as_str()), "{area}: the Owner has {control}");
+        assert!(
+            html.contains(control.as_str()),
+            "{area}: the Owner has {control}"
+        );
         let (status, html) = open(&viewer_browser, &app, &fx, page).await;
         assert_eq!(status, StatusCode::OK, "{area}: {page} for the viewer");
         assert!(
@@ -842,4 +865,85 @@ async fn a_control_the_role_does_not_allow_is_not_on_the_page() {
 
 fn conversation_path(id: &str) -> String {
     format!("/staff/conversations/{id}")
+}
+
+#[tokio::test]
+async fn replying_to_a_conversation_takes_the_edit_right_as_over_the_api() {
+    let app = TestApp::spawn().await;
+    let firm = app.create_firm("reply").await;
+    let contact = app.add_contact(&firm, "ann@client.example.com", true).await;
+    let grants =
+        |actions: &[Action]| Permissions::default().with(Area::Conversations, actions, Scope::All);
+    let editor = add_role(
+        &app,
+        &firm,
+        "Answers",
+        grants(&[Action::View, Action::Edit]),
+    )
+    .await;
+    let creator = add_role(
+        &app,
+        &firm,
+        "Starts",
+        grants(&[Action::View, Action::Create]),
+    )
+    .await;
+    let editor = add_member(&app, &firm, "editor@firm.example.com", &editor.id).await;
+    let creator = add_member(&app, &firm, "creator@firm.example.com", &creator.id).await;
+    let fx = Fixture {
+        firm,
+        contact: contact.id.clone(),
+        contact_email: contact.email.clone(),
+        empty_role: String::new(),
+    };
+    let id = conversation(&app, &fx, &contact.id).await;
+    let page = format!("/staff/conversations/{id}");
+    let form = format!("action=\"{page}/messages\"");
+
+    // Over the API and in the console alike: edit replies, create alone does not.
+    for (member, allowed) in [(&editor, true), (&creator, false)] {
+        let browser = staff_browser(&app, &fx.firm, member).await;
+        let (status, html) = open(&browser, &app, &fx, &page).await;
+        assert_eq!(status, StatusCode::OK, "{}", member.email);
+        assert_eq!(
+            html.contains(&form),
+            allowed,
+            "the reply form for {}",
+            member.email
+        );
+        let before = message_count(&app, &fx, &id).await;
+        let (status, body) = send(
+            &browser,
+            &app,
+            &fx,
+            &format!("{page}/messages"),
+            &[("body", "Hi")],
+        )
+        .await;
+        let expected = if allowed {
+            StatusCode::SEE_OTHER
+        } else {
+            StatusCode::FORBIDDEN
+        };
+        assert_eq!(status, expected, "{}: {body}", member.email);
+        let after = message_count(&app, &fx, &id).await;
+        assert_eq!(after, before + usize::from(allowed), "{}", member.email);
+
+        let key = portico_e2e::staff::member_key(&app, &fx.firm, member, &member.role_id).await;
+        let (status, answer) = app
+            .api(
+                &key,
+                Method::POST,
+                &format!("/api/v1/conversations/{id}/messages"),
+                Some(json!({"body": "Hi"})),
+            )
+            .await;
+        assert_eq!(
+            status.is_success(),
+            allowed,
+            "API as {}: {status} {answer}",
+            member.email
+        );
+    }
+    app.stop().await;
 }
