@@ -183,10 +183,9 @@ async fn page(
             }
         })
         .collect();
-    let reply = decide(
-        &staff.actor,
-        Intent::Act(Area::Conversations, Action::Create),
-    );
+    // Replying changes the conversation: the edit right, as `POST
+    // /api/v1/conversations/{id}/messages` asks for it.
+    let reply = decide(&staff.actor, Intent::Act(Area::Conversations, Action::Edit));
     let can_reply = reply.allowed()
         && within(state, staff, &reply, &conversation.contact_id)
             .await
@@ -242,7 +241,7 @@ async fn reply(
     Path(id): Path<String>,
     ProtectedForm(form): ProtectedForm<ReplyForm>,
 ) -> Result<Response> {
-    let decision = staff.decide(Intent::Act(Area::Conversations, Action::Create))?;
+    let decision = staff.decide(Intent::Act(Area::Conversations, Action::Edit))?;
     let conversation = find(&state, &staff, &decision, &id).await?;
     let body = match message_body(&form.body) {
         Ok(body) => body,
