@@ -305,6 +305,17 @@ async fn demo(config: Config) -> anyhow::Result<()> {
         let key = create_api_key(&*store, &firm).await?;
         println!("{name}: {}/login", config.portal_url(slug));
         println!("  API key (shown once): {key}");
+        // The Owner, whom `create_firm` made; members are listed Owner first.
+        let owner_email = store
+            .members(&firm.id)
+            .await?
+            .into_iter()
+            .find(|m| m.role_id == "owner")
+            .map_or_else(|| owner.to_string(), |m| m.email);
+        println!(
+            "  Staff sign in at {}/staff/login as {owner_email}",
+            config.portal_url(slug)
+        );
     }
     println!("Clients with access: ann@example.com (both firms), ben@example.com (Acme).");
     println!("cleo@example.com is a contact of Acme without portal access.");

@@ -121,7 +121,11 @@ impl Composer {
     pub fn render(&self, job: &MailJob, keys: &Keyring) -> Result<Rendered, JobError> {
         check_data(job)?;
         let secrets: Option<LinkSecrets> = match job.template {
-            Template::LoginLink | Template::Invitation => {
+            Template::LoginLink
+            | Template::Invitation
+            | Template::StaffLoginLink
+            | Template::TeamInvitation
+            | Template::StaffEmailChange => {
                 let secrets: LinkSecrets = job
                     .unseal(keys)
                     .map_err(|e| bad(format!("sealed link: {e}")))?;
@@ -229,12 +233,15 @@ impl Composer {
     }
 }
 
-const ALL_TEMPLATES: [Template; 5] = [
+const ALL_TEMPLATES: [Template; 8] = [
     Template::LoginLink,
     Template::Invitation,
     Template::TaskShared,
     Template::SignatureRequested,
     Template::RequestReply,
+    Template::StaffLoginLink,
+    Template::TeamInvitation,
+    Template::StaffEmailChange,
 ];
 
 /// Job ids become file names and `Message-ID`s: only a safe alphabet is accepted.
@@ -255,7 +262,11 @@ pub fn check_id(id: &str) -> Result<(), JobError> {
 /// http(s) URLs, since they become `href`s.
 fn check_data(job: &MailJob) -> Result<(), JobError> {
     let (texts, urls): (&[&str], &[&str]) = match job.template {
-        Template::LoginLink | Template::Invitation => (&[], &[]),
+        Template::LoginLink
+        | Template::Invitation
+        | Template::StaffLoginLink
+        | Template::TeamInvitation
+        | Template::StaffEmailChange => (&[], &[]),
         Template::TaskShared => (&["task_title"], &["task_url"]),
         Template::SignatureRequested => (&["document_title"], &["sign_url"]),
         Template::RequestReply => (&["request_subject", "reply_excerpt"], &["request_url"]),

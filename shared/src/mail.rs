@@ -65,6 +65,15 @@ pub enum Template {
     /// Staff replied to one of the client's requests. Data: `request_subject` (text),
     /// `reply_excerpt` (text), `request_url` (URL).
     RequestReply,
+    /// A staff member's sign-in link for the console. Sealed data: [`LinkSecrets`].
+    /// Data: as [`Template::LoginLink`] (`login_url` is the console's login page).
+    StaffLoginLink,
+    /// An invitation to join the firm's team. Sealed data: [`LinkSecrets`]. Data: as
+    /// [`Template::LoginLink`].
+    TeamInvitation,
+    /// Confirms a staff member's new login address (sent to that address). Sealed data:
+    /// [`LinkSecrets`]. Data: as [`Template::LoginLink`].
+    StaffEmailChange,
 }
 
 impl Template {
@@ -75,6 +84,9 @@ impl Template {
             Template::TaskShared => "task_shared",
             Template::SignatureRequested => "signature_requested",
             Template::RequestReply => "request_reply",
+            Template::StaffLoginLink => "staff_login_link",
+            Template::TeamInvitation => "team_invitation",
+            Template::StaffEmailChange => "staff_email_change",
         }
     }
 }

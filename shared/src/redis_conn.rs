@@ -53,6 +53,16 @@ impl RedisKeys {
         format!("{}rate:mails:{firm_id}:{email_hash}", self.prefix)
     }
 
+    /// As [`email_rate`](Self::email_rate), for staff sign-in.
+    pub fn staff_email_rate(&self, firm_id: &FirmId, asker_hash: &str) -> String {
+        format!("{}rate:staff-email:{firm_id}:{asker_hash}", self.prefix)
+    }
+
+    /// As [`email_mails_today`](Self::email_mails_today), for staff sign-in mails.
+    pub fn staff_email_mails_today(&self, firm_id: &FirmId, email_hash: &str) -> String {
+        format!("{}rate:staff-mails:{firm_id}:{email_hash}", self.prefix)
+    }
+
     /// The counter of uploads one contact of a firm made in the current window.
     pub fn upload_rate(&self, firm_id: &FirmId, contact_id: &ContactId) -> String {
         format!("{}rate:upload:{firm_id}:{contact_id}", self.prefix)

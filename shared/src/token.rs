@@ -26,6 +26,12 @@ pub const CODE_LENGTH: usize = 8;
 pub enum LinkPurpose {
     Login,
     Invitation,
+    /// A member signs in to the staff console.
+    StaffLogin,
+    /// Someone invited to a firm's team accepts.
+    TeamInvitation,
+    /// A member confirms a new login address (the link goes to the new address).
+    StaffEmailChange,
 }
 
 impl LinkPurpose {
@@ -33,6 +39,9 @@ impl LinkPurpose {
         match self {
             LinkPurpose::Login => 1,
             LinkPurpose::Invitation => 2,
+            LinkPurpose::StaffLogin => 3,
+            LinkPurpose::TeamInvitation => 4,
+            LinkPurpose::StaffEmailChange => 5,
         }
     }
 
@@ -40,6 +49,9 @@ impl LinkPurpose {
         match byte {
             1 => Some(LinkPurpose::Login),
             2 => Some(LinkPurpose::Invitation),
+            3 => Some(LinkPurpose::StaffLogin),
+            4 => Some(LinkPurpose::TeamInvitation),
+            5 => Some(LinkPurpose::StaffEmailChange),
             _ => None,
         }
     }
@@ -48,7 +60,19 @@ impl LinkPurpose {
         match self {
             LinkPurpose::Login => "login",
             LinkPurpose::Invitation => "invitation",
+            LinkPurpose::StaffLogin => "staff_login",
+            LinkPurpose::TeamInvitation => "team_invitation",
+            LinkPurpose::StaffEmailChange => "staff_email_change",
         }
+    }
+
+    /// Whether the link is for the staff console (`/staff/auth/magic`) rather than the
+    /// client portal (`/auth/magic`).
+    pub fn staff(self) -> bool {
+        matches!(
+            self,
+            LinkPurpose::StaffLogin | LinkPurpose::TeamInvitation | LinkPurpose::StaffEmailChange
+        )
     }
 }
 

@@ -150,6 +150,26 @@ pub fn console_page(
     Ok(Html(html))
 }
 
+/// Renders a console page for someone not signed in (sign-in and link pages): the console's
+/// layout without navigation or account.
+pub fn console_signed_out_page(
+    state: &AppState,
+    template: &str,
+    firm: &Firm,
+    csrf: &str,
+    extra: minijinja::Value,
+) -> Result<Html<String>> {
+    let html = state.templates.render(
+        template,
+        context! {
+            firm => FirmView::from(firm),
+            csrf => csrf,
+            ..extra
+        },
+    )?;
+    Ok(Html(html))
+}
+
 /// Turns error responses of portal routes into pages: the firm's layout when the host is a
 /// firm's, a plain one otherwise.
 pub async fn portal_errors(

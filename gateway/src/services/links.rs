@@ -3,10 +3,16 @@
 //! another). Consumption is the `DEL` inside the script: of any number of concurrent attempts,
 //! exactly one sees the link and wins.
 //!
-//! A link record is a Redis hash: `contact`, `epoch` (the contact's auth epoch when issued),
+//! A link is for a subject: a contact (client links), a member (staff sign-in, email change)
+//! or a team invitation; its epoch is the contact's or member's auth epoch, or the
+//! invitation's version, so a bump of either voids it.
+//!
+//! A link record is a Redis hash: `contact` (the subject's id: the field kept its name, so links
+//! in flight survive upgrades), `epoch` (the subject's epoch when issued),
 //! `purpose`, `code` (keyed hash of the short code), `bind` (keyed hash of the binding cookie,
 //! or empty), `bind_until` (until when the binding signs in with one click: `PORTICO_LOGIN_ONE_CLICK`,
-//! an hour by default, after `POST /login`; after that the code is needed), `exp` (the link's expiry), `tag` (the
+//! an hour by default, after `POST /login`; after that the code is needed), `exp` (the link's expiry),
+//! `note` (only on links that carry one: the new address of an email change), `tag` (the
 //! [`Keyring::tag_record`] over the record's key, the firm and every field above, checked
 //! before a record is believed), `fails` (wrong codes so far: changed by the consume script,
 //! so not tagged; editing it can only void a link sooner or allow five more guesses of a
@@ -17,18 +23,19 @@
 //! from another network), and per address and firm per day (`PORTICO_LOGIN_MAILS_PER_DAY`:
 //! past it the answer is the same page but no mail goes, so a firm cannot be made to flood
 //! a client's mailbox). Both counters are plain Redis counters changed inside the script and
-//! carry no tag: forging one can only block or allow asking, never sign anyone in.
+//! carry no tag: forging one can only block or allow asking, never sign anyone in. Staff
+//! sign-in counts the same way on counters of its own.
 
 use std::net::IpAddr;
 use std::sync::LazyLock;
 use std::time::Duration;
 
 use portico_shared::email::Email;
-use portico_shared::ids::ContactId;
+use portico_shared::ids::{ContactId, MemberId};
 use portico_shared::keys::{Keyring, Purpose};
 use portico_shared::mail::{FirmBrand, LinkSecrets, MailJob, Recipient, Template};
 use portico_shared::now_unix;
-use portico_shared::store::{Contact, Firm};
+use portico_shared::store::{Contact, Firm, Member, TeamInvitation};
 use portico_shared::token::{LinkPurpose, MintedLink, VerifiedLink, binding_hash, mint_link};
 use redis::Script;
 
@@ -77,7 +84,7 @@ return {1, 0}
 });
 
 /// KEYS: link. ARGV: proof field ('code' or 'bind'), proof hash, max wrong codes, now.
-/// Returns {'ok', contact, epoch, purpose, code, bind, bind_until, exp, tag} |
+/// Returns {'ok', subject, epoch, purpose, code, bind, bind_until, exp, tag, note} |
 /// {'wrong', attempts left} | {'void'} | {'gone'}. A binding past `bind_until` is 'wrong'
 /// (the code is asked for). The caller checks the tag of what 'ok' returns.
 static CONSUME: LazyLock<Script> = LazyLock::new(|| {
@@ -91,10 +98,10 @@ if ARGV[1] == 'bind' then
 end
 if stored ~= '' and stored == ARGV[2] and in_time then
   local record = redis.call('HMGET', KEYS[1], 'contact', 'epoch', 'purpose', 'code', 'bind',
-    'bind_until', 'exp', 'tag')
+    'bind_until', 'exp', 'tag', 'note')
   redis.call('DEL', KEYS[1])
   return {'ok', record[1], record[2], record[3], record[4], record[5], record[6], record[7],
-    record[8]}
+    record[8], record[9] or ''}
 end
 if ARGV[1] ~= 'code' then return {'wrong', -1} end
 local fails = redis.call('HINCRBY', KEYS[1], 'fails', 1)
@@ -118,11 +125,14 @@ struct LinkRecord<'a> {
     bind: &'a str,
     bind_until: &'a str,
     exp: &'a str,
+    /// Empty on links without one, and then not tagged, so records written before notes
+    /// existed still verify.
+    note: &'a str,
 }
 
 impl LinkRecord<'_> {
-    fn parts(&self) -> [&[u8]; 9] {
-        [
+    fn parts(&self) -> Vec<&[u8]> {
+        let mut parts = vec![
             self.key.as_bytes(),
             self.firm_id.as_bytes(),
             self.contact.as_bytes(),
@@ -132,7 +142,11 @@ impl LinkRecord<'_> {
             self.bind.as_bytes(),
             self.bind_until.as_bytes(),
             self.exp.as_bytes(),
-        ]
+        ];
+        if !self.note.is_empty() {
+            parts.push(self.note.as_bytes());
+        }
+        parts
     }
 
     fn tag(&self, keys: &Keyring) -> String {
@@ -171,9 +185,43 @@ struct Rate {
     mails_per_day: u32,
 }
 
+/// Whom a link is for, and where its mail goes.
+struct Subject<'a> {
+    /// A contact's, member's or team invitation's id.
+    id: &'a str,
+    /// The contact's or member's auth epoch, or the invitation's version.
+    epoch: i64,
+    email: &'a str,
+    name: &'a str,
+    language: &'a str,
+}
+
+impl<'a> Subject<'a> {
+    fn contact(contact: &'a Contact) -> Subject<'a> {
+        Subject {
+            id: contact.id.as_str(),
+            epoch: contact.auth_epoch,
+            email: &contact.email,
+            name: &contact.name,
+            // The contact's portal language when they chose one; the mailer writes English else.
+            language: contact.language.as_deref().unwrap_or("en"),
+        }
+    }
+
+    fn member(member: &'a Member) -> Subject<'a> {
+        Subject {
+            id: member.id.as_str(),
+            epoch: member.auth_epoch,
+            email: &member.email,
+            name: &member.name,
+            language: "en",
+        }
+    }
+}
+
 struct Issue<'a> {
     firm: &'a Firm,
-    contact: &'a Contact,
+    subject: Subject<'a>,
     purpose: LinkPurpose,
     template: Template,
     binding: Option<&'a str>,
@@ -182,6 +230,9 @@ struct Issue<'a> {
     /// way, but to keys kept for the purpose (see [`run_issue`]), so the answer takes the same
     /// time.
     real: bool,
+    /// Tagged with the record and returned on consumption (the new address of an email
+    /// change); empty for none.
+    note: &'a str,
 }
 
 /// `POST /login`: counts the request against the address's limits (per requesting network, and
@@ -224,7 +275,7 @@ pub async fn request_login(
     };
     let issue = Issue {
         firm,
-        contact,
+        subject: Subject::contact(contact),
         purpose: LinkPurpose::Login,
         template: Template::LoginLink,
         binding: Some(binding),
@@ -234,8 +285,18 @@ pub async fn request_login(
                 .other(&format!("latest-login:{}", contact.id))
         }),
         real,
+        note: "",
     };
-    Ok(match run_issue(state, Some(rate), issue).await? {
+    Ok(issued(
+        state,
+        run_issue(state, Some(rate), issue).await?,
+        real,
+        "login",
+    ))
+}
+
+fn issued(state: &AppState, wrote: Wrote, real: bool, kind: &'static str) -> Issued {
+    match wrote {
         Wrote::RateLimited(retry_after) => {
             state.metrics.rate_limited("email");
             Issued::RateLimited(retry_after)
@@ -247,11 +308,147 @@ pub async fn request_login(
         }
         Wrote::Link => {
             if real {
-                state.metrics.link_issued("login");
+                state.metrics.link_issued(kind);
             }
             Issued::Done
         }
-    })
+    }
+}
+
+/// `POST /staff/login`: as [`request_login`], for a member of the firm, on counters of its
+/// own (a client's asking never blocks a member's, nor the reverse). Unknown addresses get a
+/// decoy, as for clients.
+pub async fn request_staff_login(
+    state: &AppState,
+    firm: &Firm,
+    email: &Email,
+    member: Option<&Member>,
+    binding: &str,
+    network: IpAddr,
+) -> Result<Issued> {
+    let key = state.keys().active();
+    let email_hash = key.keyed_hash(Purpose::RateKey, &[email.normalized().as_bytes()]);
+    let asker_hash = key.keyed_hash(
+        Purpose::RateKey,
+        &[
+            email.normalized().as_bytes(),
+            network.to_string().as_bytes(),
+        ],
+    );
+    let limit = state.config.login_per_email;
+    let rate = Rate {
+        asks: state.redis_keys.staff_email_rate(&firm.id, &asker_hash),
+        window: limit.per,
+        limit: limit.count,
+        mails_today: state
+            .redis_keys
+            .staff_email_mails_today(&firm.id, &email_hash),
+        mails_per_day: state.config.login_mails_per_day,
+    };
+    let decoy;
+    let (member, real) = match member {
+        Some(member) => (member, true),
+        None => {
+            decoy = decoy_member(firm, email);
+            (&decoy, false)
+        }
+    };
+    let issue = Issue {
+        firm,
+        subject: Subject::member(member),
+        purpose: LinkPurpose::StaffLogin,
+        template: Template::StaffLoginLink,
+        binding: Some(binding),
+        pointer: state.config.new_link_voids_old.then(|| {
+            state
+                .redis_keys
+                .other(&format!("latest-staff-login:{}", member.id))
+        }),
+        real,
+        note: "",
+    };
+    Ok(issued(
+        state,
+        run_issue(state, Some(rate), issue).await?,
+        real,
+        "staff_login",
+    ))
+}
+
+/// A stand-in for an address that is no member's, shaped like a real member.
+fn decoy_member(firm: &Firm, email: &Email) -> Member {
+    Member {
+        id: MemberId::new(),
+        firm_id: firm.id.clone(),
+        name: String::new(),
+        email: email.as_str().to_string(),
+        role_id: String::new(),
+        auth_epoch: 0,
+        last_login_at: None,
+        created_at: 0,
+        updated_at: 0,
+    }
+}
+
+/// Mails a team invitation's link, under the `version` its sending was recorded at
+/// (`TeamStore::record_team_invitation_sent`, which moved it on, so earlier links are void).
+/// The link asks for the code in any case.
+pub async fn send_team_invitation(
+    state: &AppState,
+    firm: &Firm,
+    invitation: &TeamInvitation,
+    expires_at: i64,
+) -> Result<()> {
+    let issue = Issue {
+        firm,
+        subject: Subject {
+            id: invitation.id.as_str(),
+            epoch: invitation.version,
+            email: &invitation.email,
+            name: "",
+            language: "en",
+        },
+        purpose: LinkPurpose::TeamInvitation,
+        template: Template::TeamInvitation,
+        binding: None,
+        pointer: None,
+        real: true,
+        note: "",
+    };
+    run_issue_until(state, None, issue, Some(expires_at)).await?;
+    state.metrics.link_issued("team_invitation");
+    Ok(())
+}
+
+/// Mails a link to `new_email` that moves `member`'s login address there when opened (with
+/// the code). The address is tagged with the link, and the member's epoch bounds it: a later
+/// email change or removal voids it.
+pub async fn send_email_change(
+    state: &AppState,
+    firm: &Firm,
+    member: &Member,
+    new_email: &Email,
+) -> Result<()> {
+    let issue = Issue {
+        firm,
+        subject: Subject {
+            email: new_email.as_str(),
+            ..Subject::member(member)
+        },
+        purpose: LinkPurpose::StaffEmailChange,
+        template: Template::StaffEmailChange,
+        binding: None,
+        pointer: Some(
+            state
+                .redis_keys
+                .other(&format!("latest-email-change:{}", member.id)),
+        ),
+        real: true,
+        note: new_email.as_str(),
+    };
+    run_issue(state, None, issue).await?;
+    state.metrics.link_issued("staff_email_change");
+    Ok(())
 }
 
 /// A stand-in for an address without access, shaped like a real contact so that minting and
@@ -278,12 +475,13 @@ fn decoy_contact(firm: &Firm, email: &Email) -> Contact {
 pub async fn invite(state: &AppState, firm: &Firm, contact: &Contact) -> Result<i64> {
     let issue = Issue {
         firm,
-        contact,
+        subject: Subject::contact(contact),
         purpose: LinkPurpose::Invitation,
         template: Template::Invitation,
         binding: None,
         pointer: Some(state.redis_keys.invitation(&contact.id)),
         real: true,
+        note: "",
     };
     let expires_at = now_unix() + state.config.link_ttl.as_secs() as i64;
     run_issue(state, None, issue).await?;
@@ -292,8 +490,18 @@ pub async fn invite(state: &AppState, firm: &Firm, contact: &Contact) -> Result<
 }
 
 async fn run_issue(state: &AppState, rate: Option<Rate>, issue: Issue<'_>) -> Result<Wrote> {
+    run_issue_until(state, rate, issue, None).await
+}
+
+/// Issues a link that expires at `expires_at`, or after the configured lifetime.
+async fn run_issue_until(
+    state: &AppState,
+    rate: Option<Rate>,
+    issue: Issue<'_>,
+    expires_at: Option<i64>,
+) -> Result<Wrote> {
     let now = now_unix();
-    let expires_at = now + state.config.link_ttl.as_secs() as i64;
+    let expires_at = expires_at.unwrap_or(now + state.config.link_ttl.as_secs() as i64);
     let minted = mint_link(state.keys(), &issue.firm.id, issue.purpose, expires_at);
     let job = mail_job(state, &issue, &minted);
     let (bind, bind_until) = match issue.binding {
@@ -319,18 +527,19 @@ async fn run_issue(state: &AppState, rate: Option<Rate>, issue: Issue<'_>) -> Re
             1,
         )
     };
-    let epoch = issue.contact.auth_epoch.to_string();
+    let epoch = issue.subject.epoch.to_string();
     let exp = expires_at.to_string();
     let record = LinkRecord {
         key: &link_key,
         firm_id: issue.firm.id.as_str(),
-        contact: issue.contact.id.as_str(),
+        contact: issue.subject.id,
         epoch: &epoch,
         purpose: issue.purpose.as_str(),
         code: &minted.code_hash,
         bind: &bind,
         bind_until: &bind_until,
         exp: &exp,
+        note: issue.note,
     };
     let tag = record.tag(state.keys());
     let (asks, mails_today, window, limit, mails_per_day) = match &rate {
@@ -359,7 +568,7 @@ async fn run_issue(state: &AppState, rate: Option<Rate>, issue: Issue<'_>) -> Re
         .arg(stream_cap)
         .arg(mails_per_day)
         .arg("contact")
-        .arg(issue.contact.id.as_str())
+        .arg(issue.subject.id)
         .arg("epoch")
         .arg(&epoch)
         .arg("purpose")
@@ -376,6 +585,9 @@ async fn run_issue(state: &AppState, rate: Option<Rate>, issue: Issue<'_>) -> Re
         .arg(tag)
         .arg("fails")
         .arg(0);
+    if !issue.note.is_empty() {
+        invocation.arg("note").arg(issue.note);
+    }
     let mut redis = state.redis();
     let (issued, ttl): (i64, i64) = invocation.invoke_async(&mut redis).await?;
     Ok(match issued {
@@ -393,11 +605,16 @@ fn mail_job(
     minted: &MintedLink,
 ) -> portico_shared::mail::TaggedJob {
     let portal_url = state.config.portal_url(&issue.firm.slug);
+    let (magic, login) = if issue.purpose.staff() {
+        ("/staff/auth/magic", "/staff/login")
+    } else {
+        ("/auth/magic", "/login")
+    };
     let mut job = MailJob::new(
         issue.template,
         Recipient {
-            email: issue.contact.email.clone(),
-            name: issue.contact.name.clone(),
+            email: issue.subject.email.to_string(),
+            name: issue.subject.name.to_string(),
         },
         FirmBrand {
             id: issue.firm.id.to_string(),
@@ -408,17 +625,16 @@ fn mail_job(
         },
     );
     job.data = serde_json::json!({
-        // The contact's portal language when they chose one; the mailer writes English else.
-        "language": issue.contact.language.as_deref().unwrap_or("en"),
+        "language": issue.subject.language,
         "expires_at": minted.expires_at,
         "link_ttl_days": (state.config.link_ttl.as_secs() as f64 / 86_400.0).ceil() as u64,
-        "login_url": format!("{portal_url}/login"),
+        "login_url": format!("{portal_url}{login}"),
     });
     job.not_after = Some(minted.expires_at);
     job.seal(
         state.keys(),
         &LinkSecrets {
-            link: format!("{portal_url}/auth/magic?token={}", minted.token.expose()),
+            link: format!("{portal_url}{magic}?token={}", minted.token.expose()),
             code: minted.code.display(),
         },
     );
@@ -427,8 +643,17 @@ fn mail_job(
 
 /// What a live link says about itself, read without consuming it.
 pub struct LinkInfo {
-    pub contact_id: ContactId,
+    /// The contact's, member's or invitation's id (see [`LinkPurpose`]).
+    pub subject: String,
+    pub epoch: i64,
     pub purpose: String,
+}
+
+impl LinkInfo {
+    /// The contact a client link is for.
+    pub fn contact_id(&self) -> Option<ContactId> {
+        ContactId::parse(&self.subject)
+    }
 }
 
 /// The live link's record, if there is one and its tag verifies.
@@ -450,6 +675,7 @@ pub async fn peek(
             "bind_until",
             "exp",
             "tag",
+            "note",
         ])
         .query_async(&mut redis)
         .await?;
@@ -457,12 +683,13 @@ pub async fn peek(
     let (Some(contact_text), Some(purpose), Some(tag)) = (field(0), field(2), field(7)) else {
         return Ok(None);
     };
-    let (epoch, code, bind, bind_until, exp) = (
+    let (epoch, code, bind, bind_until, exp, note) = (
         field(1).unwrap_or_default(),
         field(3).unwrap_or_default(),
         field(4).unwrap_or_default(),
         field(5).unwrap_or_default(),
         field(6).unwrap_or_default(),
+        field(8).unwrap_or_default(),
     );
     let record = LinkRecord {
         key: &key,
@@ -474,16 +701,15 @@ pub async fn peek(
         bind: &bind,
         bind_until: &bind_until,
         exp: &exp,
+        note: &note,
     };
-    if !record.verifies(state.keys(), &tag) {
+    // The token says what the link is for; the record must agree.
+    if !record.verifies(state.keys(), &tag) || purpose != link.purpose.as_str() {
         return Ok(None);
     }
-    // A tagged record names a contact id; anything else is no link.
-    let Some(contact_id) = ContactId::parse(&contact_text) else {
-        return Ok(None);
-    };
     Ok(Some(LinkInfo {
-        contact_id,
+        subject: contact_text,
+        epoch: epoch.parse().unwrap_or(-1),
         purpose,
     }))
 }
@@ -497,11 +723,13 @@ pub enum Proof<'a> {
 }
 
 pub enum Consumed {
-    /// The link is used up now; sign this contact in (after checking the epoch).
+    /// The link is used up now; act for its subject (after checking the epoch): sign the
+    /// contact or member in, accept the invitation, move the address to `note`.
     Won {
-        contact_id: ContactId,
+        subject: String,
         epoch: i64,
         purpose: LinkPurpose,
+        note: String,
     },
     WrongCode {
         attempts_left: i64,
@@ -548,6 +776,7 @@ pub async fn consume(
         "ok" => {
             let (contact, epoch, purpose) = (text(1), text(2), text(3));
             let (code, bind, bind_until, exp) = (text(4), text(5), text(6), text(7));
+            let note = text(9);
             let record = LinkRecord {
                 key: &key,
                 firm_id,
@@ -558,19 +787,19 @@ pub async fn consume(
                 bind: &bind,
                 bind_until: &bind_until,
                 exp: &exp,
+                note: &note,
             };
             // The token says what the link is for and until when; the record must agree.
             let agrees = purpose == link.purpose.as_str() && exp == link.expires_at.to_string();
-            let contact_id = ContactId::parse(&contact);
-            match contact_id {
-                Some(contact_id) if agrees && record.verifies(state.keys(), &text(8)) => {
-                    Consumed::Won {
-                        contact_id,
-                        epoch: epoch.parse().unwrap_or(-1),
-                        purpose: link.purpose,
-                    }
+            if agrees && !contact.is_empty() && record.verifies(state.keys(), &text(8)) {
+                Consumed::Won {
+                    subject: contact,
+                    epoch: epoch.parse().unwrap_or(-1),
+                    purpose: link.purpose,
+                    note,
                 }
-                _ => return Ok(Consumed::Gone),
+            } else {
+                return Ok(Consumed::Gone);
             }
         }
         "wrong" => Consumed::WrongCode {

@@ -14,5 +14,6 @@ pub mod notify;
 pub mod page_cache;
 pub mod sessions;
 pub mod sign_ins;
+pub mod team;
 pub mod team_admin;
 pub mod upload_limits;

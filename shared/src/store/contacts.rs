@@ -4,6 +4,7 @@ use async_trait::async_trait;
 use serde::Serialize;
 use sqlx::{Postgres, Sqlite};
 
+use super::console::name_key;
 use super::{SqlStore, StoreError, on_unique};
 use crate::email::Email;
 use crate::ids::{ContactId, FirmId};
@@ -207,7 +208,8 @@ macro_rules! contact_store {
                 let now = now_unix();
                 sqlx::query_as(concat!(
                     "INSERT INTO contacts (id, firm_id, name, email, email_norm, portal_access, \
-                     created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING ",
+                     created_at, updated_at, name_norm) VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8) \
+                     RETURNING ",
                     contact_columns!()
                 ))
                 .bind(ContactId::new())
@@ -217,6 +219,7 @@ macro_rules! contact_store {
                 .bind(new.email.normalized())
                 .bind(new.portal_access)
                 .bind(now)
+                .bind(name_key(&new.name))
                 .fetch_one(&self.writer)
                 .await
                 .map_err(on_unique("email"))
@@ -311,6 +314,7 @@ macro_rules! contact_store {
                          WHEN $6 IS NOT NULL AND NOT $6 AND portal_access THEN 1 \
                          ELSE 0 END, \
                      name = COALESCE($3, name), \
+                     name_norm = COALESCE($8, name_norm), \
                      email = COALESCE($4, email), \
                      email_norm = COALESCE($5, email_norm), \
                      portal_access = COALESCE($6, portal_access), \
@@ -325,6 +329,7 @@ macro_rules! contact_store {
                 .bind(patch.email.as_ref().map(|e| e.normalized()))
                 .bind(patch.portal_access)
                 .bind(now_unix())
+                .bind(patch.name.as_deref().map(name_key))
                 .fetch_optional(&self.writer)
                 .await
                 .map_err(on_unique("email"))
@@ -351,7 +356,8 @@ macro_rules! contact_store {
             ) -> Result<Option<Contact>, StoreError> {
                 Ok(sqlx::query_as(concat!(
                     "UPDATE contacts SET name = $3, language = $4, notify_task_shared = $5, \
-                     notify_signature_requested = $6, notify_request_reply = $7, updated_at = $8 \
+                     notify_signature_requested = $6, notify_request_reply = $7, updated_at = $8, \
+                     name_norm = $9 \
                      WHERE firm_id = $1 AND id = $2 RETURNING ",
                     contact_columns!()
                 ))
@@ -363,6 +369,7 @@ macro_rules! contact_store {
                 .bind(prefs.notify_signature_requested)
                 .bind(prefs.notify_request_reply)
                 .bind(now_unix())
+                .bind(name_key(&prefs.name))
                 .fetch_optional(&self.writer)
                 .await?)
             }
@@ -372,6 +379,9 @@ macro_rules! contact_store {
                     return Ok(Vec::new());
                 }
                 let now = now_unix();
+                // One transaction: the sign-ins, their invitations and their activity rows
+                // are noted together or not at all.
+                let mut tx = self.writer.begin().await?;
                 // The primary key finds the rows; the row values check firm and epoch.
                 let mut update = sqlx::QueryBuilder::<$backend>::new(
                     "UPDATE contacts SET last_login_at = ",
@@ -389,7 +399,7 @@ macro_rules! contact_store {
                 });
                 update.push(") RETURNING firm_id, id");
                 let noted: Vec<(FirmId, ContactId)> =
-                    update.build_query_as().fetch_all(&self.writer).await?;
+                    update.build_query_as().fetch_all(&mut *tx).await?;
                 let recorded: Vec<bool> = sign_ins
                     .iter()
                     .map(|s| noted.iter().any(|(f, c)| *f == s.firm_id && *c == s.contact_id))
@@ -406,9 +416,38 @@ macro_rules! contact_store {
                     .bind(&sign_in.firm_id)
                     .bind(&sign_in.contact_id)
                     .bind(now)
-                    .execute(&self.writer)
+                    .execute(&mut *tx)
+                    .await?;
+                    sqlx::query(
+                        "UPDATE contacts SET invite_state = 'accepted' \
+                         WHERE firm_id = $1 AND id = $2 AND invite_state = 'invited'",
+                    )
+                    .bind(&sign_in.firm_id)
+                    .bind(&sign_in.contact_id)
+                    .execute(&mut *tx)
                     .await?;
                 }
+                // Each sign-in noted is one row of the firm's activity, in one statement.
+                let signed_in: Vec<&SignIn> = sign_ins
+                    .iter()
+                    .zip(&recorded)
+                    .filter(|(_, recorded)| **recorded)
+                    .map(|(s, _)| s)
+                    .collect();
+                if !signed_in.is_empty() {
+                    let mut insert = sqlx::QueryBuilder::<$backend>::new(
+                        "INSERT INTO activity (id, firm_id, contact_id, kind, created_at) ",
+                    );
+                    insert.push_values(signed_in, |mut row, sign_in| {
+                        row.push_bind(crate::ids::new_id("ac"))
+                            .push_bind(&sign_in.firm_id)
+                            .push_bind(&sign_in.contact_id)
+                            .push_bind("signed_in")
+                            .push_bind(now);
+                    });
+                    insert.build().execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
                 Ok(recorded)
             }
 
@@ -434,7 +473,15 @@ macro_rules! contact_store {
                 contact_id: &ContactId,
                 expires_at: i64,
             ) -> Result<Invitation, StoreError> {
-                Ok(sqlx::query_as(
+                let mut tx = self.writer.begin().await?;
+                sqlx::query(
+                    "UPDATE contacts SET invite_state = 'invited' WHERE firm_id = $1 AND id = $2",
+                )
+                .bind(firm_id)
+                .bind(contact_id)
+                .execute(&mut *tx)
+                .await?;
+                let invitation = sqlx::query_as(
                     "INSERT INTO invitations (contact_id, firm_id, sent_at, expires_at) \
                      VALUES ($1, $2, $3, $4) \
                      ON CONFLICT (contact_id) DO UPDATE SET sent_at = excluded.sent_at, \
@@ -446,8 +493,10 @@ macro_rules! contact_store {
                 .bind(firm_id)
                 .bind(now_unix())
                 .bind(expires_at)
-                .fetch_one(&self.writer)
-                .await?)
+                .fetch_one(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(invitation)
             }
         }
     };

@@ -93,7 +93,8 @@ macro_rules! conversation_store {
                 let mut tx = self.writer.begin().await?;
                 let conversation: Conversation = sqlx::query_as(concat!(
                     "INSERT INTO conversations (id, firm_id, contact_id, subject, created_at, \
-                     last_message_at) VALUES ($1, $2, $3, $4, $5, $5) RETURNING ",
+                     last_message_at, awaiting_reply) VALUES ($1, $2, $3, $4, $5, $5, TRUE) \
+                     RETURNING ",
                     conversation_columns!()
                 ))
                 .bind(ConversationId::new())
@@ -113,6 +114,15 @@ macro_rules! conversation_store {
                 .bind(now)
                 .execute(&mut *tx)
                 .await?;
+                record_activity!(
+                    &mut *tx,
+                    firm_id,
+                    contact_id,
+                    "request_sent",
+                    conversation.id.as_str(),
+                    subject,
+                    now
+                )?;
                 tx.commit().await?;
                 Ok(conversation)
             }
@@ -127,18 +137,32 @@ macro_rules! conversation_store {
             ) -> Result<Option<Message>, StoreError> {
                 let now = now_unix();
                 let mut tx = self.writer.begin().await?;
-                let touched = sqlx::query(
-                    "UPDATE conversations SET last_message_at = $4, status = 'open' \
-                     WHERE firm_id = $1 AND id = $2 AND ($3 IS NULL OR contact_id = $3)",
+                let touched: Option<(ContactId, String)> = sqlx::query_as(
+                    "UPDATE conversations SET last_message_at = $4, status = 'open', \
+                     awaiting_reply = $5 \
+                     WHERE firm_id = $1 AND id = $2 AND ($3 IS NULL OR contact_id = $3) \
+                     RETURNING contact_id, subject",
                 )
                 .bind(firm_id)
                 .bind(conversation_id)
                 .bind(contact_id)
                 .bind(now)
-                .execute(&mut *tx)
+                .bind(author == "client")
+                .fetch_optional(&mut *tx)
                 .await?;
-                if touched.rows_affected() == 0 {
+                let Some((client, subject)) = touched else {
                     return Ok(None);
+                };
+                if author == "client" {
+                    record_activity!(
+                        &mut *tx,
+                        firm_id,
+                        &client,
+                        "request_sent",
+                        conversation_id.as_str(),
+                        &subject,
+                        now
+                    )?;
                 }
                 // The conversation row updated above is locked until commit, so the next
                 // sequence number cannot be taken twice.

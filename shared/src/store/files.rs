@@ -97,7 +97,9 @@ macro_rules! file_store {
                 task_id: &TaskId,
                 new: &NewFile,
             ) -> Result<Option<TaskFile>, StoreError> {
-                Ok(sqlx::query_as(concat!(
+                let now = now_unix();
+                let mut tx = self.writer.begin().await?;
+                let file: Option<TaskFile> = sqlx::query_as(concat!(
                     "INSERT INTO task_files (id, firm_id, task_id, contact_id, file_name, \
                      content_type, size, sha256, created_at) \
                      SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9 WHERE ",
@@ -113,9 +115,26 @@ macro_rules! file_store {
                 .bind(&new.content_type)
                 .bind(new.size)
                 .bind(&new.sha256)
-                .bind(now_unix())
-                .fetch_optional(&self.writer)
-                .await?)
+                .bind(now)
+                .fetch_optional(&mut *tx)
+                .await?;
+                if file.is_some() {
+                    // Named by the task it was uploaded to, as the task is titled now.
+                    sqlx::query(
+                        "INSERT INTO activity (id, firm_id, contact_id, kind, subject_id, subject, \
+                         created_at) SELECT $1, $2, $3, 'document_uploaded', t.id, t.title, $5 \
+                         FROM tasks t WHERE t.firm_id = $2 AND t.id = $4",
+                    )
+                    .bind(crate::ids::new_id("ac"))
+                    .bind(firm_id)
+                    .bind(contact_id)
+                    .bind(task_id)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+                Ok(file)
             }
 
             async fn task_files(

@@ -54,6 +54,28 @@ macro_rules! fetch_page {
     }};
 }
 
+/// Writes one row of client activity (migration 0011) through `$executor`, which is the
+/// transaction of the client's action it records: the dashboard never shows an action that
+/// did not happen, nor misses one that did.
+macro_rules! record_activity {
+    ($executor:expr, $firm_id:expr, $contact_id:expr, $kind:expr, $subject_id:expr, $subject:expr, $now:expr) => {
+        sqlx::query(
+            "INSERT INTO activity (id, firm_id, contact_id, kind, subject_id, subject, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind($crate::ids::new_id("ac"))
+        .bind($firm_id)
+        .bind($contact_id)
+        .bind($kind)
+        .bind($subject_id)
+        .bind($subject)
+        .bind($now)
+        .execute($executor)
+        .await
+    };
+}
+
+mod console;
 mod contacts;
 mod conversations;
 mod files;
@@ -64,6 +86,10 @@ mod tasks;
 mod team;
 mod text;
 
+pub use console::{
+    ActivityRow, ConsoleStore, ContactListQuery, ContactListRow, InboxQuery, InboxRow,
+    InviteState, OverdueTask, PendingSignature, StaffMessage,
+};
 pub use contacts::{
     Contact, ContactPatch, ContactQuery, ContactStore, Invitation, NewContact, Notification,
     Preferences, SessionContact, SignIn, StoredAddress,
@@ -138,6 +164,7 @@ pub trait Store:
     + SigningStore
     + InvoiceStore
     + TeamStore
+    + ConsoleStore
     + Send
     + Sync
     + 'static

@@ -350,6 +350,15 @@ macro_rules! signing_store {
                 let kind = status.as_str();
                 Self::append_event(&mut tx, id, kind, Some(contact_id), typed_name, reason, origin, now)
                     .await?;
+                record_activity!(
+                    &mut *tx,
+                    firm_id,
+                    contact_id,
+                    kind,
+                    id.as_str(),
+                    &done.title,
+                    now
+                )?;
                 tx.commit().await?;
                 Ok(Completion::Done(done))
             }

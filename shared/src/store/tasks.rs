@@ -525,20 +525,34 @@ macro_rules! task_store {
                 task_id: &TaskId,
             ) -> Result<bool, StoreError> {
                 let now = now_unix();
-                let updated = sqlx::query(concat!(
+                let mut tx = self.writer.begin().await?;
+                let completed: Option<(String,)> = sqlx::query_as(concat!(
                     "UPDATE tasks SET status = 'completed', completed_at = $4, completed_by = $2, \
                      updated_at = $4 WHERE id = $3 AND firm_id = $1 AND status = 'open' \
                      AND EXISTS (SELECT 1",
                     client_scope!(),
-                    "AND t.id = $3)"
+                    "AND t.id = $3) RETURNING title"
                 ))
                 .bind(firm_id)
                 .bind(contact_id)
                 .bind(task_id)
                 .bind(now)
-                .execute(&self.writer)
+                .fetch_optional(&mut *tx)
                 .await?;
-                Ok(updated.rows_affected() > 0)
+                let Some((title,)) = completed else {
+                    return Ok(false);
+                };
+                record_activity!(
+                    &mut *tx,
+                    firm_id,
+                    contact_id,
+                    "task_completed",
+                    task_id.as_str(),
+                    &title,
+                    now
+                )?;
+                tx.commit().await?;
+                Ok(true)
             }
         }
     };

@@ -16,6 +16,7 @@ pub mod portal;
 mod route;
 mod signing;
 mod tasks;
+mod team;
 
 use std::collections::BTreeMap;
 
@@ -45,6 +46,7 @@ fn all_routes() -> Vec<ApiRoute> {
         portal::routes(),
         invoices::routes(),
         signing::routes(),
+        team::routes(),
         openapi::routes(),
     ]
     .into_iter()
@@ -71,6 +73,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
         portal::Doc::openapi(),
         invoices::Doc::openapi(),
         signing::Doc::openapi(),
+        team::Doc::openapi(),
         openapi::Doc::openapi(),
     ];
     let doc = parts

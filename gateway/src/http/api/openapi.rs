@@ -51,6 +51,7 @@ pub fn routes() -> Vec<ApiRoute> {
         (name = "Signing"),
         (name = "Conversations"),
         (name = "Invoices"),
+        (name = "Team"),
         (name = "Meta")
     ),
     components(schemas(super::ErrorBody))

@@ -4,8 +4,12 @@
 //! every action it offers or accepts is decided by `portico_shared::policy::decide`, as in
 //! the API. One module per section, each exporting its router fragment.
 
+mod account;
 mod api_keys;
+mod assets;
+mod auth;
 mod roles;
+mod team;
 
 use axum::{Router, middleware};
 
@@ -17,6 +21,10 @@ pub fn router(state: &AppState) -> Router<AppState> {
     Router::new()
         .merge(roles::router())
         .merge(api_keys::router())
+        .merge(auth::router(state))
+        .merge(team::router())
+        .merge(account::router())
+        .merge(assets::router())
         .layer(middleware::from_fn_with_state(state.clone(), ensure_anchor))
         .layer(middleware::from_fn_with_state(state.clone(), portal_errors))
 }

@@ -3,14 +3,18 @@
 //! [`ClientOrigin`] for audit trails.
 
 use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
 
 use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
+use axum::http::Method;
 use axum::http::header::USER_AGENT;
 use axum::http::request::Parts;
 use axum::middleware::Next;
+use axum::response::IntoResponse;
 use axum::response::Response;
-use tower_governor::GovernorError;
+use tower_governor::governor::GovernorConfigBuilder;
 use tower_governor::key_extractor::KeyExtractor;
+use tower_governor::{GovernorError, GovernorLayer};
 
 use crate::error::Error;
 use crate::services::client_ip::ClientAddress;
@@ -91,4 +95,41 @@ impl FromRequestParts<AppState> for ClientOrigin {
         });
         Ok(ClientOrigin { ip, user_agent })
     }
+}
+
+/// `PORTICO_LOGIN_PER_IP` on the POSTs of a sign-in group (the portal's, the console's) that
+/// guess or spend: asking for links, trying codes. Each call is a limiter of its own.
+pub fn per_ip_limit(
+    state: &AppState,
+) -> GovernorLayer<ClientNetworkKey, governor::middleware::NoOpMiddleware, axum::body::Body> {
+    let rate = state.config.login_per_ip;
+    let period = rate.per / rate.count;
+    let config = GovernorConfigBuilder::default()
+        .key_extractor(ClientNetworkKey)
+        .period(period.max(Duration::from_millis(1)))
+        .burst_size(rate.count)
+        .methods(vec![Method::POST])
+        .finish()
+        .expect("a rate of at least 1 per positive duration");
+    let limiter = config.limiter().clone();
+    // The limiter remembers every address it has seen; forget the ones that are quiet again.
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            limiter.retain_recent();
+        }
+    });
+    let metrics = state.metrics.clone();
+    GovernorLayer::new(config).error_handler(move |error| {
+        let wait = match error {
+            tower_governor::GovernorError::TooManyRequests { wait_time, .. } => wait_time,
+            _ => 1,
+        };
+        metrics.rate_limited("ip");
+        Error::RateLimited {
+            retry_after: Duration::from_secs(wait.max(1)),
+        }
+        .into_response()
+    })
 }

@@ -4,8 +4,6 @@
 //! without a proof that only the client has: the binding cookie of the browser that asked for
 //! the link (one click, `GET` only, never `HEAD`), or the short code from the same email.
 
-use std::time::Duration;
-
 use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::{Method, StatusCode};
@@ -20,11 +18,9 @@ use portico_shared::secret::random_string;
 use portico_shared::store::{Firm, SignIn};
 use portico_shared::token::{LinkError, LinkPurpose, PlainCode, VerifiedLink, verify_link};
 use serde::Deserialize;
-use tower_governor::GovernorLayer;
-use tower_governor::governor::GovernorConfigBuilder;
 
 use crate::error::{Error, Result};
-use crate::http::extract::client::ClientNetworkKey;
+use crate::http::extract::client::per_ip_limit;
 use crate::http::extract::{CsrfProtected, CsrfToken, ProtectedForm};
 use crate::http::extract::{MaybeSession, PortalFirm};
 use crate::http::layout::{page, token_page, tr};
@@ -40,42 +36,6 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/auth/magic", get(open_link).post(confirm_code))
         .route_layer(per_ip_limit(state))
         .route("/logout", post(logout))
-}
-
-/// `PORTICO_LOGIN_PER_IP` on the two POSTs that guess or spend: asking for links, trying codes.
-fn per_ip_limit(
-    state: &AppState,
-) -> GovernorLayer<ClientNetworkKey, governor::middleware::NoOpMiddleware, axum::body::Body> {
-    let rate = state.config.login_per_ip;
-    let period = rate.per / rate.count;
-    let config = GovernorConfigBuilder::default()
-        .key_extractor(ClientNetworkKey)
-        .period(period.max(Duration::from_millis(1)))
-        .burst_size(rate.count)
-        .methods(vec![Method::POST])
-        .finish()
-        .expect("a rate of at least 1 per positive duration");
-    let limiter = config.limiter().clone();
-    // The limiter remembers every address it has seen; forget the ones that are quiet again.
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(60));
-        loop {
-            tick.tick().await;
-            limiter.retain_recent();
-        }
-    });
-    let metrics = state.metrics.clone();
-    GovernorLayer::new(config).error_handler(move |error| {
-        let wait = match error {
-            tower_governor::GovernorError::TooManyRequests { wait_time, .. } => wait_time,
-            _ => 1,
-        };
-        metrics.rate_limited("ip");
-        Error::RateLimited {
-            retry_after: Duration::from_secs(wait.max(1)),
-        }
-        .into_response()
-    })
 }
 
 #[derive(Deserialize)]
@@ -182,6 +142,10 @@ async fn open_link(
     let keys = state.keys();
     let token = query.token.unwrap_or_default();
     let link = match verify_link(keys, &firm.id, &token, now_unix()) {
+        // A staff link is for the console, never for the portal.
+        Ok(link) if link.purpose.staff() => {
+            return unusable_link(&state, &firm, &csrf, "wrong_audience", None);
+        }
         Ok(link) => link,
         Err(e) => return unusable_link(&state, &firm, &csrf, reject_reason(e), None),
     };
@@ -191,9 +155,10 @@ async fn open_link(
         && let Some(binding) = cookies::get(&jar, cookies::BINDING, secure)
     {
         match links::consume(&state, firm.id.as_str(), &link, Proof::Binding(binding)).await? {
-            Consumed::Won {
-                contact_id, epoch, ..
-            } => {
+            Consumed::Won { subject, epoch, .. } => {
+                let Some(contact_id) = ContactId::parse(&subject) else {
+                    return unusable_link(&state, &firm, &csrf, "gone", None);
+                };
                 let won = (&contact_id, epoch, LinkPurpose::Login);
                 return sign_in(&state, &firm, &csrf, &jar, won, "binding").await;
             }
@@ -202,18 +167,21 @@ async fn open_link(
             Consumed::WrongCode { .. } | Consumed::Voided => {}
         }
     }
-    let Some(info) = links::peek(&state, firm.id.as_str(), &link).await? else {
+    let Some((info, contact_id)) = links::peek(&state, firm.id.as_str(), &link)
+        .await?
+        .and_then(|info| info.contact_id().map(|id| (info, id)))
+    else {
         return unusable_link(&state, &firm, &csrf, "gone", None);
     };
     // Opening someone else's link (an invitation, say) while signed in: say what will happen.
     let switching_from = session
         .as_ref()
-        .filter(|s| s.contact.id != info.contact_id)
+        .filter(|s| s.contact.id != contact_id)
         .map(|s| s.contact.email.clone());
     let switching_to = match &switching_from {
         Some(_) => state
             .store
-            .contact(&firm.id, &info.contact_id)
+            .contact(&firm.id, &contact_id)
             .await?
             .map(|c| mask(&c.email)),
         None => None,
@@ -258,6 +226,9 @@ async fn confirm_code(
     ProtectedForm(form): ProtectedForm<CodeForm>,
 ) -> Result<Response> {
     let link = match verify_link(state.keys(), &firm.id, &form.token, now_unix()) {
+        Ok(link) if link.purpose.staff() => {
+            return unusable_link(&state, &firm, &csrf, "wrong_audience", None);
+        }
         Ok(link) => link,
         Err(e) => return unusable_link(&state, &firm, &csrf, reject_reason(e), None),
     };
@@ -268,10 +239,14 @@ async fn confirm_code(
     };
     match links::consume(&state, firm.id.as_str(), &link, Proof::Code(&code)).await? {
         Consumed::Won {
-            contact_id,
+            subject,
             epoch,
             purpose,
+            ..
         } => {
+            let Some(contact_id) = ContactId::parse(&subject) else {
+                return unusable_link(&state, &firm, &csrf, "gone", None);
+            };
             sign_in(
                 &state,
                 &firm,

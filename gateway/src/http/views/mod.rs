@@ -7,7 +7,7 @@ mod files;
 mod home;
 mod messages;
 
-pub use dates::today;
+pub use dates::{today, when};
 pub use files::{FileRow, accepted, accepted_labels, rows};
 pub use home::render_home;
 pub use messages::{MAX_BODY, message_body};
