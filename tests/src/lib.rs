@@ -24,6 +24,7 @@ use serde_json::Value;
 
 pub mod binaries;
 pub mod chrome;
+pub mod console;
 pub mod openapi_check;
 pub mod private_redis;
 pub mod scratch;

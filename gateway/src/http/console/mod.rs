@@ -8,6 +8,10 @@ mod account;
 mod api_keys;
 mod assets;
 mod auth;
+mod contacts;
+mod conversations;
+mod dashboard;
+mod reach;
 mod roles;
 mod team;
 
@@ -25,6 +29,9 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .merge(team::router())
         .merge(account::router())
         .merge(assets::router())
+        .merge(dashboard::router())
+        .merge(contacts::router())
+        .merge(conversations::router())
         .layer(middleware::from_fn_with_state(state.clone(), ensure_anchor))
         .layer(middleware::from_fn_with_state(state.clone(), portal_errors))
 }
