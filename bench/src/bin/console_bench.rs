@@ -39,8 +39,8 @@ use portico_bench::meter::{self, Meter, Phase};
 use portico_bench::plans::{statements_by_request, unbounded};
 use portico_bench::system::{self, stop_gently};
 use portico_shared::ids::{
-    ChecklistItemId, ContactId, ConversationId, MemberId, MessageId, SigningRequestId, TaskId,
-    new_id,
+    ChecklistItemId, ContactId, ConversationId, CustomRoleId, FirmId, MemberId, MessageId,
+    SigningRequestId, TaskId, new_id,
 };
 
 /// The connection counts every page is measured at.
@@ -60,6 +60,9 @@ const ASSIGNED_EVERY: usize = 100;
 /// One contact in this many has a conversation; one in `SIGNING_EVERY` a signing request.
 const CONVERSATION_EVERY: usize = 20;
 const SIGNING_EVERY: usize = 10;
+/// Firms around the two measured, with this many contacts each.
+const FILLER_FIRMS: usize = 2_000;
+const FILLER_CONTACTS: usize = 5;
 /// Client actions recorded per contact, over the last 60 days.
 const ACTIVITY_PER_CONTACT: usize = 2;
 /// Over this share of failed requests in a phase, its figures mean nothing: the run fails.
@@ -444,7 +447,12 @@ async fn get_once(site: &Target, path: &str, cookie: &str) -> Result<load::Answe
 // Seeding.
 
 /// Tables in the order their rows go in (parents first), with the columns seeded.
-const SEEDED: [(&str, &str); 11] = [
+const SEEDED: [(&str, &str); 13] = [
+    ("firms", "id, slug, name, created_at"),
+    (
+        "roles",
+        "id, firm_id, name, permissions, created_at, updated_at",
+    ),
     (
         "members",
         "id, firm_id, name, email, email_norm, role_id, created_at, updated_at",
@@ -487,17 +495,19 @@ const SEEDED: [(&str, &str); 11] = [
         "id, firm_id, contact_id, kind, subject_id, subject, created_at",
     ),
 ];
-const MEMBERS_T: usize = 0;
-const CONTACTS_T: usize = 1;
-const INVITATIONS_T: usize = 2;
-const ASSIGNED_T: usize = 3;
-const TASKS_T: usize = 4;
-const ASSIGNEES_T: usize = 5;
-const ITEMS_T: usize = 6;
-const CONVERSATIONS_T: usize = 7;
-const MESSAGES_T: usize = 8;
-const SIGNING_T: usize = 9;
-const ACTIVITY_T: usize = 10;
+const FIRMS_T: usize = 0;
+const ROLES_T: usize = 1;
+const MEMBERS_T: usize = 2;
+const CONTACTS_T: usize = 3;
+const INVITATIONS_T: usize = 4;
+const ASSIGNED_T: usize = 5;
+const TASKS_T: usize = 6;
+const ASSIGNEES_T: usize = 7;
+const ITEMS_T: usize = 8;
+const CONVERSATIONS_T: usize = 9;
+const MESSAGES_T: usize = 10;
+const SIGNING_T: usize = 11;
+const ACTIVITY_T: usize = 12;
 
 const FIRST_NAMES: [&str; 20] = [
     "Adam", "Alice", "Ben", "Chloe", "David", "Emma", "Farid", "Grace", "Hugo", "Ines", "Jack",
@@ -571,6 +581,74 @@ async fn seed(db: &mut Db, sizes: [(usize, usize); 2], search: &str) -> Result<S
         firm_ids.push(db.firm_id(slug).await?);
     }
     let mut seeder = Seeder::new(db, &SEEDED);
+    // Other firms around the two measured, each with a custom role, an Owner and a few
+    // contacts assigned to them, so the tables of firms, roles, members and assignments have
+    // a live database's size (on tiny tables PostgreSQL reads everything, rightly).
+    for n in 0..FILLER_FIRMS {
+        let firm_id = FirmId::new().to_string();
+        let created = now - rng.below(5 * 365 * 86_400) as i64;
+        seeder
+            .push(
+                FIRMS_T,
+                format!(
+                    "({}, {}, {}, {created})",
+                    q(&firm_id),
+                    q(&format!("firm{n:05}")),
+                    q(&format!("Firm {n}"))
+                ),
+            )
+            .await?;
+        seeder
+            .push(
+                ROLES_T,
+                format!(
+                    "({}, {}, 'Bookkeeper', {}, {created}, {created})",
+                    q(CustomRoleId::new().as_str()),
+                    q(&firm_id),
+                    q(r#"{"contacts":{"actions":["view"],"scope":"assigned"}}"#)
+                ),
+            )
+            .await?;
+        let member_id = MemberId::new().to_string();
+        let email = format!("owner@firm{n:05}.example");
+        seeder
+            .push(
+                MEMBERS_T,
+                format!(
+                    "({}, {}, 'Owner', {}, {}, 'owner', {created}, {created})",
+                    q(&member_id),
+                    q(&firm_id),
+                    q(&email),
+                    q(&email)
+                ),
+            )
+            .await?;
+        for c in 0..FILLER_CONTACTS {
+            let id = ContactId::new().to_string();
+            let name = format!("Contact {c} of firm {n}");
+            let email = format!("contact{c}.firm{n:05}@example.com");
+            seeder
+                .push(
+                    CONTACTS_T,
+                    format!(
+                        "({}, {}, {}, {}, {}, {}, FALSE, 'none', NULL, {created}, {created})",
+                        q(&id),
+                        q(&firm_id),
+                        q(&name),
+                        q(&name.to_lowercase()),
+                        q(&email),
+                        q(&email)
+                    ),
+                )
+                .await?;
+            seeder
+                .push(
+                    ASSIGNED_T,
+                    format!("({}, {}, {})", q(&id), q(&member_id), q(&firm_id)),
+                )
+                .await?;
+        }
+    }
     let mut firms: [SeededFirm; 2] = Default::default();
     for (f, ((contact_count, task_count), firm_id)) in sizes.into_iter().zip(&firm_ids).enumerate()
     {
@@ -892,12 +970,14 @@ async fn seed(db: &mut Db, sizes: [(usize, usize); 2], search: &str) -> Result<S
     }
     seeder.flush().await?;
     if triggers_skipped {
-        // What the trigger of migration 0008 (checklist counts) would have written.
+        // What the triggers of migrations 0008 (checklist counts) and 0010 (portal versions)
+        // would have written.
         db.exec(
             "UPDATE tasks SET checklist_total = counts.total, checklist_done = counts.done \
              FROM (SELECT task_id, COUNT(*) AS total, COUNT(*) FILTER (WHERE done) AS done \
                    FROM checklist_items GROUP BY task_id) counts \
-             WHERE counts.task_id = tasks.id",
+             WHERE counts.task_id = tasks.id; \
+             INSERT INTO portal_versions (firm_id) SELECT id FROM firms ON CONFLICT DO NOTHING",
         )
         .await?;
     }
@@ -984,7 +1064,8 @@ impl Report<'_> {
         let _ = writeln!(
             out,
             "firm {SLUG}: {} contacts, {} tasks; firm {SMALL_SLUG}: {} contacts, {} tasks; \
-             the Team member of each is assigned one contact in {ASSIGNED_EVERY}",
+             the Team member of each is assigned one contact in {ASSIGNED_EVERY}; \
+             {FILLER_FIRMS} other firms of {FILLER_CONTACTS} contacts",
             big.contacts, big.tasks, small.contacts, small.tasks
         );
         for missing in self.missing {
