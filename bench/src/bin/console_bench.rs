@@ -65,8 +65,6 @@ const FILLER_FIRMS: usize = 2_000;
 const FILLER_CONTACTS: usize = 5;
 /// Client actions recorded per contact, over the last 60 days.
 const ACTIVITY_PER_CONTACT: usize = 2;
-/// Over this share of failed requests in a phase, its figures mean nothing: the run fails.
-const MAX_ERROR_RATE: f64 = 0.01;
 
 /// The staff console benchmark: prints figures beside their targets, never fails on them (see
 /// BENCH.md).
@@ -235,17 +233,15 @@ async fn bench(cli: &Cli, deployment: &Deployment<'_>) -> Result<()> {
         let make: MakeReq = Arc::new(move |_, _| clone_req(&req));
         requests.push((page.name.to_string(), make));
     }
+    // Each page answered once above; failures under load are the phases' to count.
     log("warming up…");
-    for (name, make) in &requests {
+    for (_, make) in &requests {
         let warm = Plan {
             connections: CONNECTIONS[0],
             duration: Duration::from_secs(1),
             limit: usize::MAX,
         };
-        let stats = load::run(&site, warm, make.clone()).await?;
-        if stats.error_rate() > MAX_ERROR_RATE {
-            bail!("{name} fails: {}", stats.first_error.unwrap_or_default());
-        }
+        load::run(&site, warm, make.clone()).await?;
     }
     let mut phases = Vec::new();
     for connections in CONNECTIONS {
@@ -345,8 +341,9 @@ async fn bench(cli: &Cli, deployment: &Deployment<'_>) -> Result<()> {
         elapsed: started.elapsed(),
     };
     print!("{}", report.render());
-
-    meter::ensure_meaningful(&phases, MAX_ERROR_RATE)
+    // A page that fails under load (a 503 when it outlasts the gateway's timeout) is a figure
+    // too: it is printed as a miss, not turned into a failed run.
+    Ok(())
 }
 
 /// The console pages measured, with what each must show in the big firm.
@@ -1117,6 +1114,13 @@ impl Report<'_> {
             scans.len().to_string(),
             "0",
             scans.is_empty(),
+        );
+        let failed: usize = self.phases.iter().map(|p| p.stats.errors).sum();
+        row.row(
+            "failed requests (any phase; the first error is above)",
+            failed.to_string(),
+            "0",
+            failed == 0,
         );
         for (p, page) in self.pages.iter().enumerate() {
             let ratios: Vec<f64> = levels
