@@ -87,3 +87,75 @@ pub fn unbounded(line: &str, plan: &[String]) -> Option<&'static str> {
     }
     None
 }
+
+/// Whether line `n` of a SQLite plan reads a whole firm's part of an index once per row of an
+/// outer loop: a `SEARCH` that follows another `SEARCH` or `SCAN` at its depth (the inner
+/// table of a join) and whose constraint names no id but `firm_id` (for instance
+/// `(firm_id=? AND awaiting_reply=?)`). [`unbounded`] sees each line alone and misses it.
+pub fn firm_wide_per_row(plan: &[String], n: usize) -> Option<&'static str> {
+    let depth = |line: &str| line.len() - line.trim_start().len();
+    let line = plan.get(n)?;
+    let text = line.trim_start();
+    if !text.starts_with("SEARCH ") {
+        return None;
+    }
+    let inner = plan[..n]
+        .iter()
+        .rev()
+        .take_while(|l| depth(l) >= depth(line))
+        .any(|l| {
+            depth(l) == depth(line)
+                && (l.trim_start().starts_with("SEARCH ") || l.trim_start().starts_with("SCAN "))
+        });
+    let constraint = text.rsplit_once('(')?.1.strip_suffix(')')?;
+    let keyed = constraint.split(" AND ").any(|term| {
+        let column = term.split(['=', '<', '>']).next().unwrap_or("");
+        column == "id" || (column.ends_with("_id") && column != "firm_id")
+    });
+    (inner && !keyed).then_some("FIRM-WIDE READ PER ROW")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(lines: &[&str]) -> Vec<String> {
+        lines.iter().map(|l| l.to_string()).collect()
+    }
+
+    #[test]
+    fn a_firm_wide_search_inside_a_join_is_flagged() {
+        let joined = plan(&[
+            "SEARCH cm USING COVERING INDEX contact_members_by_member (member_id=?)",
+            "SEARCH c USING INDEX sqlite_autoindex_contacts_1 (id=?)",
+            "SEARCH cv USING INDEX conversations_waiting (firm_id=? AND awaiting_reply=?)",
+            "USE TEMP B-TREE FOR ORDER BY",
+        ]);
+        assert_eq!(firm_wide_per_row(&joined, 0), None, "the outer loop");
+        assert_eq!(firm_wide_per_row(&joined, 1), None, "keyed by id");
+        assert_eq!(
+            firm_wide_per_row(&joined, 2),
+            Some("FIRM-WIDE READ PER ROW")
+        );
+        assert_eq!(firm_wide_per_row(&joined, 3), None);
+    }
+
+    #[test]
+    fn keyed_inner_searches_and_lone_searches_are_not() {
+        let keyed = plan(&[
+            "SEARCH cm USING COVERING INDEX contact_members_by_member (member_id=?)",
+            "SEARCH s USING INDEX signing_requests_by_contact_status (firm_id=? AND contact_id=? AND status=?)",
+            "SEARCH a USING INDEX activity_by_contact (contact_id=? AND created_at>?)",
+        ]);
+        assert!((0..3).all(|n| firm_wide_per_row(&keyed, n).is_none()));
+        let lone =
+            plan(&["SEARCH t USING INDEX tasks_by_due (firm_id=? AND status=? AND due_date<?)"]);
+        assert_eq!(firm_wide_per_row(&lone, 0), None);
+        let nested = plan(&[
+            "CO-ROUTINE b0",
+            "  SEARCH c USING INDEX contacts_console_name (firm_id=? AND portal_access=?)",
+            "SCAN b0",
+        ]);
+        assert!((0..3).all(|n| firm_wide_per_row(&nested, n).is_none()));
+    }
+}
