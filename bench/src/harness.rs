@@ -391,12 +391,17 @@ pub struct Anchor {
 }
 
 pub async fn fetch_anchors(site: &Target, count: usize) -> Result<Vec<Anchor>> {
+    fetch_anchors_at(site, "/login", count).await
+}
+
+/// `count` CSRF anchors, each from a `GET` of the sign-in page at `login`.
+pub async fn fetch_anchors_at(site: &Target, login: &str, count: usize) -> Result<Vec<Anchor>> {
     let mut conn = Conn::open(site.addr).await?;
     let mut anchors = Vec::with_capacity(count);
     for _ in 0..count {
-        let answer = conn.send(site, &Req::get("/login")).await?;
+        let answer = conn.send(site, &Req::get(login)).await?;
         if answer.status != StatusCode::OK {
-            bail!("GET /login answered {}", answer.status);
+            bail!("GET {login} answered {}", answer.status);
         }
         let cookie = answer
             .headers
@@ -506,20 +511,45 @@ pub async fn sign_in(
     keys: &Keyring,
     email: &str,
 ) -> Result<String> {
-    let anchor = fetch_anchors(site, 1).await?.remove(0);
+    sign_in_at(site, "", redis, stream, keys, email).await
+}
+
+/// The same flow for a member of the firm's staff: `/staff/login` and `/staff/auth/magic`;
+/// returns the `Cookie` header value that carries the anchor and the staff session.
+pub async fn staff_sign_in(
+    site: &Target,
+    redis: &mut ConnectionManager,
+    stream: &str,
+    keys: &Keyring,
+    email: &str,
+) -> Result<String> {
+    sign_in_at(site, "/staff", redis, stream, keys, email).await
+}
+
+/// The sign-in flow under `prefix` (`""` for the portal, `"/staff"` for the console).
+async fn sign_in_at(
+    site: &Target,
+    prefix: &str,
+    redis: &mut ConnectionManager,
+    stream: &str,
+    keys: &Keyring,
+    email: &str,
+) -> Result<String> {
+    let (login, magic) = (format!("{prefix}/login"), format!("{prefix}/auth/magic"));
+    let anchor = fetch_anchors_at(site, &login, 1).await?.remove(0);
     let mut conn = Conn::open(site.addr).await?;
     let answer = conn
         .send(
             site,
             &Req::post_form(
-                "/login",
+                &login,
                 Some(&anchor.cookie),
                 &[("email", email), ("csrf", anchor.csrf.as_str())],
             ),
         )
         .await?;
     if answer.status != StatusCode::OK {
-        bail!("POST /login for {email} answered {}", answer.status);
+        bail!("POST {login} for {email} answered {}", answer.status);
     }
     // The job is on the stream once POST /login has answered.
     let links = take_links(redis, stream, keys).await?;
@@ -533,7 +563,7 @@ pub async fn sign_in(
         .send(
             site,
             &Req::post_form(
-                "/auth/magic",
+                &magic,
                 Some(&anchor.cookie),
                 &[
                     ("token", token.as_str()),
@@ -544,7 +574,7 @@ pub async fn sign_in(
         )
         .await?;
     if answer.status != StatusCode::SEE_OTHER {
-        bail!("POST /auth/magic for {email} answered {}", answer.status);
+        bail!("POST {magic} for {email} answered {}", answer.status);
     }
     let session: Vec<&str> = answer
         .headers
@@ -554,7 +584,7 @@ pub async fn sign_in(
         .filter_map(|v| v.split(';').next())
         .collect();
     if session.is_empty() {
-        bail!("POST /auth/magic for {email} set no session cookie");
+        bail!("POST {magic} for {email} set no session cookie");
     }
     // The session cookies replace any anchor cookie of the same name.
     let names: Vec<&str> = session.iter().filter_map(|c| c.split('=').next()).collect();

@@ -1,11 +1,13 @@
 //! Pieces shared by Portico's benchmark binaries (`portico-bench`, the sign-in benchmark,
-//! `portal_bench` and `mailer_bench`): their command line, the load generator, process guards,
+//! `portal_bench`, `console_bench` and `mailer_bench`): their command line, the load generator, process guards,
 //! measured phases with their CPU accounting, and the harness that runs the real gateway on a
 //! scratch database and Redis prefix.
 #![forbid(unsafe_code)]
 
 pub mod cli;
+pub mod db;
 pub mod harness;
 pub mod load;
 pub mod meter;
+pub mod plans;
 pub mod system;

@@ -329,6 +329,7 @@ pub fn write_first_error(out: &mut String, phases: &[Phase]) {
 /// The figures table: each figure beside its target, with PASS or MISS.
 pub struct Figures<'a> {
     out: &'a mut String,
+    figure_width: usize,
     value_width: usize,
     target_width: usize,
 }
@@ -336,23 +337,35 @@ pub struct Figures<'a> {
 impl<'a> Figures<'a> {
     /// Starts the table (its heading line) in `out`.
     pub fn new(out: &'a mut String, value_width: usize, target_width: usize) -> Figures<'a> {
+        Figures::wide(out, 52, value_width, target_width)
+    }
+
+    /// A table whose figure names are up to `figure_width` wide.
+    pub fn wide(
+        out: &'a mut String,
+        figure_width: usize,
+        value_width: usize,
+        target_width: usize,
+    ) -> Figures<'a> {
         let _ = writeln!(
             out,
-            "\n{:<52} {:>value_width$}  {:<target_width$} result",
+            "\n{:<figure_width$} {:>value_width$}  {:<target_width$} result",
             "figure", "value", "target"
         );
         Figures {
             out,
+            figure_width,
             value_width,
             target_width,
         }
     }
 
     pub fn row(&mut self, figure: &str, value: String, target: &str, pass: bool) {
-        let (value_width, target_width) = (self.value_width, self.target_width);
+        let (figure_width, value_width, target_width) =
+            (self.figure_width, self.value_width, self.target_width);
         let _ = writeln!(
             self.out,
-            "{figure:<52} {value:>value_width$}  {target:<target_width$} {}",
+            "{figure:<figure_width$} {value:>value_width$}  {target:<target_width$} {}",
             if pass { "PASS" } else { "MISS" }
         );
     }

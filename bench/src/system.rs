@@ -72,3 +72,21 @@ pub fn free_port() -> std::io::Result<u16> {
     let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
     Ok(listener.local_addr()?.port())
 }
+
+/// Sends SIGTERM and waits (up to 10 s) for the process to end on its own (a gateway drains
+/// and flushes its log before exiting).
+pub fn stop_gently(server: &mut ChildGuard) -> anyhow::Result<()> {
+    use anyhow::Context;
+    std::process::Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .context("stopping the gateway")?;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while server.exited().is_none() {
+        if std::time::Instant::now() > deadline {
+            anyhow::bail!("the gateway did not stop within 10 s of SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Ok(())
+}

@@ -19,11 +19,8 @@
 //! See BENCH.md ("Portal home benchmark") for what each figure means.
 #![forbid(unsafe_code)]
 
-use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::path::Path;
-use std::process::{Command, ExitCode};
-use std::str::FromStr;
+use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -31,14 +28,15 @@ use anyhow::{Context, Result, bail};
 use clap::Parser;
 use hyper::StatusCode;
 use portico_bench::cli::{self, CommonOptions};
+use portico_bench::db::{Db, Rng, Seeder, b, iso_date, q, q_opt};
 use portico_bench::harness::{self, Deployment, sign_in};
 use portico_bench::load::{self, Conn, MakeReq, Plan, Req, Target};
 use portico_bench::meter::{self, Meter, Phase};
-use portico_bench::system::{self, ChildGuard};
+use portico_bench::plans::{statements_by_request, unbounded};
+use portico_bench::system::{self, stop_gently};
 use portico_shared::ids::{
     ChecklistItemId, ContactId, ConversationId, FirmId, MessageId, SigningRequestId, TaskId,
 };
-use sqlx::{Connection, Row};
 
 /// Concurrent connections of the measured phases.
 const CONNECTIONS: usize = 32;
@@ -253,22 +251,6 @@ async fn bench(options: &CommonOptions, deployment: &Deployment<'_>) -> Result<(
     meter::ensure_meaningful(&phases, MAX_ERROR_RATE)
 }
 
-/// Sends SIGTERM and waits (up to 10 s) for the process to end on its own.
-fn stop_gently(server: &mut ChildGuard) -> Result<()> {
-    Command::new("kill")
-        .args(["-TERM", &server.id().to_string()])
-        .status()
-        .context("stopping the gateway")?;
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while server.exited().is_none() {
-        if Instant::now() > deadline {
-            bail!("the gateway did not stop within 10 s of SIGTERM");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Ok(())
-}
-
 /// Fetches the home page once and checks it shows what the client may see and nothing else.
 async fn check_home(site: &Target, cookie: &str, client: &ClientTasks) -> Result<()> {
     let mut conn = Conn::open(site.addr).await?;
@@ -289,186 +271,6 @@ async fn check_home(site: &Target, cookie: &str, client: &ClientTasks) -> Result
         bail!("GET / on {} shows the unshared task {leak:?}", site.host);
     }
     Ok(())
-}
-
-// ---------------------------------------------------------------------------------------
-// The database, reached directly: seeding, counting, and explaining.
-
-enum Db {
-    Sqlite(sqlx::SqliteConnection),
-    Postgres(sqlx::PgConnection),
-}
-
-impl Db {
-    async fn connect(url: &str) -> Result<Db> {
-        if url.starts_with("sqlite:") {
-            use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
-            // Seeding writes in one transaction; a big page cache keeps the random-id indexes
-            // in memory while they grow.
-            let options = SqliteConnectOptions::from_str(url)?
-                .journal_mode(SqliteJournalMode::Wal)
-                .synchronous(SqliteSynchronous::Off)
-                .foreign_keys(false)
-                .pragma("cache_size", "-262144");
-            Ok(Db::Sqlite(
-                sqlx::SqliteConnection::connect_with(&options).await?,
-            ))
-        } else {
-            Ok(Db::Postgres(sqlx::PgConnection::connect(url).await?))
-        }
-    }
-
-    async fn exec(&mut self, sql: &str) -> Result<()> {
-        match self {
-            Db::Sqlite(conn) => sqlx::raw_sql(sql).execute(conn).await.map(drop),
-            Db::Postgres(conn) => sqlx::raw_sql(sql).execute(conn).await.map(drop),
-        }
-        .with_context(|| format!("running {}", sql.chars().take(120).collect::<String>()))
-    }
-
-    async fn count(&mut self, table: &str) -> Result<i64> {
-        let sql = format!("SELECT COUNT(*) FROM {table}");
-        Ok(match self {
-            Db::Sqlite(conn) => sqlx::query_scalar(&sql).fetch_one(conn).await?,
-            Db::Postgres(conn) => sqlx::query_scalar(&sql).fetch_one(conn).await?,
-        })
-    }
-
-    async fn firm_id(&mut self, slug: &str) -> Result<String> {
-        let sql = "SELECT id FROM firms WHERE slug = $1";
-        Ok(match self {
-            Db::Sqlite(conn) => sqlx::query_scalar(sql).bind(slug).fetch_one(conn).await?,
-            Db::Postgres(conn) => sqlx::query_scalar(sql).bind(slug).fetch_one(conn).await?,
-        })
-    }
-
-    /// The database's size on disk, in bytes.
-    async fn size(&mut self, url: &str) -> Option<u64> {
-        match self {
-            Db::Sqlite(_) => {
-                let file = url.strip_prefix("sqlite://")?;
-                std::fs::metadata(file).ok().map(|m| m.len())
-            }
-            Db::Postgres(conn) => {
-                sqlx::query_scalar::<_, i64>("SELECT pg_database_size(current_database())")
-                    .fetch_one(conn)
-                    .await
-                    .ok()
-                    .map(|n| n as u64)
-            }
-        }
-    }
-
-    /// The plan of `sql` as the backend would run it for any parameter values: SQLite's
-    /// `EXPLAIN QUERY PLAN` (unbound parameters), PostgreSQL's generic plan of the prepared
-    /// statement.
-    async fn explain(&mut self, n: usize, sql: &str) -> Result<Vec<String>> {
-        match self {
-            Db::Sqlite(conn) => {
-                let rows = sqlx::query(&format!("EXPLAIN QUERY PLAN {sql}"))
-                    .fetch_all(conn)
-                    .await
-                    .with_context(|| format!("explaining {sql}"))?;
-                // Rows are (id, parent, _, detail); indent each under its parent.
-                let mut depth: HashMap<i64, usize> = HashMap::new();
-                let mut lines = Vec::new();
-                for row in rows {
-                    let (id, parent): (i64, i64) = (row.try_get(0)?, row.try_get(1)?);
-                    let detail: String = row.try_get(3)?;
-                    let d = depth.get(&parent).map_or(0, |d| d + 1);
-                    depth.insert(id, d);
-                    lines.push(format!("{}{detail}", "  ".repeat(d)));
-                }
-                Ok(lines)
-            }
-            Db::Postgres(conn) => {
-                let params = max_placeholder(sql);
-                let name = format!("portal_q{n}");
-                sqlx::raw_sql(&format!(
-                    "SET plan_cache_mode = force_generic_plan; PREPARE {name} AS {sql}"
-                ))
-                .execute(&mut *conn)
-                .await
-                .with_context(|| format!("preparing {sql}"))?;
-                let nulls = vec!["NULL"; params].join(", ");
-                let call = if params == 0 {
-                    name.clone()
-                } else {
-                    format!("{name}({nulls})")
-                };
-                let lines: Vec<String> = sqlx::query_scalar(&format!("EXPLAIN EXECUTE {call}"))
-                    .fetch_all(&mut *conn)
-                    .await
-                    .with_context(|| format!("explaining {sql}"))?;
-                sqlx::raw_sql(&format!("DEALLOCATE {name}"))
-                    .execute(&mut *conn)
-                    .await?;
-                Ok(lines)
-            }
-        }
-    }
-
-    async fn close(self) {
-        let _ = match self {
-            Db::Sqlite(conn) => conn.close().await,
-            Db::Postgres(conn) => conn.close().await,
-        };
-    }
-}
-
-/// The highest `$n` in `sql`.
-fn max_placeholder(sql: &str) -> usize {
-    sql.split('$')
-        .skip(1)
-        .filter_map(|rest| {
-            let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
-            digits.parse().ok()
-        })
-        .max()
-        .unwrap_or(0)
-}
-
-/// Results a SQLite plan builds in memory (subqueries, `CO-ROUTINE`s, `MATERIALIZE`d views):
-/// scanning one of them reads only what the plan put there, not a table.
-fn intermediates(plan: &[String]) -> Vec<&str> {
-    plan.iter()
-        .filter_map(|line| {
-            let line = line.trim_start();
-            line.strip_prefix("CO-ROUTINE ")
-                .or_else(|| line.strip_prefix("MATERIALIZE "))
-        })
-        .collect()
-}
-
-/// Why a plan line reads more than the client's rows, if it does: a whole table or index
-/// ("full scan"), or every row of the firm with the client's scope applied after reading
-/// ("firm-wide": the index stops at `firm_id`). `plan` is the whole plan the line is from.
-fn unbounded(line: &str, plan: &[String]) -> Option<&'static str> {
-    let line = line.trim_start();
-    // SQLite: "SCAN t" or "SCAN t USING INDEX …" walk everything; "SEARCH" is bounded by
-    // its constraint, which must go past the firm.
-    if let Some(scanned) = line.strip_prefix("SCAN ") {
-        let name = scanned.split(" USING ").next().unwrap_or(scanned);
-        let in_memory = name == "CONSTANT ROW"
-            || name.starts_with("(subquery-")
-            || intermediates(plan).contains(&name);
-        return (!in_memory).then_some("FULL SCAN");
-    }
-    // A search of a table's primary key by firm (the firm's portal version) reads one row.
-    if line.starts_with("SEARCH ")
-        && line.ends_with("(firm_id=?)")
-        && !line.contains(" USING PRIMARY KEY ")
-    {
-        return Some("FIRM-WIDE READ");
-    }
-    // PostgreSQL: a sequential scan of any seeded table; a contact filter after an index read.
-    if line.contains("Seq Scan on ") {
-        return Some("FULL SCAN");
-    }
-    if line.starts_with("Filter:") && line.contains("contact_id") {
-        return Some("FIRM-WIDE READ");
-    }
-    None
 }
 
 // ---------------------------------------------------------------------------------------
@@ -523,11 +325,6 @@ const ITEMS_T: usize = 4;
 const CONVERSATIONS_T: usize = 5;
 const MESSAGES_T: usize = 6;
 const SIGNING_T: usize = 7;
-/// Rows per INSERT statement: well under SQLite's 1 MB statement limit.
-const ROWS_PER_INSERT: usize = 1000;
-/// Rows buffered before they are written.
-const ROWS_PER_FLUSH: usize = 20_000;
-
 /// Titles of one signed-in client's tasks, to check the page against.
 #[derive(Default)]
 struct ClientTasks {
@@ -542,85 +339,6 @@ struct Seeded {
     elapsed: Duration,
     /// PostgreSQL: the time of `VACUUM ANALYZE` after the load; SQLite: of the WAL checkpoint.
     settle: Duration,
-}
-
-/// Multi-row INSERTs of SQL literals, buffered per table and written parents first.
-struct Seeder<'a> {
-    db: &'a mut Db,
-    rows: Vec<Vec<String>>,
-    buffered: usize,
-}
-
-impl Seeder<'_> {
-    async fn push(&mut self, table: usize, values: String) -> Result<()> {
-        self.rows[table].push(values);
-        self.buffered += 1;
-        if self.buffered >= ROWS_PER_FLUSH {
-            self.flush().await?;
-        }
-        Ok(())
-    }
-
-    async fn flush(&mut self) -> Result<()> {
-        for (table, (name, columns)) in SEEDED.iter().enumerate() {
-            let rows = std::mem::take(&mut self.rows[table]);
-            for chunk in rows.chunks(ROWS_PER_INSERT) {
-                let sql = format!("INSERT INTO {name} ({columns}) VALUES {}", chunk.join(","));
-                self.db.exec(&sql).await?;
-            }
-        }
-        self.buffered = 0;
-        Ok(())
-    }
-}
-
-/// A quoted SQL string literal.
-fn q(text: &str) -> String {
-    format!("'{}'", text.replace('\'', "''"))
-}
-
-fn q_opt(text: Option<&str>) -> String {
-    text.map_or_else(|| "NULL".into(), q)
-}
-
-fn b(value: bool) -> &'static str {
-    if value { "TRUE" } else { "FALSE" }
-}
-
-/// splitmix64: a fixed, fast, well-spread sequence, so every run seeds the same shapes.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    /// True `percent` times in a hundred.
-    fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
-}
-
-/// The ISO date `days` days from 1970-01-01 (Howard Hinnant's civil-from-days).
-fn iso_date(days: i64) -> String {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}")
 }
 
 /// Tasks per firm: 20 to 180 (100 on average), adjusted to exactly [`TASKS`] in all. The
@@ -730,11 +448,7 @@ async fn seed(db: &mut Db) -> Result<Seeded> {
             }
         }
     }
-    let mut seeder = Seeder {
-        db,
-        rows: vec![Vec::new(); SEEDED.len()],
-        buffered: 0,
-    };
+    let mut seeder = Seeder::new(db, &SEEDED);
     for (firm, &task_count) in counts.iter().enumerate() {
         let firm_id = match firm_ids.get(firm) {
             Some(id) => id.clone(),
@@ -930,48 +644,6 @@ async fn seed(db: &mut Db) -> Result<Seeded> {
         elapsed,
         settle: settling.elapsed(),
     })
-}
-
-// ---------------------------------------------------------------------------------------
-// The SQL a request ran, from the gateway's JSON log.
-
-/// Statements logged by `sqlx::query`, in order, by the `x-request-id` of their request,
-/// each on one line with its whitespace collapsed; connection setup is left out.
-fn statements_by_request(log: &Path) -> Result<HashMap<String, Vec<String>>> {
-    let text =
-        std::fs::read_to_string(log).with_context(|| format!("reading {}", log.display()))?;
-    let mut by_request: HashMap<String, Vec<String>> = HashMap::new();
-    for line in text.lines() {
-        let Ok(event) = serde_json::from_str::<serde_json::Value>(line) else {
-            continue;
-        };
-        if event["target"] != "sqlx::query" {
-            continue;
-        }
-        let Some(sql) = event["db.statement"]
-            .as_str()
-            .filter(|s| !s.trim().is_empty())
-            .or_else(|| event["summary"].as_str())
-        else {
-            continue;
-        };
-        let request = event["spans"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .find(|span| span["name"] == "request")
-            .and_then(|span| span["id"].as_str());
-        let sql = sql.split_whitespace().collect::<Vec<_>>().join(" ");
-        // A pool opening a connection during the request runs SQLite's PRAGMAs: setup of the
-        // connection, not a query of the page.
-        if sql.starts_with("PRAGMA ") {
-            continue;
-        }
-        if let Some(request) = request {
-            by_request.entry(request.to_string()).or_default().push(sql);
-        }
-    }
-    Ok(by_request)
 }
 
 // ---------------------------------------------------------------------------------------
