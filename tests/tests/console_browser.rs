@@ -80,6 +80,28 @@ async fn open(chrome: &Chrome, url: &str, needle: &str) -> String {
     wait_text(chrome, needle).await
 }
 
+/// Submits the form of the button at `css` without the browser's own checks (as an old
+/// browser, or a hand-made request, would), and waits for the page's error message.
+async fn submit_for_error(chrome: &Chrome, css: &str) -> String {
+    chrome
+        .client
+        .execute(
+            "document.querySelectorAll('form').forEach(function (f) { f.noValidate = true; });",
+            vec![],
+        )
+        .await
+        .unwrap();
+    click(chrome, css).await;
+    let alert = chrome
+        .client
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css("main [role=alert]"))
+        .await
+        .unwrap_or_else(|e| panic!("no error message after submitting {css}: {e}"));
+    alert.text().await.unwrap()
+}
+
 /// How many elements match `css` on the page.
 async fn count(chrome: &Chrome, css: &str) -> usize {
     chrome
@@ -189,7 +211,10 @@ async fn the_console_works_in_chromium_and_every_page_passes_axe() {
     let asked = client
         .post_form(
             &url("/requests"),
-            &[("body", "Could we move Thursday's meeting?"), ("csrf", &csrf)],
+            &[
+                ("body", "Could we move Thursday's meeting?"),
+                ("csrf", &csrf),
+            ],
         )
         .await;
     assert_eq!(asked.status(), StatusCode::SEE_OTHER, "request sent");
@@ -303,7 +328,12 @@ async fn the_console_works_in_chromium_and_every_page_passes_axe() {
     open(&chrome, &url("/staff/conversations"), "Thursday").await;
     assert_accessible(&chrome, "console-13-conversations").await;
 
-    open(&chrome, &url("/staff/tasks"), "Send your 2026 bank statements").await;
+    open(
+        &chrome,
+        &url("/staff/tasks"),
+        "Send your 2026 bank statements",
+    )
+    .await;
     assert_accessible(&chrome, "console-14-tasks").await;
     open(
         &chrome,
@@ -343,6 +373,87 @@ async fn the_console_works_in_chromium_and_every_page_passes_axe() {
     assert_accessible(&chrome, "console-22-portal-settings").await;
     open(&chrome, &url("/staff/account"), "You sign in with").await;
     assert_accessible(&chrome, "console-23-account").await;
+
+    // ---- the forms again, each refusing what was typed, with its message ----
+    open(&chrome, &url("/staff/contacts"), "New contact").await;
+    type_into(&chrome, "#new-name", "Ann Again").await;
+    type_into(&chrome, "#new-email", "not an address").await;
+    submit_for_error(
+        &chrome,
+        "form[method=post][action='/staff/contacts'] button",
+    )
+    .await;
+    assert_accessible(&chrome, "console-40-contact-new-error").await;
+    open(
+        &chrome,
+        &url(&format!("/staff/contacts/{}", ann.id)),
+        "Portal access",
+    )
+    .await;
+    chrome
+        .client
+        .find(Locator::Css("#edit-email"))
+        .await
+        .unwrap()
+        .clear()
+        .await
+        .unwrap();
+    submit_for_error(
+        &chrome,
+        &format!("form[action='/staff/contacts/{}'] button", ann.id),
+    )
+    .await;
+    assert_accessible(&chrome, "console-41-contact-edit-error").await;
+    open(&chrome, &url("/staff/tasks/new"), "Create task").await;
+    type_into(&chrome, "#title", "For nobody").await;
+    type_into(&chrome, "#assignees", "nobody@example.com").await;
+    submit_for_error(&chrome, "main form button[type=submit]").await;
+    assert_accessible(&chrome, "console-42-task-new-error").await;
+    open(&chrome, &url("/staff/signing/new"), "Title").await;
+    submit_for_error(&chrome, "main form button[type=submit]").await;
+    assert_accessible(&chrome, "console-43-signing-new-error").await;
+    open(&chrome, &url("/staff/invoices/new"), "Invoice number").await;
+    type_into(&chrome, "#amount", "a lot").await;
+    submit_for_error(&chrome, "main form button[type=submit]").await;
+    assert_accessible(&chrome, "console-44-invoice-new-error").await;
+    open(&chrome, &url("/staff/roles/new"), "New role").await;
+    submit_for_error(&chrome, "main form button[type=submit]").await;
+    assert_accessible(&chrome, "console-45-role-new-error").await;
+    open(&chrome, &url("/staff/api-keys"), "API keys").await;
+    submit_for_error(&chrome, "form[action='/staff/api-keys'] button").await;
+    assert_accessible(&chrome, "console-46-api-key-error").await;
+    open(&chrome, &url("/staff/settings/portal"), "Brand colour").await;
+    chrome
+        .client
+        .find(Locator::Css("#brand_color"))
+        .await
+        .unwrap()
+        .clear()
+        .await
+        .unwrap();
+    type_into(&chrome, "#brand_color", "blue").await;
+    submit_for_error(
+        &chrome,
+        "form[action='/staff/settings/portal'] button[type=submit]",
+    )
+    .await;
+    assert_accessible(&chrome, "console-47-portal-settings-error").await;
+    open(
+        &chrome,
+        &url(&format!("/staff/conversations/{conversation_id}")),
+        "Could we move Thursday's meeting?",
+    )
+    .await;
+    submit_for_error(&chrome, "main form button[type=submit]").await;
+    assert_accessible(&chrome, "console-48-conversation-reply-error").await;
+    open(&chrome, &url("/staff/account"), "You sign in with").await;
+    type_into(&chrome, "#email", "not an address").await;
+    submit_for_error(&chrome, "form:has(#email) button[type=submit]").await;
+    assert_accessible(&chrome, "console-49-account-error").await;
+    open(&chrome, &url("/staff/team"), "Invite someone").await;
+    type_into(&chrome, "#invite-email", "not an address").await;
+    submit_for_error(&chrome, "form[action='/staff/team/invitations'] button").await;
+    assert_accessible(&chrome, "console-50-team-invite-error").await;
 
     chrome
         .client
@@ -423,12 +534,7 @@ async fn the_console_works_in_chromium_and_every_page_passes_axe() {
         "Two things before we start the year.",
     )
     .await;
-    type_into(
-        &chrome,
-        "#assignees",
-        "bob.with.a.long.address@example.com",
-    )
-    .await;
+    type_into(&chrome, "#assignees", "bob.with.a.long.address@example.com").await;
     type_into(&chrome, "#checklist", "Read the letter\nSign page 3").await;
     click(&chrome, "#portal").await;
     click(&chrome, "main form button[type=submit]").await;
@@ -441,7 +547,24 @@ async fn the_console_works_in_chromium_and_every_page_passes_axe() {
         "a delete form for a member without tasks.delete"
     );
     chrome.screenshot("console-member-task-shared").await;
+    let member_task = chrome.client.current_url().await.unwrap().to_string();
     assert_accessible(&chrome, "console-29-member-task").await;
+    // The button is not there, and the request it would make is refused anyway: the same form,
+    // made by hand in this page with its CSRF token, answers 403.
+    chrome
+        .client
+        .execute(
+            "const f = document.createElement('form'); f.method = 'post'; \
+             f.action = location.pathname + '/delete'; \
+             const c = document.querySelector('input[name=csrf]').cloneNode(); \
+             f.appendChild(c); document.body.appendChild(f); f.submit();",
+            vec![],
+        )
+        .await
+        .unwrap();
+    wait_text(&chrome, "Not allowed").await;
+    chrome.screenshot("console-member-delete-refused").await;
+    open(&chrome, &member_task, "Sign page 3").await;
 
     // A section the role lacks answers with the console's 403 page.
     let main = open(&chrome, &url("/staff/roles"), "Not allowed").await;
