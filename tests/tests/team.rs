@@ -544,6 +544,20 @@ async fn the_api_refuses_missing_permissions_grants_beyond_the_role_and_bad_inpu
         assert_eq!(status, StatusCode::FORBIDDEN, "{path}: {answer}");
         assert_eq!(answer["error"]["code"], "forbidden");
     }
+    // Removing a member or revoking an invitation without the right: 403 whether or not the
+    // id exists, so the answer says nothing about which ids do.
+    let pending = invite(&app, &firm, "pending@example.com", "team").await;
+    let pending_id = pending["id"].as_str().unwrap().to_string();
+    let owner_id = owner(&app, &firm).await.id;
+    for path in [
+        format!("/api/v1/team/members/{owner_id}"),
+        "/api/v1/team/members/st_nobodynobodynobodynobod".to_string(),
+        format!("/api/v1/team/invitations/{pending_id}"),
+        "/api/v1/team/invitations/ti_nobodynobodynobodynobod".to_string(),
+    ] {
+        let (status, answer) = app.api(&tess_key, Method::DELETE, &path, None).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{path}: {answer}");
+    }
 
     // A custom role that may manage the team but holds little else cannot hand out more.
     let owner = owner(&app, &firm).await;

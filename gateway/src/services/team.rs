@@ -9,19 +9,13 @@
 use portico_shared::email::Email;
 use portico_shared::ids::{MemberId, TeamInvitationId};
 use portico_shared::now_unix;
-use portico_shared::policy::{Action, Actor, Area, Decision, Intent, Role, decide};
+use portico_shared::policy::{Action, Actor, Area, Intent, Role};
 use portico_shared::store::{Firm, InvitationPatch, Member, StoreError, TeamInvitation};
 
+use super::team_admin::allow as check;
 use crate::error::{Error, Result};
 use crate::services::links;
 use crate::state::AppState;
-
-fn check(actor: &Actor, intent: Intent<'_>) -> Result<Decision> {
-    match decide(actor, intent) {
-        Decision::Denied(reason) => Err(Error::Forbidden(reason)),
-        allowed => Ok(allowed),
-    }
-}
 
 /// The role `role_id` names in this firm, to be given by invitation or role change: never the
 /// Owner's (422), never an unknown one (422).
@@ -170,6 +164,9 @@ pub async fn correct(
 
 /// Revokes an open invitation: its link is refused from now on.
 pub async fn revoke(state: &AppState, firm: &Firm, actor: &Actor, id: &str) -> Result<()> {
+    // Asked before the lookup too, so someone without the right learns nothing of which ids
+    // exist (403 either way).
+    check(actor, Intent::Act(Area::Team, Action::Delete))?;
     let (id, current) = invitation(state, firm, id).await?;
     let role = held_role(state, firm, &current.role_id).await?;
     check(
@@ -273,6 +270,8 @@ pub async fn transfer_ownership(
 /// Removes a member: their sessions end at once (every staff request reads the member), and
 /// their API keys go with them. The Owner cannot be removed (409).
 pub async fn remove(state: &AppState, firm: &Firm, actor: &Actor, id: &str) -> Result<()> {
+    // Asked before the lookup too: 403 whether or not the member exists.
+    check(actor, Intent::Act(Area::Team, Action::Delete))?;
     let target = member(state, firm, id).await?;
     let current = held_role(state, firm, &target.role_id).await?;
     check(
