@@ -3,6 +3,7 @@
 //! from a secure origin, for the exact host, with `Path=/`.
 
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
+use portico_shared::secret::random_string;
 use time::Duration;
 
 /// The session of a signed-in client.
@@ -17,6 +18,21 @@ pub const BINDING: &str = "binding";
 /// Set by a company handover's first step on the target's host: the nonce whose hash the
 /// origin confirms, so that only this browser lands (see `services::handover`).
 pub const HANDOVER: &str = "handover";
+
+/// The binding this browser already has (asking twice keeps one binding, so either link
+/// signs in with one click), or a fresh one.
+pub fn binding_of(jar: &CookieJar, secure: bool) -> String {
+    get(jar, BINDING, secure)
+        .filter(|b| b.len() == 22)
+        .map_or_else(random_string::<16>, str::to_string)
+}
+
+/// The binding cookie, kept as long as the server honours the binding (`one_click`:
+/// `PORTICO_LOGIN_ONE_CLICK`, which the link record keeps and the consume script checks).
+pub fn binding(value: String, one_click: std::time::Duration, secure: bool) -> Cookie<'static> {
+    let max_age = Duration::seconds(one_click.as_secs() as i64);
+    build(BINDING, value, Some(max_age), secure)
+}
 
 pub fn name(base: &str, secure: bool) -> String {
     if secure {

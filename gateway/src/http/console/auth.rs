@@ -16,15 +16,14 @@ use minijinja::context;
 use portico_shared::email::Email;
 use portico_shared::ids::{MemberId, TeamInvitationId};
 use portico_shared::now_unix;
-use portico_shared::secret::random_string;
 use portico_shared::store::{Firm, Member};
 use portico_shared::token::{LinkPurpose, PlainCode, VerifiedLink, verify_link};
-use serde::Deserialize;
 
 use crate::error::{Error, Result};
 use crate::http::extract::CsrfOnly;
 use crate::http::extract::client::per_ip_limit;
-use crate::http::extract::{CsrfProtected, CsrfToken, MaybeStaff, PortalFirm, ProtectedForm};
+use crate::http::extract::sign_in::{CodeForm, LinkQuery, LoginForm, LoginQuery};
+use crate::http::extract::{CsrfToken, MaybeStaff, PortalFirm, ProtectedForm};
 use crate::http::layout::{console_signed_out_page, token_page};
 use crate::services::client_ip::ClientAddress;
 use crate::services::links::{self, Consumed, Issued, Proof};
@@ -38,25 +37,6 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/staff/auth/magic", get(open_link).post(confirm_code))
         .route_layer(per_ip_limit(state))
         .route("/staff/logout", post(logout))
-}
-
-#[derive(Deserialize)]
-struct LoginForm {
-    #[serde(default)]
-    email: String,
-    #[serde(default)]
-    csrf: String,
-}
-
-impl CsrfProtected for LoginForm {
-    fn csrf(&self) -> &str {
-        &self.csrf
-    }
-}
-
-#[derive(Deserialize)]
-struct LoginQuery {
-    signed_out: Option<String>,
 }
 
 async fn login_page(
@@ -87,9 +67,7 @@ async fn request_link(
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, html).into_response());
     };
     let secure = state.config.cookie_secure;
-    let binding = cookies::get(&jar, cookies::BINDING, secure)
-        .filter(|b| b.len() == 22)
-        .map_or_else(random_string::<16>, str::to_string);
+    let binding = cookies::binding_of(&jar, secure);
     let member = state.store.member_by_email(&firm.id, &email).await?;
     match links::request_staff_login(
         &state,
@@ -107,16 +85,10 @@ async fn request_link(
             let extra = context! { email => email.as_str(), ttl_days => ttl_days };
             let html =
                 console_signed_out_page(&state, "console/login_sent.html", &firm, &csrf, extra)?;
-            let one_click = time::Duration::seconds(state.config.login_one_click.as_secs() as i64);
-            let cookie = cookies::build(cookies::BINDING, binding, Some(one_click), secure);
+            let cookie = cookies::binding(binding, state.config.login_one_click, secure);
             Ok((jar.add(cookie), html).into_response())
         }
     }
-}
-
-#[derive(Deserialize)]
-struct LinkQuery {
-    token: Option<String>,
 }
 
 /// A verified staff link of this firm, or why not (for [`unusable_link`]).
@@ -207,22 +179,6 @@ async fn other_member(
     Ok(Some(
         (StatusCode::CONFLICT, token_page(html)).into_response(),
     ))
-}
-
-#[derive(Deserialize)]
-struct CodeForm {
-    #[serde(default)]
-    token: String,
-    #[serde(default)]
-    code: String,
-    #[serde(default)]
-    csrf: String,
-}
-
-impl CsrfProtected for CodeForm {
-    fn csrf(&self) -> &str {
-        &self.csrf
-    }
 }
 
 async fn confirm_code(

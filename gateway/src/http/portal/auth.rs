@@ -14,15 +14,14 @@ use minijinja::context;
 use portico_shared::email::{Email, mask};
 use portico_shared::ids::ContactId;
 use portico_shared::now_unix;
-use portico_shared::secret::random_string;
 use portico_shared::store::{Firm, SignIn};
 use portico_shared::token::{LinkPurpose, PlainCode, VerifiedLink, verify_link};
-use serde::Deserialize;
 
 use crate::error::{Error, Result};
 use crate::http::extract::CsrfOnly;
 use crate::http::extract::client::per_ip_limit;
-use crate::http::extract::{CsrfProtected, CsrfToken, ProtectedForm};
+use crate::http::extract::sign_in::{CodeForm, LinkQuery, LoginForm, LoginQuery};
+use crate::http::extract::{CsrfToken, ProtectedForm};
 use crate::http::extract::{MaybeSession, PortalFirm};
 use crate::http::layout::{page, token_page, tr};
 use crate::services::client_ip::ClientAddress;
@@ -37,25 +36,6 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/auth/magic", get(open_link).post(confirm_code))
         .route_layer(per_ip_limit(state))
         .route("/logout", post(logout))
-}
-
-#[derive(Deserialize)]
-struct LoginForm {
-    #[serde(default)]
-    email: String,
-    #[serde(default)]
-    csrf: String,
-}
-
-impl CsrfProtected for LoginForm {
-    fn csrf(&self) -> &str {
-        &self.csrf
-    }
-}
-
-#[derive(Deserialize)]
-struct LoginQuery {
-    signed_out: Option<String>,
 }
 
 async fn login_page(
@@ -96,9 +76,7 @@ async fn request_link(
         }
     };
     let secure = state.config.cookie_secure;
-    let binding = cookies::get(&jar, cookies::BINDING, secure)
-        .filter(|b| b.len() == 22)
-        .map_or_else(random_string::<16>, str::to_string);
+    let binding = cookies::binding_of(&jar, secure);
     let contact = state.store.contact_by_email(&firm.id, &email).await?;
     match links::request_login(
         &state,
@@ -115,18 +93,10 @@ async fn request_link(
             let ttl_days = state.config.link_ttl.as_secs().div_ceil(86_400);
             let extra = context! { email => email.as_str(), ttl_days => ttl_days };
             let html = page(&state, "portal/login_sent.html", &firm, &csrf, None, extra)?;
-            // The cookie lives as long as the server honours the binding (the link record
-            // keeps that expiry, and the consume script checks it).
-            let one_click = time::Duration::seconds(state.config.login_one_click.as_secs() as i64);
-            let cookie = cookies::build(cookies::BINDING, binding, Some(one_click), secure);
+            let cookie = cookies::binding(binding, state.config.login_one_click, secure);
             Ok((jar.add(cookie), html).into_response())
         }
     }
-}
-
-#[derive(Deserialize)]
-struct LinkQuery {
-    token: Option<String>,
 }
 
 /// Opening a link. Signs in at once only for a `GET` from the browser that asked for it;
@@ -201,22 +171,6 @@ async fn open_link(
         session.as_ref(),
         extra,
     )?))
-}
-
-#[derive(Deserialize)]
-struct CodeForm {
-    #[serde(default)]
-    token: String,
-    #[serde(default)]
-    code: String,
-    #[serde(default)]
-    csrf: String,
-}
-
-impl CsrfProtected for CodeForm {
-    fn csrf(&self) -> &str {
-        &self.csrf
-    }
 }
 
 async fn confirm_code(
