@@ -136,6 +136,42 @@ impl Db {
 }
 
 /// The highest `$n` in `sql`.
+/// The report's lines on the seed: how long seeding and settling (`WAL checkpoint` on SQLite,
+/// `VACUUM ANALYZE` on PostgreSQL) took, the database's size, and the rows per table.
+pub fn write_seed_summary(
+    out: &mut String,
+    backend: &str,
+    elapsed: std::time::Duration,
+    settle: std::time::Duration,
+    db_size: Option<u64>,
+    counts: &[(&str, i64)],
+) {
+    use std::fmt::Write as _;
+    let rows: i64 = counts.iter().map(|(_, n)| n).sum();
+    let _ = writeln!(
+        out,
+        "\nseeded in {:.1} s ({:.0} rows/s), then {} in {:.1} s; database {:.0} MB",
+        elapsed.as_secs_f64(),
+        rows as f64 / elapsed.as_secs_f64(),
+        if backend == "SQLite" {
+            "WAL checkpoint"
+        } else {
+            "VACUUM ANALYZE"
+        },
+        settle.as_secs_f64(),
+        db_size.map_or(f64::NAN, |b| b as f64 / 1_048_576.0)
+    );
+    let _ = writeln!(
+        out,
+        "{}",
+        counts
+            .iter()
+            .map(|(table, n)| format!("{table} {n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+}
+
 pub fn max_placeholder(sql: &str) -> usize {
     sql.split('$')
         .skip(1)

@@ -28,7 +28,7 @@ use anyhow::{Context, Result, bail};
 use clap::Parser;
 use hyper::StatusCode;
 use portico_bench::cli::{self, CommonOptions};
-use portico_bench::db::{Db, Rng, Seeder, b, iso_date, q, q_opt};
+use portico_bench::db::{self, Db, Rng, Seeder, b, iso_date, q, q_opt};
 use portico_bench::harness::{self, Deployment, sign_in};
 use portico_bench::load::{self, Conn, MakeReq, Plan, Req, Target};
 use portico_bench::meter::{self, Meter, Phase};
@@ -675,28 +675,13 @@ impl Report<'_> {
             self.phase,
             &self.load_before,
         );
-        let rows: i64 = self.counts.iter().map(|(_, n)| n).sum();
-        let _ = writeln!(
-            out,
-            "\nseeded in {:.1} s ({:.0} rows/s), then {} in {:.1} s; database {:.0} MB",
-            self.seeded.elapsed.as_secs_f64(),
-            rows as f64 / self.seeded.elapsed.as_secs_f64(),
-            if self.backend == "SQLite" {
-                "WAL checkpoint"
-            } else {
-                "VACUUM ANALYZE"
-            },
-            self.seeded.settle.as_secs_f64(),
-            self.db_size.map_or(f64::NAN, |b| b as f64 / 1_048_576.0)
-        );
-        let _ = writeln!(
-            out,
-            "{}",
-            self.counts
-                .iter()
-                .map(|(table, n)| format!("{table} {n}"))
-                .collect::<Vec<_>>()
-                .join(", ")
+        db::write_seed_summary(
+            &mut out,
+            self.backend,
+            self.seeded.elapsed,
+            self.seeded.settle,
+            self.db_size,
+            self.counts,
         );
         let _ = writeln!(
             out,
