@@ -16,49 +16,9 @@ use portico_e2e::{TestApp, sample_pdf};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-/// The page's main text once it contains `needle`, failing after a few seconds with what the
-/// page says instead.
-async fn wait_text(chrome: &Chrome, needle: &str) -> String {
-    let mut last = String::new();
-    for _ in 0..50 {
-        if let Ok(main) = chrome.client.find(Locator::Css("main")).await
-            && let Ok(text) = main.text().await
-        {
-            if text.contains(needle) {
-                return text;
-            }
-            last = text;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    panic!("the page never said {needle:?}; it says:\n{last}");
-}
-
-async fn click(chrome: &Chrome, css: &str) {
-    chrome
-        .client
-        .find(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("{css}: {e}"))
-        .click()
-        .await
-        .unwrap();
-}
-
-async fn type_into(chrome: &Chrome, css: &str, value: &str) {
-    chrome
-        .client
-        .find(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("{css}: {e}"))
-        .send_keys(value)
-        .await
-        .unwrap();
-}
-
 async fn open(chrome: &Chrome, url: &str, needle: &str) {
     chrome.client.goto(url).await.unwrap();
-    wait_text(chrome, needle).await;
+    chrome.wait_text(needle).await;
 }
 
 /// A page with an unlabeled input, faint text and a box wider than a phone.
@@ -193,8 +153,8 @@ async fn every_portal_page_passes_axe_at_desktop_and_phone_width() {
     // Signed out: the sign-in form, with and without an error, and the "check your email" page.
     open(&chrome, &app.url(&slug, "/login"), "Sign in to").await;
     assert_accessible(&chrome, "01-login").await;
-    type_into(&chrome, "#email", "not an address").await;
-    click(&chrome, "form button[type=submit]").await;
+    chrome.type_into("#email", "not an address").await;
+    chrome.click("form button[type=submit]").await;
     chrome
         .client
         .wait()
@@ -210,9 +170,9 @@ async fn every_portal_page_passes_axe_at_desktop_and_phone_width() {
         .clear()
         .await
         .unwrap();
-    type_into(&chrome, "#email", "ann@example.com").await;
-    click(&chrome, "form button[type=submit]").await;
-    wait_text(&chrome, "Check your email").await;
+    chrome.type_into("#email", "ann@example.com").await;
+    chrome.click("form button[type=submit]").await;
+    chrome.wait_text("Check your email").await;
     assert_accessible(&chrome, "02-login-sent").await;
 
     // A link asked for elsewhere opens the code page here; a wrong code, then the right one.
@@ -222,8 +182,8 @@ async fn every_portal_page_passes_axe_at_desktop_and_phone_width() {
     let mail = app.last_link("ann@example.com").await.unwrap();
     open(&chrome, &mail.link, "Enter your code").await;
     assert_accessible(&chrome, "03-link-code").await;
-    type_into(&chrome, "#code", "AAAA-AAAA").await;
-    click(&chrome, "form button[type=submit]").await;
+    chrome.type_into("#code", "AAAA-AAAA").await;
+    chrome.click("form button[type=submit]").await;
     chrome
         .client
         .wait()
@@ -231,9 +191,9 @@ async fn every_portal_page_passes_axe_at_desktop_and_phone_width() {
         .await
         .unwrap();
     assert_accessible(&chrome, "03-link-code-error").await;
-    type_into(&chrome, "#code", &mail.code).await;
-    click(&chrome, "form button[type=submit]").await;
-    wait_text(&chrome, "Welcome").await;
+    chrome.type_into("#code", &mail.code).await;
+    chrome.click("form button[type=submit]").await;
+    chrome.wait_text("Welcome").await;
     assert_accessible(&chrome, "05-home").await;
 
     // The used link is refused with the friendly page.
@@ -246,8 +206,8 @@ async fn every_portal_page_passes_axe_at_desktop_and_phone_width() {
         "One PDF per account",
     )
     .await;
-    click(&chrome, ".check-item form button").await;
-    wait_text(&chrome, "1 of 2").await;
+    chrome.click(".check-item form button").await;
+    chrome.wait_text("1 of 2").await;
     assert_accessible(&chrome, "06-task").await;
     // With a document uploaded, then completed.
     let upload = std::env::temp_dir().join(format!(
@@ -255,24 +215,23 @@ async fn every_portal_page_passes_axe_at_desktop_and_phone_width() {
         portico_e2e::unique("a-rather-long-statement-file-name-")
     ));
     std::fs::write(&upload, sample_pdf("Bank statement")).unwrap();
-    type_into(&chrome, "#file", upload.to_str().unwrap()).await;
-    click(&chrome, "form.upload button").await;
-    wait_text(&chrome, upload.file_name().unwrap().to_str().unwrap()).await;
+    chrome.type_into("#file", upload.to_str().unwrap()).await;
+    chrome.click("form.upload button").await;
+    chrome
+        .wait_text(upload.file_name().unwrap().to_str().unwrap())
+        .await;
     let _ = std::fs::remove_file(&upload);
-    click(&chrome, "form[action$='/complete'] button").await;
-    wait_text(&chrome, "Completed").await;
+    chrome.click("form[action$='/complete'] button").await;
+    chrome.wait_text("Completed").await;
     assert_accessible(&chrome, "06-task-completed").await;
 
     // A request from the home page, answered by the firm.
     open(&chrome, &app.url(&slug, "/"), "Welcome").await;
-    type_into(
-        &chrome,
-        "#request-body",
-        "Could we move Thursday's meeting?",
-    )
-    .await;
-    click(&chrome, "form[action='/requests'] button").await;
-    wait_text(&chrome, "Could we move Thursday's meeting?").await;
+    chrome
+        .type_into("#request-body", "Could we move Thursday's meeting?")
+        .await;
+    chrome.click("form[action='/requests'] button").await;
+    chrome.wait_text("Could we move Thursday's meeting?").await;
     let thread = chrome.client.current_url().await.unwrap();
     let conversation = thread.path().trim_start_matches("/requests/").to_string();
     let (status, body) = app
@@ -294,14 +253,12 @@ async fn every_portal_page_passes_axe_at_desktop_and_phone_width() {
     )
     .await;
     assert_accessible(&chrome, "08-sign").await;
-    type_into(&chrome, "#sign-name", "Ann Example").await;
-    click(&chrome, "#consent").await;
-    click(
-        &chrome,
-        &format!("form[action='/sign/{signing_id}'] button"),
-    )
-    .await;
-    wait_text(&chrome, "Audit trail").await;
+    chrome.type_into("#sign-name", "Ann Example").await;
+    chrome.click("#consent").await;
+    chrome
+        .click(&format!("form[action='/sign/{signing_id}'] button"))
+        .await;
+    chrome.wait_text("Audit trail").await;
     assert_accessible(&chrome, "08-signed").await;
 
     open(&chrome, &app.url(&slug, "/invoices"), "Invoice 2026-0042").await;
@@ -314,8 +271,10 @@ async fn every_portal_page_passes_axe_at_desktop_and_phone_width() {
     assert_accessible(&chrome, "11-companies").await;
     // The other company's portal has a light brand colour: the header's text and the links
     // must still be readable on it and beside it.
-    click(&chrome, "form[action='/companies/switch'] button").await;
-    wait_text(&chrome, "Welcome").await;
+    chrome
+        .click("form[action='/companies/switch'] button")
+        .await;
+    chrome.wait_text("Welcome").await;
     let url = chrome.client.current_url().await.unwrap();
     assert!(
         url.as_str().starts_with(&app.url(&north.firm.slug, "/")),
@@ -344,8 +303,8 @@ async fn every_portal_page_passes_axe_at_desktop_and_phone_width() {
     assert_accessible(&chrome, "12-not-found").await;
 
     open(&chrome, &app.url(&slug, "/"), "Welcome").await;
-    click(&chrome, "header form[action='/logout'] button").await;
-    wait_text(&chrome, "You have signed out").await;
+    chrome.click("header form[action='/logout'] button").await;
+    chrome.wait_text("You have signed out").await;
     assert_accessible(&chrome, "13-signed-out").await;
 
     let _ = writeln!(

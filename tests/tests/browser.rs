@@ -17,50 +17,10 @@ use portico_e2e::{TestApp, sample_pdf};
 use reqwest::Method;
 use serde_json::json;
 
-/// The page's main text once it contains `needle` (a click's navigation may still be under
-/// way), failing after a few seconds with what the page says instead.
-async fn wait_text(chrome: &Chrome, needle: &str) -> String {
-    let mut last = String::new();
-    for _ in 0..50 {
-        if let Ok(main) = chrome.client.find(Locator::Css("main")).await
-            && let Ok(text) = main.text().await
-        {
-            if text.contains(needle) {
-                return text;
-            }
-            last = text;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    panic!("the page never said {needle:?}; it says:\n{last}");
-}
-
 /// A screenshot of the page, once the console is known to be free of errors.
 async fn page_done(chrome: &Chrome, name: &str) {
     chrome.assert_no_console_errors(name).await;
     chrome.screenshot(name).await;
-}
-
-async fn click(chrome: &Chrome, css: &str) {
-    chrome
-        .client
-        .find(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("{css}: {e}"))
-        .click()
-        .await
-        .unwrap();
-}
-
-async fn type_into(chrome: &Chrome, css: &str, value: &str) {
-    chrome
-        .client
-        .find(Locator::Css(css))
-        .await
-        .unwrap()
-        .send_keys(value)
-        .await
-        .unwrap();
 }
 
 #[tokio::test]
@@ -116,19 +76,19 @@ async fn a_client_signs_in_and_works_through_the_portal_in_chromium() {
     let slug = acme.firm.slug.clone();
 
     chrome.client.goto(&app.url(&slug, "/login")).await.unwrap();
-    wait_text(&chrome, "Sign in to Acme Accounting").await;
+    chrome.wait_text("Sign in to Acme Accounting").await;
     page_done(&chrome, "01-login").await;
-    type_into(&chrome, "#email", "ann@example.com").await;
+    chrome.type_into("#email", "ann@example.com").await;
     // The field still has the focus: this one shows the focus ring.
     page_done(&chrome, "01-login-filled").await;
-    click(&chrome, "form button[type=submit]").await;
-    wait_text(&chrome, "Check your email").await;
+    chrome.click("form button[type=submit]").await;
+    chrome.wait_text("Check your email").await;
     page_done(&chrome, "02-check-email").await;
 
     // The emailed link, opened in the same browser: one click.
     let mail = app.last_link("ann@example.com").await.unwrap();
     chrome.client.goto(&mail.link).await.unwrap();
-    let home = wait_text(&chrome, "Welcome, Test Client").await;
+    let home = chrome.wait_text("Welcome, Test Client").await;
     assert!(home.contains("Send your 2026 bank statements"));
     let url = chrome.client.current_url().await.unwrap();
     assert_eq!(
@@ -138,62 +98,61 @@ async fn a_client_signs_in_and_works_through_the_portal_in_chromium() {
     );
     page_done(&chrome, "03-home").await;
 
-    click(&chrome, "a.task-title[href^='/tasks/']").await;
-    wait_text(&chrome, "One PDF per account").await;
-    click(&chrome, ".check-item form button").await;
-    wait_text(&chrome, "1 of 2").await;
+    chrome.click("a.task-title[href^='/tasks/']").await;
+    chrome.wait_text("One PDF per account").await;
+    chrome.click(".check-item form button").await;
+    chrome.wait_text("1 of 2").await;
     page_done(&chrome, "04-task").await;
     // A document, chosen in the file input and sent by the form's own button (no script).
-    type_into(&chrome, "#file", upload.to_str().unwrap()).await;
-    click(&chrome, "form.upload button").await;
+    chrome.type_into("#file", upload.to_str().unwrap()).await;
+    chrome.click("form.upload button").await;
     let file_name = upload.file_name().unwrap().to_str().unwrap().to_string();
-    wait_text(&chrome, &file_name).await;
+    chrome.wait_text(&file_name).await;
     page_done(&chrome, "04-task-uploaded").await;
     let _ = std::fs::remove_file(&upload);
-    click(&chrome, "form[action$='/complete'] button").await;
-    wait_text(&chrome, "Completed").await;
+    chrome.click("form[action$='/complete'] button").await;
+    chrome.wait_text("Completed").await;
     page_done(&chrome, "05-task-completed").await;
 
     // The signing request on the home page, read in its frame, signed.
     chrome.client.goto(&app.url(&slug, "/")).await.unwrap();
-    wait_text(&chrome, "Engagement letter 2026").await;
-    click(&chrome, &format!("a[href='/sign/{signing_id}']")).await;
-    wait_text(&chrome, "I agree to sign electronically").await;
+    chrome.wait_text("Engagement letter 2026").await;
+    chrome.click(&format!("a[href='/sign/{signing_id}']")).await;
+    chrome.wait_text("I agree to sign electronically").await;
     page_done(&chrome, "05-sign").await;
-    type_into(&chrome, "#sign-name", "Ann Example").await;
-    click(&chrome, "#consent").await;
-    click(
-        &chrome,
-        &format!("form[action='/sign/{signing_id}'] button"),
-    )
-    .await;
-    let signed = wait_text(&chrome, "You signed this document as").await;
+    chrome.type_into("#sign-name", "Ann Example").await;
+    chrome.click("#consent").await;
+    chrome
+        .click(&format!("form[action='/sign/{signing_id}'] button"))
+        .await;
+    let signed = chrome.wait_text("You signed this document as").await;
     assert!(signed.contains("Ann Example"), "{signed}");
     assert!(signed.contains("Audit trail"));
     page_done(&chrome, "05-signed").await;
 
     chrome.client.goto(&app.url(&slug, "/")).await.unwrap();
-    type_into(
-        &chrome,
-        "#request-body",
-        "Could we move Thursday's meeting to 3pm?",
-    )
-    .await;
-    click(&chrome, "form[action='/requests'] button").await;
-    wait_text(&chrome, "Could we move Thursday's meeting to 3pm?").await;
+    chrome
+        .type_into("#request-body", "Could we move Thursday's meeting to 3pm?")
+        .await;
+    chrome.click("form[action='/requests'] button").await;
+    chrome
+        .wait_text("Could we move Thursday's meeting to 3pm?")
+        .await;
     page_done(&chrome, "06-request").await;
 
-    click(&chrome, ".switcher").await;
-    wait_text(&chrome, "Your companies").await;
+    chrome.click(".switcher").await;
+    chrome.wait_text("Your companies").await;
     page_done(&chrome, "07-companies").await;
-    click(&chrome, "form[action='/companies/switch'] button").await;
-    wait_text(&chrome, "Welcome").await;
+    chrome
+        .click("form[action='/companies/switch'] button")
+        .await;
+    chrome.wait_text("Welcome").await;
     let url = chrome.client.current_url().await.unwrap();
     assert!(
         url.as_str().starts_with(&app.url(&north.firm.slug, "/")),
         "{url}"
     );
-    wait_text(&chrome, "Welcome").await;
+    chrome.wait_text("Welcome").await;
     page_done(&chrome, "08-switched").await;
 
     // A second browser (another device) needs the code, typed loosely.
@@ -203,28 +162,28 @@ async fn a_client_signs_in_and_works_through_the_portal_in_chromium() {
         .await;
     let mail = app.last_link("ann@example.com").await.unwrap();
     phone.client.goto(&mail.link).await.unwrap();
-    wait_text(&phone, "Enter your code").await;
+    phone.wait_text("Enter your code").await;
     page_done(&phone, "09-code").await;
     // Typed as people do: lower case, without the dash.
     let typed = mail.code.replace('-', "").to_lowercase();
     assert_ne!(typed, mail.code);
-    type_into(&phone, "#code", &typed).await;
-    click(&phone, "form button[type=submit]").await;
-    wait_text(&phone, "Welcome, Test Client").await;
+    phone.type_into("#code", &typed).await;
+    phone.click("form button[type=submit]").await;
+    phone.wait_text("Welcome, Test Client").await;
     page_done(&phone, "09-home-second-device").await;
-    click(&phone, "header form[action='/logout'] button").await;
-    wait_text(&phone, "You have signed out").await;
+    phone.click("header form[action='/logout'] button").await;
+    phone.wait_text("You have signed out").await;
     page_done(&phone, "10-signed-out").await;
     // Signed out for real: the home page sends this browser to the sign-in form.
     phone.client.goto(&app.url(&slug, "/")).await.unwrap();
-    wait_text(&phone, "Sign in to Acme Accounting").await;
+    phone.wait_text("Sign in to Acme Accounting").await;
     phone
         .assert_no_console_errors("the home page, signed out")
         .await;
 
     // The used link is refused with the friendly page.
     phone.client.goto(&mail.link).await.unwrap();
-    wait_text(&phone, "This link cannot be used").await;
+    phone.wait_text("This link cannot be used").await;
     page_done(&phone, "11-link-used").await;
 
     // The console check above is not vacuous: an inline style, which the policy forbids,
@@ -297,8 +256,8 @@ async fn a_client_signs_in_and_works_through_the_portal_in_chromium() {
         .goto(&app.url(&slug, "/invoices"))
         .await
         .unwrap();
-    wait_text(&chrome, "Invoice 2026-0042").await;
-    wait_text(&chrome, "€1,299.00").await;
+    chrome.wait_text("Invoice 2026-0042").await;
+    chrome.wait_text("€1,299.00").await;
     page_done(&chrome, "12-invoices").await;
 
     chrome
@@ -306,14 +265,18 @@ async fn a_client_signs_in_and_works_through_the_portal_in_chromium() {
         .goto(&app.url(&slug, "/settings"))
         .await
         .unwrap();
-    wait_text(&chrome, "Email me when").await;
+    chrome.wait_text("Email me when").await;
     page_done(&chrome, "13-settings").await;
-    click(&chrome, "#language option[value='de']").await;
-    click(&chrome, "form[action='/settings'] button[type=submit]").await;
-    wait_text(&chrome, "Ihre Einstellungen wurden gespeichert").await;
+    chrome.click("#language option[value='de']").await;
+    chrome
+        .click("form[action='/settings'] button[type=submit]")
+        .await;
+    chrome
+        .wait_text("Ihre Einstellungen wurden gespeichert")
+        .await;
     page_done(&chrome, "14-settings-saved-de").await;
     chrome.client.goto(&app.url(&slug, "/")).await.unwrap();
-    wait_text(&chrome, "Send your 2026 bank statements").await;
+    chrome.wait_text("Send your 2026 bank statements").await;
     let header = chrome
         .client
         .find(Locator::Css("header"))
@@ -341,8 +304,8 @@ async fn a_client_signs_in_and_works_through_the_portal_in_chromium() {
         .goto(&app.url(&slug, "/invoices"))
         .await
         .unwrap();
-    wait_text(&chrome, "Rechnung 2026-0042").await;
-    wait_text(&chrome, "1.299,00").await;
+    chrome.wait_text("Rechnung 2026-0042").await;
+    chrome.wait_text("1.299,00").await;
     page_done(&chrome, "16-invoices-de").await;
     // The signed document's audit trail, its times written the German way.
     chrome
@@ -350,8 +313,8 @@ async fn a_client_signs_in_and_works_through_the_portal_in_chromium() {
         .goto(&app.url(&slug, &format!("/sign/{signing_id}")))
         .await
         .unwrap();
-    wait_text(&chrome, "Sie haben dieses Dokument als").await;
-    wait_text(&chrome, "Uhr UTC").await;
+    chrome.wait_text("Sie haben dieses Dokument als").await;
+    chrome.wait_text("Uhr UTC").await;
     page_done(&chrome, "17-signed-de").await;
 
     chrome.quit().await;

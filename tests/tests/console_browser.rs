@@ -22,47 +22,6 @@ use portico_e2e::{TestApp, sample_pdf};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-/// The page's main text once it contains `needle`, failing after a few seconds with what the
-/// page says instead.
-async fn wait_text(chrome: &Chrome, needle: &str) -> String {
-    let mut last = String::new();
-    for _ in 0..50 {
-        if let Ok(main) = chrome.client.find(Locator::Css("main")).await
-            && let Ok(text) = main.text().await
-        {
-            if text.contains(needle) {
-                return text;
-            }
-            last = text;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let url = chrome.client.current_url().await.map(|u| u.to_string());
-    panic!("the page never said {needle:?}; {url:?} says:\n{last}");
-}
-
-async fn click(chrome: &Chrome, css: &str) {
-    chrome
-        .client
-        .find(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("{css}: {e}"))
-        .click()
-        .await
-        .unwrap_or_else(|e| panic!("click {css}: {e}"));
-}
-
-async fn type_into(chrome: &Chrome, css: &str, value: &str) {
-    chrome
-        .client
-        .find(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("{css}: {e}"))
-        .send_keys(value)
-        .await
-        .unwrap_or_else(|e| panic!("type into {css}: {e}"));
-}
-
 /// Picks the option of the `<select>` at `css` whose text is `text`.
 async fn choose(chrome: &Chrome, css: &str, text: &str) {
     chrome
@@ -77,7 +36,7 @@ async fn choose(chrome: &Chrome, css: &str, text: &str) {
 
 async fn open(chrome: &Chrome, url: &str, needle: &str) -> String {
     chrome.client.goto(url).await.unwrap();
-    wait_text(chrome, needle).await
+    chrome.wait_text(needle).await
 }
 
 /// Submits the form of the button at `css` without the browser's own checks (as an old
@@ -91,7 +50,7 @@ async fn submit_for_error(chrome: &Chrome, css: &str) -> String {
         )
         .await
         .unwrap();
-    click(chrome, css).await;
+    chrome.click(css).await;
     let alert = chrome
         .client
         .wait()
@@ -229,8 +188,8 @@ async fn the_console_works_in_chromium_and_every_page_passes_axe() {
     // ---- signed out: the staff sign-in pages ----
     open(&chrome, &url("/staff/login"), "Staff sign-in").await;
     assert_accessible(&chrome, "console-01-login").await;
-    type_into(&chrome, "#email", "not an address").await;
-    click(&chrome, "main form button[type=submit]").await;
+    chrome.type_into("#email", "not an address").await;
+    chrome.click("main form button[type=submit]").await;
     chrome
         .client
         .wait()
@@ -246,9 +205,9 @@ async fn the_console_works_in_chromium_and_every_page_passes_axe() {
         .clear()
         .await
         .unwrap();
-    type_into(&chrome, "#email", &boss.email).await;
-    click(&chrome, "main form button[type=submit]").await;
-    wait_text(&chrome, "Check your email").await;
+    chrome.type_into("#email", &boss.email).await;
+    chrome.click("main form button[type=submit]").await;
+    chrome.wait_text("Check your email").await;
     assert_accessible(&chrome, "console-02-login-sent").await;
     open(
         &chrome,
@@ -267,7 +226,7 @@ async fn the_console_works_in_chromium_and_every_page_passes_axe() {
     // ---- the Owner makes a custom role ----
     open(&chrome, &url("/staff/roles/new"), "New role").await;
     assert_accessible(&chrome, "console-05-role-new").await;
-    type_into(&chrome, "#name", "Bookkeeper").await;
+    chrome.type_into("#name", "Bookkeeper").await;
     for grant in [
         "contacts-view",
         "contacts-edit",
@@ -276,10 +235,10 @@ async fn the_console_works_in_chromium_and_every_page_passes_axe() {
         "tasks-edit",
         "conversations-view",
     ] {
-        click(&chrome, &format!("#grant-{grant}")).await;
+        chrome.click(&format!("#grant-{grant}")).await;
     }
-    click(&chrome, "main form button[type=submit]").await;
-    wait_text(&chrome, "Save role").await;
+    chrome.click("main form button[type=submit]").await;
+    chrome.wait_text("Save role").await;
     let role_id = last_segment(&chrome).await;
     assert!(!role_id.is_empty() && role_id != "roles", "{role_id}");
     chrome.screenshot("console-role-created").await;
@@ -289,18 +248,20 @@ async fn the_console_works_in_chromium_and_every_page_passes_axe() {
 
     // ---- …and invites a member with it ----
     open(&chrome, &url("/staff/team"), "Invite someone").await;
-    type_into(&chrome, "#invite-email", "mia@example.com").await;
+    chrome.type_into("#invite-email", "mia@example.com").await;
     choose(&chrome, "#invite-role", "Bookkeeper").await;
-    click(&chrome, "form[action='/staff/team/invitations'] button").await;
-    wait_text(&chrome, "mia@example.com").await;
+    chrome
+        .click("form[action='/staff/team/invitations'] button")
+        .await;
+    chrome.wait_text("mia@example.com").await;
     chrome.screenshot("console-member-invited").await;
     assert_accessible(&chrome, "console-08-team").await;
 
     // ---- the Owner's other pages, each with content ----
     open(&chrome, &url("/staff/api-keys"), "API keys").await;
-    type_into(&chrome, "#key-name", "Practice system").await;
-    click(&chrome, "form[action='/staff/api-keys'] button").await;
-    wait_text(&chrome, "Your new key").await;
+    chrome.type_into("#key-name", "Practice system").await;
+    chrome.click("form[action='/staff/api-keys'] button").await;
+    chrome.wait_text("Your new key").await;
     assert_accessible(&chrome, "console-09-api-key-created").await;
     open(&chrome, &url("/staff/api-keys"), "Practice system").await;
     assert_accessible(&chrome, "console-09-api-keys").await;
@@ -321,9 +282,11 @@ async fn the_console_works_in_chromium_and_every_page_passes_axe() {
         "Could we move Thursday's meeting?",
     )
     .await;
-    type_into(&chrome, "#body", "Thursday at 3pm works for us.").await;
-    click(&chrome, "main form button[type=submit]").await;
-    wait_text(&chrome, "Thursday at 3pm works for us.").await;
+    chrome
+        .type_into("#body", "Thursday at 3pm works for us.")
+        .await;
+    chrome.click("main form button[type=submit]").await;
+    chrome.wait_text("Thursday at 3pm works for us.").await;
     assert_accessible(&chrome, "console-12-conversation").await;
     open(&chrome, &url("/staff/conversations"), "Thursday").await;
     assert_accessible(&chrome, "console-13-conversations").await;
@@ -376,8 +339,8 @@ async fn the_console_works_in_chromium_and_every_page_passes_axe() {
 
     // ---- the forms again, each refusing what was typed, with its message ----
     open(&chrome, &url("/staff/contacts"), "New contact").await;
-    type_into(&chrome, "#new-name", "Ann Again").await;
-    type_into(&chrome, "#new-email", "not an address").await;
+    chrome.type_into("#new-name", "Ann Again").await;
+    chrome.type_into("#new-email", "not an address").await;
     submit_for_error(
         &chrome,
         "form[method=post][action='/staff/contacts'] button",
@@ -405,15 +368,15 @@ async fn the_console_works_in_chromium_and_every_page_passes_axe() {
     .await;
     assert_accessible(&chrome, "console-41-contact-edit-error").await;
     open(&chrome, &url("/staff/tasks/new"), "Create task").await;
-    type_into(&chrome, "#title", "For nobody").await;
-    type_into(&chrome, "#assignees", "nobody@example.com").await;
+    chrome.type_into("#title", "For nobody").await;
+    chrome.type_into("#assignees", "nobody@example.com").await;
     submit_for_error(&chrome, "main form button[type=submit]").await;
     assert_accessible(&chrome, "console-42-task-new-error").await;
     open(&chrome, &url("/staff/signing/new"), "Title").await;
     submit_for_error(&chrome, "main form button[type=submit]").await;
     assert_accessible(&chrome, "console-43-signing-new-error").await;
     open(&chrome, &url("/staff/invoices/new"), "Invoice number").await;
-    type_into(&chrome, "#amount", "a lot").await;
+    chrome.type_into("#amount", "a lot").await;
     submit_for_error(&chrome, "main form button[type=submit]").await;
     assert_accessible(&chrome, "console-44-invoice-new-error").await;
     open(&chrome, &url("/staff/roles/new"), "New role").await;
@@ -431,7 +394,7 @@ async fn the_console_works_in_chromium_and_every_page_passes_axe() {
         .clear()
         .await
         .unwrap();
-    type_into(&chrome, "#brand_color", "blue").await;
+    chrome.type_into("#brand_color", "blue").await;
     submit_for_error(
         &chrome,
         "form[action='/staff/settings/portal'] button[type=submit]",
@@ -447,11 +410,11 @@ async fn the_console_works_in_chromium_and_every_page_passes_axe() {
     submit_for_error(&chrome, "main form button[type=submit]").await;
     assert_accessible(&chrome, "console-48-conversation-reply-error").await;
     open(&chrome, &url("/staff/account"), "You sign in with").await;
-    type_into(&chrome, "#email", "not an address").await;
+    chrome.type_into("#email", "not an address").await;
     submit_for_error(&chrome, "form:has(#email) button[type=submit]").await;
     assert_accessible(&chrome, "console-49-account-error").await;
     open(&chrome, &url("/staff/team"), "Invite someone").await;
-    type_into(&chrome, "#invite-email", "not an address").await;
+    chrome.type_into("#invite-email", "not an address").await;
     submit_for_error(&chrome, "form[action='/staff/team/invitations'] button").await;
     assert_accessible(&chrome, "console-50-team-invite-error").await;
 
@@ -476,12 +439,12 @@ async fn the_console_works_in_chromium_and_every_page_passes_axe() {
     // Still signed in as the Owner here: the page says so and changes nothing.
     open(&chrome, &invitation.link, "signed in as someone else").await;
     assert_accessible(&chrome, "console-25-other-member").await;
-    click(&chrome, "form[action='/staff/logout'] button").await;
-    wait_text(&chrome, "You are signed out").await;
+    chrome.click("form[action='/staff/logout'] button").await;
+    chrome.wait_text("You are signed out").await;
     open(&chrome, &invitation.link, "Join the team").await;
     assert_accessible(&chrome, "console-26-invitation-code").await;
-    type_into(&chrome, "#code", "AAAA-AAAA").await;
-    click(&chrome, "main form button[type=submit]").await;
+    chrome.type_into("#code", "AAAA-AAAA").await;
+    chrome.click("main form button[type=submit]").await;
     chrome
         .client
         .wait()
@@ -489,9 +452,9 @@ async fn the_console_works_in_chromium_and_every_page_passes_axe() {
         .await
         .unwrap();
     assert_accessible(&chrome, "console-26-invitation-code-error").await;
-    type_into(&chrome, "#code", &invitation.code).await;
-    click(&chrome, "main form button[type=submit]").await;
-    wait_text(&chrome, "Dashboard").await;
+    chrome.type_into("#code", &invitation.code).await;
+    chrome.click("main form button[type=submit]").await;
+    chrome.wait_text("Dashboard").await;
     chrome.screenshot("console-member-joined").await;
     let who = chrome
         .client
@@ -511,11 +474,11 @@ async fn the_console_works_in_chromium_and_every_page_passes_axe() {
         "bob.with.a.long.address",
     )
     .await;
-    click(&chrome, "main table a[href^='/staff/contacts/']").await;
-    wait_text(&chrome, "Turn portal access on").await;
+    chrome.click("main table a[href^='/staff/contacts/']").await;
+    chrome.wait_text("Turn portal access on").await;
     let bob_page = chrome.client.current_url().await.unwrap().to_string();
-    click(&chrome, "form[action$='/access'] button").await;
-    wait_text(&chrome, "Turn portal access off").await;
+    chrome.click("form[action$='/access'] button").await;
+    chrome.wait_text("Turn portal access off").await;
     chrome.screenshot("console-member-granted-access").await;
     // …and the delete button their role lacks is not there.
     assert_eq!(
@@ -527,19 +490,22 @@ async fn the_console_works_in_chromium_and_every_page_passes_axe() {
 
     // The member shares a task with a checklist with Bob.
     open(&chrome, &url("/staff/tasks/new"), "Create task").await;
-    type_into(&chrome, "#title", "Sign and return the 2026 engagement").await;
-    type_into(
-        &chrome,
-        "#description",
-        "Two things before we start the year.",
-    )
-    .await;
-    type_into(&chrome, "#assignees", "bob.with.a.long.address@example.com").await;
-    type_into(&chrome, "#checklist", "Read the letter\nSign page 3").await;
-    click(&chrome, "#portal").await;
-    click(&chrome, "main form button[type=submit]").await;
-    wait_text(&chrome, "Sign page 3").await;
-    let page = wait_text(&chrome, "Shared to the portal").await;
+    chrome
+        .type_into("#title", "Sign and return the 2026 engagement")
+        .await;
+    chrome
+        .type_into("#description", "Two things before we start the year.")
+        .await;
+    chrome
+        .type_into("#assignees", "bob.with.a.long.address@example.com")
+        .await;
+    chrome
+        .type_into("#checklist", "Read the letter\nSign page 3")
+        .await;
+    chrome.click("#portal").await;
+    chrome.click("main form button[type=submit]").await;
+    chrome.wait_text("Sign page 3").await;
+    let page = chrome.wait_text("Shared to the portal").await;
     assert!(!page.contains("Delete task"), "{page}");
     assert_eq!(
         count(&chrome, "form[action$='/delete']").await,
@@ -562,7 +528,7 @@ async fn the_console_works_in_chromium_and_every_page_passes_axe() {
         )
         .await
         .unwrap();
-    wait_text(&chrome, "Not allowed").await;
+    chrome.wait_text("Not allowed").await;
     chrome.screenshot("console-member-delete-refused").await;
     open(&chrome, &member_task, "Sign page 3").await;
 
@@ -573,17 +539,19 @@ async fn the_console_works_in_chromium_and_every_page_passes_axe() {
 
     // ---- the client signs in to the portal and sees the task ----
     open(&chrome, &url("/login"), "Sign in to").await;
-    type_into(&chrome, "#email", "bob.with.a.long.address@example.com").await;
-    click(&chrome, "main form button[type=submit]").await;
-    wait_text(&chrome, "Check your email").await;
+    chrome
+        .type_into("#email", "bob.with.a.long.address@example.com")
+        .await;
+    chrome.click("main form button[type=submit]").await;
+    chrome.wait_text("Check your email").await;
     let mail = app
         .last_link("bob.with.a.long.address@example.com")
         .await
         .expect("a portal link for Bob");
     open(&chrome, &mail.link, "Sign and return the 2026 engagement").await;
     chrome.screenshot("console-client-sees-task").await;
-    click(&chrome, "main a[href^='/tasks/']").await;
-    let page = wait_text(&chrome, "Sign page 3").await;
+    chrome.click("main a[href^='/tasks/']").await;
+    let page = chrome.wait_text("Sign page 3").await;
     assert!(page.contains("Read the letter"), "{page}");
     chrome.screenshot("console-client-task").await;
 
