@@ -322,6 +322,8 @@ async fn bench(cli: &Cli, deployment: &Deployment<'_>) -> Result<()> {
     for (n, sql) in distinct.iter().enumerate() {
         plans.push(db.explain(n, sql).await?);
     }
+    log("measuring the floor of the Team member's pages…");
+    let floors = floors(&mut db, &seeded.firms[0].member_email).await?;
     db.close().await;
 
     let report = Report {
@@ -338,12 +340,72 @@ async fn bench(cli: &Cli, deployment: &Deployment<'_>) -> Result<()> {
         statements: &statements,
         distinct: &distinct,
         plans: &plans,
+        floors: &floors,
         elapsed: started.elapsed(),
     };
     print!("{}", report.render());
     // A page that fails under load (a 503 when it outlasts the gateway's timeout) is a figure
     // too: it is printed as a miss, not turned into a failed run.
     Ok(())
+}
+
+/// What a page scoped to a member's clients cannot avoid reading while the database keeps
+/// nothing sorted by member: one row per client (or per task) the member looks after, whatever
+/// the page shows. Measured as the bare statement, with no sorting, rendering or HTTP.
+struct Floor {
+    page: &'static str,
+    what: &'static str,
+    cpu_us: f64,
+    rows: usize,
+}
+
+async fn floors(db: &mut Db, member_email: &str) -> Result<Vec<Floor>> {
+    let member: String = match db {
+        Db::Sqlite(conn) => {
+            sqlx::query_scalar("SELECT id FROM members WHERE email_norm = $1")
+                .bind(member_email)
+                .fetch_one(conn)
+                .await?
+        }
+        Db::Postgres(conn) => {
+            sqlx::query_scalar("SELECT id FROM members WHERE email_norm = $1")
+                .bind(member_email)
+                .fetch_one(conn)
+                .await?
+        }
+    };
+    let firm = db.firm_id(SLUG).await?;
+    let wall = Duration::from_millis(1500);
+    let (cpu_us, rows) = db
+        .cpu_per_run(
+            "SELECT c.name_norm FROM contact_members cm CROSS JOIN contacts c \
+             WHERE cm.member_id = $1 AND c.id = cm.contact_id",
+            &[&member],
+            wall,
+        )
+        .await?;
+    let contacts = Floor {
+        page: "contacts, first page (assigned)",
+        what: "the sort key of each of the member's contacts",
+        cpu_us,
+        rows,
+    };
+    let (cpu_us, rows) = db
+        .cpu_per_run(
+            "SELECT t.due_date FROM contact_members cm CROSS JOIN task_assignees a \
+             CROSS JOIN tasks t WHERE cm.member_id = $1 AND a.firm_id = $2 \
+             AND a.contact_id = cm.contact_id AND t.id = a.task_id AND t.status = 'open'",
+            &[&member, &firm],
+            wall,
+        )
+        .await?;
+    let dashboard = Floor {
+        page: "dashboard (assigned)",
+        what: "the status and due date of each task of the member's contacts (overdue panel)",
+        cpu_us,
+        rows,
+    };
+    Ok(vec![contacts, dashboard])
 }
 
 /// The console pages measured, with what each must show in the big firm.
@@ -1020,6 +1082,7 @@ struct Report<'a> {
     statements: &'a [[Vec<String>; 2]],
     distinct: &'a [String],
     plans: &'a [Vec<String>],
+    floors: &'a [Floor],
     elapsed: Duration,
 }
 
@@ -1122,6 +1185,24 @@ impl Report<'_> {
                     .join(" | "),
                 "<= 1 (8 | 32)",
                 ratios.iter().all(|r| *r <= 1.0),
+            );
+        }
+        let _ = writeln!(
+            out,
+            "\nFloor of the Team member's pages: the one statement each cannot avoid while \
+             nothing is kept sorted by member, run bare (no sort, no rendering, no HTTP; on \
+             SQLite with a larger page cache than the gateway's), CPU µs of the database and \
+             its caller per run, beside the portal's GET / at 8 connections:"
+        );
+        for floor in self.floors {
+            let _ = writeln!(
+                out,
+                "  {}: reading {} ({} rows): {:.0} µs = {:.2} × portal GET /",
+                floor.page,
+                floor.what,
+                floor.rows,
+                floor.cpu_us,
+                floor.cpu_us / baseline[0]
             );
         }
         let _ = writeln!(
