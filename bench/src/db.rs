@@ -130,7 +130,7 @@ impl Db {
     /// The CPU µs per run of `sql` (bound to `binds`, every row fetched) spent by the database
     /// engine and this process together, over runs for at least `min_wall`: on SQLite the
     /// engine is this process; on PostgreSQL it is the backend serving this connection. This
-    /// process does nothing else meanwhile. Answers (µs per run, rows per run).
+    /// process does nothing else meanwhile. Answers (µs per run, rows of one run).
     pub async fn cpu_per_run(
         &mut self,
         sql: &str,
@@ -154,7 +154,7 @@ impl Db {
                 .unwrap_or_default();
             own + engine
         };
-        let (mut runs, mut rows) = (0usize, 0usize);
+        let mut runs = 0usize;
         // One run first, so the statement is prepared and the pages it reads are cached.
         let run_once = async |db: &mut Db| -> Result<usize> {
             Ok(match db {
@@ -174,19 +174,16 @@ impl Db {
                 }
             })
         };
-        run_once(self)
+        let rows = run_once(self)
             .await
             .with_context(|| format!("running {sql}"))?;
         let (started, before) = (std::time::Instant::now(), cpu(&backend));
         while started.elapsed() < min_wall {
-            rows += run_once(self).await?;
+            run_once(self).await?;
             runs += 1;
         }
         let spent = cpu(&backend).saturating_sub(before);
-        Ok((
-            spent.as_secs_f64() * 1e6 / runs.max(1) as f64,
-            rows / runs.max(1),
-        ))
+        Ok((spent.as_secs_f64() * 1e6 / runs.max(1) as f64, rows))
     }
 
     pub async fn close(self) {
