@@ -779,6 +779,20 @@ async fn nobody_mints_a_role_or_key_above_their_own() {
         StatusCode::UNAUTHORIZED,
         "a revoked key stops working"
     );
+    // ...and never another member's key that can do more than the caller: the Owner's stays.
+    let listed = ok(&app, key, Method::GET, "/api/v1/api-keys", None).await;
+    let owners = listed["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["role_id"] == "owner" && k["revoked_at"].is_null())
+        .expect("the Owner's key is listed")
+        .clone();
+    let path = format!("/api/v1/api-keys/{}", id_of(&owners));
+    let (status, answer) = app.api(key, Method::DELETE, &path, None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{answer}");
+    assert_eq!(answer["error"]["code"], "forbidden");
+    ok(&app, &firm.api_key, Method::GET, "/api/v1/firm", None).await;
 
     // A key never does more than its member: an Owner-role key of a Team member...
     let team = add_member(&app, &firm, "team").await;
