@@ -1,5 +1,6 @@
-//! Signing in the portal. `GET /sign/{id}` shows the document (inline, from
-//! `GET /sign/{id}/document`) with a Sign form (`name`, `consent`) posted to `POST /sign/{id}`
+//! Signing in the portal. `GET /sign/{id}` shows the document as page images
+//! (`GET /sign/{id}/pages/{n}`, rendered once per document by `services::previews`) above its
+//! download (`GET /sign/{id}/document`), with a Sign form (`name`, `consent`) posted to `POST /sign/{id}`
 //! and a Decline form (`reason`) posted to `POST /sign/{id}/decline`. Once signed or declined,
 //! the same page shows the audit trail. Every view and the outcome are recorded with the
 //! signer, time, IP, user agent and the document's SHA-256 recomputed from the stored bytes.
@@ -14,7 +15,7 @@ use axum::routing::{get, post};
 use minijinja::context;
 use portico_shared::ids::SigningRequestId;
 use portico_shared::status::SigningStatus;
-use portico_shared::store::{Completion, EventOrigin, Outcome, SigningRequest};
+use portico_shared::store::{Completion, EventOrigin, Outcome, PreviewState, SigningRequest};
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
@@ -22,6 +23,7 @@ use crate::http::documents;
 use crate::http::extract::{ClientOrigin, ClientSession};
 use crate::http::extract::{CsrfProtected, CsrfToken, ProtectedForm};
 use crate::http::layout::{page, tr};
+use crate::services::previews;
 use crate::state::AppState;
 use portico_shared::units::megabytes;
 
@@ -33,6 +35,7 @@ pub fn router() -> Router<AppState> {
         .route("/sign/{id}", get(show).post(sign))
         .route("/sign/{id}/decline", post(decline))
         .route("/sign/{id}/document", get(document))
+        .route("/sign/{id}/pages/{page}", get(page_image))
 }
 
 /// The request of this signed-in contact, if e-signing is on.
@@ -112,6 +115,7 @@ async fn render(
         .iter()
         .rev()
         .find(|e| e.kind == "signed" || e.kind == "declined");
+    let pages = pages_view(state, request).await?;
     let invalid = problems.name.is_some() || problems.consent.is_some();
     let html = page(
         state,
@@ -137,6 +141,7 @@ async fn render(
                 sha256 => &e.document_sha256,
             }),
             trail => trail,
+            pages => pages,
             errors => context! { name => problems.name, consent => problems.consent },
             draft_name => problems.draft_name,
         },
@@ -173,6 +178,53 @@ async fn show(
         }
     }
     render(&state, &session, &csrf, &request, Problems::default()).await
+}
+
+/// What the sign page shows of the document's pages: their images once rendered (with how
+/// many there are in all), or a note while they are being prepared or when they cannot be.
+async fn pages_view(state: &AppState, request: &SigningRequest) -> Result<minijinja::Value> {
+    Ok(
+        match previews::current(state, &request.document_sha256).await? {
+            PreviewState::Ready {
+                page_count,
+                rendered,
+            } if rendered > 0 => context! {
+                state => "ready",
+                shown => rendered,
+                total => page_count.max(rendered),
+            },
+            PreviewState::Rendering { .. } => context! { state => "preparing" },
+            _ => context! { state => "failed" },
+        },
+    )
+}
+
+/// One page image of the request's document, for its signer only. The image of a document
+/// never changes (it is named by the document's hash), so the browser may keep it.
+async fn page_image(
+    State(state): State<AppState>,
+    session: ClientSession,
+    Path((id, page)): Path<(String, String)>,
+) -> Result<Response> {
+    let request = find(&state, &session, &id).await?;
+    let page = page
+        .parse::<u32>()
+        .ok()
+        .filter(|n| *n >= 1)
+        .ok_or(Error::NotFound)?;
+    let image = state
+        .store
+        .preview_page(&request.document_sha256, page)
+        .await?
+        .ok_or(Error::NotFound)?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "image/png"),
+            (header::CACHE_CONTROL, "private, max-age=31536000, immutable"),
+        ],
+        image,
+    )
+        .into_response())
 }
 
 #[derive(Deserialize)]
