@@ -7,8 +7,7 @@ use portico_shared::email::Email;
 use portico_shared::status::InvoiceStatus;
 use portico_shared::store::{
     self, Contact, ContactPatch, EventOrigin, Firm, NewContact, NewFirm, NewInvoice,
-    NewSigningRequest, NewTask, PageQuery, PortalPatch, PreviewState, Store, StoreError,
-    TaskQuery,
+    NewSigningRequest, NewTask, PageQuery, PortalPatch, PreviewState, Store, StoreError, TaskQuery,
 };
 use portico_shared::units::parse_duration;
 use std::sync::Arc;
@@ -396,6 +395,17 @@ async fn seed_tasks(store: &dyn Store, firm: &Firm) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A query for one record of the firm's, whichever: to learn whether there is any.
+fn any_one<S>() -> PageQuery<S> {
+    PageQuery {
+        after: None,
+        limit: 1,
+        contact_id: None,
+        status: None,
+        assigned_to: None,
+    }
+}
+
 /// Ann's contact at `firm`, if the demo made her.
 async fn demo_client(store: &dyn Store, firm: &Firm) -> anyhow::Result<Option<Contact>> {
     let email = Email::parse("ann@example.com").map_err(anyhow::Error::msg)?;
@@ -410,18 +420,7 @@ async fn seed_signing_request(
     config: &Config,
     firm: &Firm,
 ) -> anyhow::Result<()> {
-    let existing = store
-        .list_signing_requests(
-            &firm.id,
-            &PageQuery {
-                after: None,
-                limit: 1,
-                contact_id: None,
-                status: None,
-                assigned_to: None,
-            },
-        )
-        .await?;
+    let existing = store.list_signing_requests(&firm.id, &any_one()).await?;
     let (Some(ann), true) = (demo_client(store, firm).await?, existing.is_empty()) else {
         return Ok(());
     };
@@ -458,9 +457,14 @@ async fn seed_signing_request(
         document_sha256: sha256.clone(),
     };
     blobs.keep(received).await?;
-    store.create_signing_request(&firm.id, &new, &origin).await?;
+    store
+        .create_signing_request(&firm.id, &new, &origin)
+        .await?;
     previews::render_and_store(store, &blobs, previews::Limits::of(config), &sha256).await?;
-    if !matches!(store.preview(&sha256).await?, Some(PreviewState::Ready { .. })) {
+    if !matches!(
+        store.preview(&sha256).await?,
+        Some(PreviewState::Ready { .. })
+    ) {
         println!("  (the demo letter's pages could not be rendered: is poppler-utils installed?)");
     }
     Ok(())
@@ -474,18 +478,7 @@ async fn seed_invoices(store: &dyn Store, firm: &Firm) -> anyhow::Result<()> {
         ..PortalPatch::default()
     };
     store.update_portal(&firm.id, &patch).await?;
-    let existing = store
-        .list_invoices(
-            &firm.id,
-            &PageQuery {
-                after: None,
-                limit: 1,
-                contact_id: None,
-                status: None,
-                assigned_to: None,
-            },
-        )
-        .await?;
+    let existing = store.list_invoices(&firm.id, &any_one()).await?;
     let (Some(ann), true) = (demo_client(store, firm).await?, existing.is_empty()) else {
         return Ok(());
     };
@@ -495,9 +488,30 @@ async fn seed_invoices(store: &dyn Store, firm: &Firm) -> anyhow::Result<()> {
             .to_string()
     };
     let invoices = [
-        ("INV-2026-003", 48_000, day(-3), day(27), InvoiceStatus::Open, "Tax return 2026"),
-        ("INV-2026-002", 12_500, day(-45), day(-15), InvoiceStatus::Open, "Quarterly bookkeeping"),
-        ("INV-2026-001", 30_000, day(-90), day(-60), InvoiceStatus::Paid, "Tax return 2025"),
+        (
+            "INV-2026-003",
+            48_000,
+            day(-3),
+            day(27),
+            InvoiceStatus::Open,
+            "Tax return 2026",
+        ),
+        (
+            "INV-2026-002",
+            12_500,
+            day(-45),
+            day(-15),
+            InvoiceStatus::Open,
+            "Quarterly bookkeeping",
+        ),
+        (
+            "INV-2026-001",
+            30_000,
+            day(-90),
+            day(-60),
+            InvoiceStatus::Paid,
+            "Tax return 2025",
+        ),
     ];
     for (number, amount_minor, issued_date, due_date, status, description) in invoices {
         let new = NewInvoice {

@@ -71,7 +71,13 @@ fn page_content(text: &str) -> String {
 /// A PDF literal string's text: backslash and parentheses escaped, the rest printable ASCII.
 fn escape(line: &str) -> String {
     line.chars()
-        .map(|c| if c == ' ' || c.is_ascii_graphic() { c } else { '?' })
+        .map(|c| {
+            if c == ' ' || c.is_ascii_graphic() {
+                c
+            } else {
+                '?'
+            }
+        })
         .fold(String::new(), |mut out, c| {
             if matches!(c, '\\' | '(' | ')') {
                 out.push('\\');
@@ -87,8 +93,8 @@ mod tests {
 
     #[test]
     fn pages_are_counted_and_text_is_escaped() {
-        let pdf = String::from_utf8(text_pdf(&["One (1)\nback\\slash é".into(), "Two".into()]))
-            .unwrap();
+        let pdf =
+            String::from_utf8(text_pdf(&["One (1)\nback\\slash é".into(), "Two".into()])).unwrap();
         assert!(pdf.starts_with("%PDF-1.4\n"));
         assert!(pdf.contains("/Count 2"));
         assert!(pdf.contains("(One \\(1\\)) '"));

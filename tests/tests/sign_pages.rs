@@ -67,12 +67,15 @@ async fn a_multi_page_document_shows_one_image_per_page_to_its_signer_only() {
     assert!(!page.contains("Showing the first"), "{page}");
     // The images come before the download link.
     let last_image = page.find(&format!("/sign/{id}/pages/3")).unwrap();
-    let download = page.find(&format!("/sign/{id}/document?download=1")).unwrap();
+    let download = page
+        .find(&format!("/sign/{id}/document?download=1"))
+        .unwrap();
     assert!(last_image < download);
 
     let mut images = Vec::new();
     for n in 1..=3 {
-        let response = page_image(&ann_browser, &app, &slug, &format!("/sign/{id}/pages/{n}")).await;
+        let response =
+            page_image(&ann_browser, &app, &slug, &format!("/sign/{id}/pages/{n}")).await;
         assert_eq!(response.status(), StatusCode::OK, "page {n}");
         let headers = response.headers().clone();
         assert_eq!(headers["content-type"], "image/png");
@@ -92,7 +95,13 @@ async fn a_multi_page_document_shows_one_image_per_page_to_its_signer_only() {
     assert_ne!(images[1], images[2], "each page has its own image");
 
     // No such page, or no page number at all.
-    for path in ["pages/4", "pages/0", "pages/-1", "pages/one", "pages/99999999999"] {
+    for path in [
+        "pages/4",
+        "pages/0",
+        "pages/-1",
+        "pages/one",
+        "pages/99999999999",
+    ] {
         let response = page_image(&ann_browser, &app, &slug, &format!("/sign/{id}/{path}")).await;
         assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}");
     }
@@ -112,14 +121,25 @@ async fn a_multi_page_document_shows_one_image_per_page_to_its_signer_only() {
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
     let response = page_image(&app.browser(), &app, &slug, &format!("/sign/{id}/pages/1")).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    assert!(response.headers()["location"].to_str().unwrap().contains("/login"));
+    assert!(
+        response.headers()["location"]
+            .to_str()
+            .unwrap()
+            .contains("/login")
+    );
 
     // Signed, the page keeps showing what was signed.
-    let csrf = ann_browser.csrf(&app.url(&slug, &format!("/sign/{id}"))).await;
+    let csrf = ann_browser
+        .csrf(&app.url(&slug, &format!("/sign/{id}")))
+        .await;
     let response = ann_browser
         .post_form(
             &app.url(&slug, &format!("/sign/{id}")),
-            &[("csrf", csrf.as_str()), ("name", "Ann Lee"), ("consent", "yes")],
+            &[
+                ("csrf", csrf.as_str()),
+                ("name", "Ann Lee"),
+                ("consent", "yes"),
+            ],
         )
         .await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
@@ -127,7 +147,10 @@ async fn a_multi_page_document_shows_one_image_per_page_to_its_signer_only() {
         .get_text(&app.url(&slug, &format!("/sign/{id}")))
         .await;
     assert!(page.contains("You signed this document"), "{page}");
-    assert!(page.contains(&format!("<img src=\"/sign/{id}/pages/1\"")), "{page}");
+    assert!(
+        page.contains(&format!("<img src=\"/sign/{id}/pages/1\"")),
+        "{page}"
+    );
     app.stop().await;
 }
 
@@ -148,10 +171,18 @@ async fn a_document_that_cannot_be_rendered_keeps_its_download_and_is_not_tried_
 
     let browser = app.signed_in(&firm, "ann@example.com").await;
     for _ in 0..2 {
-        let (status, page) = browser.get_text(&app.url(&slug, &format!("/sign/{id}"))).await;
+        let (status, page) = browser
+            .get_text(&app.url(&slug, &format!("/sign/{id}")))
+            .await;
         assert_eq!(status, StatusCode::OK, "{page}");
-        assert!(page.contains("This document cannot be shown here"), "{page}");
-        assert!(page.contains(&format!("/sign/{id}/document?download=1")), "{page}");
+        assert!(
+            page.contains("This document cannot be shown here"),
+            "{page}"
+        );
+        assert!(
+            page.contains(&format!("/sign/{id}/document?download=1")),
+            "{page}"
+        );
         assert!(!page.contains("<img src=\"/sign/"), "{page}");
         // Seen again, it is still the failure: no new attempt is started.
         assert_eq!(
@@ -188,7 +219,9 @@ async fn a_long_document_shows_its_first_pages_and_says_the_rest_are_in_the_down
         }
     );
     let browser = app.signed_in(&firm, "ann@example.com").await;
-    let (_, page) = browser.get_text(&app.url(&slug, &format!("/sign/{id}"))).await;
+    let (_, page) = browser
+        .get_text(&app.url(&slug, &format!("/sign/{id}")))
+        .await;
     assert!(page.contains("alt=\"Page 1 of 5\""), "{page}");
     assert!(page.contains("alt=\"Page 2 of 5\""), "{page}");
     assert!(!page.contains(&format!("/sign/{id}/pages/3")), "{page}");
@@ -196,7 +229,9 @@ async fn a_long_document_shows_its_first_pages_and_says_the_rest_are_in_the_down
         page.contains("Showing the first 2 of 5 pages; download the document for the rest."),
         "{page}"
     );
-    let third = browser.get(&app.url(&slug, &format!("/sign/{id}/pages/3"))).await;
+    let third = browser
+        .get(&app.url(&slug, &format!("/sign/{id}/pages/3")))
+        .await;
     assert_eq!(third.status(), StatusCode::NOT_FOUND);
     app.stop().await;
 }
@@ -274,7 +309,12 @@ async fn one_renderer_claims_a_document_and_a_stale_claim_is_taken_over() {
     );
     // Pages of a claim that is gone (swept meanwhile) are not stored.
     let gone = sha256_hex(b"swept content");
-    assert!(!app.store.finish_preview(&gone, 1, &[vec![1, 2, 3]]).await.unwrap());
+    assert!(
+        !app.store
+            .finish_preview(&gone, 1, &[vec![1, 2, 3]])
+            .await
+            .unwrap()
+    );
     assert_eq!(app.store.preview_page(&gone, 1).await.unwrap(), None);
     app.stop().await;
 }
@@ -296,10 +336,21 @@ async fn sweeping_a_document_sweeps_its_page_images() {
         ));
     }
     // Bob goes, and his signing request with him; the rows go now, the content at the sweep.
-    app.api_ok(&firm, Method::DELETE, &format!("/api/v1/contacts/{}", bob.id), None)
-        .await;
+    app.api_ok(
+        &firm,
+        Method::DELETE,
+        &format!("/api/v1/contacts/{}", bob.id),
+        None,
+    )
+    .await;
     let bobs_sha = sha256_hex(&bobs);
-    assert!(app.store.preview_page(&bobs_sha, 1).await.unwrap().is_some());
+    assert!(
+        app.store
+            .preview_page(&bobs_sha, 1)
+            .await
+            .unwrap()
+            .is_some()
+    );
 
     let sweep = app
         .state()
@@ -317,7 +368,13 @@ async fn sweeping_a_document_sweeps_its_page_images() {
         app.store.preview(&anns_sha).await.unwrap(),
         Some(PreviewState::Ready { rendered: 2, .. })
     ));
-    assert!(app.store.preview_page(&anns_sha, 2).await.unwrap().is_some());
+    assert!(
+        app.store
+            .preview_page(&anns_sha, 2)
+            .await
+            .unwrap()
+            .is_some()
+    );
     // Nothing more to sweep.
     let again = app
         .state()
@@ -355,7 +412,9 @@ async fn the_favicon_answers_on_portal_and_console_hosts() {
         let (status, page) = browser.get_text(&app.url(&slug, path)).await;
         assert_eq!(status, StatusCode::OK, "{path}");
         assert!(
-            page.contains("<link rel=\"icon\" href=\"/assets/favicon.svg\" type=\"image/svg+xml\">"),
+            page.contains(
+                "<link rel=\"icon\" href=\"/assets/favicon.svg\" type=\"image/svg+xml\">"
+            ),
             "{path}: {page}"
         );
     }

@@ -89,10 +89,9 @@ pub async fn render(pdf: &Path, limits: Limits) -> Result<Rendered, (RenderError
     let info = run_bounded("pdfinfo", &[pdf.as_os_str()], limits, deadline)
         .await
         .map_err(|e| (e, None))?;
-    let page_count = page_count(&String::from_utf8_lossy(&info)).ok_or((RenderError::NoPageCount, None))?;
-    let images = ScratchDir::new()
-        .await
-        .map_err(|e| (e, Some(page_count)))?;
+    let page_count =
+        page_count(&String::from_utf8_lossy(&info)).ok_or((RenderError::NoPageCount, None))?;
+    let images = ScratchDir::new().await.map_err(|e| (e, Some(page_count)))?;
     let last = page_count.clamp(1, limits.pages).to_string();
     let scale = LONGEST_SIDE.to_string();
     let prefix = images.path.join("page");
@@ -114,7 +113,10 @@ pub async fn render(pdf: &Path, limits: Limits) -> Result<Rendered, (RenderError
     )
     .await
     .map_err(|e| (e, Some(page_count)))?;
-    let pages = images.read_pages().await.map_err(|e| (e, Some(page_count)))?;
+    let pages = images
+        .read_pages()
+        .await
+        .map_err(|e| (e, Some(page_count)))?;
     images.remove().await;
     if pages.is_empty() {
         return Err((RenderError::NoImages, Some(page_count)));
@@ -155,7 +157,9 @@ async fn run_bounded(
     let child = command
         .spawn()
         .map_err(|source| RenderError::Spawn { tool, source })?;
-    let group = child.id().and_then(|id| rustix::process::Pid::from_raw(id as i32));
+    let group = child
+        .id()
+        .and_then(|id| rustix::process::Pid::from_raw(id as i32));
     match tokio::time::timeout_at(deadline, child.wait_with_output()).await {
         Ok(Ok(output)) if output.status.success() => Ok(output.stdout),
         Ok(Ok(output)) => Err(RenderError::Refused {
@@ -200,7 +204,11 @@ impl ScratchDir {
         let mut entries = tokio::fs::read_dir(&self.path)
             .await
             .map_err(io("listing page images"))?;
-        while let Some(entry) = entries.next_entry().await.map_err(io("listing page images"))? {
+        while let Some(entry) = entries
+            .next_entry()
+            .await
+            .map_err(io("listing page images"))?
+        {
             let name = entry.file_name();
             let number = name
                 .to_str()
@@ -406,6 +414,9 @@ mod tests {
         )
         .await;
         // prlimit runs, but cannot become the tool.
-        assert!(matches!(result, Err(RenderError::Refused { .. })), "{result:?}");
+        assert!(
+            matches!(result, Err(RenderError::Refused { .. })),
+            "{result:?}"
+        );
     }
 }

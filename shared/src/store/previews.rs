@@ -65,8 +65,7 @@ pub trait PreviewStore {
         pages: &[Vec<u8>],
     ) -> Result<bool, StoreError>;
     /// Marks a claimed preview failed, so it is not tried again.
-    async fn fail_preview(&self, sha256: &str, page_count: Option<u32>)
-    -> Result<(), StoreError>;
+    async fn fail_preview(&self, sha256: &str, page_count: Option<u32>) -> Result<(), StoreError>;
     /// The image of page `page` (from 1) of this content.
     async fn preview_page(&self, sha256: &str, page: u32) -> Result<Option<Vec<u8>>, StoreError>;
     /// Removes the previews (and their pages) of content no signing request names any more;

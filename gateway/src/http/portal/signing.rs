@@ -220,7 +220,10 @@ async fn page_image(
     Ok((
         [
             (header::CONTENT_TYPE, "image/png"),
-            (header::CACHE_CONTROL, "private, max-age=31536000, immutable"),
+            (
+                header::CACHE_CONTROL,
+                "private, max-age=31536000, immutable",
+            ),
         ],
         image,
     )
@@ -232,8 +235,8 @@ struct DocumentQuery {
     download: Option<String>,
 }
 
-/// The PDF itself: inline for the frame on the sign page (which only this origin may frame),
-/// or as an attachment with `?download=1`.
+/// The PDF itself: inline, for a browser that opens it, or as an attachment with
+/// `?download=1`. Nothing may frame it, nor may it run anything.
 async fn document(
     State(state): State<AppState>,
     session: ClientSession,
@@ -250,14 +253,9 @@ async fn document(
         inline,
     )
     .await?;
-    let headers = response.headers_mut();
-    headers.insert(
+    response.headers_mut().insert(
         header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'none'; frame-ancestors 'self'"),
-    );
-    headers.insert(
-        header::X_FRAME_OPTIONS,
-        HeaderValue::from_static("SAMEORIGIN"),
+        HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
     );
     Ok(response)
 }
