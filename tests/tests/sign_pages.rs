@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use portico_e2e::{Browser, TestApp, TestFirm, multi_page_pdf, sha256_hex};
+use portico_e2e::{Browser, TestApp, TestFirm, multi_page_pdf, sha256_hex, staff};
 use portico_shared::ids::ContactId;
 use portico_shared::store::{EventOrigin, NewSigningRequest, PreviewState};
 use reqwest::{Method, StatusCode};
@@ -421,5 +421,74 @@ async fn the_favicon_answers_on_portal_and_console_hosts() {
     // A host that is no firm's still gets the icon, not a 404.
     let response = browser.get(&app.url("no-such-firm", "/favicon.ico")).await;
     assert_eq!(response.status(), StatusCode::OK);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn staff_see_the_pages_the_client_reads_within_their_scope() {
+    let app = TestApp::spawn().await;
+    let firm = app.create_firm("acme").await;
+    let other = app.create_firm("other").await;
+    let ann = app.add_contact(&firm, "ann@example.com", true).await;
+    let pdf = multi_page_pdf("Engagement letter", 2);
+    let id = ask_to_sign(&app, &firm, &ann.id, &pdf).await;
+    assert!(matches!(
+        app.rendered_preview(&sha256_hex(&pdf)).await,
+        PreviewState::Ready { rendered: 2, .. }
+    ));
+    let slug = firm.firm.slug.clone();
+    let (_, owner) = staff::signed_in_owner(&app, &firm).await;
+    let (status, page) = owner
+        .get_text(&app.url(&slug, &format!("/staff/signing/{id}")))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    for n in 1..=2 {
+        let img = format!("<img src=\"/staff/signing/{id}/pages/{n}\" alt=\"Page {n} of 2\"");
+        assert!(page.contains(&img), "{img} in {page}");
+    }
+    let response = owner
+        .get(&app.url(&slug, &format!("/staff/signing/{id}/pages/2")))
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["content-type"], "image/png");
+    let png = response.bytes().await.unwrap();
+    assert_eq!(
+        png.as_ref(),
+        app.store
+            .preview_page(&sha256_hex(&pdf), 2)
+            .await
+            .unwrap()
+            .unwrap()
+            .as_slice()
+    );
+    for path in ["pages/3", "pages/0", "pages/x"] {
+        let response = owner
+            .get(&app.url(&slug, &format!("/staff/signing/{id}/{path}")))
+            .await;
+        assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}");
+    }
+    // A team member sees the signing requests of the clients assigned to them only.
+    let (member, sam) = staff::signed_in_member(&app, &firm, "sam@acme.example", "team").await;
+    let response = sam
+        .get(&app.url(&slug, &format!("/staff/signing/{id}/pages/1")))
+        .await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    staff::assign(&app, &firm, &ann.id, std::slice::from_ref(&member.id)).await;
+    let response = sam
+        .get(&app.url(&slug, &format!("/staff/signing/{id}/pages/1")))
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    // Another firm's owner does not reach it.
+    let (_, stranger) = staff::signed_in_owner(&app, &other).await;
+    let response = stranger
+        .get(&app.url(&other.firm.slug, &format!("/staff/signing/{id}/pages/1")))
+        .await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    // Signed out: the staff sign-in, not the image.
+    let response = app
+        .browser()
+        .get(&app.url(&slug, &format!("/staff/signing/{id}/pages/1")))
+        .await;
+    assert_ne!(response.status(), StatusCode::OK);
     app.stop().await;
 }

@@ -15,7 +15,7 @@ use axum::routing::{get, post};
 use minijinja::context;
 use portico_shared::ids::SigningRequestId;
 use portico_shared::status::SigningStatus;
-use portico_shared::store::{Completion, EventOrigin, Outcome, PreviewState, SigningRequest};
+use portico_shared::store::{Completion, EventOrigin, Outcome, SigningRequest};
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
@@ -23,7 +23,7 @@ use crate::http::documents;
 use crate::http::extract::{ClientOrigin, ClientSession};
 use crate::http::extract::{CsrfProtected, CsrfToken, ProtectedForm};
 use crate::http::layout::{page, tr};
-use crate::services::previews;
+use crate::http::views;
 use crate::state::AppState;
 use portico_shared::units::megabytes;
 
@@ -115,7 +115,7 @@ async fn render(
         .iter()
         .rev()
         .find(|e| e.kind == "signed" || e.kind == "declined");
-    let pages = pages_view(state, request).await?;
+    let pages = views::document_pages(state, request).await?;
     let invalid = problems.name.is_some() || problems.consent.is_some();
     let html = page(
         state,
@@ -180,54 +180,14 @@ async fn show(
     render(&state, &session, &csrf, &request, Problems::default()).await
 }
 
-/// What the sign page shows of the document's pages: their images once rendered (with how
-/// many there are in all), or a note while they are being prepared or when they cannot be.
-async fn pages_view(state: &AppState, request: &SigningRequest) -> Result<minijinja::Value> {
-    Ok(
-        match previews::current(state, &request.document_sha256).await? {
-            PreviewState::Ready {
-                page_count,
-                rendered,
-            } if rendered > 0 => context! {
-                state => "ready",
-                shown => rendered,
-                total => page_count.max(rendered),
-            },
-            PreviewState::Rendering { .. } => context! { state => "preparing" },
-            _ => context! { state => "failed" },
-        },
-    )
-}
-
-/// One page image of the request's document, for its signer only. The image of a document
-/// never changes (it is named by the document's hash), so the browser may keep it.
+/// One page image of the request's document, for its signer only.
 async fn page_image(
     State(state): State<AppState>,
     session: ClientSession,
     Path((id, page)): Path<(String, String)>,
 ) -> Result<Response> {
     let request = find(&state, &session, &id).await?;
-    let page = page
-        .parse::<u32>()
-        .ok()
-        .filter(|n| *n >= 1)
-        .ok_or(Error::NotFound)?;
-    let image = state
-        .store
-        .preview_page(&request.document_sha256, page)
-        .await?
-        .ok_or(Error::NotFound)?;
-    Ok((
-        [
-            (header::CONTENT_TYPE, "image/png"),
-            (
-                header::CACHE_CONTROL,
-                "private, max-age=31536000, immutable",
-            ),
-        ],
-        image,
-    )
-        .into_response())
+    views::page_image(&state, &request, &page).await
 }
 
 #[derive(Deserialize)]
