@@ -1,5 +1,6 @@
-//! Signing in the portal. `GET /sign/{id}` shows the document (inline, from
-//! `GET /sign/{id}/document`) with a Sign form (`name`, `consent`) posted to `POST /sign/{id}`
+//! Signing in the portal. `GET /sign/{id}` shows the document as page images
+//! (`GET /sign/{id}/pages/{n}`, rendered once per document by `services::previews`) above its
+//! download (`GET /sign/{id}/document`), with a Sign form (`name`, `consent`) posted to `POST /sign/{id}`
 //! and a Decline form (`reason`) posted to `POST /sign/{id}/decline`. Once signed or declined,
 //! the same page shows the audit trail. Every view and the outcome are recorded with the
 //! signer, time, IP, user agent and the document's SHA-256 recomputed from the stored bytes.
@@ -22,6 +23,7 @@ use crate::http::documents;
 use crate::http::extract::{ClientOrigin, ClientSession};
 use crate::http::extract::{CsrfProtected, CsrfToken, ProtectedForm};
 use crate::http::layout::{page, tr};
+use crate::http::views;
 use crate::state::AppState;
 use portico_shared::units::megabytes;
 
@@ -33,6 +35,7 @@ pub fn router() -> Router<AppState> {
         .route("/sign/{id}", get(show).post(sign))
         .route("/sign/{id}/decline", post(decline))
         .route("/sign/{id}/document", get(document))
+        .route("/sign/{id}/pages/{page}", get(page_image))
 }
 
 /// The request of this signed-in contact, if e-signing is on.
@@ -112,6 +115,7 @@ async fn render(
         .iter()
         .rev()
         .find(|e| e.kind == "signed" || e.kind == "declined");
+    let pages = views::document_pages(state, request).await?;
     let invalid = problems.name.is_some() || problems.consent.is_some();
     let html = page(
         state,
@@ -137,6 +141,7 @@ async fn render(
                 sha256 => &e.document_sha256,
             }),
             trail => trail,
+            pages => pages,
             errors => context! { name => problems.name, consent => problems.consent },
             draft_name => problems.draft_name,
         },
@@ -175,13 +180,23 @@ async fn show(
     render(&state, &session, &csrf, &request, Problems::default()).await
 }
 
+/// One page image of the request's document, for its signer only.
+async fn page_image(
+    State(state): State<AppState>,
+    session: ClientSession,
+    Path((id, page)): Path<(String, String)>,
+) -> Result<Response> {
+    let request = find(&state, &session, &id).await?;
+    views::page_image(&state, &request, &page).await
+}
+
 #[derive(Deserialize)]
 struct DocumentQuery {
     download: Option<String>,
 }
 
-/// The PDF itself: inline for the frame on the sign page (which only this origin may frame),
-/// or as an attachment with `?download=1`.
+/// The PDF itself: inline, for a browser that opens it, or as an attachment with
+/// `?download=1`. Nothing may frame it, nor may it run anything.
 async fn document(
     State(state): State<AppState>,
     session: ClientSession,
@@ -198,14 +213,9 @@ async fn document(
         inline,
     )
     .await?;
-    let headers = response.headers_mut();
-    headers.insert(
+    response.headers_mut().insert(
         header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'none'; frame-ancestors 'self'"),
-    );
-    headers.insert(
-        header::X_FRAME_OPTIONS,
-        HeaderValue::from_static("SAMEORIGIN"),
+        HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
     );
     Ok(response)
 }
