@@ -37,6 +37,26 @@ impl Db {
         }
     }
 
+    /// A connection with the gateway's own settings (on SQLite: its default page cache, not
+    /// the seeding's large one), to measure a statement as the gateway would run it.
+    pub async fn connect_as_gateway(url: &str) -> Result<Db> {
+        if url.starts_with("sqlite:") {
+            use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode};
+            let options = SqliteConnectOptions::from_str(url)?
+                .journal_mode(SqliteJournalMode::Wal)
+                .read_only(true);
+            Ok(Db::Sqlite(
+                sqlx::SqliteConnection::connect_with(&options).await?,
+            ))
+        } else {
+            let options = sqlx::postgres::PgConnectOptions::from_str(url)?
+                .options([("plan_cache_mode", "force_generic_plan")]);
+            Ok(Db::Postgres(
+                sqlx::PgConnection::connect_with(&options).await?,
+            ))
+        }
+    }
+
     pub async fn exec(&mut self, sql: &str) -> Result<()> {
         match self {
             Db::Sqlite(conn) => sqlx::raw_sql(sql).execute(conn).await.map(drop),
