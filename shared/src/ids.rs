@@ -127,6 +127,8 @@ ids! {
     CustomRoleId => "rl",
     /// A staff API key.
     ApiKeyId => "ak",
+    /// A staff member's recorded preview of a contact's portal.
+    PreviewId => "pv",
 }
 
 #[cfg(test)]

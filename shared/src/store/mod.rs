@@ -87,6 +87,7 @@ mod conversations;
 mod files;
 mod firms;
 mod invoices;
+mod previews;
 mod scope;
 mod signing;
 mod tasks;
@@ -108,6 +109,7 @@ pub use conversations::{Conversation, ConversationStore, Message};
 pub use files::{FileStore, NewFile, TaskFile};
 pub use firms::{Firm, FirmStore, Logo, MenuLink, NewFirm, PortalPatch};
 pub use invoices::{Invoice, InvoiceStore, NewInvoice};
+pub use previews::{Preview, PreviewStore};
 pub use scope::{ScopeStore, Scoped};
 pub use signing::{
     Completion, EventOrigin, NewSigningRequest, Outcome, SigningEvent, SigningRequest, SigningStore,
@@ -178,6 +180,7 @@ pub trait Store:
     + ConsoleStore
     + ConsoleItemStore
     + ScopeStore
+    + PreviewStore
     + Send
     + Sync
     + 'static

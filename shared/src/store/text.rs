@@ -10,7 +10,7 @@ use sqlx::{Decode, Encode, Postgres, Sqlite, Type, encode::IsNull};
 
 use crate::ids::{
     ApiKeyId, ChecklistItemId, ContactId, ConversationId, CustomRoleId, FirmId, InvoiceId,
-    MemberId, MessageId, SigningRequestId, TaskFileId, TaskId, TeamInvitationId,
+    MemberId, MessageId, PreviewId, SigningRequestId, TaskFileId, TaskId, TeamInvitationId,
 };
 use crate::status::{ConversationStatus, InvoiceStatus, SigningStatus, TaskStatus};
 
@@ -89,6 +89,7 @@ stored_as_text!(
     CustomRoleId,
     ApiKeyId,
     InvoiceId,
+    PreviewId,
     TaskStatus,
     ConversationStatus,
     SigningStatus,

@@ -2,7 +2,9 @@
 //! email, filters for portal access and invitation status, keyset pages, and the form for a
 //! new contact), `GET /staff/contacts/{id}` (access, invitation, last sign-in, the members who
 //! look after the contact, their tasks, requests and signing requests), and the forms that
-//! change a contact: details, access on/off, invite or resend, assigned members, delete.
+//! change a contact: details, access on/off, invite or resend, assigned members, delete; and
+//! the form that opens a preview of the contact's portal for a reason (recorded, and listed on
+//! the page; the preview itself is `preview`).
 //!
 //! Each handler asks the policy for its own action; a control the role does not allow is not
 //! shown, and its POST is refused anyway (403). A contact outside the member's reach answers
@@ -28,7 +30,7 @@ use serde::Deserialize;
 use super::reach::{contact_within, cursor, iso, reach, read_cursor, when, within};
 use crate::error::{Error, Result};
 use crate::http::extract::CsrfOnly;
-use crate::http::extract::{CsrfProtected, CsrfToken, ProtectedForm, StaffSession};
+use crate::http::extract::{CsrfProtected, CsrfToken, Preview, ProtectedForm, StaffSession};
 use crate::http::layout::console_page;
 use crate::services::links;
 use crate::state::AppState;
@@ -38,6 +40,10 @@ const MAX_NAME: usize = 200;
 const MAX_SEARCH: usize = 200;
 /// Rows of each related list on a contact's page.
 const RELATED: i64 = 20;
+/// Previews listed on a contact's page, newest first.
+const PREVIEWS_SHOWN: i64 = 10;
+/// The longest reason for a preview.
+const MAX_REASON: usize = 500;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -47,6 +53,7 @@ pub fn router() -> Router<AppState> {
         .route("/staff/contacts/{id}/invitation", post(invite))
         .route("/staff/contacts/{id}/members", post(assign))
         .route("/staff/contacts/{id}/delete", post(remove))
+        .route("/staff/contacts/{id}/previews", post(start_preview))
 }
 
 fn allowed(staff: &StaffSession, action: Action) -> Option<Decision> {
@@ -63,6 +70,7 @@ fn flash(done: Option<&str>) -> Option<&'static str> {
         "invited" => "Invitation sent.",
         "members" => "Assigned members saved.",
         "deleted" => "Contact deleted.",
+        "preview_reason" => "Give a reason to preview this contact's portal.",
         _ => return None,
     })
 }
@@ -341,6 +349,8 @@ struct Problem {
     message: String,
     name: String,
     email: String,
+    /// The reason typed into the preview form.
+    reason: String,
 }
 
 async fn show(
@@ -498,6 +508,22 @@ async fn contact_page(
         None
     };
 
+    let previews = state
+        .store
+        .contact_previews(firm, &contact.id, PREVIEWS_SHOWN)
+        .await?;
+    let previews: Vec<_> = previews
+        .iter()
+        .map(|p| {
+            context! {
+                member => &p.member_label,
+                reason => &p.reason,
+                at => when(p.created_at),
+                at_iso => iso(p.created_at),
+            }
+        })
+        .collect();
+
     let (problem, status) = match problem {
         Some((p, status)) => (Some(p), status),
         None => (None, StatusCode::OK),
@@ -524,6 +550,9 @@ async fn contact_page(
             tasks,
             requests,
             signing,
+            previews,
+            preview_minutes => Preview::LIFETIME_SECS / 60,
+            max_reason => MAX_REASON,
             can_edit,
             can_delete,
             can_assign,
@@ -532,6 +561,7 @@ async fn contact_page(
                 message => &p.message,
                 name => &p.name,
                 email => &p.email,
+                reason => &p.reason,
             }),
         },
     )?;
@@ -566,6 +596,7 @@ async fn update(
                 message,
                 name: form.name.clone(),
                 email: form.email.clone(),
+                reason: String::new(),
             },
             status,
         ))
@@ -661,6 +692,7 @@ async fn invite(
         message: message.to_string(),
         name: contact.name.clone(),
         email: contact.email.clone(),
+        reason: String::new(),
     };
     if !contact.portal_access {
         let p = refuse("Turn portal access on before inviting the contact.");
@@ -758,4 +790,62 @@ async fn remove(
         return Err(Error::NotFound);
     }
     Ok(Redirect::to("/staff/contacts?done=deleted").into_response())
+}
+
+#[derive(Deserialize)]
+struct PreviewForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    reason: String,
+}
+
+impl CsrfProtected for PreviewForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+/// Records a preview of the contact's portal by this member, for the reason given, and opens
+/// it. Viewing the contact is what it takes (the preview changes nothing).
+async fn start_preview(
+    State(state): State<AppState>,
+    staff: StaffSession,
+    CsrfToken(csrf): CsrfToken,
+    Path(id): Path<String>,
+    ProtectedForm(form): ProtectedForm<PreviewForm>,
+) -> Result<Response> {
+    let (_, contact) = for_action(&state, &staff, Action::View, &id).await?;
+    let reason = form.reason.trim();
+    let problem = if reason.is_empty() {
+        Some("Give a reason for looking at this contact's portal.".to_string())
+    } else if reason.chars().count() > MAX_REASON || reason.chars().any(char::is_control) {
+        Some(format!(
+            "The reason must be at most {MAX_REASON} characters, on one line."
+        ))
+    } else {
+        None
+    };
+    if let Some(message) = problem {
+        let p = Problem {
+            form: "preview",
+            message,
+            name: contact.name.clone(),
+            email: contact.email.clone(),
+            reason: form.reason.clone(),
+        };
+        let again = Some((p, StatusCode::UNPROCESSABLE_ENTITY));
+        return contact_page(&state, &staff, &csrf, &contact, None, again).await;
+    }
+    let member = &staff.member;
+    let label = if member.name.is_empty() {
+        &member.email
+    } else {
+        &member.name
+    };
+    state
+        .store
+        .record_preview(&staff.firm.id, &contact.id, &member.id, label, reason)
+        .await?;
+    Ok(Redirect::to(&format!("/staff/contacts/{}/preview/", contact.id)).into_response())
 }
