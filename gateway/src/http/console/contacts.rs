@@ -306,6 +306,8 @@ async fn create(
         name,
         email,
         portal_access,
+        account_id: None,
+        permission_set: None,
     };
     let contact = match state.store.create_contact(&staff.firm.id, &new).await {
         Ok(contact) => contact,
@@ -588,7 +590,7 @@ async fn update(
         name: Some(name),
         // The store ends the contact's sessions only when the address really changes.
         email: Some(email),
-        portal_access: None,
+        ..ContactPatch::default()
     };
     match state
         .store

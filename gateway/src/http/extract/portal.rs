@@ -5,6 +5,7 @@
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum_extra::extract::cookie::CookieJar;
+use portico_shared::client_access::ClientAccess;
 use portico_shared::store::{Contact, Firm, SessionContact};
 
 use super::host::{firm_slug, request_host};
@@ -46,6 +47,8 @@ pub struct ClientSession {
     pub other_companies: bool,
     /// The firm's portal version as of this request (see [`crate::services::page_cache`]).
     pub portal_version: Option<i64>,
+    /// What the contact's permission set lets them do (SPEC §13), as of this request.
+    pub access: ClientAccess,
 }
 
 /// The session if there is one; pages that work either way take this.
@@ -82,6 +85,7 @@ impl FromRequestParts<AppState> for MaybeSession {
                  contact,
                  other_companies,
                  portal_version,
+                 access,
              }| {
                 if let Some(lang) = contact.language.as_deref().and_then(Lang::parse) {
                     i18n::prefer(lang);
@@ -91,6 +95,7 @@ impl FromRequestParts<AppState> for MaybeSession {
                     contact,
                     other_companies,
                     portal_version,
+                    access,
                 }
             },
         );
