@@ -296,6 +296,8 @@ async fn demo(config: Config) -> anyhow::Result<()> {
                         name: contact_name.to_string(),
                         email,
                         portal_access: *access,
+                        account_id: None,
+                        permission_set: None,
                     };
                     store.create_contact(&firm.id, &new).await?;
                 }

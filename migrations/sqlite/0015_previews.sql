@@ -9,6 +9,9 @@ CREATE TABLE previews (
     member_id    TEXT REFERENCES members(id) ON DELETE SET NULL,
     member_label TEXT NOT NULL,
     reason       TEXT NOT NULL,
+    -- "Try it out": the permission set the contact was shown as holding (a built-in set's
+    -- name or a custom set's id, as contacts.permission_set); NULL for their own.
+    as_set       TEXT,
     -- The contact's previews in the order they were made (1, 2, …): several in one second
     -- still list newest first.
     seq          BIGINT NOT NULL,

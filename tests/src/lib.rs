@@ -25,6 +25,7 @@ use serde_json::Value;
 pub mod axe;
 pub mod binaries;
 pub mod chrome;
+pub mod migrations;
 pub mod openapi_check;
 pub mod private_redis;
 pub mod roles;
@@ -224,6 +225,8 @@ impl TestApp {
                     name: "Test Client".into(),
                     email: Email::parse(email).unwrap(),
                     portal_access,
+                    account_id: None,
+                    permission_set: None,
                 },
             )
             .await

@@ -20,6 +20,8 @@ async fn contact(app: &TestApp, firm: &TestFirm, name: &str, email: &str, access
                 name: name.into(),
                 email: Email::parse(email).unwrap(),
                 portal_access: access,
+                account_id: None,
+                permission_set: None,
             },
         )
         .await

@@ -493,3 +493,77 @@ async fn the_role_and_its_reach_decide_who_may_preview() {
     let bad_id = app.url(&slug, "/staff/contacts/not-an-id/preview/");
     assert_eq!(owner.get(&bad_id).await.status(), StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn a_permission_set_can_be_tried_out_before_it_is_assigned() {
+    let Scene { app, firm, ann, .. } = scene().await;
+    let slug = firm.firm.slug.clone();
+    let (_, owner) = signed_in_owner(&app, &firm).await;
+    let contact_page = format!("/staff/contacts/{}", ann.id);
+
+    // The contact page offers the set asked for, chosen.
+    let (_, html) = read(
+        &owner,
+        &app.url(&slug, &format!("{contact_page}?as_set=client_staff")),
+    )
+    .await;
+    assert!(
+        html.contains("<option value=\"client_staff\" selected>"),
+        "{html}"
+    );
+
+    let response = owner
+        .staff_post(
+            &app,
+            &slug,
+            "/staff/account",
+            &format!("{contact_page}/previews"),
+            &[
+                ("reason", "Before making her client staff"),
+                ("as_set", "client_staff"),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let (status, home) = read(&owner, &app.url(&slug, &format!("{contact_page}/preview/"))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        home.contains("Shown as if they held the permission set “Client staff”."),
+        "{home}"
+    );
+    let (_, page) = read(&owner, &app.url(&slug, &contact_page)).await;
+    assert!(
+        page.contains(
+            "Before making her client staff <span class=\"muted\">(as Client staff)</span>"
+        ),
+        "{page}"
+    );
+    // The contact's own set is untouched.
+    let stored = app.stored_contact(&firm.firm.id, &ann.id).await;
+    assert_eq!(stored.permission_set, ann.permission_set);
+
+    // A set that is no set, or not the firm's: 422, nothing recorded.
+    for as_set in ["owner", "ps_doesnotexist"] {
+        let response = owner
+            .staff_post(
+                &app,
+                &slug,
+                "/staff/account",
+                &format!("{contact_page}/previews"),
+                &[("reason", "Trying"), ("as_set", as_set)],
+            )
+            .await;
+        assert_eq!(
+            response.status(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{as_set}"
+        );
+    }
+    let recorded = app
+        .store
+        .contact_previews(&firm.firm.id, &ann.id, 10)
+        .await
+        .unwrap();
+    assert_eq!(recorded.len(), 1);
+    assert_eq!(recorded[0].as_set.as_deref(), Some("client_staff"));
+}

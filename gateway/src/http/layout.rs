@@ -80,9 +80,13 @@ pub fn page(
         }
     });
     let preview = session.and_then(|s| {
-        s.preview
-            .as_ref()
-            .map(|p| context! { name => &s.contact.name, back => &p.back })
+        s.preview.as_ref().map(|p| {
+            context! {
+                name => &s.contact.name,
+                back => &p.back,
+                as_set => p.as_set.as_ref().map(|(name, _)| name),
+            }
+        })
     });
     let html = state.templates.render(
         template,

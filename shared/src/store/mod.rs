@@ -109,7 +109,7 @@ pub use conversations::{Conversation, ConversationStore, Message};
 pub use files::{FileStore, NewFile, TaskFile};
 pub use firms::{Firm, FirmStore, Logo, MenuLink, NewFirm, PortalPatch};
 pub use invoices::{Invoice, InvoiceStore, NewInvoice};
-pub use previews::{Preview, PreviewStore};
+pub use previews::{PreviewRecord, PreviewStore};
 pub use scope::{ScopeStore, Scoped};
 pub use signing::{
     Completion, EventOrigin, NewSigningRequest, Outcome, SigningEvent, SigningRequest, SigningStore,

@@ -203,6 +203,8 @@ async fn create(
         name: parse_name(&body.name)?,
         email: parse_email(&body.email)?,
         portal_access: body.portal_access,
+        account_id: None,
+        permission_set: None,
     };
     let mut staff = parse_staff(&body.assigned_staff)?;
     // A member who reaches only their assigned clients keeps sight of the contact they make.
@@ -369,6 +371,8 @@ async fn update(
         name: body.name.as_deref().map(parse_name).transpose()?,
         email: body.email.as_deref().map(parse_email).transpose()?,
         portal_access: body.portal_access,
+        account_id: None,
+        permission_set: None,
     };
     let staff = body
         .assigned_staff

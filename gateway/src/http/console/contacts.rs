@@ -21,6 +21,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use minijinja::context;
+use portico_shared::client_access::PermissionSetRef;
 use portico_shared::email::Email;
 use portico_shared::ids::{ContactId, MemberId};
 use portico_shared::policy::{Action, Area, Decision, Intent, decide};
@@ -314,6 +315,8 @@ async fn create(
         name,
         email,
         portal_access,
+        account_id: None,
+        permission_set: None,
     };
     let contact = match state.store.create_contact(&staff.firm.id, &new).await {
         Ok(contact) => contact,
@@ -341,6 +344,8 @@ async fn create(
 #[derive(Deserialize, Default)]
 struct ShowQuery {
     done: Option<String>,
+    /// "Try it out": a permission set to offer in the preview form, chosen.
+    as_set: Option<String>,
 }
 
 /// A problem with a form on the contact's page, shown beside it.
@@ -349,8 +354,9 @@ struct Problem {
     message: String,
     name: String,
     email: String,
-    /// The reason typed into the preview form.
+    /// The reason typed into the preview form, and the set chosen.
     reason: String,
+    as_set: String,
 }
 
 async fn show(
@@ -370,6 +376,7 @@ async fn show(
         &contact,
         flash(query.done.as_deref()),
         None,
+        query.as_set.as_deref(),
     )
     .await
 }
@@ -409,6 +416,7 @@ async fn contact_page(
     contact: &Contact,
     flash: Option<&str>,
     problem: Option<(Problem, StatusCode)>,
+    try_set: Option<&str>,
 ) -> Result<Response> {
     let firm = &staff.firm.id;
     let can_edit = may_here(state, staff, Action::Edit, &contact.id).await?;
@@ -518,6 +526,7 @@ async fn contact_page(
             context! {
                 member => &p.member_label,
                 reason => &p.reason,
+                as_set => p.as_set_name(),
                 at => when(p.created_at),
                 at_iso => iso(p.created_at),
             }
@@ -551,6 +560,9 @@ async fn contact_page(
             requests,
             signing,
             previews,
+            // The set the preview form offers chosen: the one just sent back, or asked for.
+            try_set => problem.as_ref().map(|p| p.as_set.as_str()).or(try_set)
+                .and_then(PermissionSetRef::parse).map(|set| set.as_str().to_string()),
             preview_minutes => Preview::LIFETIME_SECS / 60,
             max_reason => MAX_REASON,
             can_edit,
@@ -562,6 +574,7 @@ async fn contact_page(
                 name => &p.name,
                 email => &p.email,
                 reason => &p.reason,
+                as_set => &p.as_set,
             }),
         },
     )?;
@@ -597,6 +610,7 @@ async fn update(
                 name: form.name.clone(),
                 email: form.email.clone(),
                 reason: String::new(),
+                as_set: String::new(),
             },
             status,
         ))
@@ -605,21 +619,21 @@ async fn update(
         Ok(name) => name,
         Err(message) => {
             let p = problem(message, StatusCode::UNPROCESSABLE_ENTITY);
-            return contact_page(&state, &staff, &csrf, &contact, None, p).await;
+            return contact_page(&state, &staff, &csrf, &contact, None, p, None).await;
         }
     };
     let email = match parse_email(&form.email) {
         Ok(email) => email,
         Err(message) => {
             let p = problem(message, StatusCode::UNPROCESSABLE_ENTITY);
-            return contact_page(&state, &staff, &csrf, &contact, None, p).await;
+            return contact_page(&state, &staff, &csrf, &contact, None, p, None).await;
         }
     };
     let patch = ContactPatch {
         name: Some(name),
         // The store ends the contact's sessions only when the address really changes.
         email: Some(email),
-        portal_access: None,
+        ..ContactPatch::default()
     };
     match state
         .store
@@ -632,7 +646,7 @@ async fn update(
             Error::Conflict { .. } => {
                 let message = "The firm already has a contact with this email address.";
                 let p = problem(message.into(), StatusCode::CONFLICT);
-                return contact_page(&state, &staff, &csrf, &contact, None, p).await;
+                return contact_page(&state, &staff, &csrf, &contact, None, p, None).await;
             }
             other => return Err(other),
         },
@@ -693,6 +707,7 @@ async fn invite(
         name: contact.name.clone(),
         email: contact.email.clone(),
         reason: String::new(),
+        as_set: String::new(),
     };
     if !contact.portal_access {
         let p = refuse("Turn portal access on before inviting the contact.");
@@ -703,6 +718,7 @@ async fn invite(
             &contact,
             None,
             Some((p, StatusCode::CONFLICT)),
+            None,
         )
         .await;
     }
@@ -715,6 +731,7 @@ async fn invite(
             &contact,
             None,
             Some((p, StatusCode::CONFLICT)),
+            None,
         )
         .await;
     }
@@ -798,6 +815,9 @@ struct PreviewForm {
     csrf: String,
     #[serde(default)]
     reason: String,
+    /// "Try it out": a permission set to show the contact as holding; empty for their own.
+    #[serde(default)]
+    as_set: String,
 }
 
 impl CsrfProtected for PreviewForm {
@@ -817,7 +837,13 @@ async fn start_preview(
 ) -> Result<Response> {
     let (_, contact) = for_action(&state, &staff, Action::View, &id).await?;
     let reason = form.reason.trim();
-    let problem = if reason.is_empty() {
+    let as_set = match form.as_set.trim() {
+        "" => None,
+        text => PermissionSetRef::parse(text),
+    };
+    let problem = if !form.as_set.trim().is_empty() && as_set.is_none() {
+        Some("Choose one of the permission sets offered.".to_string())
+    } else if reason.is_empty() {
         Some("Give a reason for looking at this contact's portal.".to_string())
     } else if reason.chars().count() > MAX_REASON || reason.chars().any(char::is_control) {
         Some(format!(
@@ -833,9 +859,10 @@ async fn start_preview(
             name: contact.name.clone(),
             email: contact.email.clone(),
             reason: form.reason.clone(),
+            as_set: form.as_set.clone(),
         };
         let again = Some((p, StatusCode::UNPROCESSABLE_ENTITY));
-        return contact_page(&state, &staff, &csrf, &contact, None, again).await;
+        return contact_page(&state, &staff, &csrf, &contact, None, again, None).await;
     }
     let member = &staff.member;
     let label = if member.name.is_empty() {
@@ -843,9 +870,29 @@ async fn start_preview(
     } else {
         &member.name
     };
-    state
+    let recorded = state
         .store
-        .record_preview(&staff.firm.id, &contact.id, &member.id, label, reason)
-        .await?;
+        .record_preview(
+            &staff.firm.id,
+            &contact.id,
+            &member.id,
+            label,
+            reason,
+            as_set.as_ref(),
+        )
+        .await;
+    if let Err(portico_shared::store::StoreError::UnknownReference(..)) = recorded {
+        let p = Problem {
+            form: "preview",
+            message: "That permission set does not exist (any more): choose another.".into(),
+            name: contact.name.clone(),
+            email: contact.email.clone(),
+            reason: form.reason.clone(),
+            as_set: String::new(),
+        };
+        let again = Some((p, StatusCode::UNPROCESSABLE_ENTITY));
+        return contact_page(&state, &staff, &csrf, &contact, None, again, None).await;
+    }
+    recorded?;
     Ok(Redirect::to(&format!("/staff/contacts/{}/preview/", contact.id)).into_response())
 }

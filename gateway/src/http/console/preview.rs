@@ -6,8 +6,9 @@
 //!
 //! Who may: a member whose role may view contacts, for a contact within its reach (outside it:
 //! 404), with a preview of that contact recorded by them, for a reason, in the last
-//! [`Preview::LIFETIME_SECS`] (the contact page's form records one; without it the member is
-//! sent there). Nothing of the client's changes: no session, cookie or sign-in time, no kept
+//! [`Preview::LIFETIME_SECS`] (the contact page's form records one, optionally with a
+//! permission set to try out: the contact is then shown as if they held it; without a record
+//! the member is sent there). Nothing of the client's changes: no session, cookie or sign-in time, no kept
 //! home page read or written, no signing `viewed` event, no activity; and every other method
 //! than GET under the prefix answers 403.
 
@@ -119,22 +120,24 @@ async fn viewer(
             .store
             .current_preview(&staff.firm.id, &id, &staff.member.id, since)
             .await?;
-        Ok::<_, Error>((contact, recorded.is_some()))
+        Ok::<_, Error>((contact, recorded))
     }
     .await
     .map_err(IntoResponse::into_response)?;
-    let back = format!("/staff/contacts/{}", found.0.contact.id);
-    if !found.1 {
+    let (contact, recorded) = found;
+    let back = format!("/staff/contacts/{}", contact.contact.id);
+    let Some(recorded) = recorded else {
         // No reason given lately: ask for one on the contact's page.
         return Err(Redirect::to(&format!("{back}?done=preview_reason#preview")).into_response());
-    }
+    };
     let preview = Preview {
         prefix: format!("{back}/preview"),
         back,
+        as_set: recorded.as_set_name().zip(recorded.as_set_access()),
     };
     Ok(ClientSession::previewing(
         staff.firm.clone(),
-        found.0,
+        contact,
         preview,
     ))
 }

@@ -9,6 +9,7 @@
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum_extra::extract::cookie::CookieJar;
+use portico_shared::client_access::ClientAccess;
 use portico_shared::store::{Contact, Firm, SessionContact};
 
 use super::host::{firm_slug, request_host};
@@ -51,6 +52,8 @@ pub struct ClientSession {
     /// The firm's portal version as of this request (see [`crate::services::page_cache`]).
     /// `None` in a preview, whose pages are never kept.
     pub portal_version: Option<i64>,
+    /// What the contact's permission set lets them do (SPEC §13), as of this request.
+    pub access: ClientAccess,
     /// Set when a staff member is looking at this contact's portal, not the contact.
     pub preview: Option<Preview>,
 }
@@ -64,6 +67,9 @@ pub struct Preview {
     pub prefix: String,
     /// The contact's console page: the banner's way back.
     pub back: String,
+    /// "Try it out": a permission set the contact is shown as holding instead of their own,
+    /// with its name for the banner.
+    pub as_set: Option<(String, ClientAccess)>,
 }
 
 impl Preview {
@@ -73,17 +79,23 @@ impl Preview {
 }
 
 impl ClientSession {
-    /// The contact of `found` as the staff member previewing their portal sees them. Nothing
-    /// of the contact's own sessions is read or touched; the page speaks the contact's language.
+    /// The contact of `found` as the staff member previewing their portal sees them (holding
+    /// the preview's trial set, if it has one). Nothing of the contact's own sessions is read
+    /// or touched; the page speaks the contact's language.
     pub fn previewing(firm: Firm, found: SessionContact, preview: Preview) -> ClientSession {
         if let Some(lang) = found.contact.language.as_deref().and_then(Lang::parse) {
             i18n::prefer(lang);
         }
+        let access = match &preview.as_set {
+            Some((_, access)) => access.clone(),
+            None => found.access,
+        };
         ClientSession {
             firm,
             contact: found.contact,
             other_companies: found.other_companies,
             portal_version: None,
+            access,
             preview: Some(preview),
         }
     }
@@ -92,11 +104,6 @@ impl ClientSession {
     /// staff.
     pub fn link_prefix(&self) -> &str {
         self.preview.as_ref().map_or("", |p| p.prefix.as_str())
-    }
-
-    /// A path of the portal (`/tasks/…`) as this viewer reaches it.
-    pub fn link(&self, path: &str) -> String {
-        format!("{}{path}", self.link_prefix())
     }
 }
 
@@ -134,6 +141,7 @@ impl FromRequestParts<AppState> for MaybeSession {
                  contact,
                  other_companies,
                  portal_version,
+                 access,
              }| {
                 if let Some(lang) = contact.language.as_deref().and_then(Lang::parse) {
                     i18n::prefer(lang);
@@ -143,6 +151,7 @@ impl FromRequestParts<AppState> for MaybeSession {
                     contact,
                     other_companies,
                     portal_version,
+                    access,
                     preview: None,
                 }
             },
