@@ -569,6 +569,16 @@ impl Browser {
     }
 }
 
+/// The page's text with the entities minijinja writes (`/` included) decoded, to search it.
+pub fn decoded(html: String) -> String {
+    html.replace("&#x2f;", "/")
+        .replace("&#x27;", "'")
+        .replace("&quot;", "\"")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
 pub fn csrf_in(html: &str) -> Option<String> {
     let start = html.find("name=\"csrf\" value=\"")? + "name=\"csrf\" value=\"".len();
     let end = html[start..].find('"')?;

@@ -8,22 +8,12 @@
 use std::collections::BTreeSet;
 
 use portico_e2e::staff::{add_role, assign, location, signed_in_member, signed_in_owner};
-use portico_e2e::{Browser, TestApp, TestFirm, sample_pdf};
+use portico_e2e::{Browser, TestApp, TestFirm, decoded, sample_pdf};
 use portico_shared::ids::SigningRequestId;
 use portico_shared::policy::{Action, Area, BuiltinRole, Permissions, Scope};
 use portico_shared::store::Contact;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
-
-/// The page's text with the entities minijinja writes decoded, to search it.
-fn decoded(html: String) -> String {
-    html.replace("&#x2f;", "/")
-        .replace("&#x27;", "'")
-        .replace("&quot;", "\"")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&amp;", "&")
-}
 
 async fn read(browser: &Browser, url: &str) -> (StatusCode, String) {
     let (status, html) = browser.get_text(url).await;
@@ -363,6 +353,34 @@ async fn each_preview_is_recorded_and_listed_newest_first() {
         .expect("the second preview is listed");
     assert!(second < first, "newest first");
     assert!(html.contains(&format!("owner@{slug}.example: Second look")));
+
+    // The staff API lists them too, newest first.
+    let listed = app
+        .api_ok(
+            &firm,
+            Method::GET,
+            &format!("/api/v1/contacts/{}/previews", ann.id),
+            None,
+        )
+        .await;
+    let reasons: Vec<&str> = listed["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["reason"].as_str().unwrap())
+        .collect();
+    assert_eq!(reasons, ["Second look", "First look"]);
+    assert_eq!(listed["data"][0]["member"], format!("owner@{slug}.example"));
+    assert_eq!(listed["data"][0]["as_set"], serde_json::Value::Null);
+    let (status, _) = app
+        .api(
+            &firm.api_key,
+            Method::GET,
+            "/api/v1/contacts/ct_nobody/previews",
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
 
     let stored = app
         .store
