@@ -585,3 +585,29 @@ async fn a_permission_set_can_be_tried_out_before_it_is_assigned() {
     assert_eq!(recorded.len(), 1);
     assert_eq!(recorded[0].as_set.as_deref(), Some("client_staff"));
 }
+
+#[tokio::test]
+async fn a_contact_without_portal_access_can_be_previewed_before_the_invitation() {
+    let app = TestApp::spawn().await;
+    let firm = app.create_firm("acme").await;
+    let cleo = app.add_contact(&firm, "cleo@example.com", false).await;
+    let (_, owner) = signed_in_owner(&app, &firm).await;
+    let response = start_preview(&app, &owner, &firm, &cleo, "Before the invitation").await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let (status, home) = read(
+        &owner,
+        &app.url(
+            &firm.firm.slug,
+            &format!("/staff/contacts/{}/preview/", cleo.id),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(home.contains("You are previewing Test Client's portal — read only"));
+    // Previewing grants nothing: her access is still off.
+    assert!(
+        !app.stored_contact(&firm.firm.id, &cleo.id)
+            .await
+            .portal_access
+    );
+}
