@@ -460,7 +460,7 @@ async fn the_role_and_its_reach_decide_who_may_preview() {
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
     assert_eq!(team.get(&preview).await.status(), StatusCode::NOT_FOUND);
     // Assigned to Ann, they may.
-    assign(&app, &firm, &ann.id, &[member.id.clone()]).await;
+    assign(&app, &firm, &ann.id, std::slice::from_ref(&member.id)).await;
     let response = start_preview(&app, &team, &firm, &ann, "Her return").await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert_eq!(team.get(&preview).await.status(), StatusCode::OK);
