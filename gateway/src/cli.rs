@@ -7,14 +7,14 @@ use portico_shared::email::Email;
 use portico_shared::status::InvoiceStatus;
 use portico_shared::store::{
     self, Contact, ContactPatch, EventOrigin, Firm, NewContact, NewFirm, NewInvoice,
-    NewSigningRequest, NewTask, PageQuery, PortalPatch, PreviewState, Store, StoreError, TaskQuery,
+    NewSigningRequest, NewTask, PageImages, PageQuery, PortalPatch, Store, StoreError, TaskQuery,
 };
 use portico_shared::units::parse_duration;
 use std::sync::Arc;
 
 use crate::app;
 use crate::services::content::Blobs;
-use crate::services::previews;
+use crate::services::page_images;
 use portico_shared::token::ApiKey;
 use portico_shared::units::megabytes;
 
@@ -166,7 +166,7 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 sweep.fresh,
                 grace.as_secs(),
                 sweep.leftovers,
-                sweep.previews
+                sweep.page_images
             );
             Ok(())
         }
@@ -302,6 +302,8 @@ async fn demo(config: Config) -> anyhow::Result<()> {
                         name: contact_name.to_string(),
                         email,
                         portal_access: *access,
+                        account_id: None,
+                        permission_set: None,
                     };
                     store.create_contact(&firm.id, &new).await?;
                 }
@@ -460,10 +462,10 @@ async fn seed_signing_request(
     store
         .create_signing_request(&firm.id, &new, &origin)
         .await?;
-    previews::render_and_store(store, &blobs, previews::Limits::of(config), &sha256).await?;
+    page_images::render_and_store(store, &blobs, page_images::Limits::of(config), &sha256).await?;
     if !matches!(
-        store.preview(&sha256).await?,
-        Some(PreviewState::Ready { .. })
+        store.page_images(&sha256).await?,
+        Some(PageImages::Ready { .. })
     ) {
         println!("  (the demo letter's pages could not be rendered: is poppler-utils installed?)");
     }

@@ -127,6 +127,13 @@ ids! {
     CustomRoleId => "rl",
     /// A staff API key.
     ApiKeyId => "ak",
+    /// A client account: the business or household a firm's contacts belong to.
+    ClientAccountId => "ca",
+    /// A firm's own client permission set (built-in sets have fixed names: see
+    /// `client_access::SetBase`).
+    PermissionSetId => "ps",
+    /// A staff member's recorded preview of a contact's portal.
+    PreviewId => "pv",
 }
 
 #[cfg(test)]

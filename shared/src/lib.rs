@@ -6,6 +6,7 @@
 //! enables and the mailer does not: the mailer builds no database driver.
 #![forbid(unsafe_code)]
 
+pub mod client_access;
 pub mod config;
 pub mod email;
 pub mod filetypes;

@@ -25,6 +25,7 @@ use serde_json::Value;
 pub mod axe;
 pub mod binaries;
 pub mod chrome;
+pub mod migrations;
 pub mod openapi_check;
 pub mod private_redis;
 pub mod roles;
@@ -224,6 +225,8 @@ impl TestApp {
                     name: "Test Client".into(),
                     email: Email::parse(email).unwrap(),
                     portal_access,
+                    account_id: None,
+                    permission_set: None,
                 },
             )
             .await
@@ -396,13 +399,17 @@ impl TestFirm {
 impl TestApp {
     /// Waits (up to 30 s) until the page images of the document with this hash are rendered
     /// or have failed, and returns which.
-    pub async fn rendered_preview(&self, sha256: &str) -> portico_shared::store::PreviewState {
-        use portico_shared::store::PreviewState;
+    pub async fn rendered_pages(&self, sha256: &str) -> portico_shared::store::PageImages {
+        use portico_shared::store::PageImages;
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
         loop {
-            let state = self.store.preview(sha256).await.expect("read the preview");
+            let state = self
+                .store
+                .page_images(sha256)
+                .await
+                .expect("read the preview");
             match state {
-                Some(done @ (PreviewState::Ready { .. } | PreviewState::Failed { .. })) => {
+                Some(done @ (PageImages::Ready { .. } | PageImages::Failed { .. })) => {
                     return done;
                 }
                 _ if std::time::Instant::now() > deadline => {
@@ -560,6 +567,16 @@ impl Browser {
         )
         .await
     }
+}
+
+/// The page's text with the entities minijinja writes (`/` included) decoded, to search it.
+pub fn decoded(html: String) -> String {
+    html.replace("&#x2f;", "/")
+        .replace("&#x27;", "'")
+        .replace("&quot;", "\"")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
 }
 
 pub fn csrf_in(html: &str) -> Option<String> {

@@ -13,7 +13,7 @@ use futures::FutureExt;
 use portico_e2e::axe::{self, DESKTOP, PHONE, assert_accessible};
 use portico_e2e::chrome::{Chrome, skip_requested};
 use portico_e2e::{TestApp, multi_page_pdf, sample_pdf, sha256_hex};
-use portico_shared::store::PreviewState;
+use portico_shared::store::PageImages;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
@@ -132,8 +132,8 @@ async fn every_portal_page_passes_axe_at_desktop_and_phone_width() {
     let signing_id = signing["id"].as_str().unwrap().to_string();
     // The sign page is scanned with its page images in it.
     assert!(matches!(
-        app.rendered_preview(&sha256_hex(&letter)).await,
-        PreviewState::Ready { rendered: 2, .. }
+        app.rendered_pages(&sha256_hex(&letter)).await,
+        PageImages::Ready { rendered: 2, .. }
     ));
     for (number, due) in [("2026-0042", "2099-02-05"), ("2025-0107", "2025-03-01")] {
         let (status, body) = app

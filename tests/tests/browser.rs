@@ -16,7 +16,7 @@ use fantoccini::Locator;
 use portico_e2e::axe::{DESKTOP, PHONE, set_viewport};
 use portico_e2e::chrome::{Chrome, skip_requested};
 use portico_e2e::{TestApp, multi_page_pdf, sample_pdf, sha256_hex};
-use portico_shared::store::PreviewState;
+use portico_shared::store::PageImages;
 use reqwest::Method;
 use serde_json::json;
 
@@ -98,8 +98,8 @@ async fn a_client_signs_in_and_works_through_the_portal_in_chromium() {
         .await;
     let signing_id = signing["id"].as_str().unwrap().to_string();
     assert!(matches!(
-        app.rendered_preview(&sha256_hex(&letter)).await,
-        PreviewState::Ready { rendered: 3, .. }
+        app.rendered_pages(&sha256_hex(&letter)).await,
+        PageImages::Ready { rendered: 3, .. }
     ));
     let upload = std::env::temp_dir().join(format!("{}.pdf", portico_e2e::unique("statement-")));
     std::fs::write(&upload, sample_pdf("Bank statement")).unwrap();

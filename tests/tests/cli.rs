@@ -9,7 +9,7 @@ use portico_e2e::binaries::{ChildGuard, gateway, run_gateway};
 use portico_e2e::{Browser, csrf_in, test_config};
 use portico_shared::email::Email;
 use portico_shared::status::{InvoiceStatus, SigningStatus};
-use portico_shared::store::{self, PageQuery, PreviewState};
+use portico_shared::store::{self, PageImages, PageQuery};
 
 /// Runs the binary with one variable changed and returns (exit code, stderr lines).
 async fn fails_with(var: &str, value: &str) -> (i32, Vec<String>) {
@@ -226,14 +226,14 @@ async fn the_demo_holds_a_document_to_sign_with_its_pages_and_invoices() {
     let pdf = std::fs::read(&stored).unwrap();
     assert!(pdf.starts_with(b"%PDF-"));
     assert_eq!(
-        store.preview(&request.document_sha256).await.unwrap(),
-        Some(PreviewState::Ready {
+        store.page_images(&request.document_sha256).await.unwrap(),
+        Some(PageImages::Ready {
             page_count: 3,
             rendered: 3
         })
     );
     let page = store
-        .preview_page(&request.document_sha256, 3)
+        .stored_page_image(&request.document_sha256, 3)
         .await
         .unwrap()
         .unwrap();

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use portico_e2e::{Browser, TestApp, TestFirm, multi_page_pdf, sha256_hex, staff};
 use portico_shared::ids::ContactId;
-use portico_shared::store::{EventOrigin, NewSigningRequest, PreviewState};
+use portico_shared::store::{EventOrigin, NewSigningRequest, PageImages};
 use reqwest::{Method, StatusCode};
 
 async fn ask_to_sign(app: &TestApp, firm: &TestFirm, contact: &ContactId, pdf: &[u8]) -> String {
@@ -46,8 +46,8 @@ async fn a_multi_page_document_shows_one_image_per_page_to_its_signer_only() {
     // Rendered in the background after the request was made, once.
     let sha = sha256_hex(&pdf);
     assert_eq!(
-        app.rendered_preview(&sha).await,
-        PreviewState::Ready {
+        app.rendered_pages(&sha).await,
+        PageImages::Ready {
             page_count: 3,
             rendered: 3
         }
@@ -165,8 +165,8 @@ async fn a_document_that_cannot_be_rendered_keeps_its_download_and_is_not_tried_
     let id = ask_to_sign(&app, &firm, &ann.id, &junk).await;
     let sha = sha256_hex(&junk);
     assert_eq!(
-        app.rendered_preview(&sha).await,
-        PreviewState::Failed { page_count: None }
+        app.rendered_pages(&sha).await,
+        PageImages::Failed { page_count: None }
     );
 
     let browser = app.signed_in(&firm, "ann@example.com").await;
@@ -186,8 +186,8 @@ async fn a_document_that_cannot_be_rendered_keeps_its_download_and_is_not_tried_
         assert!(!page.contains("<img src=\"/sign/"), "{page}");
         // Seen again, it is still the failure: no new attempt is started.
         assert_eq!(
-            app.store.preview(&sha).await.unwrap(),
-            Some(PreviewState::Failed { page_count: None })
+            app.store.page_images(&sha).await.unwrap(),
+            Some(PageImages::Failed { page_count: None })
         );
     }
     let response = browser
@@ -212,8 +212,8 @@ async fn a_long_document_shows_its_first_pages_and_says_the_rest_are_in_the_down
     let pdf = multi_page_pdf("Annual accounts", 5);
     let id = ask_to_sign(&app, &firm, &ann.id, &pdf).await;
     assert_eq!(
-        app.rendered_preview(&sha256_hex(&pdf)).await,
-        PreviewState::Ready {
+        app.rendered_pages(&sha256_hex(&pdf)).await,
+        PageImages::Ready {
             page_count: 5,
             rendered: 2
         }
@@ -268,7 +268,7 @@ async fn a_document_stored_before_page_images_gets_them_when_its_sign_page_is_fi
         .await
         .unwrap();
     tokio::time::sleep(Duration::from_millis(200)).await;
-    assert_eq!(app.store.preview(&sha).await.unwrap(), None);
+    assert_eq!(app.store.page_images(&sha).await.unwrap(), None);
 
     let browser = app.signed_in(&firm, "ann@example.com").await;
     let sign = app.url(&slug, &format!("/sign/{}", request.id));
@@ -277,8 +277,8 @@ async fn a_document_stored_before_page_images_gets_them_when_its_sign_page_is_fi
     assert!(page.contains("are being prepared"), "{page}");
     assert!(page.contains("/document?download=1"), "{page}");
     assert_eq!(
-        app.rendered_preview(&sha).await,
-        PreviewState::Ready {
+        app.rendered_pages(&sha).await,
+        PageImages::Ready {
             page_count: 2,
             rendered: 2
         }
@@ -293,17 +293,17 @@ async fn one_renderer_claims_a_document_and_a_stale_claim_is_taken_over() {
     let app = TestApp::spawn().await;
     let sha = sha256_hex(b"claimed content");
     let now = portico_shared::now_unix();
-    assert!(app.store.claim_preview(&sha, now - 120).await.unwrap());
+    assert!(app.store.claim_page_images(&sha, now - 120).await.unwrap());
     // Held and fresh: nobody else may start.
-    assert!(!app.store.claim_preview(&sha, now - 120).await.unwrap());
+    assert!(!app.store.claim_page_images(&sha, now - 120).await.unwrap());
     // Held since before the stale line (its gateway died): taken over.
-    assert!(app.store.claim_preview(&sha, now + 1).await.unwrap());
+    assert!(app.store.claim_page_images(&sha, now + 1).await.unwrap());
     // Done: never again, however old.
-    app.store.fail_preview(&sha, Some(3)).await.unwrap();
-    assert!(!app.store.claim_preview(&sha, now + 3600).await.unwrap());
+    app.store.fail_page_images(&sha, Some(3)).await.unwrap();
+    assert!(!app.store.claim_page_images(&sha, now + 3600).await.unwrap());
     assert_eq!(
-        app.store.preview(&sha).await.unwrap(),
-        Some(PreviewState::Failed {
+        app.store.page_images(&sha).await.unwrap(),
+        Some(PageImages::Failed {
             page_count: Some(3)
         })
     );
@@ -311,11 +311,11 @@ async fn one_renderer_claims_a_document_and_a_stale_claim_is_taken_over() {
     let gone = sha256_hex(b"swept content");
     assert!(
         !app.store
-            .finish_preview(&gone, 1, &[vec![1, 2, 3]])
+            .finish_page_images(&gone, 1, &[vec![1, 2, 3]])
             .await
             .unwrap()
     );
-    assert_eq!(app.store.preview_page(&gone, 1).await.unwrap(), None);
+    assert_eq!(app.store.stored_page_image(&gone, 1).await.unwrap(), None);
     app.stop().await;
 }
 
@@ -331,8 +331,8 @@ async fn sweeping_a_document_sweeps_its_page_images() {
     ask_to_sign(&app, &firm, &bob.id, &bobs).await;
     for pdf in [&anns, &bobs] {
         assert!(matches!(
-            app.rendered_preview(&sha256_hex(pdf)).await,
-            PreviewState::Ready { rendered: 2, .. }
+            app.rendered_pages(&sha256_hex(pdf)).await,
+            PageImages::Ready { rendered: 2, .. }
         ));
     }
     // Bob goes, and his signing request with him; the rows go now, the content at the sweep.
@@ -346,7 +346,7 @@ async fn sweeping_a_document_sweeps_its_page_images() {
     let bobs_sha = sha256_hex(&bobs);
     assert!(
         app.store
-            .preview_page(&bobs_sha, 1)
+            .stored_page_image(&bobs_sha, 1)
             .await
             .unwrap()
             .is_some()
@@ -358,19 +358,25 @@ async fn sweeping_a_document_sweeps_its_page_images() {
         .sweep(&*app.store, Duration::from_secs(3600))
         .await
         .unwrap();
-    assert_eq!(sweep.previews, 1);
-    assert_eq!(app.store.preview(&bobs_sha).await.unwrap(), None);
-    assert_eq!(app.store.preview_page(&bobs_sha, 1).await.unwrap(), None);
-    assert_eq!(app.store.preview_page(&bobs_sha, 2).await.unwrap(), None);
+    assert_eq!(sweep.page_images, 1);
+    assert_eq!(app.store.page_images(&bobs_sha).await.unwrap(), None);
+    assert_eq!(
+        app.store.stored_page_image(&bobs_sha, 1).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        app.store.stored_page_image(&bobs_sha, 2).await.unwrap(),
+        None
+    );
     // Ann's document is still named: its pages stay.
     let anns_sha = sha256_hex(&anns);
     assert!(matches!(
-        app.store.preview(&anns_sha).await.unwrap(),
-        Some(PreviewState::Ready { rendered: 2, .. })
+        app.store.page_images(&anns_sha).await.unwrap(),
+        Some(PageImages::Ready { rendered: 2, .. })
     ));
     assert!(
         app.store
-            .preview_page(&anns_sha, 2)
+            .stored_page_image(&anns_sha, 2)
             .await
             .unwrap()
             .is_some()
@@ -382,7 +388,7 @@ async fn sweeping_a_document_sweeps_its_page_images() {
         .sweep(&*app.store, Duration::from_secs(3600))
         .await
         .unwrap();
-    assert_eq!(again.previews, 0);
+    assert_eq!(again.page_images, 0);
     app.stop().await;
 }
 
@@ -433,8 +439,8 @@ async fn staff_see_the_pages_the_client_reads_within_their_scope() {
     let pdf = multi_page_pdf("Engagement letter", 2);
     let id = ask_to_sign(&app, &firm, &ann.id, &pdf).await;
     assert!(matches!(
-        app.rendered_preview(&sha256_hex(&pdf)).await,
-        PreviewState::Ready { rendered: 2, .. }
+        app.rendered_pages(&sha256_hex(&pdf)).await,
+        PageImages::Ready { rendered: 2, .. }
     ));
     let slug = firm.firm.slug.clone();
     let (_, owner) = staff::signed_in_owner(&app, &firm).await;
@@ -455,7 +461,7 @@ async fn staff_see_the_pages_the_client_reads_within_their_scope() {
     assert_eq!(
         png.as_ref(),
         app.store
-            .preview_page(&sha256_hex(&pdf), 2)
+            .stored_page_image(&sha256_hex(&pdf), 2)
             .await
             .unwrap()
             .unwrap()

@@ -3,80 +3,33 @@
 //! keys are named `legacy`, with the Owner role, acting for the Owner. Then the real migrator
 //! accepts the result as migrated and the store works on it.
 
-use std::path::PathBuf;
-
-use portico_e2e::backend;
+use portico_e2e::migrations::{SeedIds, migrations_up_to};
 use portico_e2e::scratch::Scratch;
 use portico_shared::policy::{Action, Area, Intent, decide};
 use portico_shared::token::ApiKey;
 
-fn migrations_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../migrations")
-        .join(backend())
+fn seed_ids() -> SeedIds {
+    use portico_shared::ids::{ApiKeyId, FirmId, MemberId};
+    SeedIds::new(vec![
+        ("fm_two_owners", FirmId::new().to_string()),
+        ("fm_only_staff", FirmId::new().to_string()),
+        ("st_second_owner", MemberId::new().to_string()),
+        ("st_first_owner", MemberId::new().to_string()),
+        ("st_early_staff", MemberId::new().to_string()),
+        ("st_lone_staff", MemberId::new().to_string()),
+        ("ak_two_owners", ApiKeyId::new().to_string()),
+        ("ak_only_staff", ApiKeyId::new().to_string()),
+    ])
 }
 
-/// The SQL of every migration up to and including `last`, in order.
-fn migrations_up_to(last: i64) -> Vec<(i64, String)> {
-    let mut files: Vec<(i64, String)> = std::fs::read_dir(migrations_dir())
-        .unwrap()
-        .map(|entry| entry.unwrap().path())
-        .filter_map(|path| {
-            let name = path.file_name()?.to_str()?.to_string();
-            let version: i64 = name.split('_').next()?.parse().ok()?;
-            Some((version, std::fs::read_to_string(&path).unwrap()))
-        })
-        .filter(|(version, _)| *version <= last)
+/// The expected rows, names replaced by ids, sorted.
+fn rows(ids: &SeedIds, rows: &[(&str, &str, &str, &str)]) -> Vec<Row> {
+    let mut rows: Vec<Row> = rows
+        .iter()
+        .map(|(a, b, c, d)| (ids.get(a), ids.get(b), ids.get(c), ids.get(d)))
         .collect();
-    files.sort();
-    files
-}
-
-/// Real-shaped ids for the seed (the store refuses to read ids of the wrong shape), and the
-/// names the test speaks of them by.
-struct Ids {
-    names: Vec<(&'static str, String)>,
-}
-
-impl Ids {
-    fn new() -> Ids {
-        use portico_shared::ids::{ApiKeyId, FirmId, MemberId};
-        let names = vec![
-            ("fm_two_owners", FirmId::new().to_string()),
-            ("fm_only_staff", FirmId::new().to_string()),
-            ("st_second_owner", MemberId::new().to_string()),
-            ("st_first_owner", MemberId::new().to_string()),
-            ("st_early_staff", MemberId::new().to_string()),
-            ("st_lone_staff", MemberId::new().to_string()),
-            ("ak_two_owners", ApiKeyId::new().to_string()),
-            ("ak_only_staff", ApiKeyId::new().to_string()),
-        ];
-        Ids { names }
-    }
-
-    fn get(&self, name: &str) -> String {
-        self.names
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, id)| id.clone())
-            .unwrap_or_else(|| name.to_string())
-    }
-
-    /// `text` with every name replaced by its id.
-    fn fill(&self, text: &str) -> String {
-        self.names
-            .iter()
-            .fold(text.to_string(), |text, (name, id)| text.replace(name, id))
-    }
-
-    fn rows(&self, rows: &[(&str, &str, &str, &str)]) -> Vec<Row> {
-        let mut rows: Vec<Row> = rows
-            .iter()
-            .map(|(a, b, c, d)| (self.get(a), self.get(b), self.get(c), self.get(d)))
-            .collect();
-        rows.sort();
-        rows
-    }
+    rows.sort();
+    rows
 }
 
 /// Firms as they could stand before 0011, and the keys the CLI had made for them.
@@ -122,7 +75,7 @@ type Row = (String, String, String, String);
 macro_rules! migrate_and_check {
     ($pool:expr, $ids:expr) => {{
         let pool = $pool;
-        let ids: &Ids = $ids;
+        let ids: &SeedIds = $ids;
         for (_, sql) in migrations_up_to(10) {
             sqlx::raw_sql(&sql).execute(&pool).await.unwrap();
         }
@@ -136,14 +89,14 @@ macro_rules! migrate_and_check {
                 .await
                 .unwrap();
         members.sort();
-        assert_eq!(members, ids.rows(MEMBERS), "ids kept, roles as ranked");
+        assert_eq!(members, rows(ids, MEMBERS), "ids kept, roles as ranked");
         let mut keys: Vec<Row> =
             sqlx::query_as("SELECT id, name, role_id, member_id FROM api_keys")
                 .fetch_all(&pool)
                 .await
                 .unwrap();
         keys.sort();
-        assert_eq!(keys, ids.rows(KEYS), "legacy keys act for the Owner");
+        assert_eq!(keys, rows(ids, KEYS), "legacy keys act for the Owner");
         let (two_owners,): (i64,) = sqlx::query_as(
             "SELECT COUNT(*) FROM members m JOIN members o ON o.firm_id = m.firm_id \
              WHERE m.role_id = 'owner' AND o.role_id = 'owner' AND o.id <> m.id",
@@ -153,30 +106,8 @@ macro_rules! migrate_and_check {
         .unwrap();
         assert_eq!(two_owners, 0, "one Owner per firm");
 
-        // Record 0001–0011 as applied, as the migrator would have: it must then accept the
-        // database as it is, and apply whatever comes after.
-        let migrator = sqlx::migrate::Migrator::new(migrations_dir())
-            .await
-            .unwrap();
-        {
-            use sqlx::migrate::Migrate;
-            let mut conn = pool.acquire().await.unwrap();
-            conn.ensure_migrations_table().await.unwrap();
-        }
-        for migration in migrator.iter().filter(|m| m.version <= 11) {
-            sqlx::query(
-                "INSERT INTO _sqlx_migrations \
-                 (version, description, success, checksum, execution_time) \
-                 VALUES ($1, $2, TRUE, $3, 0)",
-            )
-            .bind(migration.version)
-            .bind(migration.description.to_string())
-            .bind(migration.checksum.to_vec())
-            .execute(&pool)
-            .await
-            .unwrap();
-        }
-        migrator.run(&pool).await.unwrap();
+        // The migrator takes the database as 0001–0011 left it, and applies the rest.
+        portico_e2e::apply_rest_after!(pool, 11);
         pool.close().await;
     }};
 }
@@ -185,14 +116,8 @@ macro_rules! migrate_and_check {
 async fn staff_become_members_and_keys_act_for_the_owner() {
     let scratch = Scratch::new().await;
     let url = scratch.database_url().to_string();
-    let ids = Ids::new();
-    if backend() == "postgres" {
-        migrate_and_check!(sqlx::PgPool::connect(&url).await.unwrap(), &ids);
-    } else {
-        let options: sqlx::sqlite::SqliteConnectOptions = url.parse().unwrap();
-        let options = options.create_if_missing(true).foreign_keys(true);
-        migrate_and_check!(sqlx::SqlitePool::connect_with(options).await.unwrap(), &ids);
-    }
+    let ids = seed_ids();
+    portico_e2e::on_raw_pool!(&url, migrate_and_check, &ids);
 
     // The gateway's own store, and its migrator, take it from here.
     let store = portico_shared::store::open(&url).await.unwrap();

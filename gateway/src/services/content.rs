@@ -223,7 +223,7 @@ pub struct Sweep {
     pub fresh: u64,
     pub leftovers: u64,
     /// Page images of documents no signing request names any more (counted by document).
-    pub previews: u64,
+    pub page_images: u64,
 }
 
 fn is_sha256(name: &str) -> bool {
@@ -303,7 +303,7 @@ impl Blobs {
             }
         }
         // Pages are rendered only for a request already stored, so they need no grace.
-        sweep.previews = store.sweep_previews().await?;
+        sweep.page_images = store.sweep_page_images().await?;
         Ok(sweep)
     }
 
@@ -343,9 +343,9 @@ pub async fn sweep_every(
     loop {
         ticks.tick().await;
         match blobs.sweep(&*store, grace).await {
-            Ok(sweep) if sweep.removed + sweep.leftovers + sweep.previews > 0 => tracing::info!(
+            Ok(sweep) if sweep.removed + sweep.leftovers + sweep.page_images > 0 => tracing::info!(
                 removed = sweep.removed,
-                previews = sweep.previews,
+                page_images = sweep.page_images,
                 removed_bytes = sweep.removed_bytes,
                 leftovers = sweep.leftovers,
                 in_use = sweep.in_use,

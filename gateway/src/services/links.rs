@@ -31,7 +31,7 @@ use std::sync::LazyLock;
 use std::time::Duration;
 
 use portico_shared::email::Email;
-use portico_shared::ids::{ContactId, MemberId};
+use portico_shared::ids::{ClientAccountId, ContactId, MemberId};
 use portico_shared::keys::{Keyring, Purpose};
 use portico_shared::mail::{FirmBrand, LinkSecrets, MailJob, Recipient, Template};
 use portico_shared::now_unix;
@@ -468,6 +468,8 @@ fn decoy_contact(firm: &Firm, email: &Email) -> Contact {
         notify_task_shared: true,
         notify_signature_requested: true,
         notify_request_reply: true,
+        account_id: ClientAccountId::new(),
+        permission_set: "client_staff".to_string(),
     }
 }
 

@@ -106,7 +106,7 @@ impl HomePages {
 
 #[cfg(test)]
 mod tests {
-    use portico_shared::ids::FirmId;
+    use portico_shared::ids::{ClientAccountId, FirmId};
 
     use super::*;
 
@@ -148,6 +148,8 @@ mod tests {
                 notify_task_shared: true,
                 notify_signature_requested: true,
                 notify_request_reply: true,
+                account_id: ClientAccountId::new(),
+                permission_set: "client_staff".to_string(),
             },
             other_companies: false,
             lang: Lang::En,

@@ -8,7 +8,7 @@ use portico_shared::store::{EventOrigin, Firm, NewSigningRequest, SigningRequest
 
 use crate::error::{Error, Result};
 use crate::services::content::Received;
-use crate::services::{notify, previews};
+use crate::services::{notify, page_images};
 use crate::state::AppState;
 
 pub const MAX_TITLE: usize = 200;
@@ -112,7 +112,7 @@ pub async fn request(
         .create_signing_request(&firm.id, &new, &event)
         .await?;
     // Off the request path: the sign page shows the pages once they are ready.
-    previews::start(state, &request.document_sha256);
+    page_images::start(state, &request.document_sha256);
     notify::signature_requested(
         state,
         firm,

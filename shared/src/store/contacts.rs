@@ -6,8 +6,9 @@ use sqlx::{Postgres, Sqlite};
 
 use super::console::name_key;
 use super::{SqlStore, StoreError, on_unique};
+use crate::client_access::{ClientAccess, PermissionSetRef, SetBase};
 use crate::email::Email;
-use crate::ids::{ContactId, FirmId, MemberId};
+use crate::ids::{ClientAccountId, ContactId, FirmId, MemberId, PermissionSetId};
 use crate::now_unix;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, sqlx::FromRow)]
@@ -28,6 +29,11 @@ pub struct Contact {
     pub notify_task_shared: bool,
     pub notify_signature_requested: bool,
     pub notify_request_reply: bool,
+    /// The client account the contact belongs to (every contact has one).
+    pub account_id: ClientAccountId,
+    /// The permission set, as stored: `client_manager`, `client_staff` or a custom set's id
+    /// (`client_access::PermissionSetRef`).
+    pub permission_set: String,
 }
 
 /// The emails a client can turn off in their settings.
@@ -64,6 +70,10 @@ pub struct NewContact {
     pub name: String,
     pub email: Email,
     pub portal_access: bool,
+    /// The account to join; `None` makes a personal account named after the contact.
+    pub account_id: Option<ClientAccountId>,
+    /// `None`: `client_manager` of a new personal account, `client_staff` of an existing one.
+    pub permission_set: Option<PermissionSetRef>,
 }
 
 /// A partial update: `None` leaves a field as it is.
@@ -72,6 +82,10 @@ pub struct ContactPatch {
     pub name: Option<String>,
     pub email: Option<Email>,
     pub portal_access: Option<bool>,
+    /// Moves the contact to this account; without `permission_set` they join it as
+    /// `client_staff` (joining never grants more than the least built-in set).
+    pub account_id: Option<ClientAccountId>,
+    pub permission_set: Option<PermissionSetRef>,
 }
 
 /// A page of a firm's contacts, oldest first, after the `(created_at, id)` cursor.
@@ -96,14 +110,43 @@ pub struct Invitation {
 
 /// A contact as a signed-in page needs them: with whether the same email also has portal
 /// access at another firm (the page header then offers a company switcher).
-#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SessionContact {
-    #[sqlx(flatten)]
     pub contact: Contact,
     pub other_companies: bool,
     /// The firm's portal version (migration 0010): it changes with every write to what the
     /// home page shows. `None` only if the firm has no version row, which disables caching.
     pub portal_version: Option<i64>,
+    /// What the contact's permission set lets them do, resolved in the same statement.
+    pub access: ClientAccess,
+}
+
+/// [`SessionContact`] as its statement reads it: the custom set's row, if the contact holds
+/// one, joined beside the contact.
+#[derive(sqlx::FromRow)]
+struct SessionRow {
+    #[sqlx(flatten)]
+    contact: Contact,
+    other_companies: bool,
+    portal_version: Option<i64>,
+    set_base: Option<String>,
+    set_off: Option<String>,
+}
+
+impl From<SessionRow> for SessionContact {
+    fn from(row: SessionRow) -> SessionContact {
+        let access = ClientAccess::resolve(
+            &row.contact.permission_set,
+            row.set_base.as_deref(),
+            row.set_off.as_deref(),
+        );
+        SessionContact {
+            contact: row.contact,
+            other_companies: row.other_companies,
+            portal_version: row.portal_version,
+            access,
+        }
+    }
 }
 
 /// A sign-in to note: the contact, and the auth epoch its link was issued under.
@@ -194,12 +237,60 @@ pub struct StoredAddress {
 macro_rules! contact_columns {
     () => {
         "id, firm_id, name, email, portal_access, auth_epoch, last_login_at, created_at, updated_at, \
-         language, notify_task_shared, notify_signature_requested, notify_request_reply"
+         language, notify_task_shared, notify_signature_requested, notify_request_reply, \
+         account_id, permission_set"
+    };
+}
+
+/// The same columns, of the contacts row aliased `c`.
+macro_rules! contact_columns_of_c {
+    () => {
+        "c.id, c.firm_id, c.name, c.email, c.portal_access, c.auth_epoch, c.last_login_at, \
+         c.created_at, c.updated_at, c.language, c.notify_task_shared, \
+         c.notify_signature_requested, c.notify_request_reply, c.account_id, c.permission_set"
     };
 }
 
 macro_rules! contact_store {
     ($backend:ty) => {
+        impl SqlStore<$backend> {
+            /// `UnknownReference("account_id")` unless the firm has this account.
+            async fn check_account(
+                tx: &mut sqlx::Transaction<'_, $backend>,
+                firm_id: &FirmId,
+                account_id: &ClientAccountId,
+            ) -> Result<(), StoreError> {
+                let found: Option<String> = sqlx::query_scalar(
+                    "SELECT id FROM client_accounts WHERE firm_id = $1 AND id = $2",
+                )
+                .bind(firm_id)
+                .bind(account_id)
+                .fetch_optional(&mut **tx)
+                .await?;
+                found.map(|_| ()).ok_or_else(|| {
+                    StoreError::UnknownReference("account_id", account_id.to_string())
+                })
+            }
+
+            /// `UnknownReference("permission_set")` unless the firm has this custom set.
+            async fn check_permission_set(
+                tx: &mut sqlx::Transaction<'_, $backend>,
+                firm_id: &FirmId,
+                set: &PermissionSetId,
+            ) -> Result<(), StoreError> {
+                let found: Option<String> = sqlx::query_scalar(
+                    "SELECT id FROM permission_sets WHERE firm_id = $1 AND id = $2",
+                )
+                .bind(firm_id)
+                .bind(set)
+                .fetch_optional(&mut **tx)
+                .await?;
+                found.map(|_| ()).ok_or_else(|| {
+                    StoreError::UnknownReference("permission_set", set.to_string())
+                })
+            }
+        }
+
         #[async_trait]
         impl ContactStore for SqlStore<$backend> {
             async fn create_contact(
@@ -208,9 +299,41 @@ macro_rules! contact_store {
                 new: &NewContact,
             ) -> Result<Contact, StoreError> {
                 let now = now_unix();
-                sqlx::query_as(concat!(
+                let mut tx = self.writer.begin().await?;
+                if let Some(PermissionSetRef::Custom(set)) = &new.permission_set {
+                    Self::check_permission_set(&mut tx, firm_id, set).await?;
+                }
+                let (account_id, default_set) = match &new.account_id {
+                    Some(account_id) => {
+                        Self::check_account(&mut tx, firm_id, account_id).await?;
+                        (account_id.clone(), SetBase::ClientStaff)
+                    }
+                    None => {
+                        // A personal account of its own, named after the contact.
+                        let account_id = ClientAccountId::new();
+                        sqlx::query(
+                            "INSERT INTO client_accounts \
+                             (id, firm_id, name, name_norm, created_at, updated_at) \
+                             VALUES ($1, $2, $3, $4, $5, $5)",
+                        )
+                        .bind(&account_id)
+                        .bind(firm_id)
+                        .bind(&new.name)
+                        .bind(name_key(&new.name))
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await?;
+                        (account_id, SetBase::ClientManager)
+                    }
+                };
+                let permission_set = new
+                    .permission_set
+                    .clone()
+                    .unwrap_or(PermissionSetRef::Builtin(default_set));
+                let contact = sqlx::query_as(concat!(
                     "INSERT INTO contacts (id, firm_id, name, email, email_norm, portal_access, \
-                     created_at, updated_at, name_norm) VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8) \
+                     created_at, updated_at, name_norm, account_id, permission_set) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $9, $10) \
                      RETURNING ",
                     contact_columns!()
                 ))
@@ -222,9 +345,13 @@ macro_rules! contact_store {
                 .bind(new.portal_access)
                 .bind(now)
                 .bind(name_key(&new.name))
-                .fetch_one(&self.writer)
+                .bind(&account_id)
+                .bind(permission_set.as_str())
+                .fetch_one(&mut *tx)
                 .await
-                .map_err(on_unique("email"))
+                .map_err(on_unique("email"))?;
+                tx.commit().await?;
+                Ok(contact)
             }
 
             async fn contact(
@@ -248,19 +375,23 @@ macro_rules! contact_store {
                 firm_id: &FirmId,
                 id: &ContactId,
             ) -> Result<Option<SessionContact>, StoreError> {
-                Ok(sqlx::query_as(concat!(
+                let row: Option<SessionRow> = sqlx::query_as(concat!(
                     "SELECT ",
-                    contact_columns!(),
-                    ", EXISTS (SELECT 1 FROM contacts other WHERE other.email_norm = contacts.email_norm \
-                       AND other.portal_access AND other.firm_id <> contacts.firm_id) AS other_companies, \
-                     (SELECT version FROM portal_versions WHERE portal_versions.firm_id = contacts.firm_id) \
-                       AS portal_version \
-                     FROM contacts WHERE firm_id = $1 AND id = $2"
+                    contact_columns_of_c!(),
+                    ", EXISTS (SELECT 1 FROM contacts other WHERE other.email_norm = c.email_norm \
+                       AND other.portal_access AND other.firm_id <> c.firm_id) AS other_companies, \
+                     (SELECT version FROM portal_versions WHERE portal_versions.firm_id = c.firm_id) \
+                       AS portal_version, \
+                     ps.base AS set_base, ps.off AS set_off \
+                     FROM contacts c LEFT JOIN permission_sets ps \
+                       ON ps.firm_id = c.firm_id AND ps.id = c.permission_set \
+                     WHERE c.firm_id = $1 AND c.id = $2"
                 ))
                 .bind(firm_id)
                 .bind(id)
                 .fetch_optional(&self.pool)
-                .await?)
+                .await?;
+                Ok(row.map(SessionContact::from))
             }
 
             async fn contact_by_email(
@@ -312,7 +443,20 @@ macro_rules! contact_store {
                 id: &ContactId,
                 patch: &ContactPatch,
             ) -> Result<Option<Contact>, StoreError> {
-                sqlx::query_as(concat!(
+                let mut tx = self.writer.begin().await?;
+                if let Some(account_id) = &patch.account_id {
+                    Self::check_account(&mut tx, firm_id, account_id).await?;
+                }
+                if let Some(PermissionSetRef::Custom(set)) = &patch.permission_set {
+                    Self::check_permission_set(&mut tx, firm_id, set).await?;
+                }
+                // Moving to another account without naming a set joins it as client staff.
+                let permission_set = patch.permission_set.as_ref().map(|set| set.as_str());
+                let joined_as = patch
+                    .account_id
+                    .as_ref()
+                    .map(|_| SetBase::ClientStaff.as_str());
+                let contact = sqlx::query_as(concat!(
                     "UPDATE contacts SET \
                      auth_epoch = auth_epoch + CASE \
                          WHEN $5 IS NOT NULL AND $5 <> email_norm THEN 1 \
@@ -323,6 +467,10 @@ macro_rules! contact_store {
                      email = COALESCE($4, email), \
                      email_norm = COALESCE($5, email_norm), \
                      portal_access = COALESCE($6, portal_access), \
+                     permission_set = COALESCE($10, \
+                         CASE WHEN $9 IS NOT NULL AND $9 <> account_id THEN $11 END, \
+                         permission_set), \
+                     account_id = COALESCE($9, account_id), \
                      updated_at = $7 \
                      WHERE firm_id = $1 AND id = $2 RETURNING ",
                     contact_columns!()
@@ -335,9 +483,14 @@ macro_rules! contact_store {
                 .bind(patch.portal_access)
                 .bind(now_unix())
                 .bind(patch.name.as_deref().map(name_key))
-                .fetch_optional(&self.writer)
+                .bind(patch.account_id.as_ref())
+                .bind(permission_set)
+                .bind(joined_as)
+                .fetch_optional(&mut *tx)
                 .await
-                .map_err(on_unique("email"))
+                .map_err(on_unique("email"))?;
+                tx.commit().await?;
+                Ok(contact)
             }
 
             async fn delete_contact(

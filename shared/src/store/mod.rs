@@ -87,6 +87,7 @@ mod conversations;
 mod files;
 mod firms;
 mod invoices;
+mod page_images;
 mod previews;
 mod scope;
 mod signing;
@@ -109,7 +110,8 @@ pub use conversations::{Conversation, ConversationStore, Message};
 pub use files::{FileStore, NewFile, TaskFile};
 pub use firms::{Firm, FirmStore, Logo, MenuLink, NewFirm, PortalPatch};
 pub use invoices::{Invoice, InvoiceStore, NewInvoice};
-pub use previews::{PreviewState, PreviewStore};
+pub use page_images::{PageImageStore, PageImages};
+pub use previews::{PreviewRecord, PreviewStore};
 pub use scope::{ScopeStore, Scoped};
 pub use signing::{
     Completion, EventOrigin, NewSigningRequest, Outcome, SigningEvent, SigningRequest, SigningStore,
@@ -175,12 +177,13 @@ pub trait Store:
     + ConversationStore
     + FileStore
     + SigningStore
-    + PreviewStore
+    + PageImageStore
     + InvoiceStore
     + TeamStore
     + ConsoleStore
     + ConsoleItemStore
     + ScopeStore
+    + PreviewStore
     + Send
     + Sync
     + 'static

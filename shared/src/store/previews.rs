@@ -1,89 +1,98 @@
-//! Page images of signing documents (migration 0016), kept by the document's SHA-256 like the
-//! stored file itself, in the database so that every gateway serves what any one rendered.
-//! The preview row is also the claim: one gateway inserts it (`rendering`) and renders; the
-//! others see it and wait. A claim left `rendering` by a gateway that died is taken over once
-//! it is older than the renderer's time limit.
+//! Staff previews of a contact's portal (migration 0015): each is recorded with the member, the
+//! contact, the reason given, the time, and the permission set tried out, if any ("Try it
+//! out": the contact shown as if they held it). A record lets its member browse that
+//! contact's portal read-only until it is older than the caller's window; the contact's
+//! console page and the API list the records, newest first.
 
 use async_trait::async_trait;
+use serde::Serialize;
 use sqlx::{Postgres, Sqlite};
 
 use super::{SqlStore, StoreError};
+use crate::client_access::{ClientAccess, PermissionSetRef, SetBase};
+use crate::ids::{ContactId, FirmId, MemberId, PreviewId};
 use crate::now_unix;
 
-/// Where a document's preview stands.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum PreviewState {
-    /// A gateway has been rendering it since `started_at` (Unix seconds).
-    Rendering { started_at: i64 },
-    /// The first `rendered` of the document's `page_count` pages are stored.
-    Ready { page_count: u32, rendered: u32 },
-    /// The renderer gave up; `page_count` when it was learnt before. Not tried again.
-    Failed { page_count: Option<u32> },
+/// One recorded preview.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, sqlx::FromRow)]
+pub struct PreviewRecord {
+    pub id: PreviewId,
+    pub contact_id: ContactId,
+    /// `None` once the member has left the team; `member_label` still says who it was.
+    pub member_id: Option<MemberId>,
+    /// The member's name (or email, when they have no name) when they previewed.
+    pub member_label: String,
+    pub reason: String,
+    /// The permission set tried out (as `contacts.permission_set` names one); `None`: the
+    /// contact's own.
+    pub as_set: Option<String>,
+    pub created_at: i64,
+    /// The custom set's name, base and capabilities off, read beside the record.
+    #[serde(skip)]
+    set_name: Option<String>,
+    #[serde(skip)]
+    set_base: Option<String>,
+    #[serde(skip)]
+    set_off: Option<String>,
 }
 
-#[derive(sqlx::FromRow)]
-struct PreviewRow {
-    state: String,
-    page_count: Option<i64>,
-    rendered: i64,
-    started_at: i64,
-}
+impl PreviewRecord {
+    /// The set tried out, as people call it: a built-in set's label, a custom set's name.
+    pub fn as_set_name(&self) -> Option<String> {
+        let set = self.as_set.as_deref()?;
+        Some(match PermissionSetRef::parse(set) {
+            Some(PermissionSetRef::Builtin(base)) => base.label().to_string(),
+            _ => self.set_name.clone().unwrap_or_else(|| set.to_string()),
+        })
+    }
 
-impl PreviewRow {
-    fn into_state(self) -> PreviewState {
-        let count = |n: i64| u32::try_from(n.max(0)).unwrap_or(u32::MAX);
-        match self.state.as_str() {
-            "ready" => PreviewState::Ready {
-                page_count: self.page_count.map_or(0, count),
-                rendered: count(self.rendered),
-            },
-            "failed" => PreviewState::Failed {
-                page_count: self.page_count.map(count),
-            },
-            _ => PreviewState::Rendering {
-                started_at: self.started_at,
-            },
-        }
+    /// What the set tried out lets the contact do; `None` when the preview shows their own.
+    pub fn as_set_access(&self) -> Option<ClientAccess> {
+        let set = self.as_set.as_deref()?;
+        Some(ClientAccess::resolve(
+            set,
+            self.set_base.as_deref(),
+            self.set_off.as_deref(),
+        ))
     }
 }
 
 #[async_trait]
 pub trait PreviewStore {
-    /// The preview of this content, if one was ever started.
-    async fn preview(&self, sha256: &str) -> Result<Option<PreviewState>, StoreError>;
-    /// Claims the rendering of this content: true when there was no preview, or only a
-    /// `rendering` claim started before `stale_before` (Unix seconds); false when someone
-    /// else holds it or it is done (ready or failed).
-    async fn claim_preview(&self, sha256: &str, stale_before: i64) -> Result<bool, StoreError>;
-    /// Stores the rendered pages (the first `pages.len()` of `page_count`), in page order, and
-    /// marks the preview ready. False (nothing stored) when the claim is gone: the document
-    /// was swept meanwhile.
-    async fn finish_preview(
+    /// Records that `member` previews `contact` for `reason` now, as if they held `as_set`
+    /// when given: `UnknownReference("as_set")` when it names no set of the firm.
+    async fn record_preview(
         &self,
-        sha256: &str,
-        page_count: u32,
-        pages: &[Vec<u8>],
-    ) -> Result<bool, StoreError>;
-    /// Marks a claimed preview failed, so it is not tried again.
-    async fn fail_preview(&self, sha256: &str, page_count: Option<u32>) -> Result<(), StoreError>;
-    /// The image of page `page` (from 1) of this content.
-    async fn preview_page(&self, sha256: &str, page: u32) -> Result<Option<Vec<u8>>, StoreError>;
-    /// Removes the previews (and their pages) of content no signing request names any more;
-    /// returns how many went.
-    async fn sweep_previews(&self) -> Result<u64, StoreError>;
+        firm_id: &FirmId,
+        contact_id: &ContactId,
+        member_id: &MemberId,
+        member_label: &str,
+        reason: &str,
+        as_set: Option<&PermissionSetRef>,
+    ) -> Result<PreviewRecord, StoreError>;
+    /// The member's latest preview of the contact made at or after `since`, if any.
+    async fn current_preview(
+        &self,
+        firm_id: &FirmId,
+        contact_id: &ContactId,
+        member_id: &MemberId,
+        since: i64,
+    ) -> Result<Option<PreviewRecord>, StoreError>;
+    /// The contact's latest previews, newest first, at most `limit`.
+    async fn contact_previews(
+        &self,
+        firm_id: &FirmId,
+        contact_id: &ContactId,
+        limit: i64,
+    ) -> Result<Vec<PreviewRecord>, StoreError>;
 }
 
-/// Rows of `$table` for content that no signing request names.
-macro_rules! unnamed_content {
-    ($table:literal) => {
-        concat!(
-            "DELETE FROM ",
-            $table,
-            " WHERE NOT EXISTS (SELECT 1 FROM signing_requests s \
-             WHERE s.document_sha256 = ",
-            $table,
-            ".sha256)"
-        )
+/// The record's columns (table `p`) with its custom set's, joined as `ps`.
+macro_rules! preview_select {
+    () => {
+        "SELECT p.id, p.contact_id, p.member_id, p.member_label, p.reason, p.as_set, \
+         p.created_at, ps.name AS set_name, ps.base AS set_base, ps.off AS set_off \
+         FROM previews p LEFT JOIN permission_sets ps ON ps.firm_id = p.firm_id AND ps.id = p.as_set"
     };
 }
 
@@ -91,120 +100,102 @@ macro_rules! preview_store {
     ($backend:ty) => {
         #[async_trait]
         impl PreviewStore for SqlStore<$backend> {
-            async fn preview(&self, sha256: &str) -> Result<Option<PreviewState>, StoreError> {
-                let row: Option<PreviewRow> = sqlx::query_as(
-                    "SELECT state, page_count, rendered, started_at FROM document_previews \
-                     WHERE sha256 = $1",
-                )
-                .bind(sha256)
-                .fetch_optional(&self.pool)
-                .await?;
-                Ok(row.map(PreviewRow::into_state))
-            }
-
-            async fn claim_preview(
+            async fn record_preview(
                 &self,
-                sha256: &str,
-                stale_before: i64,
-            ) -> Result<bool, StoreError> {
-                let claimed = sqlx::query(
-                    "INSERT INTO document_previews (sha256, state, started_at) \
-                     VALUES ($1, 'rendering', $2) \
-                     ON CONFLICT (sha256) DO UPDATE SET started_at = excluded.started_at \
-                     WHERE document_previews.state = 'rendering' \
-                     AND document_previews.started_at < $3",
-                )
-                .bind(sha256)
-                .bind(now_unix())
-                .bind(stale_before)
-                .execute(&self.writer)
-                .await?
-                .rows_affected();
-                Ok(claimed == 1)
-            }
-
-            async fn finish_preview(
-                &self,
-                sha256: &str,
-                page_count: u32,
-                pages: &[Vec<u8>],
-            ) -> Result<bool, StoreError> {
-                let mut tx = self.writer.begin().await?;
-                let claimed = sqlx::query(
-                    "UPDATE document_previews SET state = 'ready', page_count = $2, \
-                     rendered = $3, finished_at = $4 WHERE sha256 = $1 AND state = 'rendering'",
-                )
-                .bind(sha256)
-                .bind(i64::from(page_count))
-                .bind(pages.len() as i64)
-                .bind(now_unix())
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-                if claimed == 0 {
-                    return Ok(false);
-                }
-                // A claim taken over from a gateway that died may find its half-written pages.
-                sqlx::query("DELETE FROM document_pages WHERE sha256 = $1")
-                    .bind(sha256)
-                    .execute(&mut *tx)
-                    .await?;
-                for (index, image) in pages.iter().enumerate() {
-                    sqlx::query(
-                        "INSERT INTO document_pages (sha256, page, image) VALUES ($1, $2, $3)",
+                firm_id: &FirmId,
+                contact_id: &ContactId,
+                member_id: &MemberId,
+                member_label: &str,
+                reason: &str,
+                as_set: Option<&PermissionSetRef>,
+            ) -> Result<PreviewRecord, StoreError> {
+                let as_set = as_set.map(PermissionSetRef::as_str);
+                // The next number of the contact's previews is taken in the insert itself; two
+                // previews of one contact at the same moment collide on the unique index, and
+                // the later one takes the number after. A custom set must be the firm's.
+                let mut attempts = 0;
+                let id = loop {
+                    let inserted: Result<Option<PreviewId>, sqlx::Error> = sqlx::query_scalar(
+                        "INSERT INTO previews (id, firm_id, contact_id, member_id, member_label, \
+                         reason, as_set, seq, created_at) \
+                         SELECT $1, $2, $3, $4, $5, $6, $7, \
+                         (SELECT COALESCE(MAX(seq), 0) + 1 FROM previews \
+                          WHERE firm_id = $2 AND contact_id = $3), $8 \
+                         WHERE $7 IS NULL OR $7 IN ($9, $10) OR EXISTS \
+                         (SELECT 1 FROM permission_sets WHERE firm_id = $2 AND id = $7) \
+                         RETURNING id",
                     )
-                    .bind(sha256)
-                    .bind(index as i64 + 1)
-                    .bind(image.as_slice())
-                    .execute(&mut *tx)
-                    .await?;
-                }
-                tx.commit().await?;
-                Ok(true)
+                    .bind(PreviewId::new())
+                    .bind(firm_id)
+                    .bind(contact_id)
+                    .bind(member_id)
+                    .bind(member_label)
+                    .bind(reason)
+                    .bind(as_set)
+                    .bind(now_unix())
+                    .bind(SetBase::ClientManager.as_str())
+                    .bind(SetBase::ClientStaff.as_str())
+                    .fetch_optional(&self.writer)
+                    .await;
+                    attempts += 1;
+                    match inserted {
+                        Err(sqlx::Error::Database(e))
+                            if e.is_unique_violation() && attempts < 5 =>
+                        {
+                            continue;
+                        }
+                        Ok(None) => {
+                            return Err(StoreError::UnknownReference(
+                                "as_set",
+                                as_set.unwrap_or_default().to_string(),
+                            ));
+                        }
+                        other => break other?.expect("a row was inserted"),
+                    }
+                };
+                Ok(
+                    sqlx::query_as(concat!(preview_select!(), " WHERE p.id = $1"))
+                        .bind(id)
+                        .fetch_one(&self.writer)
+                        .await?,
+                )
             }
 
-            async fn fail_preview(
+            async fn current_preview(
                 &self,
-                sha256: &str,
-                page_count: Option<u32>,
-            ) -> Result<(), StoreError> {
-                sqlx::query(
-                    "UPDATE document_previews SET state = 'failed', page_count = $2, \
-                     rendered = 0, finished_at = $3 WHERE sha256 = $1 AND state = 'rendering'",
-                )
-                .bind(sha256)
-                .bind(page_count.map(i64::from))
-                .bind(now_unix())
-                .execute(&self.writer)
-                .await?;
-                Ok(())
-            }
-
-            async fn preview_page(
-                &self,
-                sha256: &str,
-                page: u32,
-            ) -> Result<Option<Vec<u8>>, StoreError> {
-                Ok(sqlx::query_scalar(
-                    "SELECT image FROM document_pages WHERE sha256 = $1 AND page = $2",
-                )
-                .bind(sha256)
-                .bind(i64::from(page))
+                firm_id: &FirmId,
+                contact_id: &ContactId,
+                member_id: &MemberId,
+                since: i64,
+            ) -> Result<Option<PreviewRecord>, StoreError> {
+                Ok(sqlx::query_as(concat!(
+                    preview_select!(),
+                    " WHERE p.member_id = $1 AND p.contact_id = $2 AND p.firm_id = $3 \
+                     AND p.created_at >= $4 ORDER BY p.created_at DESC, p.seq DESC LIMIT 1"
+                ))
+                .bind(member_id)
+                .bind(contact_id)
+                .bind(firm_id)
+                .bind(since)
                 .fetch_optional(&self.pool)
                 .await?)
             }
 
-            async fn sweep_previews(&self) -> Result<u64, StoreError> {
-                let mut tx = self.writer.begin().await?;
-                sqlx::query(unnamed_content!("document_pages"))
-                .execute(&mut *tx)
-                .await?;
-                let removed = sqlx::query(unnamed_content!("document_previews"))
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-                tx.commit().await?;
-                Ok(removed)
+            async fn contact_previews(
+                &self,
+                firm_id: &FirmId,
+                contact_id: &ContactId,
+                limit: i64,
+            ) -> Result<Vec<PreviewRecord>, StoreError> {
+                Ok(sqlx::query_as(concat!(
+                    preview_select!(),
+                    " WHERE p.firm_id = $1 AND p.contact_id = $2 ORDER BY p.seq DESC LIMIT $3"
+                ))
+                .bind(firm_id)
+                .bind(contact_id)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?)
             }
         }
     };

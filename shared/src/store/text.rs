@@ -8,9 +8,11 @@ use sqlx::postgres::{PgArgumentBuffer, PgTypeInfo, PgValueRef};
 use sqlx::sqlite::{SqliteArgumentValue, SqliteTypeInfo, SqliteValueRef};
 use sqlx::{Decode, Encode, Postgres, Sqlite, Type, encode::IsNull};
 
+use crate::client_access::SetBase;
 use crate::ids::{
-    ApiKeyId, ChecklistItemId, ContactId, ConversationId, CustomRoleId, FirmId, InvoiceId,
-    MemberId, MessageId, SigningRequestId, TaskFileId, TaskId, TeamInvitationId,
+    ApiKeyId, ChecklistItemId, ClientAccountId, ContactId, ConversationId, CustomRoleId, FirmId,
+    InvoiceId, MemberId, MessageId, PermissionSetId, PreviewId, SigningRequestId, TaskFileId,
+    TaskId, TeamInvitationId,
 };
 use crate::status::{ConversationStatus, InvoiceStatus, SigningStatus, TaskStatus};
 
@@ -89,6 +91,10 @@ stored_as_text!(
     CustomRoleId,
     ApiKeyId,
     InvoiceId,
+    ClientAccountId,
+    PermissionSetId,
+    SetBase,
+    PreviewId,
     TaskStatus,
     ConversationStatus,
     SigningStatus,

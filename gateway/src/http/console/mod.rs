@@ -13,6 +13,7 @@ mod conversations;
 mod dashboard;
 mod invoices;
 mod portal_settings;
+mod preview;
 mod reach;
 mod roles;
 mod signing;
@@ -30,6 +31,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .merge(auth::router(state))
         .merge(dashboard::router())
         .merge(contacts::router())
+        .merge(preview::router())
         .merge(conversations::router())
         .merge(tasks::router())
         .merge(signing::router(state))

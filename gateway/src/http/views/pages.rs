@@ -4,10 +4,10 @@
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use minijinja::{Value, context};
-use portico_shared::store::{PreviewState, SigningRequest};
+use portico_shared::store::{PageImages, SigningRequest};
 
 use crate::error::{Error, Result};
-use crate::services::previews;
+use crate::services::page_images;
 use crate::state::AppState;
 
 /// What a page shows of the document's pages: their images once rendered (`state` "ready",
@@ -15,8 +15,8 @@ use crate::state::AppState;
 /// they cannot be ("failed"). Starts the rendering of a document that has none yet.
 pub async fn document_pages(state: &AppState, request: &SigningRequest) -> Result<Value> {
     Ok(
-        match previews::current(state, &request.document_sha256).await? {
-            PreviewState::Ready {
+        match page_images::current(state, &request.document_sha256).await? {
+            PageImages::Ready {
                 page_count,
                 rendered,
             } if rendered > 0 => context! {
@@ -24,7 +24,7 @@ pub async fn document_pages(state: &AppState, request: &SigningRequest) -> Resul
                 shown => rendered,
                 total => page_count.max(rendered),
             },
-            PreviewState::Rendering { .. } => context! { state => "preparing" },
+            PageImages::Rendering { .. } => context! { state => "preparing" },
             _ => context! { state => "failed" },
         },
     )
@@ -45,7 +45,7 @@ pub async fn page_image(
         .ok_or(Error::NotFound)?;
     let image = state
         .store
-        .preview_page(&request.document_sha256, page)
+        .stored_page_image(&request.document_sha256, page)
         .await?
         .ok_or(Error::NotFound)?;
     Ok((

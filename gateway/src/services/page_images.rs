@@ -2,7 +2,7 @@
 //! browsers show a framed PDF as an empty box). Each document is rendered once, by content:
 //! in the background when a signing request is made ([`start`]), or when a sign page finds no
 //! images yet for a document stored before previews existed ([`current`]). The database row
-//! is the claim ([`PreviewStore::claim_preview`]), so one gateway renders a document at a time
+//! is the claim ([`PageImageStore::claim_page_images`]), so one gateway renders a document at a time
 //! and the others serve what it stored.
 //!
 //! A PDF is untrusted input, so the work happens in separate processes, Debian's poppler
@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use portico_shared::now_unix;
 use portico_shared::secret::random_string;
-use portico_shared::store::{PreviewState, Store};
+use portico_shared::store::{PageImages, Store};
 use tokio::process::Command;
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
@@ -273,17 +273,17 @@ pub fn start(state: &AppState, sha256: &str) {
 
 /// Where the preview of this content stands, starting its rendering when there is none yet
 /// (a document stored before previews existed) or its renderer stopped without finishing.
-pub async fn current(state: &AppState, sha256: &str) -> crate::error::Result<PreviewState> {
+pub async fn current(state: &AppState, sha256: &str) -> crate::error::Result<PageImages> {
     let limits = Limits::of(&state.config);
-    let preview = state.store.preview(sha256).await?;
+    let preview = state.store.page_images(sha256).await?;
     match preview {
-        Some(PreviewState::Rendering { started_at }) if started_at >= stale_before(limits) => {}
-        Some(done @ (PreviewState::Ready { .. } | PreviewState::Failed { .. })) => {
+        Some(PageImages::Rendering { started_at }) if started_at >= stale_before(limits) => {}
+        Some(done @ (PageImages::Ready { .. } | PageImages::Failed { .. })) => {
             return Ok(done);
         }
         _ => start(state, sha256),
     }
-    Ok(PreviewState::Rendering {
+    Ok(PageImages::Rendering {
         started_at: now_unix(),
     })
 }
@@ -299,13 +299,16 @@ pub async fn render_and_store(
     // Waiting for a turn comes before the claim, so a claim's age is its rendering time.
     let _turn = RENDERERS.acquire().await?;
     let pdf = blobs.path(sha256)?;
-    if !store.claim_preview(sha256, stale_before(limits)).await? {
+    if !store
+        .claim_page_images(sha256, stale_before(limits))
+        .await?
+    {
         return Ok(());
     }
     match render(&pdf, limits).await {
         Ok(rendered) => {
             let stored = store
-                .finish_preview(sha256, rendered.page_count, &rendered.pages)
+                .finish_page_images(sha256, rendered.page_count, &rendered.pages)
                 .await?;
             tracing::info!(
                 document = %short(sha256),
@@ -322,7 +325,7 @@ pub async fn render_and_store(
                 error = %error,
                 "a document's pages could not be rendered; the sign page offers the download only"
             );
-            store.fail_preview(sha256, page_count).await?;
+            store.fail_page_images(sha256, page_count).await?;
         }
     }
     Ok(())
