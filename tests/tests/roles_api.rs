@@ -8,7 +8,7 @@ use portico_e2e::roles::{TestMember, add_key, add_member, assign, custom_role, m
 use portico_e2e::{TestApp, TestFirm, file_part, sample_pdf, unique};
 use portico_shared::ids::{ContactId, MemberId, TaskId};
 use portico_shared::policy::{Action, Area, Permissions, Scope};
-use portico_shared::store::NewFile;
+use portico_shared::store::{ClientViewer, NewFile};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -440,7 +440,7 @@ async fn a_role_scoped_to_assigned_clients_reaches_only_their_work() {
             .store
             .add_task_file(
                 &fx.firm.firm.id,
-                contact,
+                &ClientViewer::own(contact.clone()),
                 &TaskId::parse(task).unwrap(),
                 &NewFile {
                     file_name: "receipt.pdf".into(),

@@ -78,12 +78,15 @@ pub fn page(
             switcher => s.other_companies,
         }
     });
+    // What the contact's set allows (`can.upload`, …); nothing without a session.
+    let can = session.map(|s| s.can_map()).unwrap_or_default();
     let html = state.templates.render(
         template,
         context! {
             firm => FirmView::from(firm),
             csrf => csrf,
             contact => contact,
+            can => can,
             lang => i18n::current().code(),
             ..extra
         },

@@ -1,11 +1,11 @@
-//! Invoices staff publish for a contact; the portal lists a contact's own invoices when the
-//! firm has billing enabled. Amounts are integer minor units of an ISO 4217 currency.
+//! Invoices staff publish for a contact (and perhaps its account); the portal lists the ones
+//! the viewer sees (`visibility`) when the firm has billing enabled. Amounts are integer minor units of an ISO 4217 currency.
 
 use async_trait::async_trait;
 use serde::Serialize;
 use sqlx::{Postgres, Sqlite};
 
-use super::{PageQuery, SqlStore, StoreError, on_unique};
+use super::{ClientViewer, PageQuery, SqlStore, StoreError, on_unique};
 use crate::ids::{ContactId, FirmId, InvoiceId};
 use crate::now_unix;
 use crate::status::InvoiceStatus;
@@ -68,11 +68,11 @@ pub trait InvoiceStore {
         id: &InvoiceId,
         status: InvoiceStatus,
     ) -> Result<Option<Invoice>, StoreError>;
-    /// A client's invoices: open ones first by due date, then the rest, newest first.
+    /// The invoices the viewer sees: open ones first by due date, then the rest, newest first.
     async fn client_invoices(
         &self,
         firm_id: &FirmId,
-        contact_id: &ContactId,
+        viewer: &ClientViewer,
         limit: i64,
     ) -> Result<Vec<Invoice>, StoreError>;
 }
@@ -186,19 +186,21 @@ macro_rules! invoice_store {
             async fn client_invoices(
                 &self,
                 firm_id: &FirmId,
-                contact_id: &ContactId,
+                viewer: &ClientViewer,
                 limit: i64,
             ) -> Result<Vec<Invoice>, StoreError> {
                 Ok(sqlx::query_as(concat!(
                     "SELECT ",
                     invoice_columns!(),
-                    " FROM invoices WHERE firm_id = $1 AND contact_id = $2 \
-                     ORDER BY CASE WHEN status = 'open' THEN 0 ELSE 1 END, \
-                     CASE WHEN status = 'open' THEN due_date END, \
-                     issued_date DESC, id LIMIT $3"
+                    " FROM invoices i WHERE i.firm_id = $1 AND ",
+                    visible_by_contact!("i", "$1", "$2", "$3"),
+                    " ORDER BY CASE WHEN i.status = 'open' THEN 0 ELSE 1 END, \
+                     CASE WHEN i.status = 'open' THEN i.due_date END, \
+                     i.issued_date DESC, i.id LIMIT $4"
                 ))
                 .bind(firm_id)
-                .bind(contact_id)
+                .bind(&viewer.contact_id)
+                .bind(viewer.account.as_ref())
                 .bind(limit)
                 .fetch_all(&self.pool)
                 .await?)

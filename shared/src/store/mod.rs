@@ -80,6 +80,9 @@ macro_rules! record_activity {
     };
 }
 
+// First: its SQL fragments (macros) are used by the aggregates below.
+#[macro_use]
+mod visibility;
 mod console;
 mod console_items;
 mod contacts;
@@ -87,6 +90,7 @@ mod conversations;
 mod files;
 mod firms;
 mod invoices;
+mod people;
 mod scope;
 mod signing;
 mod tasks;
@@ -108,6 +112,7 @@ pub use conversations::{Conversation, ConversationStore, Message};
 pub use files::{FileStore, NewFile, TaskFile};
 pub use firms::{Firm, FirmStore, Logo, MenuLink, NewFirm, PortalPatch};
 pub use invoices::{Invoice, InvoiceStore, NewInvoice};
+pub use people::{AccessChange, PeopleStore, Person};
 pub use scope::{ScopeStore, Scoped};
 pub use signing::{
     Completion, EventOrigin, NewSigningRequest, Outcome, SigningEvent, SigningRequest, SigningStore,
@@ -119,6 +124,7 @@ pub use team::{
     ApiKeyAuth, ApiKeyRecord, InvitationPatch, Member, MemberWithRole, RoleDeletion, RolePatch,
     TeamInvitation, TeamStore,
 };
+pub use visibility::ClientViewer;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -178,6 +184,7 @@ pub trait Store:
     + ConsoleStore
     + ConsoleItemStore
     + ScopeStore
+    + PeopleStore
     + Send
     + Sync
     + 'static

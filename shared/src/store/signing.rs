@@ -1,13 +1,15 @@
 //! Signing requests: a PDF staff send to one contact, which that contact signs (typing their
 //! name and consenting) or declines. Every step is appended to an audit trail with who, when,
 //! from where, and the SHA-256 of the stored document as recomputed at that moment.
-//! The portal reaches a request only through its contact; the API through the firm.
+//! The portal reaches a request through its contact, or as a client manager through the
+//! account (`visibility`: managers may read it, only its contact signs); the API through the
+//! firm.
 
 use async_trait::async_trait;
 use serde::Serialize;
 use sqlx::{Postgres, Sqlite};
 
-use super::{PageQuery, SqlStore, StoreError};
+use super::{ClientViewer, PageQuery, SqlStore, StoreError};
 use crate::ids::{ContactId, FirmId, SigningRequestId};
 use crate::now_unix;
 use crate::status::SigningStatus;
@@ -85,11 +87,11 @@ pub trait SigningStore {
         new: &NewSigningRequest,
         origin: &EventOrigin,
     ) -> Result<SigningRequest, StoreError>;
-    /// One request; with `contact_id`, only if it is that contact's.
+    /// One request; with a viewer, only if it is visible to them.
     async fn signing_request(
         &self,
         firm_id: &FirmId,
-        contact_id: Option<&ContactId>,
+        viewer: Option<&ClientViewer>,
         id: &SigningRequestId,
     ) -> Result<Option<SigningRequest>, StoreError>;
     /// The audit trail of a request, in order.
@@ -102,11 +104,11 @@ pub trait SigningStore {
         firm_id: &FirmId,
         query: &PageQuery<SigningStatus>,
     ) -> Result<Vec<SigningRequest>, StoreError>;
-    /// A contact's pending requests, oldest first.
+    /// The pending requests the viewer sees, oldest first.
     async fn pending_signing_requests(
         &self,
         firm_id: &FirmId,
-        contact_id: &ContactId,
+        viewer: &ClientViewer,
         limit: i64,
     ) -> Result<Vec<SigningRequest>, StoreError>;
     /// Appends a `viewed` event; false when the request is not this contact's.
@@ -212,18 +214,21 @@ macro_rules! signing_store {
             async fn signing_request(
                 &self,
                 firm_id: &FirmId,
-                contact_id: Option<&ContactId>,
+                viewer: Option<&ClientViewer>,
                 id: &SigningRequestId,
             ) -> Result<Option<SigningRequest>, StoreError> {
                 Ok(sqlx::query_as(concat!(
                     "SELECT ",
                     request_columns!(),
-                    " FROM signing_requests WHERE firm_id = $1 AND id = $2 \
-                     AND ($3 IS NULL OR contact_id = $3)"
+                    " FROM signing_requests s WHERE s.firm_id = $1 AND s.id = $2 \
+                     AND ($3 IS NULL OR ",
+                    visible_by_contact!("s", "$1", "$3", "$4"),
+                    ")"
                 ))
                 .bind(firm_id)
                 .bind(id)
-                .bind(contact_id)
+                .bind(viewer.map(|v| &v.contact_id))
+                .bind(viewer.and_then(|v| v.account.as_ref()))
                 .fetch_optional(&self.pool)
                 .await?)
             }
@@ -258,17 +263,19 @@ macro_rules! signing_store {
             async fn pending_signing_requests(
                 &self,
                 firm_id: &FirmId,
-                contact_id: &ContactId,
+                viewer: &ClientViewer,
                 limit: i64,
             ) -> Result<Vec<SigningRequest>, StoreError> {
                 Ok(sqlx::query_as(concat!(
                     "SELECT ",
                     request_columns!(),
-                    " FROM signing_requests WHERE firm_id = $1 AND contact_id = $2 \
-                     AND status = 'pending' ORDER BY created_at, id LIMIT $3"
+                    " FROM signing_requests s WHERE s.firm_id = $1 AND ",
+                    visible_by_contact!("s", "$1", "$2", "$3"),
+                    " AND s.status = 'pending' ORDER BY s.created_at, s.id LIMIT $4"
                 ))
                 .bind(firm_id)
-                .bind(contact_id)
+                .bind(&viewer.contact_id)
+                .bind(viewer.account.as_ref())
                 .bind(limit)
                 .fetch_all(&self.pool)
                 .await?)
@@ -338,7 +345,8 @@ macro_rules! signing_store {
                 .await?;
                 let Some(done) = done else {
                     drop(tx);
-                    return Ok(match self.signing_request(firm_id, Some(contact_id), id).await? {
+                    let signer = ClientViewer::own(contact_id.clone());
+                    return Ok(match self.signing_request(firm_id, Some(&signer), id).await? {
                         None => Completion::NotFound,
                         Some(current) if current.status != SigningStatus::Pending => {
                             Completion::AlreadyCompleted(current)

@@ -1,12 +1,13 @@
 //! Tasks, their assignees and checklists: written by staff through the API, read and ticked by
-//! clients in the portal. Every portal query names the firm *and* the contact and requires the
-//! task to be shared (`portal`), so a client can only ever reach tasks shared with them.
+//! clients in the portal. Every portal query names the firm *and* the viewer and requires the
+//! task to be shared (`portal`) and visible to them (`visibility`), so a client can only ever
+//! reach tasks shared with them or, as a client manager, with their account.
 
 use async_trait::async_trait;
 use serde::Serialize;
 use sqlx::{Postgres, Sqlite};
 
-use super::{SqlStore, StoreError};
+use super::{ClientViewer, SqlStore, StoreError};
 use crate::ids::{ChecklistItemId, ContactId, FirmId, MemberId, TaskId};
 use crate::now_unix;
 use crate::status::TaskStatus;
@@ -122,34 +123,35 @@ pub trait TaskStore {
     ) -> Result<Option<(TaskDetail, Shared)>, StoreError>;
     async fn delete_task(&self, firm_id: &FirmId, id: &TaskId) -> Result<bool, StoreError>;
 
-    /// A client's shared tasks: the open ones (by due date) and the most recent completed.
+    /// The tasks a client sees: the open ones (by due date) and the most recent completed
+    /// (none when `completed_limit` is 0).
     async fn client_tasks(
         &self,
         firm_id: &FirmId,
-        contact_id: &ContactId,
+        viewer: &ClientViewer,
         completed_limit: i64,
     ) -> Result<(Vec<TaskSummary>, Vec<TaskSummary>), StoreError>;
-    /// One task, only if it is shared and assigned to this contact.
+    /// One task, only if it is shared and visible to this viewer.
     async fn client_task(
         &self,
         firm_id: &FirmId,
-        contact_id: &ContactId,
+        viewer: &ClientViewer,
         id: &TaskId,
     ) -> Result<Option<TaskDetail>, StoreError>;
-    /// Ticks or unticks an item of an open task shared with this contact.
+    /// Ticks or unticks an item of an open task the viewer sees.
     async fn set_item_done(
         &self,
         firm_id: &FirmId,
-        contact_id: &ContactId,
+        viewer: &ClientViewer,
         task_id: &TaskId,
         item_id: &ChecklistItemId,
         done: bool,
     ) -> Result<bool, StoreError>;
-    /// Completes an open task shared with this contact; false when there is none to complete.
+    /// Completes an open task the viewer sees; false when there is none to complete.
     async fn complete_task(
         &self,
         firm_id: &FirmId,
-        contact_id: &ContactId,
+        viewer: &ClientViewer,
         task_id: &TaskId,
     ) -> Result<bool, StoreError>;
 }
@@ -161,11 +163,14 @@ macro_rules! task_columns {
     };
 }
 
-/// Tasks shared with contact $2 of firm $1.
+/// Tasks of firm $1 shared to the portal and visible to contact $2 seeing account $3.
 macro_rules! client_scope {
     () => {
-        " FROM task_assignees a JOIN tasks t ON t.id = a.task_id \
-          WHERE a.firm_id = $1 AND a.contact_id = $2 AND t.firm_id = $1 AND t.portal "
+        concat!(
+            " FROM tasks t WHERE t.firm_id = $1 AND t.portal AND t.id IN ",
+            visible_task_ids!("$1", "$2", "$3"),
+            " "
+        )
     };
 }
 
@@ -450,10 +455,10 @@ macro_rules! task_store {
             async fn client_tasks(
                 &self,
                 firm_id: &FirmId,
-                contact_id: &ContactId,
+                viewer: &ClientViewer,
                 completed_limit: i64,
             ) -> Result<(Vec<TaskSummary>, Vec<TaskSummary>), StoreError> {
-                // One pass over the client's assignments for both lists. Each status is
+                // One pass over the tasks the client sees for both lists. Each status is
                 // numbered in its own order (open: dated first, by due date, then by creation;
                 // completed: most recent first) and cut to its limit. The checklist counts are
                 // kept on the task by triggers (migration 0008).
@@ -468,11 +473,12 @@ macro_rules! task_store {
                          t.id) AS place",
                     client_scope!(),
                     ") mine \
-                     WHERE place <= CASE WHEN status = 'open' THEN 500 ELSE $3 END \
+                     WHERE place <= CASE WHEN status = 'open' THEN 500 ELSE $4 END \
                      ORDER BY status DESC, place"
                 ))
                 .bind(firm_id)
-                .bind(contact_id)
+                .bind(&viewer.contact_id)
+                .bind(viewer.account.as_ref())
                 .bind(completed_limit)
                 .fetch_all(&self.pool)
                 .await?;
@@ -482,14 +488,15 @@ macro_rules! task_store {
             async fn client_task(
                 &self,
                 firm_id: &FirmId,
-                contact_id: &ContactId,
+                viewer: &ClientViewer,
                 id: &TaskId,
             ) -> Result<Option<TaskDetail>, StoreError> {
                 let task: Option<Task> = sqlx::query_as(concat!(
-                    "SELECT ", task_columns!(), client_scope!(), "AND t.id = $3"
+                    "SELECT ", task_columns!(), client_scope!(), "AND t.id = $4"
                 ))
                 .bind(firm_id)
-                .bind(contact_id)
+                .bind(&viewer.contact_id)
+                .bind(viewer.account.as_ref())
                 .bind(id)
                 .fetch_optional(&self.pool)
                 .await?;
@@ -499,22 +506,23 @@ macro_rules! task_store {
             async fn set_item_done(
                 &self,
                 firm_id: &FirmId,
-                contact_id: &ContactId,
+                viewer: &ClientViewer,
                 task_id: &TaskId,
                 item_id: &ChecklistItemId,
                 done: bool,
             ) -> Result<bool, StoreError> {
                 let now = now_unix();
                 let updated = sqlx::query(concat!(
-                    "UPDATE checklist_items SET done = $5, \
-                     done_at = CASE WHEN $5 THEN $6 ELSE NULL END, \
-                     done_by = CASE WHEN $5 THEN $2 ELSE NULL END \
-                     WHERE id = $4 AND task_id = $3 AND EXISTS (SELECT 1",
+                    "UPDATE checklist_items SET done = $6, \
+                     done_at = CASE WHEN $6 THEN $7 ELSE NULL END, \
+                     done_by = CASE WHEN $6 THEN $2 ELSE NULL END \
+                     WHERE id = $5 AND task_id = $4 AND EXISTS (SELECT 1",
                     client_scope!(),
-                    "AND t.id = $3 AND t.status = 'open')"
+                    "AND t.id = $4 AND t.status = 'open')"
                 ))
                 .bind(firm_id)
-                .bind(contact_id)
+                .bind(&viewer.contact_id)
+                .bind(viewer.account.as_ref())
                 .bind(task_id)
                 .bind(item_id)
                 .bind(done)
@@ -527,20 +535,22 @@ macro_rules! task_store {
             async fn complete_task(
                 &self,
                 firm_id: &FirmId,
-                contact_id: &ContactId,
+                viewer: &ClientViewer,
                 task_id: &TaskId,
             ) -> Result<bool, StoreError> {
                 let now = now_unix();
+                let contact_id = &viewer.contact_id;
                 let mut tx = self.writer.begin().await?;
                 let completed: Option<(String,)> = sqlx::query_as(concat!(
-                    "UPDATE tasks SET status = 'completed', completed_at = $4, completed_by = $2, \
-                     updated_at = $4 WHERE id = $3 AND firm_id = $1 AND status = 'open' \
+                    "UPDATE tasks SET status = 'completed', completed_at = $5, completed_by = $2, \
+                     updated_at = $5 WHERE id = $4 AND firm_id = $1 AND status = 'open' \
                      AND EXISTS (SELECT 1",
                     client_scope!(),
-                    "AND t.id = $3) RETURNING title"
+                    "AND t.id = $4) RETURNING title"
                 ))
                 .bind(firm_id)
                 .bind(contact_id)
+                .bind(viewer.account.as_ref())
                 .bind(task_id)
                 .bind(now)
                 .fetch_optional(&mut *tx)

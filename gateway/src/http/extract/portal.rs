@@ -2,11 +2,13 @@
 //! `Host`) and [`ClientSession`] (the signed-in contact *of that firm*). A handler that takes
 //! them is written with the firm and contact already in hand and never reads headers or cookies.
 
+use std::collections::BTreeMap;
+
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum_extra::extract::cookie::CookieJar;
-use portico_shared::client_access::ClientAccess;
-use portico_shared::store::{Contact, Firm, SessionContact};
+use portico_shared::client_access::{Capability, ClientAccess};
+use portico_shared::store::{ClientViewer, Contact, Firm, SessionContact};
 
 use super::host::{firm_slug, request_host};
 use crate::error::Error;
@@ -47,8 +49,44 @@ pub struct ClientSession {
     pub other_companies: bool,
     /// The firm's portal version as of this request (see [`crate::services::page_cache`]).
     pub portal_version: Option<i64>,
-    /// What the contact's permission set lets them do (SPEC §13), as of this request.
+    /// What the contact's permission set lets them do, as of this request.
     pub access: ClientAccess,
+}
+
+impl ClientSession {
+    /// Whom the store shows items to: this contact, and their account when their set sees it.
+    pub fn viewer(&self) -> ClientViewer {
+        ClientViewer {
+            contact_id: self.contact.id.clone(),
+            account: self
+                .access
+                .sees_account()
+                .then(|| self.contact.account_id.clone()),
+        }
+    }
+
+    /// Whether the contact's set allows this. The one place handlers and templates ask: a
+    /// capability that is off is neither shown nor accepted.
+    pub fn can(&self, capability: Capability) -> bool {
+        self.access.allows(capability)
+    }
+
+    /// Refuses what the set does not allow as if it did not exist: 404, like a foreign item.
+    pub fn require(&self, capability: Capability) -> Result<(), Error> {
+        if self.can(capability) {
+            Ok(())
+        } else {
+            Err(Error::NotFound)
+        }
+    }
+
+    /// Every capability by name, for templates (`can.upload`, `can.invoices`, …).
+    pub fn can_map(&self) -> BTreeMap<&'static str, bool> {
+        Capability::ALL
+            .into_iter()
+            .map(|c| (c.as_str(), self.can(c)))
+            .collect()
+    }
 }
 
 /// The session if there is one; pages that work either way take this.

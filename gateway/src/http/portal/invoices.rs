@@ -1,11 +1,12 @@
-//! `GET /invoices`: the signed-in client's invoices at this firm, only when the firm has
-//! billing enabled (otherwise the page does not exist: 404).
+//! `GET /invoices`: the invoices the signed-in client sees at this firm, only when the firm has
+//! billing enabled and their set allows `invoices` (otherwise the page does not exist: 404).
 
 use axum::Router;
 use axum::extract::State;
 use axum::response::Html;
 use axum::routing::get;
 use minijinja::context;
+use portico_shared::client_access::Capability;
 use portico_shared::status::InvoiceStatus;
 
 use crate::error::{Error, Result};
@@ -30,9 +31,10 @@ async fn list(
     if !session.firm.billing_enabled {
         return Err(Error::NotFound);
     }
+    session.require(Capability::Invoices)?;
     let invoices = state
         .store
-        .client_invoices(&session.firm.id, &session.contact.id, SHOWN)
+        .client_invoices(&session.firm.id, &session.viewer(), SHOWN)
         .await?;
     let today = today();
     let rows: Vec<_> = invoices

@@ -3,8 +3,10 @@
 //! and a Decline form (`reason`) posted to `POST /sign/{id}/decline`. Once signed or declined,
 //! the same page shows the audit trail. Every view and the outcome are recorded with the
 //! signer, time, IP, user agent and the document's SHA-256 recomputed from the stored bytes.
-//! Scoped to the host's firm and the request's own contact; anything else is 404, and so is
-//! everything here while the firm has e-signing switched off.
+//! Scoped to the host's firm and what the contact sees: its own contact signs it, a client
+//! manager of the account may read it (without a `viewed` event, which records the signer's
+//! reading). Anything else is 404, and so is everything here while the firm has e-signing
+//! switched off, and signing or declining without the `sign` capability.
 
 use axum::Router;
 use axum::extract::{Path, Query, State};
@@ -12,6 +14,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use minijinja::context;
+use portico_shared::client_access::Capability;
 use portico_shared::ids::SigningRequestId;
 use portico_shared::status::SigningStatus;
 use portico_shared::store::{Completion, EventOrigin, Outcome, SigningRequest};
@@ -35,16 +38,35 @@ pub fn router() -> Router<AppState> {
         .route("/sign/{id}/document", get(document))
 }
 
-/// The request of this signed-in contact, if e-signing is on.
+/// A request this signed-in contact sees, if e-signing is on.
 async fn find(state: &AppState, session: &ClientSession, id: &str) -> Result<SigningRequest> {
     let id = SigningRequestId::parse(id)
         .filter(|_| session.firm.esign_enabled)
         .ok_or(Error::NotFound)?;
     state
         .store
-        .signing_request(&session.firm.id, Some(&session.contact.id), &id)
+        .signing_request(&session.firm.id, Some(&session.viewer()), &id)
         .await?
         .ok_or(Error::NotFound)
+}
+
+/// Whether this contact signs this request: it is theirs, and their set allows signing.
+fn signs(session: &ClientSession, request: &SigningRequest) -> bool {
+    request.contact_id == session.contact.id && session.can(Capability::Sign)
+}
+
+/// A request this contact may sign or decline; any other is 404, as if it did not exist.
+async fn find_to_sign(
+    state: &AppState,
+    session: &ClientSession,
+    id: &str,
+) -> Result<SigningRequest> {
+    session.require(Capability::Sign)?;
+    let request = find(state, session, id).await?;
+    if !signs(session, &request) {
+        return Err(Error::NotFound);
+    }
+    Ok(request)
 }
 
 /// The document's hash from the stored bytes now; a request whose bytes are gone is a fault.
@@ -125,6 +147,7 @@ async fn render(
                 title => &request.title,
                 status => &request.status,
                 pending => request.status == SigningStatus::Pending,
+                signable => signs(session, request),
                 sent => request.created_at,
                 size => megabytes(request.document_size.max(0) as u64),
                 sha256 => &request.document_sha256,
@@ -157,7 +180,8 @@ async fn show(
     Path(id): Path<String>,
 ) -> Result<Response> {
     let request = find(&state, &session, &id).await?;
-    if request.status == SigningStatus::Pending {
+    // The trail's `viewed` is the signer's reading; a manager reading it records none.
+    if request.status == SigningStatus::Pending && request.contact_id == session.contact.id {
         let hash = current_hash(&state, &request).await?;
         let event = EventOrigin {
             ip: origin.ip,
@@ -233,7 +257,7 @@ async fn sign(
     Path(id): Path<String>,
     ProtectedForm(form): ProtectedForm<SignForm>,
 ) -> Result<Response> {
-    let request = find(&state, &session, &id).await?;
+    let request = find_to_sign(&state, &session, &id).await?;
     if request.status != SigningStatus::Pending {
         return Err(already(&request));
     }
@@ -308,7 +332,7 @@ async fn decline(
     Path(id): Path<String>,
     ProtectedForm(form): ProtectedForm<DeclineForm>,
 ) -> Result<Response> {
-    let request = find(&state, &session, &id).await?;
+    let request = find_to_sign(&state, &session, &id).await?;
     if request.status != SigningStatus::Pending {
         return Err(already(&request));
     }
