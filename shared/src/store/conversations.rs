@@ -235,9 +235,10 @@ macro_rules! conversation_store {
                 Ok(sqlx::query_as(concat!(
                     "SELECT ",
                     conversation_columns!(),
-                    " FROM conversations r WHERE r.firm_id = $1 AND ",
-                    visible_by_contact!("r", "$1", "$2", "$3"),
-                    " ORDER BY r.last_message_at DESC, r.id LIMIT $4"
+                    " FROM ",
+                    visible_ids!("conversations", "$1", "$2", "$3"),
+                    " v CROSS JOIN conversations r WHERE r.id = v.visible_id AND r.firm_id = $1 \
+                     ORDER BY r.last_message_at DESC, r.id LIMIT $4"
                 ))
                 .bind(firm_id)
                 .bind(&viewer.contact_id)

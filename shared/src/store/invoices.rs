@@ -192,9 +192,10 @@ macro_rules! invoice_store {
                 Ok(sqlx::query_as(concat!(
                     "SELECT ",
                     invoice_columns!(),
-                    " FROM invoices i WHERE i.firm_id = $1 AND ",
-                    visible_by_contact!("i", "$1", "$2", "$3"),
-                    " ORDER BY CASE WHEN i.status = 'open' THEN 0 ELSE 1 END, \
+                    " FROM ",
+                    visible_ids!("invoices", "$1", "$2", "$3"),
+                    " v CROSS JOIN invoices i WHERE i.id = v.visible_id AND i.firm_id = $1 \
+                     ORDER BY CASE WHEN i.status = 'open' THEN 0 ELSE 1 END, \
                      CASE WHEN i.status = 'open' THEN i.due_date END, \
                      i.issued_date DESC, i.id LIMIT $4"
                 ))

@@ -269,9 +269,10 @@ macro_rules! signing_store {
                 Ok(sqlx::query_as(concat!(
                     "SELECT ",
                     request_columns!(),
-                    " FROM signing_requests s WHERE s.firm_id = $1 AND ",
-                    visible_by_contact!("s", "$1", "$2", "$3"),
-                    " AND s.status = 'pending' ORDER BY s.created_at, s.id LIMIT $4"
+                    " FROM ",
+                    visible_ids!("signing_requests", "$1", "$2", "$3"),
+                    " v CROSS JOIN signing_requests s WHERE s.id = v.visible_id AND s.firm_id = $1 \
+                     AND s.status = 'pending' ORDER BY s.created_at, s.id LIMIT $4"
                 ))
                 .bind(firm_id)
                 .bind(&viewer.contact_id)

@@ -458,7 +458,8 @@ macro_rules! task_store {
                 viewer: &ClientViewer,
                 completed_limit: i64,
             ) -> Result<(Vec<TaskSummary>, Vec<TaskSummary>), StoreError> {
-                // One pass over the tasks the client sees for both lists. Each status is
+                // One pass over the tasks the client sees for both lists, driven from their
+                // ids (an index range per branch), never from the firm's tasks. Each status is
                 // numbered in its own order (open: dated first, by due date, then by creation;
                 // completed: most recent first) and cut to its limit. The checklist counts are
                 // kept on the task by triggers (migration 0008).
@@ -470,9 +471,11 @@ macro_rules! task_store {
                          CASE WHEN t.status = 'open' AND t.due_date IS NULL THEN 1 ELSE 0 END, \
                          CASE WHEN t.status = 'open' THEN t.due_date END, \
                          CASE WHEN t.status = 'open' THEN t.created_at ELSE -t.completed_at END, \
-                         t.id) AS place",
-                    client_scope!(),
-                    ") mine \
+                         t.id) AS place \
+                       FROM ",
+                    visible_task_ids!("$1", "$2", "$3"),
+                    " v CROSS JOIN tasks t \
+                       WHERE t.id = v.task_id AND t.firm_id = $1 AND t.portal) mine \
                      WHERE place <= CASE WHEN status = 'open' THEN 500 ELSE $4 END \
                      ORDER BY status DESC, place"
                 ))

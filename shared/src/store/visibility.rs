@@ -29,9 +29,12 @@ impl ClientViewer {
     }
 }
 
-/// The ids of the tasks visible to the viewer, as a subquery: assigned to contact `$c`, shared
-/// with account `$a`, or assigned to a contact of account `$a` (`$f` the firm). Whether the
-/// task is shared to the portal at all (`t.portal`) is checked by the caller on the task row.
+/// The ids of the tasks visible to the viewer, as a subquery without duplicates (`task_id`):
+/// assigned to contact `$c`, shared with account `$a`, or assigned to a contact of account
+/// `$a` (`$f` the firm). Each branch reads one range of an index of its own, so a list drives
+/// from it (`FROM` this `CROSS JOIN tasks`: SQLite keeps that order, and PostgreSQL has the
+/// statistics to choose it) and never from the firm's tasks. Whether the task is shared to the
+/// portal at all (`t.portal`) is checked by the caller on the task row.
 macro_rules! visible_task_ids {
     ($f:literal, $c:literal, $a:literal) => {
         concat!(
@@ -39,22 +42,55 @@ macro_rules! visible_task_ids {
             $f,
             " AND va.contact_id = ",
             $c,
-            " UNION ALL SELECT vt.id FROM tasks vt WHERE vt.firm_id = ",
+            " UNION SELECT vt.id FROM tasks vt WHERE vt.firm_id = ",
             $f,
             " AND vt.account_id = ",
             $a,
-            " UNION ALL SELECT vm.task_id FROM contacts vc JOIN task_assignees vm \
-              ON vm.firm_id = vc.firm_id AND vm.contact_id = vc.id WHERE vc.firm_id = ",
+            " UNION SELECT vm.task_id FROM task_assignees vm WHERE vm.firm_id = ",
+            $f,
+            " AND vm.contact_id IN (SELECT vc.id FROM contacts vc WHERE vc.firm_id = ",
             $f,
             " AND vc.account_id = ",
             $a,
-            ")"
+            "))"
+        )
+    };
+}
+
+/// The ids (`visible_id`) of the rows of `$table` (invoices, conversations or signing requests: a
+/// `contact_id` and an `account_id`) visible to the viewer, without duplicates, for lists to
+/// drive from as [`visible_task_ids`] is.
+macro_rules! visible_ids {
+    ($table:literal, $f:literal, $c:literal, $a:literal) => {
+        concat!(
+            "(SELECT vx.id AS visible_id FROM ",
+            $table,
+            " vx WHERE vx.firm_id = ",
+            $f,
+            " AND vx.contact_id = ",
+            $c,
+            " UNION SELECT vx.id FROM ",
+            $table,
+            " vx WHERE vx.firm_id = ",
+            $f,
+            " AND vx.account_id = ",
+            $a,
+            " UNION SELECT vx.id FROM ",
+            $table,
+            " vx WHERE vx.firm_id = ",
+            $f,
+            " AND vx.contact_id IN (SELECT vc.id FROM contacts vc WHERE vc.firm_id = ",
+            $f,
+            " AND vc.account_id = ",
+            $a,
+            "))"
         )
     };
 }
 
 /// Row `$row` (of invoices, conversations or signing requests: a `contact_id` and an
-/// `account_id`) is visible to the viewer (firm `$f`, contact `$c`, account `$a`).
+/// `account_id`) is visible to the viewer (firm `$f`, contact `$c`, account `$a`); for
+/// statements that find the row by its id first.
 macro_rules! visible_by_contact {
     ($row:literal, $f:literal, $c:literal, $a:literal) => {
         concat!(
