@@ -1059,6 +1059,42 @@ async fn client_staff_see_an_account_item_only_once_it_is_assigned_to_them() {
         );
     }
 
+    // Items of a contact elsewhere, shared with the account: its manager sees them by the
+    // account alone; its client staff do not; their own contact still does.
+    let invoice = json!({"contact_id": world.stranger.id, "number": "INV-SHARED",
+        "amount": 1000, "currency": "EUR", "issued_date": "2026-01-10",
+        "due_date": "2099-02-10", "description": "Fees"});
+    let invoice = app
+        .api_ok(&world.firm, Method::POST, "/api/v1/invoices", Some(invoice))
+        .await;
+    let conversation = app
+        .store
+        .start_conversation(
+            &world.firm.firm.id,
+            &world.stranger.id,
+            "Shared question",
+            "Hi",
+        )
+        .await
+        .unwrap();
+    let invoice_id = invoice["id"].as_str().unwrap();
+    share_with_account(app, "invoices", invoice_id, world.account()).await;
+    let conversation_id = conversation.id.to_string();
+    share_with_account(app, "conversations", &conversation_id, world.account()).await;
+    let thread = format!("/requests/{conversation_id}");
+    for (who, browser, sees) in [
+        ("the manager", &mia, true),
+        ("client staff", &cleo, false),
+        ("its contact", &sam, true),
+    ] {
+        let (_, invoices) = browser.get_text(&world.url("/invoices")).await;
+        assert_eq!(invoices.contains("INV-SHARED"), sees, "{who}: the invoice");
+        let (_, home) = browser.get_text(&world.url("/")).await;
+        assert_eq!(home.contains("Shared question"), sees, "{who}: the request");
+        let status = browser.get(&world.url(&thread)).await.status();
+        assert_eq!(status == StatusCode::OK, sees, "{who}: the thread");
+    }
+
     // Cleo uploads a document; her manager downloads it, nobody outside the account can.
     let csrf = cleo.csrf(&world.url(&page)).await;
     let form = reqwest::multipart::Form::new().text("csrf", csrf).part(
