@@ -167,6 +167,7 @@ async fn new_task(app: &TestApp, fx: &Fixture, title: &str) -> TaskId {
         portal: false,
         assignees: vec![fx.contact.clone()],
         checklist: vec![],
+        account_id: None,
     };
     let (detail, _) = app.store.create_task(&fx.firm.firm.id, &new).await.unwrap();
     detail.task.id
@@ -218,6 +219,7 @@ async fn new_invoice(app: &TestApp, fx: &Fixture) -> portico_shared::store::Invo
                 status: portico_shared::status::InvoiceStatus::Open,
                 pay_url: None,
                 description: String::new(),
+                account_id: None,
             },
         )
         .await
@@ -690,6 +692,7 @@ async fn a_team_member_reaches_only_the_items_of_their_assigned_clients() {
                     portal: false,
                     assignees: vec![contact.clone()],
                     checklist: vec![],
+                    account_id: None,
                 },
             )
             .await

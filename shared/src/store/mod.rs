@@ -80,6 +80,7 @@ macro_rules! record_activity {
     };
 }
 
+mod accounts;
 mod console;
 mod console_items;
 mod contacts;
@@ -93,6 +94,10 @@ mod tasks;
 mod team;
 mod text;
 
+pub use accounts::{
+    AccountQuery, AccountStore, ClientAccount, PermissionSet, Removal, SHARED_ITEMS_LIMIT,
+    SetContent, SharedItem,
+};
 pub use console::{
     ActivityRow, ConsoleStore, ContactListQuery, ContactListRow, InboxQuery, InboxRow, InviteState,
     OverdueTask, PendingSignature, StaffMessage,
@@ -169,6 +174,7 @@ fn on_unique(field: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
 pub trait Store:
     FirmStore
     + ContactStore
+    + AccountStore
     + TaskStore
     + ConversationStore
     + FileStore

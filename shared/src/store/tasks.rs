@@ -7,7 +7,7 @@ use serde::Serialize;
 use sqlx::{Postgres, Sqlite};
 
 use super::{SqlStore, StoreError};
-use crate::ids::{ChecklistItemId, ContactId, FirmId, MemberId, TaskId};
+use crate::ids::{ChecklistItemId, ClientAccountId, ContactId, FirmId, MemberId, TaskId};
 use crate::now_unix;
 use crate::status::TaskStatus;
 
@@ -25,6 +25,8 @@ pub struct Task {
     pub completed_by: Option<ContactId>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// The client account it is shared with as a whole, beside its assignees.
+    pub account_id: Option<ClientAccountId>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, sqlx::FromRow)]
@@ -67,6 +69,9 @@ pub struct NewTask {
     pub portal: bool,
     pub assignees: Vec<ContactId>,
     pub checklist: Vec<String>,
+    /// Shared with this client account as a whole (`UnknownReference("account_id")` when
+    /// the firm has no such account).
+    pub account_id: Option<ClientAccountId>,
 }
 
 /// A partial update; `None` leaves a field alone. `due_date: Some(None)` clears it.
@@ -80,6 +85,8 @@ pub struct TaskPatch {
     pub status: Option<TaskStatus>,
     pub assignees: Option<Vec<ContactId>>,
     pub checklist: Option<Vec<String>>,
+    /// `Some(None)` stops sharing it with an account.
+    pub account_id: Option<Option<ClientAccountId>>,
 }
 
 #[derive(Debug)]
@@ -157,7 +164,7 @@ pub trait TaskStore {
 macro_rules! task_columns {
     () => {
         "t.id, t.firm_id, t.title, t.description, t.due_date, t.portal, t.status, \
-         t.completed_at, t.completed_by, t.created_at, t.updated_at"
+         t.completed_at, t.completed_by, t.created_at, t.updated_at, t.account_id"
     };
 }
 
@@ -328,9 +335,12 @@ macro_rules! task_store {
                 let now = now_unix();
                 let id = TaskId::new();
                 let mut tx = self.writer.begin().await?;
+                if let Some(account_id) = &new.account_id {
+                    Self::check_account(&mut tx, firm_id, account_id).await?;
+                }
                 sqlx::query(
                     "INSERT INTO tasks (id, firm_id, title, description, due_date, portal, \
-                     created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
+                     created_at, updated_at, account_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8)",
                 )
                 .bind(&id)
                 .bind(firm_id)
@@ -339,6 +349,7 @@ macro_rules! task_store {
                 .bind(&new.due_date)
                 .bind(new.portal)
                 .bind(now)
+                .bind(new.account_id.as_ref())
                 .execute(&mut *tx)
                 .await?;
                 Self::set_assignees(&mut tx, firm_id, &id, &new.assignees).await?;
@@ -393,6 +404,9 @@ macro_rules! task_store {
                 let now = now_unix();
                 let mut tx = self.writer.begin().await?;
                 let before = Self::visible_to(&mut tx, id).await?;
+                if let Some(Some(account_id)) = &patch.account_id {
+                    Self::check_account(&mut tx, firm_id, account_id).await?;
+                }
                 let (clear_due, due) = match &patch.due_date {
                     Some(None) => (true, None),
                     Some(Some(date)) => (false, Some(date.clone())),
@@ -408,6 +422,7 @@ macro_rules! task_store {
                                          WHEN $8 = 'open' THEN NULL ELSE completed_at END, \
                      completed_by = CASE WHEN $8 = 'open' THEN NULL ELSE completed_by END, \
                      status = COALESCE($8, status), \
+                     account_id = CASE WHEN $10 THEN $11 ELSE account_id END, \
                      updated_at = $9 \
                      WHERE firm_id = $1 AND id = $2",
                 )
@@ -420,6 +435,8 @@ macro_rules! task_store {
                 .bind(patch.portal)
                 .bind(patch.status)
                 .bind(now)
+                .bind(patch.account_id.is_some())
+                .bind(patch.account_id.clone().flatten())
                 .execute(&mut *tx)
                 .await?;
                 if updated.rows_affected() == 0 {
