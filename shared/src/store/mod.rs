@@ -44,7 +44,10 @@ macro_rules! fetch_page {
             " WHERE firm_id = $1 AND (created_at, id) > ($2, $3) \
              AND ($4 IS NULL OR contact_id = $4) AND ($5 IS NULL OR status = $5) \
              AND ($7 IS NULL OR contact_id IN (SELECT cm.contact_id FROM contact_members cm \
-                  WHERE cm.firm_id = $1 AND cm.member_id = $7)) \
+                  WHERE cm.firm_id = $1 AND cm.member_id = $7) \
+                  OR account_id IN (SELECT ac.account_id FROM contacts ac \
+                  JOIN contact_members acm ON acm.contact_id = ac.id \
+                  WHERE ac.firm_id = $1 AND acm.member_id = $7)) \
              ORDER BY created_at, id LIMIT $6"
         ))
         .bind($firm_id)

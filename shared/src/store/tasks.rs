@@ -186,7 +186,10 @@ macro_rules! page_filter {
           AND ($6 IS NULL OR t.portal = $6) \
           AND ($8 IS NULL OR EXISTS (SELECT 1 FROM task_assignees sa \
                JOIN contact_members cm ON cm.contact_id = sa.contact_id \
-               WHERE sa.task_id = t.id AND cm.firm_id = $1 AND cm.member_id = $8)) \
+               WHERE sa.task_id = t.id AND cm.firm_id = $1 AND cm.member_id = $8) \
+               OR EXISTS (SELECT 1 FROM contacts ac \
+               JOIN contact_members acm ON acm.contact_id = ac.id \
+               WHERE ac.firm_id = $1 AND ac.account_id = t.account_id AND acm.member_id = $8)) \
           ORDER BY t.created_at, t.id LIMIT $7"
     };
 }
