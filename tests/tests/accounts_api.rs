@@ -802,3 +802,122 @@ async fn items_shared_with_an_account_reach_members_who_look_after_any_of_its_co
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_task_shared_with_an_account_is_emailed_to_its_managers_and_assignees() {
+    let app = TestApp::spawn().await;
+    let firm = app.create_firm("emails").await;
+    let key = firm.api_key.as_str();
+    let account = id_of(
+        &ok(
+            &app,
+            key,
+            Method::POST,
+            "/api/v1/accounts",
+            json!({"name": "Baker Ltd"}),
+        )
+        .await,
+    );
+    let custom_manager = id_of(
+        &ok(
+            &app,
+            key,
+            Method::POST,
+            "/api/v1/permission-sets",
+            json!({"name": "Manager, no invoices", "base": "client_manager", "off": ["invoices"]}),
+        )
+        .await,
+    );
+    let contact = |name: &str, set: &str, access: bool| {
+        json!({"name": name, "email": format!("{name}@baker.example.com"), "account_id": account,
+               "permission_set": set, "portal_access": access})
+    };
+    let mut made = Vec::new();
+    for (name, set, access) in [
+        ("bea", "client_manager", true),
+        ("kim", custom_manager.as_str(), true),
+        ("bob", "client_staff", true),
+        ("sid", "client_staff", true),
+        ("max", "client_manager", false),
+        ("mia", "client_manager", true),
+    ] {
+        made.push(
+            ok(
+                &app,
+                key,
+                Method::POST,
+                "/api/v1/contacts",
+                contact(name, set, access),
+            )
+            .await,
+        );
+    }
+    // Mia turned task emails off.
+    let mia = app
+        .stored_contact(&firm.firm.id, &ContactId::parse(&id_of(&made[5])).unwrap())
+        .await;
+    app.store
+        .update_preferences(
+            &firm.firm.id,
+            &mia.id,
+            &portico_shared::store::Preferences {
+                name: mia.name.clone(),
+                language: "en".into(),
+                notify_task_shared: false,
+                notify_signature_requested: true,
+                notify_request_reply: true,
+            },
+        )
+        .await
+        .unwrap();
+    let bob = id_of(&made[2]);
+    ok(
+        &app,
+        key,
+        Method::POST,
+        "/api/v1/tasks",
+        json!({"title": "Year-end", "assignees": [bob], "account_id": account, "portal": true}),
+    )
+    .await;
+    let mut to: Vec<String> = app
+        .mail_jobs()
+        .await
+        .into_iter()
+        .map(|j| j.to.email)
+        .collect();
+    to.sort();
+    assert_eq!(
+        to,
+        [
+            "bea@baker.example.com",
+            "bob@baker.example.com",
+            "kim@baker.example.com"
+        ],
+        "managers (by their set's base) and the assignee, with access and wanting it; \
+         not Sid (client staff, not assigned), Max (no access) or Mia (turned it off)"
+    );
+    // Shared with the account only after it was shared to the portal: the managers are told
+    // then, and nobody twice.
+    let task = ok(
+        &app,
+        key,
+        Method::POST,
+        "/api/v1/tasks",
+        json!({"title": "Payroll", "assignees": [bob], "portal": true}),
+    )
+    .await;
+    assert_eq!(app.mail_jobs().await.len(), 4);
+    ok(
+        &app,
+        key,
+        Method::PATCH,
+        &format!("/api/v1/tasks/{}", id_of(&task)),
+        json!({"account_id": account}),
+    )
+    .await;
+    let jobs = app.mail_jobs().await;
+    let mut newly: Vec<String> = jobs[4..].iter().map(|j| j.to.email.clone()).collect();
+    newly.sort();
+    assert_eq!(newly, ["bea@baker.example.com", "kim@baker.example.com"]);
+    app.stop().await;
+}

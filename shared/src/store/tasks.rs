@@ -256,14 +256,23 @@ macro_rules! task_store {
                 Ok(details)
             }
 
-            /// Contacts of the task who are assigned and can see it now.
+            /// Contacts who can see the shared task now and are told of it: its assignees, and
+            /// when it is shared with a client account, the account's client managers (a
+            /// custom set counts by its base).
             async fn visible_to(
                 tx: &mut sqlx::Transaction<'_, $backend>,
                 task_id: &TaskId,
             ) -> Result<Vec<ContactId>, StoreError> {
                 let rows: Vec<(ContactId,)> = sqlx::query_as(
                     "SELECT a.contact_id FROM task_assignees a JOIN tasks t ON t.id = a.task_id \
-                     WHERE a.task_id = $1 AND t.portal ORDER BY a.contact_id",
+                     WHERE a.task_id = $1 AND t.portal \
+                     UNION SELECT c.id FROM tasks t \
+                     JOIN contacts c ON c.firm_id = t.firm_id AND c.account_id = t.account_id \
+                     LEFT JOIN permission_sets ps \
+                       ON ps.firm_id = c.firm_id AND ps.id = c.permission_set \
+                     WHERE t.id = $1 AND t.portal \
+                     AND (c.permission_set = 'client_manager' OR ps.base = 'client_manager') \
+                     ORDER BY 1",
                 )
                 .bind(task_id)
                 .fetch_all(&mut **tx)
