@@ -381,6 +381,7 @@ async fn seed_tasks(store: &dyn Store, firm: &Firm) -> anyhow::Result<()> {
             portal: true,
             assignees: vec![ann.id.clone()],
             checklist: checklist.into_iter().map(String::from).collect(),
+            account_id: None,
         };
         store.create_task(&firm.id, &new).await?;
     }

@@ -96,8 +96,9 @@ pub fn page(
 
 /// The console's sections, in navigation order: (section, path, label, the area whose `view`
 /// shows it).
-const CONSOLE_SECTIONS: [(&str, &str, &str, Area); 9] = [
+const CONSOLE_SECTIONS: [(&str, &str, &str, Area); 11] = [
     ("contacts", "/staff/contacts", "Contacts", Area::Contacts),
+    ("accounts", "/staff/accounts", "Accounts", Area::Accounts),
     ("tasks", "/staff/tasks", "Tasks", Area::Tasks),
     ("signing", "/staff/signing", "Signing", Area::Signing),
     (
@@ -112,6 +113,12 @@ const CONSOLE_SECTIONS: [(&str, &str, &str, Area); 9] = [
         "/staff/settings/portal",
         "Portal settings",
         Area::PortalSettings,
+    ),
+    (
+        "permission_sets",
+        "/staff/permission-sets",
+        "Client permissions",
+        Area::ClientPermissions,
     ),
     ("team", "/staff/team", "Team", Area::Team),
     ("roles", "/staff/roles", "Roles", Area::Roles),

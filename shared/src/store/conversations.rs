@@ -7,7 +7,7 @@ use serde::Serialize;
 use sqlx::{Postgres, Sqlite};
 
 use super::{ClientViewer, PageQuery, SqlStore, StoreError};
-use crate::ids::{ContactId, ConversationId, FirmId, MemberId, MessageId};
+use crate::ids::{ClientAccountId, ContactId, ConversationId, FirmId, MemberId, MessageId};
 use crate::now_unix;
 use crate::status::ConversationStatus;
 
@@ -20,6 +20,8 @@ pub struct Conversation {
     pub status: ConversationStatus,
     pub created_at: i64,
     pub last_message_at: i64,
+    /// The client's account when shared with it as a whole.
+    pub account_id: Option<ClientAccountId>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, sqlx::FromRow)]
@@ -78,7 +80,7 @@ pub trait ConversationStore {
 
 macro_rules! conversation_columns {
     () => {
-        "id, firm_id, contact_id, subject, status, created_at, last_message_at"
+        "id, firm_id, contact_id, subject, status, created_at, last_message_at, account_id"
     };
 }
 

@@ -6,7 +6,7 @@ use serde::Serialize;
 use sqlx::{Postgres, Sqlite};
 
 use super::{ClientViewer, PageQuery, SqlStore, StoreError, on_unique};
-use crate::ids::{ContactId, FirmId, InvoiceId};
+use crate::ids::{ClientAccountId, ContactId, FirmId, InvoiceId};
 use crate::now_unix;
 use crate::status::InvoiceStatus;
 
@@ -27,6 +27,8 @@ pub struct Invoice {
     pub description: String,
     pub created_at: i64,
     pub updated_at: i64,
+    /// Shared with the contact's client account as a whole (its managers see it).
+    pub account_id: Option<ClientAccountId>,
 }
 
 /// A validated invoice to create.
@@ -41,6 +43,9 @@ pub struct NewInvoice {
     pub status: InvoiceStatus,
     pub pay_url: Option<String>,
     pub description: String,
+    /// The contact's account, to share it with the account as a whole
+    /// (`UnknownReference("account_id")` for any other).
+    pub account_id: Option<ClientAccountId>,
 }
 
 #[async_trait]
@@ -80,7 +85,7 @@ pub trait InvoiceStore {
 macro_rules! invoice_columns {
     () => {
         "id, firm_id, contact_id, number, amount_minor, currency, issued_date, due_date, status, \
-         pay_url, description, created_at, updated_at"
+         pay_url, description, created_at, updated_at, account_id"
     };
 }
 
@@ -97,22 +102,32 @@ macro_rules! invoice_store {
                 // Checked in the same statement's transaction, so a contact of another firm
                 // can never be attached.
                 let mut tx = self.writer.begin().await?;
-                let known: Option<(String,)> =
-                    sqlx::query_as("SELECT id FROM contacts WHERE firm_id = $1 AND id = $2")
-                        .bind(firm_id)
-                        .bind(&new.contact_id)
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                if known.is_none() {
+                let known: Option<(ClientAccountId,)> = sqlx::query_as(
+                    "SELECT account_id FROM contacts WHERE firm_id = $1 AND id = $2",
+                )
+                .bind(firm_id)
+                .bind(&new.contact_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let Some((contact_account,)) = known else {
                     return Err(StoreError::UnknownReference(
                         "contact_id",
                         new.contact_id.to_string(),
+                    ));
+                };
+                if let Some(account_id) = &new.account_id
+                    && *account_id != contact_account
+                {
+                    return Err(StoreError::UnknownReference(
+                        "account_id",
+                        account_id.to_string(),
                     ));
                 }
                 let invoice = sqlx::query_as(concat!(
                     "INSERT INTO invoices (id, firm_id, contact_id, number, amount_minor, \
                      currency, issued_date, due_date, status, pay_url, description, created_at, \
-                     updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) \
+                     updated_at, account_id) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13) \
                      RETURNING ",
                     invoice_columns!()
                 ))
@@ -128,6 +143,7 @@ macro_rules! invoice_store {
                 .bind(&new.pay_url)
                 .bind(&new.description)
                 .bind(now)
+                .bind(new.account_id.as_ref())
                 .fetch_one(&mut *tx)
                 .await
                 .map_err(on_unique("number"))?;

@@ -10,7 +10,7 @@ use serde::Serialize;
 use sqlx::{Postgres, Sqlite};
 
 use super::{ClientViewer, PageQuery, SqlStore, StoreError};
-use crate::ids::{ContactId, FirmId, SigningRequestId};
+use crate::ids::{ClientAccountId, ContactId, FirmId, SigningRequestId};
 use crate::now_unix;
 use crate::status::SigningStatus;
 
@@ -28,6 +28,9 @@ pub struct SigningRequest {
     pub decline_reason: Option<String>,
     pub completed_at: Option<i64>,
     pub created_at: i64,
+    /// The signer's client account when shared with it: its managers may read it; only
+    /// `contact_id` signs.
+    pub account_id: Option<ClientAccountId>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, sqlx::FromRow)]
@@ -51,6 +54,9 @@ pub struct NewSigningRequest {
     pub document_name: String,
     pub document_size: i64,
     pub document_sha256: String,
+    /// The signer's account, to share it with the account (`UnknownReference("account_id")`
+    /// for any other).
+    pub account_id: Option<ClientAccountId>,
 }
 
 /// Where an event came from, and the document hash recomputed for it.
@@ -133,7 +139,7 @@ pub trait SigningStore {
 macro_rules! request_columns {
     () => {
         "id, firm_id, contact_id, title, document_name, document_size, document_sha256, status, \
-         signed_name, decline_reason, completed_at, created_at"
+         signed_name, decline_reason, completed_at, created_at, account_id"
     };
 }
 
@@ -187,9 +193,9 @@ macro_rules! signing_store {
                 // Only a contact of the same firm can be asked.
                 let request: Option<SigningRequest> = sqlx::query_as(concat!(
                     "INSERT INTO signing_requests (id, firm_id, contact_id, title, document_name, \
-                     document_size, document_sha256, created_at) \
-                     SELECT $1, firm_id, id, $4, $5, $6, $7, $8 FROM contacts \
-                     WHERE firm_id = $2 AND id = $3 RETURNING ",
+                     document_size, document_sha256, created_at, account_id) \
+                     SELECT $1, firm_id, id, $4, $5, $6, $7, $8, $9 FROM contacts \
+                     WHERE firm_id = $2 AND id = $3 AND ($9 IS NULL OR account_id = $9) RETURNING ",
                     request_columns!()
                 ))
                 .bind(SigningRequestId::new())
@@ -200,10 +206,16 @@ macro_rules! signing_store {
                 .bind(new.document_size)
                 .bind(&new.document_sha256)
                 .bind(now)
+                .bind(new.account_id.as_ref())
                 .fetch_optional(&mut *tx)
                 .await?;
-                let request = request.ok_or_else(|| {
-                    StoreError::UnknownReference("contact_id", new.contact_id.to_string())
+                let request = request.ok_or_else(|| match &new.account_id {
+                    // The contact exists but is not of that account, or neither exists: the
+                    // account is what the caller can correct either way.
+                    Some(account_id) => {
+                        StoreError::UnknownReference("account_id", account_id.to_string())
+                    }
+                    None => StoreError::UnknownReference("contact_id", new.contact_id.to_string()),
                 })?;
                 Self::append_event(&mut tx, &request.id, "created", None, None, None, origin, now)
                     .await?;

@@ -8,7 +8,7 @@ use serde::Serialize;
 use sqlx::{Postgres, Sqlite};
 
 use super::{ClientViewer, SqlStore, StoreError};
-use crate::ids::{ChecklistItemId, ContactId, FirmId, MemberId, TaskId};
+use crate::ids::{ChecklistItemId, ClientAccountId, ContactId, FirmId, MemberId, TaskId};
 use crate::now_unix;
 use crate::status::TaskStatus;
 
@@ -26,6 +26,8 @@ pub struct Task {
     pub completed_by: Option<ContactId>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// The client account it is shared with as a whole, beside its assignees.
+    pub account_id: Option<ClientAccountId>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, sqlx::FromRow)]
@@ -68,6 +70,9 @@ pub struct NewTask {
     pub portal: bool,
     pub assignees: Vec<ContactId>,
     pub checklist: Vec<String>,
+    /// Shared with this client account as a whole (`UnknownReference("account_id")` when
+    /// the firm has no such account).
+    pub account_id: Option<ClientAccountId>,
 }
 
 /// A partial update; `None` leaves a field alone. `due_date: Some(None)` clears it.
@@ -81,6 +86,8 @@ pub struct TaskPatch {
     pub status: Option<TaskStatus>,
     pub assignees: Option<Vec<ContactId>>,
     pub checklist: Option<Vec<String>>,
+    /// `Some(None)` stops sharing it with an account.
+    pub account_id: Option<Option<ClientAccountId>>,
 }
 
 #[derive(Debug)]
@@ -159,7 +166,7 @@ pub trait TaskStore {
 macro_rules! task_columns {
     () => {
         "t.id, t.firm_id, t.title, t.description, t.due_date, t.portal, t.status, \
-         t.completed_at, t.completed_by, t.created_at, t.updated_at"
+         t.completed_at, t.completed_by, t.created_at, t.updated_at, t.account_id"
     };
 }
 
@@ -184,7 +191,10 @@ macro_rules! page_filter {
           AND ($6 IS NULL OR t.portal = $6) \
           AND ($8 IS NULL OR EXISTS (SELECT 1 FROM task_assignees sa \
                JOIN contact_members cm ON cm.contact_id = sa.contact_id \
-               WHERE sa.task_id = t.id AND cm.firm_id = $1 AND cm.member_id = $8)) \
+               WHERE sa.task_id = t.id AND cm.firm_id = $1 AND cm.member_id = $8) \
+               OR EXISTS (SELECT 1 FROM contacts ac \
+               JOIN contact_members acm ON acm.contact_id = ac.id \
+               WHERE ac.firm_id = $1 AND ac.account_id = t.account_id AND acm.member_id = $8)) \
           ORDER BY t.created_at, t.id LIMIT $7"
     };
 }
@@ -251,14 +261,23 @@ macro_rules! task_store {
                 Ok(details)
             }
 
-            /// Contacts of the task who are assigned and can see it now.
+            /// Contacts who can see the shared task now and are told of it: its assignees, and
+            /// when it is shared with a client account, the account's client managers (a
+            /// custom set counts by its base).
             async fn visible_to(
                 tx: &mut sqlx::Transaction<'_, $backend>,
                 task_id: &TaskId,
             ) -> Result<Vec<ContactId>, StoreError> {
                 let rows: Vec<(ContactId,)> = sqlx::query_as(
                     "SELECT a.contact_id FROM task_assignees a JOIN tasks t ON t.id = a.task_id \
-                     WHERE a.task_id = $1 AND t.portal ORDER BY a.contact_id",
+                     WHERE a.task_id = $1 AND t.portal \
+                     UNION SELECT c.id FROM tasks t \
+                     JOIN contacts c ON c.firm_id = t.firm_id AND c.account_id = t.account_id \
+                     LEFT JOIN permission_sets ps \
+                       ON ps.firm_id = c.firm_id AND ps.id = c.permission_set \
+                     WHERE t.id = $1 AND t.portal \
+                     AND (c.permission_set = 'client_manager' OR ps.base = 'client_manager') \
+                     ORDER BY 1",
                 )
                 .bind(task_id)
                 .fetch_all(&mut **tx)
@@ -333,9 +352,12 @@ macro_rules! task_store {
                 let now = now_unix();
                 let id = TaskId::new();
                 let mut tx = self.writer.begin().await?;
+                if let Some(account_id) = &new.account_id {
+                    Self::check_account(&mut tx, firm_id, account_id).await?;
+                }
                 sqlx::query(
                     "INSERT INTO tasks (id, firm_id, title, description, due_date, portal, \
-                     created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
+                     created_at, updated_at, account_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8)",
                 )
                 .bind(&id)
                 .bind(firm_id)
@@ -344,6 +366,7 @@ macro_rules! task_store {
                 .bind(&new.due_date)
                 .bind(new.portal)
                 .bind(now)
+                .bind(new.account_id.as_ref())
                 .execute(&mut *tx)
                 .await?;
                 Self::set_assignees(&mut tx, firm_id, &id, &new.assignees).await?;
@@ -398,6 +421,9 @@ macro_rules! task_store {
                 let now = now_unix();
                 let mut tx = self.writer.begin().await?;
                 let before = Self::visible_to(&mut tx, id).await?;
+                if let Some(Some(account_id)) = &patch.account_id {
+                    Self::check_account(&mut tx, firm_id, account_id).await?;
+                }
                 let (clear_due, due) = match &patch.due_date {
                     Some(None) => (true, None),
                     Some(Some(date)) => (false, Some(date.clone())),
@@ -413,6 +439,7 @@ macro_rules! task_store {
                                          WHEN $8 = 'open' THEN NULL ELSE completed_at END, \
                      completed_by = CASE WHEN $8 = 'open' THEN NULL ELSE completed_by END, \
                      status = COALESCE($8, status), \
+                     account_id = CASE WHEN $10 THEN $11 ELSE account_id END, \
                      updated_at = $9 \
                      WHERE firm_id = $1 AND id = $2",
                 )
@@ -425,6 +452,8 @@ macro_rules! task_store {
                 .bind(patch.portal)
                 .bind(patch.status)
                 .bind(now)
+                .bind(patch.account_id.is_some())
+                .bind(patch.account_id.clone().flatten())
                 .execute(&mut *tx)
                 .await?;
                 if updated.rows_affected() == 0 {
