@@ -391,6 +391,7 @@ async fn seed_tasks(store: &dyn Store, firm: &Firm) -> anyhow::Result<()> {
             portal: true,
             assignees: vec![ann.id.clone()],
             checklist: checklist.into_iter().map(String::from).collect(),
+            account_id: None,
         };
         store.create_task(&firm.id, &new).await?;
     }
@@ -452,6 +453,7 @@ async fn seed_signing_request(
         document_name: "Engagement letter 2026.pdf".into(),
         document_size: letter.len() as i64,
         document_sha256: sha256.clone(),
+        account_id: None,
     };
     let origin = EventOrigin {
         ip: None,
@@ -526,6 +528,7 @@ async fn seed_invoices(store: &dyn Store, firm: &Firm) -> anyhow::Result<()> {
             status,
             pay_url: None,
             description: description.into(),
+            account_id: None,
         };
         store.create_invoice(&firm.id, &new).await?;
     }

@@ -100,7 +100,15 @@ impl From<StoreError> for Error {
             }
             StoreError::UnknownReference(field, value) => Error::Unprocessable {
                 field,
-                message: format!("{field}: {value:?} is not a contact of this firm"),
+                message: match field {
+                    "account_id" => {
+                        format!("{field}: {value:?} is not a client account of this firm")
+                    }
+                    "permission_set" => {
+                        format!("{field}: {value:?} is not a permission set of this firm")
+                    }
+                    _ => format!("{field}: {value:?} is not a contact of this firm"),
+                },
             },
             StoreError::Conflict(field) => Error::Conflict {
                 code: "conflict",

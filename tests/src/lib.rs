@@ -259,6 +259,16 @@ impl TestApp {
         browser
     }
 
+    /// Home pages answered from the kept pages so far, from the gateway's own `/metrics`.
+    pub async fn kept_home_pages(&self) -> u64 {
+        let (status, metrics) = self.browser().get_text(&self.plain_url("/metrics")).await;
+        assert_eq!(status, reqwest::StatusCode::OK);
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix("portico_home_pages_total{kind=\"cache\"} "))
+            .map_or(0, |n| n.trim().parse().unwrap())
+    }
+
     /// Every job on the mail stream, oldest first; each must carry a tag that verifies for
     /// this gateway's keys and prefix, as the mailer requires.
     pub async fn mail_jobs(&self) -> Vec<MailJob> {

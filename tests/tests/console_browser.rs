@@ -375,6 +375,42 @@ async fn the_console_works_in_chromium_and_every_page_passes_axe() {
     open(&chrome, &url("/staff/account"), "You sign in with").await;
     assert_accessible(&chrome, "console-23-account").await;
 
+    // ---- client accounts and permission sets ----
+    open(&chrome, &url("/staff/accounts"), "Client accounts").await;
+    chrome.type_into("#name", "Archer Household").await;
+    chrome.click("form[action='/staff/accounts'] button").await;
+    chrome.wait_text("The account was created.").await;
+    assert_accessible(&chrome, "console-24-client-account").await;
+    chrome.type_into("#email", "ann@example.com").await;
+    chrome.click("form[action$='/contacts'] button").await;
+    chrome
+        .wait_text("The contact now belongs to this account.")
+        .await;
+    chrome.screenshot("console-client-account").await;
+    assert_accessible(&chrome, "console-25-client-account-contacts").await;
+    open(&chrome, &url("/staff/accounts"), "Archer Household").await;
+    assert_accessible(&chrome, "console-26-client-accounts").await;
+    open(
+        &chrome,
+        &url(&format!("/staff/contacts/{}/placement", ann.id)),
+        "Account and permission set",
+    )
+    .await;
+    assert_accessible(&chrome, "console-27-placement").await;
+    open(
+        &chrome,
+        &url("/staff/permission-sets/new"),
+        "New permission set",
+    )
+    .await;
+    chrome.type_into("#name", "Bookkeeping only").await;
+    chrome.click("#on-invoices").await;
+    chrome.click("main form button[type=submit]").await;
+    chrome.wait_text("Save set").await;
+    assert_accessible(&chrome, "console-28-permission-set").await;
+    open(&chrome, &url("/staff/permission-sets"), "Bookkeeping only").await;
+    assert_accessible(&chrome, "console-29-permission-sets").await;
+
     // ---- the forms again, each refusing what was typed, with its message ----
     open(&chrome, &url("/staff/contacts"), "New contact").await;
     chrome.type_into("#new-name", "Ann Again").await;
@@ -455,6 +491,17 @@ async fn the_console_works_in_chromium_and_every_page_passes_axe() {
     chrome.type_into("#invite-email", "not an address").await;
     submit_for_error(&chrome, "form[action='/staff/team/invitations'] button").await;
     assert_accessible(&chrome, "console-50-team-invite-error").await;
+    open(&chrome, &url("/staff/accounts"), "New account").await;
+    submit_for_error(&chrome, "form[action='/staff/accounts'] button").await;
+    assert_accessible(&chrome, "console-51-client-account-error").await;
+    open(
+        &chrome,
+        &url("/staff/permission-sets/new"),
+        "New permission set",
+    )
+    .await;
+    submit_for_error(&chrome, "main form button[type=submit]").await;
+    assert_accessible(&chrome, "console-52-permission-set-error").await;
 
     chrome
         .client

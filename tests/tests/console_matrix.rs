@@ -10,10 +10,13 @@ use portico_e2e::staff::{
     add_member, add_role, assign, location, owner, staff_browser, stored_member,
 };
 use portico_e2e::{Browser, TestApp, TestFirm, csrf_in, file_part, sample_pdf, unique};
+use portico_shared::client_access::{Capability, SetBase};
 use portico_shared::email::Email;
 use portico_shared::ids::{ContactId, MemberId, TaskId};
 use portico_shared::policy::{Action, Area, Permissions, Scope};
-use portico_shared::store::{Member, NewInvoice, NewTask, PageQuery};
+use portico_shared::store::{
+    AccountQuery, Member, NewInvoice, NewTask, PageQuery, PermissionSet, SetContent,
+};
 use portico_shared::token::ApiKey;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
@@ -31,10 +34,6 @@ enum Expect {
 }
 use Expect::{No, Yes};
 
-const NO_ACCOUNTS: Expect =
-    Expect::NoRoute("no console route: client accounts have no section yet");
-const NO_CLIENT_PERMISSIONS: Expect =
-    Expect::NoRoute("no console route: permission sets have no section yet");
 const SIGNING_FIXED: Expect =
     Expect::NoRoute("a signing request is not changed or withdrawn from the console");
 const CLIENTS_START_CONVERSATIONS: Expect = Expect::NoRoute(
@@ -47,13 +46,16 @@ const SETTINGS_ONE_FORM: Expect = Expect::NoRoute(
 );
 const KEYS_FIXED: Expect = Expect::NoRoute("an API key is made and revoked, never changed");
 
-/// The custom role of the matrix: reads every client's contacts and tasks, and holds create
-/// on conversations, which lets nobody reply (a reply is an edit, as over the API).
+/// The custom role of the matrix: reads every client's contacts and tasks, the client
+/// accounts and the permission sets, and holds create on conversations, which lets nobody
+/// reply (a reply is an edit, as over the API).
 fn reader() -> Permissions {
     Permissions::default()
         .with(Area::Contacts, &[Action::View], Scope::All)
         .with(Area::Tasks, &[Action::View], Scope::All)
         .with(Area::Conversations, &[Action::Create], Scope::All)
+        .with(Area::Accounts, &[Action::View], Scope::All)
+        .with(Area::ClientPermissions, &[Action::View], Scope::All)
 }
 
 /// Area, action, and the outcome for: Owner, Co-owner, Team member, the reader.
@@ -62,10 +64,10 @@ const TABLE: &[(&str, &str, [Expect; 4])] = &[
     ("contacts", "create", [Yes, Yes, Yes, No]),
     ("contacts", "edit", [Yes, Yes, Yes, No]),
     ("contacts", "delete", [Yes, Yes, No, No]),
-    ("accounts", "view", [NO_ACCOUNTS; 4]),
-    ("accounts", "create", [NO_ACCOUNTS; 4]),
-    ("accounts", "edit", [NO_ACCOUNTS; 4]),
-    ("accounts", "delete", [NO_ACCOUNTS; 4]),
+    ("accounts", "view", [Yes, Yes, No, Yes]),
+    ("accounts", "create", [Yes, Yes, No, No]),
+    ("accounts", "edit", [Yes, Yes, No, No]),
+    ("accounts", "delete", [Yes, Yes, No, No]),
     ("tasks", "view", [Yes, Yes, Yes, Yes]),
     ("tasks", "create", [Yes, Yes, Yes, No]),
     ("tasks", "edit", [Yes, Yes, Yes, No]),
@@ -86,10 +88,10 @@ const TABLE: &[(&str, &str, [Expect; 4])] = &[
     ("portal_settings", "create", [SETTINGS_ONE_FORM; 4]),
     ("portal_settings", "edit", [Yes, Yes, No, No]),
     ("portal_settings", "delete", [SETTINGS_ONE_FORM; 4]),
-    ("client_permissions", "view", [NO_CLIENT_PERMISSIONS; 4]),
-    ("client_permissions", "create", [NO_CLIENT_PERMISSIONS; 4]),
-    ("client_permissions", "edit", [NO_CLIENT_PERMISSIONS; 4]),
-    ("client_permissions", "delete", [NO_CLIENT_PERMISSIONS; 4]),
+    ("client_permissions", "view", [Yes, Yes, No, Yes]),
+    ("client_permissions", "create", [Yes, Yes, No, No]),
+    ("client_permissions", "edit", [Yes, Yes, No, No]),
+    ("client_permissions", "delete", [Yes, Yes, No, No]),
     ("team", "view", [Yes, Yes, No, No]),
     ("team", "create", [Yes, Yes, No, No]),
     ("team", "edit", [Yes, Yes, No, No]),
@@ -146,6 +148,19 @@ async fn open(browser: &Browser, app: &TestApp, fx: &Fixture, path: &str) -> (St
     browser.get_text(&app.url(fx.slug(), path)).await
 }
 
+/// A custom permission set of the fixture's firm.
+async fn new_permission_set(app: &TestApp, fx: &Fixture) -> PermissionSet {
+    let content = SetContent {
+        name: unique("Set"),
+        base: SetBase::ClientManager,
+        off: [Capability::Invoices].into_iter().collect(),
+    };
+    app.store
+        .create_permission_set(&fx.firm.firm.id, &content)
+        .await
+        .unwrap()
+}
+
 /// A contact of the fixture's firm that every member of the matrix looks after.
 async fn shared_contact(app: &TestApp, fx: &Fixture) -> (ContactId, String) {
     let email = format!("{}@client.example.com", unique("c"));
@@ -167,6 +182,7 @@ async fn new_task(app: &TestApp, fx: &Fixture, title: &str) -> TaskId {
         portal: false,
         assignees: vec![fx.contact.clone()],
         checklist: vec![],
+        account_id: None,
     };
     let (detail, _) = app.store.create_task(&fx.firm.firm.id, &new).await.unwrap();
     detail.task.id
@@ -218,6 +234,7 @@ async fn new_invoice(app: &TestApp, fx: &Fixture) -> portico_shared::store::Invo
                 status: portico_shared::status::InvoiceStatus::Open,
                 pay_url: None,
                 description: String::new(),
+                account_id: None,
             },
         )
         .await
@@ -527,6 +544,106 @@ async fn probe(
             let answer = send(browser, app, fx, &path, &[]).await;
             done(answer, role_name(app, fx, &role).await.is_none())
         }
+        (Area::Accounts, View) => {
+            let name = unique("Household");
+            let account = app.store.create_account(firm, &name).await.unwrap();
+            let seen = open(browser, app, fx, &format!("/staff/accounts/{}", account.id)).await;
+            let changed = seen.1.contains(&name);
+            done(seen, changed)
+        }
+        (Area::Accounts, Create) => {
+            let name = unique("Baker Ltd");
+            let answer = send(browser, app, fx, "/staff/accounts", &[("name", &name)]).await;
+            let made = app
+                .store
+                .list_accounts(
+                    firm,
+                    &AccountQuery {
+                        limit: 500,
+                        ..AccountQuery::default()
+                    },
+                )
+                .await
+                .unwrap()
+                .iter()
+                .any(|a| a.name == name);
+            done(answer, made)
+        }
+        (Area::Accounts, Edit) => {
+            let account = app.store.create_account(firm, "Before").await.unwrap();
+            let name = unique("Renamed");
+            let path = format!("/staff/accounts/{}", account.id);
+            let answer = send(browser, app, fx, &path, &[("name", &name)]).await;
+            let now = app.store.account(firm, &account.id).await.unwrap().unwrap();
+            done(answer, now.name == name)
+        }
+        (Area::Accounts, Delete) => {
+            let account = app.store.create_account(firm, "Empty").await.unwrap();
+            let path = format!("/staff/accounts/{}/delete", account.id);
+            let answer = send(browser, app, fx, &path, &[]).await;
+            let gone = app
+                .store
+                .account(firm, &account.id)
+                .await
+                .unwrap()
+                .is_none();
+            done(answer, gone)
+        }
+        (Area::ClientPermissions, View) => {
+            let set = new_permission_set(app, fx).await;
+            let seen = open(browser, app, fx, "/staff/permission-sets").await;
+            let changed = seen.1.contains(&set.name);
+            done(seen, changed)
+        }
+        (Area::ClientPermissions, Create) => {
+            let name = unique("Bookkeeper");
+            let fields = [
+                ("name", name.as_str()),
+                ("base", "client_staff"),
+                ("on.upload", "on"),
+            ];
+            let answer = send(browser, app, fx, "/staff/permission-sets", &fields).await;
+            let made = app
+                .store
+                .permission_sets(firm)
+                .await
+                .unwrap()
+                .into_iter()
+                .find(|s| s.name == name);
+            // Every capability left unticked is off.
+            let as_asked = made.is_some_and(|s| {
+                s.base == SetBase::ClientStaff
+                    && s.off.len() == Capability::ALL.len() - 1
+                    && !s.off.contains(&Capability::Upload)
+            });
+            done(answer, as_asked)
+        }
+        (Area::ClientPermissions, Edit) => {
+            let set = new_permission_set(app, fx).await;
+            let name = unique("Renamed");
+            let fields = [("name", name.as_str()), ("base", "client_manager")];
+            let path = format!("/staff/permission-sets/{}", set.id);
+            let answer = send(browser, app, fx, &path, &fields).await;
+            let now = app
+                .store
+                .permission_set(firm, &set.id)
+                .await
+                .unwrap()
+                .unwrap();
+            done(answer, now.name == name)
+        }
+        (Area::ClientPermissions, Delete) => {
+            let set = new_permission_set(app, fx).await;
+            let path = format!("/staff/permission-sets/{}/delete", set.id);
+            let answer = send(browser, app, fx, &path, &[]).await;
+            let gone = app
+                .store
+                .permission_set(firm, &set.id)
+                .await
+                .unwrap()
+                .is_none();
+            done(answer, gone)
+        }
         (Area::ApiKeys, View) => {
             spare_key(app, fx).await;
             let seen = open(browser, app, fx, "/staff/api-keys").await;
@@ -690,6 +807,7 @@ async fn a_team_member_reaches_only_the_items_of_their_assigned_clients() {
                     portal: false,
                     assignees: vec![contact.clone()],
                     checklist: vec![],
+                    account_id: None,
                 },
             )
             .await
@@ -794,7 +912,9 @@ async fn a_control_the_role_does_not_allow_is_not_on_the_page() {
     let conversation = conversation(&app, &fx, &contact.id).await;
     let invoice = new_invoice(&app, &fx).await;
     let role = custom_role(&app, &fx).await;
+    let set = new_permission_set(&app, &fx).await;
     let c = &contact.id;
+    let account = &contact.account_id;
 
     // Per area: a page both may open, and the form (or link) of an action only the Owner has.
     let controls: Vec<(&str, String, String)> = vec![
@@ -842,6 +962,26 @@ async fn a_control_the_role_does_not_allow_is_not_on_the_page() {
             "api_keys",
             "/staff/api-keys".into(),
             "action=\"/staff/api-keys\"".into(),
+        ),
+        (
+            "accounts",
+            format!("/staff/accounts/{account}"),
+            format!("action=\"/staff/accounts/{account}/contacts\""),
+        ),
+        (
+            "accounts",
+            "/staff/accounts".into(),
+            "action=\"/staff/accounts\"".into(),
+        ),
+        (
+            "client_permissions",
+            format!("/staff/permission-sets/{}", set.id),
+            format!("action=\"/staff/permission-sets/{}/delete\"", set.id),
+        ),
+        (
+            "client_permissions",
+            format!("/staff/contacts/{c}/placement"),
+            "name=\"permission_set\"".into(),
         ),
     ];
     let owner_browser = staff_browser(&app, &fx.firm, &owner_member).await;

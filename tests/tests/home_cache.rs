@@ -5,16 +5,6 @@ use portico_e2e::{Browser, TestApp, csrf_in, sample_pdf};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-/// Home pages answered from the cache so far, from the gateway's own `/metrics`.
-async fn kept_pages_served(app: &TestApp) -> u64 {
-    let (status, metrics) = app.browser().get_text(&app.plain_url("/metrics")).await;
-    assert_eq!(status, StatusCode::OK);
-    metrics
-        .lines()
-        .find_map(|l| l.strip_prefix("portico_home_pages_total{kind=\"cache\"} "))
-        .map_or(0, |n| n.trim().parse().unwrap())
-}
-
 async fn home(browser: &Browser, url: &str) -> String {
     let (status, page) = browser.get_text(url).await;
     assert_eq!(status, StatusCode::OK);
@@ -44,10 +34,10 @@ async fn a_kept_home_page_changes_with_every_write_it_shows() {
 
     // Rendered once, then kept: the second answer is the same page.
     let (_, first) = ann_here.get_text(&home_url).await;
-    let before = kept_pages_served(&app).await;
+    let before = app.kept_home_pages().await;
     let (_, again) = ann_here.get_text(&home_url).await;
     assert_eq!(
-        kept_pages_served(&app).await,
+        app.kept_home_pages().await,
         before + 1,
         "served from the cache"
     );
@@ -57,7 +47,7 @@ async fn a_kept_home_page_changes_with_every_write_it_shows() {
     // Another browser of the same client gets the same page with its own token, and each
     // token is accepted from its own browser only.
     let (_, other) = ann_elsewhere.get_text(&home_url).await;
-    assert_eq!(kept_pages_served(&app).await, before + 2);
+    assert_eq!(app.kept_home_pages().await, before + 2);
     let (here_token, other_token) = (csrf_in(&again).unwrap(), csrf_in(&other).unwrap());
     assert_ne!(here_token, other_token);
     assert_eq!(again.replace(&here_token, &other_token), other);
@@ -134,7 +124,7 @@ async fn with_the_cache_off_every_home_page_is_rendered() {
     let home_url = app.url(&firm.firm.slug, "/");
     let first = home(&ann, &home_url).await;
     assert_eq!(home(&ann, &home_url).await, first);
-    assert_eq!(kept_pages_served(&app).await, 0);
+    assert_eq!(app.kept_home_pages().await, 0);
     app.stop().await;
 }
 

@@ -232,8 +232,13 @@ async fn a_preview_shows_what_the_contact_sees_and_changes_nothing() {
     app.rendered_pages(&portico_e2e::sha256_hex(&sample_pdf("Engagement letter")))
         .await;
     let (_, sign) = read(&owner, &url(&format!("/sign/{signing}"))).await;
-    assert!(sign.contains(&format!("src=\"{prefix}/sign/{signing}/pages/1\"")), "{sign}");
-    assert!(sign.contains(&format!("href=\"{prefix}/sign/{signing}/document?download=1\"")));
+    assert!(
+        sign.contains(&format!("src=\"{prefix}/sign/{signing}/pages/1\"")),
+        "{sign}"
+    );
+    assert!(sign.contains(&format!(
+        "href=\"{prefix}/sign/{signing}/document?download=1\""
+    )));
     let image = owner.get(&url(&format!("/sign/{signing}/pages/1"))).await;
     assert_eq!(image.status(), StatusCode::OK);
     assert_eq!(image.headers()["content-type"], "image/png");

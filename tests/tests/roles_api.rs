@@ -8,7 +8,7 @@ use portico_e2e::roles::{TestMember, add_key, add_member, assign, custom_role, m
 use portico_e2e::{TestApp, TestFirm, file_part, sample_pdf, unique};
 use portico_shared::ids::{ContactId, MemberId, TaskId};
 use portico_shared::policy::{Action, Area, Permissions, Scope};
-use portico_shared::store::NewFile;
+use portico_shared::store::{ClientViewer, NewFile};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -26,7 +26,8 @@ use Expect::{No, NoRoute, Yes};
 
 /// The custom role of the matrix: a billing clerk who reads contacts and conversations of
 /// every client, works on the tasks of their assigned clients, runs invoices, reads the
-/// portal's settings and the roles, and may see and make API keys.
+/// portal's settings, the client accounts and the roles, reads and edits client permission
+/// sets, and may see and make API keys.
 fn clerk() -> Permissions {
     use Action::{Create, Delete, Edit, View};
     Permissions::default()
@@ -37,6 +38,8 @@ fn clerk() -> Permissions {
         .with(Area::PortalSettings, &[View], Scope::All)
         .with(Area::Roles, &[View], Scope::All)
         .with(Area::ApiKeys, &[View, Create], Scope::All)
+        .with(Area::Accounts, &[View], Scope::All)
+        .with(Area::ClientPermissions, &[View, Edit], Scope::All)
 }
 
 /// Area, action, and the outcome for: Owner, Co-owner, Team member, the clerk.
@@ -45,10 +48,10 @@ const TABLE: &[(&str, &str, [Expect; 4])] = &[
     ("contacts", "create", [Yes, Yes, Yes, No]),
     ("contacts", "edit", [Yes, Yes, Yes, No]),
     ("contacts", "delete", [Yes, Yes, No, No]),
-    ("accounts", "view", [NoRoute; 4]),
-    ("accounts", "create", [NoRoute; 4]),
-    ("accounts", "edit", [NoRoute; 4]),
-    ("accounts", "delete", [NoRoute; 4]),
+    ("accounts", "view", [Yes, Yes, No, Yes]),
+    ("accounts", "create", [Yes, Yes, No, No]),
+    ("accounts", "edit", [Yes, Yes, No, No]),
+    ("accounts", "delete", [Yes, Yes, No, No]),
     ("tasks", "view", [Yes, Yes, Yes, Yes]),
     ("tasks", "create", [Yes, Yes, Yes, No]),
     ("tasks", "edit", [Yes, Yes, Yes, Yes]),
@@ -69,10 +72,10 @@ const TABLE: &[(&str, &str, [Expect; 4])] = &[
     ("portal_settings", "create", [NoRoute; 4]),
     ("portal_settings", "edit", [Yes, Yes, No, No]),
     ("portal_settings", "delete", [NoRoute; 4]),
-    ("client_permissions", "view", [NoRoute; 4]),
-    ("client_permissions", "create", [NoRoute; 4]),
-    ("client_permissions", "edit", [NoRoute; 4]),
-    ("client_permissions", "delete", [NoRoute; 4]),
+    ("client_permissions", "view", [Yes, Yes, No, Yes]),
+    ("client_permissions", "create", [Yes, Yes, No, No]),
+    ("client_permissions", "edit", [Yes, Yes, No, Yes]),
+    ("client_permissions", "delete", [Yes, Yes, No, No]),
     ("team", "view", [NoRoute; 4]),
     ("team", "create", [NoRoute; 4]),
     ("team", "edit", [NoRoute; 4]),
@@ -149,6 +152,25 @@ async fn new_contact(app: &TestApp, key: &str) -> Value {
         Some(json!({"name": "Client", "email": email, "portal_access": true})),
     )
     .await
+}
+
+async fn new_account(app: &TestApp, key: &str) -> String {
+    let body = json!({"name": unique("Household")});
+    id_of(&ok(app, key, Method::POST, "/api/v1/accounts", Some(body)).await)
+}
+
+async fn new_permission_set(app: &TestApp, key: &str) -> String {
+    let body = json!({"name": unique("set"), "base": "client_manager", "off": ["manage_people"]});
+    id_of(
+        &ok(
+            app,
+            key,
+            Method::POST,
+            "/api/v1/permission-sets",
+            Some(body),
+        )
+        .await,
+    )
 }
 
 async fn signing_form(contact: &ContactId) -> reqwest::multipart::Form {
@@ -281,6 +303,54 @@ async fn probe(
         (Area::Roles, Delete) => {
             let role = custom_role(app, &fx.firm, &Permissions::default()).await;
             call(Method::DELETE, format!("/api/v1/roles/{role}"), None).await
+        }
+        (Area::Accounts, View) => {
+            let account = new_account(app, owner).await;
+            call(Method::GET, format!("/api/v1/accounts/{account}"), None).await
+        }
+        (Area::Accounts, Create) => {
+            let body = json!({"name": "Baker Ltd"});
+            call(Method::POST, "/api/v1/accounts".into(), Some(body)).await
+        }
+        (Area::Accounts, Edit) => {
+            let account = new_account(app, owner).await;
+            let body = json!({"name": "Baker & Sons Ltd"});
+            call(
+                Method::PATCH,
+                format!("/api/v1/accounts/{account}"),
+                Some(body),
+            )
+            .await
+        }
+        (Area::Accounts, Delete) => {
+            let account = new_account(app, owner).await;
+            call(Method::DELETE, format!("/api/v1/accounts/{account}"), None).await
+        }
+        (Area::ClientPermissions, View) => {
+            call(Method::GET, "/api/v1/permission-sets".into(), None).await
+        }
+        (Area::ClientPermissions, Create) => {
+            let body = json!({"name": unique("set"), "base": "client_staff", "off": ["sign"]});
+            call(Method::POST, "/api/v1/permission-sets".into(), Some(body)).await
+        }
+        (Area::ClientPermissions, Edit) => {
+            let set = new_permission_set(app, owner).await;
+            let body = json!({"off": ["invoices"]});
+            call(
+                Method::PATCH,
+                format!("/api/v1/permission-sets/{set}"),
+                Some(body),
+            )
+            .await
+        }
+        (Area::ClientPermissions, Delete) => {
+            let set = new_permission_set(app, owner).await;
+            call(
+                Method::DELETE,
+                format!("/api/v1/permission-sets/{set}"),
+                None,
+            )
+            .await
         }
         (Area::ApiKeys, View) => call(Method::GET, "/api/v1/api-keys".into(), None).await,
         (Area::ApiKeys, Create) => {
@@ -440,7 +510,7 @@ async fn a_role_scoped_to_assigned_clients_reaches_only_their_work() {
             .store
             .add_task_file(
                 &fx.firm.firm.id,
-                contact,
+                &ClientViewer::own(contact.clone()),
                 &TaskId::parse(task).unwrap(),
                 &NewFile {
                     file_name: "receipt.pdf".into(),

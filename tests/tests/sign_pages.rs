@@ -258,6 +258,7 @@ async fn a_document_stored_before_page_images_gets_them_when_its_sign_page_is_fi
                 document_name: "older.pdf".into(),
                 document_size: pdf.len() as i64,
                 document_sha256: sha.clone(),
+                account_id: None,
             },
             &EventOrigin {
                 ip: None,

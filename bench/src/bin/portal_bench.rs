@@ -14,7 +14,11 @@
 //! 3. measures `GET /healthz`, `GET /` of the 50-task client, and `GET /healthz` again, each
 //!    on 32 keep-alive connections;
 //! 4. runs a second gateway that logs its SQL, takes one `GET /` of each client, and prints
-//!    the plan of every statement it ran against the seeded database.
+//!    the plan of every statement it ran against the seeded database; then one of each of the
+//!    client's other pages (a task, a request, a signing request, People), and prints how many
+//!    statements each page ran for each client. Both clients are client managers: the 50-task
+//!    client of an account of [`ACCOUNT_SIZE`] contacts, the 5-task client of one of their
+//!    own, so the counts show that no page's statements grow with the account.
 //!
 //! See BENCH.md ("Portal home benchmark") for what each figure means.
 #![forbid(unsafe_code)]
@@ -35,7 +39,8 @@ use portico_bench::meter::{self, Meter, Phase};
 use portico_bench::plans::{statements_by_request, unbounded};
 use portico_bench::system::{self, stop_gently};
 use portico_shared::ids::{
-    ChecklistItemId, ContactId, ConversationId, FirmId, MessageId, SigningRequestId, TaskId,
+    ChecklistItemId, ClientAccountId, ContactId, ConversationId, FirmId, MessageId,
+    SigningRequestId, TaskId,
 };
 
 /// Concurrent connections of the measured phases.
@@ -50,6 +55,9 @@ const CLIENT_OPEN: usize = 30;
 const CLIENT_UNSHARED: usize = 10;
 /// The second client's shared tasks (3 open, 2 completed), to show the query count is the same.
 const SMALL_TASKS: usize = 5;
+/// Contacts in the measured client's account (the client and colleagues with no work of
+/// their own, so the page shows what it showed before accounts); the small client's has one.
+const ACCOUNT_SIZE: usize = 20;
 const SLUG: &str = "bench";
 const SMALL_SLUG: &str = "small";
 const CLIENT_EMAIL: &str = "client@bench.example";
@@ -206,12 +214,34 @@ async fn bench(options: &CommonOptions, deployment: &Deployment<'_>) -> Result<(
             bail!("GET / for the query log answered {}", answer.status);
         }
     }
+    // Each other page once per client, the account of ACCOUNT_SIZE against the account of one.
+    let pages = page_kinds(&seeded)?;
+    for (kind, big_path, small_path) in &pages {
+        for (who, slug, cookie, path) in [
+            ("big", SLUG, &client, big_path),
+            ("small", SMALL_SLUG, &small, small_path),
+        ] {
+            let mut req = Req::get(path).header("x-request-id", &format!("page-{kind}-{who}"));
+            req.cookie = Some(cookie.clone());
+            let answer = conn.send(&plan_server.site(slug), &req).await?;
+            if answer.status != StatusCode::OK {
+                bail!("GET {path} for the query log answered {}", answer.status);
+            }
+        }
+    }
     drop(conn);
     // SIGTERM: the gateway drains and flushes its log before exiting.
     stop_gently(&mut plan_server.process)?;
     let statements = statements_by_request(&plan_server.log)?;
     let of = |id: &str| statements.get(id).cloned().unwrap_or_default();
     let (big, small_list) = (of("plan-50"), of("plan-5"));
+    let per_page: Vec<(String, usize, usize)> = pages
+        .iter()
+        .map(|(kind, _, _)| {
+            let count = |who: &str| of(&format!("page-{kind}-{who}")).len();
+            (kind.to_string(), count("big"), count("small"))
+        })
+        .collect();
     if big.is_empty() {
         bail!(
             "no SQL statements were logged for GET /; the log: {}",
@@ -244,11 +274,29 @@ async fn bench(options: &CommonOptions, deployment: &Deployment<'_>) -> Result<(
         small: &small_list,
         distinct: &distinct,
         plans: &plans,
+        per_page: &per_page,
         elapsed: started.elapsed(),
     };
     print!("{}", report.render());
 
     meter::ensure_meaningful(&phases, MAX_ERROR_RATE)
+}
+
+/// The pages besides `GET /` whose statements are counted: (kind, the measured client's path,
+/// the small client's path), both clients client managers of their accounts.
+fn page_kinds(seeded: &Seeded) -> Result<Vec<(&'static str, String, String)>> {
+    let kinds = ["GET /tasks/{id}", "GET /requests/{id}", "GET /sign/{id}"];
+    let (big, small) = (&seeded.client.pages, &seeded.small.pages);
+    if big.len() != kinds.len() || small.len() != kinds.len() {
+        bail!("the seed made pages {big:?} and {small:?}, not one of each of {kinds:?}");
+    }
+    let mut pages: Vec<_> = kinds
+        .into_iter()
+        .zip(big.iter().zip(small))
+        .map(|(kind, (b, s))| (kind, b.clone(), s.clone()))
+        .collect();
+    pages.push(("GET /people", "/people".into(), "/people".into()));
+    Ok(pages)
 }
 
 /// Fetches the home page once and checks it shows what the client may see and nothing else.
@@ -277,11 +325,16 @@ async fn check_home(site: &Target, cookie: &str, client: &ClientTasks) -> Result
 // Seeding.
 
 /// Tables in the order their rows go in (parents first), with the columns seeded.
-const SEEDED: [(&str, &str); 8] = [
+const SEEDED: [(&str, &str); 9] = [
     ("firms", "id, slug, name, created_at"),
     (
+        "client_accounts",
+        "id, firm_id, name, name_norm, created_at, updated_at",
+    ),
+    (
         "contacts",
-        "id, firm_id, name, email, email_norm, portal_access, created_at, updated_at",
+        "id, firm_id, name, email, email_norm, portal_access, created_at, updated_at, \
+         account_id, permission_set",
     ),
     (
         "tasks",
@@ -307,8 +360,9 @@ const SEEDED: [(&str, &str); 8] = [
          status, completed_at, created_at",
     ),
 ];
-const SEEDED_TABLES: [&str; 8] = [
+const SEEDED_TABLES: [&str; 9] = [
     "firms",
+    "client_accounts",
     "contacts",
     "tasks",
     "task_assignees",
@@ -318,19 +372,24 @@ const SEEDED_TABLES: [&str; 8] = [
     "signing_requests",
 ];
 const FIRMS_T: usize = 0;
-const CONTACTS_T: usize = 1;
-const TASKS_T: usize = 2;
-const ASSIGNEES_T: usize = 3;
-const ITEMS_T: usize = 4;
-const CONVERSATIONS_T: usize = 5;
-const MESSAGES_T: usize = 6;
-const SIGNING_T: usize = 7;
-/// Titles of one signed-in client's tasks, to check the page against.
+const ACCOUNTS_T: usize = 1;
+const CONTACTS_T: usize = 2;
+const TASKS_T: usize = 3;
+const ASSIGNEES_T: usize = 4;
+const ITEMS_T: usize = 5;
+const CONVERSATIONS_T: usize = 6;
+const MESSAGES_T: usize = 7;
+const SIGNING_T: usize = 8;
+/// Titles of one signed-in client's tasks, to check the page against, and an item of each
+/// kind for the other pages.
 #[derive(Default)]
 struct ClientTasks {
     open: Vec<String>,
     completed: Vec<String>,
     unshared: Vec<String>,
+    /// `/tasks/{id}` of an open task, `/requests/{id}`, `/sign/{id}` of a signed request (a
+    /// pending one would hash its document, which the seed does not store).
+    pages: Vec<String>,
 }
 
 struct Seeded {
@@ -466,23 +525,63 @@ async fn seed(db: &mut Db) -> Result<Seeded> {
             }
         };
         let mut contacts = Vec::with_capacity(CONTACTS_PER_FIRM);
-        for j in 0..CONTACTS_PER_FIRM {
+        // The measured client's account holds its colleagues too, who come after the firm's
+        // five contacts and have no work; elsewhere accounts of two, two and one contacts,
+        // the first of each its client manager.
+        let colleagues = if firm == 0 { ACCOUNT_SIZE - 1 } else { 0 };
+        let (mut account, mut clients_account) = (String::new(), String::new());
+        for j in 0..CONTACTS_PER_FIRM + colleagues {
             let id = ContactId::new().to_string();
             let email = match (firm, j) {
                 (0, 0) => CLIENT_EMAIL.to_string(),
                 (1, 0) => SMALL_EMAIL.to_string(),
                 _ => format!("contact{j}.firm{firm:05}@example.com"),
             };
-            let access = j == 0 || rng.chance(70);
-            let created = now - rng.below(3 * 365 * 86_400) as i64;
+            // Colleagues draw nothing from the generator, so every other row is as before.
+            let colleague = j >= CONTACTS_PER_FIRM;
+            let access = j == 0 || colleague || rng.chance(70);
+            let created = if colleague {
+                now
+            } else {
+                now - rng.below(3 * 365 * 86_400) as i64
+            };
+            let first_of_account = match firm {
+                0 | 1 => j < CONTACTS_PER_FIRM,
+                _ => j % 2 == 0,
+            };
+            if first_of_account {
+                account = ClientAccountId::new().to_string();
+                let name = format!("Account {j} of firm {firm}");
+                let row = format!(
+                    "({}, {}, {}, {}, {created}, {created})",
+                    q(&account),
+                    q(&firm_id),
+                    q(&name),
+                    q(&name.to_lowercase())
+                );
+                seeder.push(ACCOUNTS_T, row).await?;
+                if j == 0 {
+                    clients_account = account.clone();
+                }
+            }
             let row = format!(
-                "({}, {}, {}, {}, {}, {}, {created}, {created})",
+                "({}, {}, {}, {}, {}, {}, {created}, {created}, {}, {})",
                 q(&id),
                 q(&firm_id),
                 q(&format!("Contact {j} of firm {firm}")),
                 q(&email),
                 q(&email.to_lowercase()),
-                b(access)
+                b(access),
+                q(if colleague {
+                    &clients_account
+                } else {
+                    &account
+                }),
+                q(if first_of_account {
+                    "client_manager"
+                } else {
+                    "client_staff"
+                })
             );
             seeder.push(CONTACTS_T, row).await?;
             contacts.push(id);
@@ -542,6 +641,9 @@ async fn seed(db: &mut Db) -> Result<Seeded> {
                 _ => None,
             };
             if let Some(titles) = titles.filter(|_| shape.contact == 0) {
+                if shape.shared && !shape.completed && titles.pages.is_empty() {
+                    titles.pages.push(format!("/tasks/{id}"));
+                }
                 match (shape.shared, shape.completed) {
                     (false, _) => titles.unshared.push(shape.title),
                     (true, false) => titles.open.push(shape.title),
@@ -569,6 +671,14 @@ async fn seed(db: &mut Db) -> Result<Seeded> {
                 created + 3600
             );
             seeder.push(CONVERSATIONS_T, row).await?;
+            let client = match firm {
+                0 => Some(&mut client),
+                1 => Some(&mut small),
+                _ => None,
+            };
+            if let Some(client) = client.filter(|_| c == 0) {
+                client.pages.push(format!("/requests/{id}"));
+            }
             for (seq, author) in ["client", "staff"].into_iter().enumerate() {
                 let row = format!(
                     "({}, {}, {seq}, {}, {}, {})",
@@ -586,7 +696,7 @@ async fn seed(db: &mut Db) -> Result<Seeded> {
         // only by the firm shows in the plans.
         let signing: Vec<(usize, &str)> = match firm {
             0 => vec![(0, "pending"), (0, "pending"), (0, "signed")],
-            1 => vec![(0, "pending")],
+            1 => vec![(0, "pending"), (0, "signed")],
             _ => (0..2 * CONTACTS_PER_FIRM)
                 .map(|n| {
                     let status = if rng.chance(33) { "pending" } else { "signed" };
@@ -596,9 +706,18 @@ async fn seed(db: &mut Db) -> Result<Seeded> {
         };
         for (n, &(signer, status)) in signing.iter().enumerate() {
             let created = now - rng.below(30 * 86_400) as i64;
+            let id = SigningRequestId::new();
+            let client = match firm {
+                0 => Some(&mut client),
+                1 => Some(&mut small),
+                _ => None,
+            };
+            if let Some(client) = client.filter(|_| signer == 0 && status == "signed") {
+                client.pages.push(format!("/sign/{id}"));
+            }
             let row = format!(
                 "({}, {}, {}, {}, {}, 48213, {}, {}, {}, {created})",
-                q(SigningRequestId::new().as_str()),
+                q(id.as_str()),
                 q(&firm_id),
                 q(&contacts[signer]),
                 q(&format!("Engagement letter {n}")),
@@ -662,6 +781,8 @@ struct Report<'a> {
     small: &'a [String],
     distinct: &'a [String],
     plans: &'a [Vec<String>],
+    /// Statements per page: (page, the client of an account of ACCOUNT_SIZE, of one).
+    per_page: &'a [(String, usize, usize)],
     elapsed: Duration,
 }
 
@@ -743,6 +864,14 @@ impl Report<'_> {
             "0",
             scans.is_empty(),
         );
+        for (page, big, small) in self.per_page {
+            row.row(
+                &format!("SQL statements per {page}, account of {ACCOUNT_SIZE} vs 1"),
+                format!("{big} vs {small}"),
+                "equal",
+                big == small,
+            );
+        }
         let _ = writeln!(
             out,
             "(with the page cache off, as after any change to the page: {:.2} of /healthz, p99 {:.2} ms)",

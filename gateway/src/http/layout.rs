@@ -88,6 +88,8 @@ pub fn page(
             }
         })
     });
+    // What the contact's set allows (`can.upload`, …); nothing without a session.
+    let can = session.map(|s| s.can_map()).unwrap_or_default();
     let html = state.templates.render(
         template,
         context! {
@@ -96,6 +98,7 @@ pub fn page(
             contact => contact,
             base => session.map_or("", ClientSession::link_prefix),
             preview => preview,
+            can => can,
             lang => i18n::current().code(),
             ..extra
         },
@@ -105,8 +108,9 @@ pub fn page(
 
 /// The console's sections, in navigation order: (section, path, label, the area whose `view`
 /// shows it).
-const CONSOLE_SECTIONS: [(&str, &str, &str, Area); 9] = [
+const CONSOLE_SECTIONS: [(&str, &str, &str, Area); 11] = [
     ("contacts", "/staff/contacts", "Contacts", Area::Contacts),
+    ("accounts", "/staff/accounts", "Accounts", Area::Accounts),
     ("tasks", "/staff/tasks", "Tasks", Area::Tasks),
     ("signing", "/staff/signing", "Signing", Area::Signing),
     (
@@ -121,6 +125,12 @@ const CONSOLE_SECTIONS: [(&str, &str, &str, Area); 9] = [
         "/staff/settings/portal",
         "Portal settings",
         Area::PortalSettings,
+    ),
+    (
+        "permission_sets",
+        "/staff/permission-sets",
+        "Client permissions",
+        Area::ClientPermissions,
     ),
     ("team", "/staff/team", "Team", Area::Team),
     ("roles", "/staff/roles", "Roles", Area::Roles),

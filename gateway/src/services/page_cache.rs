@@ -5,7 +5,9 @@
 //! - the firm's portal version, which database triggers bump in the same transaction as any
 //!   write to what the page lists (migration 0010), read fresh with the session check of this
 //!   very request;
-//! - the firm, the contact and their "other companies" flag, as this request loaded them;
+//! - the firm, the contact (with their account and set) and their "other companies" flag, and
+//!   what their permission set allows, as this request loaded them (editing a custom set
+//!   bumps the portal version too: migration 0014);
 //! - the page's language and today's date (overdue marks).
 //!
 //! So an unshared task, a removed assignee or a revoked access shows on the next request,
@@ -20,6 +22,7 @@
 
 use std::sync::Arc;
 
+use portico_shared::client_access::ClientAccess;
 use portico_shared::i18n::Lang;
 use portico_shared::ids::ContactId;
 use portico_shared::secret::random_string;
@@ -36,6 +39,7 @@ pub struct PageInputs {
     pub portal_version: i64,
     pub firm: Firm,
     pub contact: Contact,
+    pub access: ClientAccess,
     pub other_companies: bool,
     pub lang: Lang,
     pub today: String,
@@ -148,9 +152,11 @@ mod tests {
                 notify_task_shared: true,
                 notify_signature_requested: true,
                 notify_request_reply: true,
-                account_id: ClientAccountId::new(),
-                permission_set: "client_staff".to_string(),
+                account_id: ClientAccountId::parse(&format!("ca_{contact:A<22}"))
+                    .expect("an id's shape"),
+                permission_set: "client_manager".to_string(),
             },
+            access: ClientAccess::manager(),
             other_companies: false,
             lang: Lang::En,
             today: "2025-03-14".to_string(),
@@ -180,11 +186,14 @@ mod tests {
             2_000 - pages.marker().len() + "tokenOfThisBrowser".len()
         );
 
-        let changed: [fn(&mut PageInputs); 7] = [
+        let changed: [fn(&mut PageInputs); 10] = [
             |i| i.portal_version += 1,
             |i| i.firm.name.push_str(" Ltd"),
             |i| i.contact.name.push_str(" Jr"),
             |i| i.contact.auth_epoch += 1,
+            |i| i.contact.permission_set = "client_staff".to_string(),
+            |i| i.contact.account_id = ClientAccountId::new(),
+            |i| i.access = ClientAccess::staff(),
             |i| i.other_companies = true,
             |i| i.lang = Lang::De,
             |i| i.today = "2025-03-15".to_string(),

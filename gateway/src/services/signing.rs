@@ -3,7 +3,7 @@
 //! set rendering, the contact emailed as their settings allow.
 
 use portico_shared::filetypes::by_extension;
-use portico_shared::ids::{ContactId, MemberId};
+use portico_shared::ids::{ClientAccountId, ContactId, MemberId};
 use portico_shared::store::{EventOrigin, Firm, NewSigningRequest, SigningRequest};
 
 use crate::error::{Error, Result};
@@ -24,6 +24,8 @@ pub struct Ask {
     pub document_name: String,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
+    /// The signer's client account, to share the request with it (its managers may read it).
+    pub account_id: Option<ClientAccountId>,
 }
 
 /// The refusal while e-signing is off for the firm.
@@ -100,6 +102,7 @@ pub async fn request(
         document_name: ask.document_name,
         document_size: received.size as i64,
         document_sha256: received.sha256.clone(),
+        account_id: ask.account_id,
     };
     let event = EventOrigin {
         ip: ask.ip,

@@ -12,7 +12,9 @@ use serde::Serialize;
 use sqlx::{Postgres, Sqlite};
 
 use super::{SqlStore, StoreError};
-use crate::ids::{ContactId, FirmId, InvoiceId, MemberId, SigningRequestId, TaskId};
+use crate::ids::{
+    ClientAccountId, ContactId, FirmId, InvoiceId, MemberId, SigningRequestId, TaskId,
+};
 use crate::status::{InvoiceStatus, SigningStatus, TaskStatus};
 
 /// A page of a firm's records, newest first, before the `(created_at, id)` cursor, of one
@@ -75,6 +77,8 @@ pub struct ContactRef {
     pub email: String,
     /// The address as compared (lower-cased).
     pub email_norm: String,
+    /// The client account the contact belongs to (a form may share an item with it).
+    pub account_id: ClientAccountId,
 }
 
 #[async_trait]
@@ -169,7 +173,8 @@ macro_rules! console_item_store {
                     return Ok(Vec::new());
                 }
                 let mut query = sqlx::QueryBuilder::<$backend>::new(
-                    "SELECT c.id, c.name, c.email, c.email_norm FROM contacts c WHERE c.firm_id = ",
+                    "SELECT c.id, c.name, c.email, c.email_norm, c.account_id FROM contacts c \
+                     WHERE c.firm_id = ",
                 );
                 query.push_bind(firm_id.clone());
                 query.push(format!(" AND c.{column} IN ("));

@@ -196,6 +196,14 @@ pub trait ContactStore {
         patch: &ContactPatch,
     ) -> Result<Option<Contact>, StoreError>;
     async fn delete_contact(&self, firm_id: &FirmId, id: &ContactId) -> Result<bool, StoreError>;
+    /// A page of an account's contacts by name, after the contact `after`.
+    async fn account_contacts(
+        &self,
+        firm_id: &FirmId,
+        account_id: &ClientAccountId,
+        after: Option<&ContactId>,
+        limit: i64,
+    ) -> Result<Vec<Contact>, StoreError>;
     /// Saves the client's own settings; `None` when there is no such contact.
     async fn update_preferences(
         &self,
@@ -255,7 +263,7 @@ macro_rules! contact_store {
     ($backend:ty) => {
         impl SqlStore<$backend> {
             /// `UnknownReference("account_id")` unless the firm has this account.
-            async fn check_account(
+            pub(super) async fn check_account(
                 tx: &mut sqlx::Transaction<'_, $backend>,
                 firm_id: &FirmId,
                 account_id: &ClientAccountId,
@@ -273,7 +281,7 @@ macro_rules! contact_store {
             }
 
             /// `UnknownReference("permission_set")` unless the firm has this custom set.
-            async fn check_permission_set(
+            pub(super) async fn check_permission_set(
                 tx: &mut sqlx::Transaction<'_, $backend>,
                 firm_id: &FirmId,
                 set: &PermissionSetId,
@@ -504,6 +512,29 @@ macro_rules! contact_store {
                     .execute(&self.writer)
                     .await?;
                 Ok(done.rows_affected() > 0)
+            }
+
+            async fn account_contacts(
+                &self,
+                firm_id: &FirmId,
+                account_id: &ClientAccountId,
+                after: Option<&ContactId>,
+                limit: i64,
+            ) -> Result<Vec<Contact>, StoreError> {
+                Ok(sqlx::query_as(concat!(
+                    "SELECT ",
+                    contact_columns!(),
+                    " FROM contacts WHERE firm_id = $1 AND account_id = $2 \
+                     AND ($3 IS NULL OR (name_norm, id) > \
+                          ((SELECT p.name_norm FROM contacts p WHERE p.firm_id = $1 AND p.id = $3), $3)) \
+                     ORDER BY name_norm, id LIMIT $4"
+                ))
+                .bind(firm_id)
+                .bind(account_id)
+                .bind(after)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?)
             }
 
             async fn update_preferences(

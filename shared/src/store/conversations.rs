@@ -1,12 +1,13 @@
 //! Requests from clients to their firm, as conversations of messages. A conversation belongs to
-//! one contact; the portal reads it only through that contact, the API through the firm.
+//! one contact and may be shared with its account; the portal reads it through what the viewer
+//! sees (`visibility`), the API through the firm.
 
 use async_trait::async_trait;
 use serde::Serialize;
 use sqlx::{Postgres, Sqlite};
 
-use super::{PageQuery, SqlStore, StoreError};
-use crate::ids::{ContactId, ConversationId, FirmId, MemberId, MessageId};
+use super::{ClientViewer, PageQuery, SqlStore, StoreError};
+use crate::ids::{ClientAccountId, ContactId, ConversationId, FirmId, MemberId, MessageId};
 use crate::now_unix;
 use crate::status::ConversationStatus;
 
@@ -19,6 +20,8 @@ pub struct Conversation {
     pub status: ConversationStatus,
     pub created_at: i64,
     pub last_message_at: i64,
+    /// The client's account when shared with it as a whole.
+    pub account_id: Option<ClientAccountId>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, sqlx::FromRow)]
@@ -43,29 +46,29 @@ pub trait ConversationStore {
         subject: &str,
         body: &str,
     ) -> Result<Conversation, StoreError>;
-    /// Adds a message; `None` when the conversation is not in this firm (or, with
-    /// `contact_id`, not this contact's). A staff reply names its member.
+    /// Adds a message; `None` when the conversation is not in this firm (or, with a viewer,
+    /// not visible to them: a client's message is then theirs). A staff reply names its member.
     async fn add_message(
         &self,
         firm_id: &FirmId,
-        contact_id: Option<&ContactId>,
+        viewer: Option<&ClientViewer>,
         conversation_id: &ConversationId,
         author: &str,
         body: &str,
         member_id: Option<&MemberId>,
     ) -> Result<Option<Message>, StoreError>;
-    /// A conversation and its messages, oldest first; scoped to the contact when given.
+    /// A conversation and its messages, oldest first; scoped to the viewer when given.
     async fn conversation(
         &self,
         firm_id: &FirmId,
-        contact_id: Option<&ContactId>,
+        viewer: Option<&ClientViewer>,
         id: &ConversationId,
     ) -> Result<Option<(Conversation, Vec<Message>)>, StoreError>;
-    /// A client's conversations, most recently active first.
+    /// The conversations the viewer sees, most recently active first.
     async fn client_conversations(
         &self,
         firm_id: &FirmId,
-        contact_id: &ContactId,
+        viewer: &ClientViewer,
         limit: i64,
     ) -> Result<Vec<Conversation>, StoreError>;
     async fn list_conversations(
@@ -77,7 +80,7 @@ pub trait ConversationStore {
 
 macro_rules! conversation_columns {
     () => {
-        "id, firm_id, contact_id, subject, status, created_at, last_message_at"
+        "id, firm_id, contact_id, subject, status, created_at, last_message_at, account_id"
     };
 }
 
@@ -133,7 +136,7 @@ macro_rules! conversation_store {
             async fn add_message(
                 &self,
                 firm_id: &FirmId,
-                contact_id: Option<&ContactId>,
+                viewer: Option<&ClientViewer>,
                 conversation_id: &ConversationId,
                 author: &str,
                 body: &str,
@@ -141,22 +144,26 @@ macro_rules! conversation_store {
             ) -> Result<Option<Message>, StoreError> {
                 let now = now_unix();
                 let mut tx = self.writer.begin().await?;
-                let touched: Option<(ContactId, String)> = sqlx::query_as(
+                let touched: Option<(ContactId, String)> = sqlx::query_as(concat!(
                     "UPDATE conversations SET last_message_at = $4, status = 'open', \
                      awaiting_reply = $5 \
-                     WHERE firm_id = $1 AND id = $2 AND ($3 IS NULL OR contact_id = $3) \
-                     RETURNING contact_id, subject",
-                )
+                     WHERE firm_id = $1 AND id = $2 AND ($3 IS NULL OR ",
+                    visible_by_contact!("conversations", "$1", "$3", "$6"),
+                    ") RETURNING contact_id, subject"
+                ))
                 .bind(firm_id)
                 .bind(conversation_id)
-                .bind(contact_id)
+                .bind(viewer.map(|v| &v.contact_id))
                 .bind(now)
                 .bind(author == "client")
+                .bind(viewer.and_then(|v| v.account.as_ref()))
                 .fetch_optional(&mut *tx)
                 .await?;
-                let Some((client, subject)) = touched else {
+                let Some((owner, subject)) = touched else {
                     return Ok(None);
                 };
+                // The activity names who wrote: a manager may answer a colleague's request.
+                let client = viewer.map_or(owner, |v| v.contact_id.clone());
                 if author == "client" {
                     record_activity!(
                         &mut *tx,
@@ -191,18 +198,21 @@ macro_rules! conversation_store {
             async fn conversation(
                 &self,
                 firm_id: &FirmId,
-                contact_id: Option<&ContactId>,
+                viewer: Option<&ClientViewer>,
                 id: &ConversationId,
             ) -> Result<Option<(Conversation, Vec<Message>)>, StoreError> {
                 let conversation: Option<Conversation> = sqlx::query_as(concat!(
                     "SELECT ",
                     conversation_columns!(),
-                    " FROM conversations WHERE firm_id = $1 AND id = $2 \
-                     AND ($3 IS NULL OR contact_id = $3)"
+                    " FROM conversations r WHERE r.firm_id = $1 AND r.id = $2 \
+                     AND ($3 IS NULL OR ",
+                    visible_by_contact!("r", "$1", "$3", "$4"),
+                    ")"
                 ))
                 .bind(firm_id)
                 .bind(id)
-                .bind(contact_id)
+                .bind(viewer.map(|v| &v.contact_id))
+                .bind(viewer.and_then(|v| v.account.as_ref()))
                 .fetch_optional(&self.pool)
                 .await?;
                 let Some(conversation) = conversation else {
@@ -221,17 +231,20 @@ macro_rules! conversation_store {
             async fn client_conversations(
                 &self,
                 firm_id: &FirmId,
-                contact_id: &ContactId,
+                viewer: &ClientViewer,
                 limit: i64,
             ) -> Result<Vec<Conversation>, StoreError> {
                 Ok(sqlx::query_as(concat!(
                     "SELECT ",
                     conversation_columns!(),
-                    " FROM conversations WHERE firm_id = $1 AND contact_id = $2 \
-                     ORDER BY last_message_at DESC, id LIMIT $3"
+                    " FROM ",
+                    visible_ids!("conversations", "$1", "$2", "$3"),
+                    " v CROSS JOIN conversations r WHERE r.id = v.visible_id AND r.firm_id = $1 \
+                     ORDER BY r.last_message_at DESC, r.id LIMIT $4"
                 ))
                 .bind(firm_id)
-                .bind(contact_id)
+                .bind(&viewer.contact_id)
+                .bind(viewer.account.as_ref())
                 .bind(limit)
                 .fetch_all(&self.pool)
                 .await?)

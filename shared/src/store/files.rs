@@ -1,12 +1,12 @@
 //! Documents clients upload to their shared tasks. Only metadata lives here; the bytes are
 //! stored by content hash on disk. A client reaches a file only through a task shared with
-//! them; staff reach every file of their firm's tasks.
+//! them (`visibility`); staff reach every file of their firm's tasks.
 
 use async_trait::async_trait;
 use serde::Serialize;
 use sqlx::{Postgres, Sqlite};
 
-use super::{SqlStore, StoreError};
+use super::{ClientViewer, SqlStore, StoreError};
 use crate::ids::{ContactId, FirmId, TaskFileId, TaskId};
 use crate::now_unix;
 
@@ -36,11 +36,11 @@ pub struct NewFile {
 
 #[async_trait]
 pub trait FileStore {
-    /// Records a file on a task shared with this contact; `None` when there is no such task.
+    /// Records a file the viewer uploads to a task they see; `None` when there is no such task.
     async fn add_task_file(
         &self,
         firm_id: &FirmId,
-        contact_id: &ContactId,
+        viewer: &ClientViewer,
         task_id: &TaskId,
         new: &NewFile,
     ) -> Result<Option<TaskFile>, StoreError>;
@@ -50,11 +50,11 @@ pub trait FileStore {
         firm_id: &FirmId,
         task_id: &TaskId,
     ) -> Result<Vec<TaskFile>, StoreError>;
-    /// One file of a task; with `contact_id`, only if the task is shared with that contact.
+    /// One file of a task; with a viewer, only if the task is shared with them to see.
     async fn task_file(
         &self,
         firm_id: &FirmId,
-        contact_id: Option<&ContactId>,
+        viewer: Option<&ClientViewer>,
         task_id: &TaskId,
         file_id: &TaskFileId,
     ) -> Result<Option<TaskFile>, StoreError>;
@@ -77,12 +77,15 @@ macro_rules! file_columns {
     };
 }
 
-/// Task $3 of firm $2 is shared with contact $4 (or $4 is NULL: staff).
+/// Task $3 of firm $2 is visible to contact $4 seeing account $5 (or $4 is NULL: staff).
 macro_rules! task_reachable {
     () => {
-        "EXISTS (SELECT 1 FROM tasks t WHERE t.firm_id = $2 AND t.id = $3 AND ($4 IS NULL OR \
-         (t.portal AND EXISTS (SELECT 1 FROM task_assignees a WHERE a.task_id = t.id \
-         AND a.firm_id = $2 AND a.contact_id = $4))))"
+        concat!(
+            "EXISTS (SELECT 1 FROM tasks t WHERE t.firm_id = $2 AND t.id = $3 AND ($4 IS NULL OR \
+             (t.portal AND t.id IN ",
+            visible_task_ids!("$2", "$4", "$5"),
+            ")))"
+        )
     };
 }
 
@@ -93,16 +96,17 @@ macro_rules! file_store {
             async fn add_task_file(
                 &self,
                 firm_id: &FirmId,
-                contact_id: &ContactId,
+                viewer: &ClientViewer,
                 task_id: &TaskId,
                 new: &NewFile,
             ) -> Result<Option<TaskFile>, StoreError> {
                 let now = now_unix();
+                let contact_id = &viewer.contact_id;
                 let mut tx = self.writer.begin().await?;
                 let file: Option<TaskFile> = sqlx::query_as(concat!(
                     "INSERT INTO task_files (id, firm_id, task_id, contact_id, file_name, \
                      content_type, size, sha256, created_at) \
-                     SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9 WHERE ",
+                     SELECT $1, $2, $3, $4, $6, $7, $8, $9, $10 WHERE ",
                     task_reachable!(),
                     " RETURNING id, firm_id, task_id, contact_id, file_name, content_type, size, \
                      sha256, created_at"
@@ -111,6 +115,7 @@ macro_rules! file_store {
                 .bind(firm_id)
                 .bind(task_id)
                 .bind(contact_id)
+                .bind(viewer.account.as_ref())
                 .bind(&new.file_name)
                 .bind(&new.content_type)
                 .bind(new.size)
@@ -157,7 +162,7 @@ macro_rules! file_store {
             async fn task_file(
                 &self,
                 firm_id: &FirmId,
-                contact_id: Option<&ContactId>,
+                viewer: Option<&ClientViewer>,
                 task_id: &TaskId,
                 file_id: &TaskFileId,
             ) -> Result<Option<TaskFile>, StoreError> {
@@ -171,7 +176,8 @@ macro_rules! file_store {
                 .bind(file_id)
                 .bind(firm_id)
                 .bind(task_id)
-                .bind(contact_id)
+                .bind(viewer.map(|v| &v.contact_id))
+                .bind(viewer.and_then(|v| v.account.as_ref()))
                 .fetch_optional(&self.pool)
                 .await?)
             }

@@ -1,12 +1,12 @@
-//! Invoices staff publish for a contact; the portal lists a contact's own invoices when the
-//! firm has billing enabled. Amounts are integer minor units of an ISO 4217 currency.
+//! Invoices staff publish for a contact (and perhaps its account); the portal lists the ones
+//! the viewer sees (`visibility`) when the firm has billing enabled. Amounts are integer minor units of an ISO 4217 currency.
 
 use async_trait::async_trait;
 use serde::Serialize;
 use sqlx::{Postgres, Sqlite};
 
-use super::{PageQuery, SqlStore, StoreError, on_unique};
-use crate::ids::{ContactId, FirmId, InvoiceId};
+use super::{ClientViewer, PageQuery, SqlStore, StoreError, on_unique};
+use crate::ids::{ClientAccountId, ContactId, FirmId, InvoiceId};
 use crate::now_unix;
 use crate::status::InvoiceStatus;
 
@@ -27,6 +27,8 @@ pub struct Invoice {
     pub description: String,
     pub created_at: i64,
     pub updated_at: i64,
+    /// Shared with the contact's client account as a whole (its managers see it).
+    pub account_id: Option<ClientAccountId>,
 }
 
 /// A validated invoice to create.
@@ -41,6 +43,9 @@ pub struct NewInvoice {
     pub status: InvoiceStatus,
     pub pay_url: Option<String>,
     pub description: String,
+    /// The contact's account, to share it with the account as a whole
+    /// (`UnknownReference("account_id")` for any other).
+    pub account_id: Option<ClientAccountId>,
 }
 
 #[async_trait]
@@ -68,11 +73,11 @@ pub trait InvoiceStore {
         id: &InvoiceId,
         status: InvoiceStatus,
     ) -> Result<Option<Invoice>, StoreError>;
-    /// A client's invoices: open ones first by due date, then the rest, newest first.
+    /// The invoices the viewer sees: open ones first by due date, then the rest, newest first.
     async fn client_invoices(
         &self,
         firm_id: &FirmId,
-        contact_id: &ContactId,
+        viewer: &ClientViewer,
         limit: i64,
     ) -> Result<Vec<Invoice>, StoreError>;
 }
@@ -80,7 +85,7 @@ pub trait InvoiceStore {
 macro_rules! invoice_columns {
     () => {
         "id, firm_id, contact_id, number, amount_minor, currency, issued_date, due_date, status, \
-         pay_url, description, created_at, updated_at"
+         pay_url, description, created_at, updated_at, account_id"
     };
 }
 
@@ -97,22 +102,32 @@ macro_rules! invoice_store {
                 // Checked in the same statement's transaction, so a contact of another firm
                 // can never be attached.
                 let mut tx = self.writer.begin().await?;
-                let known: Option<(String,)> =
-                    sqlx::query_as("SELECT id FROM contacts WHERE firm_id = $1 AND id = $2")
-                        .bind(firm_id)
-                        .bind(&new.contact_id)
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                if known.is_none() {
+                let known: Option<(ClientAccountId,)> = sqlx::query_as(
+                    "SELECT account_id FROM contacts WHERE firm_id = $1 AND id = $2",
+                )
+                .bind(firm_id)
+                .bind(&new.contact_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let Some((contact_account,)) = known else {
                     return Err(StoreError::UnknownReference(
                         "contact_id",
                         new.contact_id.to_string(),
+                    ));
+                };
+                if let Some(account_id) = &new.account_id
+                    && *account_id != contact_account
+                {
+                    return Err(StoreError::UnknownReference(
+                        "account_id",
+                        account_id.to_string(),
                     ));
                 }
                 let invoice = sqlx::query_as(concat!(
                     "INSERT INTO invoices (id, firm_id, contact_id, number, amount_minor, \
                      currency, issued_date, due_date, status, pay_url, description, created_at, \
-                     updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) \
+                     updated_at, account_id) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13) \
                      RETURNING ",
                     invoice_columns!()
                 ))
@@ -128,6 +143,7 @@ macro_rules! invoice_store {
                 .bind(&new.pay_url)
                 .bind(&new.description)
                 .bind(now)
+                .bind(new.account_id.as_ref())
                 .fetch_one(&mut *tx)
                 .await
                 .map_err(on_unique("number"))?;
@@ -186,19 +202,22 @@ macro_rules! invoice_store {
             async fn client_invoices(
                 &self,
                 firm_id: &FirmId,
-                contact_id: &ContactId,
+                viewer: &ClientViewer,
                 limit: i64,
             ) -> Result<Vec<Invoice>, StoreError> {
                 Ok(sqlx::query_as(concat!(
                     "SELECT ",
                     invoice_columns!(),
-                    " FROM invoices WHERE firm_id = $1 AND contact_id = $2 \
-                     ORDER BY CASE WHEN status = 'open' THEN 0 ELSE 1 END, \
-                     CASE WHEN status = 'open' THEN due_date END, \
-                     issued_date DESC, id LIMIT $3"
+                    " FROM ",
+                    visible_ids!("invoices", "$1", "$2", "$3"),
+                    " v CROSS JOIN invoices i WHERE i.id = v.visible_id AND i.firm_id = $1 \
+                     ORDER BY CASE WHEN i.status = 'open' THEN 0 ELSE 1 END, \
+                     CASE WHEN i.status = 'open' THEN i.due_date END, \
+                     i.issued_date DESC, i.id LIMIT $4"
                 ))
                 .bind(firm_id)
-                .bind(contact_id)
+                .bind(&viewer.contact_id)
+                .bind(viewer.account.as_ref())
                 .bind(limit)
                 .fetch_all(&self.pool)
                 .await?)

@@ -44,7 +44,10 @@ macro_rules! fetch_page {
             " WHERE firm_id = $1 AND (created_at, id) > ($2, $3) \
              AND ($4 IS NULL OR contact_id = $4) AND ($5 IS NULL OR status = $5) \
              AND ($7 IS NULL OR contact_id IN (SELECT cm.contact_id FROM contact_members cm \
-                  WHERE cm.firm_id = $1 AND cm.member_id = $7)) \
+                  WHERE cm.firm_id = $1 AND cm.member_id = $7) \
+                  OR account_id IN (SELECT ac.account_id FROM contacts ac \
+                  JOIN contact_members acm ON acm.contact_id = ac.id \
+                  WHERE ac.firm_id = $1 AND acm.member_id = $7)) \
              ORDER BY created_at, id LIMIT $6"
         ))
         .bind($firm_id)
@@ -80,6 +83,10 @@ macro_rules! record_activity {
     };
 }
 
+// First: its SQL fragments (macros) are used by the aggregates below.
+#[macro_use]
+mod visibility;
+mod accounts;
 mod console;
 mod console_items;
 mod contacts;
@@ -88,6 +95,7 @@ mod files;
 mod firms;
 mod invoices;
 mod page_images;
+mod people;
 mod previews;
 mod scope;
 mod signing;
@@ -95,6 +103,10 @@ mod tasks;
 mod team;
 mod text;
 
+pub use accounts::{
+    AccountQuery, AccountStore, ClientAccount, PermissionSet, Removal, SHARED_ITEMS_LIMIT,
+    SetContent, SharedItem,
+};
 pub use console::{
     ActivityRow, ConsoleStore, ContactListQuery, ContactListRow, InboxQuery, InboxRow, InviteState,
     OverdueTask, PendingSignature, StaffMessage,
@@ -111,6 +123,7 @@ pub use files::{FileStore, NewFile, TaskFile};
 pub use firms::{Firm, FirmStore, Logo, MenuLink, NewFirm, PortalPatch};
 pub use invoices::{Invoice, InvoiceStore, NewInvoice};
 pub use page_images::{PageImageStore, PageImages};
+pub use people::{AccessChange, PeopleStore, Person};
 pub use previews::{PreviewRecord, PreviewStore};
 pub use scope::{ScopeStore, Scoped};
 pub use signing::{
@@ -123,6 +136,7 @@ pub use team::{
     ApiKeyAuth, ApiKeyRecord, InvitationPatch, Member, MemberWithRole, RoleDeletion, RolePatch,
     TeamInvitation, TeamStore,
 };
+pub use visibility::ClientViewer;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -173,6 +187,7 @@ fn on_unique(field: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
 pub trait Store:
     FirmStore
     + ContactStore
+    + AccountStore
     + TaskStore
     + ConversationStore
     + FileStore
@@ -184,6 +199,7 @@ pub trait Store:
     + ConsoleItemStore
     + ScopeStore
     + PreviewStore
+    + PeopleStore
     + Send
     + Sync
     + 'static

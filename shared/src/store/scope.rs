@@ -49,6 +49,21 @@ pub trait ScopeStore {
     ) -> Result<Vec<(ContactId, MemberId)>, StoreError>;
 }
 
+/// Client accounts (SPEC §13): an item (`$table` row `$3` of firm `$1`) shared with an
+/// account is also within member `$2`'s scope when they look after at least one contact of
+/// that account.
+macro_rules! account_rule {
+    ($table:literal) => {
+        concat!(
+            " OR EXISTS (SELECT 1 FROM ",
+            $table,
+            " x JOIN contacts ac ON ac.firm_id = x.firm_id AND ac.account_id = x.account_id \
+             JOIN contact_members acm ON acm.contact_id = ac.id \
+             WHERE x.firm_id = $1 AND x.id = $3 AND acm.member_id = $2)"
+        )
+    };
+}
+
 macro_rules! scope_store {
     ($backend:ty) => {
         #[async_trait]
@@ -66,24 +81,33 @@ macro_rules! scope_store {
                         id.as_str(),
                     ),
                     Scoped::Task(id) => (
-                        "SELECT EXISTS (SELECT 1 FROM task_assignees a \
-                         JOIN contact_members cm ON cm.contact_id = a.contact_id \
-                         WHERE a.firm_id = $1 AND a.task_id = $3 \
-                         AND cm.firm_id = $1 AND cm.member_id = $2)",
+                        concat!(
+                            "SELECT EXISTS (SELECT 1 FROM task_assignees a \
+                             JOIN contact_members cm ON cm.contact_id = a.contact_id \
+                             WHERE a.firm_id = $1 AND a.task_id = $3 \
+                             AND cm.firm_id = $1 AND cm.member_id = $2)",
+                            account_rule!("tasks")
+                        ),
                         id.as_str(),
                     ),
                     Scoped::SigningRequest(id) => (
-                        "SELECT EXISTS (SELECT 1 FROM signing_requests s \
-                         JOIN contact_members cm ON cm.contact_id = s.contact_id \
-                         WHERE s.firm_id = $1 AND s.id = $3 \
-                         AND cm.firm_id = $1 AND cm.member_id = $2)",
+                        concat!(
+                            "SELECT EXISTS (SELECT 1 FROM signing_requests s \
+                             JOIN contact_members cm ON cm.contact_id = s.contact_id \
+                             WHERE s.firm_id = $1 AND s.id = $3 \
+                             AND cm.firm_id = $1 AND cm.member_id = $2)",
+                            account_rule!("signing_requests")
+                        ),
                         id.as_str(),
                     ),
                     Scoped::Conversation(id) => (
-                        "SELECT EXISTS (SELECT 1 FROM conversations c \
-                         JOIN contact_members cm ON cm.contact_id = c.contact_id \
-                         WHERE c.firm_id = $1 AND c.id = $3 \
-                         AND cm.firm_id = $1 AND cm.member_id = $2)",
+                        concat!(
+                            "SELECT EXISTS (SELECT 1 FROM conversations c \
+                             JOIN contact_members cm ON cm.contact_id = c.contact_id \
+                             WHERE c.firm_id = $1 AND c.id = $3 \
+                             AND cm.firm_id = $1 AND cm.member_id = $2)",
+                            account_rule!("conversations")
+                        ),
                         id.as_str(),
                     ),
                 };

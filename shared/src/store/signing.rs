@@ -1,14 +1,16 @@
 //! Signing requests: a PDF staff send to one contact, which that contact signs (typing their
 //! name and consenting) or declines. Every step is appended to an audit trail with who, when,
 //! from where, and the SHA-256 of the stored document as recomputed at that moment.
-//! The portal reaches a request only through its contact; the API through the firm.
+//! The portal reaches a request through its contact, or as a client manager through the
+//! account (`visibility`: managers may read it, only its contact signs); the API through the
+//! firm.
 
 use async_trait::async_trait;
 use serde::Serialize;
 use sqlx::{Postgres, Sqlite};
 
-use super::{PageQuery, SqlStore, StoreError};
-use crate::ids::{ContactId, FirmId, SigningRequestId};
+use super::{ClientViewer, PageQuery, SqlStore, StoreError};
+use crate::ids::{ClientAccountId, ContactId, FirmId, SigningRequestId};
 use crate::now_unix;
 use crate::status::SigningStatus;
 
@@ -26,6 +28,9 @@ pub struct SigningRequest {
     pub decline_reason: Option<String>,
     pub completed_at: Option<i64>,
     pub created_at: i64,
+    /// The signer's client account when shared with it: its managers may read it; only
+    /// `contact_id` signs.
+    pub account_id: Option<ClientAccountId>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, sqlx::FromRow)]
@@ -49,6 +54,9 @@ pub struct NewSigningRequest {
     pub document_name: String,
     pub document_size: i64,
     pub document_sha256: String,
+    /// The signer's account, to share it with the account (`UnknownReference("account_id")`
+    /// for any other).
+    pub account_id: Option<ClientAccountId>,
 }
 
 /// Where an event came from, and the document hash recomputed for it.
@@ -85,11 +93,11 @@ pub trait SigningStore {
         new: &NewSigningRequest,
         origin: &EventOrigin,
     ) -> Result<SigningRequest, StoreError>;
-    /// One request; with `contact_id`, only if it is that contact's.
+    /// One request; with a viewer, only if it is visible to them.
     async fn signing_request(
         &self,
         firm_id: &FirmId,
-        contact_id: Option<&ContactId>,
+        viewer: Option<&ClientViewer>,
         id: &SigningRequestId,
     ) -> Result<Option<SigningRequest>, StoreError>;
     /// The audit trail of a request, in order.
@@ -102,11 +110,11 @@ pub trait SigningStore {
         firm_id: &FirmId,
         query: &PageQuery<SigningStatus>,
     ) -> Result<Vec<SigningRequest>, StoreError>;
-    /// A contact's pending requests, oldest first.
+    /// The pending requests the viewer sees, oldest first.
     async fn pending_signing_requests(
         &self,
         firm_id: &FirmId,
-        contact_id: &ContactId,
+        viewer: &ClientViewer,
         limit: i64,
     ) -> Result<Vec<SigningRequest>, StoreError>;
     /// Appends a `viewed` event; false when the request is not this contact's.
@@ -131,7 +139,7 @@ pub trait SigningStore {
 macro_rules! request_columns {
     () => {
         "id, firm_id, contact_id, title, document_name, document_size, document_sha256, status, \
-         signed_name, decline_reason, completed_at, created_at"
+         signed_name, decline_reason, completed_at, created_at, account_id"
     };
 }
 
@@ -185,9 +193,9 @@ macro_rules! signing_store {
                 // Only a contact of the same firm can be asked.
                 let request: Option<SigningRequest> = sqlx::query_as(concat!(
                     "INSERT INTO signing_requests (id, firm_id, contact_id, title, document_name, \
-                     document_size, document_sha256, created_at) \
-                     SELECT $1, firm_id, id, $4, $5, $6, $7, $8 FROM contacts \
-                     WHERE firm_id = $2 AND id = $3 RETURNING ",
+                     document_size, document_sha256, created_at, account_id) \
+                     SELECT $1, firm_id, id, $4, $5, $6, $7, $8, $9 FROM contacts \
+                     WHERE firm_id = $2 AND id = $3 AND ($9 IS NULL OR account_id = $9) RETURNING ",
                     request_columns!()
                 ))
                 .bind(SigningRequestId::new())
@@ -198,10 +206,16 @@ macro_rules! signing_store {
                 .bind(new.document_size)
                 .bind(&new.document_sha256)
                 .bind(now)
+                .bind(new.account_id.as_ref())
                 .fetch_optional(&mut *tx)
                 .await?;
-                let request = request.ok_or_else(|| {
-                    StoreError::UnknownReference("contact_id", new.contact_id.to_string())
+                let request = request.ok_or_else(|| match &new.account_id {
+                    // The contact exists but is not of that account, or neither exists: the
+                    // account is what the caller can correct either way.
+                    Some(account_id) => {
+                        StoreError::UnknownReference("account_id", account_id.to_string())
+                    }
+                    None => StoreError::UnknownReference("contact_id", new.contact_id.to_string()),
                 })?;
                 Self::append_event(&mut tx, &request.id, "created", None, None, None, origin, now)
                     .await?;
@@ -212,18 +226,21 @@ macro_rules! signing_store {
             async fn signing_request(
                 &self,
                 firm_id: &FirmId,
-                contact_id: Option<&ContactId>,
+                viewer: Option<&ClientViewer>,
                 id: &SigningRequestId,
             ) -> Result<Option<SigningRequest>, StoreError> {
                 Ok(sqlx::query_as(concat!(
                     "SELECT ",
                     request_columns!(),
-                    " FROM signing_requests WHERE firm_id = $1 AND id = $2 \
-                     AND ($3 IS NULL OR contact_id = $3)"
+                    " FROM signing_requests s WHERE s.firm_id = $1 AND s.id = $2 \
+                     AND ($3 IS NULL OR ",
+                    visible_by_contact!("s", "$1", "$3", "$4"),
+                    ")"
                 ))
                 .bind(firm_id)
                 .bind(id)
-                .bind(contact_id)
+                .bind(viewer.map(|v| &v.contact_id))
+                .bind(viewer.and_then(|v| v.account.as_ref()))
                 .fetch_optional(&self.pool)
                 .await?)
             }
@@ -258,17 +275,20 @@ macro_rules! signing_store {
             async fn pending_signing_requests(
                 &self,
                 firm_id: &FirmId,
-                contact_id: &ContactId,
+                viewer: &ClientViewer,
                 limit: i64,
             ) -> Result<Vec<SigningRequest>, StoreError> {
                 Ok(sqlx::query_as(concat!(
                     "SELECT ",
                     request_columns!(),
-                    " FROM signing_requests WHERE firm_id = $1 AND contact_id = $2 \
-                     AND status = 'pending' ORDER BY created_at, id LIMIT $3"
+                    " FROM ",
+                    visible_ids!("signing_requests", "$1", "$2", "$3"),
+                    " v CROSS JOIN signing_requests s WHERE s.id = v.visible_id AND s.firm_id = $1 \
+                     AND s.status = 'pending' ORDER BY s.created_at, s.id LIMIT $4"
                 ))
                 .bind(firm_id)
-                .bind(contact_id)
+                .bind(&viewer.contact_id)
+                .bind(viewer.account.as_ref())
                 .bind(limit)
                 .fetch_all(&self.pool)
                 .await?)
@@ -338,7 +358,8 @@ macro_rules! signing_store {
                 .await?;
                 let Some(done) = done else {
                     drop(tx);
-                    return Ok(match self.signing_request(firm_id, Some(contact_id), id).await? {
+                    let signer = ClientViewer::own(contact_id.clone());
+                    return Ok(match self.signing_request(firm_id, Some(&signer), id).await? {
                         None => Completion::NotFound,
                         Some(current) if current.status != SigningStatus::Pending => {
                             Completion::AlreadyCompleted(current)

@@ -1,13 +1,14 @@
 //! Tasks, their assignees and checklists: written by staff through the API, read and ticked by
-//! clients in the portal. Every portal query names the firm *and* the contact and requires the
-//! task to be shared (`portal`), so a client can only ever reach tasks shared with them.
+//! clients in the portal. Every portal query names the firm *and* the viewer and requires the
+//! task to be shared (`portal`) and visible to them (`visibility`), so a client can only ever
+//! reach tasks shared with them or, as a client manager, with their account.
 
 use async_trait::async_trait;
 use serde::Serialize;
 use sqlx::{Postgres, Sqlite};
 
-use super::{SqlStore, StoreError};
-use crate::ids::{ChecklistItemId, ContactId, FirmId, MemberId, TaskId};
+use super::{ClientViewer, SqlStore, StoreError};
+use crate::ids::{ChecklistItemId, ClientAccountId, ContactId, FirmId, MemberId, TaskId};
 use crate::now_unix;
 use crate::status::TaskStatus;
 
@@ -25,6 +26,8 @@ pub struct Task {
     pub completed_by: Option<ContactId>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// The client account it is shared with as a whole, beside its assignees.
+    pub account_id: Option<ClientAccountId>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, sqlx::FromRow)]
@@ -67,6 +70,9 @@ pub struct NewTask {
     pub portal: bool,
     pub assignees: Vec<ContactId>,
     pub checklist: Vec<String>,
+    /// Shared with this client account as a whole (`UnknownReference("account_id")` when
+    /// the firm has no such account).
+    pub account_id: Option<ClientAccountId>,
 }
 
 /// A partial update; `None` leaves a field alone. `due_date: Some(None)` clears it.
@@ -80,6 +86,8 @@ pub struct TaskPatch {
     pub status: Option<TaskStatus>,
     pub assignees: Option<Vec<ContactId>>,
     pub checklist: Option<Vec<String>>,
+    /// `Some(None)` stops sharing it with an account.
+    pub account_id: Option<Option<ClientAccountId>>,
 }
 
 #[derive(Debug)]
@@ -122,34 +130,35 @@ pub trait TaskStore {
     ) -> Result<Option<(TaskDetail, Shared)>, StoreError>;
     async fn delete_task(&self, firm_id: &FirmId, id: &TaskId) -> Result<bool, StoreError>;
 
-    /// A client's shared tasks: the open ones (by due date) and the most recent completed.
+    /// The tasks a client sees: the open ones (by due date) and the most recent completed
+    /// (none when `completed_limit` is 0).
     async fn client_tasks(
         &self,
         firm_id: &FirmId,
-        contact_id: &ContactId,
+        viewer: &ClientViewer,
         completed_limit: i64,
     ) -> Result<(Vec<TaskSummary>, Vec<TaskSummary>), StoreError>;
-    /// One task, only if it is shared and assigned to this contact.
+    /// One task, only if it is shared and visible to this viewer.
     async fn client_task(
         &self,
         firm_id: &FirmId,
-        contact_id: &ContactId,
+        viewer: &ClientViewer,
         id: &TaskId,
     ) -> Result<Option<TaskDetail>, StoreError>;
-    /// Ticks or unticks an item of an open task shared with this contact.
+    /// Ticks or unticks an item of an open task the viewer sees.
     async fn set_item_done(
         &self,
         firm_id: &FirmId,
-        contact_id: &ContactId,
+        viewer: &ClientViewer,
         task_id: &TaskId,
         item_id: &ChecklistItemId,
         done: bool,
     ) -> Result<bool, StoreError>;
-    /// Completes an open task shared with this contact; false when there is none to complete.
+    /// Completes an open task the viewer sees; false when there is none to complete.
     async fn complete_task(
         &self,
         firm_id: &FirmId,
-        contact_id: &ContactId,
+        viewer: &ClientViewer,
         task_id: &TaskId,
     ) -> Result<bool, StoreError>;
 }
@@ -157,15 +166,18 @@ pub trait TaskStore {
 macro_rules! task_columns {
     () => {
         "t.id, t.firm_id, t.title, t.description, t.due_date, t.portal, t.status, \
-         t.completed_at, t.completed_by, t.created_at, t.updated_at"
+         t.completed_at, t.completed_by, t.created_at, t.updated_at, t.account_id"
     };
 }
 
-/// Tasks shared with contact $2 of firm $1.
+/// Tasks of firm $1 shared to the portal and visible to contact $2 seeing account $3.
 macro_rules! client_scope {
     () => {
-        " FROM task_assignees a JOIN tasks t ON t.id = a.task_id \
-          WHERE a.firm_id = $1 AND a.contact_id = $2 AND t.firm_id = $1 AND t.portal "
+        concat!(
+            " FROM tasks t WHERE t.firm_id = $1 AND t.portal AND t.id IN ",
+            visible_task_ids!("$1", "$2", "$3"),
+            " "
+        )
     };
 }
 
@@ -179,7 +191,10 @@ macro_rules! page_filter {
           AND ($6 IS NULL OR t.portal = $6) \
           AND ($8 IS NULL OR EXISTS (SELECT 1 FROM task_assignees sa \
                JOIN contact_members cm ON cm.contact_id = sa.contact_id \
-               WHERE sa.task_id = t.id AND cm.firm_id = $1 AND cm.member_id = $8)) \
+               WHERE sa.task_id = t.id AND cm.firm_id = $1 AND cm.member_id = $8) \
+               OR EXISTS (SELECT 1 FROM contacts ac \
+               JOIN contact_members acm ON acm.contact_id = ac.id \
+               WHERE ac.firm_id = $1 AND ac.account_id = t.account_id AND acm.member_id = $8)) \
           ORDER BY t.created_at, t.id LIMIT $7"
     };
 }
@@ -246,14 +261,23 @@ macro_rules! task_store {
                 Ok(details)
             }
 
-            /// Contacts of the task who are assigned and can see it now.
+            /// Contacts who can see the shared task now and are told of it: its assignees, and
+            /// when it is shared with a client account, the account's client managers (a
+            /// custom set counts by its base).
             async fn visible_to(
                 tx: &mut sqlx::Transaction<'_, $backend>,
                 task_id: &TaskId,
             ) -> Result<Vec<ContactId>, StoreError> {
                 let rows: Vec<(ContactId,)> = sqlx::query_as(
                     "SELECT a.contact_id FROM task_assignees a JOIN tasks t ON t.id = a.task_id \
-                     WHERE a.task_id = $1 AND t.portal ORDER BY a.contact_id",
+                     WHERE a.task_id = $1 AND t.portal \
+                     UNION SELECT c.id FROM tasks t \
+                     JOIN contacts c ON c.firm_id = t.firm_id AND c.account_id = t.account_id \
+                     LEFT JOIN permission_sets ps \
+                       ON ps.firm_id = c.firm_id AND ps.id = c.permission_set \
+                     WHERE t.id = $1 AND t.portal \
+                     AND (c.permission_set = 'client_manager' OR ps.base = 'client_manager') \
+                     ORDER BY 1",
                 )
                 .bind(task_id)
                 .fetch_all(&mut **tx)
@@ -328,9 +352,12 @@ macro_rules! task_store {
                 let now = now_unix();
                 let id = TaskId::new();
                 let mut tx = self.writer.begin().await?;
+                if let Some(account_id) = &new.account_id {
+                    Self::check_account(&mut tx, firm_id, account_id).await?;
+                }
                 sqlx::query(
                     "INSERT INTO tasks (id, firm_id, title, description, due_date, portal, \
-                     created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
+                     created_at, updated_at, account_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8)",
                 )
                 .bind(&id)
                 .bind(firm_id)
@@ -339,6 +366,7 @@ macro_rules! task_store {
                 .bind(&new.due_date)
                 .bind(new.portal)
                 .bind(now)
+                .bind(new.account_id.as_ref())
                 .execute(&mut *tx)
                 .await?;
                 Self::set_assignees(&mut tx, firm_id, &id, &new.assignees).await?;
@@ -393,6 +421,9 @@ macro_rules! task_store {
                 let now = now_unix();
                 let mut tx = self.writer.begin().await?;
                 let before = Self::visible_to(&mut tx, id).await?;
+                if let Some(Some(account_id)) = &patch.account_id {
+                    Self::check_account(&mut tx, firm_id, account_id).await?;
+                }
                 let (clear_due, due) = match &patch.due_date {
                     Some(None) => (true, None),
                     Some(Some(date)) => (false, Some(date.clone())),
@@ -408,6 +439,7 @@ macro_rules! task_store {
                                          WHEN $8 = 'open' THEN NULL ELSE completed_at END, \
                      completed_by = CASE WHEN $8 = 'open' THEN NULL ELSE completed_by END, \
                      status = COALESCE($8, status), \
+                     account_id = CASE WHEN $10 THEN $11 ELSE account_id END, \
                      updated_at = $9 \
                      WHERE firm_id = $1 AND id = $2",
                 )
@@ -420,6 +452,8 @@ macro_rules! task_store {
                 .bind(patch.portal)
                 .bind(patch.status)
                 .bind(now)
+                .bind(patch.account_id.is_some())
+                .bind(patch.account_id.clone().flatten())
                 .execute(&mut *tx)
                 .await?;
                 if updated.rows_affected() == 0 {
@@ -450,10 +484,11 @@ macro_rules! task_store {
             async fn client_tasks(
                 &self,
                 firm_id: &FirmId,
-                contact_id: &ContactId,
+                viewer: &ClientViewer,
                 completed_limit: i64,
             ) -> Result<(Vec<TaskSummary>, Vec<TaskSummary>), StoreError> {
-                // One pass over the client's assignments for both lists. Each status is
+                // One pass over the tasks the client sees for both lists, driven from their
+                // ids (an index range per branch), never from the firm's tasks. Each status is
                 // numbered in its own order (open: dated first, by due date, then by creation;
                 // completed: most recent first) and cut to its limit. The checklist counts are
                 // kept on the task by triggers (migration 0008).
@@ -465,14 +500,17 @@ macro_rules! task_store {
                          CASE WHEN t.status = 'open' AND t.due_date IS NULL THEN 1 ELSE 0 END, \
                          CASE WHEN t.status = 'open' THEN t.due_date END, \
                          CASE WHEN t.status = 'open' THEN t.created_at ELSE -t.completed_at END, \
-                         t.id) AS place",
-                    client_scope!(),
-                    ") mine \
-                     WHERE place <= CASE WHEN status = 'open' THEN 500 ELSE $3 END \
+                         t.id) AS place \
+                       FROM ",
+                    visible_task_ids!("$1", "$2", "$3"),
+                    " v CROSS JOIN tasks t \
+                       WHERE t.id = v.task_id AND t.firm_id = $1 AND t.portal) mine \
+                     WHERE place <= CASE WHEN status = 'open' THEN 500 ELSE $4 END \
                      ORDER BY status DESC, place"
                 ))
                 .bind(firm_id)
-                .bind(contact_id)
+                .bind(&viewer.contact_id)
+                .bind(viewer.account.as_ref())
                 .bind(completed_limit)
                 .fetch_all(&self.pool)
                 .await?;
@@ -482,14 +520,15 @@ macro_rules! task_store {
             async fn client_task(
                 &self,
                 firm_id: &FirmId,
-                contact_id: &ContactId,
+                viewer: &ClientViewer,
                 id: &TaskId,
             ) -> Result<Option<TaskDetail>, StoreError> {
                 let task: Option<Task> = sqlx::query_as(concat!(
-                    "SELECT ", task_columns!(), client_scope!(), "AND t.id = $3"
+                    "SELECT ", task_columns!(), client_scope!(), "AND t.id = $4"
                 ))
                 .bind(firm_id)
-                .bind(contact_id)
+                .bind(&viewer.contact_id)
+                .bind(viewer.account.as_ref())
                 .bind(id)
                 .fetch_optional(&self.pool)
                 .await?;
@@ -499,22 +538,23 @@ macro_rules! task_store {
             async fn set_item_done(
                 &self,
                 firm_id: &FirmId,
-                contact_id: &ContactId,
+                viewer: &ClientViewer,
                 task_id: &TaskId,
                 item_id: &ChecklistItemId,
                 done: bool,
             ) -> Result<bool, StoreError> {
                 let now = now_unix();
                 let updated = sqlx::query(concat!(
-                    "UPDATE checklist_items SET done = $5, \
-                     done_at = CASE WHEN $5 THEN $6 ELSE NULL END, \
-                     done_by = CASE WHEN $5 THEN $2 ELSE NULL END \
-                     WHERE id = $4 AND task_id = $3 AND EXISTS (SELECT 1",
+                    "UPDATE checklist_items SET done = $6, \
+                     done_at = CASE WHEN $6 THEN $7 ELSE NULL END, \
+                     done_by = CASE WHEN $6 THEN $2 ELSE NULL END \
+                     WHERE id = $5 AND task_id = $4 AND EXISTS (SELECT 1",
                     client_scope!(),
-                    "AND t.id = $3 AND t.status = 'open')"
+                    "AND t.id = $4 AND t.status = 'open')"
                 ))
                 .bind(firm_id)
-                .bind(contact_id)
+                .bind(&viewer.contact_id)
+                .bind(viewer.account.as_ref())
                 .bind(task_id)
                 .bind(item_id)
                 .bind(done)
@@ -527,20 +567,22 @@ macro_rules! task_store {
             async fn complete_task(
                 &self,
                 firm_id: &FirmId,
-                contact_id: &ContactId,
+                viewer: &ClientViewer,
                 task_id: &TaskId,
             ) -> Result<bool, StoreError> {
                 let now = now_unix();
+                let contact_id = &viewer.contact_id;
                 let mut tx = self.writer.begin().await?;
                 let completed: Option<(String,)> = sqlx::query_as(concat!(
-                    "UPDATE tasks SET status = 'completed', completed_at = $4, completed_by = $2, \
-                     updated_at = $4 WHERE id = $3 AND firm_id = $1 AND status = 'open' \
+                    "UPDATE tasks SET status = 'completed', completed_at = $5, completed_by = $2, \
+                     updated_at = $5 WHERE id = $4 AND firm_id = $1 AND status = 'open' \
                      AND EXISTS (SELECT 1",
                     client_scope!(),
-                    "AND t.id = $3) RETURNING title"
+                    "AND t.id = $4) RETURNING title"
                 ))
                 .bind(firm_id)
                 .bind(contact_id)
+                .bind(viewer.account.as_ref())
                 .bind(task_id)
                 .bind(now)
                 .fetch_optional(&mut *tx)

@@ -5,8 +5,9 @@ use std::collections::HashMap;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Json;
+use portico_shared::client_access::PermissionSetRef;
 use portico_shared::email::Email;
-use portico_shared::ids::{ContactId, MemberId};
+use portico_shared::ids::{ClientAccountId, ContactId, MemberId};
 use portico_shared::policy::{Action, Area};
 use portico_shared::store::{
     Contact, ContactPatch, ContactQuery, NewContact, PreviewRecord, Scoped, StoreError,
@@ -19,6 +20,7 @@ use super::pagination::{ListPage, Page};
 use super::route::{ApiRoute, rfc3339};
 use crate::error::{Error, Result};
 use crate::http::extract::ApiQuery;
+use crate::http::extract::api::unknown_account;
 use crate::http::extract::{ApiActor, ApiJson};
 use crate::services::links;
 use crate::state::AppState;
@@ -62,6 +64,11 @@ pub struct ContactView {
     /// Ids of the members looking after the contact (a role scoped to assigned clients
     /// reaches the contacts assigned to its member).
     assigned_staff: Vec<String>,
+    /// The client account the contact belongs to.
+    account_id: String,
+    /// What the contact may do in the portal: `client_manager`, `client_staff` or a custom
+    /// set's id.
+    permission_set: String,
 }
 
 fn view(contact: &Contact, staff: &[MemberId]) -> ContactView {
@@ -74,6 +81,8 @@ fn view(contact: &Contact, staff: &[MemberId]) -> ContactView {
         last_login_at: contact.last_login_at.map(rfc3339),
         created_at: rfc3339(contact.created_at),
         updated_at: rfc3339(contact.updated_at),
+        account_id: contact.account_id.to_string(),
+        permission_set: contact.permission_set.clone(),
     }
 }
 
@@ -157,6 +166,37 @@ fn staff_error(e: StoreError) -> Error {
     }
 }
 
+/// The account and permission set a request places a contact in, each asked of the policy
+/// (`accounts: edit` to put a contact in an account, `client_permissions: edit` to give a
+/// set) before it is read; whether the firm has them, the store checks (422).
+fn placement(
+    actor: &ApiActor,
+    account_id: Option<&str>,
+    permission_set: Option<&str>,
+) -> Result<(Option<ClientAccountId>, Option<PermissionSetRef>)> {
+    let account_id = account_id
+        .map(|id| {
+            actor.scope(Area::Accounts, Action::Edit)?;
+            ClientAccountId::parse(id).ok_or_else(|| unknown_account("account_id", id))
+        })
+        .transpose()?;
+    let permission_set = permission_set
+        .map(|set| {
+            actor.scope(Area::ClientPermissions, Action::Edit)?;
+            PermissionSetRef::parse(set).ok_or_else(|| {
+                Error::invalid(
+                    "permission_set",
+                    format!(
+                        "permission_set: {set:?} is not client_manager, client_staff or a \
+                         permission set of this firm"
+                    ),
+                )
+            })
+        })
+        .transpose()?;
+    Ok((account_id, permission_set))
+}
+
 fn email_taken(e: Error) -> Error {
     match e {
         Error::Conflict { .. } => Error::Conflict {
@@ -184,6 +224,13 @@ pub struct CreateContact {
     #[serde(default)]
     #[schema(max_items = 50)]
     assigned_staff: Vec<String>,
+    /// The client account to join (needs `accounts: edit`); left out, the contact gets a
+    /// personal account of their own.
+    account_id: Option<String>,
+    /// `client_manager`, `client_staff` or a custom set's id (needs `client_permissions:
+    /// edit`). Left out: `client_manager` of a new personal account, `client_staff` of an
+    /// existing one.
+    permission_set: Option<String>,
 }
 
 /// Create a contact
@@ -204,12 +251,17 @@ async fn create(
     ApiJson(body): ApiJson<CreateContact>,
 ) -> Result<(StatusCode, Json<ContactView>)> {
     let scope = actor.scope(Area::Contacts, Action::Create)?;
+    let (account_id, permission_set) = placement(
+        &actor,
+        body.account_id.as_deref(),
+        body.permission_set.as_deref(),
+    )?;
     let new = NewContact {
         name: parse_name(&body.name)?,
         email: parse_email(&body.email)?,
         portal_access: body.portal_access,
-        account_id: None,
-        permission_set: None,
+        account_id,
+        permission_set,
     };
     let mut staff = parse_staff(&body.assigned_staff)?;
     // A member who reaches only their assigned clients keeps sight of the contact they make.
@@ -342,6 +394,14 @@ pub struct UpdateContact {
     /// Replaces the members looking after the contact.
     #[schema(max_items = 50, nullable = false)]
     assigned_staff: Option<Vec<String>>,
+    /// Moves the contact to this client account (needs `accounts: edit`); without
+    /// `permission_set` they join it as `client_staff`.
+    #[schema(nullable = false)]
+    account_id: Option<String>,
+    /// `client_manager`, `client_staff` or a custom set's id (needs `client_permissions:
+    /// edit`); applies on the contact's next request.
+    #[schema(nullable = false)]
+    permission_set: Option<String>,
 }
 
 /// Change a contact
@@ -372,12 +432,17 @@ async fn update(
     actor
         .reach(&state, scope.as_ref(), Scoped::Contact(&id))
         .await?;
+    let (account_id, permission_set) = placement(
+        &actor,
+        body.account_id.as_deref(),
+        body.permission_set.as_deref(),
+    )?;
     let patch = ContactPatch {
         name: body.name.as_deref().map(parse_name).transpose()?,
         email: body.email.as_deref().map(parse_email).transpose()?,
         portal_access: body.portal_access,
-        account_id: None,
-        permission_set: None,
+        account_id,
+        permission_set,
     };
     let staff = body
         .assigned_staff

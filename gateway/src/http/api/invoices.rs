@@ -4,7 +4,7 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Json;
-use portico_shared::ids::{ContactId, InvoiceId};
+use portico_shared::ids::{ClientAccountId, ContactId, InvoiceId};
 use portico_shared::policy::{Action, Area};
 use portico_shared::store::{Invoice, NewInvoice, PageQuery};
 use serde::{Deserialize, Serialize};
@@ -18,6 +18,7 @@ use super::route::{ApiRoute, one_of, rfc3339};
 use crate::error::{Error, Result};
 use crate::http::extract::ApiQuery;
 
+use crate::http::extract::api::unknown_account;
 use crate::http::extract::{ApiActor, ApiJson};
 use crate::services::invoices::{
     self, MAX_DESCRIPTION, MAX_NUMBER, amount, currency, pay_url, status, text,
@@ -68,6 +69,9 @@ pub struct InvoiceView {
     created_at: String,
     #[schema(format = DateTime)]
     updated_at: String,
+    /// The contact's client account when shared with it as a whole (its managers see it).
+    #[schema(required = true)]
+    account_id: Option<String>,
 }
 
 fn view(invoice: &Invoice) -> InvoiceView {
@@ -84,6 +88,7 @@ fn view(invoice: &Invoice) -> InvoiceView {
         description: invoice.description.clone(),
         created_at: rfc3339(invoice.created_at),
         updated_at: rfc3339(invoice.updated_at),
+        account_id: invoice.account_id.as_ref().map(ToString::to_string),
     }
 }
 
@@ -121,6 +126,8 @@ pub struct CreateInvoice {
     #[serde(default)]
     #[schema(max_length = 2000, default = "")]
     description: String,
+    /// The contact's client account, to share the invoice with the account as a whole.
+    account_id: Option<String>,
 }
 
 fn invoice_status_or_null() -> Object {
@@ -172,6 +179,11 @@ async fn create(
         status: status(body.status.as_deref().unwrap_or("open"))?,
         pay_url: body.pay_url.as_deref().map(pay_url).transpose()?,
         description: text("description", &body.description, MAX_DESCRIPTION, false)?,
+        account_id: body
+            .account_id
+            .as_deref()
+            .map(|id| ClientAccountId::parse(id).ok_or_else(|| unknown_account("account_id", id)))
+            .transpose()?,
     };
     let invoice = invoices::create(&state, &firm.id, &new).await?;
     Ok((StatusCode::CREATED, Json(view(&invoice))))

@@ -6,6 +6,7 @@
 //! documents the same handlers (`Doc`, from their `#[utoipa::path]` and the request and
 //! response types they use); [`document`] puts the documents together.
 
+mod accounts;
 mod api_keys;
 mod contacts;
 mod conversations;
@@ -43,6 +44,7 @@ fn all_routes() -> Vec<ApiRoute> {
     [
         firm::routes(),
         contacts::routes(),
+        accounts::routes(),
         tasks::routes(),
         conversations::routes(),
         portal::routes(),
@@ -72,6 +74,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     let parts = [
         firm::Doc::openapi(),
         contacts::Doc::openapi(),
+        accounts::Doc::openapi(),
         tasks::Doc::openapi(),
         conversations::Doc::openapi(),
         portal::Doc::openapi(),

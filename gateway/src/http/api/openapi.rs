@@ -47,6 +47,8 @@ pub fn routes() -> Vec<ApiRoute> {
         (name = "Firm"),
         (name = "Portal"),
         (name = "Contacts"),
+        (name = "Accounts"),
+        (name = "Permission sets"),
         (name = "Tasks"),
         (name = "Signing"),
         (name = "Conversations"),

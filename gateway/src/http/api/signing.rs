@@ -9,7 +9,7 @@ use axum::extract::multipart::MultipartRejection;
 use axum::extract::{Multipart, Path, State};
 use axum::http::{HeaderName, StatusCode};
 use axum::response::{Json, Response};
-use portico_shared::ids::SigningRequestId;
+use portico_shared::ids::{ClientAccountId, SigningRequestId};
 use portico_shared::policy::{Action, Area};
 use portico_shared::status::SigningStatus;
 use portico_shared::store::{PageQuery, Scoped, SigningEvent, SigningRequest};
@@ -25,6 +25,7 @@ use crate::http::documents::{self, multipart_error, repr_digest, safe_file_name}
 use crate::http::extract::ApiActor;
 use crate::http::extract::ApiQuery;
 use crate::http::extract::ClientOrigin;
+use crate::http::extract::api::unknown_account;
 use crate::services::signing::{self, DOCUMENT_TYPE};
 use crate::state::AppState;
 
@@ -98,6 +99,9 @@ pub struct SigningRequestView {
     completed_at: Option<String>,
     #[schema(format = DateTime)]
     created_at: String,
+    /// The signer's client account when shared with it: its client managers may read it
+    #[schema(required = true)]
+    account_id: Option<String>,
     /// The portal page where the client reads and signs it
     #[schema(format = "uri")]
     sign_url: String,
@@ -137,6 +141,9 @@ pub struct SigningRequestForm {
     /// The document to sign (PDF).
     #[schema(value_type = String, format = Binary)]
     file: Vec<u8>,
+    /// The signer's client account, to share the request with it: its client managers may
+    /// read it (only `contact_id` signs).
+    account_id: Option<String>,
 }
 
 fn event_view(event: &SigningEvent) -> AuditEventView {
@@ -168,6 +175,7 @@ fn view(state: &AppState, firm_slug: &str, request: &SigningRequest) -> SigningR
         decline_reason: request.decline_reason.clone(),
         completed_at: request.completed_at.map(rfc3339),
         created_at: rfc3339(request.created_at),
+        account_id: request.account_id.as_ref().map(ToString::to_string),
         sign_url: format!("{}/sign/{}", state.config.portal_url(firm_slug), request.id),
     }
 }
@@ -221,7 +229,7 @@ async fn create(
     })?;
     let max = state.config.upload_max_bytes;
     let blobs = state.blobs();
-    let (mut contact_id, mut title, mut received) = (None, None, None);
+    let (mut contact_id, mut title, mut received, mut account_id) = (None, None, None, None);
     while let Some(field) = form
         .next_field()
         .await
@@ -234,6 +242,12 @@ async fn create(
             Some("title") => {
                 title = Some(field.text().await.map_err(|e| multipart_error(e, max))?);
             }
+            Some("account_id") => {
+                let text = field.text().await.map_err(|e| multipart_error(e, max))?;
+                let id = ClientAccountId::parse(&text)
+                    .ok_or_else(|| unknown_account("account_id", &text))?;
+                account_id = Some(id);
+            }
             Some("file") => {
                 if received.is_some() {
                     return Err(Error::invalid("file", "send one file"));
@@ -243,7 +257,10 @@ async fn create(
             Some(other) => {
                 return Err(Error::invalid(
                     "body",
-                    format!("unknown field {other:?}; expected contact_id, title and file"),
+                    format!(
+                        "unknown field {other:?}; expected contact_id, title, file and \
+                         account_id"
+                    ),
                 ));
             }
             None => return Err(Error::invalid("body", "every part needs a name")),
@@ -261,6 +278,7 @@ async fn create(
         document_name,
         ip: origin.ip,
         user_agent: origin.user_agent,
+        account_id,
     };
     // A contact outside the actor's scope is answered like one the firm does not have.
     let request = signing::request(&state, firm, ask, scope.as_ref()).await?;

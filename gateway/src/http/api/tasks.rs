@@ -3,7 +3,7 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{Json, Response};
-use portico_shared::ids::{ContactId, MemberId, TaskFileId, TaskId};
+use portico_shared::ids::{ClientAccountId, ContactId, MemberId, TaskFileId, TaskId};
 use portico_shared::policy::{Action, Area};
 use portico_shared::store::{NewTask, Scoped, TaskDetail, TaskFile, TaskPatch, TaskQuery};
 use serde::{Deserialize, Deserializer, Serialize};
@@ -16,6 +16,7 @@ use super::route::{ApiRoute, Binary, one_of, rfc3339};
 use crate::error::{Error, Result};
 use crate::http::documents;
 use crate::http::extract::ApiQuery;
+use crate::http::extract::api::unknown_account;
 use crate::http::extract::{ApiActor, ApiJson};
 use crate::services::notify;
 use crate::services::tasks::{
@@ -112,6 +113,9 @@ pub struct TaskView {
     created_at: String,
     #[schema(format = DateTime)]
     updated_at: String,
+    /// The client account it is shared with as a whole (its client managers see it).
+    #[schema(required = true)]
+    account_id: Option<String>,
 }
 
 /// One item of a task's checklist.
@@ -163,6 +167,7 @@ fn view(detail: &TaskDetail) -> TaskView {
             .collect(),
         created_at: rfc3339(task.created_at),
         updated_at: rfc3339(task.updated_at),
+        account_id: task.account_id.as_ref().map(ToString::to_string),
     }
 }
 
@@ -242,6 +247,8 @@ pub struct CreateTask {
     #[serde(default)]
     #[schema(schema_with = checklist_labels)]
     checklist: Vec<String>,
+    /// Share it with this client account as a whole, beside its assignees.
+    account_id: Option<String>,
 }
 
 /// Create a task
@@ -266,8 +273,14 @@ async fn create(
         portal: body.portal,
         assignees: assignees(&body.assignees)?,
         checklist: checklist(&body.checklist)?,
+        account_id: body.account_id.as_deref().map(account).transpose()?,
     };
     reach_assignees(&state, &actor, scope.as_ref(), &new.assignees).await?;
+    if let Some(account_id) = &new.account_id {
+        actor
+            .reach_account(&state, scope.as_ref(), "account_id", account_id)
+            .await?;
+    }
     let firm = &actor.firm;
     let (detail, shared) = state.store.create_task(&firm.id, &new).await?;
     notify::task_shared(&state, firm, &detail, &shared.newly_visible_to).await?;
@@ -449,6 +462,10 @@ pub struct UpdateTask {
     /// Labels of the checklist's items
     #[schema(schema_with = checklist_labels)]
     checklist: Option<Vec<String>>,
+    /// Share it with this client account as a whole; `null` stops sharing it with one.
+    #[serde(default, deserialize_with = "explicit_null")]
+    #[schema(value_type = Option<String>)]
+    account_id: Option<Option<String>>,
 }
 
 /// Change a task
@@ -494,7 +511,16 @@ async fn update(
         status: body.status.as_deref().map(status).transpose()?,
         assignees: body.assignees.as_deref().map(assignees).transpose()?,
         checklist: body.checklist.as_deref().map(checklist).transpose()?,
+        account_id: body
+            .account_id
+            .map(|a| a.as_deref().map(account).transpose())
+            .transpose()?,
     };
+    if let Some(Some(account_id)) = &patch.account_id {
+        actor
+            .reach_account(&state, scope.as_ref(), "account_id", account_id)
+            .await?;
+    }
     let mut patch = patch;
     if let Some(assignees) = &mut patch.assignees {
         reach_assignees(&state, &actor, scope.as_ref(), assignees).await?;
@@ -553,4 +579,9 @@ async fn remove(
         return Err(Error::NotFound);
     }
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// A client account id as sent; whether the firm has it, the store (or the scope) checks.
+fn account(id: &str) -> Result<ClientAccountId> {
+    ClientAccountId::parse(id).ok_or_else(|| unknown_account("account_id", id))
 }

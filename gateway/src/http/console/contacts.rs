@@ -25,7 +25,9 @@ use portico_shared::client_access::PermissionSetRef;
 use portico_shared::email::Email;
 use portico_shared::ids::{ContactId, MemberId};
 use portico_shared::policy::{Action, Area, Decision, Intent, decide};
-use portico_shared::store::{Contact, ContactListQuery, ContactPatch, InviteState, NewContact};
+use portico_shared::store::{
+    ClientViewer, Contact, ContactListQuery, ContactPatch, InviteState, NewContact,
+};
 use serde::Deserialize;
 
 use super::reach::{contact_within, cursor, iso, reach, read_cursor, when, within};
@@ -476,7 +478,7 @@ async fn contact_page(
     let requests = if related(state, staff, Area::Conversations, &contact.id).await? {
         let rows = state
             .store
-            .client_conversations(firm, &contact.id, RELATED)
+            .client_conversations(firm, &ClientViewer::own(contact.id.clone()), RELATED)
             .await?;
         Some(
             rows.iter()

@@ -284,6 +284,7 @@ async fn reply(
         status: conversation.status,
         created_at: conversation.created_at,
         last_message_at: conversation.last_message_at,
+        account_id: None,
     };
     notify::request_reply(&state, &staff.firm, &notified, &body).await?;
     Ok(Redirect::to(&format!(

@@ -117,6 +117,9 @@ struct InvoiceForm {
     pay_url: String,
     #[serde(default)]
     description: String,
+    /// Share it with the contact's client account as a whole (its managers see it).
+    #[serde(default)]
+    share_account: Option<String>,
 }
 
 impl CsrfProtected for InvoiceForm {
@@ -178,6 +181,7 @@ async fn new_form(
         status: "open".into(),
         pay_url: String::new(),
         description: String::new(),
+        share_account: None,
     };
     render_form(&state, &staff, &csrf, &form, None)
 }
@@ -214,6 +218,10 @@ async fn checked(
         status: status(form.status.trim())?,
         pay_url: (!pay.is_empty()).then(|| pay_url(pay)).transpose()?,
         description: text("description", &form.description, MAX_DESCRIPTION, false)?,
+        account_id: form
+            .share_account
+            .is_some()
+            .then(|| contact.account_id.clone()),
     })
 }
 

@@ -5,6 +5,7 @@
 //! the API. One module per section, each exporting its router fragment.
 
 mod account;
+mod accounts;
 mod api_keys;
 mod assets;
 mod auth;
@@ -32,6 +33,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .merge(dashboard::router())
         .merge(contacts::router())
         .merge(preview::router())
+        .merge(accounts::router())
         .merge(conversations::router())
         .merge(tasks::router())
         .merge(signing::router(state))

@@ -18,6 +18,7 @@ use axum::http::request::Parts;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{any, get};
 use minijinja::context;
+use portico_shared::client_access::Capability;
 use portico_shared::ids::ContactId;
 use portico_shared::policy::{Action, Area, Intent};
 use serde::Deserialize;
@@ -26,9 +27,9 @@ use super::reach::within;
 use crate::error::{Error, Result};
 use crate::http::extract::{ClientOrigin, ClientSession, Preview, StaffSession};
 use crate::http::views::{
-    SettingsView, find_signing, page_image, render_companies, render_home, render_invoices,
-    render_request, render_settings, render_task, signing_document, signing_page,
-    task_file_download,
+    PeopleProblems, SettingsView, find_signing, page_image, render_companies, render_home,
+    render_invoices, render_people, render_request, render_settings, render_task, signing_document,
+    signing_page, task_file_download,
 };
 use crate::state::AppState;
 
@@ -62,6 +63,7 @@ pub fn router() -> Router<AppState> {
         .route(&page("/invoices"), get(invoices).fallback(read_only))
         .route(&page("/settings"), get(settings).fallback(read_only))
         .route(&page("/companies"), get(companies).fallback(read_only))
+        .route(&page("/people"), get(people).fallback(read_only))
         .route(&page("/{*rest}"), any(elsewhere))
 }
 
@@ -193,6 +195,14 @@ async fn sign_document(
     Query(query): Query<DocumentQuery>,
 ) -> Result<Response> {
     signing_document(&state, &session, &request, query.download.is_some()).await
+}
+
+async fn people(
+    State(state): State<AppState>,
+    Previewing(session): Previewing,
+) -> Result<Response> {
+    session.require(Capability::ManagePeople)?;
+    render_people(&state, &session, NO_CSRF, None, PeopleProblems::default()).await
 }
 
 async fn sign_page_image(

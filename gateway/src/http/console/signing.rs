@@ -283,6 +283,7 @@ async fn create(
         document_name,
         ip: origin.ip,
         user_agent: origin.user_agent,
+        account_id: None,
     };
     match signing::request(&state, &staff.firm, ask, member.as_ref()).await {
         Ok(request) => Ok(

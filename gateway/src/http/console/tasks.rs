@@ -12,7 +12,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use minijinja::context;
-use portico_shared::ids::{ContactId, MemberId, TaskFileId, TaskId};
+use portico_shared::ids::{ClientAccountId, ContactId, MemberId, TaskFileId, TaskId};
 use portico_shared::policy::{Action, Area, Decision, Intent};
 use portico_shared::status::TaskStatus;
 use portico_shared::store::{ContactRef, NewTask, NewestPage, TaskDetail, TaskPatch};
@@ -261,6 +261,9 @@ struct TaskForm {
     checklist: String,
     #[serde(default)]
     portal: Option<String>,
+    /// Share it with the first assignee's client account as a whole (its managers see it).
+    #[serde(default)]
+    share_account: Option<String>,
 }
 
 impl CsrfProtected for TaskForm {
@@ -292,6 +295,7 @@ fn render_form(
         context! {
             form => form,
             portal => form.portal.is_some(),
+            share_account => form.share_account.is_some(),
             task_id => task_id,
             error => error,
             error_field => error_field,
@@ -407,6 +411,10 @@ async fn create(
         Ok(contacts) => contacts,
         Err(e) => return refused(&state, &staff, &csrf, &form, None, e),
     };
+    let account_id = match shared_account(&form, &contacts) {
+        Ok(account_id) => account_id,
+        Err(e) => return refused(&state, &staff, &csrf, &form, None, e),
+    };
     let new = NewTask {
         title: checked.title,
         description: checked.description,
@@ -414,6 +422,7 @@ async fn create(
         portal: form.portal.is_some(),
         assignees: contacts.into_iter().map(|c| c.id).collect(),
         checklist: checked.checklist,
+        account_id,
     };
     let (detail, shared) = state.store.create_task(&staff.firm.id, &new).await?;
     notify::task_shared(&state, &staff.firm, &detail, &shared.newly_visible_to).await?;
@@ -446,6 +455,7 @@ async fn edit_form(
             .collect::<Vec<_>>()
             .join("\n"),
         portal: task.portal.then(|| "on".to_string()),
+        share_account: task.account_id.as_ref().map(|_| "on".to_string()),
     };
     render_form(&state, &staff, &csrf, &form, Some(&task.id), None)
 }
@@ -466,6 +476,12 @@ async fn update(
     };
     let typed = match typed_assignees(&state, &staff, &form, member.as_ref()).await {
         Ok(contacts) => contacts,
+        Err(e) => return refused(&state, &staff, &csrf, &form, Some(&task_id), e),
+    };
+    // Left checked with no assignee typed, an account the task is already shared with stays.
+    let account_id = match shared_account(&form, &typed) {
+        Ok(account_id) => account_id,
+        Err(_) if detail.task.account_id.is_some() => detail.task.account_id.clone(),
         Err(e) => return refused(&state, &staff, &csrf, &form, Some(&task_id), e),
     };
     // Assignees the member cannot see stay as they are: the form never showed them.
@@ -491,6 +507,7 @@ async fn update(
         // Unchanged lists are left alone, so ticks the client made stay.
         assignees: (assignees != current).then_some(assignees),
         checklist: (checked.checklist != current_labels).then_some(checked.checklist),
+        account_id: (account_id != detail.task.account_id).then_some(account_id),
     };
     let (detail, shared) = state
         .store
@@ -578,4 +595,20 @@ async fn download(
         false,
     )
     .await
+}
+
+/// The account a task form shares the task with: the first assignee's, when the box is ticked.
+fn shared_account(form: &TaskForm, assignees: &[ContactRef]) -> Result<Option<ClientAccountId>> {
+    if form.share_account.is_none() {
+        return Ok(None);
+    }
+    assignees
+        .first()
+        .map(|c| Some(c.account_id.clone()))
+        .ok_or_else(|| {
+            Error::invalid(
+                "share_account",
+                "assign the task to a contact of the account to share it with",
+            )
+        })
 }

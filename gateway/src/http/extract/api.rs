@@ -7,7 +7,7 @@ use axum::extract::{FromRequest, FromRequestParts, Query, Request};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use axum::response::Json;
-use portico_shared::ids::{ApiKeyId, ContactId, MemberId};
+use portico_shared::ids::{ApiKeyId, ClientAccountId, ContactId, MemberId};
 use portico_shared::policy::{Action, Actor, Area, Decision, Intent, decide};
 use portico_shared::store::{Firm, Scoped, StoreError};
 use portico_shared::token::ApiKey;
@@ -76,6 +76,32 @@ impl ApiActor {
                 .store
                 .assigned_among(&self.firm.id, member, contacts)
                 .await?),
+        }
+    }
+
+    /// A 422 on `field`, worded as for an account the firm does not have, unless the firm has
+    /// `account` and it lies within `scope` (a member reaches an account when they look after
+    /// at least one of its contacts).
+    pub async fn reach_account(
+        &self,
+        state: &AppState,
+        scope: Option<&MemberId>,
+        field: &'static str,
+        account: &ClientAccountId,
+    ) -> Result<(), Error> {
+        let reached = match scope {
+            Some(member) => {
+                state
+                    .store
+                    .account_in_scope(&self.firm.id, member, account)
+                    .await?
+            }
+            None => state.store.account(&self.firm.id, account).await?.is_some(),
+        };
+        if reached {
+            Ok(())
+        } else {
+            Err(unknown_account(field, account.as_str()))
         }
     }
 
@@ -192,5 +218,13 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
             .await
             .map_err(|e| Error::invalid("query", e.body_text()))?;
         Ok(ApiQuery(query))
+    }
+}
+
+/// The 422 for an account id the firm does not have (or the caller may not reach).
+pub fn unknown_account(field: &'static str, id: &str) -> Error {
+    Error::Unprocessable {
+        field,
+        message: format!("{field}: {id:?} is not a client account of this firm"),
     }
 }

@@ -6,11 +6,13 @@
 //! contact's portal from the console ([`ClientSession::previewing`]): then it carries a
 //! [`Preview`], which the layout shows as a banner and puts before every link.
 
+use std::collections::BTreeMap;
+
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum_extra::extract::cookie::CookieJar;
-use portico_shared::client_access::ClientAccess;
-use portico_shared::store::{Contact, Firm, SessionContact};
+use portico_shared::client_access::{Capability, ClientAccess};
+use portico_shared::store::{ClientViewer, Contact, Firm, SessionContact};
 
 use super::host::{firm_slug, request_host};
 use crate::error::Error;
@@ -52,7 +54,7 @@ pub struct ClientSession {
     /// The firm's portal version as of this request (see [`crate::services::page_cache`]).
     /// `None` in a preview, whose pages are never kept.
     pub portal_version: Option<i64>,
-    /// What the contact's permission set lets them do (SPEC §13), as of this request.
+    /// What the contact's permission set lets them do, as of this request.
     pub access: ClientAccess,
     /// Set when a staff member is looking at this contact's portal, not the contact.
     pub preview: Option<Preview>,
@@ -104,6 +106,42 @@ impl ClientSession {
     /// staff.
     pub fn link_prefix(&self) -> &str {
         self.preview.as_ref().map_or("", |p| p.prefix.as_str())
+    }
+}
+
+impl ClientSession {
+    /// Whom the store shows items to: this contact, and their account when their set sees it.
+    pub fn viewer(&self) -> ClientViewer {
+        ClientViewer {
+            contact_id: self.contact.id.clone(),
+            account: self
+                .access
+                .sees_account()
+                .then(|| self.contact.account_id.clone()),
+        }
+    }
+
+    /// Whether the contact's set allows this. The one place handlers and templates ask: a
+    /// capability that is off is neither shown nor accepted.
+    pub fn can(&self, capability: Capability) -> bool {
+        self.access.allows(capability)
+    }
+
+    /// Refuses what the set does not allow as if it did not exist: 404, like a foreign item.
+    pub fn require(&self, capability: Capability) -> Result<(), Error> {
+        if self.can(capability) {
+            Ok(())
+        } else {
+            Err(Error::NotFound)
+        }
+    }
+
+    /// Every capability by name, for templates (`can.upload`, `can.invoices`, …).
+    pub fn can_map(&self) -> BTreeMap<&'static str, bool> {
+        Capability::ALL
+            .into_iter()
+            .map(|c| (c.as_str(), self.can(c)))
+            .collect()
     }
 }
 

@@ -1,6 +1,7 @@
 //! Documents on a shared task: `POST /tasks/{id}/files` (multipart: `csrf` first, then `file`)
 //! and `GET /tasks/{id}/files/{file}` (always a download). Scoped like the task itself: the
-//! host's firm, the signed-in contact, a task shared with them; anything else is 404. Each
+//! host's firm, a task the signed-in contact sees; anything else is 404, and so is an upload
+//! when their set switches `upload` off. Each
 //! contact has an upload rate (429) and a storage quota (507): `services::upload_limits`.
 
 use axum::Router;
@@ -8,6 +9,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
+use portico_shared::client_access::Capability;
 use portico_shared::filetypes::{FileType, extension};
 use portico_shared::ids::TaskId;
 use portico_shared::store::NewFile;
@@ -99,12 +101,13 @@ async fn upload(
     Path(id): Path<String>,
     ProtectedMultipart(mut form): ProtectedMultipart,
 ) -> Result<Response> {
+    session.require(Capability::Upload)?;
     let id = TaskId::parse(&id).ok_or(Error::NotFound)?;
-    let (firm, contact) = (&session.firm.id, &session.contact.id);
+    let (firm, contact, viewer) = (&session.firm.id, &session.contact.id, &session.viewer());
     // Before reading the file: nothing is stored for a task that is not theirs.
     state
         .store
-        .client_task(firm, contact, &id)
+        .client_task(firm, viewer, &id)
         .await?
         .ok_or(Error::NotFound)?;
     // Counted before the file is read, so a client past the rate costs no disk or hashing;
@@ -163,7 +166,7 @@ async fn upload(
     blobs.keep(received).await?;
     state
         .store
-        .add_task_file(firm, contact, &id, &new)
+        .add_task_file(firm, viewer, &id, &new)
         .await?
         .ok_or(Error::NotFound)?;
     Ok(Redirect::to(&format!("/tasks/{id}#files")).into_response())

@@ -27,6 +27,7 @@ async fn home(
         portal_version,
         firm: session.firm.clone(),
         contact: session.contact.clone(),
+        access: session.access.clone(),
         other_companies: session.other_companies,
         lang: crate::i18n::current(),
         today: today(),

@@ -1,5 +1,6 @@
-//! `GET /invoices`: the signed-in client's invoices at this firm (made by `views::invoices`),
-//! only when the firm has billing enabled (otherwise the page does not exist: 404).
+//! `GET /invoices`: the invoices the signed-in client sees at this firm (made by
+//! `views::invoices`), only when the firm has billing enabled and their set allows `invoices`
+//! (otherwise the page does not exist: 404).
 
 use axum::Router;
 use axum::extract::State;

@@ -8,6 +8,7 @@ mod companies;
 mod files;
 mod home;
 mod invoices;
+mod people;
 mod requests;
 mod settings;
 mod signing;
@@ -30,6 +31,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .merge(companies::router())
         .merge(settings::router())
         .merge(invoices::router())
+        .merge(people::router(state))
         .merge(assets::router())
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), ensure_anchor))

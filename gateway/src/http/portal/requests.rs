@@ -1,12 +1,15 @@
 //! Requests from the client to the firm: the box on the home page starts one
 //! (`POST /requests`), `GET /requests/{id}` shows the thread (made by `views::request`),
-//! `POST /requests/{id}/messages` replies. Only the contact who started a request can reach it.
+//! `POST /requests/{id}/messages` replies. The contact who started a request reaches it, and a
+//! client manager reaches those of their account; starting one needs the `start_requests`
+//! capability (replying does not).
 
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
+use portico_shared::client_access::Capability;
 use portico_shared::ids::ConversationId;
 use serde::Deserialize;
 
@@ -56,6 +59,7 @@ async fn start(
     CsrfToken(csrf): CsrfToken,
     ProtectedForm(form): ProtectedForm<MessageForm>,
 ) -> Result<Response> {
+    session.require(Capability::StartRequests)?;
     let body = match message_body(&form.body) {
         Ok(body) => body,
         Err(problem) => {
@@ -108,7 +112,7 @@ async fn reply(
         .store
         .add_message(
             &session.firm.id,
-            Some(&session.contact.id),
+            Some(&session.viewer()),
             &id,
             "client",
             &body,

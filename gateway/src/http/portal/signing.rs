@@ -4,13 +4,16 @@
 //! and a Decline form (`reason`) posted to `POST /sign/{id}/decline`. Once signed or declined,
 //! the same page shows the audit trail. Every view and the outcome are recorded with the
 //! signer, time, IP, user agent and the document's SHA-256 recomputed from the stored bytes.
-//! Scoped to the host's firm and the request's own contact; anything else is 404, and so is
-//! everything here while the firm has e-signing switched off.
+//! Scoped to the host's firm and what the contact sees: its own contact signs it, a client
+//! manager of the account may read it (without a `viewed` event, which records the signer's
+//! reading). Anything else is 404, and so is everything here while the firm has e-signing
+//! switched off, and signing or declining without the `sign` capability.
 
 use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
+use portico_shared::client_access::Capability;
 use portico_shared::ids::SigningRequestId;
 use portico_shared::status::SigningStatus;
 use portico_shared::store::{Completion, EventOrigin, Outcome, SigningRequest};
@@ -35,6 +38,21 @@ pub fn router() -> Router<AppState> {
         .route("/sign/{id}/decline", post(decline))
         .route("/sign/{id}/document", get(document))
         .route("/sign/{id}/pages/{page}", get(page_image))
+}
+
+/// A request this contact may sign or decline: theirs, with a set that allows signing; any
+/// other is 404, as if it did not exist.
+async fn find_to_sign(
+    state: &AppState,
+    session: &ClientSession,
+    id: &str,
+) -> Result<SigningRequest> {
+    session.require(Capability::Sign)?;
+    let request = find_signing(state, session, id).await?;
+    if !views::signs(session, &request) {
+        return Err(Error::NotFound);
+    }
+    Ok(request)
 }
 
 fn already(request: &SigningRequest) -> Error {
@@ -100,7 +118,7 @@ async fn sign(
     Path(id): Path<String>,
     ProtectedForm(form): ProtectedForm<SignForm>,
 ) -> Result<Response> {
-    let request = find_signing(&state, &session, &id).await?;
+    let request = find_to_sign(&state, &session, &id).await?;
     if request.status != SigningStatus::Pending {
         return Err(already(&request));
     }
@@ -175,7 +193,7 @@ async fn decline(
     Path(id): Path<String>,
     ProtectedForm(form): ProtectedForm<DeclineForm>,
 ) -> Result<Response> {
-    let request = find_signing(&state, &session, &id).await?;
+    let request = find_to_sign(&state, &session, &id).await?;
     if request.status != SigningStatus::Pending {
         return Err(already(&request));
     }

@@ -1,11 +1,14 @@
 //! A shared task in the portal: `GET /tasks/{id}` (the page is made by `views::task`),
 //! ticking checklist items, completing it (its documents are in `files`).
-//! Every query is scoped to the host's firm and the signed-in contact; anything else is 404.
+//! Every query is scoped to the host's firm and what the signed-in contact sees; anything else
+//! is 404, and so is what their set switches off (completing and ticking without
+//! `complete_tasks`, a completed task without `see_completed`).
 
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
+use portico_shared::client_access::Capability;
 use portico_shared::ids::{ChecklistItemId, TaskId};
 use serde::Deserialize;
 
@@ -53,6 +56,7 @@ async fn tick(
     Path((id, item)): Path<(String, String)>,
     ProtectedForm(form): ProtectedForm<TickForm>,
 ) -> Result<Response> {
+    session.require(Capability::CompleteTasks)?;
     let (Some(id), Some(item)) = (TaskId::parse(&id), ChecklistItemId::parse(&item)) else {
         return Err(Error::NotFound);
     };
@@ -61,16 +65,16 @@ async fn tick(
         "false" => false,
         _ => return Err(Error::invalid("done", "done must be true or false")),
     };
-    let (firm, contact) = (&session.firm.id, &session.contact.id);
+    let (firm, viewer) = (&session.firm.id, &session.viewer());
     if !state
         .store
-        .set_item_done(firm, contact, &id, &item, done)
+        .set_item_done(firm, viewer, &id, &item, done)
         .await?
     {
         // Not theirs (404), or the task is completed: then the page shows it as it is.
         state
             .store
-            .client_task(firm, contact, &id)
+            .client_task(firm, viewer, &id)
             .await?
             .ok_or(Error::NotFound)?;
     }
@@ -83,13 +87,14 @@ async fn complete(
     Path(id): Path<String>,
     ProtectedForm(_form): ProtectedForm<CsrfOnly>,
 ) -> Result<Response> {
+    session.require(Capability::CompleteTasks)?;
     let id = TaskId::parse(&id).ok_or(Error::NotFound)?;
-    let (firm, contact) = (&session.firm.id, &session.contact.id);
-    if !state.store.complete_task(firm, contact, &id).await? {
+    let (firm, viewer) = (&session.firm.id, &session.viewer());
+    if !state.store.complete_task(firm, viewer, &id).await? {
         // Already completed is fine; not theirs is 404.
         state
             .store
-            .client_task(firm, contact, &id)
+            .client_task(firm, viewer, &id)
             .await?
             .ok_or(Error::NotFound)?;
     }

@@ -4,6 +4,7 @@
 
 use axum::response::Html;
 use minijinja::context;
+use portico_shared::client_access::Capability;
 use portico_shared::ids::TaskId;
 use portico_shared::status::TaskStatus;
 use portico_shared::store::TaskSummary;
@@ -57,16 +58,23 @@ pub async fn render_home(
     csrf: &str,
     request_error: Option<(&str, &str)>,
 ) -> Result<Html<String>> {
+    let viewer = session.viewer();
+    // A set without "see completed" reads none: the section is not there at all.
+    let completed_limit = if session.can(Capability::SeeCompleted) {
+        COMPLETED_ON_HOME
+    } else {
+        0
+    };
     let (open, completed) = state
         .store
-        .client_tasks(&session.firm.id, &session.contact.id, COMPLETED_ON_HOME)
+        .client_tasks(&session.firm.id, &viewer, completed_limit)
         .await?;
     let today = today();
     let open: Vec<TaskRow> = open.iter().map(|t| row(t, &today)).collect();
     let completed: Vec<TaskRow> = completed.iter().map(|t| row(t, &today)).collect();
     let requests = state
         .store
-        .client_conversations(&session.firm.id, &session.contact.id, REQUESTS_ON_HOME)
+        .client_conversations(&session.firm.id, &viewer, REQUESTS_ON_HOME)
         .await?;
     let requests: Vec<_> = requests
         .iter()
@@ -75,7 +83,7 @@ pub async fn render_home(
     let signing = if session.firm.esign_enabled {
         state
             .store
-            .pending_signing_requests(&session.firm.id, &session.contact.id, SIGNING_ON_HOME)
+            .pending_signing_requests(&session.firm.id, &viewer, SIGNING_ON_HOME)
             .await?
     } else {
         Vec::new()
@@ -86,6 +94,8 @@ pub async fn render_home(
             context! {
                 id => &r.id,
                 title => &r.title,
+                // A manager reads a colleague's request; only its signer signs it.
+                mine => r.contact_id == session.contact.id,
                 sent => time::OffsetDateTime::from_unix_timestamp(r.created_at)
                     .map(|t| t.date().to_string())
                     .unwrap_or_default(),

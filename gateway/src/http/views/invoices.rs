@@ -4,6 +4,7 @@
 
 use axum::response::Html;
 use minijinja::context;
+use portico_shared::client_access::Capability;
 use portico_shared::status::InvoiceStatus;
 
 use super::dates::today;
@@ -23,9 +24,10 @@ pub async fn render_invoices(
     if !session.firm.billing_enabled {
         return Err(Error::NotFound);
     }
+    session.require(Capability::Invoices)?;
     let invoices = state
         .store
-        .client_invoices(&session.firm.id, &session.contact.id, SHOWN)
+        .client_invoices(&session.firm.id, &session.viewer(), SHOWN)
         .await?;
     let today = today();
     let rows: Vec<_> = invoices

@@ -12,6 +12,7 @@ mod home;
 mod invoices;
 mod messages;
 mod pages;
+mod people;
 mod request;
 mod settings;
 mod sign;
@@ -24,10 +25,11 @@ pub use home::render_home;
 pub use invoices::render_invoices;
 pub use messages::{MAX_BODY, message_body};
 pub use pages::{document_pages, page_image};
+pub use people::{PeopleProblems, render_people};
 pub use request::render_request;
 pub use settings::{SettingsView, render_settings};
 pub use sign::{
     SignProblems, current_hash, document_changed, find_signing, render_signing, signing_document,
-    signing_page,
+    signing_page, signs,
 };
 pub use task::{render_task, task_file_download};

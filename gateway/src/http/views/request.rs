@@ -22,7 +22,7 @@ pub async fn render_request(
     let id = ConversationId::parse(id).ok_or(Error::NotFound)?;
     let (conversation, messages) = state
         .store
-        .conversation(&session.firm.id, Some(&session.contact.id), &id)
+        .conversation(&session.firm.id, Some(&session.viewer()), &id)
         .await?
         .ok_or(Error::NotFound)?;
     let messages: Vec<_> = messages

@@ -7,6 +7,7 @@
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use minijinja::context;
+use portico_shared::client_access::Capability;
 use portico_shared::ids::SigningRequestId;
 use portico_shared::status::SigningStatus;
 use portico_shared::store::{EventOrigin, SigningRequest};
@@ -18,7 +19,8 @@ use crate::http::extract::{ClientOrigin, ClientSession};
 use crate::http::layout::page;
 use crate::state::AppState;
 
-/// The request of the viewer's contact, if e-signing is on.
+/// A request the viewer sees (their own, or as a client manager their account's), if
+/// e-signing is on.
 pub async fn find_signing(
     state: &AppState,
     session: &ClientSession,
@@ -29,7 +31,7 @@ pub async fn find_signing(
         .ok_or(Error::NotFound)?;
     state
         .store
-        .signing_request(&session.firm.id, Some(&session.contact.id), &id)
+        .signing_request(&session.firm.id, Some(&session.viewer()), &id)
         .await?
         .ok_or(Error::NotFound)
 }
@@ -66,9 +68,15 @@ pub struct SignProblems<'a> {
     pub draft_name: &'a str,
 }
 
+/// Whether this contact signs this request: it is theirs, and their set allows signing.
+pub fn signs(session: &ClientSession, request: &SigningRequest) -> bool {
+    request.contact_id == session.contact.id && session.can(Capability::Sign)
+}
+
 /// `GET /sign/{id}`: a pending request's view is recorded (with the client's address, and the
-/// document's hash now) unless a staff member is previewing; a document changed since it was
-/// sent is refused.
+/// document's hash now) when its signer reads it: not when a client manager reads a
+/// colleague's, nor when a staff member is previewing. A document changed since it was sent
+/// is refused.
 pub async fn signing_page(
     state: &AppState,
     session: &ClientSession,
@@ -79,7 +87,8 @@ pub async fn signing_page(
     let request = find_signing(state, session, id).await?;
     if request.status == SigningStatus::Pending {
         let hash = current_hash(state, &request).await?;
-        if session.preview.is_none() {
+        // The trail's `viewed` is the signer's own reading.
+        if session.preview.is_none() && request.contact_id == session.contact.id {
             let event = EventOrigin {
                 ip: origin.ip,
                 user_agent: origin.user_agent,
@@ -140,6 +149,7 @@ pub async fn render_signing(
                 title => &request.title,
                 status => &request.status,
                 pending => request.status == SigningStatus::Pending,
+                signable => signs(session, request),
                 sent => request.created_at,
                 size => megabytes(request.document_size.max(0) as u64),
                 sha256 => &request.document_sha256,

@@ -4,6 +4,7 @@
 
 use axum::response::{Html, Response};
 use minijinja::context;
+use portico_shared::client_access::Capability;
 use portico_shared::ids::{TaskFileId, TaskId};
 use portico_shared::status::TaskStatus;
 
@@ -25,8 +26,10 @@ pub async fn render_task(
     let id = TaskId::parse(id).ok_or(Error::NotFound)?;
     let detail = state
         .store
-        .client_task(&session.firm.id, &session.contact.id, &id)
+        .client_task(&session.firm.id, &session.viewer(), &id)
         .await?
+        // A completed task is not there for a set without `see_completed`.
+        .filter(|d| d.task.status == TaskStatus::Open || session.can(Capability::SeeCompleted))
         .ok_or(Error::NotFound)?;
     let task = &detail.task;
     let done = detail.checklist.iter().filter(|i| i.done).count();
@@ -74,7 +77,7 @@ pub async fn task_file_download(
     };
     let found = state
         .store
-        .task_file(&session.firm.id, Some(&session.contact.id), &id, &file)
+        .task_file(&session.firm.id, Some(&session.viewer()), &id, &file)
         .await?
         .ok_or(Error::NotFound)?;
     documents::download(
