@@ -148,7 +148,9 @@ mod tests {
                 notify_task_shared: true,
                 notify_signature_requested: true,
                 notify_request_reply: true,
-                account_id: ClientAccountId::new(),
+                // The same inputs each time: the contact's own account, as after migration 0014.
+                account_id: ClientAccountId::parse(&format!("ca_{contact:A<22}"))
+                    .expect("an id's shape"),
                 permission_set: "client_staff".to_string(),
             },
             other_companies: false,
