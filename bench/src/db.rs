@@ -50,6 +50,26 @@ impl Db {
         .await
     }
 
+    /// A connection with the gateway's own settings (on SQLite: its default page cache, not
+    /// the seeding's large one), to measure a statement as the gateway would run it.
+    pub async fn connect_as_gateway(url: &str) -> Result<Db> {
+        if url.starts_with("sqlite:") {
+            use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode};
+            let options = SqliteConnectOptions::from_str(url)?
+                .journal_mode(SqliteJournalMode::Wal)
+                .read_only(true);
+            Ok(Db::Sqlite(
+                sqlx::SqliteConnection::connect_with(&options).await?,
+            ))
+        } else {
+            let options = sqlx::postgres::PgConnectOptions::from_str(url)?
+                .options([("plan_cache_mode", "force_generic_plan")]);
+            Ok(Db::Postgres(
+                sqlx::PgConnection::connect_with(&options).await?,
+            ))
+        }
+    }
+
     pub async fn exec(&mut self, sql: &str) -> Result<()> {
         match self {
             Db::Sqlite(conn) => sqlx::raw_sql(sql).execute(conn).await.map(drop),
@@ -138,6 +158,65 @@ impl Db {
                 Ok(lines)
             }
         }
+    }
+
+    /// The CPU µs per run of `sql` (bound to `binds`, every row fetched) spent by the database
+    /// engine and this process together, over runs for at least `min_wall`: on SQLite the
+    /// engine is this process; on PostgreSQL it is the backend serving this connection. This
+    /// process does nothing else meanwhile. Answers (µs per run, rows of one run).
+    pub async fn cpu_per_run(
+        &mut self,
+        sql: &str,
+        binds: &[&str],
+        min_wall: std::time::Duration,
+    ) -> Result<(f64, usize)> {
+        let backend = match self {
+            Db::Sqlite(_) => None,
+            Db::Postgres(conn) => Some(
+                sqlx::query_scalar::<_, i32>("SELECT pg_backend_pid()")
+                    .fetch_one(&mut *conn)
+                    .await?
+                    .to_string(),
+            ),
+        };
+        let cpu = |backend: &Option<String>| {
+            let own = crate::system::cpu_time("self").unwrap_or_default();
+            let engine = backend
+                .as_deref()
+                .and_then(crate::system::cpu_time)
+                .unwrap_or_default();
+            own + engine
+        };
+        let mut runs = 0usize;
+        // One run first, so the statement is prepared and the pages it reads are cached.
+        let run_once = async |db: &mut Db| -> Result<usize> {
+            Ok(match db {
+                Db::Sqlite(conn) => {
+                    let mut query = sqlx::query(sql);
+                    for bind in binds {
+                        query = query.bind(*bind);
+                    }
+                    query.fetch_all(&mut *conn).await?.len()
+                }
+                Db::Postgres(conn) => {
+                    let mut query = sqlx::query(sql);
+                    for bind in binds {
+                        query = query.bind(*bind);
+                    }
+                    query.fetch_all(&mut *conn).await?.len()
+                }
+            })
+        };
+        let rows = run_once(self)
+            .await
+            .with_context(|| format!("running {sql}"))?;
+        let (started, before) = (std::time::Instant::now(), cpu(&backend));
+        while started.elapsed() < min_wall {
+            run_once(self).await?;
+            runs += 1;
+        }
+        let spent = cpu(&backend).saturating_sub(before);
+        Ok((spent.as_secs_f64() * 1e6 / runs.max(1) as f64, rows))
     }
 
     pub async fn close(self) {

@@ -130,6 +130,18 @@ impl Scratch {
     }
 
     async fn remove(&self) {
+        // For looking into a seeded database afterwards (query plans, timings by hand).
+        if std::env::var_os("PORTICO_BENCH_KEEP").is_some() {
+            eprintln!(
+                "kept (PORTICO_BENCH_KEEP): {}{}",
+                self.dir.display(),
+                self.postgres
+                    .as_ref()
+                    .map(|(_, name)| format!(", database {name}"))
+                    .unwrap_or_default()
+            );
+            return;
+        }
         if let Ok(mut redis) = portico_shared::redis_conn::connect(&self.redis_url).await {
             let _ = delete_prefix(&mut redis, &self.prefix).await;
         }

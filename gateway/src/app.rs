@@ -33,16 +33,16 @@ use crate::services::page_cache::HomePages;
 use crate::services::sign_ins::SignIns;
 use crate::state::{AppState, AppStateInner};
 
-/// Scripts, styles and frames only from ourselves; no inline code at all. Forms may also lead
-/// to the other firms' hosts, where company switching redirects. Pages may frame our own
-/// documents (the sign page shows its PDF); only the document route lets itself be framed.
+/// Styles and images only from ourselves; no scripts, no frames, no inline code at all. Forms
+/// may also lead to the other firms' hosts, where company switching redirects. (The sign page
+/// shows a document as page images, not in a frame: phone browsers show a framed PDF blank.)
 fn content_security_policy(config: &portico_shared::config::Config) -> String {
     let port = config
         .public_port
         .map(|p| format!(":{p}"))
         .unwrap_or_default();
     format!(
-        "default-src 'none'; style-src 'self'; img-src 'self' data:; frame-src 'self'; \
+        "default-src 'none'; style-src 'self'; img-src 'self' data:; \
          form-action 'self' {}://*.{}{port}; frame-ancestors 'none'; base-uri 'none'",
         config.public_scheme, config.base_domain
     )

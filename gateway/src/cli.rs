@@ -4,14 +4,17 @@
 use clap::{Parser, Subcommand};
 use portico_shared::config::Config;
 use portico_shared::email::Email;
+use portico_shared::status::InvoiceStatus;
 use portico_shared::store::{
-    self, ContactPatch, Firm, NewContact, NewFirm, NewTask, Store, StoreError, TaskQuery,
+    self, Contact, ContactPatch, EventOrigin, Firm, NewContact, NewFirm, NewInvoice,
+    NewSigningRequest, NewTask, PageImages, PageQuery, PortalPatch, Store, StoreError, TaskQuery,
 };
 use portico_shared::units::parse_duration;
 use std::sync::Arc;
 
 use crate::app;
 use crate::services::content::Blobs;
+use crate::services::page_images;
 use portico_shared::token::ApiKey;
 use portico_shared::units::megabytes;
 
@@ -156,13 +159,14 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             let sweep = Blobs::new(&config.data_dir).sweep(&*store, grace).await?;
             println!(
                 "removed {} unreferenced file(s) ({}); kept {} in use and {} younger than {}s; \
-                 removed {} leftover upload(s)",
+                 removed {} leftover upload(s) and the page images of {} document(s)",
                 sweep.removed,
                 megabytes(sweep.removed_bytes),
                 sweep.in_use,
                 sweep.fresh,
                 grace.as_secs(),
-                sweep.leftovers
+                sweep.leftovers,
+                sweep.page_images
             );
             Ok(())
         }
@@ -263,7 +267,9 @@ async fn create_api_key(store: &dyn Store, firm: &Firm) -> anyhow::Result<String
     Ok(key.expose().to_string())
 }
 
-/// Two firms sharing a client (Ann), so company switching has something to switch between.
+/// Two firms sharing a client (Ann), so company switching has something to switch between;
+/// at Acme, Ann also has a document to sign (its pages rendered) and invoices, so every
+/// section of the portal has something to show.
 async fn demo(config: Config) -> anyhow::Result<()> {
     let store = open_store(&config).await?;
     let firms = [
@@ -304,6 +310,10 @@ async fn demo(config: Config) -> anyhow::Result<()> {
             }
         }
         seed_tasks(&*store, &firm).await?;
+        if slug == "acme" {
+            seed_signing_request(&*store, &config, &firm).await?;
+            seed_invoices(&*store, &firm).await?;
+        }
         let key = create_api_key(&*store, &firm).await?;
         println!("{name}: {}/login", config.portal_url(slug));
         println!("  API key (shown once): {key}");
@@ -384,6 +394,143 @@ async fn seed_tasks(store: &dyn Store, firm: &Firm) -> anyhow::Result<()> {
             account_id: None,
         };
         store.create_task(&firm.id, &new).await?;
+    }
+    Ok(())
+}
+
+/// A query for one record of the firm's, whichever: to learn whether there is any.
+fn any_one<S>() -> PageQuery<S> {
+    PageQuery {
+        after: None,
+        limit: 1,
+        contact_id: None,
+        status: None,
+        assigned_to: None,
+    }
+}
+
+/// Ann's contact at `firm`, if the demo made her.
+async fn demo_client(store: &dyn Store, firm: &Firm) -> anyhow::Result<Option<Contact>> {
+    let email = Email::parse("ann@example.com").map_err(anyhow::Error::msg)?;
+    Ok(store.contact_by_email(&firm.id, &email).await?)
+}
+
+/// A pending signing request for Ann: a generated engagement letter of a few pages, stored
+/// like an upload, with its page images rendered now so the sign page shows them at once.
+/// Once: not when the firm has any signing request.
+async fn seed_signing_request(
+    store: &dyn Store,
+    config: &Config,
+    firm: &Firm,
+) -> anyhow::Result<()> {
+    let existing = store.list_signing_requests(&firm.id, &any_one()).await?;
+    let (Some(ann), true) = (demo_client(store, firm).await?, existing.is_empty()) else {
+        return Ok(());
+    };
+    let letter = portico_shared::pdf::text_pdf(&[
+        format!(
+            "Engagement letter 2026\n{}\nfor Ann Lee\n\nThis letter sets out the work we will do for you \
+             and the terms we will do it on.",
+            firm.name
+        ),
+        "1. Our services\nWe will prepare your income tax return for 2026 from the records \
+         you send us,\nand file it once you have approved it."
+            .to_string(),
+        "2. Fees and signature\nOur fee is agreed in advance and invoiced when the return is \
+         filed.\n\nSign below to confirm that you accept these terms."
+            .to_string(),
+    ]);
+    let blobs = Blobs::new(&config.data_dir);
+    let mut incoming = blobs
+        .incoming(Some("Engagement letter 2026.pdf".into()))
+        .await?;
+    incoming.write(&letter).await?;
+    let received = incoming.finish().await?;
+    let sha256 = received.sha256.clone();
+    let new = NewSigningRequest {
+        contact_id: ann.id.clone(),
+        title: "Engagement letter 2026".into(),
+        document_name: "Engagement letter 2026.pdf".into(),
+        document_size: letter.len() as i64,
+        document_sha256: sha256.clone(),
+        account_id: None,
+    };
+    let origin = EventOrigin {
+        ip: None,
+        user_agent: None,
+        document_sha256: sha256.clone(),
+    };
+    blobs.keep(received).await?;
+    store
+        .create_signing_request(&firm.id, &new, &origin)
+        .await?;
+    page_images::render_and_store(store, &blobs, page_images::Limits::of(config), &sha256).await?;
+    if !matches!(
+        store.page_images(&sha256).await?,
+        Some(PageImages::Ready { .. })
+    ) {
+        println!("  (the demo letter's pages could not be rendered: is poppler-utils installed?)");
+    }
+    Ok(())
+}
+
+/// Billing switched on, and three invoices for Ann: one to pay, one overdue, one paid.
+/// Once: not when the firm has any invoice.
+async fn seed_invoices(store: &dyn Store, firm: &Firm) -> anyhow::Result<()> {
+    let patch = PortalPatch {
+        billing_enabled: Some(true),
+        ..PortalPatch::default()
+    };
+    store.update_portal(&firm.id, &patch).await?;
+    let existing = store.list_invoices(&firm.id, &any_one()).await?;
+    let (Some(ann), true) = (demo_client(store, firm).await?, existing.is_empty()) else {
+        return Ok(());
+    };
+    let day = |days: i64| {
+        (time::OffsetDateTime::now_utc() + time::Duration::days(days))
+            .date()
+            .to_string()
+    };
+    let invoices = [
+        (
+            "INV-2026-003",
+            48_000,
+            day(-3),
+            day(27),
+            InvoiceStatus::Open,
+            "Tax return 2026",
+        ),
+        (
+            "INV-2026-002",
+            12_500,
+            day(-45),
+            day(-15),
+            InvoiceStatus::Open,
+            "Quarterly bookkeeping",
+        ),
+        (
+            "INV-2026-001",
+            30_000,
+            day(-90),
+            day(-60),
+            InvoiceStatus::Paid,
+            "Tax return 2025",
+        ),
+    ];
+    for (number, amount_minor, issued_date, due_date, status, description) in invoices {
+        let new = NewInvoice {
+            contact_id: ann.id.clone(),
+            number: number.into(),
+            amount_minor,
+            currency: "EUR".into(),
+            issued_date,
+            due_date,
+            status,
+            pay_url: None,
+            description: description.into(),
+            account_id: None,
+        };
+        store.create_invoice(&firm.id, &new).await?;
     }
     Ok(())
 }

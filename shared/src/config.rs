@@ -69,6 +69,13 @@ pub struct Config {
     pub files_gc_every: Option<Duration>,
     /// Memory for kept client home pages (gateway/src/page_cache.rs); 0 (`off`) keeps none.
     pub home_cache_bytes: u64,
+    /// Pages of a signing document rendered as images for the sign page; the rest are for
+    /// download only.
+    pub preview_pages: u32,
+    /// How long the renderer may take for one document before its processes are killed.
+    pub preview_timeout: Duration,
+    /// Address space the renderer's process may use (a PDF is untrusted input).
+    pub preview_memory: u64,
 }
 
 /// A configuration problem: which variable, and what is wrong with it.
@@ -293,6 +300,24 @@ impl Config {
         let home_cache_bytes =
             parse_with(&get, "PORTICO_HOME_CACHE", "8MB", or_off(parse_size))?.unwrap_or(0);
 
+        let preview_pages = parse_with(&get, "PORTICO_PREVIEW_PAGES", "50", |v| {
+            v.parse::<u32>()
+                .ok()
+                .filter(|n| (1..=500).contains(n))
+                .ok_or_else(|| "expected a number of pages from 1 to 500".to_string())
+        })?;
+        let preview_timeout = parse_with(&get, "PORTICO_PREVIEW_TIMEOUT", "60s", parse_duration)?;
+        if preview_timeout < Duration::from_secs(1) {
+            return Err(err("PORTICO_PREVIEW_TIMEOUT", "must be at least 1s"));
+        }
+        let preview_memory = parse_with(&get, "PORTICO_PREVIEW_MEMORY", "1GB", parse_size)?;
+        if preview_memory < 64 * 1024 * 1024 {
+            return Err(err(
+                "PORTICO_PREVIEW_MEMORY",
+                "must be at least 64MB, which the renderer needs to start",
+            ));
+        }
+
         Ok(Config {
             database_url,
             redis_url,
@@ -324,6 +349,9 @@ impl Config {
             files_gc_grace,
             files_gc_every,
             home_cache_bytes,
+            preview_pages,
+            preview_timeout,
+            preview_memory,
         })
     }
 
@@ -437,6 +465,9 @@ mod tests {
         assert_eq!(c.files_gc_every, Some(Duration::from_secs(3600)));
         let c = config(&[("PORTICO_FILES_GC_EVERY", "off")]).unwrap();
         assert_eq!(c.files_gc_every, None);
+        assert_eq!(c.preview_pages, 50);
+        assert_eq!(c.preview_timeout, Duration::from_secs(60));
+        assert_eq!(c.preview_memory, 1024 * 1024 * 1024);
         assert_eq!(c.home_cache_bytes, 8 * 1024 * 1024);
         let c = config(&[("PORTICO_HOME_CACHE", "off")]).unwrap();
         assert_eq!(c.home_cache_bytes, 0);
@@ -465,6 +496,10 @@ mod tests {
             ("PORTICO_FILES_GC_GRACE", "10s"),
             ("PORTICO_FILES_GC_EVERY", "sometimes"),
             ("PORTICO_HOME_CACHE", "plenty"),
+            ("PORTICO_PREVIEW_PAGES", "0"),
+            ("PORTICO_PREVIEW_PAGES", "all"),
+            ("PORTICO_PREVIEW_TIMEOUT", "0s"),
+            ("PORTICO_PREVIEW_MEMORY", "1MB"),
         ];
         for (var, value) in cases {
             let e = config(&[(var, value)]).unwrap_err();

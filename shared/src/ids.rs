@@ -132,6 +132,8 @@ ids! {
     /// A firm's own client permission set (built-in sets have fixed names: see
     /// `client_access::SetBase`).
     PermissionSetId => "ps",
+    /// A staff member's recorded preview of a contact's portal.
+    PreviewId => "pv",
 }
 
 #[cfg(test)]

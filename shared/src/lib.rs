@@ -15,6 +15,7 @@ pub mod ids;
 pub mod keys;
 pub mod logging;
 pub mod mail;
+pub mod pdf;
 pub mod policy;
 pub mod redis_conn;
 pub mod secret;

@@ -226,7 +226,7 @@ impl Chrome {
     /// Fails if the console holds an error (a Content-Security-Policy violation, a failed
     /// resource, a script error) since the last check; `page` names the page in the message.
     /// Let pass: the status of the page itself (an error page answers 404 or 410 on purpose;
-    /// tests check what it says) and the browser's own request for `/favicon.ico`.
+    /// tests check what it says). The site icon must load like everything else.
     pub async fn assert_no_console_errors(&self, page: &str) {
         let current = self.client.current_url().await.expect("current URL");
         let own_status = format!("{current} - Failed to load resource");
@@ -236,7 +236,6 @@ impl Chrome {
             .into_iter()
             .filter(|e| e.level == "SEVERE" || e.message.contains("Content Security Policy"))
             .filter(|e| !e.message.starts_with(&own_status))
-            .filter(|e| !e.message.contains("/favicon.ico - Failed to load resource"))
             .collect();
         assert!(
             errors.is_empty(),

@@ -396,6 +396,31 @@ impl TestFirm {
     }
 }
 
+impl TestApp {
+    /// Waits (up to 30 s) until the page images of the document with this hash are rendered
+    /// or have failed, and returns which.
+    pub async fn rendered_pages(&self, sha256: &str) -> portico_shared::store::PageImages {
+        use portico_shared::store::PageImages;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let state = self
+                .store
+                .page_images(sha256)
+                .await
+                .expect("read the preview");
+            match state {
+                Some(done @ (PageImages::Ready { .. } | PageImages::Failed { .. })) => {
+                    return done;
+                }
+                _ if std::time::Instant::now() > deadline => {
+                    panic!("the pages of {sha256} were not rendered within 30 s: {state:?}")
+                }
+                _ => tokio::time::sleep(std::time::Duration::from_millis(50)).await,
+            }
+        }
+    }
+}
+
 /// A multipart part holding `bytes` as a file called `name`.
 pub fn file_part(name: &str, bytes: &[u8]) -> reqwest::multipart::Part {
     reqwest::multipart::Part::bytes(bytes.to_vec())
@@ -411,40 +436,15 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 
 /// A small but well-formed one-page PDF.
 pub fn sample_pdf(text: &str) -> Vec<u8> {
-    let content = format!("BT /F1 24 Tf 72 720 Td ({text}) Tj ET");
-    let objects = [
-        "<< /Type /Catalog /Pages 2 0 R >>".to_string(),
-        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_string(),
-        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R \
-         /Resources << /Font << /F1 5 0 R >> >> >>"
-            .to_string(),
-        format!(
-            "<< /Length {} >>\nstream\n{content}\nendstream",
-            content.len()
-        ),
-        "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>".to_string(),
-    ];
-    let mut pdf = b"%PDF-1.4\n".to_vec();
-    let mut offsets = Vec::new();
-    for (i, object) in objects.iter().enumerate() {
-        offsets.push(pdf.len());
-        pdf.extend_from_slice(format!("{} 0 obj\n{object}\nendobj\n", i + 1).as_bytes());
-    }
-    let xref = pdf.len();
-    pdf.extend_from_slice(
-        format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes(),
-    );
-    for offset in offsets {
-        pdf.extend_from_slice(format!("{offset:010} 00000 n \n").as_bytes());
-    }
-    pdf.extend_from_slice(
-        format!(
-            "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
-            objects.len() + 1
-        )
-        .as_bytes(),
-    );
-    pdf
+    portico_shared::pdf::text_pdf(&[text.to_string()])
+}
+
+/// A well-formed PDF of `pages` pages, each headed "Page N" under `title`.
+pub fn multi_page_pdf(title: &str, pages: usize) -> Vec<u8> {
+    let pages: Vec<String> = (1..=pages)
+        .map(|n| format!("{title}\nPage {n} of {pages}"))
+        .collect();
+    portico_shared::pdf::text_pdf(&pages)
 }
 
 pub struct MailedLink {
@@ -567,6 +567,16 @@ impl Browser {
         )
         .await
     }
+}
+
+/// The page's text with the entities minijinja writes (`/` included) decoded, to search it.
+pub fn decoded(html: String) -> String {
+    html.replace("&#x2f;", "/")
+        .replace("&#x27;", "'")
+        .replace("&quot;", "\"")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
 }
 
 pub fn csrf_in(html: &str) -> Option<String> {

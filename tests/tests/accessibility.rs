@@ -12,7 +12,8 @@ use fantoccini::Locator;
 use futures::FutureExt;
 use portico_e2e::axe::{self, DESKTOP, PHONE, assert_accessible};
 use portico_e2e::chrome::{Chrome, skip_requested};
-use portico_e2e::{TestApp, sample_pdf};
+use portico_e2e::{TestApp, multi_page_pdf, sample_pdf, sha256_hex};
+use portico_shared::store::PageImages;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
@@ -118,16 +119,22 @@ async fn every_portal_page_passes_axe_at_desktop_and_phone_width() {
         )
         .await;
     let task_id = task["id"].as_str().expect("a task id").to_string();
+    let letter = multi_page_pdf("Engagement letter 2026", 2);
     let signing = acme
         .request_signature(
             &app,
             &ann.id,
             "Engagement letter 2026",
             "engagement.pdf",
-            &sample_pdf("Engagement letter"),
+            &letter,
         )
         .await;
     let signing_id = signing["id"].as_str().unwrap().to_string();
+    // The sign page is scanned with its page images in it.
+    assert!(matches!(
+        app.rendered_pages(&sha256_hex(&letter)).await,
+        PageImages::Ready { rendered: 2, .. }
+    ));
     for (number, due) in [("2026-0042", "2099-02-05"), ("2025-0107", "2025-03-01")] {
         let (status, body) = app
             .api(
@@ -306,6 +313,15 @@ async fn every_portal_page_passes_axe_at_desktop_and_phone_width() {
     chrome.click("header form[action='/logout'] button").await;
     chrome.wait_text("You have signed out").await;
     assert_accessible(&chrome, "13-signed-out").await;
+
+    // A company switch that cannot complete (no token, expired, used) asks to sign in.
+    open(
+        &chrome,
+        &app.url(&slug, "/companies/handover/land"),
+        "The switch could not be completed",
+    )
+    .await;
+    assert_accessible(&chrome, "14-handover-failed").await;
 
     let _ = writeln!(
         std::io::stderr(),

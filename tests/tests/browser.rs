@@ -1,6 +1,7 @@
 //! A client's path through the portal in headless Chromium (real gateway, Redis and database;
 //! Chromium through chromedriver): sign in through the emailed link with one click, work through
-//! a task (uploading a document to it), sign a document, send a request, switch company, sign
+//! a task (uploading a document to it), sign a document (reading its pages as images, on a
+//! phone-wide window too), send a request, switch company, sign
 //! in on a second device with the code typed loosely, and sign out; then look at invoices,
 //! switch the portal to German in the settings and see the pages follow. Every page is checked
 //! for browser-console errors (CSP violations
@@ -12,10 +13,34 @@
 use std::io::Write;
 
 use fantoccini::Locator;
+use portico_e2e::axe::{DESKTOP, PHONE, set_viewport};
 use portico_e2e::chrome::{Chrome, skip_requested};
-use portico_e2e::{TestApp, sample_pdf};
+use portico_e2e::{TestApp, multi_page_pdf, sample_pdf, sha256_hex};
+use portico_shared::store::PageImages;
 use reqwest::Method;
 use serde_json::json;
+
+/// The sign page's image of page `page`, scrolled into view (pages after the first load
+/// lazily), once it has loaded: its alt text, natural and shown width, and its column's width. Fails when it does not
+/// load within a few seconds.
+async fn page_image_shown(chrome: &Chrome, page: usize) -> serde_json::Value {
+    let script = format!(
+        "const img = document.querySelectorAll('.document-pages img')[{}]; \
+         if (!img) return null; img.scrollIntoView(); \
+         return {{ alt: img.alt, natural: img.complete ? img.naturalWidth : 0, \
+         width: img.getBoundingClientRect().width, column: img.parentElement.clientWidth }};",
+        page - 1
+    );
+    let mut last = serde_json::Value::Null;
+    for _ in 0..50 {
+        last = chrome.client.execute(&script, vec![]).await.unwrap();
+        if last["natural"].as_u64().is_some_and(|w| w > 0) {
+            return last;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("page image {page} never loaded: {last}");
+}
 
 /// A screenshot of the page, once the console is known to be free of errors.
 async fn page_done(chrome: &Chrome, name: &str) {
@@ -61,16 +86,21 @@ async fn a_client_signs_in_and_works_through_the_portal_in_chromium() {
         })),
     )
     .await;
+    let letter = multi_page_pdf("Engagement letter 2026", 3);
     let signing = acme
         .request_signature(
             &app,
             &ann.id,
             "Engagement letter 2026",
             "engagement.pdf",
-            &sample_pdf("Engagement letter"),
+            &letter,
         )
         .await;
     let signing_id = signing["id"].as_str().unwrap().to_string();
+    assert!(matches!(
+        app.rendered_pages(&sha256_hex(&letter)).await,
+        PageImages::Ready { rendered: 3, .. }
+    ));
     let upload = std::env::temp_dir().join(format!("{}.pdf", portico_e2e::unique("statement-")));
     std::fs::write(&upload, sample_pdf("Bank statement")).unwrap();
     let slug = acme.firm.slug.clone();
@@ -114,12 +144,31 @@ async fn a_client_signs_in_and_works_through_the_portal_in_chromium() {
     chrome.wait_text("Completed").await;
     page_done(&chrome, "05-task-completed").await;
 
-    // The signing request on the home page, read in its frame, signed.
+    // The signing request on the home page, read page by page on a phone, signed.
     chrome.client.goto(&app.url(&slug, "/")).await.unwrap();
     chrome.wait_text("Engagement letter 2026").await;
     chrome.click(&format!("a[href='/sign/{signing_id}']")).await;
     chrome.wait_text("I agree to sign electronically").await;
     page_done(&chrome, "05-sign").await;
+    set_viewport(&chrome, PHONE).await;
+    for page in 1..=3 {
+        let shown = page_image_shown(&chrome, page).await;
+        assert_eq!(shown["alt"], format!("Page {page} of 3"));
+        // As wide as the card's text, which fits the phone.
+        let width = shown["width"].as_f64().unwrap();
+        let column = shown["column"].as_f64().unwrap();
+        assert!(
+            (width - column).abs() < 1.0 && width > 250.0 && width <= 390.0,
+            "page {page}: {shown}"
+        );
+    }
+    chrome
+        .client
+        .execute("window.scrollTo(0, 0);", vec![])
+        .await
+        .unwrap();
+    page_done(&chrome, "05-sign-phone").await;
+    set_viewport(&chrome, DESKTOP).await;
     chrome.type_into("#sign-name", "Ann Example").await;
     chrome.click("#consent").await;
     chrome

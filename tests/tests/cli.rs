@@ -7,6 +7,9 @@ use std::time::{Duration, Instant};
 
 use portico_e2e::binaries::{ChildGuard, gateway, run_gateway};
 use portico_e2e::{Browser, csrf_in, test_config};
+use portico_shared::email::Email;
+use portico_shared::status::{InvoiceStatus, SigningStatus};
+use portico_shared::store::{self, PageImages, PageQuery};
 
 /// Runs the binary with one variable changed and returns (exit code, stderr lines).
 async fn fails_with(var: &str, value: &str) -> (i32, Vec<String>) {
@@ -177,6 +180,89 @@ async fn firm_and_apikey_commands() {
         printed.contains("/staff/login as owner@acme.example"),
         "{printed}"
     );
+}
+
+/// The demo shows every section of the portal at work: at Acme, Ann has a document to sign
+/// whose page images are already rendered, and invoices (billing on); run again, it adds
+/// nothing twice.
+#[tokio::test]
+async fn the_demo_holds_a_document_to_sign_with_its_pages_and_invoices() {
+    let setup = test_config(&[]).await;
+    for _ in 0..2 {
+        let out = run_gateway(&setup.vars, &["demo"]);
+        assert!(out.status.success(), "{out:?}");
+    }
+    let store = store::open(&setup.config.database_url).await.unwrap();
+    fn everything<S>() -> PageQuery<S> {
+        PageQuery {
+            after: None,
+            limit: 100,
+            contact_id: None,
+            status: None,
+            assigned_to: None,
+        }
+    }
+    let acme = store.firm_by_slug("acme").await.unwrap().unwrap();
+    assert!(acme.billing_enabled && acme.esign_enabled);
+    let ann = store
+        .contact_by_email(&acme.id, &Email::parse("ann@example.com").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let requests = store
+        .list_signing_requests(&acme.id, &everything())
+        .await
+        .unwrap();
+    assert_eq!(requests.len(), 1, "{requests:?}");
+    let request = &requests[0];
+    assert_eq!(request.status, SigningStatus::Pending);
+    assert_eq!(request.contact_id, ann.id);
+    let stored = setup
+        .config
+        .data_dir
+        .join("files")
+        .join(&request.document_sha256[..2])
+        .join(&request.document_sha256);
+    let pdf = std::fs::read(&stored).unwrap();
+    assert!(pdf.starts_with(b"%PDF-"));
+    assert_eq!(
+        store.page_images(&request.document_sha256).await.unwrap(),
+        Some(PageImages::Ready {
+            page_count: 3,
+            rendered: 3
+        })
+    );
+    let page = store
+        .stored_page_image(&request.document_sha256, 3)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(page.starts_with(b"\x89PNG"));
+
+    let invoices = store.list_invoices(&acme.id, &everything()).await.unwrap();
+    assert_eq!(invoices.len(), 3, "{invoices:?}");
+    assert!(invoices.iter().all(|i| i.contact_id == ann.id));
+    assert!(invoices.iter().any(|i| i.status == InvoiceStatus::Open));
+    assert!(invoices.iter().any(|i| i.status == InvoiceStatus::Paid));
+
+    // The other firm stays as it was: no billing, nothing to sign.
+    let north = store.firm_by_slug("northwind").await.unwrap().unwrap();
+    assert!(!north.billing_enabled);
+    assert!(
+        store
+            .list_invoices(&north.id, &everything())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .list_signing_requests(&north.id, &everything())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    store.close().await;
 }
 
 /// Starts `gateway serve` with JSON logs and returns the child, its port and its log lines.

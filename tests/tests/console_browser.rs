@@ -276,6 +276,44 @@ async fn the_console_works_in_chromium_and_every_page_passes_axe() {
     .await;
     assert_accessible(&chrome, "console-11-contact").await;
 
+    // ---- the Owner previews Ann's portal: a reason first, then her pages with the banner ----
+    let refused = submit_for_error(&chrome, "form[action$='/previews'] button").await;
+    assert!(refused.contains("Give a reason"), "{refused}");
+    assert_accessible(&chrome, "console-11-preview-reason-error").await;
+    chrome
+        .type_into("#preview-reason", "Checking her documents before our call")
+        .await;
+    chrome.click("form[action$='/previews'] button").await;
+    chrome.wait_text("Welcome, Test Client").await;
+    assert_eq!(
+        count(&chrome, "aside.preview-banner").await,
+        1,
+        "the banner"
+    );
+    assert_eq!(
+        count(&chrome, "fieldset.read-only[disabled]").await,
+        1,
+        "the form"
+    );
+    chrome.screenshot("console-preview-home").await;
+    assert_accessible(&chrome, "console-11-preview-home").await;
+    open(
+        &chrome,
+        &url(&format!(
+            "/staff/contacts/{}/preview/tasks/{task_id}",
+            ann.id
+        )),
+        "Savings account",
+    )
+    .await;
+    assert_accessible(&chrome, "console-11-preview-task").await;
+    open(
+        &chrome,
+        &url(&format!("/staff/contacts/{}", ann.id)),
+        "Checking her documents before our call",
+    )
+    .await;
+
     open(
         &chrome,
         &url(&format!("/staff/conversations/{conversation_id}")),

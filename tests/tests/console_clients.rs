@@ -4,7 +4,7 @@
 //! assigned to them (others answer 404), a POST the role lacks answers 403.
 
 use portico_e2e::staff::{add_role, assign, signed_in_member, signed_in_owner};
-use portico_e2e::{Browser, TestApp, TestFirm, csrf_in};
+use portico_e2e::{Browser, TestApp, TestFirm, csrf_in, decoded};
 use portico_shared::email::Email;
 use portico_shared::mail::Template;
 use portico_shared::policy::{Action, Area, BuiltinRole, Permissions, Scope};
@@ -59,16 +59,6 @@ async fn post(
     let mut form = vec![("csrf", csrf.as_str())];
     form.extend_from_slice(fields);
     staff.post_form(&app.url(slug, action), &form).await
-}
-
-/// The page's text with the entities minijinja writes (`/` included) decoded, to search it.
-fn decoded(html: String) -> String {
-    html.replace("&#x2f;", "/")
-        .replace("&#x27;", "'")
-        .replace("&quot;", "\"")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&amp;", "&")
 }
 
 async fn read(browser: &Browser, url: &str) -> (StatusCode, String) {

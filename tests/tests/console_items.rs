@@ -5,7 +5,7 @@ use portico_e2e::staff::{
     add_member as member, add_role as role, assign, location, owner,
     staff_browser as signed_in_staff,
 };
-use portico_e2e::{Browser, TestApp, TestFirm, file_part, sample_pdf};
+use portico_e2e::{Browser, TestApp, TestFirm, decoded, file_part, sample_pdf};
 use portico_shared::mail::Template;
 use portico_shared::policy::{Action, Area, Permissions, Scope};
 use reqwest::{Method, StatusCode};
@@ -35,21 +35,11 @@ async fn text_of(
     path: &str,
 ) -> (StatusCode, String) {
     let (status, html) = browser.get_text(&app.url(&firm.firm.slug, path)).await;
-    (status, unescape(&html))
-}
-
-/// The page's text with HTML escapes undone, to look for messages in it.
-fn unescape(html: &str) -> String {
-    html.replace("&#x2f;", "/")
-        .replace("&#x27;", "'")
-        .replace("&quot;", "\"")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&amp;", "&")
+    (status, decoded(html))
 }
 
 async fn body(response: reqwest::Response) -> String {
-    unescape(&response.text().await.unwrap())
+    decoded(response.text().await.unwrap())
 }
 
 #[tokio::test]
@@ -735,7 +725,7 @@ async fn portal_settings_change_what_the_client_sees() {
     assert!(page.contains("value=\"#0b5a3c\""));
 
     let (_, home) = client.get_text(&app.url(&slug, "/")).await;
-    let home = unescape(&home);
+    let home = decoded(home);
     assert!(home.contains("Acme Client Hub"), "{home}");
     assert!(home.contains("https://calendar.example.com/acme") && home.contains("Book a call"));
     let (_, brand) = client.get_text(&app.url(&slug, "/assets/brand.css")).await;

@@ -745,10 +745,39 @@ async fn a_role_scoped_to_assigned_clients_reaches_only_their_work() {
         answer["error"]["message"],
         format!("{:?} is not a contact of this firm", theirs.as_str())
     );
+    // The task shared by both shows only my client to me, and my list of assignees replaces
+    // only what I see: their client stays on it.
+    let shared_path = format!("/api/v1/tasks/{}", id_of(&shared));
+    let seen = ok(&app, key, Method::GET, &shared_path, None).await;
+    assert_eq!(seen["assignees"], json!([mine]), "{seen}");
+    let listed = ok(&app, key, Method::GET, "/api/v1/tasks", None).await;
+    let row = listed["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["id"] == shared["id"])
+        .unwrap()
+        .clone();
+    assert_eq!(row["assignees"], json!([mine]));
+    let mine_again = new_contact(&app, key).await;
+    let patched = ok(
+        &app,
+        key,
+        Method::PATCH,
+        &shared_path,
+        Some(json!({"assignees": [mine_again["id"]]})),
+    )
+    .await;
+    assert_eq!(patched["assignees"], json!([mine_again["id"]]));
+    let mut expected = vec![json!(theirs), mine_again["id"].clone()];
+    expected.sort_by_key(|v| v.as_str().unwrap().to_string());
+    let everyone = ok(&app, &owner, Method::GET, &shared_path, None).await;
+    assert_eq!(everyone["assignees"], json!(expected), "{everyone}");
+
     // A contact the member makes stays in their sight.
     let made = new_contact(&app, key).await;
     assert_eq!(made["assigned_staff"], json!([team.id]));
-    assert_eq!(list("/api/v1/contacts").await.len(), 2);
+    assert_eq!(list("/api/v1/contacts").await.len(), 3);
     app.stop().await;
 }
 
@@ -849,6 +878,20 @@ async fn nobody_mints_a_role_or_key_above_their_own() {
         StatusCode::UNAUTHORIZED,
         "a revoked key stops working"
     );
+    // ...and never another member's key that can do more than the caller: the Owner's stays.
+    let listed = ok(&app, key, Method::GET, "/api/v1/api-keys", None).await;
+    let owners = listed["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["role_id"] == "owner" && k["revoked_at"].is_null())
+        .expect("the Owner's key is listed")
+        .clone();
+    let path = format!("/api/v1/api-keys/{}", id_of(&owners));
+    let (status, answer) = app.api(key, Method::DELETE, &path, None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{answer}");
+    assert_eq!(answer["error"]["code"], "forbidden");
+    ok(&app, &firm.api_key, Method::GET, "/api/v1/firm", None).await;
 
     // A key never does more than its member: an Owner-role key of a Team member...
     let team = add_member(&app, &firm, "team").await;

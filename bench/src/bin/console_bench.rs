@@ -323,6 +323,10 @@ async fn bench(cli: &Cli, deployment: &Deployment<'_>) -> Result<()> {
         plans.push(db.explain(n, sql).await?);
     }
     db.close().await;
+    log("measuring the floor of the Team member's pages…");
+    let mut db = Db::connect_as_gateway(database_url).await?;
+    let floors = floors(&mut db, &seeded.firms[0].member_email).await?;
+    db.close().await;
 
     let report = Report {
         backend: options.backend(),
@@ -338,12 +342,78 @@ async fn bench(cli: &Cli, deployment: &Deployment<'_>) -> Result<()> {
         statements: &statements,
         distinct: &distinct,
         plans: &plans,
+        floors: &floors,
         elapsed: started.elapsed(),
     };
     print!("{}", report.render());
     // A page that fails under load (a 503 when it outlasts the gateway's timeout) is a figure
     // too: it is printed as a miss, not turned into a failed run.
     Ok(())
+}
+
+/// What a page scoped to a member's clients cannot avoid reading while the database keeps
+/// nothing sorted by member: one row per client (or per task) the member looks after, whatever
+/// the page shows. Measured as the bare statement, folded to one answer row (`MIN`) so that
+/// only the reading is counted: no sorting, transfer, rendering or HTTP.
+struct Floor {
+    page: &'static str,
+    what: &'static str,
+    cpu_us: f64,
+    rows: usize,
+}
+
+async fn floors(db: &mut Db, member_email: &str) -> Result<Vec<Floor>> {
+    let member: String = match db {
+        Db::Sqlite(conn) => {
+            sqlx::query_scalar("SELECT id FROM members WHERE email_norm = $1")
+                .bind(member_email)
+                .fetch_one(conn)
+                .await?
+        }
+        Db::Postgres(conn) => {
+            sqlx::query_scalar("SELECT id FROM members WHERE email_norm = $1")
+                .bind(member_email)
+                .fetch_one(conn)
+                .await?
+        }
+    };
+    let firm = db.firm_id(SLUG).await?;
+    let today = iso_date(SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs() as i64 / 86_400);
+    let binds = [member.as_str(), firm.as_str(), today.as_str()];
+    let wall = Duration::from_millis(1500);
+    let mut floors = Vec::new();
+    for (page, what, read, from) in [
+        (
+            "contacts, first page (assigned)",
+            "the name of each of the member's contacts",
+            "MIN(c.name_norm)",
+            "FROM contact_members cm CROSS JOIN contacts c \
+             WHERE cm.member_id = $1 AND c.id = cm.contact_id",
+        ),
+        (
+            "dashboard (assigned)",
+            "the status and due date of each task of the member's contacts (overdue panel)",
+            "MIN(t.due_date)",
+            "FROM contact_members cm CROSS JOIN task_assignees a CROSS JOIN tasks t \
+             WHERE cm.member_id = $1 AND a.firm_id = $2 AND a.contact_id = cm.contact_id \
+             AND t.id = a.task_id AND t.status = 'open' AND t.due_date < $3",
+        ),
+    ] {
+        let used = &binds[..db::max_placeholder(from)];
+        let (cpu_us, _) = db
+            .cpu_per_run(&format!("SELECT {read} {from}"), used, wall)
+            .await?;
+        let (_, rows) = db
+            .cpu_per_run(&format!("SELECT 1 {from}"), used, Duration::ZERO)
+            .await?;
+        floors.push(Floor {
+            page,
+            what,
+            cpu_us,
+            rows,
+        });
+    }
+    Ok(floors)
 }
 
 /// The console pages measured, with what each must show in the big firm.
@@ -1021,6 +1091,7 @@ struct Report<'a> {
     statements: &'a [[Vec<String>; 2]],
     distinct: &'a [String],
     plans: &'a [Vec<String>],
+    floors: &'a [Floor],
     elapsed: Duration,
 }
 
@@ -1123,6 +1194,24 @@ impl Report<'_> {
                     .join(" | "),
                 "<= 1 (8 | 32)",
                 ratios.iter().all(|r| *r <= 1.0),
+            );
+        }
+        let _ = writeln!(
+            out,
+            "\nFloor of the Team member's pages: the one statement each cannot avoid while \
+             nothing is kept sorted by member, run bare through one connection set up as the \
+             gateway's (no sort, no rendering, no HTTP), CPU µs of the database and its caller \
+             per run, beside the portal's GET / at 8 connections:"
+        );
+        for floor in self.floors {
+            let _ = writeln!(
+                out,
+                "  {}: reading {} ({} rows): {:.0} µs = {:.2} × portal GET /",
+                floor.page,
+                floor.what,
+                floor.rows,
+                floor.cpu_us,
+                floor.cpu_us / baseline[0]
             );
         }
         let _ = writeln!(

@@ -62,7 +62,8 @@ pub fn tr(state: &AppState, key: &str, args: &[(&str, &str)]) -> String {
 }
 
 /// Renders a portal page with the layout's common context (firm, CSRF token, signed-in
-/// contact) merged into `extra`.
+/// contact, and for a staff preview the banner and the prefix of every link) merged into
+/// `extra`.
 pub fn page(
     state: &AppState,
     template: &str,
@@ -78,12 +79,23 @@ pub fn page(
             switcher => s.other_companies,
         }
     });
+    let preview = session.and_then(|s| {
+        s.preview.as_ref().map(|p| {
+            context! {
+                name => &s.contact.name,
+                back => &p.back,
+                as_set => p.as_set.as_ref().map(|(name, _)| name),
+            }
+        })
+    });
     let html = state.templates.render(
         template,
         context! {
             firm => FirmView::from(firm),
             csrf => csrf,
             contact => contact,
+            base => session.map_or("", ClientSession::link_prefix),
+            preview => preview,
             lang => i18n::current().code(),
             ..extra
         },

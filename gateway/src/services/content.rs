@@ -11,7 +11,8 @@
 //! content that is already there renames the new copy over the old one, which makes it young
 //! again. The sweep takes a file out of place with one rename and looks at its age once more
 //! before deleting it, so an upload of the same bytes racing the sweep is never lost. Folders
-//! it leaves empty go too. It runs from `gateway files gc` and, every
+//! it leaves empty go too, and so do the page images (`services::previews`, kept in the
+//! database) of documents no signing request names. It runs from `gateway files gc` and, every
 //! `PORTICO_FILES_GC_EVERY`, inside `serve`.
 
 use std::path::{Path, PathBuf};
@@ -221,6 +222,8 @@ pub struct Sweep {
     pub in_use: u64,
     pub fresh: u64,
     pub leftovers: u64,
+    /// Page images of documents no signing request names any more (counted by document).
+    pub page_images: u64,
 }
 
 fn is_sha256(name: &str) -> bool {
@@ -299,6 +302,8 @@ impl Blobs {
                 }
             }
         }
+        // Pages are rendered only for a request already stored, so they need no grace.
+        sweep.page_images = store.sweep_page_images().await?;
         Ok(sweep)
     }
 
@@ -338,8 +343,9 @@ pub async fn sweep_every(
     loop {
         ticks.tick().await;
         match blobs.sweep(&*store, grace).await {
-            Ok(sweep) if sweep.removed + sweep.leftovers > 0 => tracing::info!(
+            Ok(sweep) if sweep.removed + sweep.leftovers + sweep.page_images > 0 => tracing::info!(
                 removed = sweep.removed,
+                page_images = sweep.page_images,
                 removed_bytes = sweep.removed_bytes,
                 leftovers = sweep.leftovers,
                 in_use = sweep.in_use,

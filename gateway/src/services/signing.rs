@@ -1,6 +1,6 @@
 //! Asking a contact to sign a PDF, as the API and the console both do: the checks on what
-//! was sent, the document kept, the request and its first audit event stored, the contact
-//! emailed as their settings allow.
+//! was sent, the document kept, the request and its first audit event stored, its page images
+//! set rendering, the contact emailed as their settings allow.
 
 use portico_shared::filetypes::by_extension;
 use portico_shared::ids::{ClientAccountId, ContactId, MemberId};
@@ -8,7 +8,7 @@ use portico_shared::store::{EventOrigin, Firm, NewSigningRequest, SigningRequest
 
 use crate::error::{Error, Result};
 use crate::services::content::Received;
-use crate::services::notify;
+use crate::services::{notify, page_images};
 use crate::state::AppState;
 
 pub const MAX_TITLE: usize = 200;
@@ -114,6 +114,8 @@ pub async fn request(
         .store
         .create_signing_request(&firm.id, &new, &event)
         .await?;
+    // Off the request path: the sign page shows the pages once they are ready.
+    page_images::start(state, &request.document_sha256);
     notify::signature_requested(
         state,
         firm,

@@ -1,6 +1,7 @@
 //! Managing a firm's roles and API keys, for the console and the API alike: each operation
 //! asks `policy::decide` itself (so no surface can forget), checks its input, and calls the
-//! store. Nobody creates, edits or hands out a role or key that grants more than they hold;
+//! store. Nobody creates, edits or hands out a role or key that grants more than they hold,
+//! nor revokes another member's key that does;
 //! built-in roles are never edited or deleted; a role still held is not deleted.
 
 use std::collections::BTreeMap;
@@ -225,6 +226,34 @@ pub async fn revoke_api_key(
 ) -> Result<()> {
     allow(actor, Intent::Act(Area::ApiKeys, Action::Delete))?;
     let id = ApiKeyId::parse(id).ok_or(Error::NotFound)?;
+    let key = state
+        .store
+        .api_keys(firm_id)
+        .await?
+        .into_iter()
+        .find(|k| k.id == id)
+        .ok_or(Error::NotFound)?;
+    // Revoking someone else's key is refused when the key can do more than the actor: a
+    // member allowed to manage keys cannot cut off an integration set up by those above them.
+    if key.member_id.as_ref() != Some(&actor.member_id) {
+        let role = state.store.role(firm_id, &key.role_id).await?;
+        let wider = role.is_some_and(|role| {
+            !decide(
+                actor,
+                Intent::Grant {
+                    area: Area::ApiKeys,
+                    action: Action::Delete,
+                    grants: &role.permissions,
+                },
+            )
+            .allowed()
+        });
+        if wider {
+            return Err(Error::Forbidden(
+                "this key can do more than your own role: someone whose role covers it can revoke it",
+            ));
+        }
+    }
     if state.store.revoke_api_key(firm_id, &id).await? {
         Ok(())
     } else {

@@ -11,8 +11,8 @@ use sqlx::{Decode, Encode, Postgres, Sqlite, Type, encode::IsNull};
 use crate::client_access::SetBase;
 use crate::ids::{
     ApiKeyId, ChecklistItemId, ClientAccountId, ContactId, ConversationId, CustomRoleId, FirmId,
-    InvoiceId, MemberId, MessageId, PermissionSetId, SigningRequestId, TaskFileId, TaskId,
-    TeamInvitationId,
+    InvoiceId, MemberId, MessageId, PermissionSetId, PreviewId, SigningRequestId, TaskFileId,
+    TaskId, TeamInvitationId,
 };
 use crate::status::{ConversationStatus, InvoiceStatus, SigningStatus, TaskStatus};
 
@@ -94,6 +94,7 @@ stored_as_text!(
     ClientAccountId,
     PermissionSetId,
     SetBase,
+    PreviewId,
     TaskStatus,
     ConversationStatus,
     SigningStatus,

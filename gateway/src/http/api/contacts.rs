@@ -9,7 +9,9 @@ use portico_shared::client_access::PermissionSetRef;
 use portico_shared::email::Email;
 use portico_shared::ids::{ClientAccountId, ContactId, MemberId};
 use portico_shared::policy::{Action, Area};
-use portico_shared::store::{Contact, ContactPatch, ContactQuery, NewContact, Scoped, StoreError};
+use portico_shared::store::{
+    Contact, ContactPatch, ContactQuery, NewContact, PreviewRecord, Scoped, StoreError,
+};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
@@ -24,6 +26,8 @@ use crate::services::links;
 use crate::state::AppState;
 
 const MAX_NAME: usize = 200;
+/// Previews listed for a contact, newest first.
+const PREVIEWS_LISTED: i64 = 100;
 
 pub fn routes() -> Vec<ApiRoute> {
     vec![
@@ -33,11 +37,12 @@ pub fn routes() -> Vec<ApiRoute> {
         ApiRoute::patch("/contacts/{id}", update),
         ApiRoute::delete("/contacts/{id}", remove),
         ApiRoute::post("/contacts/{id}/invitation", invite),
+        ApiRoute::get("/contacts/{id}/previews", previews),
     ]
 }
 
 #[derive(OpenApi)]
-#[openapi(paths(create, list, show, update, remove, invite))]
+#[openapi(paths(create, list, show, update, remove, invite, previews))]
 pub struct Doc;
 
 /// A client of the firm.
@@ -551,4 +556,65 @@ async fn invite(
             send_count: invitation.send_count,
         }),
     ))
+}
+
+/// A staff member's recorded look at the contact's portal (a preview, in the console).
+#[derive(Serialize, ToSchema)]
+#[schema(as = ContactPreview)]
+pub struct PreviewView {
+    id: String,
+    /// The member who previewed; null once they have left the team.
+    #[schema(required = true)]
+    member_id: Option<String>,
+    /// The member's name (or email) when they previewed.
+    member: String,
+    /// Why they looked, as they gave it.
+    reason: String,
+    /// The permission set the contact was shown as holding ("Try it out"): a built-in set's
+    /// name or a custom set's id; null for the contact's own.
+    #[schema(required = true)]
+    as_set: Option<String>,
+    #[schema(format = DateTime)]
+    created_at: String,
+}
+
+fn preview_view(record: &PreviewRecord) -> PreviewView {
+    PreviewView {
+        id: record.id.to_string(),
+        member_id: record.member_id.as_ref().map(ToString::to_string),
+        member: record.member_label.clone(),
+        reason: record.reason.clone(),
+        as_set: record.as_set.clone(),
+        created_at: rfc3339(record.created_at),
+    }
+}
+
+/// The contact's latest previews, newest first
+///
+/// Each time a member opened the contact's portal read-only in the console (at most 100).
+#[utoipa::path(
+    get,
+    path = "/contacts/{id}/previews",
+    tag = "Contacts",
+    operation_id = "listContactPreviews",
+    params(("id" = String, Path, description = "Contact id")),
+    responses(
+        (status = 200, description = "The previews, newest first", body = ListPage<PreviewView>),
+        (status = 404, description = "No such contact", body = ErrorBody),
+    )
+)]
+async fn previews(
+    State(state): State<AppState>,
+    actor: ApiActor,
+    Path(id): Path<String>,
+) -> Result<Json<ListPage<PreviewView>>> {
+    let contact = find(&state, &actor, Action::View, &id).await?;
+    let records = state
+        .store
+        .contact_previews(&actor.firm.id, &contact.id, PREVIEWS_LISTED)
+        .await?;
+    Ok(Json(ListPage {
+        data: records.iter().map(preview_view).collect(),
+        next_cursor: None,
+    }))
 }

@@ -190,6 +190,38 @@ async fn reach_assignees(
         .await
 }
 
+/// With a scope of assigned clients, the tasks as the actor may see them: assignees outside
+/// the scope are left out (one query for all the tasks), so a key learns nothing of other
+/// clients.
+async fn within_scope(
+    state: &AppState,
+    actor: &ApiActor,
+    scope: Option<&MemberId>,
+    mut details: Vec<TaskDetail>,
+) -> Result<Vec<TaskDetail>> {
+    if scope.is_none() {
+        return Ok(details);
+    }
+    let mut all: Vec<ContactId> = details.iter().flat_map(|d| d.assignees.clone()).collect();
+    all.sort();
+    all.dedup();
+    let visible = actor.visible_contacts(state, scope, &all).await?;
+    for detail in &mut details {
+        detail.assignees.retain(|c| visible.contains(c));
+    }
+    Ok(details)
+}
+
+async fn seen(
+    state: &AppState,
+    actor: &ApiActor,
+    scope: Option<&MemberId>,
+    detail: TaskDetail,
+) -> Result<TaskDetail> {
+    let mut one = within_scope(state, actor, scope, vec![detail]).await?;
+    Ok(one.remove(0))
+}
+
 /// A new task. Contacts who can see it once it is shared are emailed (as their settings
 /// allow).
 #[derive(Deserialize, ToSchema)]
@@ -249,9 +281,10 @@ async fn create(
             .reach_account(&state, scope.as_ref(), "account_id", account_id)
             .await?;
     }
-    let firm = actor.firm;
+    let firm = &actor.firm;
     let (detail, shared) = state.store.create_task(&firm.id, &new).await?;
-    notify::task_shared(&state, &firm, &detail, &shared.newly_visible_to).await?;
+    notify::task_shared(&state, firm, &detail, &shared.newly_visible_to).await?;
+    let detail = seen(&state, &actor, scope.as_ref(), detail).await?;
     Ok((StatusCode::CREATED, Json(view(&detail))))
 }
 
@@ -288,7 +321,7 @@ async fn list(
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<ListPage<TaskView>>> {
     let assigned_to = actor.scope(Area::Tasks, Action::View)?;
-    let firm = actor.firm;
+    let firm = &actor.firm;
     let page = Page::new(query.limit, query.cursor)?;
     let after = page.after()?;
     let status = query.status.as_deref().map(status).transpose()?;
@@ -305,10 +338,11 @@ async fn list(
                 contact_id,
                 status,
                 portal: query.portal,
-                assigned_to,
+                assigned_to: assigned_to.clone(),
             },
         )
         .await?;
+    let tasks = within_scope(&state, &actor, assigned_to.as_ref(), tasks).await?;
     Ok(page.respond(tasks, |d| (d.task.created_at, d.task.id.as_str()), view))
 }
 
@@ -336,13 +370,14 @@ async fn show(
     actor
         .reach(&state, scope.as_ref(), Scoped::Task(&id))
         .await?;
-    let firm = actor.firm;
+    let firm = &actor.firm;
     let detail = state
         .store
         .task(&firm.id, &id)
         .await?
         .ok_or(Error::NotFound)?;
     let files = state.store.task_files(&firm.id, &id).await?;
+    let detail = seen(&state, &actor, scope.as_ref(), detail).await?;
     Ok(Json(TaskDetailView {
         task: view(&detail),
         files: files.iter().map(file_view).collect(),
@@ -403,7 +438,8 @@ fn explicit_null<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
 }
 
 /// Fields left out stay as they are; `due_date: null` clears it; `assignees` and `checklist`
-/// replace the whole list. Contacts who can newly see a shared task are emailed (as their
+/// replace the whole list (for a key whose role reaches only assigned clients, the assignees
+/// it can see: others stay). Contacts who can newly see a shared task are emailed (as their
 /// settings allow).
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -485,16 +521,34 @@ async fn update(
             .reach_account(&state, scope.as_ref(), "account_id", account_id)
             .await?;
     }
-    if let Some(assignees) = &patch.assignees {
+    let mut patch = patch;
+    if let Some(assignees) = &mut patch.assignees {
         reach_assignees(&state, &actor, scope.as_ref(), assignees).await?;
+        if scope.is_some() {
+            // The list replaces the assignees the key can see; those outside its scope stay,
+            // as it was never shown them.
+            let current = state
+                .store
+                .task(&actor.firm.id, &id)
+                .await?
+                .ok_or(Error::NotFound)?
+                .assignees;
+            let visible = actor
+                .visible_contacts(&state, scope.as_ref(), &current)
+                .await?;
+            assignees.extend(current.into_iter().filter(|c| !visible.contains(c)));
+            assignees.sort();
+            assignees.dedup();
+        }
     }
-    let firm = actor.firm;
+    let firm = &actor.firm;
     let (detail, shared) = state
         .store
         .update_task(&firm.id, &id, &patch)
         .await?
         .ok_or(Error::NotFound)?;
-    notify::task_shared(&state, &firm, &detail, &shared.newly_visible_to).await?;
+    notify::task_shared(&state, firm, &detail, &shared.newly_visible_to).await?;
+    let detail = seen(&state, &actor, scope.as_ref(), detail).await?;
     Ok(Json(view(&detail)))
 }
 

@@ -2,7 +2,9 @@
 //! email, filters for portal access and invitation status, keyset pages, and the form for a
 //! new contact), `GET /staff/contacts/{id}` (access, invitation, last sign-in, the members who
 //! look after the contact, their tasks, requests and signing requests), and the forms that
-//! change a contact: details, access on/off, invite or resend, assigned members, delete.
+//! change a contact: details, access on/off, invite or resend, assigned members, delete; and
+//! the form that opens a preview of the contact's portal for a reason (recorded, and listed on
+//! the page; the preview itself is `preview`).
 //!
 //! Each handler asks the policy for its own action; a control the role does not allow is not
 //! shown, and its POST is refused anyway (403). A contact outside the member's reach answers
@@ -19,6 +21,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use minijinja::context;
+use portico_shared::client_access::PermissionSetRef;
 use portico_shared::email::Email;
 use portico_shared::ids::{ContactId, MemberId};
 use portico_shared::policy::{Action, Area, Decision, Intent, decide};
@@ -28,7 +31,7 @@ use serde::Deserialize;
 use super::reach::{contact_within, cursor, iso, reach, read_cursor, when, within};
 use crate::error::{Error, Result};
 use crate::http::extract::CsrfOnly;
-use crate::http::extract::{CsrfProtected, CsrfToken, ProtectedForm, StaffSession};
+use crate::http::extract::{CsrfProtected, CsrfToken, Preview, ProtectedForm, StaffSession};
 use crate::http::layout::console_page;
 use crate::services::links;
 use crate::state::AppState;
@@ -38,6 +41,10 @@ const MAX_NAME: usize = 200;
 const MAX_SEARCH: usize = 200;
 /// Rows of each related list on a contact's page.
 const RELATED: i64 = 20;
+/// Previews listed on a contact's page, newest first.
+const PREVIEWS_SHOWN: i64 = 10;
+/// The longest reason for a preview.
+const MAX_REASON: usize = 500;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -47,6 +54,7 @@ pub fn router() -> Router<AppState> {
         .route("/staff/contacts/{id}/invitation", post(invite))
         .route("/staff/contacts/{id}/members", post(assign))
         .route("/staff/contacts/{id}/delete", post(remove))
+        .route("/staff/contacts/{id}/previews", post(start_preview))
 }
 
 fn allowed(staff: &StaffSession, action: Action) -> Option<Decision> {
@@ -63,6 +71,7 @@ fn flash(done: Option<&str>) -> Option<&'static str> {
         "invited" => "Invitation sent.",
         "members" => "Assigned members saved.",
         "deleted" => "Contact deleted.",
+        "preview_reason" => "Give a reason to preview this contact's portal.",
         _ => return None,
     })
 }
@@ -335,6 +344,8 @@ async fn create(
 #[derive(Deserialize, Default)]
 struct ShowQuery {
     done: Option<String>,
+    /// "Try it out": a permission set to offer in the preview form, chosen.
+    as_set: Option<String>,
 }
 
 /// A problem with a form on the contact's page, shown beside it.
@@ -343,6 +354,9 @@ struct Problem {
     message: String,
     name: String,
     email: String,
+    /// The reason typed into the preview form, and the set chosen.
+    reason: String,
+    as_set: String,
 }
 
 async fn show(
@@ -362,6 +376,7 @@ async fn show(
         &contact,
         flash(query.done.as_deref()),
         None,
+        query.as_set.as_deref(),
     )
     .await
 }
@@ -401,6 +416,7 @@ async fn contact_page(
     contact: &Contact,
     flash: Option<&str>,
     problem: Option<(Problem, StatusCode)>,
+    try_set: Option<&str>,
 ) -> Result<Response> {
     let firm = &staff.firm.id;
     let can_edit = may_here(state, staff, Action::Edit, &contact.id).await?;
@@ -500,6 +516,23 @@ async fn contact_page(
         None
     };
 
+    let previews = state
+        .store
+        .contact_previews(firm, &contact.id, PREVIEWS_SHOWN)
+        .await?;
+    let previews: Vec<_> = previews
+        .iter()
+        .map(|p| {
+            context! {
+                member => &p.member_label,
+                reason => &p.reason,
+                as_set => p.as_set_name(),
+                at => when(p.created_at),
+                at_iso => iso(p.created_at),
+            }
+        })
+        .collect();
+
     let (problem, status) = match problem {
         Some((p, status)) => (Some(p), status),
         None => (None, StatusCode::OK),
@@ -526,6 +559,12 @@ async fn contact_page(
             tasks,
             requests,
             signing,
+            previews,
+            // The set the preview form offers chosen: the one just sent back, or asked for.
+            try_set => problem.as_ref().map(|p| p.as_set.as_str()).or(try_set)
+                .and_then(PermissionSetRef::parse).map(|set| set.as_str().to_string()),
+            preview_minutes => Preview::LIFETIME_SECS / 60,
+            max_reason => MAX_REASON,
             can_edit,
             can_delete,
             can_assign,
@@ -534,6 +573,8 @@ async fn contact_page(
                 message => &p.message,
                 name => &p.name,
                 email => &p.email,
+                reason => &p.reason,
+                as_set => &p.as_set,
             }),
         },
     )?;
@@ -568,6 +609,8 @@ async fn update(
                 message,
                 name: form.name.clone(),
                 email: form.email.clone(),
+                reason: String::new(),
+                as_set: String::new(),
             },
             status,
         ))
@@ -576,14 +619,14 @@ async fn update(
         Ok(name) => name,
         Err(message) => {
             let p = problem(message, StatusCode::UNPROCESSABLE_ENTITY);
-            return contact_page(&state, &staff, &csrf, &contact, None, p).await;
+            return contact_page(&state, &staff, &csrf, &contact, None, p, None).await;
         }
     };
     let email = match parse_email(&form.email) {
         Ok(email) => email,
         Err(message) => {
             let p = problem(message, StatusCode::UNPROCESSABLE_ENTITY);
-            return contact_page(&state, &staff, &csrf, &contact, None, p).await;
+            return contact_page(&state, &staff, &csrf, &contact, None, p, None).await;
         }
     };
     let patch = ContactPatch {
@@ -603,7 +646,7 @@ async fn update(
             Error::Conflict { .. } => {
                 let message = "The firm already has a contact with this email address.";
                 let p = problem(message.into(), StatusCode::CONFLICT);
-                return contact_page(&state, &staff, &csrf, &contact, None, p).await;
+                return contact_page(&state, &staff, &csrf, &contact, None, p, None).await;
             }
             other => return Err(other),
         },
@@ -663,6 +706,8 @@ async fn invite(
         message: message.to_string(),
         name: contact.name.clone(),
         email: contact.email.clone(),
+        reason: String::new(),
+        as_set: String::new(),
     };
     if !contact.portal_access {
         let p = refuse("Turn portal access on before inviting the contact.");
@@ -673,6 +718,7 @@ async fn invite(
             &contact,
             None,
             Some((p, StatusCode::CONFLICT)),
+            None,
         )
         .await;
     }
@@ -685,6 +731,7 @@ async fn invite(
             &contact,
             None,
             Some((p, StatusCode::CONFLICT)),
+            None,
         )
         .await;
     }
@@ -760,4 +807,92 @@ async fn remove(
         return Err(Error::NotFound);
     }
     Ok(Redirect::to("/staff/contacts?done=deleted").into_response())
+}
+
+#[derive(Deserialize)]
+struct PreviewForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    reason: String,
+    /// "Try it out": a permission set to show the contact as holding; empty for their own.
+    #[serde(default)]
+    as_set: String,
+}
+
+impl CsrfProtected for PreviewForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+/// Records a preview of the contact's portal by this member, for the reason given, and opens
+/// it. Viewing the contact is what it takes (the preview changes nothing).
+async fn start_preview(
+    State(state): State<AppState>,
+    staff: StaffSession,
+    CsrfToken(csrf): CsrfToken,
+    Path(id): Path<String>,
+    ProtectedForm(form): ProtectedForm<PreviewForm>,
+) -> Result<Response> {
+    let (_, contact) = for_action(&state, &staff, Action::View, &id).await?;
+    let reason = form.reason.trim();
+    let as_set = match form.as_set.trim() {
+        "" => None,
+        text => PermissionSetRef::parse(text),
+    };
+    let problem = if !form.as_set.trim().is_empty() && as_set.is_none() {
+        Some("Choose one of the permission sets offered.".to_string())
+    } else if reason.is_empty() {
+        Some("Give a reason for looking at this contact's portal.".to_string())
+    } else if reason.chars().count() > MAX_REASON || reason.chars().any(char::is_control) {
+        Some(format!(
+            "The reason must be at most {MAX_REASON} characters, on one line."
+        ))
+    } else {
+        None
+    };
+    if let Some(message) = problem {
+        let p = Problem {
+            form: "preview",
+            message,
+            name: contact.name.clone(),
+            email: contact.email.clone(),
+            reason: form.reason.clone(),
+            as_set: form.as_set.clone(),
+        };
+        let again = Some((p, StatusCode::UNPROCESSABLE_ENTITY));
+        return contact_page(&state, &staff, &csrf, &contact, None, again, None).await;
+    }
+    let member = &staff.member;
+    let label = if member.name.is_empty() {
+        &member.email
+    } else {
+        &member.name
+    };
+    let recorded = state
+        .store
+        .record_preview(
+            &staff.firm.id,
+            &contact.id,
+            &member.id,
+            label,
+            reason,
+            as_set.as_ref(),
+        )
+        .await;
+    if let Err(portico_shared::store::StoreError::UnknownReference(..)) = recorded {
+        let p = Problem {
+            form: "preview",
+            message: "That permission set does not exist (any more): choose another.".into(),
+            name: contact.name.clone(),
+            email: contact.email.clone(),
+            reason: form.reason.clone(),
+            as_set: String::new(),
+        };
+        let again = Some((p, StatusCode::UNPROCESSABLE_ENTITY));
+        return contact_page(&state, &staff, &csrf, &contact, None, again, None).await;
+    }
+    recorded?;
+    Ok(Redirect::to(&format!("/staff/contacts/{}/preview/", contact.id)).into_response())
 }

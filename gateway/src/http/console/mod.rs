@@ -14,6 +14,7 @@ mod conversations;
 mod dashboard;
 mod invoices;
 mod portal_settings;
+mod preview;
 mod reach;
 mod roles;
 mod signing;
@@ -32,6 +33,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .merge(dashboard::router())
         .merge(contacts::router())
         .merge(accounts::router())
+        .merge(preview::router())
         .merge(conversations::router())
         .merge(tasks::router())
         .merge(signing::router(state))

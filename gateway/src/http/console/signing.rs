@@ -20,6 +20,7 @@ use crate::error::{Error, Result};
 use crate::http::documents::{self, FORM_OVERHEAD, multipart_error, repr_digest, safe_file_name};
 use crate::http::extract::{ClientOrigin, CsrfToken, ProtectedMultipart, StaffSession};
 use crate::http::layout::console_page;
+use crate::http::views;
 use crate::http::views::console_items::{
     NewFormQuery, PAGE_SIZE, assigned, contacts_by_email, cursor, page_of, prefilled_email, when,
 };
@@ -39,6 +40,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/staff/signing/new", get(new_form))
         .route("/staff/signing/{id}", get(show))
         .route("/staff/signing/{id}/document", get(document))
+        .route("/staff/signing/{id}/pages/{page}", get(page_image))
 }
 
 #[derive(Deserialize)]
@@ -394,11 +396,22 @@ async fn show(
             },
             contact => contact,
             events => events,
+            pages => views::document_pages(&state, &request).await?,
             flash => (query.done.as_deref() == Some("created"))
                 .then_some("Signing request sent. The client has been emailed, as their settings allow."),
         },
     )?;
     Ok(html.into_response())
+}
+
+/// One page image of the request's document, as the client sees it.
+async fn page_image(
+    State(state): State<AppState>,
+    staff: StaffSession,
+    Path((id, page)): Path<(String, String)>,
+) -> Result<Response> {
+    let request = find(&state, &staff, &id).await?;
+    views::page_image(&state, &request, &page).await
 }
 
 async fn document(

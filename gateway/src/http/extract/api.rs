@@ -87,6 +87,24 @@ impl ApiActor {
         }
     }
 
+    /// Those of `contacts` the actor may see: all of them without a scope, else those assigned
+    /// to the scope's member (one query).
+    pub async fn visible_contacts(
+        &self,
+        state: &AppState,
+        scope: Option<&MemberId>,
+        contacts: &[ContactId],
+    ) -> Result<Vec<ContactId>, Error> {
+        match scope {
+            None => Ok(contacts.to_vec()),
+            Some(_) if contacts.is_empty() => Ok(Vec::new()),
+            Some(member) => Ok(state
+                .store
+                .assigned_among(&self.firm.id, member, contacts)
+                .await?),
+        }
+    }
+
     /// A 422 on `field`, worded as for a contact the firm does not have, unless every one of
     /// `contacts` lies within `scope`: a scoped actor learns nothing of other clients.
     pub async fn reach_contacts(

@@ -14,5 +14,5 @@ pub mod staff;
 pub use api::{ApiActor, ApiFirm, ApiJson, ApiQuery};
 pub use client::ClientOrigin;
 pub use csrf::{CsrfOnly, CsrfProtected, CsrfToken, ProtectedForm, ProtectedMultipart};
-pub use portal::{ClientSession, MaybeSession, PortalFirm};
+pub use portal::{ClientSession, MaybeSession, PortalFirm, Preview};
 pub use staff::{MaybeStaff, StaffSession};

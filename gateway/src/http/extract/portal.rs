@@ -1,6 +1,10 @@
 //! The portal's extractors, which carry tenancy and identity into handlers: [`PortalFirm`] (the firm of the
 //! `Host`) and [`ClientSession`] (the signed-in contact *of that firm*). A handler that takes
 //! them is written with the firm and contact already in hand and never reads headers or cookies.
+//!
+//! A [`ClientSession`] is also who the portal's pages are rendered for when staff preview a
+//! contact's portal from the console ([`ClientSession::previewing`]): then it carries a
+//! [`Preview`], which the layout shows as a banner and puts before every link.
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -46,9 +50,61 @@ pub struct ClientSession {
     /// company switcher).
     pub other_companies: bool,
     /// The firm's portal version as of this request (see [`crate::services::page_cache`]).
+    /// `None` in a preview, whose pages are never kept.
     pub portal_version: Option<i64>,
     /// What the contact's permission set lets them do (SPEC §13), as of this request.
     pub access: ClientAccess,
+    /// Set when a staff member is looking at this contact's portal, not the contact.
+    pub preview: Option<Preview>,
+}
+
+/// A staff member's read-only look at a contact's portal, rendered by the portal's own page
+/// renderers under the console's path for it.
+#[derive(Clone, Debug)]
+pub struct Preview {
+    /// Where the portal's paths are served in the preview, before each of them
+    /// (`/staff/contacts/{id}/preview`): links in the pages stay inside it.
+    pub prefix: String,
+    /// The contact's console page: the banner's way back.
+    pub back: String,
+    /// "Try it out": a permission set the contact is shown as holding instead of their own,
+    /// with its name for the banner.
+    pub as_set: Option<(String, ClientAccess)>,
+}
+
+impl Preview {
+    /// How long a recorded preview lets its member browse the contact's portal; after that
+    /// the console asks for a reason again.
+    pub const LIFETIME_SECS: i64 = 30 * 60;
+}
+
+impl ClientSession {
+    /// The contact of `found` as the staff member previewing their portal sees them (holding
+    /// the preview's trial set, if it has one). Nothing of the contact's own sessions is read
+    /// or touched; the page speaks the contact's language.
+    pub fn previewing(firm: Firm, found: SessionContact, preview: Preview) -> ClientSession {
+        if let Some(lang) = found.contact.language.as_deref().and_then(Lang::parse) {
+            i18n::prefer(lang);
+        }
+        let access = match &preview.as_set {
+            Some((_, access)) => access.clone(),
+            None => found.access,
+        };
+        ClientSession {
+            firm,
+            contact: found.contact,
+            other_companies: found.other_companies,
+            portal_version: None,
+            access,
+            preview: Some(preview),
+        }
+    }
+
+    /// What the pages' links start with: nothing for the client, the preview's prefix for
+    /// staff.
+    pub fn link_prefix(&self) -> &str {
+        self.preview.as_ref().map_or("", |p| p.prefix.as_str())
+    }
 }
 
 /// The session if there is one; pages that work either way take this.
@@ -96,6 +152,7 @@ impl FromRequestParts<AppState> for MaybeSession {
                     other_companies,
                     portal_version,
                     access,
+                    preview: None,
                 }
             },
         );

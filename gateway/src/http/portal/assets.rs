@@ -1,4 +1,5 @@
-//! Static assets: the portal stylesheet (embedded) and each firm's brand colours.
+//! Static assets: the portal stylesheet and the site icon (embedded), each firm's brand
+//! colours and logo. The console's pages, on the same hosts, use the icon too.
 
 use axum::Router;
 use axum::extract::State;
@@ -12,12 +13,40 @@ use crate::state::AppState;
 
 const PORTAL_CSS: &str = include_str!("../../../../templates/portal/portal.css");
 const DEFAULT_BRAND: &str = "#1d4ed8";
+/// The icon the layouts link (`<link rel=icon>`), and the same drawing as a 32 px PNG in an
+/// ICO for browsers and tools that ask for `/favicon.ico` whatever the page says.
+const FAVICON_SVG: &str = include_str!("../../../../templates/assets/favicon.svg");
+const FAVICON_ICO: &[u8] = include_bytes!("../../../../templates/assets/favicon.ico");
+/// The icon changes with a release at most.
+const ICON_CACHE: &str = "public, max-age=86400";
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/assets/portal.css", get(portal_css))
         .route("/assets/brand.css", get(brand_css))
         .route("/assets/logo", get(logo))
+        .route("/assets/favicon.svg", get(favicon_svg))
+        .route("/favicon.ico", get(favicon_ico))
+}
+
+async fn favicon_svg() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "image/svg+xml"),
+            (header::CACHE_CONTROL, ICON_CACHE),
+        ],
+        FAVICON_SVG,
+    )
+}
+
+async fn favicon_ico() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "image/x-icon"),
+            (header::CACHE_CONTROL, ICON_CACHE),
+        ],
+        FAVICON_ICO,
+    )
 }
 
 /// The firm's logo. Its type was sniffed on upload; `nosniff` keeps browsers to it.

@@ -17,7 +17,8 @@ use serde::Deserialize;
 use crate::error::{Error, Result};
 use crate::http::extract::{ClientSession, MaybeSession, PortalFirm};
 use crate::http::extract::{CsrfProtected, CsrfToken, ProtectedForm};
-use crate::http::layout::{FirmView, page, token_page};
+use crate::http::layout::{page, token_page};
+use crate::http::views::render_companies;
 use crate::services::cookies;
 use crate::services::handover::{self, Confirmed};
 use crate::services::sessions::{self, Audience};
@@ -32,32 +33,12 @@ pub fn router() -> Router<AppState> {
         .route("/companies/handover/land", get(land))
 }
 
-fn normalized(email: &str) -> String {
-    Email::parse(email).map_or_else(|_| email.to_lowercase(), |e| e.normalized().to_string())
-}
-
 async fn list(
     State(state): State<AppState>,
     session: ClientSession,
     CsrfToken(csrf): CsrfToken,
 ) -> Result<Html<String>> {
-    let firms = state
-        .store
-        .firms_of_email(&normalized(&session.contact.email))
-        .await?;
-    let companies: Vec<_> = firms
-        .iter()
-        .map(|f| context! { firm => FirmView::from(f), current => f.id == session.firm.id })
-        .collect();
-    let extra = context! { companies => companies };
-    page(
-        &state,
-        "portal/companies.html",
-        &session.firm,
-        &csrf,
-        Some(&session),
-        extra,
-    )
+    render_companies(&state, &session, &csrf).await
 }
 
 #[derive(Deserialize)]

@@ -9,7 +9,7 @@ use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use portico_shared::filetypes::{FileType, extension};
-use portico_shared::ids::{TaskFileId, TaskId};
+use portico_shared::ids::TaskId;
 use portico_shared::store::NewFile;
 
 use crate::error::{Error, Result};
@@ -17,7 +17,7 @@ use crate::http::documents::{self, FORM_OVERHEAD, multipart_error, safe_file_nam
 use crate::http::extract::ClientSession;
 use crate::http::extract::ProtectedMultipart;
 use crate::http::layout::tr;
-use crate::http::views::accepted;
+use crate::http::views::{accepted, task_file_download};
 use crate::services::content::Received;
 use crate::services::upload_limits;
 use crate::state::AppState;
@@ -174,20 +174,5 @@ async fn download(
     session: ClientSession,
     Path((id, file)): Path<(String, String)>,
 ) -> Result<Response> {
-    let (Some(id), Some(file)) = (TaskId::parse(&id), TaskFileId::parse(&file)) else {
-        return Err(Error::NotFound);
-    };
-    let found = state
-        .store
-        .task_file(&session.firm.id, Some(&session.contact.id), &id, &file)
-        .await?
-        .ok_or(Error::NotFound)?;
-    documents::download(
-        &state.blobs(),
-        &found.sha256,
-        &found.file_name,
-        &found.content_type,
-        false,
-    )
-    .await
+    task_file_download(&state, &session, &id, &file).await
 }

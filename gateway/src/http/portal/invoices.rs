@@ -1,22 +1,16 @@
-//! `GET /invoices`: the signed-in client's invoices at this firm, only when the firm has
-//! billing enabled (otherwise the page does not exist: 404).
+//! `GET /invoices`: the signed-in client's invoices at this firm (made by `views::invoices`),
+//! only when the firm has billing enabled (otherwise the page does not exist: 404).
 
 use axum::Router;
 use axum::extract::State;
 use axum::response::Html;
 use axum::routing::get;
-use minijinja::context;
-use portico_shared::status::InvoiceStatus;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::http::extract::ClientSession;
 use crate::http::extract::CsrfToken;
-use crate::http::layout::page;
-use crate::http::views::today;
+use crate::http::views::render_invoices;
 use crate::state::AppState;
-
-/// Enough for years of invoices; older ones stay reachable through the firm.
-const SHOWN: i64 = 200;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/invoices", get(list))
@@ -27,36 +21,5 @@ async fn list(
     session: ClientSession,
     CsrfToken(csrf): CsrfToken,
 ) -> Result<Html<String>> {
-    if !session.firm.billing_enabled {
-        return Err(Error::NotFound);
-    }
-    let invoices = state
-        .store
-        .client_invoices(&session.firm.id, &session.contact.id, SHOWN)
-        .await?;
-    let today = today();
-    let rows: Vec<_> = invoices
-        .iter()
-        .map(|i| {
-            context! {
-                number => &i.number,
-                description => &i.description,
-                amount_minor => i.amount_minor,
-                currency => &i.currency,
-                due_date => &i.due_date,
-                status => &i.status,
-                overdue => i.status == InvoiceStatus::Open && i.due_date < today,
-                // Paying makes sense only while it is open.
-                pay_url => i.pay_url.as_deref().filter(|_| i.status == InvoiceStatus::Open),
-            }
-        })
-        .collect();
-    page(
-        &state,
-        "portal/invoices.html",
-        &session.firm,
-        &csrf,
-        Some(&session),
-        context! { invoices => rows },
-    )
+    render_invoices(&state, &session, &csrf).await
 }

@@ -1,21 +1,20 @@
 //! Requests from the client to the firm: the box on the home page starts one
-//! (`POST /requests`), `GET /requests/{id}` shows the thread, `POST /requests/{id}/messages`
-//! replies. Only the contact who started a request can reach it.
+//! (`POST /requests`), `GET /requests/{id}` shows the thread (made by `views::request`),
+//! `POST /requests/{id}/messages` replies. Only the contact who started a request can reach it.
 
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use minijinja::context;
 use portico_shared::ids::ConversationId;
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
 use crate::http::extract::ClientSession;
 use crate::http::extract::{CsrfProtected, CsrfToken, ProtectedForm};
-use crate::http::layout::{page, tr};
-use crate::http::views::{message_body, render_home};
+use crate::http::layout::tr;
+use crate::http::views::{message_body, render_home, render_request};
 use crate::state::AppState;
 
 const SUBJECT_CHARS: usize = 80;
@@ -77,52 +76,13 @@ async fn start(
     Ok(Redirect::to(&format!("/requests/{}", conversation.id)).into_response())
 }
 
-async fn thread(
-    state: &AppState,
-    session: &ClientSession,
-    csrf: &str,
-    id: &str,
-    error: Option<(&str, &str)>,
-) -> Result<axum::response::Html<String>> {
-    let id = ConversationId::parse(id).ok_or(Error::NotFound)?;
-    let (conversation, messages) = state
-        .store
-        .conversation(&session.firm.id, Some(&session.contact.id), &id)
-        .await?
-        .ok_or(Error::NotFound)?;
-    let messages: Vec<_> = messages
-        .iter()
-        .map(|m| {
-            // ISO here; the template writes it in the page's language.
-            let day = time::OffsetDateTime::from_unix_timestamp(m.created_at)
-                .map(|t| t.date().to_string())
-                .unwrap_or_default();
-            context! { from_client => m.author == "client", body => &m.body, day => day }
-        })
-        .collect();
-    let extra = context! {
-        conversation => context! { id => &conversation.id, subject => &conversation.subject },
-        messages => messages,
-        error => error.map(|e| e.0),
-        draft => error.map(|e| e.1),
-    };
-    page(
-        state,
-        "portal/request.html",
-        &session.firm,
-        csrf,
-        Some(session),
-        extra,
-    )
-}
-
 async fn show(
     State(state): State<AppState>,
     session: ClientSession,
     CsrfToken(csrf): CsrfToken,
     Path(id): Path<String>,
 ) -> Result<Response> {
-    Ok(thread(&state, &session, &csrf, &id, None)
+    Ok(render_request(&state, &session, &csrf, &id, None)
         .await?
         .into_response())
 }
@@ -138,7 +98,8 @@ async fn reply(
         Ok(body) => body,
         Err(problem) => {
             let problem = tr(&state, problem, &[]);
-            let html = thread(&state, &session, &csrf, &id, Some((&problem, &form.body))).await?;
+            let html =
+                render_request(&state, &session, &csrf, &id, Some((&problem, &form.body))).await?;
             return Ok((StatusCode::UNPROCESSABLE_ENTITY, html).into_response());
         }
     };

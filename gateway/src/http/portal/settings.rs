@@ -1,5 +1,6 @@
-//! The client's own settings at this firm: `GET /settings`, `POST /settings` — display name,
-//! which emails they get, and the portal's language. A contact row is per firm, so are these.
+//! The client's own settings at this firm: `GET /settings` (made by `views::settings`),
+//! `POST /settings` — display name, which emails they get, and the portal's language. A
+//! contact row is per firm, so are these.
 
 use axum::Router;
 use axum::extract::{Query, State};
@@ -7,14 +8,15 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use minijinja::context;
-use portico_shared::store::{Contact, Preferences};
+use portico_shared::store::Preferences;
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
 use crate::http::extract::ClientSession;
 use crate::http::extract::{CsrfProtected, CsrfToken, ProtectedForm};
-use crate::http::layout::{page, tr};
-use crate::i18n::{self, Lang};
+use crate::http::layout::tr;
+use crate::http::views::{SettingsView, render_settings};
+use crate::i18n::Lang;
 use crate::state::AppState;
 
 const MAX_NAME: usize = 100;
@@ -48,65 +50,14 @@ impl CsrfProtected for SettingsForm {
     }
 }
 
-/// What the form shows: the saved values, or what was just typed.
-#[derive(serde::Serialize)]
-struct FormView<'a> {
-    name: &'a str,
-    language: &'a str,
-    notify_task_shared: bool,
-    notify_signature_requested: bool,
-    notify_request_reply: bool,
-}
-
-fn saved_view(contact: &Contact) -> FormView<'_> {
-    FormView {
-        name: &contact.name,
-        language: contact
-            .language
-            .as_deref()
-            .unwrap_or(i18n::current().code()),
-        notify_task_shared: contact.notify_task_shared,
-        notify_signature_requested: contact.notify_signature_requested,
-        notify_request_reply: contact.notify_request_reply,
-    }
-}
-
-fn render(
-    state: &AppState,
-    session: &ClientSession,
-    csrf: &str,
-    form: FormView<'_>,
-    errors: minijinja::Value,
-    saved: bool,
-) -> Result<axum::response::Html<String>> {
-    let languages: Vec<_> = Lang::ALL
-        .iter()
-        .map(|l| context! { code => l.code(), key => format!("language.{}", l.code()) })
-        .collect();
-    let extra = context! {
-        form => form,
-        errors => errors,
-        saved => saved,
-        languages => languages,
-    };
-    page(
-        state,
-        "portal/settings.html",
-        &session.firm,
-        csrf,
-        Some(session),
-        extra,
-    )
-}
-
 async fn show(
     State(state): State<AppState>,
     session: ClientSession,
     CsrfToken(csrf): CsrfToken,
     Query(query): Query<ShowQuery>,
 ) -> Result<Response> {
-    let form = saved_view(&session.contact);
-    let html = render(
+    let form = SettingsView::saved(&session.contact);
+    let html = render_settings(
         &state,
         &session,
         &csrf,
@@ -147,7 +98,7 @@ async fn save(
         notify_request_reply: form.notify_request_reply.is_some(),
     };
     if name_error.is_some() || language_error.is_some() {
-        let typed = FormView {
+        let typed = SettingsView {
             name: &form.name,
             language: &form.language,
             notify_task_shared: prefs.notify_task_shared,
@@ -155,7 +106,7 @@ async fn save(
             notify_request_reply: prefs.notify_request_reply,
         };
         let errors = context! { name => name_error, language => language_error };
-        let html = render(&state, &session, &csrf, typed, errors, false)?;
+        let html = render_settings(&state, &session, &csrf, typed, errors, false)?;
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, html).into_response());
     }
     state

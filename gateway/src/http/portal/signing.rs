@@ -1,5 +1,6 @@
-//! Signing in the portal. `GET /sign/{id}` shows the document (inline, from
-//! `GET /sign/{id}/document`) with a Sign form (`name`, `consent`) posted to `POST /sign/{id}`
+//! Signing in the portal. `GET /sign/{id}` (made by `views::sign`) shows the document as page
+//! images (`GET /sign/{id}/pages/{n}`, rendered once per document by `services::page_images`)
+//! above its download (`GET /sign/{id}/document`), with a Sign form (`name`, `consent`) posted to `POST /sign/{id}`
 //! and a Decline form (`reason`) posted to `POST /sign/{id}/decline`. Once signed or declined,
 //! the same page shows the audit trail. Every view and the outcome are recorded with the
 //! signer, time, IP, user agent and the document's SHA-256 recomputed from the stored bytes.
@@ -8,22 +9,22 @@
 
 use axum::Router;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use minijinja::context;
 use portico_shared::ids::SigningRequestId;
 use portico_shared::status::SigningStatus;
 use portico_shared::store::{Completion, EventOrigin, Outcome, SigningRequest};
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
-use crate::http::documents;
 use crate::http::extract::{ClientOrigin, ClientSession};
 use crate::http::extract::{CsrfProtected, CsrfToken, ProtectedForm};
-use crate::http::layout::{page, tr};
+use crate::http::layout::tr;
+use crate::http::views::{
+    self, SignProblems, current_hash, document_changed, find_signing, render_signing,
+    signing_document, signing_page,
+};
 use crate::state::AppState;
-use portico_shared::units::megabytes;
 
 const MAX_NAME: usize = 200;
 const MAX_REASON: usize = 2000;
@@ -33,41 +34,7 @@ pub fn router() -> Router<AppState> {
         .route("/sign/{id}", get(show).post(sign))
         .route("/sign/{id}/decline", post(decline))
         .route("/sign/{id}/document", get(document))
-}
-
-/// The request of this signed-in contact, if e-signing is on.
-async fn find(state: &AppState, session: &ClientSession, id: &str) -> Result<SigningRequest> {
-    let id = SigningRequestId::parse(id)
-        .filter(|_| session.firm.esign_enabled)
-        .ok_or(Error::NotFound)?;
-    state
-        .store
-        .signing_request(&session.firm.id, Some(&session.contact.id), &id)
-        .await?
-        .ok_or(Error::NotFound)
-}
-
-/// The document's hash from the stored bytes now; a request whose bytes are gone is a fault.
-async fn current_hash(state: &AppState, request: &SigningRequest) -> Result<String> {
-    state
-        .blobs()
-        .rehash(&request.document_sha256)
-        .await?
-        .ok_or_else(|| {
-            Error::Internal(anyhow::anyhow!(
-                "the document of signing request {} is missing",
-                request.id
-            ))
-        })
-}
-
-fn changed() -> Error {
-    Error::Conflict {
-        code: "document_changed",
-        message: "This document has changed since it was sent, so it cannot be signed. \
-                  Please contact the firm."
-            .into(),
-    }
+        .route("/sign/{id}/pages/{page}", get(page_image))
 }
 
 fn already(request: &SigningRequest) -> Error {
@@ -77,78 +44,6 @@ fn already(request: &SigningRequest) -> Error {
     }
 }
 
-#[derive(Default)]
-struct Problems<'a> {
-    name: Option<String>,
-    consent: Option<String>,
-    draft_name: &'a str,
-}
-
-async fn render(
-    state: &AppState,
-    session: &ClientSession,
-    csrf: &str,
-    request: &SigningRequest,
-    problems: Problems<'_>,
-) -> Result<Response> {
-    let events = state.store.signing_events(&request.id).await?;
-    let trail: Vec<_> = events
-        .iter()
-        .filter(|e| e.kind != "created")
-        // Times stay Unix seconds: the template writes them in the page's language.
-        .map(|e| {
-            context! {
-                kind => &e.kind,
-                at => e.created_at,
-                typed_name => &e.typed_name,
-                reason => &e.reason,
-                ip => &e.ip,
-                user_agent => &e.user_agent,
-                sha256 => &e.document_sha256,
-            }
-        })
-        .collect();
-    let outcome = events
-        .iter()
-        .rev()
-        .find(|e| e.kind == "signed" || e.kind == "declined");
-    let invalid = problems.name.is_some() || problems.consent.is_some();
-    let html = page(
-        state,
-        "portal/sign.html",
-        &session.firm,
-        csrf,
-        Some(session),
-        context! {
-            request => context! {
-                id => &request.id,
-                title => &request.title,
-                status => &request.status,
-                pending => request.status == SigningStatus::Pending,
-                sent => request.created_at,
-                size => megabytes(request.document_size.max(0) as u64),
-                sha256 => &request.document_sha256,
-                signed_name => &request.signed_name,
-                decline_reason => &request.decline_reason,
-            },
-            outcome => outcome.map(|e| context! {
-                at => e.created_at,
-                ip => &e.ip,
-                sha256 => &e.document_sha256,
-            }),
-            trail => trail,
-            errors => context! { name => problems.name, consent => problems.consent },
-            draft_name => problems.draft_name,
-        },
-    )?;
-    let status = if invalid {
-        StatusCode::UNPROCESSABLE_ENTITY
-    } else {
-        StatusCode::OK
-    };
-    Ok((status, html).into_response())
-}
-
 async fn show(
     State(state): State<AppState>,
     session: ClientSession,
@@ -156,23 +51,16 @@ async fn show(
     origin: ClientOrigin,
     Path(id): Path<String>,
 ) -> Result<Response> {
-    let request = find(&state, &session, &id).await?;
-    if request.status == SigningStatus::Pending {
-        let hash = current_hash(&state, &request).await?;
-        let event = EventOrigin {
-            ip: origin.ip,
-            user_agent: origin.user_agent,
-            document_sha256: hash.clone(),
-        };
-        state
-            .store
-            .record_signing_view(&session.firm.id, &session.contact.id, &request.id, &event)
-            .await?;
-        if hash != request.document_sha256 {
-            return Err(changed());
-        }
-    }
-    render(&state, &session, &csrf, &request, Problems::default()).await
+    signing_page(&state, &session, &csrf, origin, &id).await
+}
+
+async fn page_image(
+    State(state): State<AppState>,
+    session: ClientSession,
+    Path((id, page)): Path<(String, String)>,
+) -> Result<Response> {
+    let request = find_signing(&state, &session, &id).await?;
+    views::page_image(&state, &request, &page).await
 }
 
 #[derive(Deserialize)]
@@ -180,34 +68,13 @@ struct DocumentQuery {
     download: Option<String>,
 }
 
-/// The PDF itself: inline for the frame on the sign page (which only this origin may frame),
-/// or as an attachment with `?download=1`.
 async fn document(
     State(state): State<AppState>,
     session: ClientSession,
     Path(id): Path<String>,
     Query(query): Query<DocumentQuery>,
 ) -> Result<Response> {
-    let request = find(&state, &session, &id).await?;
-    let inline = query.download.is_none();
-    let mut response = documents::download(
-        &state.blobs(),
-        &request.document_sha256,
-        &request.document_name,
-        "application/pdf",
-        inline,
-    )
-    .await?;
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'none'; frame-ancestors 'self'"),
-    );
-    headers.insert(
-        header::X_FRAME_OPTIONS,
-        HeaderValue::from_static("SAMEORIGIN"),
-    );
-    Ok(response)
+    signing_document(&state, &session, &id, query.download.is_some()).await
 }
 
 #[derive(Deserialize)]
@@ -233,14 +100,14 @@ async fn sign(
     Path(id): Path<String>,
     ProtectedForm(form): ProtectedForm<SignForm>,
 ) -> Result<Response> {
-    let request = find(&state, &session, &id).await?;
+    let request = find_signing(&state, &session, &id).await?;
     if request.status != SigningStatus::Pending {
         return Err(already(&request));
     }
     let name = form.name.trim();
-    let mut problems = Problems {
+    let mut problems = SignProblems {
         draft_name: name,
-        ..Problems::default()
+        ..SignProblems::default()
     };
     if name.is_empty() {
         problems.name = Some(tr(&state, "sign.error_name_empty", &[]));
@@ -251,11 +118,11 @@ async fn sign(
         problems.consent = Some(tr(&state, "sign.error_consent", &[]));
     }
     if problems.name.is_some() || problems.consent.is_some() {
-        return render(&state, &session, &csrf, &request, problems).await;
+        return render_signing(&state, &session, &csrf, &request, problems).await;
     }
     let hash = current_hash(&state, &request).await?;
     if hash != request.document_sha256 {
-        return Err(changed());
+        return Err(document_changed());
     }
     let event = EventOrigin {
         ip: origin.ip,
@@ -283,7 +150,7 @@ async fn complete(
         Completion::Done(_) => Ok(Redirect::to(&format!("/sign/{id}")).into_response()),
         Completion::NotFound => Err(Error::NotFound),
         Completion::AlreadyCompleted(current) => Err(already(&current)),
-        Completion::DocumentChanged => Err(changed()),
+        Completion::DocumentChanged => Err(document_changed()),
     }
 }
 
@@ -308,7 +175,7 @@ async fn decline(
     Path(id): Path<String>,
     ProtectedForm(form): ProtectedForm<DeclineForm>,
 ) -> Result<Response> {
-    let request = find(&state, &session, &id).await?;
+    let request = find_signing(&state, &session, &id).await?;
     if request.status != SigningStatus::Pending {
         return Err(already(&request));
     }

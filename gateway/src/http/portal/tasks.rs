@@ -1,22 +1,19 @@
-//! A shared task in the portal: `GET /tasks/{id}`, ticking checklist items, completing it
-//! (its documents are in `files`).
+//! A shared task in the portal: `GET /tasks/{id}` (the page is made by `views::task`),
+//! ticking checklist items, completing it (its documents are in `files`).
 //! Every query is scoped to the host's firm and the signed-in contact; anything else is 404.
 
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use minijinja::context;
 use portico_shared::ids::{ChecklistItemId, TaskId};
-use portico_shared::status::TaskStatus;
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
 use crate::http::extract::ClientSession;
 use crate::http::extract::CsrfOnly;
 use crate::http::extract::{CsrfProtected, CsrfToken, ProtectedForm};
-use crate::http::layout::page;
-use crate::http::views::today;
+use crate::http::views::render_task;
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -32,44 +29,7 @@ async fn show(
     CsrfToken(csrf): CsrfToken,
     Path(id): Path<String>,
 ) -> Result<Html<String>> {
-    let id = TaskId::parse(&id).ok_or(Error::NotFound)?;
-    let detail = state
-        .store
-        .client_task(&session.firm.id, &session.contact.id, &id)
-        .await?
-        .ok_or(Error::NotFound)?;
-    let task = &detail.task;
-    let done = detail.checklist.iter().filter(|i| i.done).count();
-    let files = state.store.task_files(&session.firm.id, &task.id).await?;
-    let types = &state.config.upload_types;
-    let extra = context! {
-        task => context! {
-            id => &task.id,
-            title => &task.title,
-            description => &task.description,
-            due => task.due_date.clone(),
-            overdue => task.status == TaskStatus::Open && task.due_date.as_deref().is_some_and(|d| d < today().as_str()),
-            completed => task.status == TaskStatus::Completed,
-            completed_on => task.completed_at.and_then(|t| time::OffsetDateTime::from_unix_timestamp(t).ok())
-                .map(|t| t.date().to_string()),
-        },
-        checklist => &detail.checklist,
-        items_done => done,
-        files => crate::http::views::rows(&files, &session.contact.id),
-        upload => context! {
-            accept => types.iter().map(|t| format!(".{}", t.ext)).collect::<Vec<_>>().join(","),
-            types => crate::http::views::accepted(&state),
-            limit => portico_shared::units::megabytes(state.config.upload_max_bytes),
-        },
-    };
-    page(
-        &state,
-        "portal/task.html",
-        &session.firm,
-        &csrf,
-        Some(&session),
-        extra,
-    )
+    render_task(&state, &session, &csrf, &id).await
 }
 
 #[derive(Deserialize)]
