@@ -37,6 +37,19 @@ impl Db {
         }
     }
 
+    /// Gives each seeded contact without an account a personal one, as migration 0014 does
+    /// for existing contacts (the store reads no contact without an account). Its id is the
+    /// contact's random part under the account prefix: unique, and one statement each.
+    pub async fn give_personal_accounts(&mut self) -> Result<()> {
+        self.exec(
+            "INSERT INTO client_accounts (id, firm_id, name, name_norm, created_at, updated_at) \
+             SELECT 'ca_' || substr(id, 4), firm_id, name, lower(name), created_at, created_at \
+             FROM contacts WHERE account_id IS NULL; \
+             UPDATE contacts SET account_id = 'ca_' || substr(id, 4) WHERE account_id IS NULL",
+        )
+        .await
+    }
+
     /// A connection with the gateway's own settings (on SQLite: its default page cache, not
     /// the seeding's large one), to measure a statement as the gateway would run it.
     pub async fn connect_as_gateway(url: &str) -> Result<Db> {

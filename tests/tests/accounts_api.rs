@@ -691,6 +691,67 @@ async fn items_shared_with_an_account_reach_members_who_look_after_any_of_its_co
         (status, answer["error"]["field"].as_str()),
         (StatusCode::UNPROCESSABLE_ENTITY, Some("account_id"))
     );
+    // A conversation Bea started, shared with her account; not with another.
+    let conversation = app
+        .state()
+        .store
+        .start_conversation(
+            &firm.firm.id,
+            &ContactId::parse(&id_of(&owner_of_it)).unwrap(),
+            "VAT question",
+            "Is it due?",
+        )
+        .await
+        .unwrap()
+        .id
+        .to_string();
+    let path = format!("/api/v1/conversations/{conversation}");
+    let shared = ok(
+        &app,
+        key,
+        Method::PATCH,
+        &path,
+        json!({"account_id": account}),
+    )
+    .await;
+    assert_eq!(shared["account_id"], account);
+    let elsewhere = id_of(
+        &ok(
+            &app,
+            key,
+            Method::POST,
+            "/api/v1/accounts",
+            json!({"name": "Other"}),
+        )
+        .await,
+    );
+    for wrong in [elsewhere.as_str(), "ca_nope"] {
+        let (status, answer) = call(
+            &app,
+            key,
+            Method::PATCH,
+            &path,
+            json!({"account_id": wrong}),
+        )
+        .await;
+        assert_eq!(
+            (status, answer["error"]["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("account_id")),
+            "{wrong}"
+        );
+    }
+    assert_eq!(
+        refused(
+            &app,
+            key,
+            Method::PATCH,
+            "/api/v1/conversations/cv_nope",
+            json!({"account_id": null})
+        )
+        .await
+        .0,
+        StatusCode::NOT_FOUND
+    );
     let items = ok(
         &app,
         key,

@@ -1048,6 +1048,7 @@ async fn seed(db: &mut Db, sizes: [(usize, usize); 2], search: &str) -> Result<S
         )
         .await?;
     }
+    db.give_personal_accounts().await?;
     db.exec("COMMIT").await?;
     let elapsed = started.elapsed();
 

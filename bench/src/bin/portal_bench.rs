@@ -746,6 +746,7 @@ async fn seed(db: &mut Db) -> Result<Seeded> {
         )
         .await?;
     }
+    db.give_personal_accounts().await?;
     db.exec("COMMIT").await?;
     let elapsed = started.elapsed();
 

@@ -152,6 +152,7 @@ mod tests {
                 notify_task_shared: true,
                 notify_signature_requested: true,
                 notify_request_reply: true,
+                // The same inputs each time: the contact's own account, as after migration 0014.
                 account_id: ClientAccountId::parse(&format!("ca_{contact:A<22}"))
                     .expect("an id's shape"),
                 permission_set: "client_manager".to_string(),

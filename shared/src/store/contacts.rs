@@ -268,16 +268,7 @@ macro_rules! contact_store {
                 firm_id: &FirmId,
                 account_id: &ClientAccountId,
             ) -> Result<(), StoreError> {
-                let found: Option<String> = sqlx::query_scalar(
-                    "SELECT id FROM client_accounts WHERE firm_id = $1 AND id = $2",
-                )
-                .bind(firm_id)
-                .bind(account_id)
-                .fetch_optional(&mut **tx)
-                .await?;
-                found.map(|_| ()).ok_or_else(|| {
-                    StoreError::UnknownReference("account_id", account_id.to_string())
-                })
+                Self::check_reference(tx, "account_id", firm_id, account_id.as_str()).await
             }
 
             /// `UnknownReference("permission_set")` unless the firm has this custom set.
@@ -286,16 +277,28 @@ macro_rules! contact_store {
                 firm_id: &FirmId,
                 set: &PermissionSetId,
             ) -> Result<(), StoreError> {
-                let found: Option<String> = sqlx::query_scalar(
-                    "SELECT id FROM permission_sets WHERE firm_id = $1 AND id = $2",
-                )
-                .bind(firm_id)
-                .bind(set)
-                .fetch_optional(&mut **tx)
-                .await?;
-                found.map(|_| ()).ok_or_else(|| {
-                    StoreError::UnknownReference("permission_set", set.to_string())
-                })
+                Self::check_reference(tx, "permission_set", firm_id, set.as_str()).await
+            }
+
+            /// `UnknownReference(field)` unless the firm has the row `id` that `field` names.
+            async fn check_reference(
+                tx: &mut sqlx::Transaction<'_, $backend>,
+                field: &'static str,
+                firm_id: &FirmId,
+                id: &str,
+            ) -> Result<(), StoreError> {
+                let sql = match field {
+                    "account_id" => "SELECT id FROM client_accounts WHERE firm_id = $1 AND id = $2",
+                    _ => "SELECT id FROM permission_sets WHERE firm_id = $1 AND id = $2",
+                };
+                let found: Option<String> = sqlx::query_scalar(sql)
+                    .bind(firm_id)
+                    .bind(id)
+                    .fetch_optional(&mut **tx)
+                    .await?;
+                found
+                    .map(|_| ())
+                    .ok_or_else(|| StoreError::UnknownReference(field, id.to_string()))
             }
         }
 

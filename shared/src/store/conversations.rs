@@ -64,6 +64,15 @@ pub trait ConversationStore {
         viewer: Option<&ClientViewer>,
         id: &ConversationId,
     ) -> Result<Option<(Conversation, Vec<Message>)>, StoreError>;
+    /// Shares the conversation with its contact's client account (`Some`), or stops sharing
+    /// it (`None`); `UnknownReference("account_id")` for any other account. `None` when the
+    /// firm has no such conversation.
+    async fn share_conversation(
+        &self,
+        firm_id: &FirmId,
+        id: &ConversationId,
+        account_id: Option<&ClientAccountId>,
+    ) -> Result<Option<Conversation>, StoreError>;
     /// The conversations the viewer sees, most recently active first.
     async fn client_conversations(
         &self,
@@ -193,6 +202,35 @@ macro_rules! conversation_store {
                 .await?;
                 tx.commit().await?;
                 Ok(Some(message))
+            }
+
+            async fn share_conversation(
+                &self,
+                firm_id: &FirmId,
+                id: &ConversationId,
+                account_id: Option<&ClientAccountId>,
+            ) -> Result<Option<Conversation>, StoreError> {
+                // Only the account of the conversation's own contact, checked in the update.
+                let shared: Option<Conversation> = sqlx::query_as(concat!(
+                    "UPDATE conversations SET account_id = $3 \
+                     WHERE firm_id = $1 AND id = $2 AND ($3 IS NULL OR $3 = \
+                         (SELECT c.account_id FROM contacts c \
+                          WHERE c.firm_id = $1 AND c.id = conversations.contact_id)) \
+                     RETURNING ",
+                    conversation_columns!()
+                ))
+                .bind(firm_id)
+                .bind(id)
+                .bind(account_id)
+                .fetch_optional(&self.writer)
+                .await?;
+                match (shared, account_id) {
+                    (Some(conversation), _) => Ok(Some(conversation)),
+                    (None, Some(account_id)) if self.conversation(firm_id, None, id).await?.is_some() => {
+                        Err(StoreError::UnknownReference("account_id", account_id.to_string()))
+                    }
+                    (None, _) => Ok(None),
+                }
             }
 
             async fn conversation(

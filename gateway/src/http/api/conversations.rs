@@ -3,7 +3,7 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Json;
-use portico_shared::ids::ConversationId;
+use portico_shared::ids::{ClientAccountId, ConversationId};
 use portico_shared::policy::{Action, Area};
 use portico_shared::status::ConversationStatus;
 use portico_shared::store::{Conversation, Message, PageQuery, Scoped};
@@ -16,6 +16,7 @@ use super::pagination::{ListPage, Page, contact_filter};
 use super::route::{ApiRoute, one_of, rfc3339};
 use crate::error::{Error, Result};
 use crate::http::extract::ApiQuery;
+use crate::http::extract::api::unknown_account;
 use crate::http::extract::{ApiActor, ApiJson};
 use crate::http::views::message_body;
 use crate::i18n::Lang;
@@ -26,12 +27,13 @@ pub fn routes() -> Vec<ApiRoute> {
     vec![
         ApiRoute::get("/conversations", list),
         ApiRoute::get("/conversations/{id}", show),
+        ApiRoute::patch("/conversations/{id}", share),
         ApiRoute::post("/conversations/{id}/messages", reply),
     ]
 }
 
 #[derive(OpenApi)]
-#[openapi(paths(list, show, reply))]
+#[openapi(paths(list, show, share, reply))]
 pub struct Doc;
 
 fn conversation_status() -> Object {
@@ -55,6 +57,9 @@ pub struct ConversationView {
     created_at: String,
     #[schema(format = DateTime)]
     last_message_at: String,
+    /// The contact's client account when shared with it as a whole (its managers see it).
+    #[schema(required = true)]
+    account_id: Option<String>,
 }
 
 /// A conversation with its messages, oldest first.
@@ -91,6 +96,7 @@ fn view(conversation: &Conversation) -> ConversationView {
         status: conversation.status.to_string(),
         created_at: rfc3339(conversation.created_at),
         last_message_at: rfc3339(conversation.last_message_at),
+        account_id: conversation.account_id.as_ref().map(ToString::to_string),
     }
 }
 
@@ -197,6 +203,53 @@ async fn show(
         conversation: view(&conversation),
         messages: messages.iter().map(message_view).collect(),
     }))
+}
+
+/// Sharing a conversation with its contact's client account.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = ConversationPatch)]
+pub struct Share {
+    /// The contact's client account, or `null` to stop sharing it.
+    #[schema(required = true)]
+    account_id: Option<String>,
+}
+
+/// Share a conversation with the client account
+#[utoipa::path(
+    patch,
+    path = "/conversations/{id}",
+    tag = "Conversations",
+    operation_id = "shareConversation",
+    params(("id" = String, Path, description = "Conversation id")),
+    request_body = Share,
+    responses(
+        (status = 200, description = "The conversation now", body = ConversationView),
+        (status = 404, description = "No such conversation", body = ErrorBody),
+    )
+)]
+async fn share(
+    State(state): State<AppState>,
+    actor: ApiActor,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<Share>,
+) -> Result<Json<ConversationView>> {
+    let scope = actor.scope(Area::Conversations, Action::Edit)?;
+    let id = ConversationId::parse(&id).ok_or(Error::NotFound)?;
+    actor
+        .reach(&state, scope.as_ref(), Scoped::Conversation(&id))
+        .await?;
+    let account_id = body
+        .account_id
+        .as_deref()
+        .map(|a| ClientAccountId::parse(a).ok_or_else(|| unknown_account("account_id", a)))
+        .transpose()?;
+    let conversation = state
+        .store
+        .share_conversation(&actor.firm.id, &id, account_id.as_ref())
+        .await?
+        .ok_or(Error::NotFound)?;
+    Ok(Json(view(&conversation)))
 }
 
 /// A reply from the firm.
