@@ -390,6 +390,8 @@ mod tests {
             "created_at": "2026-01-02T03:04:05Z",
             "updated_at": "2026-01-02T03:04:05Z",
             "assigned_staff": [],
+            "account_id": "ca_0000000000000000000000",
+            "permission_set": "client_manager",
         })
     }
 
@@ -425,7 +427,7 @@ mod tests {
         let mut task = json!({
             "id": "tk_1", "title": "Receipts", "description": "", "due_date": "2026-12-31",
             "portal": true, "status": "open", "completed_at": null, "completed_by": null,
-            "assignees": [], "checklist": [], "files": [],
+            "assignees": [], "account_id": null, "checklist": [], "files": [],
             "created_at": "2026-01-02T03:04:05Z", "updated_at": "2026-01-02T03:04:05Z",
         });
         assert_eq!(ok("GET", "/api/v1/tasks/tk_1", 200, &task), Ok(()));
