@@ -514,7 +514,7 @@ async fn get_once(site: &Target, path: &str, cookie: &str) -> Result<load::Answe
 // Seeding.
 
 /// Tables in the order their rows go in (parents first), with the columns seeded.
-const SEEDED: [(&str, &str); 13] = [
+const SEEDED: [(&str, &str); 15] = [
     ("firms", "id, slug, name, created_at"),
     (
         "roles",
@@ -561,6 +561,14 @@ const SEEDED: [(&str, &str); 13] = [
         "activity",
         "id, firm_id, contact_id, kind, subject_id, subject, created_at",
     ),
+    (
+        "permission_sets",
+        "id, firm_id, name, base, off, created_at, updated_at",
+    ),
+    (
+        "previews",
+        "id, firm_id, contact_id, member_id, member_label, reason, seq, created_at",
+    ),
 ];
 const FIRMS_T: usize = 0;
 const ROLES_T: usize = 1;
@@ -575,6 +583,8 @@ const CONVERSATIONS_T: usize = 9;
 const MESSAGES_T: usize = 10;
 const SIGNING_T: usize = 11;
 const ACTIVITY_T: usize = 12;
+const PERMISSION_SETS_T: usize = 13;
+const PREVIEWS_T: usize = 14;
 
 const FIRST_NAMES: [&str; 20] = [
     "Adam", "Alice", "Ben", "Chloe", "David", "Emma", "Farid", "Grace", "Hugo", "Ines", "Jack",
@@ -649,8 +659,9 @@ async fn seed(db: &mut Db, sizes: [(usize, usize); 2], search: &str) -> Result<S
     }
     let mut seeder = Seeder::new(db, &SEEDED);
     // Other firms around the two measured, each with a custom role, an Owner and a few
-    // contacts assigned to them, so the tables of firms, roles, members and assignments have
-    // a live database's size (on tiny tables PostgreSQL reads everything, rightly).
+    // contacts assigned to them, a custom permission set and a recorded preview, so the tables
+    // of firms, roles, members, assignments, sets and previews have a live database's size (on
+    // tiny tables PostgreSQL reads everything, rightly).
     for n in 0..FILLER_FIRMS {
         let firm_id = FirmId::new().to_string();
         let created = now - rng.below(5 * 365 * 86_400) as i64;
@@ -714,7 +725,32 @@ async fn seed(db: &mut Db, sizes: [(usize, usize); 2], search: &str) -> Result<S
                     format!("({}, {}, {})", q(&id), q(&member_id), q(&firm_id)),
                 )
                 .await?;
+            if c == 0 {
+                seeder
+                    .push(
+                        PREVIEWS_T,
+                        format!(
+                            "({}, {}, {}, {}, 'Owner', 'Before the invitation', 1, {created})",
+                            q(&format!("pv_{}", &id[3..])),
+                            q(&firm_id),
+                            q(&id),
+                            q(&member_id)
+                        ),
+                    )
+                    .await?;
+            }
         }
+        seeder
+            .push(
+                PERMISSION_SETS_T,
+                format!(
+                    "({}, {}, 'No invoices', 'client_staff', {}, {created}, {created})",
+                    q(&format!("ps_{}", &firm_id[3..])),
+                    q(&firm_id),
+                    q(r#"["invoices"]"#)
+                ),
+            )
+            .await?;
     }
     let mut firms: [SeededFirm; 2] = Default::default();
     for (f, ((contact_count, task_count), firm_id)) in sizes.into_iter().zip(&firm_ids).enumerate()
