@@ -87,10 +87,15 @@ impl Db {
     }
 
     pub async fn firm_id(&mut self, slug: &str) -> Result<String> {
-        let sql = "SELECT id FROM firms WHERE slug = $1";
+        self.text("SELECT id FROM firms WHERE slug = $1", slug)
+            .await
+    }
+
+    /// The one text value `sql` answers for `bind` (its `$1`).
+    pub async fn text(&mut self, sql: &str, bind: &str) -> Result<String> {
         Ok(match self {
-            Db::Sqlite(conn) => sqlx::query_scalar(sql).bind(slug).fetch_one(conn).await?,
-            Db::Postgres(conn) => sqlx::query_scalar(sql).bind(slug).fetch_one(conn).await?,
+            Db::Sqlite(conn) => sqlx::query_scalar(sql).bind(bind).fetch_one(conn).await?,
+            Db::Postgres(conn) => sqlx::query_scalar(sql).bind(bind).fetch_one(conn).await?,
         })
     }
 

@@ -363,20 +363,9 @@ struct Floor {
 }
 
 async fn floors(db: &mut Db, member_email: &str) -> Result<Vec<Floor>> {
-    let member: String = match db {
-        Db::Sqlite(conn) => {
-            sqlx::query_scalar("SELECT id FROM members WHERE email_norm = $1")
-                .bind(member_email)
-                .fetch_one(conn)
-                .await?
-        }
-        Db::Postgres(conn) => {
-            sqlx::query_scalar("SELECT id FROM members WHERE email_norm = $1")
-                .bind(member_email)
-                .fetch_one(conn)
-                .await?
-        }
-    };
+    let member = db
+        .text("SELECT id FROM members WHERE email_norm = $1", member_email)
+        .await?;
     let firm = db.firm_id(SLUG).await?;
     let today = iso_date(SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs() as i64 / 86_400);
     let binds = [member.as_str(), firm.as_str(), today.as_str()];

@@ -114,13 +114,7 @@ impl ApiActor {
         field: &'static str,
         contacts: &[ContactId],
     ) -> Result<(), Error> {
-        let Some(member) = scope else {
-            return Ok(());
-        };
-        let within = state
-            .store
-            .assigned_among(&self.firm.id, member, contacts)
-            .await?;
+        let within = self.visible_contacts(state, scope, contacts).await?;
         match contacts.iter().find(|c| !within.contains(c)) {
             Some(outside) => Err(StoreError::UnknownReference(field, outside.to_string()).into()),
             None => Ok(()),
