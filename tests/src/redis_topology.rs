@@ -305,7 +305,7 @@ impl RedisCluster {
                 continue;
             }
             let slots: redis::RedisResult<Vec<redis::Value>> =
-                ask(*port, &redis::cmd("CLUSTER").arg("SLOTS")).await;
+                ask(*port, redis::cmd("CLUSTER").arg("SLOTS")).await;
             if let Ok(slots) = slots {
                 return slots.iter().filter_map(parse_slot_range).collect();
             }
@@ -321,7 +321,7 @@ impl RedisCluster {
             .replica_of(primary)
             .await
             .unwrap_or_else(|| panic!("{primary} has no replica"));
-        let _: () = ask(replica, &redis::cmd("CLUSTER").arg("FAILOVER"))
+        let _: () = ask(replica, redis::cmd("CLUSTER").arg("FAILOVER"))
             .await
             .expect("CLUSTER FAILOVER");
         wait_until("the replica is the primary", || async move {
@@ -380,7 +380,7 @@ impl RedisCluster {
             async move {
                 for port in running {
                     let info: redis::RedisResult<String> =
-                        ask(port, &redis::cmd("CLUSTER").arg("INFO")).await;
+                        ask(port, redis::cmd("CLUSTER").arg("INFO")).await;
                     if !info.is_ok_and(|i| i.contains("cluster_state:ok")) {
                         return false;
                     }
