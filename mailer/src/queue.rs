@@ -166,8 +166,16 @@ impl Queue {
         self.keys.mail_sent(job_id)
     }
 
-    /// Creates the consumer group (and the stream), from the start, unless it exists.
+    /// Creates the consumer group (and the stream), from the start, unless it exists; first
+    /// moves over what an older version left under the untagged names.
     pub async fn ensure_group(&self) -> redis::RedisResult<()> {
+        let adopted = self.adopt_untagged().await?;
+        if adopted > 0 {
+            tracing::info!(
+                count = adopted,
+                "moved jobs from the untagged queue keys of an older version"
+            );
+        }
         let created: redis::RedisResult<()> = self
             .redis
             .clone()
@@ -177,6 +185,70 @@ impl Queue {
             Err(e) if e.code() == Some("BUSYGROUP") => Ok(()),
             other => other,
         }
+    }
+
+    /// Before the keys were tagged `{mail}` (for Redis Cluster), the queue lived at
+    /// `<prefix>mail:jobs`, `mail:retry` and `mail:dead`. Moves whatever is left there onto the
+    /// tagged keys, entry by entry (each command on one key, so this works on a cluster too,
+    /// where the old keys cannot exist). Moved stream entries carry `attempts`, so they count
+    /// as entries a mailer may have had: the "sent" check runs before they are sent. A crash
+    /// mid-move can leave an entry in both places; the next start moves it again, and it may
+    /// then be sent twice. Returns how many were moved.
+    pub async fn adopt_untagged(&self) -> redis::RedisResult<usize> {
+        let mut redis = self.redis.clone();
+        let mut moved = 0;
+        for (old, new) in [
+            (self.keys.other("mail:jobs"), self.keys.mail_stream()),
+            (self.keys.other("mail:dead"), self.keys.mail_dead()),
+        ] {
+            loop {
+                let batch: redis::streams::StreamRangeReply =
+                    redis.xrange_count(&old, "-", "+", 100).await?;
+                if batch.ids.is_empty() {
+                    break;
+                }
+                for entry in batch.ids {
+                    let mut fields: Vec<(String, String)> = entry
+                        .map
+                        .iter()
+                        .filter_map(|(k, v)| {
+                            redis::from_redis_value_ref::<String>(v)
+                                .ok()
+                                .map(|v| (k.clone(), v))
+                        })
+                        .collect();
+                    if new == self.keys.mail_stream()
+                        && !fields.iter().any(|(k, _)| k == ATTEMPTS_FIELD)
+                    {
+                        fields.push((ATTEMPTS_FIELD.to_string(), "0".to_string()));
+                    }
+                    if !fields.is_empty() {
+                        let _: String = redis.xadd(&new, "*", &fields).await?;
+                    }
+                    let _: i64 = redis.xdel(&old, &[&entry.id]).await?;
+                    moved += 1;
+                }
+            }
+        }
+        let old_retry = self.keys.other("mail:retry");
+        loop {
+            let waiting: Vec<(String, f64)> = redis.zrange_withscores(&old_retry, 0, 99).await?;
+            if waiting.is_empty() {
+                break;
+            }
+            for (member, due) in waiting {
+                let _: i64 = redis.zadd(self.retry_key(), &member, due).await?;
+                let _: i64 = redis.zrem(&old_retry, &member).await?;
+                moved += 1;
+            }
+        }
+        if moved > 0 {
+            // The old stream's consumer group goes with it.
+            for old in [self.keys.other("mail:jobs"), self.keys.other("mail:dead")] {
+                let _: i64 = redis.del(old).await?;
+            }
+        }
+        Ok(moved)
     }
 
     /// This consumer's own unacknowledged entries (after a restart under the same name).

@@ -868,3 +868,85 @@ async fn an_unreachable_cluster_or_sentinel_set_stops_serve_with_one_line() {
         assert!(started.elapsed() < Duration::from_secs(20));
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// Upgrading.
+
+/// A queue left by an older version under the untagged names (`<prefix>mail:jobs`,
+/// `mail:retry`, `mail:dead`) is moved onto the tagged keys when the mailer starts, and its
+/// jobs are sent.
+#[tokio::test]
+async fn the_mailer_adopts_the_untagged_queue_of_an_older_version() {
+    let app = TestApp::spawn().await;
+    let firm = app.create_firm("up").await;
+    let slug = firm.firm.slug.clone();
+    app.add_contact(&firm, "ann@example.com", true).await;
+    app.add_contact(&firm, "bob@example.com", true).await;
+    // Two real jobs, then moved where an older gateway wrote them.
+    for email in ["ann@example.com", "bob@example.com"] {
+        let response = app.browser().request_link(&app, &slug, email).await;
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+    let keys = RedisKeys::new(&app.config.redis_prefix);
+    let mut redis = app.redis.clone();
+    let jobs: redis::streams::StreamRangeReply = redis::cmd("XRANGE")
+        .arg(keys.mail_stream())
+        .arg("-")
+        .arg("+")
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    assert_eq!(jobs.ids.len(), 2);
+    let json = |i: usize| -> String { jobs.ids[i].get("job").unwrap() };
+    let _: String = redis::cmd("XADD")
+        .arg(keys.other("mail:jobs"))
+        .arg("*")
+        .arg("job")
+        .arg(json(0))
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    let waiting = serde_json::json!({"job": json(1), "attempts": "1", "last_error": "451"});
+    let _: i64 = redis::cmd("ZADD")
+        .arg(keys.other("mail:retry"))
+        .arg(0)
+        .arg(waiting.to_string())
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    let _: i64 = redis::cmd("DEL")
+        .arg(keys.mail_stream())
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+
+    let deployment = Deployment {
+        app,
+        sink: SmtpSink::start().await,
+        mailer: None,
+        mailer_log: std::path::PathBuf::new(),
+    };
+    let mut deployment = deployment;
+    deployment.start_mailer();
+    let ann = deployment
+        .mailed_link("ann@example.com", 0, Duration::from_secs(30))
+        .await;
+    let bob = deployment
+        .mailed_link("bob@example.com", 0, Duration::from_secs(30))
+        .await;
+    assert!(ann.contains("/auth/magic?token=") && bob.contains("/auth/magic?token="));
+    assert!(
+        deployment
+            .mailer_log()
+            .contains("moved jobs from the untagged queue keys of an older version")
+    );
+    let mut redis = deployment.app.redis.clone();
+    for old in ["mail:jobs", "mail:retry", "mail:dead"] {
+        let exists: bool = redis::cmd("EXISTS")
+            .arg(keys.other(old))
+            .query_async(&mut redis)
+            .await
+            .unwrap();
+        assert!(!exists, "{old} is gone");
+    }
+}
