@@ -87,6 +87,7 @@ macro_rules! record_activity {
 #[macro_use]
 mod visibility;
 mod accounts;
+mod backup;
 mod console;
 mod console_items;
 mod contacts;
@@ -107,6 +108,7 @@ pub use accounts::{
     AccountQuery, AccountStore, ClientAccount, PermissionSet, Removal, SHARED_ITEMS_LIMIT,
     SetContent, SharedItem,
 };
+pub use backup::{BackupError, BackupStore};
 pub use console::{
     ActivityRow, ConsoleStore, ContactListQuery, ContactListRow, InboxQuery, InboxRow, InviteState,
     OverdueTask, PendingSignature, StaffMessage,
@@ -200,6 +202,7 @@ pub trait Store:
     + ScopeStore
     + PreviewStore
     + PeopleStore
+    + BackupStore
     + Send
     + Sync
     + 'static
