@@ -25,8 +25,9 @@ pub enum Persistence {
 
 /// Reads the server's persistence settings. Never fails: what cannot be read is
 /// [`Persistence::Unknown`]. Generic over the connection, so it serves a single server, a
-/// cluster or a sentinel-managed primary alike (on a cluster, it asks the node the command
-/// is routed to).
+/// cluster or a sentinel-managed primary alike. On a cluster, `CONFIG GET` is answered by
+/// the one node the client routes it to (the `redis` crate picks one at random), and
+/// `INFO` by every primary.
 pub async fn read<C: ConnectionLike + Send>(conn: &mut C) -> Persistence {
     match read_config(conn).await {
         Ok(persistence) => persistence,
@@ -92,12 +93,36 @@ async fn config_get<C: ConnectionLike + Send>(
     })
 }
 
+/// Whether `INFO persistence` shows AOF on. A cluster connection asks every primary and
+/// answers a map of their replies: AOF counts as on only when each of them says so.
 async fn aof_enabled_from_info<C: ConnectionLike + Send>(conn: &mut C) -> redis::RedisResult<bool> {
-    let info: String = redis::cmd("INFO")
+    let reply: redis::Value = redis::cmd("INFO")
         .arg("persistence")
         .query_async(conn)
         .await?;
-    Ok(info.lines().any(|line| line.trim_end() == "aof_enabled:1"))
+    let mut texts = Vec::new();
+    collect_texts(&reply, &mut texts);
+    Ok(!texts.is_empty()
+        && texts
+            .iter()
+            .all(|info| info.lines().any(|line| line.trim_end() == "aof_enabled:1")))
+}
+
+/// The text of every string in `value`, in maps' values and arrays too.
+fn collect_texts(value: &redis::Value, texts: &mut Vec<String>) {
+    match value {
+        redis::Value::BulkString(bytes) => texts.push(String::from_utf8_lossy(bytes).into_owned()),
+        redis::Value::SimpleString(text) | redis::Value::VerbatimString { text, .. } => {
+            texts.push(text.clone());
+        }
+        redis::Value::Array(items) | redis::Value::Set(items) => {
+            items.iter().for_each(|item| collect_texts(item, texts));
+        }
+        redis::Value::Map(pairs) => pairs
+            .iter()
+            .for_each(|(_, item)| collect_texts(item, texts)),
+        _ => {}
+    }
 }
 
 impl Persistence {
@@ -129,5 +154,30 @@ impl Persistence {
                  mail job"
             ),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::collect_texts;
+    use redis::Value;
+
+    #[test]
+    fn info_texts_are_found_in_one_reply_and_in_a_cluster_map_of_replies() {
+        let one = Value::BulkString(b"# Persistence\r\naof_enabled:1\r\n".to_vec());
+        let mut texts = Vec::new();
+        collect_texts(&one, &mut texts);
+        assert_eq!(texts, ["# Persistence\r\naof_enabled:1\r\n"]);
+        let map = Value::Map(vec![
+            (Value::SimpleString("10.0.0.1:7000".into()), one),
+            (
+                Value::SimpleString("10.0.0.2:7000".into()),
+                Value::BulkString(b"aof_enabled:0\r\n".to_vec()),
+            ),
+        ]);
+        let mut texts = Vec::new();
+        collect_texts(&map, &mut texts);
+        assert_eq!(texts.len(), 2);
+        assert_eq!(texts[1], "aof_enabled:0\r\n");
     }
 }
