@@ -86,6 +86,27 @@ async fn listed_ids(app: &TestApp, firm: &TestFirm, path: &str) -> HashSet<Strin
     }
 }
 
+/// Adds `megabytes` of filler rows in a table of the test's own, so that copying the
+/// database takes long enough for many writes to commit while it runs.
+async fn add_bulk(database: &Path, megabytes: u32) {
+    let mut db = sqlx::SqliteConnection::connect(&sqlite_url(database))
+        .await
+        .expect("the database opens");
+    sqlx::query("CREATE TABLE backup_test_filler (bytes BLOB NOT NULL)")
+        .execute(&mut db)
+        .await
+        .expect("filler table");
+    sqlx::query(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $1) \
+         INSERT INTO backup_test_filler SELECT randomblob(8192) FROM n",
+    )
+    .bind(megabytes * 128)
+    .execute(&mut db)
+    .await
+    .expect("filler rows");
+    db.close().await.expect("closed");
+}
+
 fn sqlite_url(path: &Path) -> String {
     format!("sqlite://{}", path.display())
 }
@@ -127,6 +148,7 @@ async fn a_backup_taken_under_write_load_holds_every_write_acknowledged_before_i
     let database_url = sqlite_url(&served.0.join("portico.db"));
     let app = TestApp::spawn_with(&[("DATABASE_URL", &database_url)]).await;
     let firm = app.create_firm("backup").await;
+    add_bulk(&served.0.join("portico.db"), 32).await;
     let acknowledged: Acknowledged = Arc::default();
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let writers: Vec<_> = (0..2)
@@ -149,9 +171,11 @@ async fn a_backup_taken_under_write_load_holds_every_write_acknowledged_before_i
     let backup = folder.0.join("portico-backup.db");
     let before: Vec<(&str, String)> = acknowledged.lock().unwrap().clone();
     let (vars, path) = (app.vars.clone(), backup.display().to_string());
+    let started = Instant::now();
     let output = tokio::task::spawn_blocking(move || run_gateway(&vars, &["backup", &path]))
         .await
         .expect("the backup command ran");
+    let took = started.elapsed();
     let during = acknowledged.lock().unwrap().len() - before.len();
     tokio::time::sleep(Duration::from_millis(200)).await;
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
@@ -170,11 +194,15 @@ async fn a_backup_taken_under_write_load_holds_every_write_acknowledged_before_i
         "writes before the backup: {}",
         before.len()
     );
-    assert!(during > 0, "the gateway kept writing while the backup ran");
+    assert!(
+        during >= 10,
+        "the gateway kept writing while the backup ran: {during}"
+    );
     let after = acknowledged.lock().unwrap().len();
     eprintln!(
-        "acknowledged: {} before the backup, {during} while it ran, {after} in all",
-        before.len()
+        "acknowledged: {} before the backup, {during} during its {} ms, {after} in all; {stdout}",
+        before.len(),
+        took.as_millis()
     );
     assert_eq!(integrity_check(&backup).await, "ok");
     let names: Vec<String> = std::fs::read_dir(&folder.0)
