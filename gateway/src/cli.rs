@@ -57,8 +57,10 @@ pub enum Command {
         #[command(subcommand)]
         action: ContactsAction,
     },
-    /// Write a consistent copy of the SQLite database to PATH while gateways keep serving
-    /// (PostgreSQL: use pg_dump, see the README). PATH must not exist.
+    /// Copy the SQLite database to PATH, consistently, while gateways keep serving.
+    ///
+    /// PATH must not exist. PostgreSQL is refused: use pg_dump (README, "Durability and
+    /// backups").
     Backup {
         /// The new file (restore by stopping the gateways and copying it over the database).
         path: std::path::PathBuf,
