@@ -267,6 +267,7 @@ macro_rules! signing_store {
                 Ok(fetch_page!(
                     &self.pool,
                     concat!("SELECT ", request_columns!(), " FROM signing_requests"),
+                    "signing_requests",
                     firm_id,
                     query
                 )?)
