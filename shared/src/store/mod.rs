@@ -126,7 +126,8 @@ pub use people::{AccessChange, PeopleStore, Person};
 pub use previews::{PreviewRecord, PreviewStore};
 pub use scope::{ScopeStore, Scoped};
 pub use signing::{
-    Completion, EventOrigin, NewSigningRequest, Outcome, SigningEvent, SigningRequest, SigningStore,
+    Completion, EventOrigin, NewSigningRequest, Outcome, PendingRequest, SigningEvent,
+    SigningRequest, SigningStore,
 };
 pub use tasks::{
     ChecklistItem, NewTask, Shared, Task, TaskDetail, TaskPatch, TaskQuery, TaskStore, TaskSummary,
