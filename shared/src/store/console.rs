@@ -374,7 +374,7 @@ macro_rules! console_store {
                     "SELECT ",
                     inbox_columns!(),
                     " FROM ",
-                    scoped_ids!("conversations", "$1", "$2"),
+                    scoped_list!("conversations", "$1", "$2"),
                     " si CROSS JOIN conversations cv JOIN contacts c ON c.id = cv.contact_id \
                      WHERE cv.id = si.scoped_id AND cv.firm_id = $1 \
                      AND (cv.awaiting_reply = TRUE OR $3 = FALSE) \
@@ -572,7 +572,7 @@ macro_rules! console_store {
                         "SELECT ",
                         inbox_columns!(),
                         " FROM ",
-                        scoped_ids!("conversations", "$1", "$2"),
+                        scoped_list!("conversations", "$1", "$2"),
                         " si CROSS JOIN conversations cv JOIN contacts c ON c.id = cv.contact_id \
                          WHERE cv.id = si.scoped_id AND cv.firm_id = $1 \
                          AND cv.awaiting_reply = TRUE \
@@ -609,7 +609,7 @@ macro_rules! console_store {
                         "SELECT ",
                         signature_columns!(),
                         " FROM ",
-                        scoped_ids!("signing_requests", "$1", "$2"),
+                        scoped_list!("signing_requests", "$1", "$2"),
                         " si CROSS JOIN signing_requests s JOIN contacts c ON c.id = s.contact_id \
                          WHERE s.id = si.scoped_id AND s.firm_id = $1 AND s.status = 'pending' \
                          ORDER BY s.created_at, s.id LIMIT $3"
@@ -646,7 +646,7 @@ macro_rules! console_store {
                         "SELECT ",
                         task_row_columns!(),
                         " FROM ",
-                        scoped_ids!("tasks", "$1", "$2"),
+                        scoped_list!("tasks", "$1", "$2"),
                         " si CROSS JOIN tasks t \
                          WHERE t.id = si.scoped_id AND t.firm_id = $1 AND t.status = 'open' \
                          AND t.due_date < $3 ORDER BY t.due_date, t.id LIMIT $4"

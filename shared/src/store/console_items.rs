@@ -133,7 +133,7 @@ macro_rules! newest_page {
                     "SELECT ",
                     $columns,
                     " FROM ",
-                    scoped_ids!($table, "$1", "$2"),
+                    scoped_list!($table, "$1", "$2"),
                     " si CROSS JOIN ",
                     $from,
                     " WHERE x.id = si.scoped_id AND x.firm_id = $1 \

@@ -55,11 +55,11 @@ pub trait ScopeStore {
 /// The client accounts within member `$m`'s scope (firm `$f`): those of the contacts they look
 /// after (SPEC §13: an item shared with an account is in scope when the member looks after a
 /// contact of that account). A subquery of `account_id`, read from the member's own rows of
-/// `contact_members`.
+/// `contact_members`; each account once, however many of its contacts the member looks after.
 macro_rules! member_accounts {
     ($f:tt, $m:tt) => {
         concat!(
-            "(SELECT mac.account_id FROM contact_members macm CROSS JOIN contacts mac \
+            "(SELECT DISTINCT mac.account_id FROM contact_members macm CROSS JOIN contacts mac \
              WHERE macm.member_id = ",
             $m,
             " AND mac.id = macm.contact_id AND mac.firm_id = ",
@@ -69,27 +69,42 @@ macro_rules! member_accounts {
     };
 }
 
-/// The ids (`scoped_id`, without duplicates) of the items of `$table` within member `$m`'s
-/// assigned clients (firm `$f`): the one definition of the "assigned" scope of work items,
-/// for the item pages ([`ScopeStore::in_scope`]), the console's lists and dashboard, and the
-/// API's lists alike. An item is in scope when one of its contacts (a task's assignees, the
+/// The ids (`scoped_id`) of the items of `$table` within member `$m`'s assigned clients (firm
+/// `$f`): the one definition of the "assigned" scope of work items, for the item checks
+/// ([`ScopeStore::in_scope`]), the API's lists and, through [`scoped_list`], the console's
+/// lists and dashboard. An item is in scope when one of its contacts (a task's assignees, the
 /// `contact_id` of the other kinds) is assigned to the member, or when it is shared with an
 /// account of [`member_accounts`]. Each branch starts from the member's rows of
-/// `contact_members` and reads one index range per contact or account, so a list drives from
-/// it (`FROM` this `CROSS JOIN` the table) and reads what the member looks after, never the
-/// firm's whole table.
+/// `contact_members` and reads one index range per contact or account.
+///
+/// The branches are joined with `UNION ALL`, so an id may come more than once: that lets
+/// both databases push a condition on `scoped_id` into each branch (an item check reads a few
+/// index entries instead of the member's whole scope); `IN` and `EXISTS` do not mind repeats.
 macro_rules! scoped_ids {
     ($table:tt, $f:tt, $m:tt) => {
         concat!(
             "(",
             scoped_by_contact!($table, $f, $m),
-            " UNION SELECT sx.id FROM ",
+            " UNION ALL SELECT sx.id FROM ",
             member_accounts!($f, $m),
             " sma CROSS JOIN ",
             $table,
             " sx WHERE sx.firm_id = ",
             $f,
             " AND sx.account_id = sma.account_id)"
+        )
+    };
+}
+
+/// [`scoped_ids`] without repeats, for a list to drive from (`FROM` this `CROSS JOIN` the
+/// table, joined on `scoped_id`): it reads what the member looks after, never the firm's whole
+/// table.
+macro_rules! scoped_list {
+    ($table:tt, $f:tt, $m:tt) => {
+        concat!(
+            "(SELECT DISTINCT sd.scoped_id FROM ",
+            scoped_ids!($table, $f, $m),
+            " sd)"
         )
     };
 }
