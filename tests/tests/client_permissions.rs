@@ -1370,6 +1370,19 @@ async fn switching_a_capability_off_hides_it_on_the_next_request() {
     world.app.stop().await;
 }
 
+/// Signs `email` in to `world`'s firm in Chromium through the code page, as on another device.
+async fn sign_in_chrome(chrome: &Chrome, world: &World, email: &str) {
+    let app = &world.app;
+    let slug = world.firm.firm.slug.clone();
+    app.browser().request_link(app, &slug, email).await;
+    let mail = app.last_link(email).await.unwrap();
+    chrome.client.goto(&mail.link).await.unwrap();
+    chrome.wait_text("Enter your code").await;
+    chrome.type_into("#code", &mail.code).await;
+    chrome.click("form button[type=submit]").await;
+    chrome.wait_text("Welcome").await;
+}
+
 #[tokio::test]
 async fn the_people_page_passes_axe_at_desktop_and_phone_width() {
     if skip_requested() {
@@ -1393,17 +1406,7 @@ async fn the_people_page_passes_axe_at_desktop_and_phone_width() {
         None,
     )
     .await;
-    let slug = world.firm.firm.slug.clone();
-    // Signed in through the code page, as on another device.
-    app.browser()
-        .request_link(app, &slug, "mia@example.com")
-        .await;
-    let mail = app.last_link("mia@example.com").await.unwrap();
-    chrome.client.goto(&mail.link).await.unwrap();
-    chrome.wait_text("Enter your code").await;
-    chrome.type_into("#code", &mail.code).await;
-    chrome.click("form button[type=submit]").await;
-    chrome.wait_text("Welcome").await;
+    sign_in_chrome(&chrome, &world, "mia@example.com").await;
 
     chrome.client.goto(&world.url("/people")).await.unwrap();
     chrome.wait_text("People in your account").await;
@@ -1420,6 +1423,43 @@ async fn the_people_page_passes_axe_at_desktop_and_phone_width() {
         .await
         .unwrap();
     assert_accessible(&chrome, "people-error").await;
+    chrome.quit().await;
+    world.app.stop().await;
+}
+
+#[tokio::test]
+async fn a_managers_view_of_a_colleagues_signing_request_passes_axe() {
+    if skip_requested() {
+        let _ = writeln!(
+            std::io::stderr(),
+            "colleague's signing request browser test SKIPPED (PORTICO_SKIP_BROWSER=1)"
+        );
+        return;
+    }
+    axe::axe_source();
+    let chrome = Chrome::start().await;
+    let world = World::new().await;
+    let signing = world
+        .firm
+        .request_signature(
+            &world.app,
+            &world.colleague.id,
+            "Contract of Cleo",
+            "contract.pdf",
+            &portico_e2e::sample_pdf("Contract"),
+        )
+        .await;
+    let id = signing["id"].as_str().unwrap().to_string();
+    sign_in_chrome(&chrome, &world, "mia@example.com").await;
+    chrome.wait_text("waiting for Cleo Colleague to sign").await;
+    assert_accessible(&chrome, "home-colleague-signing").await;
+    chrome
+        .client
+        .goto(&world.url(&format!("/sign/{id}")))
+        .await
+        .unwrap();
+    chrome.wait_text("Waiting for Cleo Colleague to sign").await;
+    assert_accessible(&chrome, "sign-colleague").await;
     chrome.quit().await;
     world.app.stop().await;
 }
