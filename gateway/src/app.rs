@@ -13,6 +13,7 @@ use axum::http::{HeaderName, HeaderValue, Request, header};
 use axum::middleware;
 use portico_shared::config::{Config, redact_url};
 use portico_shared::redis_conn::{RedisConn, RedisKeys};
+use portico_shared::redis_persistence;
 use portico_shared::secret::random_string;
 use portico_shared::store;
 use tokio::net::TcpListener;
@@ -67,6 +68,10 @@ pub async fn state(config: Config) -> anyhow::Result<AppState> {
             config.redis.describe()
         )
     })?;
+    let metrics = Arc::new(Metrics::default());
+    let persistence = redis_persistence::read(&mut redis.clone()).await;
+    persistence.log();
+    metrics.redis_persistence.set(persistence.gauge());
     let home_pages = HomePages::new(config.home_cache_bytes);
     Ok(AppState::new(AppStateInner {
         redis_keys: RedisKeys::new(&config.redis_prefix),
@@ -75,7 +80,7 @@ pub async fn state(config: Config) -> anyhow::Result<AppState> {
         store,
         redis,
         templates: Arc::new(Templates::load().context("templates/i18n")?),
-        metrics: Arc::new(Metrics::default()),
+        metrics,
         firms: Arc::default(),
         home_pages,
     }))

@@ -1,5 +1,5 @@
 //! The `gateway` command: `serve` (default), `migrate`, `firm create`, `apikey create`, `demo`,
-//! `files gc`.
+//! `files gc`, `contacts check`, `backup`.
 
 use clap::{Parser, Subcommand};
 use portico_shared::config::Config;
@@ -57,6 +57,14 @@ pub enum Command {
         #[command(subcommand)]
         action: ContactsAction,
     },
+    /// Copy the SQLite database to PATH, consistently, while gateways keep serving.
+    ///
+    /// PATH must not exist. PostgreSQL is refused: use pg_dump (README, "Durability and
+    /// backups").
+    Backup {
+        /// The new file (restore by stopping the gateways and copying it over the database).
+        path: std::path::PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -107,6 +115,7 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             action: ContactsAction::Check,
         } => check_contacts(&*open_store(&config).await?).await,
         Command::Serve => serve(config).await,
+        Command::Backup { path } => backup(&config, &path).await,
         Command::Migrate => {
             let store = open_store(&config).await?;
             println!("database migrated ({})", store.backend());
@@ -203,14 +212,36 @@ async fn serve(config: Config) -> anyhow::Result<()> {
 }
 
 async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
-    let store = store::open(&config.database_url).await.map_err(|e| {
+    let store = open_store_as_is(config).await?;
+    store.migrate().await?;
+    Ok(store)
+}
+
+/// Opens the database without migrating it (a backup copies what is there).
+async fn open_store_as_is(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+    store::open(&config.database_url).await.map_err(|e| {
         anyhow::anyhow!(
             "DATABASE_URL: cannot open {}: {e}",
             portico_shared::config::redact_url(&config.database_url)
         )
-    })?;
-    store.migrate().await?;
-    Ok(store)
+    })
+}
+
+/// `gateway backup PATH`: the copy, then one line saying where it is and how big.
+async fn backup(config: &Config, path: &std::path::Path) -> anyhow::Result<()> {
+    let store = open_store_as_is(config).await?;
+    let started = std::time::Instant::now();
+    let outcome = store.backup_to(path).await;
+    store.close().await;
+    outcome.map_err(|e| anyhow::anyhow!("backup: {e}"))?;
+    let bytes = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    println!(
+        "backup written to {} ({}, {} ms)",
+        path.display(),
+        megabytes(bytes),
+        started.elapsed().as_millis()
+    );
+    Ok(())
 }
 
 /// Slugs become host names (`{slug}.{base domain}`): one DNS label, and not a name that

@@ -44,6 +44,9 @@ pub struct Metrics {
     pub home_pages: Family<KindLabels, Counter>,
     pub mail_queue_depth: Gauge,
     pub mail_dead_depth: Gauge,
+    /// Whether Redis keeps its data across a restart, read at start
+    /// (`portico_shared::redis_persistence`): 1 yes, 0 no, -1 unknown.
+    pub redis_persistence: Gauge,
     proxy_without_forwarded_for: Counter,
     warned_proxy: AtomicBool,
 }
@@ -66,6 +69,9 @@ impl Default for Metrics {
         let home_pages = Family::<KindLabels, Counter>::default();
         let mail_queue_depth = Gauge::default();
         let mail_dead_depth = Gauge::default();
+        let redis_persistence = Gauge::default();
+        // Unknown until the check at start has answered.
+        redis_persistence.set(-1);
         let proxy_without_forwarded_for = Counter::default();
         registry.register(
             "proxy_requests_without_forwarded_for",
@@ -118,6 +124,13 @@ impl Default for Metrics {
             "Entries in the dead-letter mail stream (sampled when scraped)",
             mail_dead_depth.clone(),
         );
+        registry.register(
+            "redis_persistence",
+            "Whether Redis keeps its data across a restart, read at start: 1 AOF or RDB \
+             snapshots on, 0 neither (queued mail is lost if Redis restarts), -1 unknown \
+             (CONFIG refused)",
+            redis_persistence.clone(),
+        );
         Metrics {
             registry,
             requests,
@@ -130,6 +143,7 @@ impl Default for Metrics {
             home_pages,
             mail_queue_depth,
             mail_dead_depth,
+            redis_persistence,
             proxy_without_forwarded_for,
             warned_proxy: AtomicBool::new(false),
         }

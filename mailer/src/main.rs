@@ -190,6 +190,9 @@ async fn serve(config: Config, settings: Settings, keys: RedisKeys) -> Result<()
             }
         }
     };
+    let persistence = queue.persistence().await;
+    persistence.log();
+    metrics.redis_persistence.set(persistence.gauge());
     tracing::info!(
         consumer = queue.consumer(),
         concurrency = settings.concurrency,

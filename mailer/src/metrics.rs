@@ -36,6 +36,9 @@ pub struct Metrics {
     pub pending: Gauge,
     pub retrying: Gauge,
     pub dead_letters: Gauge,
+    /// Whether Redis keeps its data across a restart, read once connected
+    /// (`portico_shared::redis_persistence`): 1 yes, 0 no, -1 unknown (or not connected yet).
+    pub redis_persistence: Gauge,
     /// From the gateway's enqueue to the server's acceptance.
     pub enqueue_to_accept: Histogram,
     /// One SMTP transaction (or outbox write).
@@ -56,6 +59,7 @@ impl Metrics {
             pending: Gauge::default(),
             retrying: Gauge::default(),
             dead_letters: Gauge::default(),
+            redis_persistence: Gauge::default(),
             enqueue_to_accept: Histogram::new(exponential_buckets(0.001, 2.0, 18)),
             send_duration: Histogram::new(exponential_buckets(0.0005, 2.0, 18)),
             registry: Registry::default(),
@@ -93,6 +97,14 @@ impl Metrics {
             "dead_letters",
             "Jobs on the dead-letter stream",
             m.dead_letters.clone(),
+        );
+        m.redis_persistence.set(-1);
+        registry.register(
+            "redis_persistence",
+            "Whether Redis keeps its data across a restart, read at start: 1 AOF or RDB \
+             snapshots on, 0 neither (queued mail is lost if Redis restarts), -1 unknown \
+             (CONFIG refused, or Redis not reached yet)",
+            m.redis_persistence.clone(),
         );
         registry.register(
             "enqueue_to_accept_seconds",

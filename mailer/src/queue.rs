@@ -149,6 +149,11 @@ impl Queue {
         })
     }
 
+    /// Whether the Redis server keeps the queue across a restart.
+    pub async fn persistence(&self) -> portico_shared::redis_persistence::Persistence {
+        portico_shared::redis_persistence::read(&mut self.redis.clone()).await
+    }
+
     pub fn consumer(&self) -> &str {
         &self.consumer
     }

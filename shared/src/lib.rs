@@ -18,6 +18,7 @@ pub mod mail;
 pub mod pdf;
 pub mod policy;
 pub mod redis_conn;
+pub mod redis_persistence;
 pub mod secret;
 pub mod status;
 #[cfg(feature = "store")]

@@ -64,3 +64,57 @@ pub fn mailer(vars: &HashMap<String, String>) -> Command {
     command.envs(vars);
     command
 }
+
+/// A child process whose stderr lines are collected as they come (to read its log while it
+/// runs); killed and reaped when dropped.
+pub struct LoggedChild {
+    pub child: ChildGuard,
+    lines: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl LoggedChild {
+    pub fn spawn(mut command: Command) -> LoggedChild {
+        use std::io::BufRead;
+        let mut child = command
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("the binary starts");
+        let stderr = child.stderr.take().expect("stderr is piped");
+        let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = lines.clone();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                sink.lock().expect("log lines").push(line);
+            }
+        });
+        LoggedChild {
+            child: ChildGuard(child),
+            lines,
+        }
+    }
+
+    /// The lines logged so far.
+    pub fn lines(&self) -> Vec<String> {
+        self.lines.lock().expect("log lines").clone()
+    }
+
+    /// Waits (up to 20 s) for the first line `find` picks something out of.
+    pub async fn wait_for<T>(&self, what: &str, find: impl Fn(&str) -> Option<T>) -> T {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            if let Some(found) = self.lines().iter().find_map(|l| find(l)) {
+                return found;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no {what} logged within 20 s: {:?}",
+                self.lines()
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+}

@@ -1,11 +1,17 @@
 //! A Redis server of a test's own, on a random port, that the test may stop and start again
-//! without disturbing anyone else.
+//! without disturbing anyone else. It keeps no data on disk unless the test asks for it
+//! ([`PrivateRedis::start_with`]); whatever it writes goes into a folder of its own, removed
+//! with it.
 
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 pub struct PrivateRedis {
     pub port: u16,
+    /// Its working folder (`--dir`): AOF and RDB files, if the test turned them on.
+    pub dir: PathBuf,
+    extra_args: Vec<String>,
     child: Option<Child>,
 }
 
@@ -17,9 +23,20 @@ fn free_port() -> u16 {
 }
 
 impl PrivateRedis {
+    /// A server without persistence (`--save "" --appendonly no`).
     pub async fn start() -> PrivateRedis {
+        PrivateRedis::start_with(&[]).await
+    }
+
+    /// A server started with `extra_args` after the defaults, which they override
+    /// (`["--appendonly", "yes"]`, `["--rename-command", "CONFIG", ""]`…).
+    pub async fn start_with(extra_args: &[&str]) -> PrivateRedis {
+        let dir = std::env::temp_dir().join(crate::unique("portico-redis-"));
+        std::fs::create_dir_all(&dir).expect("a folder for the private redis");
         let mut redis = PrivateRedis {
             port: free_port(),
+            dir,
+            extra_args: extra_args.iter().map(|a| a.to_string()).collect(),
             child: None,
         };
         redis.resume().await;
@@ -35,6 +52,9 @@ impl PrivateRedis {
         let child = Command::new("redis-server")
             .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no"])
+            .arg("--dir")
+            .arg(&self.dir)
+            .args(&self.extra_args)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -61,5 +81,6 @@ impl PrivateRedis {
 impl Drop for PrivateRedis {
     fn drop(&mut self) {
         self.stop();
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }

@@ -982,3 +982,211 @@ async fn a_task_shared_with_an_account_is_emailed_to_its_managers_and_assignees(
     assert_eq!(newly, ["bea@baker.example.com", "kim@baker.example.com"]);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn replies_and_signing_requests_shared_with_an_account_are_emailed_to_its_managers() {
+    let app = TestApp::spawn().await;
+    let firm = app.create_firm("replies").await;
+    let key = firm.api_key.as_str();
+    ok(
+        &app,
+        key,
+        Method::PATCH,
+        "/api/v1/portal",
+        json!({"esign_enabled": true}),
+    )
+    .await;
+    let account = id_of(
+        &ok(
+            &app,
+            key,
+            Method::POST,
+            "/api/v1/accounts",
+            json!({"name": "Baker Ltd"}),
+        )
+        .await,
+    );
+    let custom_manager = id_of(
+        &ok(
+            &app,
+            key,
+            Method::POST,
+            "/api/v1/permission-sets",
+            json!({"name": "Manager, no invoices", "base": "client_manager", "off": ["invoices"]}),
+        )
+        .await,
+    );
+    let mut ids = std::collections::HashMap::new();
+    for (name, set, access) in [
+        ("bea", "client_manager", true),
+        ("kim", custom_manager.as_str(), true),
+        ("bob", "client_staff", true),
+        ("sid", "client_staff", true),
+        ("max", "client_manager", false),
+        ("mia", "client_manager", true),
+    ] {
+        let made = ok(
+            &app,
+            key,
+            Method::POST,
+            "/api/v1/contacts",
+            json!({"name": name, "email": format!("{name}@baker.example.com"),
+                   "account_id": account, "permission_set": set, "portal_access": access}),
+        )
+        .await;
+        ids.insert(name, ContactId::parse(&id_of(&made)).unwrap());
+    }
+    // Mia turned reply emails off (signature emails stay on).
+    let mia = app.stored_contact(&firm.firm.id, &ids["mia"]).await;
+    app.store
+        .update_preferences(
+            &firm.firm.id,
+            &mia.id,
+            &portico_shared::store::Preferences {
+                name: mia.name.clone(),
+                language: "en".into(),
+                notify_task_shared: true,
+                notify_signature_requested: true,
+                notify_request_reply: false,
+            },
+        )
+        .await
+        .unwrap();
+    let start = |who: &str, subject: &str| {
+        let (app, firm, who, subject) = (&app, &firm, ids[who].clone(), subject.to_string());
+        async move {
+            app.state()
+                .store
+                .start_conversation(&firm.firm.id, &who, &subject, "A question")
+                .await
+                .unwrap()
+                .id
+                .to_string()
+        }
+    };
+    // The new jobs since `before`, as (recipient, whose item the email names), sorted.
+    let sent_since = |before: usize| {
+        let app = &app;
+        async move {
+            let mut sent: Vec<(String, Option<String>)> = app.mail_jobs().await[before..]
+                .iter()
+                .map(|j| {
+                    let whose = j.data["started_by"]
+                        .as_str()
+                        .or(j.data["signer_name"].as_str())
+                        .map(str::to_string);
+                    (j.to.email.clone(), whose)
+                })
+                .collect();
+            sent.sort();
+            sent
+        }
+    };
+    let to = |name: &str, whose: Option<&str>| {
+        (
+            format!("{name}@baker.example.com"),
+            whose.map(str::to_string),
+        )
+    };
+
+    // Bob's request, not shared: only Bob hears of the reply.
+    let bobs = start("bob", "VAT question").await;
+    let before = app.mail_jobs().await.len();
+    let reply = json!({"body": "Due on Friday."});
+    let path = format!("/api/v1/conversations/{bobs}/messages");
+    ok(&app, key, Method::POST, &path, reply.clone()).await;
+    assert_eq!(sent_since(before).await, [to("bob", None)]);
+
+    // Shared with the account: the managers too (by their set's base), each once, naming
+    // Bob; not Sid (client staff), Max (no access) or Mia (turned it off).
+    ok(
+        &app,
+        key,
+        Method::PATCH,
+        &format!("/api/v1/conversations/{bobs}"),
+        json!({"account_id": account}),
+    )
+    .await;
+    let before = app.mail_jobs().await.len();
+    ok(&app, key, Method::POST, &path, reply.clone()).await;
+    let told = [
+        to("bea", Some("bob")),
+        to("bob", None),
+        to("kim", Some("bob")),
+    ];
+    assert_eq!(sent_since(before).await, told);
+    // The console's reply tells the same people.
+    let staff = portico_e2e::staff::signed_in_owner(&app, &firm).await.1;
+    let page = app.url(&firm.firm.slug, &format!("/staff/conversations/{bobs}"));
+    let csrf = staff.csrf(&page).await;
+    let before = app.mail_jobs().await.len();
+    let answered = staff
+        .post_form(
+            &app.url(
+                &firm.firm.slug,
+                &format!("/staff/conversations/{bobs}/messages"),
+            ),
+            &[("csrf", csrf.as_str()), ("body", "And from the console.")],
+        )
+        .await;
+    assert_eq!(answered.status(), StatusCode::SEE_OTHER);
+    assert_eq!(sent_since(before).await, told);
+
+    // A manager's own shared request: she is told once, as its starter.
+    let beas = start("bea", "Payroll").await;
+    ok(
+        &app,
+        key,
+        Method::PATCH,
+        &format!("/api/v1/conversations/{beas}"),
+        json!({"account_id": account}),
+    )
+    .await;
+    let before = app.mail_jobs().await.len();
+    let path = format!("/api/v1/conversations/{beas}/messages");
+    ok(&app, key, Method::POST, &path, reply.clone()).await;
+    assert_eq!(
+        sent_since(before).await,
+        [to("bea", None), to("kim", Some("bea"))]
+    );
+
+    // A signing request for Sid shared with the account: Sid is asked to sign; the managers
+    // who want signature emails are told whose it is (Mia too: only replies are off for her).
+    let before = app.mail_jobs().await.len();
+    let form = reqwest::multipart::Form::new()
+        .text("contact_id", ids["sid"].to_string())
+        .text("title", "Engagement letter")
+        .text("account_id", account.clone())
+        .part(
+            "file",
+            portico_e2e::file_part("letter.pdf", &portico_e2e::sample_pdf("Letter")),
+        );
+    let (status, body) = app
+        .api_multipart(key, "/api/v1/signing-requests", form)
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(
+        sent_since(before).await,
+        [
+            to("bea", Some("sid")),
+            to("kim", Some("sid")),
+            to("mia", Some("sid")),
+            to("sid", None)
+        ]
+    );
+    // Not shared with the account: only its signer.
+    let before = app.mail_jobs().await.len();
+    let form = reqwest::multipart::Form::new()
+        .text("contact_id", ids["sid"].to_string())
+        .text("title", "Private letter")
+        .part(
+            "file",
+            portico_e2e::file_part("letter.pdf", &portico_e2e::sample_pdf("Private")),
+        );
+    let (status, _) = app
+        .api_multipart(key, "/api/v1/signing-requests", form)
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(sent_since(before).await, [to("sid", None)]);
+    app.stop().await;
+}

@@ -1122,17 +1122,28 @@ async fn a_manager_reads_a_colleagues_document_but_only_its_signer_signs_it() {
     let id = signing["id"].as_str().unwrap().to_string();
     let (mia, mia_csrf) = signed_in(&world, "mia@example.com").await;
     let (_, home) = mia.get_text(&world.url("/")).await;
+    let home = portico_e2e::decoded(home);
     assert!(
         home.contains("Contract of Cleo"),
         "pending, on the manager's home page"
     );
+    assert!(
+        home.contains("waiting for Cleo Colleague to sign") && !home.contains("your signature"),
+        "the manager's home page names whose signature it waits for: {home}"
+    );
     let (status, page) = mia.get_text(&world.url(&format!("/sign/{id}"))).await;
     assert_eq!(status, StatusCode::OK);
+    let page = portico_e2e::decoded(page);
     assert!(
-        !page.contains(&format!("action=\"/sign/{id}\"")),
-        "no sign form"
+        !page.contains(&format!("action=\"/sign/{id}")),
+        "neither the sign form nor the decline form: {page}"
     );
-    assert!(page.contains("Only the person it was sent to can sign it"));
+    assert!(!page.contains("name=\"consent\""));
+    assert!(
+        page.contains("Waiting for Cleo Colleague to sign")
+            && page.contains("only Cleo Colleague can sign it"),
+        "{page}"
+    );
     let form = [
         ("csrf", mia_csrf.as_str()),
         ("name", "Mia Miller"),
@@ -1143,6 +1154,12 @@ async fn a_manager_reads_a_colleagues_document_but_only_its_signer_signs_it() {
         .await
         .status();
     assert_eq!(status, StatusCode::NOT_FOUND, "only its signer signs");
+    let decline = [("csrf", mia_csrf.as_str()), ("reason", "Not mine")];
+    let status = mia
+        .post_form(&world.url(&format!("/sign/{id}/decline")), &decline)
+        .await
+        .status();
+    assert_eq!(status, StatusCode::NOT_FOUND, "nor declines it");
     let trail = || async {
         let detail = app
             .api_ok(
@@ -1166,10 +1183,14 @@ async fn a_manager_reads_a_colleagues_document_but_only_its_signer_signs_it() {
     );
 
     let (cleo, cleo_csrf) = signed_in(&world, "cleo@example.com").await;
-    assert_eq!(
-        cleo.get(&world.url(&format!("/sign/{id}"))).await.status(),
-        StatusCode::OK
+    let (_, home) = cleo.get_text(&world.url("/")).await;
+    assert!(
+        home.contains("waiting for your signature"),
+        "the signer's own row: {home}"
     );
+    let (status, page) = cleo.get_text(&world.url(&format!("/sign/{id}"))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("name=\"consent\""), "the signer signs here");
     let form = [
         ("csrf", cleo_csrf.as_str()),
         ("name", "Cleo Colleague"),
@@ -1182,11 +1203,54 @@ async fn a_manager_reads_a_colleagues_document_but_only_its_signer_signs_it() {
     assert_eq!(status, StatusCode::SEE_OTHER);
     assert_eq!(trail().await, ["created", "viewed", "signed"]);
     let (_, page) = mia.get_text(&world.url(&format!("/sign/{id}"))).await;
+    let page = portico_e2e::decoded(page);
     assert!(
-        page.contains("Cleo Colleague"),
-        "the manager reads the outcome"
+        page.contains("Cleo Colleague signed this document as <strong>Cleo Colleague</strong>")
+            && !page.contains("You signed"),
+        "the manager reads whose signature it is: {page}"
+    );
+    assert!(
+        page.contains("Cleo Colleague (cleo@example.com)") && !page.contains("(mia@example.com)"),
+        "the signer named is Cleo, not the reader: {page}"
+    );
+    let (_, page) = cleo.get_text(&world.url(&format!("/sign/{id}"))).await;
+    assert!(page.contains("You signed this document as"), "{page}");
+
+    // The manager's kept home page follows a colleague's new name.
+    world
+        .firm
+        .request_signature(
+            app,
+            &world.colleague.id,
+            "Second contract",
+            "second.pdf",
+            &portico_e2e::sample_pdf("Second"),
+        )
+        .await;
+    let (_, home) = mia.get_text(&world.url("/")).await;
+    assert!(
+        decoded_has(&home, "waiting for Cleo Colleague to sign"),
+        "{home}"
+    );
+    let (_, again) = mia.get_text(&world.url("/")).await;
+    assert!(decoded_has(&again, "waiting for Cleo Colleague to sign"));
+    app.api_ok(
+        &world.firm,
+        Method::PATCH,
+        &format!("/api/v1/contacts/{}", world.colleague.id),
+        Some(json!({"name": "Cleo Renamed"})),
+    )
+    .await;
+    let (_, home) = mia.get_text(&world.url("/")).await;
+    assert!(
+        decoded_has(&home, "waiting for Cleo Renamed to sign"),
+        "renaming a contact is on the next page: {home}"
     );
     world.app.stop().await;
+}
+
+fn decoded_has(html: &str, text: &str) -> bool {
+    portico_e2e::decoded(html.to_string()).contains(text)
 }
 
 #[tokio::test]
@@ -1306,6 +1370,19 @@ async fn switching_a_capability_off_hides_it_on_the_next_request() {
     world.app.stop().await;
 }
 
+/// Signs `email` in to `world`'s firm in Chromium through the code page, as on another device.
+async fn sign_in_chrome(chrome: &Chrome, world: &World, email: &str) {
+    let app = &world.app;
+    let slug = world.firm.firm.slug.clone();
+    app.browser().request_link(app, &slug, email).await;
+    let mail = app.last_link(email).await.unwrap();
+    chrome.client.goto(&mail.link).await.unwrap();
+    chrome.wait_text("Enter your code").await;
+    chrome.type_into("#code", &mail.code).await;
+    chrome.click("form button[type=submit]").await;
+    chrome.wait_text("Welcome").await;
+}
+
 #[tokio::test]
 async fn the_people_page_passes_axe_at_desktop_and_phone_width() {
     if skip_requested() {
@@ -1329,17 +1406,7 @@ async fn the_people_page_passes_axe_at_desktop_and_phone_width() {
         None,
     )
     .await;
-    let slug = world.firm.firm.slug.clone();
-    // Signed in through the code page, as on another device.
-    app.browser()
-        .request_link(app, &slug, "mia@example.com")
-        .await;
-    let mail = app.last_link("mia@example.com").await.unwrap();
-    chrome.client.goto(&mail.link).await.unwrap();
-    chrome.wait_text("Enter your code").await;
-    chrome.type_into("#code", &mail.code).await;
-    chrome.click("form button[type=submit]").await;
-    chrome.wait_text("Welcome").await;
+    sign_in_chrome(&chrome, &world, "mia@example.com").await;
 
     chrome.client.goto(&world.url("/people")).await.unwrap();
     chrome.wait_text("People in your account").await;
@@ -1356,6 +1423,43 @@ async fn the_people_page_passes_axe_at_desktop_and_phone_width() {
         .await
         .unwrap();
     assert_accessible(&chrome, "people-error").await;
+    chrome.quit().await;
+    world.app.stop().await;
+}
+
+#[tokio::test]
+async fn a_managers_view_of_a_colleagues_signing_request_passes_axe() {
+    if skip_requested() {
+        let _ = writeln!(
+            std::io::stderr(),
+            "colleague's signing request browser test SKIPPED (PORTICO_SKIP_BROWSER=1)"
+        );
+        return;
+    }
+    axe::axe_source();
+    let chrome = Chrome::start().await;
+    let world = World::new().await;
+    let signing = world
+        .firm
+        .request_signature(
+            &world.app,
+            &world.colleague.id,
+            "Contract of Cleo",
+            "contract.pdf",
+            &portico_e2e::sample_pdf("Contract"),
+        )
+        .await;
+    let id = signing["id"].as_str().unwrap().to_string();
+    sign_in_chrome(&chrome, &world, "mia@example.com").await;
+    chrome.wait_text("waiting for Cleo Colleague to sign").await;
+    assert_accessible(&chrome, "home-colleague-signing").await;
+    chrome
+        .client
+        .goto(&world.url(&format!("/sign/{id}")))
+        .await
+        .unwrap();
+    chrome.wait_text("Waiting for Cleo Colleague to sign").await;
+    assert_accessible(&chrome, "sign-colleague").await;
     chrome.quit().await;
     world.app.stop().await;
 }

@@ -1139,3 +1139,201 @@ async fn lists_page_newest_first_with_a_cursor() {
     }
     app.stop().await;
 }
+
+/// Asks `contact` to sign through the staff API, sharing the request with `account`.
+async fn shared_signature(
+    app: &TestApp,
+    firm: &TestFirm,
+    contact: &str,
+    account: &str,
+    title: &str,
+) -> String {
+    let form = reqwest::multipart::Form::new()
+        .text("contact_id", contact.to_string())
+        .text("title", title.to_string())
+        .text("account_id", account.to_string())
+        .part("file", file_part("letter.pdf", &sample_pdf(title)));
+    let (status, body) = app
+        .api_multipart(&firm.api_key, "/api/v1/signing-requests", form)
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    body["id"].as_str().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn a_team_member_lists_what_is_shared_with_the_account_of_a_client_they_look_after() {
+    let app = TestApp::spawn().await;
+    let firm = app.create_firm("acme").await;
+    app.api_ok(
+        &firm,
+        Method::PATCH,
+        "/api/v1/portal",
+        Some(json!({"esign_enabled": true})),
+    )
+    .await;
+    let new_account = |name: &str| {
+        let (app, firm) = (&app, &firm);
+        let body = json!({"name": name});
+        async move {
+            app.api_ok(firm, Method::POST, "/api/v1/accounts", Some(body))
+                .await["id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        }
+    };
+    let baker = new_account("Baker Ltd").await;
+    let other = new_account("Other Ltd").await;
+    let new_contact = |name: &str, account: &str, set: &str| {
+        let (app, firm) = (&app, &firm);
+        let body = json!({"name": name, "email": format!("{name}@clients.example.com"),
+                          "account_id": account, "permission_set": set, "portal_access": true});
+        async move {
+            app.api_ok(firm, Method::POST, "/api/v1/contacts", Some(body))
+                .await["id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        }
+    };
+    // Tess looks after Bob only; Bea manages Bob's account; Olga is another account's.
+    let bea = new_contact("bea", &baker, "client_manager").await;
+    let bob = new_contact("bob", &baker, "client_staff").await;
+    let olga = new_contact("olga", &other, "client_manager").await;
+    let tess = member(&app, &firm, "tess@acme.example", "team").await;
+    let bob_id = portico_shared::ids::ContactId::parse(&bob).unwrap();
+    assign(&app, &firm, &bob_id, std::slice::from_ref(&tess.id)).await;
+
+    // Each account holds a shared task (overdue), a signing request and a conversation of its
+    // manager's; Bea also has a task of her own, not shared with the account.
+    let task = |title: &str, who: &str, account: Option<&str>| {
+        let (app, firm) = (&app, &firm);
+        let mut body = json!({"title": title, "assignees": [who], "portal": true,
+                              "due_date": "2020-01-31"});
+        if let Some(account) = account {
+            body["account_id"] = json!(account);
+        }
+        async move {
+            app.api_ok(firm, Method::POST, "/api/v1/tasks", Some(body))
+                .await["id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        }
+    };
+    let baker_task = task("Baker year-end", &bea, Some(&baker)).await;
+    let other_task = task("Other year-end", &olga, Some(&other)).await;
+    let private_task = task("Bea private", &bea, None).await;
+    let baker_signing = shared_signature(&app, &firm, &bea, &baker, "Baker engagement").await;
+    let other_signing = shared_signature(&app, &firm, &olga, &other, "Other engagement").await;
+    let conversation = |who: &str, account: &str, subject: &str| {
+        let (app, firm) = (&app, &firm);
+        let (who, account, subject) = (who.to_string(), account.to_string(), subject.to_string());
+        async move {
+            let started = app
+                .state()
+                .store
+                .start_conversation(
+                    &firm.firm.id,
+                    &portico_shared::ids::ContactId::parse(&who).unwrap(),
+                    &subject,
+                    "A question",
+                )
+                .await
+                .unwrap();
+            let path = format!("/api/v1/conversations/{}", started.id);
+            app.api_ok(
+                firm,
+                Method::PATCH,
+                &path,
+                Some(json!({"account_id": account})),
+            )
+            .await;
+            started.id.to_string()
+        }
+    };
+    let baker_conversation = conversation(&bea, &baker, "Baker VAT").await;
+    let other_conversation = conversation(&olga, &other, "Other VAT").await;
+
+    let staff = signed_in_staff(&app, &firm, &tess).await;
+    let lists = [
+        ("/staff/tasks", "Baker year-end", "Other year-end"),
+        (
+            "/staff/tasks?status=open",
+            "Baker year-end",
+            "Other year-end",
+        ),
+        ("/staff/signing", "Baker engagement", "Other engagement"),
+        (
+            "/staff/signing?status=pending",
+            "Baker engagement",
+            "Other engagement",
+        ),
+        ("/staff/conversations", "Baker VAT", "Other VAT"),
+        ("/staff/conversations?waiting=1", "Baker VAT", "Other VAT"),
+    ];
+    for (path, shown, hidden) in lists {
+        let (status, page) = text_of(&staff, &app, &firm, path).await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+        assert!(page.contains(shown), "{path} lists {shown}: {page}");
+        assert!(!page.contains(hidden), "{path} hides {hidden}");
+        assert!(!page.contains("Bea private"), "{path}");
+    }
+    // The dashboard's panels: requests waiting, signatures pending, tasks overdue.
+    let (_, dashboard) = text_of(&staff, &app, &firm, "/staff").await;
+    for id in [&baker_conversation, &baker_signing, &baker_task] {
+        assert!(dashboard.contains(id.as_str()), "{id}: {dashboard}");
+    }
+    for id in [
+        &other_conversation,
+        &other_signing,
+        &other_task,
+        &private_task,
+    ] {
+        assert!(!dashboard.contains(id.as_str()), "{id}: {dashboard}");
+    }
+    // What the lists link to opens; the other account's items are 404, as if not there.
+    for path in [
+        format!("/staff/tasks/{baker_task}"),
+        format!("/staff/signing/{baker_signing}"),
+        format!("/staff/conversations/{baker_conversation}"),
+    ] {
+        let (status, _) = text_of(&staff, &app, &firm, &path).await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+    }
+    for path in [
+        format!("/staff/tasks/{other_task}"),
+        format!("/staff/tasks/{private_task}"),
+        format!("/staff/signing/{other_signing}"),
+        format!("/staff/conversations/{other_conversation}"),
+    ] {
+        let (status, _) = text_of(&staff, &app, &firm, &path).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+    }
+    // Tess may answer the account's conversation from its page.
+    let (_, page) = text_of(
+        &staff,
+        &app,
+        &firm,
+        &format!("/staff/conversations/{baker_conversation}"),
+    )
+    .await;
+    assert!(
+        page.contains(&format!(
+            "action=\"/staff/conversations/{baker_conversation}/messages\""
+        )),
+        "{page}"
+    );
+
+    // Unshared, the account's items leave her lists.
+    app.api_ok(
+        &firm,
+        Method::PATCH,
+        &format!("/api/v1/tasks/{baker_task}"),
+        Some(json!({"account_id": null})),
+    )
+    .await;
+    let (_, page) = text_of(&staff, &app, &firm, "/staff/tasks").await;
+    assert!(!page.contains("Baker year-end"), "{page}");
+    app.stop().await;
+}

@@ -227,6 +227,59 @@ async fn every_template_goes_out_multipart_with_the_headers_of_a_careful_transac
     queue.finish().await;
 }
 
+#[tokio::test]
+async fn a_manager_told_of_a_colleagues_item_reads_whose_it_is() {
+    let queue = MailQueue::new().await;
+    let sink = SmtpSink::start().await;
+    let _mailer = queue.spawn(Some(&sink), &[]);
+    let signature = queue.job(
+        Template::SignatureRequested,
+        json!({"document_title": "Engagement letter", "signer_name": "Bea <Baker>",
+               "sign_url": "http://acme.portal.test:8080/sign/sg_1"}),
+    );
+    let reply = queue.job(
+        Template::RequestReply,
+        json!({"request_subject": "VAT question", "reply_excerpt": "Due Friday.",
+               "started_by": "Bob Baker", "request_url": "http://acme.portal.test:8080/requests/rq_1"}),
+    );
+    queue.enqueue(&signature).await;
+    queue.enqueue(&reply).await;
+    let received = sink.wait_for(2, WAIT).await;
+    let parser = MessageParser::default();
+    let read = |job: &MailJob| {
+        let mail = parser
+            .parse(message_of(&received, job).raw.as_bytes())
+            .unwrap();
+        (
+            mail.subject().unwrap().to_string(),
+            mail.body_text(0).unwrap().to_string(),
+            mail.body_html(0).unwrap().to_string(),
+        )
+    };
+    let (subject, text, html) = read(&signature);
+    assert_eq!(
+        subject,
+        "Acme & Sons Accountants asked Bea <Baker> to sign: Engagement letter"
+    );
+    assert!(
+        text.contains("only Bea <Baker> can sign it") && !text.contains("asks you to sign"),
+        "{text}"
+    );
+    assert!(
+        html.contains("Bea &lt;Baker&gt;") && !html.contains("<Baker>"),
+        "{html}"
+    );
+    assert!(html.contains("Read the document</a>"), "{html}");
+    let (subject, text, html) = read(&reply);
+    assert_eq!(subject, "Acme & Sons Accountants replied: VAT question");
+    assert!(
+        text.contains("replied to \"VAT question\", a request from Bob Baker:"),
+        "{text}"
+    );
+    assert!(html.contains("a request from Bob Baker"), "{html}");
+    queue.finish().await;
+}
+
 /// A `mailer` on the queue of `app`'s gateway, delivering to `sink`; killed when dropped.
 fn mailer_for(app: &TestApp, sink: &SmtpSink) -> portico_e2e::binaries::ChildGuard {
     let mut vars = app.vars.clone();

@@ -1,6 +1,7 @@
 //! Asking a contact to sign a PDF, as the API and the console both do: the checks on what
 //! was sent, the document kept, the request and its first audit event stored, its page images
-//! set rendering, the contact emailed as their settings allow.
+//! set rendering, the contact (and, when it is shared with their account, its managers)
+//! emailed as their settings allow.
 
 use portico_shared::filetypes::by_extension;
 use portico_shared::ids::{ClientAccountId, ContactId, MemberId};
@@ -124,5 +125,6 @@ pub async fn request(
         &request.title,
     )
     .await?;
+    notify::signature_shared(state, firm, &request).await?;
     Ok(request)
 }

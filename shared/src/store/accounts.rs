@@ -12,7 +12,7 @@ use sqlx::{Postgres, Sqlite};
 use super::console::name_key;
 use super::{SqlStore, StoreError, on_unique};
 use crate::client_access::{Capability, SetBase, parse_off, store_off};
-use crate::ids::{ClientAccountId, FirmId, MemberId, PermissionSetId};
+use crate::ids::{ClientAccountId, ContactId, FirmId, MemberId, PermissionSetId};
 use crate::now_unix;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, sqlx::FromRow)]
@@ -147,6 +147,13 @@ pub trait AccountStore {
         member: &MemberId,
         id: &ClientAccountId,
     ) -> Result<bool, StoreError>;
+    /// The account's client managers (a custom set counts by its base), by id: who is told
+    /// of what is shared with the account, as their access and settings allow.
+    async fn account_managers(
+        &self,
+        firm_id: &FirmId,
+        id: &ClientAccountId,
+    ) -> Result<Vec<ContactId>, StoreError>;
 
     /// The firm's custom sets, by name.
     async fn permission_sets(&self, firm_id: &FirmId) -> Result<Vec<PermissionSet>, StoreError>;
@@ -308,10 +315,9 @@ macro_rules! account_store {
                      AND ($2 IS NULL OR (a.name_norm, a.id) > \
                           ((SELECT p.name_norm FROM client_accounts p \
                             WHERE p.firm_id = $1 AND p.id = $2), $2)) \
-                     AND ($4 IS NULL OR EXISTS (SELECT 1 FROM contacts c \
-                          JOIN contact_members cm ON cm.contact_id = c.id \
-                          WHERE c.firm_id = $1 AND c.account_id = a.id AND cm.member_id = $4)) \
-                     ORDER BY a.name_norm, a.id LIMIT $3"
+                     AND ($4 IS NULL OR a.id IN ",
+                    member_accounts!("$1", "$4"),
+                    ") ORDER BY a.name_norm, a.id LIMIT $3"
                 ))
                 .bind(firm_id)
                 .bind(query.after.as_ref())
@@ -356,18 +362,34 @@ macro_rules! account_store {
                 member: &MemberId,
                 id: &ClientAccountId,
             ) -> Result<bool, StoreError> {
-                let (found,): (bool,) = sqlx::query_as(
-                    "SELECT EXISTS (SELECT 1 FROM contacts c \
-                     JOIN contact_members cm ON cm.contact_id = c.id \
-                     WHERE c.firm_id = $1 AND c.account_id = $3 \
-                     AND cm.firm_id = $1 AND cm.member_id = $2)",
-                )
+                let (found,): (bool,) = sqlx::query_as(concat!(
+                    "SELECT EXISTS (SELECT 1 FROM ",
+                    member_accounts!("$1", "$2"),
+                    " ma WHERE ma.account_id = $3)"
+                ))
                 .bind(firm_id)
                 .bind(member)
                 .bind(id)
                 .fetch_one(&self.pool)
                 .await?;
                 Ok(found)
+            }
+
+            async fn account_managers(
+                &self,
+                firm_id: &FirmId,
+                id: &ClientAccountId,
+            ) -> Result<Vec<ContactId>, StoreError> {
+                let rows: Vec<(ContactId,)> = sqlx::query_as(concat!(
+                    "SELECT c.id FROM contacts c WHERE c.firm_id = $1 AND c.account_id = $2 AND ",
+                    is_account_manager!("c"),
+                    " ORDER BY c.id"
+                ))
+                .bind(firm_id)
+                .bind(id)
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(rows.into_iter().map(|(id,)| id).collect())
             }
 
             async fn permission_sets(

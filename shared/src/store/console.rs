@@ -14,7 +14,8 @@ use sqlx::{Postgres, Sqlite};
 
 use super::{Invitation, SqlStore, StoreError};
 use crate::ids::{
-    ContactId, ConversationId, FirmId, MemberId, MessageId, SigningRequestId, TaskId,
+    ClientAccountId, ContactId, ConversationId, FirmId, MemberId, MessageId, SigningRequestId,
+    TaskId,
 };
 use crate::status::{ConversationStatus, SigningStatus, TaskStatus};
 
@@ -110,6 +111,8 @@ pub struct InboxRow {
     pub awaiting_reply: bool,
     pub created_at: i64,
     pub last_message_at: i64,
+    /// The client's account when the conversation is shared with it as a whole.
+    pub account_id: Option<ClientAccountId>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, sqlx::FromRow)]
@@ -264,7 +267,7 @@ macro_rules! list_columns {
 macro_rules! inbox_columns {
     () => {
         "cv.id, cv.contact_id, c.name AS contact_name, cv.subject, cv.status, cv.awaiting_reply, \
-         cv.created_at, cv.last_message_at"
+         cv.created_at, cv.last_message_at, cv.account_id"
     };
 }
 
@@ -355,6 +358,37 @@ macro_rules! console_store {
                 sql.push(") AS page ORDER BY sort_key, id LIMIT ")
                     .push_bind(query.limit);
                 Ok(sql.build_query_as().fetch_all(&self.pool).await?)
+            }
+
+            /// The inbox of one member's scope: driven from the ids the scope reaches, so it
+            /// costs what they look after, not what the firm has.
+            async fn member_inbox(
+                &self,
+                firm_id: &FirmId,
+                member: &MemberId,
+                query: &InboxQuery,
+            ) -> Result<Vec<InboxRow>, StoreError> {
+                let (before_time, before_id) =
+                    query.before.clone().unwrap_or((i64::MAX, String::new()));
+                Ok(sqlx::query_as(concat!(
+                    "SELECT ",
+                    inbox_columns!(),
+                    " FROM ",
+                    scoped_list!("conversations", "$1", "$2"),
+                    " si CROSS JOIN conversations cv JOIN contacts c ON c.id = cv.contact_id \
+                     WHERE cv.id = si.scoped_id AND cv.firm_id = $1 \
+                     AND (cv.awaiting_reply = TRUE OR $3 = FALSE) \
+                     AND (cv.last_message_at, cv.id) < ($4, $5) \
+                     ORDER BY cv.last_message_at DESC, cv.id DESC LIMIT $6"
+                ))
+                .bind(firm_id)
+                .bind(member)
+                .bind(query.waiting_only)
+                .bind(before_time)
+                .bind(before_id)
+                .bind(query.limit)
+                .fetch_all(&self.pool)
+                .await?)
             }
 
             /// The contact list of one member's contacts: read from their assignments, so it
@@ -537,10 +571,11 @@ macro_rules! console_store {
                     Some(member) => sqlx::query_as(concat!(
                         "SELECT ",
                         inbox_columns!(),
-                        " FROM contact_members cm CROSS JOIN conversations cv \
-                         JOIN contacts c ON c.id = cv.contact_id \
-                         WHERE cm.member_id = $2 AND cv.firm_id = $1 \
-                         AND cv.contact_id = cm.contact_id AND cv.awaiting_reply = TRUE \
+                        " FROM ",
+                        scoped_list!("conversations", "$1", "$2"),
+                        " si CROSS JOIN conversations cv JOIN contacts c ON c.id = cv.contact_id \
+                         WHERE cv.id = si.scoped_id AND cv.firm_id = $1 \
+                         AND cv.awaiting_reply = TRUE \
                          ORDER BY cv.last_message_at, cv.id LIMIT $3"
                     ))
                     .bind(firm_id)
@@ -573,10 +608,10 @@ macro_rules! console_store {
                     Some(member) => sqlx::query_as(concat!(
                         "SELECT ",
                         signature_columns!(),
-                        " FROM contact_members cm CROSS JOIN signing_requests s \
-                         JOIN contacts c ON c.id = s.contact_id \
-                         WHERE cm.member_id = $2 AND s.firm_id = $1 \
-                         AND s.contact_id = cm.contact_id AND s.status = 'pending' \
+                        " FROM ",
+                        scoped_list!("signing_requests", "$1", "$2"),
+                        " si CROSS JOIN signing_requests s JOIN contacts c ON c.id = s.contact_id \
+                         WHERE s.id = si.scoped_id AND s.firm_id = $1 AND s.status = 'pending' \
                          ORDER BY s.created_at, s.id LIMIT $3"
                     ))
                     .bind(firm_id)
@@ -608,12 +643,12 @@ macro_rules! console_store {
                     .fetch_all(&self.pool)
                     .await?,
                     Some(member) => sqlx::query_as(concat!(
-                        "SELECT DISTINCT ",
+                        "SELECT ",
                         task_row_columns!(),
-                        " FROM contact_members cm CROSS JOIN task_assignees a \
-                         CROSS JOIN tasks t \
-                         WHERE cm.member_id = $2 AND a.firm_id = $1 AND a.contact_id = cm.contact_id \
-                         AND t.id = a.task_id AND t.firm_id = $1 AND t.status = 'open' \
+                        " FROM ",
+                        scoped_list!("tasks", "$1", "$2"),
+                        " si CROSS JOIN tasks t \
+                         WHERE t.id = si.scoped_id AND t.firm_id = $1 AND t.status = 'open' \
                          AND t.due_date < $3 ORDER BY t.due_date, t.id LIMIT $4"
                     ))
                     .bind(firm_id)
@@ -670,29 +705,16 @@ macro_rules! console_store {
                 firm_id: &FirmId,
                 query: &InboxQuery,
             ) -> Result<Vec<InboxRow>, StoreError> {
+                if let Some(member) = &query.assigned_to {
+                    return self.member_inbox(firm_id, member, query).await;
+                }
                 let mut sql = sqlx::QueryBuilder::<$backend>::new(concat!(
                     "SELECT ",
                     inbox_columns!(),
-                    " FROM "
+                    " FROM conversations cv JOIN contacts c ON c.id = cv.contact_id \
+                     WHERE cv.firm_id = "
                 ));
-                match &query.assigned_to {
-                    Some(member) => {
-                        sql.push(
-                            "contact_members cm CROSS JOIN conversations cv \
-                             JOIN contacts c ON c.id = cv.contact_id WHERE cm.member_id = ",
-                        )
-                        .push_bind(member)
-                        .push(" AND cv.contact_id = cm.contact_id AND cv.firm_id = ")
-                        .push_bind(firm_id);
-                    }
-                    None => {
-                        sql.push(
-                            "conversations cv JOIN contacts c ON c.id = cv.contact_id \
-                             WHERE cv.firm_id = ",
-                        )
-                        .push_bind(firm_id);
-                    }
-                }
+                sql.push_bind(firm_id);
                 if query.waiting_only {
                     sql.push(" AND cv.awaiting_reply = TRUE");
                 }

@@ -98,13 +98,6 @@ pub trait ConsoleItemStore {
         firm_id: &FirmId,
         page: &NewestPage<InvoiceStatus>,
     ) -> Result<Vec<InvoiceRow>, StoreError>;
-    /// Whether the task has an assignee assigned to `member`.
-    async fn task_assigned_to(
-        &self,
-        firm_id: &FirmId,
-        task_id: &TaskId,
-        member: &MemberId,
-    ) -> Result<bool, StoreError>;
     /// The firm's contacts with these normalized emails (within `assigned_to`'s clients when
     /// given), by email.
     async fn contacts_by_emails(
@@ -123,41 +116,63 @@ pub trait ConsoleItemStore {
     ) -> Result<Vec<ContactRef>, StoreError>;
 }
 
-/// A newest-first page of `$select` (`SELECT … FROM table x JOIN …`, alias `x` for the
-/// listed table, whose rows have `firm_id`, `status`, `created_at`, `id` and, unless
-/// `$scope` says how to reach its contacts, `contact_id`). The status and scope conditions
-/// are written only when asked for, so that each variant's plan can use the
-/// `(firm_id, status, created_at, id)` and `(firm_id, created_at, id)` indexes.
+/// A newest-first page of `SELECT $columns FROM $from` (alias `x` for `$table`, the listed
+/// table, whose rows have `firm_id`, `status`, `created_at`, `id`, `contact_id` and
+/// `account_id`). Firm-wide, the status condition is written only when asked for, so that the
+/// plan can use the `(firm_id, status, created_at, id)` and `(firm_id, created_at, id)`
+/// indexes. Within a member's scope the page drives from the ids the scope reaches
+/// (`scope::scoped_ids`, the one definition of that scope), so it reads what the member looks
+/// after, not the firm.
 macro_rules! newest_page {
-    ($backend:ty, $pool:expr, $firm_id:expr, $page:expr, $select:expr, $scope:expr) => {{
+    ($backend:ty, $pool:expr, $firm_id:expr, $page:expr, $columns:tt, $from:tt, $table:tt) => {{
         let page = $page;
         let (before_time, before_id) = page.before.clone().unwrap_or((i64::MAX, String::new()));
-        let mut query = sqlx::QueryBuilder::<$backend>::new($select);
-        query
-            .push(" WHERE x.firm_id = ")
-            .push_bind($firm_id.clone());
-        query
-            .push(" AND (x.created_at, x.id) < (")
-            .push_bind(before_time)
-            .push(", ")
-            .push_bind(before_id)
-            .push(")");
-        if let Some(status) = page.status {
-            query.push(" AND x.status = ").push_bind(status);
+        match &page.assigned_to {
+            Some(member) => {
+                sqlx::query_as(concat!(
+                    "SELECT ",
+                    $columns,
+                    " FROM ",
+                    scoped_list!($table, "$1", "$2"),
+                    " si CROSS JOIN ",
+                    $from,
+                    " WHERE x.id = si.scoped_id AND x.firm_id = $1 \
+                     AND (x.created_at, x.id) < ($3, $4) AND ($5 IS NULL OR x.status = $5) \
+                     ORDER BY x.created_at DESC, x.id DESC LIMIT $6"
+                ))
+                .bind($firm_id)
+                .bind(member)
+                .bind(before_time)
+                .bind(before_id)
+                .bind(page.status)
+                .bind(page.limit)
+                .fetch_all($pool)
+                .await
+            }
+            None => {
+                let mut query = sqlx::QueryBuilder::<$backend>::new(concat!(
+                    "SELECT ", $columns, " FROM ", $from
+                ));
+                query
+                    .push(" WHERE x.firm_id = ")
+                    .push_bind($firm_id.clone());
+                query
+                    .push(" AND (x.created_at, x.id) < (")
+                    .push_bind(before_time)
+                    .push(", ")
+                    .push_bind(before_id)
+                    .push(")");
+                if let Some(status) = page.status {
+                    query.push(" AND x.status = ").push_bind(status);
+                }
+                query
+                    .push(" ORDER BY x.created_at DESC, x.id DESC LIMIT ")
+                    .push_bind(page.limit);
+                query.build_query_as().fetch_all($pool).await
+            }
         }
-        if let Some(member) = &page.assigned_to {
-            query.push($scope).push_bind(member.clone()).push(")");
-        }
-        query
-            .push(" ORDER BY x.created_at DESC, x.id DESC LIMIT ")
-            .push_bind(page.limit);
-        query.build_query_as().fetch_all($pool).await
     }};
 }
-
-/// Rows whose contact is assigned to the member bound after it.
-const CONTACT_SCOPE: &str = " AND EXISTS (SELECT 1 FROM contact_members cm \
-     WHERE cm.contact_id = x.contact_id AND cm.member_id = ";
 
 macro_rules! console_item_store {
     ($backend:ty) => {
@@ -208,11 +223,10 @@ macro_rules! console_item_store {
                     &self.pool,
                     firm_id,
                     page,
-                    "SELECT x.id, x.title, x.due_date, x.status, x.portal, x.checklist_total, \
-                     x.checklist_done, x.created_at FROM tasks x",
-                    " AND EXISTS (SELECT 1 FROM task_assignees a \
-                     JOIN contact_members cm ON cm.contact_id = a.contact_id \
-                     WHERE a.task_id = x.id AND cm.member_id = "
+                    "x.id, x.title, x.due_date, x.status, x.portal, x.checklist_total, \
+                     x.checklist_done, x.created_at",
+                    "tasks x",
+                    "tasks"
                 )?)
             }
 
@@ -226,10 +240,10 @@ macro_rules! console_item_store {
                     &self.pool,
                     firm_id,
                     page,
-                    "SELECT x.id, x.title, x.status, x.contact_id, c.name AS contact_name, \
-                     c.email AS contact_email, x.completed_at, x.created_at \
-                     FROM signing_requests x JOIN contacts c ON c.id = x.contact_id",
-                    CONTACT_SCOPE
+                    "x.id, x.title, x.status, x.contact_id, c.name AS contact_name, \
+                     c.email AS contact_email, x.completed_at, x.created_at",
+                    "signing_requests x JOIN contacts c ON c.id = x.contact_id",
+                    "signing_requests"
                 )?)
             }
 
@@ -243,31 +257,12 @@ macro_rules! console_item_store {
                     &self.pool,
                     firm_id,
                     page,
-                    "SELECT x.id, x.number, x.amount_minor, x.currency, x.issued_date, \
+                    "x.id, x.number, x.amount_minor, x.currency, x.issued_date, \
                      x.due_date, x.status, x.contact_id, c.name AS contact_name, \
-                     c.email AS contact_email, x.created_at \
-                     FROM invoices x JOIN contacts c ON c.id = x.contact_id",
-                    CONTACT_SCOPE
+                     c.email AS contact_email, x.created_at",
+                    "invoices x JOIN contacts c ON c.id = x.contact_id",
+                    "invoices"
                 )?)
-            }
-
-            async fn task_assigned_to(
-                &self,
-                firm_id: &FirmId,
-                task_id: &TaskId,
-                member: &MemberId,
-            ) -> Result<bool, StoreError> {
-                let (found,): (bool,) = sqlx::query_as(
-                    "SELECT EXISTS (SELECT 1 FROM task_assignees a \
-                     JOIN contact_members cm ON cm.contact_id = a.contact_id \
-                     WHERE a.task_id = $2 AND a.firm_id = $1 AND cm.member_id = $3)",
-                )
-                .bind(firm_id)
-                .bind(task_id)
-                .bind(member)
-                .fetch_one(&self.pool)
-                .await?;
-                Ok(found)
             }
 
             async fn contacts_by_emails(

@@ -296,6 +296,7 @@ macro_rules! conversation_store {
                 Ok(fetch_page!(
                     &self.pool,
                     concat!("SELECT ", conversation_columns!(), " FROM conversations"),
+                    "conversations",
                     firm_id,
                     query
                 )?)

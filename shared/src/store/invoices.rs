@@ -175,6 +175,7 @@ macro_rules! invoice_store {
                 Ok(fetch_page!(
                     &self.pool,
                     concat!("SELECT ", invoice_columns!(), " FROM invoices"),
+                    "invoices",
                     firm_id,
                     query
                 )?)

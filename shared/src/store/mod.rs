@@ -33,22 +33,20 @@ pub struct PageQuery<S> {
     pub assigned_to: Option<MemberId>,
 }
 
-/// Fetches one [`PageQuery`] page of `$select` (`SELECT … FROM table`, a literal), whose
-/// table has `firm_id`, `contact_id`, `status`, `created_at` and `id`.
+/// Fetches one [`PageQuery`] page of `$select` (`SELECT … FROM $table`, a literal), whose
+/// table has `firm_id`, `contact_id`, `account_id`, `status`, `created_at` and `id`; the
+/// member's scope is `scope::scoped_ids`.
 macro_rules! fetch_page {
-    ($pool:expr, $select:expr, $firm_id:expr, $query:expr) => {{
+    ($pool:expr, $select:expr, $table:tt, $firm_id:expr, $query:expr) => {{
         let query: &$crate::store::PageQuery<_> = $query;
         let (after_time, after_id) = query.after.clone().unwrap_or((i64::MIN, String::new()));
         sqlx::query_as(concat!(
             $select,
             " WHERE firm_id = $1 AND (created_at, id) > ($2, $3) \
              AND ($4 IS NULL OR contact_id = $4) AND ($5 IS NULL OR status = $5) \
-             AND ($7 IS NULL OR contact_id IN (SELECT cm.contact_id FROM contact_members cm \
-                  WHERE cm.firm_id = $1 AND cm.member_id = $7) \
-                  OR account_id IN (SELECT ac.account_id FROM contacts ac \
-                  JOIN contact_members acm ON acm.contact_id = ac.id \
-                  WHERE ac.firm_id = $1 AND acm.member_id = $7)) \
-             ORDER BY created_at, id LIMIT $6"
+             AND ($7 IS NULL OR id IN ",
+            scoped_ids!($table, "$1", "$7"),
+            ") ORDER BY created_at, id LIMIT $6"
         ))
         .bind($firm_id)
         .bind(after_time)
@@ -83,10 +81,13 @@ macro_rules! record_activity {
     };
 }
 
-// First: its SQL fragments (macros) are used by the aggregates below.
+// First: their SQL fragments (macros) are used by the aggregates below.
 #[macro_use]
 mod visibility;
+#[macro_use]
+mod scope;
 mod accounts;
+mod backup;
 mod console;
 mod console_items;
 mod contacts;
@@ -97,7 +98,6 @@ mod invoices;
 mod page_images;
 mod people;
 mod previews;
-mod scope;
 mod signing;
 mod tasks;
 mod team;
@@ -107,6 +107,7 @@ pub use accounts::{
     AccountQuery, AccountStore, ClientAccount, PermissionSet, Removal, SHARED_ITEMS_LIMIT,
     SetContent, SharedItem,
 };
+pub use backup::{BackupError, BackupStore};
 pub use console::{
     ActivityRow, ConsoleStore, ContactListQuery, ContactListRow, InboxQuery, InboxRow, InviteState,
     OverdueTask, PendingSignature, StaffMessage,
@@ -127,7 +128,8 @@ pub use people::{AccessChange, PeopleStore, Person};
 pub use previews::{PreviewRecord, PreviewStore};
 pub use scope::{ScopeStore, Scoped};
 pub use signing::{
-    Completion, EventOrigin, NewSigningRequest, Outcome, SigningEvent, SigningRequest, SigningStore,
+    Completion, EventOrigin, NewSigningRequest, Outcome, PendingRequest, SigningEvent,
+    SigningRequest, SigningStore,
 };
 pub use tasks::{
     ChecklistItem, NewTask, Shared, Task, TaskDetail, TaskPatch, TaskQuery, TaskStore, TaskSummary,
@@ -200,6 +202,7 @@ pub trait Store:
     + ScopeStore
     + PreviewStore
     + PeopleStore
+    + BackupStore
     + Send
     + Sync
     + 'static

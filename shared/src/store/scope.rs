@@ -1,8 +1,9 @@
-//! A role's "assigned clients only" scope, as facts: whether an item belongs to a contact
-//! assigned to a member, which of some contacts are, and who looks after a page of contacts.
-//! What the scope of an actor is, `policy::decide` says; this module only answers for a
-//! member it is given. Lists take the same scope as a field of their query
-//! (`assigned_to`), inside their one statement.
+//! A role's "assigned clients only" scope, as facts: whether an item is within a member's
+//! clients, which of some contacts are theirs, and who looks after a page of contacts. What
+//! the scope of an actor is, `policy::decide` says; this module only answers for a member it
+//! is given. The rule for work items is written once, as SQL fragments ([`scoped_ids`],
+//! [`member_accounts`]) that the item checks here and every list of the API and the console
+//! (`assigned_to` of their queries) put inside their one statement.
 
 use async_trait::async_trait;
 use sqlx::{Postgres, Sqlite};
@@ -15,11 +16,13 @@ use crate::ids::{ContactId, ConversationId, FirmId, MemberId, SigningRequestId, 
 pub enum Scoped<'a> {
     /// A contact: assigned to the member.
     Contact(&'a ContactId),
-    /// A task: at least one of its assignees is assigned to the member.
+    /// A task: at least one of its assignees is assigned to the member, or it is shared with
+    /// the account of a contact assigned to the member.
     Task(&'a TaskId),
-    /// A signing request: its contact is assigned to the member.
+    /// A signing request: its contact is assigned to the member, or it is shared with the
+    /// account of one.
     SigningRequest(&'a SigningRequestId),
-    /// A conversation: its contact is assigned to the member.
+    /// A conversation: as a signing request.
     Conversation(&'a ConversationId),
 }
 
@@ -49,17 +52,96 @@ pub trait ScopeStore {
     ) -> Result<Vec<(ContactId, MemberId)>, StoreError>;
 }
 
-/// Client accounts (SPEC §13): an item (`$table` row `$3` of firm `$1`) shared with an
-/// account is also within member `$2`'s scope when they look after at least one contact of
-/// that account.
-macro_rules! account_rule {
-    ($table:literal) => {
+/// The client accounts within member `$m`'s scope (firm `$f`): those of the contacts they look
+/// after (SPEC §13: an item shared with an account is in scope when the member looks after a
+/// contact of that account). A subquery of `account_id`, read from the member's own rows of
+/// `contact_members`; each account once, however many of its contacts the member looks after.
+macro_rules! member_accounts {
+    ($f:tt, $m:tt) => {
         concat!(
-            " OR EXISTS (SELECT 1 FROM ",
+            "(SELECT DISTINCT mac.account_id FROM contact_members macm CROSS JOIN contacts mac \
+             WHERE macm.member_id = ",
+            $m,
+            " AND mac.id = macm.contact_id AND mac.firm_id = ",
+            $f,
+            ")"
+        )
+    };
+}
+
+/// The ids (`scoped_id`) of the items of `$table` within member `$m`'s assigned clients (firm
+/// `$f`): the one definition of the "assigned" scope of work items, for the item checks
+/// ([`ScopeStore::in_scope`]), the API's lists and, through [`scoped_list`], the console's
+/// lists and dashboard. An item is in scope when one of its contacts (a task's assignees, the
+/// `contact_id` of the other kinds) is assigned to the member, or when it is shared with an
+/// account of [`member_accounts`]. Each branch starts from the member's rows of
+/// `contact_members` and reads one index range per contact or account.
+///
+/// The branches are joined with `UNION ALL`, so an id may come more than once: that lets
+/// both databases push a condition on `scoped_id` into each branch (an item check reads a few
+/// index entries instead of the member's whole scope); `IN` and `EXISTS` do not mind repeats.
+macro_rules! scoped_ids {
+    ($table:tt, $f:tt, $m:tt) => {
+        concat!(
+            "(",
+            scoped_by_contact!($table, $f, $m),
+            " UNION ALL SELECT sx.id FROM ",
+            member_accounts!($f, $m),
+            " sma CROSS JOIN ",
             $table,
-            " x JOIN contacts ac ON ac.firm_id = x.firm_id AND ac.account_id = x.account_id \
-             JOIN contact_members acm ON acm.contact_id = ac.id \
-             WHERE x.firm_id = $1 AND x.id = $3 AND acm.member_id = $2)"
+            " sx WHERE sx.firm_id = ",
+            $f,
+            " AND sx.account_id = sma.account_id)"
+        )
+    };
+}
+
+/// [`scoped_ids`] without repeats, for a list to drive from (`FROM` this `CROSS JOIN` the
+/// table, joined on `scoped_id`): it reads what the member looks after, never the firm's whole
+/// table.
+macro_rules! scoped_list {
+    ($table:tt, $f:tt, $m:tt) => {
+        concat!(
+            "(SELECT DISTINCT sd.scoped_id FROM ",
+            scoped_ids!($table, $f, $m),
+            " sd)"
+        )
+    };
+}
+
+/// The first branch of [`scoped_ids`]: the items of the member's own contacts (a task's
+/// assignees, the `contact_id` of the other kinds).
+macro_rules! scoped_by_contact {
+    ("tasks", $f:tt, $m:tt) => {
+        concat!(
+            "SELECT sa.task_id AS scoped_id FROM contact_members scm \
+             CROSS JOIN task_assignees sa WHERE scm.member_id = ",
+            $m,
+            " AND sa.firm_id = ",
+            $f,
+            " AND sa.contact_id = scm.contact_id"
+        )
+    };
+    ($table:tt, $f:tt, $m:tt) => {
+        concat!(
+            "SELECT sc.id AS scoped_id FROM contact_members scm CROSS JOIN ",
+            $table,
+            " sc WHERE scm.member_id = ",
+            $m,
+            " AND sc.firm_id = ",
+            $f,
+            " AND sc.contact_id = scm.contact_id"
+        )
+    };
+}
+
+/// Whether item `$3` of `$table` (firm `$1`) is within member `$2`'s scope.
+macro_rules! in_scope_sql {
+    ($table:tt) => {
+        concat!(
+            "SELECT EXISTS (SELECT 1 FROM ",
+            scoped_ids!($table, "$1", "$2"),
+            " si WHERE si.scoped_id = $3)"
         )
     };
 }
@@ -80,34 +162,13 @@ macro_rules! scope_store {
                          WHERE cm.firm_id = $1 AND cm.member_id = $2 AND cm.contact_id = $3)",
                         id.as_str(),
                     ),
-                    Scoped::Task(id) => (
-                        concat!(
-                            "SELECT EXISTS (SELECT 1 FROM task_assignees a \
-                             JOIN contact_members cm ON cm.contact_id = a.contact_id \
-                             WHERE a.firm_id = $1 AND a.task_id = $3 \
-                             AND cm.firm_id = $1 AND cm.member_id = $2)",
-                            account_rule!("tasks")
-                        ),
+                    Scoped::Task(id) => (in_scope_sql!("tasks"),
                         id.as_str(),
                     ),
-                    Scoped::SigningRequest(id) => (
-                        concat!(
-                            "SELECT EXISTS (SELECT 1 FROM signing_requests s \
-                             JOIN contact_members cm ON cm.contact_id = s.contact_id \
-                             WHERE s.firm_id = $1 AND s.id = $3 \
-                             AND cm.firm_id = $1 AND cm.member_id = $2)",
-                            account_rule!("signing_requests")
-                        ),
+                    Scoped::SigningRequest(id) => (in_scope_sql!("signing_requests"),
                         id.as_str(),
                     ),
-                    Scoped::Conversation(id) => (
-                        concat!(
-                            "SELECT EXISTS (SELECT 1 FROM conversations c \
-                             JOIN contact_members cm ON cm.contact_id = c.contact_id \
-                             WHERE c.firm_id = $1 AND c.id = $3 \
-                             AND cm.firm_id = $1 AND cm.member_id = $2)",
-                            account_rule!("conversations")
-                        ),
+                    Scoped::Conversation(id) => (in_scope_sql!("conversations"),
                         id.as_str(),
                     ),
                 };

@@ -33,6 +33,17 @@ pub struct SigningRequest {
     pub account_id: Option<ClientAccountId>,
 }
 
+/// A pending request as a client's home page lists it: with its signer's name, since a
+/// client manager also sees the requests of the account's other contacts, which only their
+/// signer signs.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, sqlx::FromRow)]
+pub struct PendingRequest {
+    #[sqlx(flatten)]
+    #[serde(flatten)]
+    pub request: SigningRequest,
+    pub signer_name: String,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct SigningEvent {
     pub seq: i64,
@@ -110,13 +121,13 @@ pub trait SigningStore {
         firm_id: &FirmId,
         query: &PageQuery<SigningStatus>,
     ) -> Result<Vec<SigningRequest>, StoreError>;
-    /// The pending requests the viewer sees, oldest first.
+    /// The pending requests the viewer sees, oldest first, with their signers' names.
     async fn pending_signing_requests(
         &self,
         firm_id: &FirmId,
         viewer: &ClientViewer,
         limit: i64,
-    ) -> Result<Vec<SigningRequest>, StoreError>;
+    ) -> Result<Vec<PendingRequest>, StoreError>;
     /// Appends a `viewed` event; false when the request is not this contact's.
     async fn record_signing_view(
         &self,
@@ -267,6 +278,7 @@ macro_rules! signing_store {
                 Ok(fetch_page!(
                     &self.pool,
                     concat!("SELECT ", request_columns!(), " FROM signing_requests"),
+                    "signing_requests",
                     firm_id,
                     query
                 )?)
@@ -277,11 +289,13 @@ macro_rules! signing_store {
                 firm_id: &FirmId,
                 viewer: &ClientViewer,
                 limit: i64,
-            ) -> Result<Vec<SigningRequest>, StoreError> {
+            ) -> Result<Vec<PendingRequest>, StoreError> {
                 Ok(sqlx::query_as(concat!(
                     "SELECT ",
                     request_columns!(),
-                    " FROM ",
+                    ", (SELECT sc.name FROM contacts sc \
+                       WHERE sc.firm_id = s.firm_id AND sc.id = s.contact_id) AS signer_name \
+                     FROM ",
                     visible_ids!("signing_requests", "$1", "$2", "$3"),
                     " v CROSS JOIN signing_requests s WHERE s.id = v.visible_id AND s.firm_id = $1 \
                      AND s.status = 'pending' ORDER BY s.created_at, s.id LIMIT $4"

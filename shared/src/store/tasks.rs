@@ -184,18 +184,16 @@ macro_rules! client_scope {
 /// One page of a firm's tasks (filters $4 contact, $5 status, $6 portal; cursor $2, $3; limit $7).
 macro_rules! page_filter {
     () => {
-        " FROM tasks t WHERE t.firm_id = $1 AND (t.created_at, t.id) > ($2, $3) \
-          AND ($4 IS NULL OR EXISTS (SELECT 1 FROM task_assignees a \
-               WHERE a.task_id = t.id AND a.contact_id = $4)) \
-          AND ($5 IS NULL OR t.status = $5) \
-          AND ($6 IS NULL OR t.portal = $6) \
-          AND ($8 IS NULL OR EXISTS (SELECT 1 FROM task_assignees sa \
-               JOIN contact_members cm ON cm.contact_id = sa.contact_id \
-               WHERE sa.task_id = t.id AND cm.firm_id = $1 AND cm.member_id = $8) \
-               OR EXISTS (SELECT 1 FROM contacts ac \
-               JOIN contact_members acm ON acm.contact_id = ac.id \
-               WHERE ac.firm_id = $1 AND ac.account_id = t.account_id AND acm.member_id = $8)) \
-          ORDER BY t.created_at, t.id LIMIT $7"
+        concat!(
+            " FROM tasks t WHERE t.firm_id = $1 AND (t.created_at, t.id) > ($2, $3) \
+              AND ($4 IS NULL OR EXISTS (SELECT 1 FROM task_assignees a \
+                   WHERE a.task_id = t.id AND a.contact_id = $4)) \
+              AND ($5 IS NULL OR t.status = $5) \
+              AND ($6 IS NULL OR t.portal = $6) \
+              AND ($8 IS NULL OR t.id IN ",
+            scoped_ids!("tasks", "$1", "$8"),
+            ") ORDER BY t.created_at, t.id LIMIT $7"
+        )
     };
 }
 
@@ -268,17 +266,15 @@ macro_rules! task_store {
                 tx: &mut sqlx::Transaction<'_, $backend>,
                 task_id: &TaskId,
             ) -> Result<Vec<ContactId>, StoreError> {
-                let rows: Vec<(ContactId,)> = sqlx::query_as(
+                let rows: Vec<(ContactId,)> = sqlx::query_as(concat!(
                     "SELECT a.contact_id FROM task_assignees a JOIN tasks t ON t.id = a.task_id \
                      WHERE a.task_id = $1 AND t.portal \
                      UNION SELECT c.id FROM tasks t \
                      JOIN contacts c ON c.firm_id = t.firm_id AND c.account_id = t.account_id \
-                     LEFT JOIN permission_sets ps \
-                       ON ps.firm_id = c.firm_id AND ps.id = c.permission_set \
-                     WHERE t.id = $1 AND t.portal \
-                     AND (c.permission_set = 'client_manager' OR ps.base = 'client_manager') \
-                     ORDER BY 1",
-                )
+                     WHERE t.id = $1 AND t.portal AND ",
+                    is_account_manager!("c"),
+                    " ORDER BY 1"
+                ))
                 .bind(task_id)
                 .fetch_all(&mut **tx)
                 .await?;

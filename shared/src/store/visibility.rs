@@ -112,3 +112,22 @@ macro_rules! visible_by_contact {
         )
     };
 }
+
+/// Contact `$c` (an alias of `contacts`) is a client manager: their set is `client_manager`,
+/// or a custom set of the firm's built on it. Managers see what is shared with their account
+/// and are told of it ([`AccountStore::account_managers`](super::AccountStore), the tasks'
+/// audience).
+macro_rules! is_account_manager {
+    ($c:literal) => {
+        concat!(
+            "(",
+            $c,
+            ".permission_set = 'client_manager' OR EXISTS (SELECT 1 FROM permission_sets mps \
+             WHERE mps.firm_id = ",
+            $c,
+            ".firm_id AND mps.id = ",
+            $c,
+            ".permission_set AND mps.base = 'client_manager'))"
+        )
+    };
+}

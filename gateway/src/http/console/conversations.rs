@@ -13,10 +13,10 @@ use axum::routing::{get, post};
 use minijinja::context;
 use portico_shared::ids::ConversationId;
 use portico_shared::policy::{Action, Area, Decision, Intent, decide};
-use portico_shared::store::{Conversation, InboxQuery, InboxRow};
+use portico_shared::store::{Conversation, InboxQuery, InboxRow, Scoped};
 use serde::Deserialize;
 
-use super::reach::{cursor, iso, reach, read_cursor, when, within};
+use super::reach::{cursor, iso, item_within, reach, read_cursor, when};
 use crate::error::{Error, Result};
 use crate::http::extract::{CsrfProtected, CsrfToken, ProtectedForm, StaffSession};
 use crate::http::layout::console_page;
@@ -132,7 +132,13 @@ async fn find(
         .inbox_conversation(&staff.firm.id, &id)
         .await?
         .ok_or(Error::NotFound)?;
-    within(state, staff, decision, &conversation.contact_id).await?;
+    item_within(
+        state,
+        staff,
+        decision,
+        Scoped::Conversation(&conversation.id),
+    )
+    .await?;
     Ok(conversation)
 }
 
@@ -187,7 +193,7 @@ async fn page(
     // /api/v1/conversations/{id}/messages` asks for it.
     let reply = decide(&staff.actor, Intent::Act(Area::Conversations, Action::Edit));
     let can_reply = reply.allowed()
-        && within(state, staff, &reply, &conversation.contact_id)
+        && item_within(state, staff, &reply, Scoped::Conversation(&conversation.id))
             .await
             .is_ok();
     let html = console_page(
@@ -284,7 +290,7 @@ async fn reply(
         status: conversation.status,
         created_at: conversation.created_at,
         last_message_at: conversation.last_message_at,
-        account_id: None,
+        account_id: conversation.account_id.clone(),
     };
     notify::request_reply(&state, &staff.firm, &notified, &body).await?;
     Ok(Redirect::to(&format!(

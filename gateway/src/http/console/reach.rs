@@ -1,13 +1,13 @@
 //! What the console's client pages (dashboard, contacts, conversations) share, kept out of
 //! their route modules so that none imports another: the reach of a policy decision (every
-//! client, or the member's own), finding a contact or conversation within it (outside it: 404,
+//! client, or the member's own), finding a contact or an item within it (outside it: 404,
 //! as if it did not exist), keyset cursors in URLs, and times as the console writes them.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use portico_shared::ids::{ContactId, MemberId};
 use portico_shared::policy::Decision;
-use portico_shared::store::Contact;
+use portico_shared::store::{Contact, Scoped};
 
 use crate::error::{Error, Result};
 use crate::http::extract::StaffSession;
@@ -93,4 +93,22 @@ pub fn iso(unix: i64) -> String {
                 .ok()
         })
         .unwrap_or_default()
+}
+
+/// Ok when the item (a task, signing request or conversation) is within the decision's
+/// reach, by the same rule as the API's and the console's lists (`ScopeStore::in_scope`:
+/// one of its contacts is the member's, or it is shared with the account of one); 404 when
+/// it is not.
+pub async fn item_within(
+    state: &AppState,
+    staff: &StaffSession,
+    decision: &Decision,
+    item: Scoped<'_>,
+) -> Result<()> {
+    if let Some(member) = reach(decision)
+        && !state.store.in_scope(&staff.firm.id, &member, item).await?
+    {
+        return Err(Error::NotFound);
+    }
+    Ok(())
 }

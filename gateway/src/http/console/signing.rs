@@ -11,9 +11,11 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use minijinja::context;
 use portico_shared::ids::SigningRequestId;
-use portico_shared::policy::{Action, Area, Decision, Intent};
+use portico_shared::policy::{Action, Area, Intent};
 use portico_shared::status::SigningStatus;
-use portico_shared::store::{NewestPage, SigningRequest};
+use portico_shared::store::{NewestPage, Scoped, SigningRequest};
+
+use super::reach::item_within;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -301,7 +303,7 @@ async fn create(
 }
 
 /// The request `id` if the member may see it: 403 without the permission, 404 when there is
-/// none or its contact is not theirs.
+/// none or it lies outside their scope.
 async fn find(state: &AppState, staff: &StaffSession, id: &str) -> Result<SigningRequest> {
     let decision = staff.decide(Intent::Act(Area::Signing, Action::View))?;
     let id = SigningRequestId::parse(id).ok_or(Error::NotFound)?;
@@ -310,19 +312,7 @@ async fn find(state: &AppState, staff: &StaffSession, id: &str) -> Result<Signin
         .signing_request(&staff.firm.id, None, &id)
         .await?
         .ok_or(Error::NotFound)?;
-    if let Decision::Assigned(member) = &decision
-        && state
-            .store
-            .contacts_by_ids(
-                &staff.firm.id,
-                std::slice::from_ref(&request.contact_id),
-                Some(member),
-            )
-            .await?
-            .is_empty()
-    {
-        return Err(Error::NotFound);
-    }
+    item_within(state, staff, &decision, Scoped::SigningRequest(&request.id)).await?;
     Ok(request)
 }
 

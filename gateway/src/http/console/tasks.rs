@@ -15,7 +15,9 @@ use minijinja::context;
 use portico_shared::ids::{ClientAccountId, ContactId, MemberId, TaskFileId, TaskId};
 use portico_shared::policy::{Action, Area, Decision, Intent};
 use portico_shared::status::TaskStatus;
-use portico_shared::store::{ContactRef, NewTask, NewestPage, TaskDetail, TaskPatch};
+use portico_shared::store::{ContactRef, NewTask, NewestPage, Scoped, TaskDetail, TaskPatch};
+
+use super::reach::item_within;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -129,14 +131,7 @@ async fn find(
         .task(&staff.firm.id, &id)
         .await?
         .ok_or(Error::NotFound)?;
-    if let Decision::Assigned(member) = &decision
-        && !state
-            .store
-            .task_assigned_to(&staff.firm.id, &id, member)
-            .await?
-    {
-        return Err(Error::NotFound);
-    }
+    item_within(state, staff, &decision, Scoped::Task(&id)).await?;
     Ok((detail, decision))
 }
 

@@ -90,12 +90,15 @@ pub async fn render_home(
     };
     let signing: Vec<_> = signing
         .iter()
-        .map(|r| {
+        .map(|p| {
+            let r = &p.request;
             context! {
                 id => &r.id,
                 title => &r.title,
-                // A manager reads a colleague's request; only its signer signs it.
+                // A manager reads a colleague's request; only its signer signs it, so the
+                // row says whose signature it waits for.
                 mine => r.contact_id == session.contact.id,
+                signer => &p.signer_name,
                 sent => time::OffsetDateTime::from_unix_timestamp(r.created_at)
                     .map(|t| t.date().to_string())
                     .unwrap_or_default(),

@@ -136,6 +136,19 @@ pub async fn render_signing(
         .rev()
         .find(|e| e.kind == "signed" || e.kind == "declined");
     let pages = super::document_pages(state, request).await?;
+    // A client manager may read a colleague's request: the page names its signer, who alone
+    // signs it (SPEC §13), and never offers the manager the form.
+    let mine = request.contact_id == session.contact.id;
+    let signer = if mine {
+        Some((session.contact.name.clone(), session.contact.email.clone()))
+    } else {
+        state
+            .store
+            .contact(&session.firm.id, &request.contact_id)
+            .await?
+            .map(|c| (c.name, c.email))
+    };
+    let signer = signer.map(|(name, email)| context! { name => name, email => email });
     let invalid = problems.name.is_some() || problems.consent.is_some();
     let html = page(
         state,
@@ -150,6 +163,7 @@ pub async fn render_signing(
                 status => &request.status,
                 pending => request.status == SigningStatus::Pending,
                 signable => signs(session, request),
+                mine => mine,
                 sent => request.created_at,
                 size => megabytes(request.document_size.max(0) as u64),
                 sha256 => &request.document_sha256,
@@ -162,6 +176,7 @@ pub async fn render_signing(
                 sha256 => &e.document_sha256,
             }),
             trail => trail,
+            signer => signer,
             pages => pages,
             errors => context! { name => problems.name, consent => problems.consent },
             draft_name => problems.draft_name,
