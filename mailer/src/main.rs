@@ -178,6 +178,7 @@ async fn serve(config: Config, settings: Settings, keys: RedisKeys) -> Result<()
         {
             Ok(queue) => break queue,
             Err(e) => {
+                metrics.redis_errors.inc();
                 if !logged {
                     tracing::warn!(redis = %redact_url(&config.redis_url), error = %e, "Redis unreachable; retrying until it answers");
                     logged = true;
