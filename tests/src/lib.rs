@@ -29,6 +29,7 @@ pub mod fleet;
 pub mod migrations;
 pub mod openapi_check;
 pub mod private_redis;
+pub mod redis_topology;
 pub mod roles;
 pub mod scratch;
 pub mod smtp_sink;
