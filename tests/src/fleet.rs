@@ -23,6 +23,7 @@ use reqwest::redirect::Policy;
 use serde_json::Value;
 
 use crate::binaries::{gateway, mailer, run_gateway};
+use crate::redis_topology::RedisCluster;
 use crate::smtp_sink::{Received, SmtpSink};
 use crate::{Scratch, ToGateway, unique};
 
@@ -282,7 +283,12 @@ pub struct Process {
 impl Process {
     fn spawn(name: &str, mut command: std::process::Command, logs: &Path) -> Process {
         let log = logs.join(format!("{name}.log"));
-        let file = std::fs::File::create(&log).expect("a log file");
+        // Appended: a restarted process keeps its earlier lines.
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .expect("a log file");
         let child = command
             .stdout(Stdio::null())
             .stderr(Stdio::from(file))
@@ -405,11 +411,22 @@ pub struct FleetFirm {
     pub owner_email: String,
 }
 
+/// Which Redis a [`Fleet`] runs on.
+pub enum FleetRedis {
+    /// A Redis Cluster of its own (3 primaries, 3 replicas: [`RedisCluster`]), as the
+    /// deployment example has.
+    Cluster,
+    /// The shared test Redis (`PORTICO_TEST_REDIS_URL`), under the fleet's own prefix.
+    Shared,
+    /// One given server (a test's [`crate::private_redis::PrivateRedis`], say).
+    Given(RedisTarget),
+}
+
 /// What a [`Fleet`] is made of.
 pub struct FleetOptions {
     pub gateways: usize,
     pub mailers: usize,
-    pub redis: RedisTarget,
+    pub redis: FleetRedis,
 }
 
 impl Default for FleetOptions {
@@ -417,7 +434,11 @@ impl Default for FleetOptions {
         FleetOptions {
             gateways: 2,
             mailers: 2,
-            redis: RedisTarget::Single(crate::redis_url()),
+            // PORTICO_TEST_FLEET_REDIS=cluster|shared picks the topology of the fleets.
+            redis: match std::env::var("PORTICO_TEST_FLEET_REDIS").as_deref() {
+                Ok("cluster") => FleetRedis::Cluster,
+                _ => FleetRedis::Shared,
+            },
         }
     }
 }
@@ -432,6 +453,8 @@ pub struct Fleet {
     /// The base domain as `gateway.env` has it.
     pub base_domain: String,
     redis: RedisTarget,
+    /// The fleet's own Redis Cluster, if it runs on one; stopped with the fleet.
+    cluster: Option<RedisCluster>,
     secrets: Vec<(&'static str, String)>,
     logs: PathBuf,
     /// Last: removes the database, the data folder and the Redis keys (taken by
@@ -457,13 +480,22 @@ impl Fleet {
         let logs = std::env::temp_dir().join(unique("portico-fleet-logs-"));
         std::fs::create_dir_all(&logs).expect("a log folder");
         let base_domain = env_file("gateway.env")["PORTICO_BASE_DOMAIN"].clone();
+        let (redis, cluster) = match options.redis {
+            FleetRedis::Cluster => {
+                let cluster = RedisCluster::start().await;
+                (RedisTarget::Cluster(cluster.seed_urls()), Some(cluster))
+            }
+            FleetRedis::Shared => (RedisTarget::Single(crate::redis_url()), None),
+            FleetRedis::Given(target) => (target, None),
+        };
         let mut fleet = Fleet {
             gateways: Vec::new(),
             mailers: Vec::new(),
             sink: SmtpSink::start().await,
             keys,
             base_domain,
-            redis: options.redis,
+            redis,
+            cluster,
             secrets,
             logs,
             scratch: Some(scratch),
@@ -547,11 +579,16 @@ impl Fleet {
     /// Starts one more gateway as `portico-gateway@N.service` does, and waits until its
     /// `/readyz` answers 200.
     pub async fn add_gateway(&mut self) -> &FleetGateway {
+        let gateway = self.spawn_gateway(free_port(), self.gateways.len()).await;
+        self.gateways.push(gateway);
+        self.gateways.last().expect("just added")
+    }
+
+    async fn spawn_gateway(&self, port: u16, index: usize) -> FleetGateway {
         let unit = unit(GATEWAY_UNIT);
-        let port = free_port();
-        let instance = (self.gateways.len() + 1).to_string();
+        let instance = (index + 1).to_string();
         let vars = self.gateway_vars(&unit, &instance, port);
-        let name = format!("gateway-{}", (b'a' + self.gateways.len() as u8) as char);
+        let name = format!("gateway-{}", (b'a' + index as u8) as char);
         assert_eq!(unit.binary, "gateway");
         let mut command = gateway(&vars);
         command.args(&unit.args);
@@ -574,13 +611,12 @@ impl Fleet {
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        self.gateways.push(FleetGateway {
+        FleetGateway {
             port,
             vars,
             process,
             base_domain: self.base_domain.clone(),
-        });
-        self.gateways.last().expect("just added")
+        }
     }
 
     /// Starts one more mailer as `portico-mailer@N.service` does, and waits until it has
@@ -610,6 +646,23 @@ impl Fleet {
             process,
         });
         self.mailers.last().expect("just added")
+    }
+
+    /// A rolling restart of gateway `index`: SIGTERM, which must end it cleanly (exit 0)
+    /// within the unit's `TimeoutStopSec`, then the same unit again on the same port.
+    pub async fn restart_gateway(&mut self, index: usize) {
+        let status = self.gateways[index]
+            .process
+            .terminate(Duration::from_secs(40))
+            .await;
+        assert!(
+            status.success(),
+            "{status:?}: {}",
+            self.gateways[index].process.log()
+        );
+        let port = self.gateways[index].port;
+        let restarted = self.spawn_gateway(port, index).await;
+        self.gateways[index] = restarted;
     }
 
     /// The database every gateway of the fleet uses.
@@ -759,6 +812,7 @@ impl Fleet {
     pub async fn stop(mut self) {
         self.mailers.clear();
         self.gateways.clear();
+        self.cluster = None;
         let _ = std::fs::remove_dir_all(&self.logs);
         if let Some(scratch) = self.scratch.take() {
             scratch.remove().await;
@@ -775,6 +829,7 @@ impl Drop for Fleet {
         // Processes first (their own drops kill them), so nothing writes while the scratch goes.
         self.mailers.clear();
         self.gateways.clear();
+        self.cluster = None;
         let _ = std::fs::remove_dir_all(&self.logs);
     }
 }
@@ -959,6 +1014,159 @@ impl Visitor {
             ],
         )
         .await
+    }
+}
+
+/// The example's nginx (`deploy/nginx/portico.conf`) in front of a fleet's gateways, on
+/// loopback ports, with a self-signed certificate. What is replaced is machine-specific and
+/// checked to be there: the upstream servers (the gateways' addresses, in order), the
+/// `listen` addresses and the certificate's paths; everything else is used as written.
+pub struct Proxy {
+    pub https_port: u16,
+    process: Process,
+    dir: PathBuf,
+}
+
+impl Proxy {
+    /// `None` when nginx is not installed (`apt-get install nginx-light`).
+    pub async fn start(fleet: &Fleet) -> Option<Proxy> {
+        let nginx = ["/usr/sbin/nginx", "/usr/bin/nginx"]
+            .into_iter()
+            .find(|p| Path::new(p).exists())?;
+        let dir = std::env::temp_dir().join(unique("portico-nginx-"));
+        for sub in ["tls", "temp", "logs"] {
+            std::fs::create_dir_all(dir.join(sub)).expect("nginx folders");
+        }
+        // Workers may run as another user (nobody, when started as root).
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir.join("temp"), std::fs::Permissions::from_mode(0o777))
+            .expect("chmod");
+        let (cert, key) = (dir.join("tls/cert.pem"), dir.join("tls/key.pem"));
+        let made = std::process::Command::new("openssl")
+            .args([
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+            ])
+            .args(["-subj", &format!("/CN=*.{}", fleet.base_domain)])
+            .arg("-keyout")
+            .arg(&key)
+            .arg("-out")
+            .arg(&cert)
+            .output()
+            .expect("openssl runs");
+        assert!(
+            made.status.success(),
+            "{}",
+            String::from_utf8_lossy(&made.stderr)
+        );
+
+        let (http_port, https_port) = (free_port(), free_port());
+        let example = std::fs::read_to_string(deploy_dir().join("nginx/portico.conf"))
+            .expect("deploy/nginx/portico.conf");
+        let mut upstreams = fleet.gateways.iter();
+        let mut site = String::new();
+        for line in example.lines() {
+            let trimmed = line.trim();
+            let replaced = if trimmed.starts_with("server 10.") {
+                let gateway = upstreams.next().expect("an upstream per gateway");
+                let (_, rest) = trimmed.split_once(' ').expect("server ADDRESS …");
+                let (_, options) = rest.split_once(' ').unwrap_or((rest, ";"));
+                format!("server 127.0.0.1:{} {options}", gateway.port)
+            } else if trimmed.starts_with("listen [::]") {
+                continue;
+            } else if trimmed == "listen 80;" {
+                format!("listen 127.0.0.1:{http_port};")
+            } else if let Some(rest) = trimmed.strip_prefix("listen 443 ") {
+                format!("listen 127.0.0.1:{https_port} {rest}")
+            } else if trimmed.starts_with("ssl_certificate ") {
+                format!("ssl_certificate {};", cert.display())
+            } else if trimmed.starts_with("ssl_certificate_key ") {
+                format!("ssl_certificate_key {};", key.display())
+            } else {
+                trimmed.to_string()
+            };
+            site.push_str(&replaced);
+            site.push('\n');
+        }
+        assert!(
+            upstreams.next().is_none(),
+            "the example names fewer upstreams than gateways"
+        );
+        for wanted in ["127.0.0.1:{http_port}", "ssl_certificate_key "] {
+            let wanted = wanted.replace("{http_port}", &http_port.to_string());
+            assert!(
+                site.contains(&wanted),
+                "the example's nginx config lost {wanted:?}"
+            );
+        }
+        std::fs::write(dir.join("site.conf"), &site).expect("site.conf");
+        let temp = dir.join("temp").display().to_string();
+        let main = format!(
+            "daemon off;\nworker_processes 1;\npid {dir}/nginx.pid;\nerror_log {dir}/logs/error.log;\n\
+             events {{}}\nhttp {{\n  access_log off;\n  client_body_temp_path {temp};\n  \
+             proxy_temp_path {temp};\n  fastcgi_temp_path {temp};\n  uwsgi_temp_path {temp};\n  \
+             scgi_temp_path {temp};\n  include {dir}/site.conf;\n}}\n",
+            dir = dir.display()
+        );
+        std::fs::write(dir.join("nginx.conf"), main).expect("nginx.conf");
+        let mut command = std::process::Command::new(nginx);
+        command
+            .arg("-p")
+            .arg(&dir)
+            .arg("-c")
+            .arg(dir.join("nginx.conf"));
+        let mut process = Process::spawn("nginx", command, &dir.join("logs"));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", https_port)).is_err() {
+            assert!(
+                process.is_running() && Instant::now() < deadline,
+                "nginx did not start: {}{}",
+                process.log(),
+                std::fs::read_to_string(dir.join("logs/error.log")).unwrap_or_default()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        Some(Proxy {
+            https_port,
+            process,
+            dir,
+        })
+    }
+
+    /// `https://{slug}.{base}:{port}{path}` through the proxy.
+    pub fn url(&self, fleet: &Fleet, slug: &str, path: &str) -> String {
+        format!(
+            "https://{slug}.{}:{}{path}",
+            fleet.base_domain, self.https_port
+        )
+    }
+
+    /// A mailed link (`https://{slug}.{base}/…`), through the proxy's port.
+    pub fn at(&self, public: &str) -> String {
+        let mut url = url::Url::parse(public).expect("a URL");
+        url.set_port(Some(self.https_port)).expect("a port");
+        url.to_string()
+    }
+
+    /// A browser speaking https to the proxy (its certificate is the test's own).
+    pub fn browser(&self) -> reqwest::Client {
+        reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(Policy::none())
+            .danger_accept_invalid_certs(true)
+            .dns_resolver(Arc::new(ToGateway(([127, 0, 0, 1], 0).into())))
+            .build()
+            .expect("HTTP client")
+    }
+
+    pub fn error_log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("logs/error.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.process.kill();
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 

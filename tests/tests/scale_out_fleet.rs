@@ -6,7 +6,9 @@
 use std::collections::{BTreeMap, HashSet};
 use std::time::{Duration, Instant};
 
-use portico_e2e::fleet::{Fleet, FleetFirm, FleetOptions, RedisTarget, Visitor, env_file};
+use portico_e2e::fleet::{
+    Fleet, FleetFirm, FleetOptions, FleetRedis, RedisTarget, Visitor, env_file,
+};
 use portico_e2e::private_redis::PrivateRedis;
 use portico_e2e::staff::location;
 use portico_shared::units::Rate;
@@ -559,7 +561,8 @@ async fn the_dashboard_and_scrape_settings_ask_only_for_what_the_fleet_serves() 
     let fleet = Fleet::start_with(FleetOptions {
         gateways: 1,
         mailers: 1,
-        ..FleetOptions::default()
+        // What is served does not depend on the topology.
+        redis: FleetRedis::Shared,
     })
     .await;
     let deploy = portico_e2e::fleet::deploy_dir();
@@ -641,7 +644,7 @@ async fn redis_errors_are_counted_where_they_become_503() {
     let fleet = Fleet::start_with(FleetOptions {
         gateways: 1,
         mailers: 1,
-        redis: RedisTarget::Single(redis.url()),
+        redis: FleetRedis::Given(RedisTarget::Single(redis.url())),
     })
     .await;
     let firm = fleet.create_firm("outage");
@@ -773,7 +776,7 @@ async fn a_gateway_older_than_the_database_refuses_to_start() {
     let fleet = Fleet::start_with(FleetOptions {
         gateways: 1,
         mailers: 0,
-        ..FleetOptions::default()
+        redis: FleetRedis::Shared,
     })
     .await;
     // A newer release applied a migration this binary does not know.
@@ -833,5 +836,108 @@ async fn a_gateway_older_than_the_database_refuses_to_start() {
         .await
         .unwrap();
     assert_eq!(ready.status(), StatusCode::OK);
+    fleet.stop().await;
+}
+
+#[tokio::test]
+async fn behind_the_example_nginx_a_rolling_restart_loses_no_request() {
+    let mut fleet = Fleet::start().await;
+    let Some(proxy) = portico_e2e::fleet::Proxy::start(&fleet).await else {
+        eprintln!("nginx is not installed (apt-get install nginx-light): the proxy is not tested");
+        return;
+    };
+    let firm = fleet.create_firm("proxy");
+    let email = "gus@example.com";
+    fleet.add_contact(A, &firm, email).await;
+
+    // Signing in over https through the proxy: Secure __Host- cookies, as in production.
+    let browser = proxy.browser();
+    let login = proxy.url(&fleet, &firm.slug, "/login");
+    let html = browser
+        .get(&login)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = portico_e2e::csrf_in(&html).expect("a login form");
+    let asked = browser
+        .post(&login)
+        .form(&[("email", email), ("csrf", &csrf)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(asked.status(), StatusCode::OK, "{}", proxy.error_log());
+    let link = fleet.mailed_link(email, 1).await;
+    let opened = browser.get(proxy.at(&link.link)).send().await.unwrap();
+    assert_eq!(opened.status(), StatusCode::SEE_OTHER);
+    let cookie = opened
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .find(|c| c.starts_with("__Host-"))
+        .expect("a __Host- session cookie over https");
+    assert!(
+        cookie.contains("Secure") && cookie.contains("HttpOnly"),
+        "{cookie}"
+    );
+    let home = proxy.url(&fleet, &firm.slug, "/");
+
+    // Both gateways restarted one after the other while the client keeps asking.
+    let asking = {
+        let (browser, home, email) = (browser.clone(), home.clone(), email.to_string());
+        tokio::spawn(async move {
+            let (mut answered, mut failed) = (0usize, Vec::new());
+            let started = Instant::now();
+            while started.elapsed() < Duration::from_secs(12) {
+                match browser.get(&home).send().await {
+                    Ok(r) if r.status() == StatusCode::OK => {
+                        let body = r.text().await.unwrap_or_default();
+                        if body.contains(&email) {
+                            answered += 1;
+                        } else {
+                            failed.push("200 without the client's page".to_string());
+                        }
+                    }
+                    Ok(r) => failed.push(r.status().to_string()),
+                    Err(e) => failed.push(e.to_string()),
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            (answered, failed)
+        })
+    };
+    // As deploy/README.md says: after a gateway is ready again, wait the proxy's fail_timeout
+    // (nginx skips a gateway it could not reach that long) before stopping the next.
+    let config =
+        std::fs::read_to_string(portico_e2e::fleet::deploy_dir().join("nginx/portico.conf"))
+            .unwrap();
+    let fail_timeout: u64 = config
+        .split("fail_timeout=")
+        .nth(1)
+        .and_then(|rest| rest.split('s').next())
+        .and_then(|secs| secs.parse().ok())
+        .expect("fail_timeout=Ns in the example");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let restarting = Instant::now();
+    fleet.restart_gateway(A).await;
+    tokio::time::sleep(Duration::from_secs(fail_timeout) + Duration::from_millis(500)).await;
+    fleet.restart_gateway(B).await;
+    let restarted = restarting.elapsed();
+    let (answered, failed) = asking.await.unwrap();
+    eprintln!(
+        "rolling restart of both gateways ({restarted:?}) behind the example nginx: \
+         {answered} requests answered, {} failed {failed:?}",
+        failed.len()
+    );
+    assert!(answered > 100, "{answered}");
+    assert!(
+        failed.is_empty(),
+        "{failed:?}\n{}\n{}",
+        proxy.error_log(),
+        fleet.logs()
+    );
     fleet.stop().await;
 }
