@@ -941,3 +941,72 @@ async fn behind_the_example_nginx_a_rolling_restart_loses_no_request() {
     );
     fleet.stop().await;
 }
+
+#[tokio::test]
+async fn the_example_redis_node_config_runs_a_cluster_node_with_aof() {
+    // deploy/redis/redis-node.conf as written, but for this machine's address, port and folder.
+    let port = portico_e2e::fleet::free_port();
+    let dir = std::env::temp_dir().join(portico_e2e::unique("portico-redis-node-"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let example = portico_e2e::fleet::deploy_dir().join("redis/redis-node.conf");
+    // Redis changes into `dir` as it reads the line, before any override: write this
+    // machine's folder there (the line must be there to be replaced).
+    let text = std::fs::read_to_string(&example).unwrap();
+    let lines: Vec<String> = text
+        .lines()
+        .map(|line| match line.starts_with("dir ") {
+            true => format!("dir {}", dir.display()),
+            false => line.to_string(),
+        })
+        .collect();
+    assert_ne!(lines.join("\n"), text.trim_end(), "the example sets no dir");
+    let config = dir.join("node.conf");
+    std::fs::write(&config, lines.join("\n")).unwrap();
+    let mut node = std::process::Command::new("redis-server")
+        .arg(&config)
+        .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+        .arg("--dir")
+        .arg(&dir)
+        .args(["--supervised", "no", "--logfile", "redis.log"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("redis-server is installed");
+    let ask = |command: &'static [&'static str]| {
+        let output = std::process::Command::new("redis-cli")
+            .args(["-p", &port.to_string()])
+            .args(command)
+            .output()
+            .expect("redis-cli runs");
+        String::from_utf8_lossy(&output.stdout).to_string()
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while ask(&["PING"]).trim() != "PONG" {
+        assert!(
+            Instant::now() < deadline,
+            "redis-server did not start from {}: {}",
+            example.display(),
+            std::fs::read_to_string(dir.join("redis.log")).unwrap_or_default()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let settings = ask(&["CONFIG", "GET", "*"]);
+    let setting = |name: &str| {
+        let mut lines = settings.lines();
+        lines
+            .position(|l| l == name)
+            .and_then(|_| lines.next())
+            .map(str::to_string)
+    };
+    let info = ask(&["INFO", "cluster"]);
+    let _ = node.kill();
+    let _ = node.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(setting("appendonly").as_deref(), Some("yes"));
+    assert_eq!(setting("appendfsync").as_deref(), Some("everysec"));
+    assert_eq!(setting("maxmemory-policy").as_deref(), Some("noeviction"));
+    assert_eq!(
+        setting("cluster-require-full-coverage").as_deref(),
+        Some("no")
+    );
+    assert!(info.contains("cluster_enabled:1"), "{info}");
+}
