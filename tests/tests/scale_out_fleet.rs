@@ -1010,3 +1010,55 @@ async fn the_example_redis_node_config_runs_a_cluster_node_with_aof() {
     );
     assert!(info.contains("cluster_enabled:1"), "{info}");
 }
+
+#[tokio::test]
+async fn database_errors_are_counted_where_they_become_503() {
+    if portico_e2e::backend() != "postgres" {
+        eprintln!(
+            "PostgreSQL only: its connections can be ended from outside (PORTICO_TEST_DB=postgres)"
+        );
+        return;
+    }
+    use sqlx::Connection;
+    let fleet = Fleet::start_with(FleetOptions {
+        gateways: 1,
+        mailers: 1,
+        redis: FleetRedis::Shared,
+    })
+    .await;
+    let firm = fleet.create_firm("dbdown");
+    let email = "hal@example.com";
+    fleet.add_contact(A, &firm, email).await;
+    let client = sign_in(&fleet, A, &firm, email, "198.51.100.60").await;
+    let database = fleet.database_url().rsplit('/').next().unwrap().to_string();
+    let mut admin = sqlx::PgConnection::connect(&portico_e2e::postgres_admin_url())
+        .await
+        .unwrap();
+    let ended: Vec<(bool,)> =
+        sqlx::query_as("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1")
+            .bind(&database)
+            .fetch_all(&mut admin)
+            .await
+            .unwrap();
+    assert!(!ended.is_empty(), "the gateway had connections");
+    let mut unavailable = 0;
+    for _ in 0..30 {
+        let response = client.get(&fleet.gateways[A].url(&firm.slug, "/")).await;
+        match response.status() {
+            StatusCode::OK => {}
+            StatusCode::SERVICE_UNAVAILABLE => unavailable += 1,
+            other => panic!("{other}: a database outage answers 503, never anything else"),
+        }
+    }
+    assert!(
+        unavailable > 0,
+        "ending the connections made no request fail"
+    );
+    let metrics = fleet.gateways[A].metrics().await;
+    let counted = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("portico_dependency_errors_total{dependency=\"database\"} "))
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    assert_eq!(counted, Some(unavailable), "each 503 counted once");
+    fleet.stop().await;
+}
