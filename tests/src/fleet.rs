@@ -371,6 +371,30 @@ impl FleetGateway {
         url.to_string()
     }
 
+    /// Waits until `/readyz` answers 200; an error with the log if the process exits first
+    /// or `timeout` passes.
+    pub async fn wait_ready(&mut self, timeout: Duration) -> Result<(), String> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let answer = reqwest::Client::new()
+                .get(self.plain_url("/readyz"))
+                .header("x-forwarded-for", "192.0.2.251")
+                .send()
+                .await;
+            if answer.is_ok_and(|r| r.status() == StatusCode::OK) {
+                return Ok(());
+            }
+            if !self.process.is_running() || Instant::now() > deadline {
+                return Err(format!(
+                    "{} did not become ready: {}",
+                    self.process.name,
+                    self.process.log()
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// `/metrics`, with the token from `secrets`, asked as the scraper does.
     pub async fn metrics(&self) -> String {
         let token = &self.vars["PORTICO_METRICS_TOKEN"];
@@ -427,6 +451,8 @@ pub struct FleetOptions {
     pub gateways: usize,
     pub mailers: usize,
     pub redis: FleetRedis,
+    /// Whether `gateway migrate` runs before the gateways start (the documented order).
+    pub migrate_first: bool,
 }
 
 impl Default for FleetOptions {
@@ -439,6 +465,7 @@ impl Default for FleetOptions {
                 Ok("cluster") => FleetRedis::Cluster,
                 _ => FleetRedis::Shared,
             },
+            migrate_first: true,
         }
     }
 }
@@ -500,9 +527,23 @@ impl Fleet {
             logs,
             scratch: Some(scratch),
         };
+        if options.migrate_first {
+            fleet.migrate();
+        }
+        for _ in 0..options.gateways {
+            fleet.add_gateway().await;
+        }
+        for _ in 0..options.mailers {
+            fleet.add_mailer().await;
+        }
+        fleet
+    }
+
+    /// Runs the migrations as `portico-migrate.service` does.
+    pub fn migrate(&self) {
         // As portico-migrate.service does, once, before any gateway starts.
         let migrate = unit(MIGRATE_UNIT);
-        let vars = fleet.gateway_vars(&migrate, "", free_port());
+        let vars = self.gateway_vars(&migrate, "", free_port());
         let args: Vec<&str> = migrate.args.iter().map(String::as_str).collect();
         let migrated = run_gateway(&vars, &args);
         assert!(
@@ -511,13 +552,6 @@ impl Fleet {
             migrate.binary,
             String::from_utf8_lossy(&migrated.stderr)
         );
-        for _ in 0..options.gateways {
-            fleet.add_gateway().await;
-        }
-        for _ in 0..options.mailers {
-            fleet.add_mailer().await;
-        }
-        fleet
     }
 
     /// What `unit` gives instance `instance`, with this machine's keys: `port`, the shared
@@ -585,6 +619,15 @@ impl Fleet {
     }
 
     async fn spawn_gateway(&self, port: u16, index: usize) -> FleetGateway {
+        let mut gateway = self.launch_gateway(port, index);
+        if let Err(e) = gateway.wait_ready(Duration::from_secs(30)).await {
+            panic!("{e}");
+        }
+        gateway
+    }
+
+    /// Starts a gateway process as `portico-gateway@N.service` does, without waiting.
+    fn launch_gateway(&self, port: u16, index: usize) -> FleetGateway {
         let unit = unit(GATEWAY_UNIT);
         let instance = (index + 1).to_string();
         let vars = self.gateway_vars(&unit, &instance, port);
@@ -592,31 +635,26 @@ impl Fleet {
         assert_eq!(unit.binary, "gateway");
         let mut command = gateway(&vars);
         command.args(&unit.args);
-        let mut process = Process::spawn(&name, command, &self.logs);
-        let ready = format!("http://127.0.0.1:{port}/readyz");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let answer = reqwest::Client::new()
-                .get(&ready)
-                .header("x-forwarded-for", "192.0.2.251")
-                .send()
-                .await;
-            if answer.is_ok_and(|r| r.status() == StatusCode::OK) {
-                break;
-            }
-            assert!(
-                process.is_running() && Instant::now() < deadline,
-                "{name} did not become ready: {}",
-                process.log()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
         FleetGateway {
             port,
             vars,
-            process,
+            process: Process::spawn(&name, command, &self.logs),
             base_domain: self.base_domain.clone(),
         }
+    }
+
+    /// Starts `count` gateways at the same moment (as machines booting together do), and
+    /// waits for each; what became of each: ready, or why not.
+    pub async fn start_gateways_together(&mut self, count: usize) -> Vec<Result<(), String>> {
+        let mut launched: Vec<FleetGateway> = (0..count)
+            .map(|i| self.launch_gateway(free_port(), self.gateways.len() + i))
+            .collect();
+        let mut outcomes = Vec::new();
+        for gateway in &mut launched {
+            outcomes.push(gateway.wait_ready(Duration::from_secs(30)).await);
+        }
+        self.gateways.extend(launched);
+        outcomes
     }
 
     /// Starts one more mailer as `portico-mailer@N.service` does, and waits until it has

@@ -563,6 +563,7 @@ async fn the_dashboard_and_scrape_settings_ask_only_for_what_the_fleet_serves() 
         mailers: 1,
         // What is served does not depend on the topology.
         redis: FleetRedis::Shared,
+        ..FleetOptions::default()
     })
     .await;
     let deploy = portico_e2e::fleet::deploy_dir();
@@ -645,6 +646,7 @@ async fn redis_errors_are_counted_where_they_become_503() {
         gateways: 1,
         mailers: 1,
         redis: FleetRedis::Given(RedisTarget::Single(redis.url())),
+        ..FleetOptions::default()
     })
     .await;
     let firm = fleet.create_firm("outage");
@@ -777,6 +779,7 @@ async fn a_gateway_older_than_the_database_refuses_to_start() {
         gateways: 1,
         mailers: 0,
         redis: FleetRedis::Shared,
+        ..FleetOptions::default()
     })
     .await;
     // A newer release applied a migration this binary does not know.
@@ -1024,6 +1027,7 @@ async fn database_errors_are_counted_where_they_become_503() {
         gateways: 1,
         mailers: 1,
         redis: FleetRedis::Shared,
+        ..FleetOptions::default()
     })
     .await;
     let firm = fleet.create_firm("dbdown");
@@ -1060,5 +1064,40 @@ async fn database_errors_are_counted_where_they_become_503() {
         .find_map(|l| l.strip_prefix("portico_dependency_errors_total{dependency=\"database\"} "))
         .and_then(|v| v.trim().parse::<u64>().ok());
     assert_eq!(counted, Some(unavailable), "each 503 counted once");
+    fleet.stop().await;
+}
+
+#[tokio::test]
+async fn gateways_started_together_before_any_migration() {
+    let mut fleet = Fleet::start_with(FleetOptions {
+        gateways: 0,
+        mailers: 0,
+        migrate_first: false,
+        ..FleetOptions::default()
+    })
+    .await;
+    let outcomes = fleet.start_gateways_together(2).await;
+    eprintln!(
+        "{}: two gateways started together on an empty database: {:?}",
+        portico_e2e::backend(),
+        outcomes
+            .iter()
+            .map(|o| o
+                .as_ref()
+                .map_err(|e| e.lines().last().unwrap_or_default().to_string()))
+            .collect::<Vec<_>>()
+    );
+    if portico_e2e::backend() == "postgres" {
+        // sqlx holds an advisory lock while it migrates: one migrates, the other waits.
+        assert!(outcomes.iter().all(Result::is_ok), "{outcomes:?}");
+    } else {
+        // SQLite has no such lock: one may fail a migration the other applied first (its
+        // transaction rolls back) and exit. Started again (systemd's Restart=on-failure), it
+        // finds the migrations applied and serves.
+        assert!(outcomes.iter().any(Result::is_ok), "{outcomes:?}");
+        let failed = outcomes.iter().filter(|o| o.is_err()).count();
+        let again = fleet.start_gateways_together(failed).await;
+        assert!(again.iter().all(Result::is_ok), "{again:?}");
+    }
     fleet.stop().await;
 }
