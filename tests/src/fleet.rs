@@ -23,7 +23,7 @@ use reqwest::redirect::Policy;
 use serde_json::Value;
 
 use crate::binaries::{gateway, mailer, run_gateway};
-use crate::redis_topology::RedisCluster;
+use crate::redis_topology::{RedisCluster, RedisSentinelSet};
 use crate::smtp_sink::{Received, SmtpSink};
 use crate::{Scratch, ToGateway, unique};
 
@@ -207,6 +207,9 @@ pub enum RedisTarget {
     Single(String),
     /// Seed nodes of a Redis Cluster: `REDIS_CLUSTER_NODES`.
     Cluster(Vec<String>),
+    /// Sentinels (`host:port`) and the master's name: `REDIS_SENTINELS`,
+    /// `REDIS_SENTINEL_SERVICE`.
+    Sentinel { sentinels: String, service: String },
 }
 
 impl RedisTarget {
@@ -214,6 +217,10 @@ impl RedisTarget {
         match self {
             RedisTarget::Single(url) => vec![("REDIS_URL", url.clone())],
             RedisTarget::Cluster(seeds) => vec![("REDIS_CLUSTER_NODES", seeds.join(","))],
+            RedisTarget::Sentinel { sentinels, service } => vec![
+                ("REDIS_SENTINELS", sentinels.clone()),
+                ("REDIS_SENTINEL_SERVICE", service.clone()),
+            ],
         }
     }
 }
@@ -440,6 +447,8 @@ pub enum FleetRedis {
     /// A Redis Cluster of its own (3 primaries, 3 replicas: [`RedisCluster`]), as the
     /// deployment example has.
     Cluster,
+    /// A master with two replicas and three Sentinels of its own ([`RedisSentinelSet`]).
+    Sentinel,
     /// The shared test Redis (`PORTICO_TEST_REDIS_URL`), under the fleet's own prefix.
     Shared,
     /// One given server (a test's [`crate::private_redis::PrivateRedis`], say).
@@ -460,9 +469,10 @@ impl Default for FleetOptions {
         FleetOptions {
             gateways: 2,
             mailers: 2,
-            // PORTICO_TEST_FLEET_REDIS=cluster|shared picks the topology of the fleets.
+            // PORTICO_TEST_FLEET_REDIS=cluster|sentinel|shared picks the topology of the fleets.
             redis: match std::env::var("PORTICO_TEST_FLEET_REDIS").as_deref() {
                 Ok("cluster") => FleetRedis::Cluster,
+                Ok("sentinel") => FleetRedis::Sentinel,
                 _ => FleetRedis::Shared,
             },
             migrate_first: true,
@@ -480,8 +490,10 @@ pub struct Fleet {
     /// The base domain as `gateway.env` has it.
     pub base_domain: String,
     redis: RedisTarget,
-    /// The fleet's own Redis Cluster, if it runs on one; stopped with the fleet.
+    /// The fleet's own Redis Cluster or Sentinel set, if it runs on one; stopped with the
+    /// fleet.
     cluster: Option<RedisCluster>,
+    sentinels: Option<RedisSentinelSet>,
     secrets: Vec<(&'static str, String)>,
     logs: PathBuf,
     /// Last: removes the database, the data folder and the Redis keys (taken by
@@ -507,13 +519,25 @@ impl Fleet {
         let logs = std::env::temp_dir().join(unique("portico-fleet-logs-"));
         std::fs::create_dir_all(&logs).expect("a log folder");
         let base_domain = env_file("gateway.env")["PORTICO_BASE_DOMAIN"].clone();
-        let (redis, cluster) = match options.redis {
+        let (mut cluster, mut sentinels) = (None, None);
+        let redis = match options.redis {
             FleetRedis::Cluster => {
-                let cluster = RedisCluster::start().await;
-                (RedisTarget::Cluster(cluster.seed_urls()), Some(cluster))
+                let started = RedisCluster::start().await;
+                let target = RedisTarget::Cluster(started.seed_urls());
+                cluster = Some(started);
+                target
             }
-            FleetRedis::Shared => (RedisTarget::Single(crate::redis_url()), None),
-            FleetRedis::Given(target) => (target, None),
+            FleetRedis::Sentinel => {
+                let started = RedisSentinelSet::start().await;
+                let target = RedisTarget::Sentinel {
+                    sentinels: started.sentinels_var(),
+                    service: started.service().to_string(),
+                };
+                sentinels = Some(started);
+                target
+            }
+            FleetRedis::Shared => RedisTarget::Single(crate::redis_url()),
+            FleetRedis::Given(target) => target,
         };
         let mut fleet = Fleet {
             gateways: Vec::new(),
@@ -523,6 +547,7 @@ impl Fleet {
             base_domain,
             redis,
             cluster,
+            sentinels,
             secrets,
             logs,
             scratch: Some(scratch),
@@ -851,6 +876,7 @@ impl Fleet {
         self.mailers.clear();
         self.gateways.clear();
         self.cluster = None;
+        self.sentinels = None;
         let _ = std::fs::remove_dir_all(&self.logs);
         if let Some(scratch) = self.scratch.take() {
             scratch.remove().await;
@@ -868,6 +894,7 @@ impl Drop for Fleet {
         self.mailers.clear();
         self.gateways.clear();
         self.cluster = None;
+        self.sentinels = None;
         let _ = std::fs::remove_dir_all(&self.logs);
     }
 }
