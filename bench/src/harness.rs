@@ -13,8 +13,8 @@ use anyhow::{Context, Result, anyhow, bail};
 use hyper::StatusCode;
 use portico_shared::keys::Keyring;
 use portico_shared::mail::{LinkSecrets, MailJob};
+use portico_shared::redis_conn::RedisConn;
 use portico_shared::secret::{hex, random_bytes};
-use redis::aio::ConnectionManager;
 
 use crate::cli::CommonOptions;
 use crate::load::{Conn, Req, Target};
@@ -442,7 +442,7 @@ pub fn csrf_in(html: &str) -> Option<String> {
 
 /// Reads every job off the mail stream, unseals its link and code, and empties the stream.
 pub async fn take_links(
-    redis: &mut ConnectionManager,
+    redis: &mut RedisConn,
     stream: &str,
     keys: &Keyring,
 ) -> Result<Vec<(String, String)>> {
@@ -488,7 +488,7 @@ pub async fn take_links(
 }
 
 /// Removes every key of the run (links, sessions, counters, the stream).
-pub async fn delete_prefix(redis: &mut ConnectionManager, prefix: &str) -> redis::RedisResult<()> {
+pub async fn delete_prefix(redis: &mut RedisConn, prefix: &str) -> redis::RedisResult<()> {
     let mut cursor: u64 = 0;
     loop {
         let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
@@ -518,7 +518,7 @@ pub async fn delete_prefix(redis: &mut ConnectionManager, prefix: &str) -> redis
 /// carries both the anchor and the session.
 pub async fn sign_in(
     site: &Target,
-    redis: &mut ConnectionManager,
+    redis: &mut RedisConn,
     stream: &str,
     keys: &Keyring,
     email: &str,
@@ -530,7 +530,7 @@ pub async fn sign_in(
 /// returns the `Cookie` header value that carries the anchor and the staff session.
 pub async fn staff_sign_in(
     site: &Target,
-    redis: &mut ConnectionManager,
+    redis: &mut RedisConn,
     stream: &str,
     keys: &Keyring,
     email: &str,
@@ -542,7 +542,7 @@ pub async fn staff_sign_in(
 async fn sign_in_at(
     site: &Target,
     prefix: &str,
-    redis: &mut ConnectionManager,
+    redis: &mut RedisConn,
     stream: &str,
     keys: &Keyring,
     email: &str,

@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use redis::aio::ConnectionManager;
+use portico_shared::redis_conn::RedisConn;
 
 use crate::harness::Scratch;
 use crate::load::{self, MakeReq, Plan, Stats, Target};
@@ -42,7 +42,7 @@ impl Server {
 pub struct Meter {
     /// The binary's name, for its progress lines.
     name: &'static str,
-    redis: ConnectionManager,
+    redis: RedisConn,
     perf: Option<PathBuf>,
     /// On PostgreSQL: an admin connection and the benchmark database's name, to find the
     /// server processes serving the gateway.
@@ -82,7 +82,7 @@ impl Meter {
     pub async fn new(
         name: &'static str,
         scratch: &Scratch,
-        redis: ConnectionManager,
+        redis: RedisConn,
         perf: Option<PathBuf>,
     ) -> Result<Meter> {
         let postgres = match &scratch.postgres {
@@ -227,7 +227,7 @@ fn stop_perf(mut profiler: ChildGuard) -> Result<()> {
 }
 
 /// Redis's own CPU seconds (user + system), from `INFO cpu`.
-pub async fn redis_cpu(redis: &mut ConnectionManager) -> Option<f64> {
+pub async fn redis_cpu(redis: &mut RedisConn) -> Option<f64> {
     let info: String = redis::cmd("INFO")
         .arg("cpu")
         .query_async(redis)
