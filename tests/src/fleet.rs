@@ -23,7 +23,7 @@ use reqwest::redirect::Policy;
 use serde_json::Value;
 
 use crate::binaries::{gateway, mailer, run_gateway};
-use crate::redis_topology::{RedisCluster, RedisSentinelSet};
+use crate::redis_topology::{RedisCluster, RedisSentinelSet, ask};
 use crate::smtp_sink::{Received, SmtpSink};
 use crate::{Scratch, ToGateway, unique};
 
@@ -470,10 +470,11 @@ impl Default for FleetOptions {
             gateways: 2,
             mailers: 2,
             // PORTICO_TEST_FLEET_REDIS=cluster|sentinel|shared picks the topology of the fleets.
+            // The deployment example's topology unless asked otherwise.
             redis: match std::env::var("PORTICO_TEST_FLEET_REDIS").as_deref() {
-                Ok("cluster") => FleetRedis::Cluster,
+                Ok("shared") => FleetRedis::Shared,
                 Ok("sentinel") => FleetRedis::Sentinel,
-                _ => FleetRedis::Shared,
+                _ => FleetRedis::Cluster,
             },
             migrate_first: true,
         }
@@ -726,6 +727,21 @@ impl Fleet {
         let port = self.gateways[index].port;
         let restarted = self.spawn_gateway(port, index).await;
         self.gateways[index] = restarted;
+    }
+
+    /// Keys the fleet wrote under its prefix, per primary of its own Redis Cluster; `None`
+    /// when it runs on another topology.
+    pub async fn keys_per_primary(&self) -> Option<Vec<usize>> {
+        let cluster = self.cluster.as_ref()?;
+        let pattern = format!("{}*", self.scratch().redis_prefix());
+        let mut counts = Vec::new();
+        for port in cluster.primaries().await {
+            let keys: Vec<String> = ask(port, redis::cmd("KEYS").arg(&pattern))
+                .await
+                .expect("KEYS on a primary");
+            counts.push(keys.len());
+        }
+        Some(counts)
     }
 
     /// The database every gateway of the fleet uses.

@@ -95,6 +95,12 @@ async fn a_link_asked_for_through_a_is_used_through_b() {
     assert_eq!(entered.status(), StatusCode::SEE_OTHER);
     assert!(portal_shows(&fleet, A, &phone, &firm.slug, email).await);
     assert!(portal_shows(&fleet, B, &phone, &firm.slug, email).await);
+    // On the example's topology, what the gateways wrote is on the cluster's primaries.
+    if let Some(keys) = fleet.keys_per_primary().await {
+        eprintln!("keys per cluster primary: {keys:?}");
+        assert_eq!(keys.len(), 3);
+        assert!(keys.iter().sum::<usize>() > 0, "{keys:?}");
+    }
     fleet.stop().await;
 }
 
