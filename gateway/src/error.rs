@@ -62,9 +62,35 @@ pub enum Error {
     #[error("too many requests")]
     RateLimited { retry_after: Duration },
     #[error("{0} is unavailable")]
-    Unavailable(&'static str),
+    Unavailable(Dependency),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
+}
+
+/// A shared component whose failure makes the gateway answer 503.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dependency {
+    Redis,
+    Database,
+}
+
+impl Dependency {
+    /// The `dependency` label of `portico_dependency_errors_total`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Dependency::Redis => "redis",
+            Dependency::Database => "database",
+        }
+    }
+}
+
+impl std::fmt::Display for Dependency {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Dependency::Redis => "Redis",
+            Dependency::Database => "the database",
+        })
+    }
 }
 
 /// What the route group needs to write the body of an error response.
@@ -76,12 +102,15 @@ pub struct ErrorInfo {
     pub retry_after: Option<u64>,
     /// Shown on 500 pages and logged beside the cause.
     pub reference: Option<String>,
+    /// The component whose failure this 503 reports; the route groups keep the `ErrorInfo`
+    /// on the response they render, and `http::ops::track` counts it.
+    pub unavailable: Option<Dependency>,
 }
 
 impl From<redis::RedisError> for Error {
     fn from(e: redis::RedisError) -> Error {
         tracing::warn!(error = %e, "redis request failed");
-        Error::Unavailable("Redis")
+        Error::Unavailable(Dependency::Redis)
     }
 }
 
@@ -96,7 +125,7 @@ impl From<StoreError> for Error {
         match e {
             e if e.is_unavailable() => {
                 tracing::warn!(error = %e, "database unreachable");
-                Error::Unavailable("the database")
+                Error::Unavailable(Dependency::Database)
             }
             StoreError::UnknownReference(field, value) => Error::Unprocessable {
                 field,
@@ -176,6 +205,7 @@ impl IntoResponse for Error {
             field: None,
             retry_after: None,
             reference: None,
+            unavailable: None,
         };
         match &self {
             Error::Unprocessable { field, .. } | Error::FieldTooLarge { field, .. } => {
@@ -184,7 +214,10 @@ impl IntoResponse for Error {
             Error::RateLimited { retry_after } => {
                 info.retry_after = Some(retry_after.as_secs().max(1));
             }
-            Error::Unavailable(_) => info.retry_after = Some(5),
+            Error::Unavailable(dependency) => {
+                info.retry_after = Some(5);
+                info.unavailable = Some(*dependency);
+            }
             Error::Internal(cause) => {
                 let reference =
                     portico_shared::secret::hex(&portico_shared::secret::random_bytes::<4>());

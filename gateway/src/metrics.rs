@@ -12,6 +12,8 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
+use crate::error::Dependency;
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RequestLabels {
     pub method: String,
@@ -22,6 +24,11 @@ pub struct RequestLabels {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RouteLabels {
     pub route: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DependencyLabels {
+    pub dependency: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -49,6 +56,8 @@ pub struct Metrics {
     pub redis_persistence: Gauge,
     proxy_without_forwarded_for: Counter,
     warned_proxy: AtomicBool,
+    /// Requests answered 503 because Redis or the database failed, by which.
+    dependency_errors: Family<DependencyLabels, Counter>,
 }
 
 fn latency_histogram() -> Histogram {
@@ -73,6 +82,19 @@ impl Default for Metrics {
         // Unknown until the check at start has answered.
         redis_persistence.set(-1);
         let proxy_without_forwarded_for = Counter::default();
+        let dependency_errors = Family::<DependencyLabels, Counter>::default();
+        // Both series exist from the start, so a dashboard's rate() sees the first error.
+        for dependency in [Dependency::Redis, Dependency::Database] {
+            drop(dependency_errors.get_or_create(&DependencyLabels {
+                dependency: dependency.label(),
+            }));
+        }
+        registry.register(
+            "dependency_errors",
+            "Requests answered 503 because a shared component failed, by dependency \
+             (redis, database)",
+            dependency_errors.clone(),
+        );
         registry.register(
             "proxy_requests_without_forwarded_for",
             "Requests from a trusted proxy that carried no X-Forwarded-For",
@@ -146,6 +168,7 @@ impl Default for Metrics {
             redis_persistence,
             proxy_without_forwarded_for,
             warned_proxy: AtomicBool::new(false),
+            dependency_errors,
         }
     }
 }
@@ -184,6 +207,15 @@ impl Metrics {
     pub fn link_rejected(&self, kind: &'static str) {
         self.links_rejected
             .get_or_create(&KindLabels { kind })
+            .inc();
+    }
+
+    /// A request answered 503 because `dependency` failed.
+    pub fn dependency_error(&self, dependency: Dependency) {
+        self.dependency_errors
+            .get_or_create(&DependencyLabels {
+                dependency: dependency.label(),
+            })
             .inc();
     }
 

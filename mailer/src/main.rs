@@ -179,6 +179,7 @@ async fn serve(config: Config, settings: Settings, keys: RedisKeys) -> Result<()
         {
             Ok(queue) => break queue,
             Err(e) => {
+                metrics.redis_errors.inc();
                 if !logged {
                     tracing::warn!(redis = %config.redis.describe(), error = %e, "Redis unreachable; retrying until it answers");
                     logged = true;

@@ -31,6 +31,8 @@ pub struct Metrics {
     pub dropped: Counter,
     /// Jobs found already sent (their acknowledgement had been lost) and not sent again.
     pub duplicates_skipped: Counter,
+    /// Redis commands that failed (each is retried; a run of them is an outage).
+    pub redis_errors: Counter,
     pub in_flight: Gauge,
     pub queued: Gauge,
     pub pending: Gauge,
@@ -54,6 +56,7 @@ impl Metrics {
             dead: Family::default(),
             dropped: Counter::default(),
             duplicates_skipped: Counter::default(),
+            redis_errors: Counter::default(),
             in_flight: Gauge::default(),
             queued: Gauge::default(),
             pending: Gauge::default(),
@@ -80,6 +83,11 @@ impl Metrics {
             "duplicates_skipped",
             "Jobs already sent, acknowledged without sending again",
             m.duplicates_skipped.clone(),
+        );
+        registry.register(
+            "redis_errors",
+            "Redis commands that failed and were retried",
+            m.redis_errors.clone(),
         );
         registry.register("in_flight", "Sends in progress", m.in_flight.clone());
         registry.register(

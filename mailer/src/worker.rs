@@ -486,6 +486,7 @@ impl Worker {
     }
 
     fn redis_failed(&self, e: &redis::RedisError) {
+        self.metrics.redis_errors.inc();
         *self.last_redis_failure.lock().expect("lock") = Some(Instant::now());
         if !self.redis_down.swap(true, Ordering::Relaxed) {
             tracing::warn!(error = %e, "Redis unavailable; retrying until it is back");

@@ -24,6 +24,7 @@ use serde_json::Value;
 pub mod axe;
 pub mod binaries;
 pub mod chrome;
+pub mod fleet;
 pub mod migrations;
 pub mod openapi_check;
 pub mod private_redis;

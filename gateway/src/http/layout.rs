@@ -262,7 +262,7 @@ async fn error_pages(state: &AppState, request: Request, next: Next, template: &
             message => &info.message,
             status => status.as_u16(),
             retry_after => info.retry_after,
-            reference => info.reference,
+            reference => info.reference.clone(),
         },
     );
     let mut page = match html {
@@ -280,6 +280,8 @@ async fn error_pages(state: &AppState, request: Request, next: Next, template: &
             page.headers_mut().append(name.clone(), value.clone());
         }
     }
+    // For the layers outside (metrics count what a 503 reports).
+    page.extensions_mut().insert(info);
     page
 }
 

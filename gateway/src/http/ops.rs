@@ -18,9 +18,11 @@ use axum::response::{IntoResponse, Json, Response};
 use axum::routing::get;
 use serde_json::json;
 
+use crate::error::ErrorInfo;
 use crate::state::AppState;
 
-/// Counts and times every request by its route pattern.
+/// Counts and times every request by its route pattern, and the 503s a failing Redis or
+/// database caused (the route groups keep the error's `ErrorInfo` on the page they render).
 pub async fn track(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = request.method().as_str().to_string();
@@ -30,6 +32,13 @@ pub async fn track(State(state): State<AppState>, request: Request, next: Next) 
         .map(|p| p.as_str().to_string())
         .unwrap_or_else(|| "unmatched".into());
     let response = next.run(request).await;
+    if let Some(dependency) = response
+        .extensions()
+        .get::<ErrorInfo>()
+        .and_then(|info| info.unavailable)
+    {
+        state.metrics.dependency_error(dependency);
+    }
     let status = response.status().as_u16();
     state
         .metrics

@@ -151,9 +151,9 @@ async fn json_errors(request: Request, next: Next) -> Response {
     let body = ErrorBody {
         error: ErrorDetail {
             code: info.code,
-            message: info.message,
+            message: info.message.clone(),
             field: info.field,
-            reference: info.reference,
+            reference: info.reference.clone(),
         },
     };
     let mut json = (response.status(), Json(body)).into_response();
@@ -166,5 +166,7 @@ async fn json_errors(request: Request, next: Next) -> Response {
         json.headers_mut()
             .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
     }
+    // For the layers outside (metrics count what a 503 reports).
+    json.extensions_mut().insert(info);
     json
 }
