@@ -41,7 +41,20 @@ impl Scratch {
         postgres: bool,
         bench: impl AsyncFnOnce(&Scratch) -> Result<T>,
     ) -> Result<T> {
-        let scratch = Scratch::new(postgres);
+        Scratch::run_on(postgres, None, bench).await
+    }
+
+    /// [`Scratch::run`] on the Redis at `redis_url` (one the benchmark started for itself)
+    /// rather than `REDIS_URL`'s.
+    pub async fn run_on<T>(
+        postgres: bool,
+        redis_url: Option<String>,
+        bench: impl AsyncFnOnce(&Scratch) -> Result<T>,
+    ) -> Result<T> {
+        let mut scratch = Scratch::new(postgres);
+        if let Some(url) = redis_url {
+            scratch.redis_url = url;
+        }
         let outcome = match std::fs::create_dir_all(&scratch.dir) {
             Ok(()) => bench(&scratch).await,
             Err(e) => Err(e).with_context(|| format!("creating {}", scratch.dir.display())),
