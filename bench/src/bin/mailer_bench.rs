@@ -159,12 +159,17 @@ async fn bench(
         );
     }
     println!();
-    println!("CPU µs per mail  | sink (source) | sink (mailer) | mailer | redis");
+    println!("CPU µs per mail  | sink (source) | sink (mailer) | mailer (user + system) | redis");
     for (i, level) in LEVELS.iter().enumerate() {
         let (source, mailer) = (&ceiling_cpu[i], &mailer_cpu[i]);
         println!(
-            "{level:>9} in flight | {:>13.0} | {:>13.0} | {:>6.0} | {:>5.0}",
-            source.sink, mailer.sink, mailer.mailer, mailer.redis
+            "{level:>9} in flight | {:>13.0} | {:>13.0} | {:>6.0} ({:>4.0} + {:>4.0}) | {:>5.0}",
+            source.sink,
+            mailer.sink,
+            mailer.mailer,
+            mailer.mailer_user,
+            mailer.mailer - mailer.mailer_user,
+            mailer.redis
         );
     }
     let p = |q: f64| percentile(&latencies, q);
@@ -407,15 +412,19 @@ impl Bench<'_> {
 struct Cpu {
     sink: f64,
     mailer: f64,
+    /// The mailer's user time (the rest of `mailer` is system time).
+    mailer_user: f64,
     redis: f64,
 }
 
 impl Cpu {
     async fn snap(sink: &str, mailer: Option<&str>, redis: &mut ConnectionManager) -> Cpu {
         let secs = |pid: &str| system::cpu_time(pid).map_or(f64::NAN, |t| t.as_secs_f64());
+        let user = |pid: &str| system::cpu_times(pid).map_or(f64::NAN, |t| t.0.as_secs_f64());
         Cpu {
             sink: secs(sink),
             mailer: mailer.map_or(0.0, secs),
+            mailer_user: mailer.map_or(0.0, user),
             redis: portico_bench::meter::redis_cpu(redis)
                 .await
                 .unwrap_or(f64::NAN),
@@ -427,6 +436,7 @@ impl Cpu {
         Cpu {
             sink: per_mail(self.sink, before.sink),
             mailer: per_mail(self.mailer, before.mailer),
+            mailer_user: per_mail(self.mailer_user, before.mailer_user),
             redis: per_mail(self.redis, before.redis),
         }
     }

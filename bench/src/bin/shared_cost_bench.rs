@@ -74,6 +74,17 @@ struct Cli {
     /// Login-link jobs per mailer phase
     #[arg(long, value_name = "N", default_value_t = 10_000)]
     mails: usize,
+    /// Sends in flight of the mailer and its twin (`MAILER_CONCURRENCY`)
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 32,
+        value_parser = clap::value_parser!(u16).range(1..=1024),
+    )]
+    mailer_in_flight: u16,
+    /// Measure only the mailer and its twin
+    #[arg(long)]
+    mailer_only: bool,
     /// Serve the bare twin of firm SLUG's routes instead (the benchmark starts this binary so,
     /// with the gateway's environment)
     #[arg(long, hide = true, value_name = "SLUG")]
@@ -127,16 +138,42 @@ async fn run(cli: Cli) -> Result<()> {
     let binary = harness::sibling_binary("portico-gateway", "gateway", options.build.build())?;
     let mailer = harness::sibling_binary("portico-mailer", "mailer", options.build.build())?;
     let redis_server = PrivateRedis::start()?;
+    let mailers = Mailers {
+        binary: mailer,
+        smtp_sink,
+        jobs: cli.mails,
+        in_flight: cli.mailer_in_flight.into(),
+    };
+    if cli.mailer_only {
+        return Scratch::run_on(false, Some(redis_server.url()), async |scratch| {
+            let started = Instant::now();
+            let load_before = system::load_average();
+            let mut redis = portico_shared::redis_conn::connect(&scratch.redis_url).await?;
+            let mail_phases = mailers
+                .measure(scratch, &Keyring::generate("b1"), &mut redis)
+                .await?;
+            let report = Report {
+                backend: "no database",
+                phase: options.phase(),
+                phases: &[],
+                works: &[],
+                same_bytes: &[],
+                statements: &[],
+                mail_phases: &mail_phases,
+                mail_in_flight: mailers.in_flight,
+                load_before,
+                elapsed: started.elapsed(),
+            };
+            print!("{}", report.render());
+            Ok(())
+        })
+        .await;
+    }
     Scratch::run_on(
         options.postgres,
         Some(redis_server.url()),
         async |scratch| {
             let deployment = Deployment::create(binary, scratch).await?;
-            let mailers = Mailers {
-                binary: mailer,
-                smtp_sink,
-                jobs: cli.mails,
-            };
             bench(options, &deployment, &mailers).await
         },
     )
@@ -572,6 +609,7 @@ async fn bench(
         same_bytes: &same_bytes,
         statements: &statements,
         mail_phases: &mail_phases,
+        mail_in_flight: mailers.in_flight,
         load_before,
         elapsed: started.elapsed(),
     };
@@ -838,14 +876,34 @@ struct Report<'a> {
     same_bytes: &'a [(Route, String)],
     statements: &'a [StatementCount],
     mail_phases: &'a [MailPhase],
+    mail_in_flight: usize,
     load_before: String,
     elapsed: Duration,
+}
+
+/// The mailer's figures against its twin's.
+fn write_mail_figures(figures: &mut meter::Figures<'_>, bare: &PerMail, mailer: &PerMail) {
+    let redis = mailer.redis_us / bare.redis_us;
+    figures.row(
+        "mailer, per mail: Redis CPU / bare's",
+        format!("{redis:.2}"),
+        "<= 1.25",
+        redis <= TARGET_SHARED_RATIO,
+    );
+    let process = mailer.process_us / bare.process_us;
+    figures.row(
+        "mailer, per mail: process CPU / bare's",
+        format!("{process:.2}"),
+        "<= 2",
+        process <= TARGET_PROCESS_RATIO,
+    );
 }
 
 /// Per mail, over all the rounds of one side: CPU µs of the mailer (or its twin), Redis and
 /// the sink; Redis commands.
 struct PerMail {
     process_us: f64,
+    system_us: f64,
     redis_us: f64,
     sink_us: f64,
     commands: RedisCommands,
@@ -862,6 +920,7 @@ impl PerMail {
         }
         PerMail {
             process_us: per(phases.iter().map(|p| p.process_cpu).sum()),
+            system_us: per(phases.iter().map(|p| p.process_system).sum()),
             redis_us: per(phases.iter().map(|p| p.redis_cpu).sum()),
             sink_us: per(phases.iter().map(|p| p.sink_cpu).sum()),
             commands,
@@ -911,23 +970,25 @@ impl Report<'_> {
         }
         let _ = writeln!(
             out,
-            "\nmailer: {MAILER_CONCURRENCY} sends in flight, login-link jobs into one smtp-sink; \
-             CPU µs per mail (the Redis commands leave out the enqueue)"
+            "\nmailer: {} sends in flight, login-link jobs into one smtp-sink; CPU µs per mail, \
+             the process's with its system part (the Redis commands leave out the enqueue)",
+            self.mail_in_flight
         );
         let _ = writeln!(
             out,
-            "{:<22} {:>7} {:>8} {:>8} {:>8} {:>7} {:>7}",
-            "run", "mails", "mails/s", "proc µs", "redis µs", "sink µs", "cmds"
+            "{:<22} {:>7} {:>8} {:>8} {:>6} {:>8} {:>7} {:>7}",
+            "run", "mails", "mails/s", "proc µs", "sys", "redis µs", "sink µs", "cmds"
         );
         for p in self.mail_phases {
             let per = |cpu: f64| cpu * 1e6 / p.mails.max(1) as f64;
             let _ = writeln!(
                 out,
-                "{:<22} {:>7} {:>8.0} {:>8.0} {:>8.0} {:>7.0} {:>7.2}",
+                "{:<22} {:>7} {:>8.0} {:>8.0} {:>6.0} {:>8.0} {:>7.0} {:>7.2}",
                 format!("R{} {} mailer", p.round, p.side.name()),
                 p.mails,
                 p.mails as f64 / p.elapsed.as_secs_f64(),
                 per(p.process_cpu),
+                per(p.process_system),
                 per(p.redis_cpu),
                 per(p.sink_cpu),
                 p.redis.total() as f64 / p.mails.max(1) as f64,
@@ -942,11 +1003,12 @@ impl Report<'_> {
         for (name, p) in [("bare", &bare), ("mailer", &mailer)] {
             let _ = writeln!(
                 out,
-                "{:<22} {:>7} {:>8} {:>8.0} {:>8.0} {:>7.0} {:>7.2}   {}",
+                "{:<22} {:>7} {:>8} {:>8.0} {:>6.0} {:>8.0} {:>7.0} {:>7.2}   {}",
                 format!("all rounds, {name}"),
                 p.mails,
                 "",
                 p.process_us,
+                p.system_us,
                 p.redis_us,
                 p.sink_us,
                 p.commands_per_mail(),
@@ -978,6 +1040,14 @@ impl Report<'_> {
             "Redis: one local server of the run's own. Phases in the order run (R1, R2 = rounds); \
              both sides of a route paced at {PACE_SHARE} of the slower one's throughput."
         );
+        if self.phases.is_empty() {
+            let mail = self.write_mail(&mut out);
+            let mut figures = meter::Figures::wide(&mut out, 44, 8, 8);
+            if let Some((bare, mailer)) = mail {
+                write_mail_figures(&mut figures, &bare, &mailer);
+            }
+            return out;
+        }
         meter::write_phases(&mut out, self.phases, 34, "srv");
         meter::write_first_error(&mut out, self.phases);
 
@@ -1122,20 +1192,7 @@ impl Report<'_> {
             );
         }
         if let Some((bare, mailer)) = mail {
-            let redis = mailer.redis_us / bare.redis_us;
-            figures.row(
-                "mailer, per mail: Redis CPU / bare's",
-                format!("{redis:.2}"),
-                "<= 1.25",
-                redis <= TARGET_SHARED_RATIO,
-            );
-            let process = mailer.process_us / bare.process_us;
-            figures.row(
-                "mailer, per mail: process CPU / bare's",
-                format!("{process:.2}"),
-                "<= 2",
-                process <= TARGET_PROCESS_RATIO,
-            );
+            write_mail_figures(&mut figures, &bare, &mailer);
         }
         let _ = writeln!(out, "\nrun took {:.0} s", self.elapsed.as_secs_f64());
         out
@@ -1148,10 +1205,9 @@ struct Mailers {
     binary: PathBuf,
     smtp_sink: PathBuf,
     jobs: usize,
+    /// Sends in flight, for the mailer (`MAILER_CONCURRENCY`) and its twin alike.
+    in_flight: usize,
 }
-
-/// Sends in flight, for the mailer (`MAILER_CONCURRENCY`) and its twin alike.
-const MAILER_CONCURRENCY: usize = 32;
 
 /// Commands of a mail phase that are not the mailer's work: the enqueue (the gateway's part)
 /// and the benchmark's look at the stream's length.
@@ -1164,6 +1220,8 @@ struct MailPhase {
     mails: usize,
     elapsed: Duration,
     process_cpu: f64,
+    /// The system (kernel) part of `process_cpu`.
+    process_system: f64,
     redis_cpu: f64,
     sink_cpu: f64,
     redis: RedisCommands,
@@ -1235,7 +1293,7 @@ impl Mailers {
                 .env("PORTICO_DATA_DIR", &scratch.dir)
                 .env("PORTICO_LOG_FORMAT", "json")
                 .env("MAIL_FROM", "Portico <no-reply@portal.test>")
-                .env("MAILER_CONCURRENCY", MAILER_CONCURRENCY.to_string())
+                .env("MAILER_CONCURRENCY", self.in_flight.to_string())
                 .env("SMTP_URL", smtp_url)
                 .env(
                     "RUST_LOG",
@@ -1263,7 +1321,9 @@ impl Mailers {
         let pid = process.id().to_string();
         let cpu = |pid: &str| system::cpu_time(pid).map_or(f64::NAN, |t| t.as_secs_f64());
         let servers = std::slice::from_mut(redis);
+        let system = |pid: &str| system::cpu_times(pid).map_or(f64::NAN, |t| t.1.as_secs_f64());
         let (process_before, sink_before) = (cpu(&pid), cpu(&sink_pid.to_string()));
+        let system_before = system(&pid);
         let redis_before = meter::redis_cpu_of(servers).await;
         let commands_before = RedisCommands::snap(servers).await?;
         let started = Instant::now();
@@ -1315,6 +1375,7 @@ impl Mailers {
             mails: jobs,
             elapsed,
             process_cpu: cpu(&pid) - process_before,
+            process_system: system(&pid) - system_before,
             redis_cpu: meter::redis_cpu_of(servers).await - redis_before,
             sink_cpu: cpu(&sink_pid.to_string()) - sink_before,
             redis: commands,
