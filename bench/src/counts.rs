@@ -67,6 +67,23 @@ impl RedisCommands {
     }
 }
 
+/// The read events the servers have processed so far (`INFO stats`,
+/// `total_reads_processed`), summed: each is one wake-up that read what a client had sent,
+/// one command or many pipelined together. Commands per read tell how well the clients'
+/// commands travel together; the fewer, the more CPU Redis spends per command.
+pub async fn redis_reads(servers: &mut [ConnectionManager]) -> redis::RedisResult<u64> {
+    let mut reads = 0;
+    for server in servers {
+        let info: String = redis::cmd("INFO").arg("stats").query_async(server).await?;
+        reads += info
+            .lines()
+            .find_map(|line| line.strip_prefix("total_reads_processed:"))
+            .and_then(|n| n.trim().parse::<u64>().ok())
+            .unwrap_or(0);
+    }
+    Ok(reads)
+}
+
 /// `cmdstat_hset:calls=12,usec=…` → (`hset`, 12).
 fn command_calls(line: &str) -> Option<(String, u64)> {
     let (name, stats) = line.strip_prefix("cmdstat_")?.split_once(':')?;

@@ -35,7 +35,7 @@ use anyhow::{Context, Result, bail};
 use clap::Parser;
 use hyper::StatusCode;
 use portico_bench::cli::{self, CommonOptions};
-use portico_bench::counts::RedisCommands;
+use portico_bench::counts::{RedisCommands, redis_reads};
 use portico_bench::harness::{self, Deployment, Scratch, fetch_anchors, sign_in, take_links};
 use portico_bench::load::{self, Conn, MakeReq, Plan, Req, Target};
 use portico_bench::meter::{self, Meter, Phase, Server};
@@ -338,6 +338,8 @@ struct Work {
     route: Route,
     side: Side,
     redis: RedisCommands,
+    /// Read events Redis processed (wake-ups that read commands).
+    redis_reads: u64,
 }
 
 /// Counts the shared components' work around each measured phase.
@@ -357,11 +359,13 @@ impl Counter {
         make: MakeReq,
     ) -> Result<Measured> {
         let redis_before = RedisCommands::snap(std::slice::from_mut(&mut self.redis)).await?;
+        let reads_before = redis_reads(std::slice::from_mut(&mut self.redis)).await?;
         let name = format!("R{round} {} {}", side.name(), route.name());
         let phase = self
             .meter
             .measure_paced(&name, server, target, plan, Some(rate), make)
             .await?;
+        let reads_after = redis_reads(std::slice::from_mut(&mut self.redis)).await?;
         let redis_after = RedisCommands::snap(std::slice::from_mut(&mut self.redis)).await?;
         Ok(Measured {
             phase,
@@ -369,6 +373,8 @@ impl Counter {
                 route,
                 side,
                 redis: redis_after.since(&redis_before, &[]),
+                // Less the reads of the meter's two INFO commands and of the last count's own.
+                redis_reads: (reads_after - reads_before).saturating_sub(3),
             },
         })
     }
@@ -940,6 +946,8 @@ struct PerRequest {
     db_us: Option<f64>,
     redis_us: f64,
     redis_commands: f64,
+    /// Commands per read event of Redis: how many travel together.
+    commands_per_read: f64,
     commands: RedisCommands,
     requests: usize,
 }
@@ -957,6 +965,12 @@ fn per_request(measured: &[(&Phase, &Work)]) -> PerRequest {
         db_us: db_cpu.map(per),
         redis_us: per(measured.iter().map(|(p, _)| p.redis_cpu).sum()),
         redis_commands: commands.total() as f64 / requests.max(1) as f64,
+        commands_per_read: commands.total() as f64
+            / measured
+                .iter()
+                .map(|(_, w)| w.redis_reads)
+                .sum::<u64>()
+                .max(1) as f64,
         commands,
         requests,
     }
@@ -976,14 +990,14 @@ impl Report<'_> {
         );
         let _ = writeln!(
             out,
-            "{:<22} {:>7} {:>8} {:>8} {:>6} {:>8} {:>7} {:>7}",
-            "run", "mails", "mails/s", "proc µs", "sys", "redis µs", "sink µs", "cmds"
+            "{:<22} {:>7} {:>8} {:>8} {:>6} {:>8} {:>7} {:>7} {:>9}",
+            "run", "mails", "mails/s", "proc µs", "sys", "redis µs", "sink µs", "cmds", "cmds/read"
         );
         for p in self.mail_phases {
             let per = |cpu: f64| cpu * 1e6 / p.mails.max(1) as f64;
             let _ = writeln!(
                 out,
-                "{:<22} {:>7} {:>8.0} {:>8.0} {:>6.0} {:>8.0} {:>7.0} {:>7.2}",
+                "{:<22} {:>7} {:>8.0} {:>8.0} {:>6.0} {:>8.0} {:>7.0} {:>7.2} {:>9.2}",
                 format!("R{} {} mailer", p.round, p.side.name()),
                 p.mails,
                 p.mails as f64 / p.elapsed.as_secs_f64(),
@@ -992,6 +1006,7 @@ impl Report<'_> {
                 per(p.redis_cpu),
                 per(p.sink_cpu),
                 p.redis.total() as f64 / p.mails.max(1) as f64,
+                p.redis.total() as f64 / p.redis_reads.max(1) as f64,
             );
         }
         let of = |side: Side| {
@@ -1055,7 +1070,8 @@ impl Report<'_> {
         let _ = writeln!(
             out,
             "\nper request, all rounds: CPU µs of the serving process / database / Redis; \
-             Redis commands; SQL statements (counted apart, {COUNTED} requests one at a time){}",
+             Redis commands, and commands per Redis read event (how many travel together); \
+             SQL statements (counted apart, {COUNTED} requests one at a time){}",
             if sqlite {
                 "; SQLite: the database's work is inside the serving process (srv)"
             } else {
@@ -1064,8 +1080,8 @@ impl Report<'_> {
         );
         let _ = writeln!(
             out,
-            "{:<18} {:<8} {:>8} {:>8} {:>7} {:>8} {:>8}   answers",
-            "route", "side", "srv µs", "db µs", "redis µs", "cmds", "SQL"
+            "{:<18} {:<8} {:>8} {:>8} {:>7} {:>8} {:>9} {:>8}   answers",
+            "route", "side", "srv µs", "db µs", "redis µs", "cmds", "cmds/read", "SQL"
         );
         let mut rows = Vec::new();
         for route in Route::ALL {
@@ -1092,13 +1108,14 @@ impl Report<'_> {
                 });
                 let _ = writeln!(
                     out,
-                    "{:<18} {:<8} {:>8.0} {:>8} {:>8.0} {:>8.2} {:>8}   {}",
+                    "{:<18} {:<8} {:>8.0} {:>8} {:>8.0} {:>8.2} {:>9.2} {:>8}   {}",
                     route.name(),
                     side.name(),
                     p.server_us,
                     p.db_us.map_or("-".into(), |v| format!("{v:.0}")),
                     p.redis_us,
                     p.redis_commands,
+                    p.commands_per_read,
                     statements.map_or("-".into(), |v| format!("{v:.2}")),
                     if side == Side::Gateway { same } else { "" },
                 );
@@ -1225,6 +1242,8 @@ struct MailPhase {
     redis_cpu: f64,
     sink_cpu: f64,
     redis: RedisCommands,
+    /// Read events Redis processed, the enqueue's and the stream looks' included.
+    redis_reads: u64,
 }
 
 impl Mailers {
@@ -1326,6 +1345,7 @@ impl Mailers {
         let system_before = system(&pid);
         let redis_before = meter::redis_cpu_of(servers).await;
         let commands_before = RedisCommands::snap(servers).await?;
+        let reads_before = redis_reads(servers).await?;
         let started = Instant::now();
         mail::enqueue(&mut servers[0], &prefix, &batch).await?;
         loop {
@@ -1366,6 +1386,7 @@ impl Mailers {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         let elapsed = started.elapsed();
+        let reads = redis_reads(servers).await? - reads_before;
         let commands = RedisCommands::snap(servers)
             .await?
             .since(&commands_before, &MAIL_PHASE_OWN_COMMANDS);
@@ -1379,6 +1400,7 @@ impl Mailers {
             redis_cpu: meter::redis_cpu_of(servers).await - redis_before,
             sink_cpu: cpu(&sink_pid.to_string()) - sink_before,
             redis: commands,
+            redis_reads: reads,
         };
         let mut process = process;
         system::stop_gently(&mut process)?;
