@@ -65,7 +65,7 @@ pub async fn serve() -> Result<()> {
     let settings = Settings::from_env().context("the mailer's settings")?;
     let smtp_url = config.smtp_url.as_deref().context("SMTP_URL is needed")?;
     let queue = Queue::connect(
-        &config.redis_url,
+        &config.redis,
         RedisKeys::new(&config.redis_prefix),
         settings.consumer.clone(),
         settings.claim_idle,

@@ -10,8 +10,8 @@ use anyhow::Result;
 use axum::extract::{Form, State};
 use axum::http::StatusCode;
 use axum::routing::post;
+use portico_shared::redis_conn::RedisConn;
 use redis::AsyncCommands;
-use redis::aio::ConnectionManager;
 use ring::hmac;
 use serde::Deserialize;
 
@@ -34,7 +34,7 @@ pub fn token(run: &str, seq: usize) -> String {
 
 struct Baseline {
     key: hmac::Key,
-    redis: ConnectionManager,
+    redis: RedisConn,
     prefix: String,
 }
 

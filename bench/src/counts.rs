@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use redis::aio::ConnectionManager;
+use portico_shared::redis_conn::RedisConn;
 
 /// Calls per Redis command, summed over servers.
 #[derive(Clone, Debug, Default)]
@@ -15,7 +15,7 @@ const OWN_COMMANDS: [&str; 2] = ["info", "ping"];
 
 impl RedisCommands {
     /// Calls so far on each of `servers`, summed.
-    pub async fn snap(servers: &mut [ConnectionManager]) -> redis::RedisResult<RedisCommands> {
+    pub async fn snap(servers: &mut [RedisConn]) -> redis::RedisResult<RedisCommands> {
         let mut calls = BTreeMap::new();
         for server in servers {
             let info: String = redis::cmd("INFO")
@@ -71,7 +71,7 @@ impl RedisCommands {
 /// `total_reads_processed`), summed: each is one wake-up that read what a client had sent,
 /// one command or many pipelined together. Commands per read tell how well the clients'
 /// commands travel together; the fewer, the more CPU Redis spends per command.
-pub async fn redis_reads(servers: &mut [ConnectionManager]) -> redis::RedisResult<u64> {
+pub async fn redis_reads(servers: &mut [RedisConn]) -> redis::RedisResult<u64> {
     let mut reads = 0;
     for server in servers {
         let info: String = redis::cmd("INFO").arg("stats").query_async(server).await?;

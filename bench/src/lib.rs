@@ -14,4 +14,5 @@ pub mod load;
 pub mod mail;
 pub mod meter;
 pub mod plans;
+pub mod redis_cluster;
 pub mod system;

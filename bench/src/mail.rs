@@ -8,9 +8,9 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use portico_shared::keys::Keyring;
 use portico_shared::mail::{FirmBrand, LinkSecrets, MailJob, Recipient, Template};
+use portico_shared::redis_conn::RedisConn;
 use portico_shared::redis_conn::RedisKeys;
 use portico_shared::secret::{hex, random_bytes};
-use redis::aio::ConnectionManager;
 
 use crate::system::{self, ChildGuard};
 
@@ -79,12 +79,12 @@ pub fn login_jobs(keys: &Keyring, prefix: &str, count: usize) -> Vec<String> {
 }
 
 /// Puts `jobs` on `prefix`'s mail stream, 500 to a pipeline.
-pub async fn enqueue(redis: &mut ConnectionManager, prefix: &str, jobs: &[String]) -> Result<()> {
+pub async fn enqueue(redis: &mut RedisConn, prefix: &str, jobs: &[String]) -> Result<()> {
     for chunk in jobs.chunks(500) {
         let mut pipe = redis::pipe();
         for job in chunk {
             pipe.cmd("XADD")
-                .arg(format!("{prefix}mail:jobs"))
+                .arg(RedisKeys::new(prefix).mail_stream())
                 .arg("*")
                 .arg("job")
                 .arg(job)

@@ -183,7 +183,7 @@ async fn bench(options: &CommonOptions, deployment: &Deployment<'_>) -> Result<(
     let mut redis = portico_shared::redis_conn::connect(&scratch.redis_url)
         .await
         .context("connecting to Redis")?;
-    let stream = format!("{}mail:jobs", scratch.prefix);
+    let stream = portico_shared::redis_conn::RedisKeys::new(&scratch.prefix).mail_stream();
     let mut meter = Meter::new("bench", scratch, redis.clone(), options.perf.clone()).await?;
     let (gateway_server, baseline_server) = (
         meter::Server::gateway(server.process.id()),

@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use redis::aio::ConnectionManager;
+use portico_shared::redis_conn::RedisConn;
 
 use crate::harness::Scratch;
 use crate::load::{self, MakeReq, Plan, Stats, Target};
@@ -60,7 +60,7 @@ pub struct Meter {
     /// The binary's name, for its progress lines.
     name: &'static str,
     /// Every Redis server taking part (the nodes of a cluster): their CPU is summed.
-    redis: Vec<ConnectionManager>,
+    redis: Vec<RedisConn>,
     perf: Option<PathBuf>,
     /// On PostgreSQL: an admin connection and the benchmark database's name, to find the
     /// server processes serving the gateway.
@@ -100,7 +100,7 @@ impl Meter {
     pub async fn new(
         name: &'static str,
         scratch: &Scratch,
-        redis: ConnectionManager,
+        redis: RedisConn,
         perf: Option<PathBuf>,
     ) -> Result<Meter> {
         let postgres = match &scratch.postgres {
@@ -119,7 +119,7 @@ impl Meter {
     }
 
     /// Counts the CPU of these Redis servers instead (every node of a cluster).
-    pub fn on_redis_servers(mut self, servers: Vec<ConnectionManager>) -> Meter {
+    pub fn on_redis_servers(mut self, servers: Vec<RedisConn>) -> Meter {
         self.redis = servers;
         self
     }
@@ -266,7 +266,7 @@ fn stop_perf(mut profiler: ChildGuard) -> Result<()> {
 }
 
 /// The CPU seconds of all these Redis servers together (NaN when one does not answer).
-pub async fn redis_cpu_of(servers: &mut [ConnectionManager]) -> f64 {
+pub async fn redis_cpu_of(servers: &mut [RedisConn]) -> f64 {
     let mut total = 0.0;
     for server in servers {
         total += redis_cpu(server).await.unwrap_or(f64::NAN);
@@ -275,7 +275,7 @@ pub async fn redis_cpu_of(servers: &mut [ConnectionManager]) -> f64 {
 }
 
 /// Redis's own CPU seconds (user + system), from `INFO cpu`.
-pub async fn redis_cpu(redis: &mut ConnectionManager) -> Option<f64> {
+pub async fn redis_cpu(redis: &mut RedisConn) -> Option<f64> {
     let info: String = redis::cmd("INFO")
         .arg("cpu")
         .query_async(redis)

@@ -12,7 +12,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue, Request, header};
 use axum::middleware;
 use portico_shared::config::{Config, redact_url};
-use portico_shared::redis_conn::{self, RedisKeys};
+use portico_shared::redis_conn::{RedisConn, RedisKeys};
 use portico_shared::secret::random_string;
 use portico_shared::store;
 use tokio::net::TcpListener;
@@ -60,14 +60,13 @@ pub async fn state(config: Config) -> anyhow::Result<AppState> {
         .migrate()
         .await
         .context("DATABASE_URL: migrating the database failed")?;
-    let redis = redis_conn::connect(&config.redis_url)
-        .await
-        .with_context(|| {
-            format!(
-                "REDIS_URL: cannot connect to {}",
-                redact_url(&config.redis_url)
-            )
-        })?;
+    let redis = RedisConn::connect(&config.redis).await.with_context(|| {
+        format!(
+            "{}: cannot connect to {}",
+            config.redis.variable(),
+            config.redis.describe()
+        )
+    })?;
     let home_pages = HomePages::new(config.home_cache_bytes);
     Ok(AppState::new(AppStateInner {
         redis_keys: RedisKeys::new(&config.redis_prefix),

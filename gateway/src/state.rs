@@ -4,9 +4,8 @@ use std::sync::Arc;
 
 use portico_shared::config::Config;
 use portico_shared::keys::Keyring;
-use portico_shared::redis_conn::RedisKeys;
+use portico_shared::redis_conn::{RedisConn, RedisKeys};
 use portico_shared::store::Store;
-use redis::aio::ConnectionManager;
 
 use crate::metrics::Metrics;
 use crate::render::Templates;
@@ -23,7 +22,7 @@ pub struct AppState(Arc<AppStateInner>);
 pub struct AppStateInner {
     pub config: Arc<Config>,
     pub store: Arc<dyn Store>,
-    pub redis: ConnectionManager,
+    pub redis: RedisConn,
     pub redis_keys: RedisKeys,
     pub templates: Arc<Templates>,
     pub metrics: Arc<Metrics>,
@@ -69,8 +68,8 @@ impl AppStateInner {
         &self.config.signing_keys
     }
 
-    /// A connection handle for one request (cheap: it shares the multiplexed connection).
-    pub fn redis(&self) -> ConnectionManager {
+    /// A connection handle for one request (cheap: it shares the multiplexed connections).
+    pub fn redis(&self) -> RedisConn {
         self.redis.clone()
     }
 }

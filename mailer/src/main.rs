@@ -120,7 +120,7 @@ async fn connect_once(
     keys: RedisKeys,
 ) -> Result<Queue, Failed> {
     Queue::connect(
-        &config.redis_url,
+        &config.redis,
         keys,
         settings.consumer.clone(),
         settings.claim_idle,
@@ -128,8 +128,9 @@ async fn connect_once(
     .await
     .map_err(|e| {
         Failed::Other(anyhow::anyhow!(
-            "REDIS_URL: cannot connect to {}: {e}",
-            redact_url(&config.redis_url)
+            "{}: cannot connect to {}: {e}",
+            config.redis.variable(),
+            config.redis.describe()
         ))
     })
 }
@@ -164,7 +165,7 @@ async fn serve(config: Config, settings: Settings, keys: RedisKeys) -> Result<()
     let mut logged = false;
     let queue = loop {
         match Queue::connect(
-            &config.redis_url,
+            &config.redis,
             keys.clone(),
             settings.consumer.clone(),
             settings.claim_idle,
@@ -174,7 +175,7 @@ async fn serve(config: Config, settings: Settings, keys: RedisKeys) -> Result<()
             Ok(queue) => break queue,
             Err(e) => {
                 if !logged {
-                    tracing::warn!(redis = %redact_url(&config.redis_url), error = %e, "Redis unreachable; retrying until it answers");
+                    tracing::warn!(redis = %config.redis.describe(), error = %e, "Redis unreachable; retrying until it answers");
                     logged = true;
                 }
                 tokio::select! {

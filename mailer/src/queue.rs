@@ -1,16 +1,19 @@
 //! The Redis plumbing of the mail queue, all in one place.
 //!
-//! - `{prefix}mail:jobs`: the stream the gateway appends jobs to, read through the consumer
+//! Every key here carries the hash tag `{mail}` (see `RedisKeys`), so on a Redis Cluster they
+//! all live on one node and the scripts and `MULTI`s below stay atomic.
+//!
+//! - `{prefix}{mail}:jobs`: the stream the gateway appends jobs to, read through the consumer
 //!   group `mailers`. An entry stays in the group's pending list (PEL) while a mailer sends it;
 //!   it is acknowledged *and deleted* once settled, so the stream's length is the backlog.
 //! - A job of a mailer that died stays pending; after [`Queue::claim_idle`] without news any
 //!   mailer takes it over with `XAUTOCLAIM`.
-//! - `{prefix}mail:retry`: a sorted set of jobs waiting for their next attempt, scored by the
+//! - `{prefix}{mail}:retry`: a sorted set of jobs waiting for their next attempt, scored by the
 //!   time it is due. Scheduling a retry moves the job there and acknowledges it in one
 //!   `MULTI`; a Lua script moves due jobs back onto the stream atomically, so a crash at any
 //!   point neither loses nor doubles a job.
-//! - `{prefix}mail:dead`: a stream of jobs that failed for good, with the last error.
-//! - `{prefix}mail:sent:{job id}`: written (with the acknowledgement, in one `MULTI`) once the
+//! - `{prefix}{mail}:dead`: a stream of jobs that failed for good, with the last error.
+//! - `{prefix}{mail}:sent:{job id}`: written (with the acknowledgement, in one `MULTI`) once the
 //!   mail server accepted a job, and checked before sending an entry that a mailer may have
 //!   had before (taken over, our own after a restart, or put back by the mailer), so a job
 //!   whose acknowledgement was lost is not sent again. A job the gateway put on the stream,
@@ -19,10 +22,10 @@
 
 use std::time::Duration;
 
+use portico_shared::config::RedisTopology;
 use portico_shared::mail::{CONSUMER_GROUP, JOB_FIELD};
-use portico_shared::redis_conn::RedisKeys;
+use portico_shared::redis_conn::{RedisConn, RedisKeys};
 use redis::AsyncCommands;
-use redis::aio::ConnectionManager;
 use redis::streams::{
     StreamAutoClaimOptions, StreamAutoClaimReply, StreamId, StreamReadOptions, StreamReadReply,
 };
@@ -89,9 +92,10 @@ pub struct QueueStatus {
 #[derive(Clone)]
 pub struct Queue {
     /// For everything but the blocking read (a blocked connection would hold up acks).
-    redis: ConnectionManager,
-    /// For `XREADGROUP … BLOCK` only.
-    reader: ConnectionManager,
+    redis: RedisConn,
+    /// For `XREADGROUP … BLOCK` only: connections of its own, on every topology (on a cluster,
+    /// its own connection to the `{mail}` node).
+    reader: RedisConn,
     keys: RedisKeys,
     consumer: String,
     claim_idle: Duration,
@@ -129,13 +133,13 @@ return #entries
 
 impl Queue {
     pub async fn connect(
-        redis_url: &str,
+        topology: &RedisTopology,
         keys: RedisKeys,
         consumer: String,
         claim_idle: Duration,
     ) -> redis::RedisResult<Queue> {
-        let redis = portico_shared::redis_conn::connect(redis_url).await?;
-        let reader = portico_shared::redis_conn::connect(redis_url).await?;
+        let redis = RedisConn::connect(topology).await?;
+        let reader = RedisConn::connect(topology).await?;
         Ok(Queue {
             redis,
             reader,
@@ -155,15 +159,23 @@ impl Queue {
     }
 
     fn retry_key(&self) -> String {
-        self.keys.other("mail:retry")
+        self.keys.mail_retry()
     }
 
     fn sent_key(&self, job_id: &str) -> String {
-        self.keys.other(&format!("mail:sent:{job_id}"))
+        self.keys.mail_sent(job_id)
     }
 
-    /// Creates the consumer group (and the stream), from the start, unless it exists.
+    /// Creates the consumer group (and the stream), from the start, unless it exists; first
+    /// moves over what an older version left under the untagged names.
     pub async fn ensure_group(&self) -> redis::RedisResult<()> {
+        let adopted = self.adopt_untagged().await?;
+        if adopted > 0 {
+            tracing::info!(
+                count = adopted,
+                "moved jobs from the untagged queue keys of an older version"
+            );
+        }
         let created: redis::RedisResult<()> = self
             .redis
             .clone()
@@ -173,6 +185,70 @@ impl Queue {
             Err(e) if e.code() == Some("BUSYGROUP") => Ok(()),
             other => other,
         }
+    }
+
+    /// Before the keys were tagged `{mail}` (for Redis Cluster), the queue lived at
+    /// `<prefix>mail:jobs`, `mail:retry` and `mail:dead`. Moves whatever is left there onto the
+    /// tagged keys, entry by entry (each command on one key, so this works on a cluster too,
+    /// where the old keys cannot exist). Moved stream entries carry `attempts`, so they count
+    /// as entries a mailer may have had: the "sent" check runs before they are sent. A crash
+    /// mid-move can leave an entry in both places; the next start moves it again, and it may
+    /// then be sent twice. Returns how many were moved.
+    pub async fn adopt_untagged(&self) -> redis::RedisResult<usize> {
+        let mut redis = self.redis.clone();
+        let mut moved = 0;
+        for (old, new) in [
+            (self.keys.other("mail:jobs"), self.keys.mail_stream()),
+            (self.keys.other("mail:dead"), self.keys.mail_dead()),
+        ] {
+            loop {
+                let batch: redis::streams::StreamRangeReply =
+                    redis.xrange_count(&old, "-", "+", 100).await?;
+                if batch.ids.is_empty() {
+                    break;
+                }
+                for entry in batch.ids {
+                    let mut fields: Vec<(String, String)> = entry
+                        .map
+                        .iter()
+                        .filter_map(|(k, v)| {
+                            redis::from_redis_value_ref::<String>(v)
+                                .ok()
+                                .map(|v| (k.clone(), v))
+                        })
+                        .collect();
+                    if new == self.keys.mail_stream()
+                        && !fields.iter().any(|(k, _)| k == ATTEMPTS_FIELD)
+                    {
+                        fields.push((ATTEMPTS_FIELD.to_string(), "0".to_string()));
+                    }
+                    if !fields.is_empty() {
+                        let _: String = redis.xadd(&new, "*", &fields).await?;
+                    }
+                    let _: i64 = redis.xdel(&old, &[&entry.id]).await?;
+                    moved += 1;
+                }
+            }
+        }
+        let old_retry = self.keys.other("mail:retry");
+        loop {
+            let waiting: Vec<(String, f64)> = redis.zrange_withscores(&old_retry, 0, 99).await?;
+            if waiting.is_empty() {
+                break;
+            }
+            for (member, due) in waiting {
+                let _: i64 = redis.zadd(self.retry_key(), &member, due).await?;
+                let _: i64 = redis.zrem(&old_retry, &member).await?;
+                moved += 1;
+            }
+        }
+        if moved > 0 {
+            // The old stream's consumer group goes with it.
+            for old in [self.keys.other("mail:jobs"), self.keys.other("mail:dead")] {
+                let _: i64 = redis.del(old).await?;
+            }
+        }
+        Ok(moved)
     }
 
     /// This consumer's own unacknowledged entries (after a restart under the same name).

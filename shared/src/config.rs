@@ -23,7 +23,8 @@ pub enum LogFormat {
 #[derive(Clone, Debug)]
 pub struct Config {
     pub database_url: String,
-    pub redis_url: String,
+    /// Which Redis: one server, a cluster or a master found through sentinels.
+    pub redis: RedisTopology,
     /// Prefix of every Redis key this installation writes.
     pub redis_prefix: String,
     pub bind: SocketAddr,
@@ -78,6 +79,155 @@ pub struct Config {
     pub preview_memory: u64,
 }
 
+/// The Redis the installation runs on, chosen once at start from exactly one of `REDIS_URL`,
+/// `REDIS_CLUSTER_NODES` or `REDIS_SENTINELS` (+ `REDIS_SENTINEL_SERVICE`); see
+/// [`crate::redis_conn::RedisConn`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RedisTopology {
+    /// One server, by URL (`redis://host:port`).
+    Single(String),
+    /// A Redis Cluster, by the URLs of some of its nodes (the rest are discovered).
+    Cluster(Vec<String>),
+    /// A master whose address the sentinels (`host:port`) give under `service`.
+    Sentinel {
+        sentinels: Vec<String>,
+        service: String,
+    },
+}
+
+impl RedisTopology {
+    /// A description fit for logs and error messages (passwords replaced).
+    pub fn describe(&self) -> String {
+        match self {
+            RedisTopology::Single(url) => redact_url(url),
+            RedisTopology::Cluster(seeds) => format!(
+                "cluster {}",
+                seeds
+                    .iter()
+                    .map(|u| redact_url(u))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ),
+            RedisTopology::Sentinel { sentinels, service } => {
+                format!("sentinel service {service} via {}", sentinels.join(","))
+            }
+        }
+    }
+
+    /// The variable that chose this topology, to name in connection errors.
+    pub fn variable(&self) -> &'static str {
+        match self {
+            RedisTopology::Single(_) => "REDIS_URL",
+            RedisTopology::Cluster(_) => "REDIS_CLUSTER_NODES",
+            RedisTopology::Sentinel { .. } => "REDIS_SENTINELS",
+        }
+    }
+
+    /// Exactly one of the three ways; anything else is refused, naming the variable.
+    fn from_lookup(get: &impl Fn(&str) -> Option<String>) -> Result<RedisTopology, ConfigError> {
+        const ONE_OF: &str = "set exactly one of REDIS_URL, REDIS_CLUSTER_NODES or \
+                              REDIS_SENTINELS (with REDIS_SENTINEL_SERVICE)";
+        let url = get("REDIS_URL");
+        let cluster = get("REDIS_CLUSTER_NODES");
+        let sentinels = get("REDIS_SENTINELS");
+        let service = get("REDIS_SENTINEL_SERVICE");
+        if cluster.is_some() && url.is_some() {
+            return Err(err(
+                "REDIS_CLUSTER_NODES",
+                format!("is set together with REDIS_URL: {ONE_OF}"),
+            ));
+        }
+        if sentinels.is_some() && url.is_some() {
+            return Err(err(
+                "REDIS_SENTINELS",
+                format!("is set together with REDIS_URL: {ONE_OF}"),
+            ));
+        }
+        if sentinels.is_some() && cluster.is_some() {
+            return Err(err(
+                "REDIS_SENTINELS",
+                format!("is set together with REDIS_CLUSTER_NODES: {ONE_OF}"),
+            ));
+        }
+        if service.is_some() && sentinels.is_none() {
+            return Err(err(
+                "REDIS_SENTINEL_SERVICE",
+                "is set without REDIS_SENTINELS (the sentinels' host:port list)",
+            ));
+        }
+        if let Some(list) = cluster {
+            let seeds = list_entries(&list)
+                .map(|entry| {
+                    let valid = (entry.starts_with("redis://") || entry.starts_with("rediss://"))
+                        && url::Url::parse(entry).is_ok_and(|u| u.host_str().is_some())
+                        && redis::Client::open(entry).is_ok();
+                    if valid {
+                        Ok(entry.to_string())
+                    } else {
+                        Err(err(
+                            "REDIS_CLUSTER_NODES",
+                            format!(
+                                "expected comma-separated URLs like redis://10.0.0.5:6379, got {:?}",
+                                redact_url(entry)
+                            ),
+                        ))
+                    }
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            if seeds.is_empty() {
+                return Err(err("REDIS_CLUSTER_NODES", "lists no node"));
+            }
+            return Ok(RedisTopology::Cluster(seeds));
+        }
+        if let Some(list) = sentinels {
+            let sentinels = list_entries(&list)
+                .map(|entry| {
+                    match entry.rsplit_once(':') {
+                        Some((host, port))
+                            if !host.is_empty()
+                                && !host.contains('/')
+                                && port.parse::<u16>().is_ok_and(|p| p > 0) =>
+                        {
+                            Ok(entry.to_string())
+                        }
+                        _ => Err(err(
+                            "REDIS_SENTINELS",
+                            format!(
+                                "expected comma-separated host:port entries like 10.0.0.5:26379, got {entry:?}"
+                            ),
+                        )),
+                    }
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            if sentinels.is_empty() {
+                return Err(err("REDIS_SENTINELS", "lists no sentinel"));
+            }
+            let Some(service) = service.map(|s| s.trim().to_string()) else {
+                return Err(err(
+                    "REDIS_SENTINEL_SERVICE",
+                    "must be set with REDIS_SENTINELS: the name the sentinels know the master by",
+                ));
+            };
+            if service.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                return Err(err(
+                    "REDIS_SENTINEL_SERVICE",
+                    format!("expected a master name without spaces, got {service:?}"),
+                ));
+            }
+            return Ok(RedisTopology::Sentinel { sentinels, service });
+        }
+        let url = url.unwrap_or_else(|| "redis://127.0.0.1:6379".into());
+        redis::Client::open(url.as_str())
+            .map_err(|e| err("REDIS_URL", format!("{e}, got {:?}", redact_url(&url))))?;
+        Ok(RedisTopology::Single(url))
+    }
+}
+
+/// The non-empty entries of a comma-separated list, trimmed.
+fn list_entries(list: &str) -> impl Iterator<Item = &str> {
+    list.split(',').map(str::trim).filter(|s| !s.is_empty())
+}
+
 /// A configuration problem: which variable, and what is wrong with it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError {
@@ -125,14 +275,18 @@ impl Config {
             ));
         }
 
-        let redis_url = get("REDIS_URL").unwrap_or_else(|| "redis://127.0.0.1:6379".into());
-        redis::Client::open(redis_url.as_str()).map_err(|e| {
-            err(
-                "REDIS_URL",
-                format!("{e}, got {:?}", redact_url(&redis_url)),
-            )
-        })?;
+        let redis = RedisTopology::from_lookup(&get)?;
         let redis_prefix = get("PORTICO_REDIS_PREFIX").unwrap_or_else(|| "portico:".into());
+        // Braces would make the prefix the hash tag of every key, all on one cluster node (or
+        // split the tags Portico puts in its keys): see RedisKeys.
+        if redis_prefix.contains(['{', '}']) {
+            return Err(err(
+                "PORTICO_REDIS_PREFIX",
+                format!(
+                    "must not contain {{ or }} (Portico puts its own hash tags in its keys), got {redis_prefix:?}"
+                ),
+            ));
+        }
 
         let bind: SocketAddr = parse_with(&get, "PORTICO_BIND", "127.0.0.1:8080", |v| {
             v.parse()
@@ -320,7 +474,7 @@ impl Config {
 
         Ok(Config {
             database_url,
-            redis_url,
+            redis,
             redis_prefix,
             bind,
             base_domain,
@@ -500,6 +654,11 @@ mod tests {
             ("PORTICO_PREVIEW_PAGES", "all"),
             ("PORTICO_PREVIEW_TIMEOUT", "0s"),
             ("PORTICO_PREVIEW_MEMORY", "1MB"),
+            ("PORTICO_REDIS_PREFIX", "p{x}:"),
+            ("REDIS_CLUSTER_NODES", "10.0.0.5:6379"),
+            ("REDIS_CLUSTER_NODES", "redis://a:1,http://b:2"),
+            ("REDIS_SENTINELS", "10.0.0.5"),
+            ("REDIS_SENTINEL_SERVICE", "mymaster"),
         ];
         for (var, value) in cases {
             let e = config(&[(var, value)]).unwrap_err();
@@ -511,6 +670,64 @@ mod tests {
             e.to_string(),
             "PORTICO_LINK_TTL: expected a duration like 7d, 12h, 15min or 30s, got \"seven\""
         );
+    }
+
+    #[test]
+    fn exactly_one_redis_topology() {
+        let c = config(&[]).unwrap();
+        assert_eq!(
+            c.redis,
+            RedisTopology::Single("redis://127.0.0.1:6379".into())
+        );
+        let c = config(&[("REDIS_CLUSTER_NODES", "redis://a:7000, redis://b:7001")]).unwrap();
+        assert_eq!(
+            c.redis,
+            RedisTopology::Cluster(vec!["redis://a:7000".into(), "redis://b:7001".into()])
+        );
+        let c = config(&[
+            ("REDIS_SENTINELS", "a:26379,b:26379"),
+            ("REDIS_SENTINEL_SERVICE", "mymaster"),
+        ])
+        .unwrap();
+        assert_eq!(
+            c.redis,
+            RedisTopology::Sentinel {
+                sentinels: vec!["a:26379".into(), "b:26379".into()],
+                service: "mymaster".into()
+            }
+        );
+        let refused: [(&[(&str, &str)], &str); 5] = [
+            (
+                &[
+                    ("REDIS_URL", "redis://x"),
+                    ("REDIS_CLUSTER_NODES", "redis://a:1"),
+                ],
+                "REDIS_CLUSTER_NODES",
+            ),
+            (
+                &[
+                    ("REDIS_URL", "redis://x"),
+                    ("REDIS_SENTINELS", "a:1"),
+                    ("REDIS_SENTINEL_SERVICE", "m"),
+                ],
+                "REDIS_SENTINELS",
+            ),
+            (
+                &[
+                    ("REDIS_CLUSTER_NODES", "redis://a:1"),
+                    ("REDIS_SENTINELS", "a:1"),
+                    ("REDIS_SENTINEL_SERVICE", "m"),
+                ],
+                "REDIS_SENTINELS",
+            ),
+            (&[("REDIS_SENTINELS", "a:1")], "REDIS_SENTINEL_SERVICE"),
+            (&[("REDIS_SENTINEL_SERVICE", "m")], "REDIS_SENTINEL_SERVICE"),
+        ];
+        for (vars, var) in refused {
+            let e = config(vars).unwrap_err();
+            assert_eq!(e.var, var, "{e}");
+            assert!(!e.to_string().contains('\n'));
+        }
     }
 
     #[test]

@@ -666,7 +666,7 @@ mod tests {
                 _ => "(cursor)".into(),
             })
             .collect();
-        assert_eq!(args[..4], ["XADD", "p:mail:jobs", "*", JOB_FIELD]);
+        assert_eq!(args[..4], ["XADD", "p:{mail}:jobs", "*", JOB_FIELD]);
         assert_eq!(args[4], tagged.to_json());
         assert!(!format!("{tagged:?}").contains("ann@"));
     }

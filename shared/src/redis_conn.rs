@@ -1,10 +1,31 @@
-//! Redis: connecting, and the names of every key the system writes, under one prefix so that
-//! several installations (or test runs) can share a server without touching each other's data.
+//! Redis: connecting to whichever topology the configuration chose ([`RedisConn`]), and the
+//! names of every key the system writes ([`RedisKeys`]), under one prefix so that several
+//! installations (or test runs) can share a server without touching each other's data.
+//!
+//! ## Hash tags
+//! On a Redis Cluster every command or script must keep its keys in one hash slot, and the
+//! slot of a key is that of the part between its first `{` and the next `}` (its tag), when
+//! there is one. So every key here carries a tag that says what it lives with:
+//!
+//! - the mail queue (stream, retry set, dead-letter stream, "sent" markers) shares `{mail}`,
+//!   so the mailer's scripts and `MULTI`s that move a job between them stay atomic;
+//! - a session, a link, a handover, a "latest link" pointer is tagged by its own hash or id,
+//!   and the two counters of a sign-in request by the firm and address they count;
+//!
+//! so no tag is common to all keys, and sessions and links spread over every primary. The
+//! prefix may not contain braces (`PORTICO_REDIS_PREFIX` is refused at start), so the tags
+//! are always Portico's own. On a single server or under Sentinel the tags change nothing.
 
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
+use redis::cluster::ClusterClient;
+use redis::cluster_async::ClusterConnection;
+use redis::sentinel::{SentinelClient, SentinelServerType};
+use redis::{Cmd, Pipeline, RedisError, RedisFuture, RedisResult, Value};
 
+use crate::config::RedisTopology;
 use crate::ids::{ContactId, FirmId};
 
 #[derive(Clone, Debug)]
@@ -25,71 +46,387 @@ impl RedisKeys {
 
     /// A live magic link, by keyed hash of its nonce.
     pub fn link(&self, lookup: &str) -> String {
-        format!("{}link:{lookup}", self.prefix)
+        format!("{}link:{{{lookup}}}", self.prefix)
     }
 
     /// The current invitation of a contact (its link's lookup), so a new one replaces it.
     pub fn invitation(&self, contact_id: &ContactId) -> String {
-        format!("{}invitation:{contact_id}", self.prefix)
+        self.latest_link("invitation", contact_id.as_str())
+    }
+
+    /// The lookup of the latest link of one `kind` (`latest-login`, `latest-staff-login`,
+    /// `latest-email-change`, `invitation`) for one subject, so that a new link voids it.
+    pub fn latest_link(&self, kind: &str, subject: &str) -> String {
+        format!("{}{kind}:{{{subject}}}", self.prefix)
     }
 
     /// A session, by keyed hash of its cookie value.
     pub fn session(&self, hash: &str) -> String {
-        format!("{}session:{hash}", self.prefix)
+        format!("{}session:{{{hash}}}", self.prefix)
     }
 
     pub fn staff_session(&self, hash: &str) -> String {
-        format!("{}staff-session:{hash}", self.prefix)
+        format!("{}staff-session:{{{hash}}}", self.prefix)
+    }
+
+    /// A company-switch handover, by keyed hash of its token.
+    pub fn handover(&self, hash: &str) -> String {
+        format!("{}handover:{{{hash}}}", self.prefix)
     }
 
     /// The counter of links asked for one address of a firm from one network (the hash is
-    /// keyed over both).
-    pub fn email_rate(&self, firm_id: &FirmId, asker_hash: &str) -> String {
-        format!("{}rate:email:{firm_id}:{asker_hash}", self.prefix)
+    /// keyed over both). Tagged like [`email_mails_today`](Self::email_mails_today) of the same
+    /// address, since one script counts both.
+    pub fn email_rate(&self, firm_id: &FirmId, email_hash: &str, asker_hash: &str) -> String {
+        format!(
+            "{}rate:email:{{{firm_id}:{email_hash}}}:{asker_hash}",
+            self.prefix
+        )
     }
 
     /// The counter of sign-in mails sent to one address of a firm in the last day.
     pub fn email_mails_today(&self, firm_id: &FirmId, email_hash: &str) -> String {
-        format!("{}rate:mails:{firm_id}:{email_hash}", self.prefix)
+        format!("{}rate:mails:{{{firm_id}:{email_hash}}}", self.prefix)
     }
 
     /// As [`email_rate`](Self::email_rate), for staff sign-in.
-    pub fn staff_email_rate(&self, firm_id: &FirmId, asker_hash: &str) -> String {
-        format!("{}rate:staff-email:{firm_id}:{asker_hash}", self.prefix)
+    pub fn staff_email_rate(&self, firm_id: &FirmId, email_hash: &str, asker_hash: &str) -> String {
+        format!(
+            "{}rate:staff-email:{{staff:{firm_id}:{email_hash}}}:{asker_hash}",
+            self.prefix
+        )
     }
 
     /// As [`email_mails_today`](Self::email_mails_today), for staff sign-in mails.
     pub fn staff_email_mails_today(&self, firm_id: &FirmId, email_hash: &str) -> String {
-        format!("{}rate:staff-mails:{firm_id}:{email_hash}", self.prefix)
+        format!(
+            "{}rate:staff-mails:{{staff:{firm_id}:{email_hash}}}",
+            self.prefix
+        )
     }
 
     /// The counter of uploads one contact of a firm made in the current window.
     pub fn upload_rate(&self, firm_id: &FirmId, contact_id: &ContactId) -> String {
-        format!("{}rate:upload:{firm_id}:{contact_id}", self.prefix)
+        format!("{}rate:upload:{{{firm_id}:{contact_id}}}", self.prefix)
     }
 
+    /// The mail queue's stream (see `mailer/src/queue.rs`).
     pub fn mail_stream(&self) -> String {
-        format!("{}mail:jobs", self.prefix)
+        format!("{}{{mail}}:jobs", self.prefix)
     }
 
     pub fn mail_dead(&self) -> String {
-        format!("{}mail:dead", self.prefix)
+        format!("{}{{mail}}:dead", self.prefix)
     }
 
-    /// Any other key of this installation, by name.
+    pub fn mail_retry(&self) -> String {
+        format!("{}{{mail}}:retry", self.prefix)
+    }
+
+    /// Written once the mail server accepted the job `job_id`.
+    pub fn mail_sent(&self, job_id: &str) -> String {
+        format!("{}{{mail}}:sent:{job_id}", self.prefix)
+    }
+
+    /// Any other key of this installation, by name: it must hold no braces, or hold a tag
+    /// that keeps it with what it is used with.
     pub fn other(&self, name: &str) -> String {
         format!("{}{name}", self.prefix)
     }
 }
 
-/// Connects with short timeouts, so a Redis outage turns into quick errors (and 503 pages)
-/// rather than hung requests; the manager reconnects by itself when Redis is back.
-pub async fn connect(url: &str) -> Result<ConnectionManager, redis::RedisError> {
+/// Short timeouts, so a Redis outage turns into quick errors (and 503 pages) rather than hung
+/// requests.
+const CONNECTION_TIMEOUT: Duration = Duration::from_secs(2);
+const RESPONSE_TIMEOUT: Duration = Duration::from_secs(2);
+/// A cluster request, with its retries (MOVED, TRYAGAIN, a failover under way), gives up
+/// after this.
+const CLUSTER_REQUEST_TIMEOUT: Duration = Duration::from_secs(4);
+/// How long finding the master through the sentinels may take.
+const SENTINEL_RESOLVE_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// A connection to the installation's Redis, whichever the topology: one server (a
+/// `ConnectionManager`, which reconnects by itself), a Redis Cluster (the crate's own
+/// `cluster_async` connection, which follows slots as they move and replicas as they are
+/// promoted) or a master found through Sentinel (see [`SentinelConn`]). Cheap to clone; clones
+/// share the same underlying connections, which multiplex commands, so a command that blocks
+/// the server's answer (`XREADGROUP … BLOCK`) holds up every clone: give such commands a
+/// `RedisConn` of their own ([`RedisConn::connect`] again).
+#[derive(Clone)]
+pub struct RedisConn(Topology);
+
+#[derive(Clone)]
+enum Topology {
+    Single(ConnectionManager),
+    Cluster(ClusterConnection),
+    Sentinel(SentinelConn),
+}
+
+impl RedisConn {
+    /// Connects to `topology`; each call makes connections of its own.
+    pub async fn connect(topology: &RedisTopology) -> RedisResult<RedisConn> {
+        Ok(RedisConn(match topology {
+            RedisTopology::Single(url) => Topology::Single(single(url).await?),
+            RedisTopology::Cluster(seeds) => {
+                let client = ClusterClient::builder(seeds.iter().map(String::as_str))
+                    .connection_timeout(CONNECTION_TIMEOUT)
+                    .response_timeout(RESPONSE_TIMEOUT)
+                    .overall_response_timeout(Some(CLUSTER_REQUEST_TIMEOUT))
+                    .retries(4)
+                    .min_retry_wait(100)
+                    .max_retry_wait(1000)
+                    .build()?;
+                Topology::Cluster(client.get_async_connection().await?)
+            }
+            RedisTopology::Sentinel { sentinels, service } => {
+                Topology::Sentinel(SentinelConn::connect(sentinels, service).await?)
+            }
+        }))
+    }
+
+    /// Which topology this is, for logs: `single`, `cluster` or `sentinel`.
+    pub fn kind(&self) -> &'static str {
+        match &self.0 {
+            Topology::Single(_) => "single",
+            Topology::Cluster(_) => "cluster",
+            Topology::Sentinel(_) => "sentinel",
+        }
+    }
+}
+
+/// One server, by URL: a [`RedisConn`] of [`RedisTopology::Single`].
+pub async fn connect(url: &str) -> RedisResult<RedisConn> {
+    Ok(RedisConn(Topology::Single(single(url).await?)))
+}
+
+/// A `ConnectionManager` with short timeouts; it reconnects by itself when Redis is back.
+async fn single(url: &str) -> RedisResult<ConnectionManager> {
     let client = redis::Client::open(url)?;
+    single_from(client).await
+}
+
+async fn single_from(client: redis::Client) -> RedisResult<ConnectionManager> {
     let config = ConnectionManagerConfig::new()
-        .set_connection_timeout(Some(Duration::from_secs(2)))
-        .set_response_timeout(Some(Duration::from_secs(2)))
+        .set_connection_timeout(Some(CONNECTION_TIMEOUT))
+        .set_response_timeout(Some(RESPONSE_TIMEOUT))
         .set_number_of_retries(1)
         .set_max_delay(Duration::from_millis(500));
     ConnectionManager::new_with_config(client, config).await
+}
+
+impl ConnectionLike for RedisConn {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match &mut self.0 {
+            Topology::Single(c) => c.req_packed_command(cmd),
+            Topology::Cluster(c) => c.req_packed_command(cmd),
+            Topology::Sentinel(c) => c.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        match &mut self.0 {
+            Topology::Single(c) => c.req_packed_commands(pipeline, offset, count),
+            Topology::Cluster(c) => c.req_packed_commands(pipeline, offset, count),
+            Topology::Sentinel(c) => c.req_packed_commands(pipeline, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match &self.0 {
+            Topology::Single(c) => c.get_db(),
+            Topology::Cluster(c) => c.get_db(),
+            Topology::Sentinel(c) => c.get_db(),
+        }
+    }
+}
+
+/// The master of a Sentinel-watched service: a `ConnectionManager` to the address the
+/// sentinels give, replaced by one to the new master when an answer shows the old one is gone
+/// or demoted (a connection error, `READONLY`, `LOADING`, `MASTERDOWN`). The command that met
+/// the error fails (a 503 for its request); one refused outright (`READONLY`, `LOADING`) was
+/// not carried out, so it is sent once more to the new master. One caller looks the master up
+/// at a time; the others fail fast meanwhile rather than queue behind it.
+#[derive(Clone)]
+struct SentinelConn(Arc<SentinelShared>);
+
+struct SentinelShared {
+    sentinel: tokio::sync::Mutex<SentinelClient>,
+    /// The connection to the master as last found, and how many times it was replaced.
+    current: RwLock<(u64, ConnectionManager)>,
+}
+
+impl SentinelConn {
+    async fn connect(sentinels: &[String], service: &str) -> RedisResult<SentinelConn> {
+        let urls: Vec<String> = sentinels.iter().map(|s| format!("redis://{s}")).collect();
+        let mut client = SentinelClient::build(
+            urls.iter().map(String::as_str).collect(),
+            service.to_string(),
+            None,
+            SentinelServerType::Master,
+        )?;
+        let manager = resolve(&mut client).await?;
+        Ok(SentinelConn(Arc::new(SentinelShared {
+            sentinel: tokio::sync::Mutex::new(client),
+            current: RwLock::new((0, manager)),
+        })))
+    }
+
+    fn current(&self) -> (u64, ConnectionManager) {
+        self.0.current.read().expect("not poisoned").clone()
+    }
+
+    /// Finds the master again, unless another caller already replaced connection `seen` or is
+    /// looking it up now. Whether the connection was replaced.
+    async fn refresh(&self, seen: u64) -> bool {
+        let Ok(mut sentinel) = self.0.sentinel.try_lock() else {
+            return false;
+        };
+        if self.current().0 != seen {
+            return true;
+        }
+        match resolve(&mut sentinel).await {
+            Ok(manager) => {
+                let mut current = self.0.current.write().expect("not poisoned");
+                *current = (seen + 1, manager);
+                tracing::info!("Redis master found through the sentinels");
+                true
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "no Redis master through the sentinels yet");
+                false
+            }
+        }
+    }
+
+    /// Sends `request` to the master, finding it again after an error that says it moved.
+    async fn run(&self, request: Request<'_>) -> RedisResult<Vec<Value>> {
+        let (seen, mut manager) = self.current();
+        match request.send(&mut manager).await {
+            Err(e) if master_moved(&e) => {
+                if self.refresh(seen).await && refused_unexecuted(&e) {
+                    let (_, mut manager) = self.current();
+                    return request.send(&mut manager).await;
+                }
+                Err(e)
+            }
+            other => other,
+        }
+    }
+}
+
+/// A command or a pipeline, as [`ConnectionLike`] gets them.
+#[derive(Clone, Copy)]
+enum Request<'a> {
+    One(&'a Cmd),
+    Many(&'a Pipeline, usize, usize),
+}
+
+impl Request<'_> {
+    async fn send(self, manager: &mut ConnectionManager) -> RedisResult<Vec<Value>> {
+        match self {
+            Request::One(cmd) => Ok(vec![manager.req_packed_command(cmd).await?]),
+            Request::Many(pipeline, offset, count) => {
+                manager.req_packed_commands(pipeline, offset, count).await
+            }
+        }
+    }
+}
+
+/// Asks the sentinels for the master (the crate checks it says `ROLE` master) and connects.
+async fn resolve(client: &mut SentinelClient) -> RedisResult<ConnectionManager> {
+    let found = tokio::time::timeout(SENTINEL_RESOLVE_TIMEOUT, client.async_get_client()).await;
+    let master = found.map_err(|_| {
+        RedisError::from(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            "the sentinels did not name a master in time",
+        ))
+    })??;
+    single_from(master).await
+}
+
+/// An error after which the master should be looked up again.
+fn master_moved(e: &RedisError) -> bool {
+    e.is_io_error()
+        || e.is_connection_dropped()
+        || e.is_connection_refusal()
+        || e.is_timeout()
+        || matches!(e.code(), Some("READONLY" | "LOADING" | "MASTERDOWN"))
+}
+
+/// An answer that says the command was not carried out at all, so sending it again is safe.
+fn refused_unexecuted(e: &RedisError) -> bool {
+    matches!(e.code(), Some("READONLY" | "LOADING" | "MASTERDOWN"))
+}
+
+impl ConnectionLike for SentinelConn {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        Box::pin(async move {
+            let mut values = self.run(Request::One(cmd)).await?;
+            Ok(values.pop().unwrap_or(Value::Nil))
+        })
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        Box::pin(self.run(Request::Many(pipeline, offset, count)))
+    }
+
+    fn get_db(&self) -> i64 {
+        self.current().1.get_db()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The tag of a key: what Redis Cluster hashes.
+    fn tag(key: &str) -> &str {
+        let open = key.find('{').expect("a tag");
+        let close = key[open..].find('}').expect("a closed tag") + open;
+        &key[open + 1..close]
+    }
+
+    #[test]
+    fn keys_that_move_together_share_a_tag() {
+        let keys = RedisKeys::new("p:");
+        let mail = [
+            keys.mail_stream(),
+            keys.mail_dead(),
+            keys.mail_retry(),
+            keys.mail_sent("j1"),
+        ];
+        assert!(mail.iter().all(|k| tag(k) == "mail"), "{mail:?}");
+        let firm = FirmId::parse("f_1").unwrap_or_else(FirmId::new);
+        assert_eq!(
+            tag(&keys.email_rate(&firm, "e", "a")),
+            tag(&keys.email_mails_today(&firm, "e"))
+        );
+        assert_eq!(
+            tag(&keys.staff_email_rate(&firm, "e", "a")),
+            tag(&keys.staff_email_mails_today(&firm, "e"))
+        );
+        assert_ne!(
+            tag(&keys.email_rate(&firm, "e", "a")),
+            tag(&keys.staff_email_rate(&firm, "e", "a"))
+        );
+        assert_eq!(tag(&keys.session("h1")), "h1");
+        assert_eq!(tag(&keys.link("l1")), "l1");
+        // Every key has exactly one tag.
+        for key in mail
+            .iter()
+            .chain([&keys.session("h"), &keys.link("l"), &keys.handover("x")])
+        {
+            assert_eq!(key.matches('{').count(), 1, "{key}");
+        }
+    }
 }

@@ -18,7 +18,6 @@ use portico_shared::mail::{LinkSecrets, MailJob};
 use portico_shared::secret::{hex, random_bytes};
 use portico_shared::store::{Contact, Firm, NewContact, NewFirm, Store};
 use portico_shared::token::ApiKey;
-use redis::aio::ConnectionManager;
 use reqwest::redirect::Policy;
 use serde_json::Value;
 
@@ -28,6 +27,7 @@ pub mod chrome;
 pub mod migrations;
 pub mod openapi_check;
 pub mod private_redis;
+pub mod redis_topology;
 pub mod roles;
 pub mod scratch;
 pub mod smtp_sink;
@@ -117,7 +117,7 @@ pub struct TestApp {
     /// The variables the configuration was read from (to start a binary with the same setup).
     pub vars: HashMap<String, String>,
     pub store: Arc<dyn Store>,
-    pub redis: ConnectionManager,
+    pub redis: portico_shared::redis_conn::RedisConn,
     running: Option<Running>,
     /// Last, so that a drop signals the gateway to stop before its database goes.
     scratch: Scratch,
@@ -274,7 +274,9 @@ impl TestApp {
     pub async fn mail_jobs(&self) -> Vec<MailJob> {
         let mut redis = self.redis.clone();
         let entries: redis::streams::StreamRangeReply = redis::cmd("XRANGE")
-            .arg(format!("{}mail:jobs", self.config.redis_prefix))
+            .arg(
+                portico_shared::redis_conn::RedisKeys::new(&self.config.redis_prefix).mail_stream(),
+            )
             .arg("-")
             .arg("+")
             .query_async(&mut redis)

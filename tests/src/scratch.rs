@@ -24,7 +24,9 @@ pub struct Scratch {
     /// The database this scratch created; removed whatever the test pointed its gateway at.
     database_url: String,
     data_dir: PathBuf,
-    redis_url: String,
+    /// The single Redis server the keys are on; `None` when the gateway was pointed at a
+    /// cluster or a sentinel set, which its test tears down whole.
+    redis_url: Option<String>,
     redis_prefix: String,
     /// Set once [`Scratch::remove`] has done the work, so that the drop after it does nothing.
     removed: bool,
@@ -37,7 +39,7 @@ impl Scratch {
         Scratch {
             database_url: create_database().await,
             data_dir: std::env::temp_dir().join(unique("portico-data-")),
-            redis_url: redis_url(),
+            redis_url: Some(redis_url()),
             redis_prefix: format!("{}:", unique("t")),
             removed: false,
         }
@@ -59,7 +61,10 @@ impl Scratch {
     /// Redis server, say): what is removed is what the gateway wrote to.
     pub fn follow(&mut self, config: &Config) {
         self.data_dir = config.data_dir.clone();
-        self.redis_url = config.redis_url.clone();
+        self.redis_url = match &config.redis {
+            portico_shared::config::RedisTopology::Single(url) => Some(url.clone()),
+            _ => None,
+        };
         self.redis_prefix = config.redis_prefix.clone();
     }
 
@@ -68,7 +73,7 @@ impl Scratch {
         remove(
             &self.database_url,
             &self.data_dir,
-            &self.redis_url,
+            self.redis_url.as_deref(),
             &self.redis_prefix,
         )
         .await;
@@ -93,7 +98,12 @@ impl Drop for Scratch {
             else {
                 return;
             };
-            runtime.block_on(remove(&database_url, &data_dir, &redis_url, &redis_prefix));
+            runtime.block_on(remove(
+                &database_url,
+                &data_dir,
+                redis_url.as_deref(),
+                &redis_prefix,
+            ));
         })
         .join();
     }
@@ -121,8 +131,15 @@ async fn create_database() -> String {
     }
 }
 
-async fn remove(database_url: &str, data_dir: &std::path::Path, redis_url: &str, prefix: &str) {
-    let _ = tokio::time::timeout(REMOVAL_TIMEOUT, forget_redis_keys(redis_url, prefix)).await;
+async fn remove(
+    database_url: &str,
+    data_dir: &std::path::Path,
+    redis_url: Option<&str>,
+    prefix: &str,
+) {
+    if let Some(redis_url) = redis_url {
+        let _ = tokio::time::timeout(REMOVAL_TIMEOUT, forget_redis_keys(redis_url, prefix)).await;
+    }
     let _ = std::fs::remove_dir_all(data_dir);
     let _ = tokio::time::timeout(REMOVAL_TIMEOUT, drop_database(database_url)).await;
 }

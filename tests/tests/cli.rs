@@ -358,12 +358,12 @@ async fn logs_are_json_lines_without_tokens_codes_or_addresses_and_sigterm_exits
         .await;
     // Read the link off the stream with the keys the binary was given.
     let config = portico_shared::config::Config::from_lookup(|k| vars.get(k).cloned()).unwrap();
-    let redis = portico_shared::redis_conn::connect(&config.redis_url)
+    let redis = portico_shared::redis_conn::RedisConn::connect(&config.redis)
         .await
         .unwrap();
     let mut redis = redis;
     let entries: redis::streams::StreamRangeReply = redis::cmd("XRANGE")
-        .arg(format!("{}mail:jobs", config.redis_prefix))
+        .arg(portico_shared::redis_conn::RedisKeys::new(&config.redis_prefix).mail_stream())
         .arg("-")
         .arg("+")
         .query_async(&mut redis)

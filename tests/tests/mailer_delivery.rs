@@ -463,7 +463,7 @@ async fn jobs_that_do_not_verify_are_dead_lettered_as_unauthenticated_and_never_
     let queue = MailQueue::new().await;
     let sink = SmtpSink::start().await;
     let mut redis = queue.redis.clone();
-    let stream = queue.key("mail:jobs");
+    let stream = queue.redis_keys().mail_stream();
     let tagged = |title: &str| {
         let job = queue.task_job(title);
         (job.id.clone(), queue.tagged(&job).to_json().to_string())
@@ -619,7 +619,7 @@ async fn a_requeued_dead_letter_still_verifies_and_a_forged_one_is_dead_again() 
 
     let forged = edited(&json, |v| v["to"]["email"] = "eve@attacker.test".into());
     let _: String = redis::cmd("XADD")
-        .arg(queue.key("mail:dead"))
+        .arg(queue.redis_keys().mail_dead())
         .arg("*")
         .arg("job")
         .arg(&forged)

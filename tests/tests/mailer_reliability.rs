@@ -141,7 +141,7 @@ async fn a_retried_job_still_verifies_and_a_forged_retry_is_refused() {
     let mailer = queue.spawn(Some(&sink), &[("MAILER_MAX_ATTEMPTS", "50")]);
     let job = queue.task_job("Deferred, then accepted");
     queue.enqueue(&job).await;
-    let retry = queue.key("mail:retry");
+    let retry = queue.redis_keys().mail_retry();
     let mut redis = queue.redis.clone();
     let waiting = {
         let deadline = tokio::time::Instant::now() + WAIT;
@@ -319,7 +319,7 @@ async fn a_redis_outage_is_logged_once_and_the_mailer_recovers_by_itself() {
         .wait_until(WAIT, "Redis to take the job", || async {
             let mut conn = queue.redis.clone();
             redis::cmd("XADD")
-                .arg(queue.key("mail:jobs"))
+                .arg(queue.redis_keys().mail_stream())
                 .arg("*")
                 .arg("job")
                 .arg(queue.tagged(&second).to_json())
@@ -360,7 +360,7 @@ async fn a_redis_outage_is_logged_once_and_the_mailer_recovers_by_itself() {
 async fn a_job_taken_over_after_it_was_sent_is_not_sent_again() {
     let queue = MailQueue::new().await;
     let sink = SmtpSink::start().await;
-    let stream = queue.key("mail:jobs");
+    let stream = queue.redis_keys().mail_stream();
     let mut redis = queue.redis.clone();
     let sent_before = queue.task_job("Sent before the crash");
     queue.enqueue(&sent_before).await;
@@ -387,7 +387,7 @@ async fn a_job_taken_over_after_it_was_sent_is_not_sent_again() {
         .await
         .unwrap();
     let _: () = redis::cmd("SET")
-        .arg(queue.key(&format!("mail:sent:{}", sent_before.id)))
+        .arg(queue.redis_keys().mail_sent(&sent_before.id))
         .arg(1)
         .query_async(&mut redis)
         .await

@@ -165,7 +165,7 @@ async fn bench(cli: &Cli, deployment: &Deployment<'_>) -> Result<()> {
     let mut redis = portico_shared::redis_conn::connect(&scratch.redis_url)
         .await
         .context("connecting to Redis")?;
-    let stream = format!("{}mail:jobs", scratch.prefix);
+    let stream = portico_shared::redis_conn::RedisKeys::new(&scratch.prefix).mail_stream();
     let keys = &deployment.keys;
     let mut cookies = Vec::new();
     for (slug, firm) in [(SLUG, &seeded.firms[0]), (SMALL_SLUG, &seeded.firms[1])] {

@@ -33,8 +33,8 @@ use portico_bench::mail::{self, postfix_tools};
 use portico_bench::system::{self, ChildGuard};
 use portico_shared::keys::Keyring;
 use portico_shared::mail::MailJob;
+use portico_shared::redis_conn::{RedisConn, RedisKeys};
 use portico_shared::secret::{hex, random_bytes};
-use redis::aio::ConnectionManager;
 
 const LEVELS: [usize; 3] = [1, 8, 32];
 const TARGET_RATE: f64 = 1000.0;
@@ -209,7 +209,7 @@ async fn bench(
 
 struct Bench<'a> {
     mailer: PathBuf,
-    redis: ConnectionManager,
+    redis: RedisConn,
     keys: Keyring,
     /// Its folder is the mailers' data folder (outbox, logs); its prefix holds each run's.
     scratch: &'a Scratch,
@@ -269,11 +269,11 @@ impl Bench<'_> {
     async fn unsettled(&self, prefix: &str) -> Result<u64> {
         let (len, retrying, dead): (u64, u64, u64) = redis::pipe()
             .cmd("XLEN")
-            .arg(format!("{prefix}mail:jobs"))
+            .arg(RedisKeys::new(prefix).mail_stream())
             .cmd("ZCARD")
-            .arg(format!("{prefix}mail:retry"))
+            .arg(RedisKeys::new(prefix).mail_retry())
             .cmd("XLEN")
-            .arg(format!("{prefix}mail:dead"))
+            .arg(RedisKeys::new(prefix).mail_dead())
             .query_async(&mut self.redis.clone())
             .await?;
         if dead > 0 {
@@ -418,7 +418,7 @@ struct Cpu {
 }
 
 impl Cpu {
-    async fn snap(sink: &str, mailer: Option<&str>, redis: &mut ConnectionManager) -> Cpu {
+    async fn snap(sink: &str, mailer: Option<&str>, redis: &mut RedisConn) -> Cpu {
         let secs = |pid: &str| system::cpu_time(pid).map_or(f64::NAN, |t| t.as_secs_f64());
         let user = |pid: &str| system::cpu_times(pid).map_or(f64::NAN, |t| t.0.as_secs_f64());
         Cpu {

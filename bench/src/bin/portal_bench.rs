@@ -114,7 +114,7 @@ async fn bench(options: &CommonOptions, deployment: &Deployment<'_>) -> Result<(
     let mut redis = portico_shared::redis_conn::connect(&scratch.redis_url)
         .await
         .context("connecting to Redis")?;
-    let stream = format!("{}mail:jobs", scratch.prefix);
+    let stream = portico_shared::redis_conn::RedisKeys::new(&scratch.prefix).mail_stream();
     let keys = &deployment.keys;
     let client = sign_in(&server.site(SLUG), &mut redis, &stream, keys, CLIENT_EMAIL).await?;
     let small = sign_in(

@@ -39,11 +39,13 @@ use portico_bench::counts::{RedisCommands, redis_reads};
 use portico_bench::harness::{self, Deployment, Scratch, fetch_anchors, sign_in, take_links};
 use portico_bench::load::{self, Conn, MakeReq, Plan, Req, Target};
 use portico_bench::meter::{self, Meter, Phase, Server};
+use portico_bench::redis_cluster::LocalCluster;
 use portico_bench::system::{self, ChildGuard};
 use portico_bench::{bare, bare_mailer};
 use portico_bench::{mail, plans};
+use portico_shared::config::RedisTopology;
 use portico_shared::keys::Keyring;
-use redis::aio::ConnectionManager;
+use portico_shared::redis_conn::{RedisConn, RedisKeys};
 
 // The twin is measured against the gateway, which allocates with mimalloc.
 #[global_allocator]
@@ -127,17 +129,11 @@ fn email(i: usize) -> String {
 }
 
 async fn run(cli: Cli) -> Result<()> {
-    if cli.cluster {
-        bail!(
-            "--cluster needs cluster support in the gateway (REDIS_CLUSTER_NODES, branch \
-             redis-core), which this build does not have yet"
-        );
-    }
     let options = &cli.common;
     let (smtp_sink, _) = mail::postfix_tools()?;
     let binary = harness::sibling_binary("portico-gateway", "gateway", options.build.build())?;
     let mailer = harness::sibling_binary("portico-mailer", "mailer", options.build.build())?;
-    let redis_server = PrivateRedis::start()?;
+    let redis_servers = RedisServers::start(cli.cluster)?;
     let mailers = Mailers {
         binary: mailer,
         smtp_sink,
@@ -145,12 +141,13 @@ async fn run(cli: Cli) -> Result<()> {
         in_flight: cli.mailer_in_flight.into(),
     };
     if cli.mailer_only {
-        return Scratch::run_on(false, Some(redis_server.url()), async |scratch| {
+        return Scratch::run_on(false, Some(redis_servers.topology()), async |scratch| {
             let started = Instant::now();
             let load_before = system::load_average();
-            let mut redis = portico_shared::redis_conn::connect(&scratch.redis_url).await?;
+            let mut redis = scratch.redis().await?;
+            let mut nodes = redis_servers.connections().await?;
             let mail_phases = mailers
-                .measure(scratch, &Keyring::generate("b1"), &mut redis)
+                .measure(scratch, &Keyring::generate("b1"), &mut redis, &mut nodes)
                 .await?;
             let report = Report {
                 backend: "no database",
@@ -161,6 +158,7 @@ async fn run(cli: Cli) -> Result<()> {
                 statements: &[],
                 mail_phases: &mail_phases,
                 mail_in_flight: mailers.in_flight,
+                redis_servers: redis_servers.describe(),
                 load_before,
                 elapsed: started.elapsed(),
             };
@@ -171,13 +169,62 @@ async fn run(cli: Cli) -> Result<()> {
     }
     Scratch::run_on(
         options.postgres,
-        Some(redis_server.url()),
+        Some(redis_servers.topology()),
         async |scratch| {
             let deployment = Deployment::create(binary, scratch).await?;
-            bench(options, &deployment, &mailers).await
+            bench(options, &deployment, &mailers, &redis_servers).await
         },
     )
     .await
+}
+
+/// The Redis of the run's own: one `redis-server` on a free loopback port, without
+/// persistence, or a cluster of six (`--cluster`). Its CPU time and command counts are this
+/// run's alone, summed over all nodes of a cluster (replicas included: replication is part of
+/// what a request costs a cluster).
+enum RedisServers {
+    Single(PrivateRedis),
+    Cluster(LocalCluster),
+}
+
+impl RedisServers {
+    fn start(cluster: bool) -> Result<RedisServers> {
+        Ok(if cluster {
+            RedisServers::Cluster(LocalCluster::start()?)
+        } else {
+            RedisServers::Single(PrivateRedis::start()?)
+        })
+    }
+
+    fn topology(&self) -> RedisTopology {
+        match self {
+            RedisServers::Single(server) => RedisTopology::Single(server.url()),
+            RedisServers::Cluster(cluster) => RedisTopology::Cluster(cluster.nodes()),
+        }
+    }
+
+    /// A connection to each server (each node of a cluster alone), for their `INFO`.
+    async fn connections(&self) -> Result<Vec<RedisConn>> {
+        let urls = match self {
+            RedisServers::Single(server) => vec![server.url()],
+            RedisServers::Cluster(cluster) => cluster.nodes(),
+        };
+        let mut connections = Vec::new();
+        for url in urls {
+            connections.push(portico_shared::redis_conn::connect(&url).await?);
+        }
+        Ok(connections)
+    }
+
+    fn describe(&self) -> &'static str {
+        match self {
+            RedisServers::Single(_) => "one local server of the run's own",
+            RedisServers::Cluster(_) => {
+                "a Redis Cluster of 6 local nodes (3 primaries, 3 replicas) of the run's own; \
+                 CPU, commands and reads summed over all nodes"
+            }
+        }
+    }
 }
 
 /// A `redis-server` of the run's own, on a free loopback port, without persistence.
@@ -345,7 +392,8 @@ struct Work {
 /// Counts the shared components' work around each measured phase.
 struct Counter {
     meter: Meter,
-    redis: ConnectionManager,
+    /// Each Redis server alone (every node of a cluster).
+    redis: Vec<RedisConn>,
 }
 
 impl Counter {
@@ -358,15 +406,15 @@ impl Counter {
         rate: f64,
         make: MakeReq,
     ) -> Result<Measured> {
-        let redis_before = RedisCommands::snap(std::slice::from_mut(&mut self.redis)).await?;
-        let reads_before = redis_reads(std::slice::from_mut(&mut self.redis)).await?;
+        let redis_before = RedisCommands::snap(&mut self.redis).await?;
+        let reads_before = redis_reads(&mut self.redis).await?;
         let name = format!("R{round} {} {}", side.name(), route.name());
         let phase = self
             .meter
             .measure_paced(&name, server, target, plan, Some(rate), make)
             .await?;
-        let reads_after = redis_reads(std::slice::from_mut(&mut self.redis)).await?;
-        let redis_after = RedisCommands::snap(std::slice::from_mut(&mut self.redis)).await?;
+        let reads_after = redis_reads(&mut self.redis).await?;
+        let redis_after = RedisCommands::snap(&mut self.redis).await?;
         Ok(Measured {
             phase,
             work: Work {
@@ -384,6 +432,7 @@ async fn bench(
     options: &CommonOptions,
     deployment: &Deployment<'_>,
     mailers: &Mailers,
+    redis_servers: &RedisServers,
 ) -> Result<()> {
     let started = Instant::now();
     let load_before = system::load_average();
@@ -437,11 +486,12 @@ async fn bench(
         }
     }
 
-    let mut redis = portico_shared::redis_conn::connect(&scratch.redis_url)
+    let mut redis = scratch
+        .redis()
         .await
         .context("connecting to the run's Redis")?;
     // The task notifications are not sign-in links: off the stream before any sign-in.
-    let stream = format!("{}mail:jobs", scratch.prefix);
+    let stream = RedisKeys::new(&scratch.prefix).mail_stream();
     redis::cmd("DEL")
         .arg(&stream)
         .query_async::<i64>(&mut redis)
@@ -482,9 +532,12 @@ async fn bench(
     .await?;
     // Links minted for the comparison are taken with the rest below.
 
+    let mut nodes = redis_servers.connections().await?;
     let mut counter = Counter {
-        meter: Meter::new("shared_cost_bench", scratch, redis.clone(), None).await?,
-        redis: redis.clone(),
+        meter: Meter::new("shared_cost_bench", scratch, redis.clone(), None)
+            .await?
+            .on_redis_servers(nodes.clone()),
+        redis: nodes.clone(),
     };
     let (gateway_server, render_server, twin_server) = (
         Server::gateway(gateway.process.id()),
@@ -603,7 +656,7 @@ async fn bench(
     let statements =
         count_statements(deployment, &site, &anchors[0], &session, &counted_links).await?;
     let mail_phases = mailers
-        .measure(scratch, &deployment.keys, &mut redis)
+        .measure(scratch, &deployment.keys, &mut redis, &mut nodes)
         .await?;
     let (phases, works): (Vec<Phase>, Vec<Work>) =
         measured.into_iter().map(|m| (m.phase, m.work)).unzip();
@@ -616,6 +669,7 @@ async fn bench(
         statements: &statements,
         mail_phases: &mail_phases,
         mail_in_flight: mailers.in_flight,
+        redis_servers: redis_servers.describe(),
         load_before,
         elapsed: started.elapsed(),
     };
@@ -883,6 +937,7 @@ struct Report<'a> {
     statements: &'a [StatementCount],
     mail_phases: &'a [MailPhase],
     mail_in_flight: usize,
+    redis_servers: &'static str,
     load_before: String,
     elapsed: Duration,
 }
@@ -1052,8 +1107,9 @@ impl Report<'_> {
         );
         let _ = writeln!(
             out,
-            "Redis: one local server of the run's own. Phases in the order run (R1, R2 = rounds); \
-             both sides of a route paced at {PACE_SHARE} of the slower one's throughput."
+            "Redis: {}. Phases in the order run (R1, R2 = rounds); both sides of a route paced \
+             at {PACE_SHARE} of the slower one's throughput.",
+            self.redis_servers
         );
         if self.phases.is_empty() {
             let mail = self.write_mail(&mut out);
@@ -1251,7 +1307,8 @@ impl Mailers {
         &self,
         scratch: &Scratch,
         keys: &Keyring,
-        redis: &mut ConnectionManager,
+        redis: &mut RedisConn,
+        servers: &mut [RedisConn],
     ) -> Result<Vec<MailPhase>> {
         let (sink, port) = mail::start_sink(&self.smtp_sink).await?;
         let smtp_url = format!("smtp://127.0.0.1:{port}");
@@ -1263,7 +1320,7 @@ impl Mailers {
                     .run(
                         scratch,
                         keys,
-                        redis,
+                        (&mut *redis, &mut *servers),
                         (side, round, jobs),
                         &smtp_url,
                         sink.id(),
@@ -1283,7 +1340,7 @@ impl Mailers {
         &self,
         scratch: &Scratch,
         keys: &Keyring,
-        redis: &mut ConnectionManager,
+        (redis, servers): (&mut RedisConn, &mut [RedisConn]),
         (side, round, jobs): (Side, usize, usize),
         smtp_url: &str,
         sink_pid: u32,
@@ -1306,7 +1363,7 @@ impl Mailers {
             child: command
                 .env_clear()
                 .env("PATH", std::env::var("PATH").unwrap_or_default())
-                .env("REDIS_URL", &scratch.redis_url)
+                .env(scratch.redis_env().0, scratch.redis_env().1)
                 .env("PORTICO_REDIS_PREFIX", &prefix)
                 .env("PORTICO_SIGNING_KEYS", keys.to_config_string())
                 .env("PORTICO_DATA_DIR", &scratch.dir)
@@ -1336,10 +1393,9 @@ impl Mailers {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         let batch = mail::login_jobs(keys, &prefix, jobs);
-        let stream = format!("{prefix}mail:jobs");
+        let stream = RedisKeys::new(&prefix).mail_stream();
         let pid = process.id().to_string();
         let cpu = |pid: &str| system::cpu_time(pid).map_or(f64::NAN, |t| t.as_secs_f64());
-        let servers = std::slice::from_mut(redis);
         let system = |pid: &str| system::cpu_times(pid).map_or(f64::NAN, |t| t.1.as_secs_f64());
         let (process_before, sink_before) = (cpu(&pid), cpu(&sink_pid.to_string()));
         let system_before = system(&pid);
@@ -1347,12 +1403,12 @@ impl Mailers {
         let commands_before = RedisCommands::snap(servers).await?;
         let reads_before = redis_reads(servers).await?;
         let started = Instant::now();
-        mail::enqueue(&mut servers[0], &prefix, &batch).await?;
+        mail::enqueue(redis, &prefix, &batch).await?;
         loop {
             let length: i64 = match redis::cmd("XINFO")
                 .arg("STREAM")
                 .arg(&stream)
-                .query_async::<redis::Value>(&mut servers[0])
+                .query_async::<redis::Value>(redis)
                 .await?
             {
                 redis::Value::Map(fields) => fields
@@ -1404,7 +1460,7 @@ impl Mailers {
         };
         let mut process = process;
         system::stop_gently(&mut process)?;
-        harness::delete_prefix(&mut servers[0], &prefix).await?;
+        harness::delete_prefix(redis, &prefix).await?;
         Ok(phase)
     }
 }

@@ -93,7 +93,7 @@ fn handle<'s>(state: &'s AppState, token: &str) -> Option<Handle<'s>> {
     Some(Handle {
         token: format!("{kid}.{}", b64(&random)),
         key,
-        redis_key: state.redis_keys.other(&format!("handover:{hash}")),
+        redis_key: state.redis_keys.handover(&hash),
     })
 }
 

@@ -1,7 +1,26 @@
-//! Magic links in Redis: issuing (with the per-email rate limit and the mail job, in one atomic
-//! script) and consuming (checking the code or the browser binding and deleting the link, in
-//! another). Consumption is the `DEL` inside the script: of any number of concurrent attempts,
+//! Magic links in Redis: issuing (with the per-email rate limit and the mail job, in the steps
+//! below) and consuming (checking the code or the browser binding and deleting the link, in one
+//! script). Consumption is the `DEL` inside the script: of any number of concurrent attempts,
 //! exactly one sees the link and wins.
+//!
+//! Issuing touches keys of different hash slots (the counters, tagged by firm and address; the
+//! link, by its own lookup; the "latest link" pointer, by its subject; the mail stream,
+//! `{mail}`), which a Redis Cluster keeps on different nodes, so it is a sequence of steps, each
+//! atomic on its own, in an order where stopping after any step is safe:
+//!
+//! 1. [`COUNT`]: both counters of the request (asks per network, mails per day), one script on
+//!    one slot. Over a limit, nothing more happens.
+//! 2. The link record and its expiry, in one `MULTI`.
+//! 3. Only where a new link voids the previous one: `GET` the pointer, `DEL` the link it names,
+//!    then `SET … GET` the pointer to the new link; if that shows a link issued meanwhile by a
+//!    concurrent request, it is deleted too. So every link but the newest is deleted.
+//! 4. The mail job, `XADD` to the stream, last.
+//!
+//! A crash (or a Redis error, answered 503) between steps leaves at worst: the request counted
+//! with no link (step 1 only), or a link no mail names (after 2 or 3), which nobody can use
+//! since its secrets are only in the job; the user asks again. A mail job always has its link
+//! written before it; never the reverse. The previous link is deleted before the pointer
+//! moves, so a failure cannot leave it alive once the pointer names the new one.
 //!
 //! A link is for a subject: a contact (client links), a member (staff sign-in, email change)
 //! or a team invitation; its epoch is the contact's or member's auth epoch, or the
@@ -37,7 +56,7 @@ use portico_shared::mail::{FirmBrand, LinkSecrets, MailJob, Recipient, Template}
 use portico_shared::now_unix;
 use portico_shared::store::{Contact, Firm, Member, TeamInvitation};
 use portico_shared::token::{LinkPurpose, MintedLink, VerifiedLink, binding_hash, mint_link};
-use redis::Script;
+use redis::{AsyncCommands, Script};
 
 use crate::error::Result;
 use crate::state::AppState;
@@ -45,39 +64,21 @@ use crate::state::AppState;
 /// Wrong codes after which a link is void.
 pub const MAX_CODE_ATTEMPTS: u32 = 5;
 
-/// KEYS: rate counter (or ""), daily mail counter (or ""), link, mail stream, previous-link
-/// pointer (or "").
-/// ARGV: window secs, limit, expires_at, job JSON, link key prefix, lookup, stream cap (0 for
-/// none), mails a day, hash field/values…
-/// Returns {1, 0} when issued, {0, ttl} when over the limit, {2, 0} when over the day's mails
-/// (nothing written).
-static ISSUE: LazyLock<Script> = LazyLock::new(|| {
+/// Step 1 of issuing. KEYS: rate counter, daily mail counter (one slot: both are tagged by
+/// the firm and address). ARGV: window secs, limit, mails a day.
+/// Returns {1, 0} when the request may go on, {0, ttl} when over the limit (the day's mails
+/// not counted), {2, 0} when over the day's mails.
+static COUNT: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r#"
-if KEYS[1] ~= '' then
-  local n = redis.call('INCR', KEYS[1])
-  if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
-  if n > tonumber(ARGV[2]) then
-    return {0, redis.call('TTL', KEYS[1])}
-  end
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+if n > tonumber(ARGV[2]) then
+  return {0, redis.call('TTL', KEYS[1])}
 end
-if KEYS[2] ~= '' then
-  local mails = redis.call('INCR', KEYS[2])
-  if mails == 1 then redis.call('EXPIRE', KEYS[2], 86400) end
-  if mails > tonumber(ARGV[8]) then return {2, 0} end
-end
-redis.call('HSET', KEYS[3], unpack(ARGV, 9))
-redis.call('EXPIREAT', KEYS[3], ARGV[3])
-if KEYS[5] ~= '' then
-  local previous = redis.call('GET', KEYS[5])
-  if previous then redis.call('DEL', ARGV[5] .. previous) end
-  redis.call('SET', KEYS[5], ARGV[6], 'EXAT', ARGV[3])
-end
-if ARGV[7] == '0' then
-  redis.call('XADD', KEYS[4], '*', 'job', ARGV[4])
-else
-  redis.call('XADD', KEYS[4], 'MAXLEN', ARGV[7], '*', 'job', ARGV[4])
-end
+local mails = redis.call('INCR', KEYS[2])
+if mails == 1 then redis.call('EXPIRE', KEYS[2], 86400) end
+if mails > tonumber(ARGV[3]) then return {2, 0} end
 return {1, 0}
 "#,
     )
@@ -259,7 +260,9 @@ pub async fn request_login(
     );
     let limit = state.config.login_per_email;
     let rate = Rate {
-        asks: state.redis_keys.email_rate(&firm.id, &asker_hash),
+        asks: state
+            .redis_keys
+            .email_rate(&firm.id, &email_hash, &asker_hash),
         window: limit.per,
         limit: limit.count,
         mails_today: state.redis_keys.email_mails_today(&firm.id, &email_hash),
@@ -282,7 +285,7 @@ pub async fn request_login(
         pointer: state.config.new_link_voids_old.then(|| {
             state
                 .redis_keys
-                .other(&format!("latest-login:{}", contact.id))
+                .latest_link("latest-login", contact.id.as_str())
         }),
         real,
         note: "",
@@ -337,7 +340,9 @@ pub async fn request_staff_login(
     );
     let limit = state.config.login_per_email;
     let rate = Rate {
-        asks: state.redis_keys.staff_email_rate(&firm.id, &asker_hash),
+        asks: state
+            .redis_keys
+            .staff_email_rate(&firm.id, &email_hash, &asker_hash),
         window: limit.per,
         limit: limit.count,
         mails_today: state
@@ -362,7 +367,7 @@ pub async fn request_staff_login(
         pointer: state.config.new_link_voids_old.then(|| {
             state
                 .redis_keys
-                .other(&format!("latest-staff-login:{}", member.id))
+                .latest_link("latest-staff-login", member.id.as_str())
         }),
         real,
         note: "",
@@ -441,7 +446,7 @@ pub async fn send_email_change(
         pointer: Some(
             state
                 .redis_keys
-                .other(&format!("latest-email-change:{}", member.id)),
+                .latest_link("latest-email-change", member.id.as_str()),
         ),
         real: true,
         note: new_email.as_str(),
@@ -514,20 +519,14 @@ async fn run_issue_until(
         None => (String::new(), "0".to_string()),
     };
     let keys = &state.redis_keys;
-    // A decoy's writes are the real ones' (a link record, a pointer, a stream entry), on three
-    // keys that are overwritten each time and that nothing reads: the stream is capped at one
-    // entry, and the link key is outside the link prefix, so it can never be consumed.
-    let (link_key, stream, pointer, stream_cap) = if issue.real {
-        let link = keys.link(&minted.lookup);
-        (link, keys.mail_stream(), issue.pointer, 0)
+    // A decoy's writes are the real ones' (counters, a link record, a pointer, a stream entry),
+    // in the same steps, on keys that are overwritten each time and that nothing reads: the
+    // stream is capped at one entry, and the link key is outside the link prefix, so it can
+    // never be consumed.
+    let (link_key, stream_cap) = if issue.real {
+        (keys.link(&minted.lookup), None)
     } else {
-        let pointer = issue.pointer.map(|_| keys.other("decoy:latest-login"));
-        (
-            keys.other("decoy:link"),
-            keys.other("decoy:mail"),
-            pointer,
-            1,
-        )
+        (keys.other("decoy:link"), Some(1))
     };
     let epoch = issue.subject.epoch.to_string();
     let exp = expires_at.to_string();
@@ -544,59 +543,96 @@ async fn run_issue_until(
         note: issue.note,
     };
     let tag = record.tag(state.keys());
-    let (asks, mails_today, window, limit, mails_per_day) = match &rate {
-        Some(r) => (
-            r.asks.as_str(),
-            r.mails_today.as_str(),
-            r.window.as_secs(),
-            r.limit,
-            r.mails_per_day,
-        ),
-        None => ("", "", 0, 0, 0),
-    };
-    let mut invocation = ISSUE.prepare_invoke();
-    invocation
-        .key(asks)
-        .key(mails_today)
-        .key(&link_key)
-        .key(stream)
-        .key(pointer.unwrap_or_default())
-        .arg(window)
-        .arg(limit)
-        .arg(expires_at)
-        .arg(job.to_json())
-        .arg(keys.link(""))
-        .arg(&minted.lookup)
-        .arg(stream_cap)
-        .arg(mails_per_day)
-        .arg("contact")
-        .arg(issue.subject.id)
-        .arg("epoch")
-        .arg(&epoch)
-        .arg("purpose")
-        .arg(issue.purpose.as_str())
-        .arg("code")
-        .arg(&minted.code_hash)
-        .arg("bind")
-        .arg(&bind)
-        .arg("bind_until")
-        .arg(&bind_until)
-        .arg("exp")
-        .arg(&exp)
-        .arg("tag")
-        .arg(tag)
-        .arg("fails")
-        .arg(0);
-    if !issue.note.is_empty() {
-        invocation.arg("note").arg(issue.note);
-    }
     let mut redis = state.redis();
-    let (issued, ttl): (i64, i64) = invocation.invoke_async(&mut redis).await?;
-    Ok(match issued {
-        1 => Wrote::Link,
-        2 => Wrote::MailsCapped,
-        _ => Wrote::RateLimited(Duration::from_secs(ttl.max(1) as u64)),
-    })
+
+    // Step 1: the counters.
+    if let Some(rate) = &rate {
+        let (allowed, ttl): (i64, i64) = COUNT
+            .key(&rate.asks)
+            .key(&rate.mails_today)
+            .arg(rate.window.as_secs())
+            .arg(rate.limit)
+            .arg(rate.mails_per_day)
+            .invoke_async(&mut redis)
+            .await?;
+        match allowed {
+            1 => {}
+            2 => return Ok(Wrote::MailsCapped),
+            _ => return Ok(Wrote::RateLimited(Duration::from_secs(ttl.max(1) as u64))),
+        }
+    }
+
+    // Step 2: the link.
+    let mut fields: Vec<(&str, &str)> = vec![
+        ("contact", issue.subject.id),
+        ("epoch", &epoch),
+        ("purpose", issue.purpose.as_str()),
+        ("code", &minted.code_hash),
+        ("bind", &bind),
+        ("bind_until", &bind_until),
+        ("exp", &exp),
+        ("tag", &tag),
+        ("fails", "0"),
+    ];
+    if !issue.note.is_empty() {
+        fields.push(("note", issue.note));
+    }
+    let () = redis::pipe()
+        .atomic()
+        .hset_multiple(&link_key, &fields)
+        .ignore()
+        .expire_at(&link_key, expires_at)
+        .ignore()
+        .query_async(&mut redis)
+        .await?;
+
+    // Step 3: the previous link goes, then the pointer names the new one.
+    if let Some(pointer) = issue.pointer {
+        let pointer = if issue.real {
+            pointer
+        } else {
+            keys.other("decoy:latest-login")
+        };
+        let previous: Option<String> = redis.get(&pointer).await?;
+        let previous_key = match &previous {
+            Some(lookup) if issue.real => keys.link(lookup),
+            // Nothing to delete: a key nobody writes, so that every request costs the same.
+            _ => keys.other("decoy:previous-link"),
+        };
+        let _: () = redis.del(&previous_key).await?;
+        let replaced: Option<String> = redis::cmd("SET")
+            .arg(&pointer)
+            .arg(&minted.lookup)
+            .arg("EXAT")
+            .arg(expires_at)
+            .arg("GET")
+            .query_async(&mut redis)
+            .await?;
+        // A link issued between our GET and SET by a concurrent request is voided too.
+        if let Some(concurrent) = replaced.filter(|r| Some(r) != previous.as_ref())
+            && issue.real
+        {
+            let _: () = redis.del(keys.link(&concurrent)).await?;
+        }
+    }
+
+    // Step 4: the mail job, last.
+    let xadd = match stream_cap {
+        None => job.enqueue_cmd(),
+        Some(cap) => {
+            let mut decoy = redis::cmd("XADD");
+            decoy
+                .arg(keys.other("decoy:mail"))
+                .arg("MAXLEN")
+                .arg(cap)
+                .arg("*")
+                .arg(portico_shared::mail::JOB_FIELD)
+                .arg(job.to_json());
+            decoy
+        }
+    };
+    let _: String = xadd.query_async(&mut redis).await?;
+    Ok(Wrote::Link)
 }
 
 /// The sign-in or invitation job of a link, sealed and tagged (the decoy's too, so it costs

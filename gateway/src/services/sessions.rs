@@ -123,17 +123,19 @@ pub async fn start(
         .keys()
         .tag_record(&record.tag_parts(&key_of_session, &record.numbers()));
     let mut redis = state.redis();
-    let mut pipe = redis::pipe();
+    // Two commands, not one pipeline: each session key is tagged by its own hash, so the two
+    // may live on different cluster nodes. The old one goes first: a failure in between
+    // leaves this browser signed out, never with two sessions.
     if let Some(old) = previous.and_then(|p| redis_key(state, audience, p)) {
-        pipe.del(old).ignore();
+        let _: () = redis.del(old).await?;
     }
-    pipe.set_ex(
-        key_of_session,
-        serde_json::to_string(&record).expect("session serializes"),
-        state.config.session_idle.as_secs(),
-    )
-    .ignore();
-    let () = pipe.query_async(&mut redis).await?;
+    let _: () = redis
+        .set_ex(
+            key_of_session,
+            serde_json::to_string(&record).expect("session serializes"),
+            state.config.session_idle.as_secs(),
+        )
+        .await?;
     state.metrics.sessions_started.inc();
     let max_age = time::Duration::seconds(state.config.session_absolute.as_secs() as i64);
     Ok(cookies::build(

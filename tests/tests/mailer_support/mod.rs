@@ -15,7 +15,6 @@ use portico_e2e::{redis_url, unique};
 use portico_shared::keys::Keyring;
 use portico_shared::mail::{FirmBrand, LinkSecrets, MailJob, Recipient, TaggedJob, Template};
 use portico_shared::redis_conn::RedisKeys;
-use redis::aio::ConnectionManager;
 use serde_json::{Value, json};
 
 pub const MAIL_FROM: &str = "Portico <no-reply@portal.test>";
@@ -25,7 +24,7 @@ pub struct MailQueue {
     pub keys: Keyring,
     pub vars: HashMap<String, String>,
     pub data_dir: PathBuf,
-    pub redis: ConnectionManager,
+    pub redis: portico_shared::redis_conn::RedisConn,
 }
 
 /// A running `mailer`; killed when dropped. Its stderr goes to a file the test can read.
@@ -133,8 +132,9 @@ impl MailQueue {
         }
     }
 
-    pub fn key(&self, name: &str) -> String {
-        format!("{}{name}", self.prefix)
+    /// The names of the queue's keys under this prefix.
+    pub fn redis_keys(&self) -> RedisKeys {
+        RedisKeys::new(&self.prefix)
     }
 
     /// Starts `mailer` with this queue's settings, `SMTP_URL` of `sink` (or the outbox), and
@@ -222,7 +222,7 @@ impl MailQueue {
     /// Whatever text as a job's JSON, tagged or not.
     pub async fn enqueue_raw(&self, json: &str) {
         let _: String = redis::cmd("XADD")
-            .arg(self.key("mail:jobs"))
+            .arg(self.redis_keys().mail_stream())
             .arg("*")
             .arg("job")
             .arg(json)
@@ -245,7 +245,7 @@ impl MailQueue {
     /// The dead-letter stream: (job JSON, error, attempts) of each entry.
     pub async fn dead(&self) -> Vec<(String, String, String)> {
         let reply: redis::streams::StreamRangeReply = redis::cmd("XRANGE")
-            .arg(self.key("mail:dead"))
+            .arg(self.redis_keys().mail_dead())
             .arg("-")
             .arg("+")
             .query_async(&mut self.redis.clone())
