@@ -1460,7 +1460,9 @@ impl Mailers {
         };
         let mut process = process;
         system::stop_gently(&mut process)?;
-        harness::delete_prefix(redis, &prefix).await?;
+        // Best effort: on a cluster a SCAN sees one node and an UNLINK of keys in several
+        // slots is refused; the run's own Redis goes away with the run anyway.
+        let _ = harness::delete_prefix(redis, &prefix).await;
         Ok(phase)
     }
 }
