@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
 use hyper::StatusCode;
+use portico_shared::config::RedisTopology;
 use portico_shared::keys::Keyring;
 use portico_shared::mail::{LinkSecrets, MailJob};
 use portico_shared::redis_conn::RedisConn;
@@ -29,6 +30,9 @@ pub struct Scratch {
     pub run_id: String,
     pub dir: PathBuf,
     pub redis_url: String,
+    /// The nodes of a Redis Cluster the run uses instead of `redis_url`'s server
+    /// (`REDIS_CLUSTER_NODES`), if any.
+    pub redis_cluster: Option<Vec<String>>,
     pub prefix: String,
     /// The admin URL and name of the PostgreSQL database made for the run.
     pub postgres: Option<(String, String)>,
@@ -41,7 +45,26 @@ impl Scratch {
         postgres: bool,
         bench: impl AsyncFnOnce(&Scratch) -> Result<T>,
     ) -> Result<T> {
-        let scratch = Scratch::new(postgres);
+        Scratch::run_on(postgres, None, bench).await
+    }
+
+    /// [`Scratch::run`] on a Redis the benchmark started for itself rather than
+    /// `REDIS_URL`'s: one server, or the nodes of a cluster.
+    pub async fn run_on<T>(
+        postgres: bool,
+        redis: Option<RedisTopology>,
+        bench: impl AsyncFnOnce(&Scratch) -> Result<T>,
+    ) -> Result<T> {
+        let mut scratch = Scratch::new(postgres);
+        match redis {
+            Some(RedisTopology::Single(url)) => scratch.redis_url = url,
+            Some(RedisTopology::Cluster(nodes)) => {
+                scratch.redis_url = nodes[0].clone();
+                scratch.redis_cluster = Some(nodes);
+            }
+            Some(RedisTopology::Sentinel { .. }) => bail!("benchmarks run on no Sentinel"),
+            None => {}
+        }
         let outcome = match std::fs::create_dir_all(&scratch.dir) {
             Ok(()) => bench(&scratch).await,
             Err(e) => Err(e).with_context(|| format!("creating {}", scratch.dir.display())),
@@ -57,6 +80,7 @@ impl Scratch {
             dir: std::env::temp_dir().join(format!("portico-bench-{run_id}")),
             redis_url: std::env::var("REDIS_URL")
                 .unwrap_or_else(|_| "redis://127.0.0.1:6379".into()),
+            redis_cluster: None,
             prefix: format!("bench{run_id}:"),
             postgres: postgres.then(|| {
                 let admin = std::env::var("PORTICO_BENCH_PG_URL")
@@ -89,6 +113,22 @@ impl Scratch {
         }
     }
 
+    /// The run's Redis as its processes are told of it: `REDIS_URL`, or `REDIS_CLUSTER_NODES`.
+    pub fn redis_env(&self) -> (&'static str, String) {
+        match &self.redis_cluster {
+            Some(nodes) => ("REDIS_CLUSTER_NODES", nodes.join(",")),
+            None => ("REDIS_URL", self.redis_url.clone()),
+        }
+    }
+
+    /// A connection to the run's Redis (the cluster's, if it runs on one).
+    pub async fn redis(&self) -> redis::RedisResult<RedisConn> {
+        match &self.redis_cluster {
+            Some(nodes) => RedisConn::connect(&RedisTopology::Cluster(nodes.clone())).await,
+            None => portico_shared::redis_conn::connect(&self.redis_url).await,
+        }
+    }
+
     /// A Redis key prefix inside the run's own, for one part of it (removed with the run's).
     pub fn sub_prefix(&self, part: &str) -> String {
         format!("{}{part}:", self.prefix)
@@ -105,7 +145,7 @@ impl Scratch {
     ) -> HashMap<&'static str, String> {
         let mut vars = HashMap::from([
             ("DATABASE_URL", database_url.to_string()),
-            ("REDIS_URL", self.redis_url.clone()),
+            self.redis_env(),
             ("PORTICO_REDIS_PREFIX", self.prefix.clone()),
             ("PORTICO_BIND", format!("127.0.0.1:{port}")),
             ("PORTICO_BASE_DOMAIN", BASE_DOMAIN.into()),
@@ -142,7 +182,7 @@ impl Scratch {
             );
             return;
         }
-        if let Ok(mut redis) = portico_shared::redis_conn::connect(&self.redis_url).await {
+        if let Ok(mut redis) = self.redis().await {
             let _ = delete_prefix(&mut redis, &self.prefix).await;
         }
         if let Some((admin, name)) = &self.postgres {

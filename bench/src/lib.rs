@@ -4,10 +4,15 @@
 //! scratch database and Redis prefix.
 #![forbid(unsafe_code)]
 
+pub mod bare;
+pub mod bare_mailer;
 pub mod cli;
+pub mod counts;
 pub mod db;
 pub mod harness;
 pub mod load;
+pub mod mail;
 pub mod meter;
 pub mod plans;
+pub mod redis_cluster;
 pub mod system;

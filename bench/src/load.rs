@@ -256,6 +256,18 @@ pub struct Plan {
 /// Runs `connections` workers, each on its own connection, until `duration` has passed or
 /// `limit` requests have been started. All connections are open before the clock starts.
 pub async fn run(target: &Target, plan: Plan, make: MakeReq) -> Result<Stats> {
+    run_paced(target, plan, None, make).await
+}
+
+/// [`run`], with request number `n` not sent before `n / rate` seconds after the start when
+/// `rate` (requests per second) is given: two servers loaded at the same rate can be compared
+/// per request (a server's CPU per request falls as its load rises and wake-ups are shared).
+pub async fn run_paced(
+    target: &Target,
+    plan: Plan,
+    rate: Option<f64>,
+    make: MakeReq,
+) -> Result<Stats> {
     let Plan {
         connections,
         duration,
@@ -287,6 +299,13 @@ pub async fn run(target: &Target, plan: Plan, make: MakeReq) -> Result<Stats> {
                 let seq = next.fetch_add(1, Ordering::Relaxed);
                 if seq >= limit {
                     break;
+                }
+                if let Some(rate) = rate {
+                    let due = start + Duration::from_secs_f64(seq as f64 / rate);
+                    if due >= deadline {
+                        break;
+                    }
+                    tokio::time::sleep_until(due.into()).await;
                 }
                 let req = make(worker, seq);
                 let sent = Instant::now();

@@ -19,13 +19,19 @@ use crate::system::{self, ChildGuard};
 #[derive(Clone, Copy)]
 pub struct Server {
     pid: u32,
-    /// The gateway: `--perf` profiles it, and PostgreSQL's backends work for it.
+    /// The gateway: `--perf` profiles it.
     gateway: bool,
+    /// PostgreSQL's backends of the benchmark database work for it (their CPU is counted).
+    database: bool,
 }
 
 impl Server {
     pub fn gateway(pid: u32) -> Server {
-        Server { pid, gateway: true }
+        Server {
+            pid,
+            gateway: true,
+            database: true,
+        }
     }
 
     /// A server beside the gateway (the sign-in benchmark's baseline): not profiled, and no
@@ -34,6 +40,17 @@ impl Server {
         Server {
             pid,
             gateway: false,
+            database: false,
+        }
+    }
+
+    /// A server beside the gateway that uses the same database (a bare twin of its routes):
+    /// not profiled, its database CPU counted like the gateway's.
+    pub fn beside(pid: u32) -> Server {
+        Server {
+            pid,
+            gateway: false,
+            database: true,
         }
     }
 }
@@ -42,7 +59,8 @@ impl Server {
 pub struct Meter {
     /// The binary's name, for its progress lines.
     name: &'static str,
-    redis: RedisConn,
+    /// Every Redis server taking part (the nodes of a cluster): their CPU is summed.
+    redis: Vec<RedisConn>,
     perf: Option<PathBuf>,
     /// On PostgreSQL: an admin connection and the benchmark database's name, to find the
     /// server processes serving the gateway.
@@ -94,10 +112,16 @@ impl Meter {
         };
         Ok(Meter {
             name,
-            redis,
+            redis: vec![redis],
             perf,
             postgres,
         })
+    }
+
+    /// Counts the CPU of these Redis servers instead (every node of a cluster).
+    pub fn on_redis_servers(mut self, servers: Vec<RedisConn>) -> Meter {
+        self.redis = servers;
+        self
     }
 
     async fn snap(&mut self, server: Server) -> CpuSnap {
@@ -108,7 +132,7 @@ impl Meter {
         CpuSnap {
             server: system::cpu_time(&server.pid.to_string()).unwrap_or_default(),
             client: system::cpu_time("self").unwrap_or_default(),
-            redis: redis_cpu(&mut self.redis).await.unwrap_or(f64::NAN),
+            redis: redis_cpu_of(&mut self.redis).await,
             postgres,
         }
     }
@@ -122,13 +146,28 @@ impl Meter {
         plan: Plan,
         make: MakeReq,
     ) -> Result<Phase> {
+        self.measure_paced(name, server, target, plan, None, make)
+            .await
+    }
+
+    /// [`Meter::measure`] with the load paced at `rate` requests per second, if given
+    /// ([`load::run_paced`]).
+    pub async fn measure_paced(
+        &mut self,
+        name: &str,
+        server: Server,
+        target: &Target,
+        plan: Plan,
+        rate: Option<f64>,
+        make: MakeReq,
+    ) -> Result<Phase> {
         eprintln!("{}: {name}…", self.name);
         let profiler = match &self.perf {
             Some(dir) if server.gateway => Some(start_perf(dir, name, server.pid)?),
             _ => None,
         };
         let before = self.snap(server).await;
-        let stats = load::run(target, plan, make).await?;
+        let stats = load::run_paced(target, plan, rate, make).await?;
         let after = self.snap(server).await;
         if let Some(profiler) = profiler {
             stop_perf(profiler)?;
@@ -143,7 +182,7 @@ impl Meter {
             db_cpu: self
                 .postgres
                 .as_ref()
-                .filter(|_| server.gateway)
+                .filter(|_| server.database)
                 .map(|_| cpu_since(&before.postgres, &after.postgres)),
         })
     }
@@ -224,6 +263,15 @@ fn stop_perf(mut profiler: ChildGuard) -> Result<()> {
         .context("stopping perf record")?;
     profiler.child.wait()?;
     Ok(())
+}
+
+/// The CPU seconds of all these Redis servers together (NaN when one does not answer).
+pub async fn redis_cpu_of(servers: &mut [RedisConn]) -> f64 {
+    let mut total = 0.0;
+    for server in servers {
+        total += redis_cpu(server).await.unwrap_or(f64::NAN);
+    }
+    total
 }
 
 /// Redis's own CPU seconds (user + system), from `INFO cpu`.

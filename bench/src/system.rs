@@ -34,13 +34,23 @@ const TICKS_PER_SEC: f64 = 100.0;
 
 /// User + system CPU time of a process (all its threads), `pid` or `"self"`.
 pub fn cpu_time(pid: &str) -> Option<Duration> {
+    let (user, system) = cpu_times(pid)?;
+    Some(user + system)
+}
+
+/// User and system CPU time of a process (all its threads), apart: system time is the
+/// kernel's work for it (system calls, wake-ups), user time its own code.
+pub fn cpu_times(pid: &str) -> Option<(Duration, Duration)> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name may contain spaces; the fields after it are fixed.
     let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
     // Fields 14 and 15 of stat(5) (utime, stime), counted from the state, field 3.
     let utime: f64 = fields.get(11)?.parse().ok()?;
     let stime: f64 = fields.get(12)?.parse().ok()?;
-    Some(Duration::from_secs_f64((utime + stime) / TICKS_PER_SEC))
+    Some((
+        Duration::from_secs_f64(utime / TICKS_PER_SEC),
+        Duration::from_secs_f64(stime / TICKS_PER_SEC),
+    ))
 }
 
 /// A line of `/proc/{pid}/status` in kB, e.g. `VmHWM` (peak resident set) or `VmRSS`.

@@ -2,13 +2,6 @@
 //! `mailer requeue-dead` puts dead-lettered jobs back; `mailer status` prints the queue.
 #![forbid(unsafe_code)]
 
-mod compose;
-mod deliver;
-mod metrics;
-mod queue;
-mod settings;
-mod worker;
-
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,12 +10,12 @@ use clap::{Parser, Subcommand};
 use portico_shared::config::{Config, redact_url};
 use portico_shared::redis_conn::RedisKeys;
 
-use crate::compose::Composer;
-use crate::deliver::Delivery;
-use crate::metrics::Metrics;
-use crate::queue::Queue;
-use crate::settings::Settings;
-use crate::worker::Worker;
+use portico_mailer::compose::Composer;
+use portico_mailer::deliver::Delivery;
+use portico_mailer::metrics::Metrics;
+use portico_mailer::queue::Queue;
+use portico_mailer::settings::Settings;
+use portico_mailer::worker::Worker;
 
 /// mimalloc rather than the system allocator: composing a mail allocates and frees many small
 /// strings, where glibc's malloc took about a tenth of the mailer's CPU under load.
@@ -156,12 +149,14 @@ async fn serve(config: Config, settings: Settings, keys: RedisKeys) -> Result<()
     };
     let metrics = Arc::new(Metrics::new());
     if let Some(bind) = settings.metrics_bind {
-        metrics::serve(bind, metrics.clone()).await.map_err(|e| {
-            Failed::Config(portico_shared::config::ConfigError {
-                var: "MAILER_METRICS_BIND",
-                message: format!("cannot listen on {bind}: {e}"),
-            })
-        })?;
+        portico_mailer::metrics::serve(bind, metrics.clone())
+            .await
+            .map_err(|e| {
+                Failed::Config(portico_shared::config::ConfigError {
+                    var: "MAILER_METRICS_BIND",
+                    message: format!("cannot listen on {bind}: {e}"),
+                })
+            })?;
     }
 
     let stop = shutdown_signal();

@@ -47,6 +47,12 @@ pub struct Metrics {
     pub send_duration: Histogram,
 }
 
+impl Default for Metrics {
+    fn default() -> Metrics {
+        Metrics::new()
+    }
+}
+
 impl Metrics {
     pub fn new() -> Metrics {
         let mut registry = Registry::with_prefix("mailer");

@@ -29,11 +29,11 @@ use anyhow::{Context, Result, bail};
 use clap::Parser;
 use portico_bench::cli::{self, BuildOptions};
 use portico_bench::harness::{self, Scratch};
+use portico_bench::mail::{self, postfix_tools};
 use portico_bench::system::{self, ChildGuard};
 use portico_shared::keys::Keyring;
-use portico_shared::mail::{FirmBrand, LinkSecrets, MailJob, Recipient, Template};
-use portico_shared::redis_conn::RedisConn;
-use portico_shared::redis_conn::RedisKeys;
+use portico_shared::mail::MailJob;
+use portico_shared::redis_conn::{RedisConn, RedisKeys};
 use portico_shared::secret::{hex, random_bytes};
 
 const LEVELS: [usize; 3] = [1, 8, 32];
@@ -84,23 +84,7 @@ async fn bench(
         .context("Redis (REDIS_URL)")?;
     let keys = Keyring::generate("b1");
 
-    let port = system::free_port()?;
-    let mut sink = Command::new(smtp_sink);
-    if is_root() {
-        // smtp-sink refuses to keep root privileges.
-        sink.args(["-u", "nobody"]);
-    }
-    let sink = ChildGuard {
-        child: sink
-            .arg(format!("127.0.0.1:{port}"))
-            .arg("1024")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .context("starting smtp-sink")?,
-        name: "smtp-sink",
-    };
-    wait_for_port(port).await?;
+    let (sink, port) = mail::start_sink(smtp_sink).await?;
     let smtp_url = format!("smtp://127.0.0.1:{port}");
 
     let bench = Bench {
@@ -175,12 +159,17 @@ async fn bench(
         );
     }
     println!();
-    println!("CPU µs per mail  | sink (source) | sink (mailer) | mailer | redis");
+    println!("CPU µs per mail  | sink (source) | sink (mailer) | mailer (user + system) | redis");
     for (i, level) in LEVELS.iter().enumerate() {
         let (source, mailer) = (&ceiling_cpu[i], &mailer_cpu[i]);
         println!(
-            "{level:>9} in flight | {:>13.0} | {:>13.0} | {:>6.0} | {:>5.0}",
-            source.sink, mailer.sink, mailer.mailer, mailer.redis
+            "{level:>9} in flight | {:>13.0} | {:>13.0} | {:>6.0} ({:>4.0} + {:>4.0}) | {:>5.0}",
+            source.sink,
+            mailer.sink,
+            mailer.mailer,
+            mailer.mailer_user,
+            mailer.mailer - mailer.mailer_user,
+            mailer.redis
         );
     }
     let p = |q: f64| percentile(&latencies, q);
@@ -269,61 +258,11 @@ impl Bench<'_> {
 
     /// `count` login jobs as the gateway makes them, tagged for `prefix`.
     fn jobs(&self, prefix: &str, count: usize) -> Vec<String> {
-        let redis_keys = RedisKeys::new(prefix);
-        (0..count)
-            .map(|i| {
-                let mut job = MailJob::new(
-                    Template::LoginLink,
-                    Recipient {
-                        email: format!("client{i}@example.com"),
-                        name: format!("Client {i}"),
-                    },
-                    FirmBrand {
-                        id: "fm_bench".into(),
-                        slug: "acme".into(),
-                        name: "Acme Accountants".into(),
-                        brand_color: "#0b5fff".into(),
-                        portal_url: "https://acme.portal.example".into(),
-                    },
-                );
-                job.data = serde_json::json!({
-                    "link_ttl_days": 7,
-                    "login_url": "https://acme.portal.example/login",
-                });
-                job.not_after = Some(portico_shared::now_unix() + 7 * 86_400);
-                job.seal(
-                    &self.keys,
-                    &LinkSecrets {
-                        link: format!(
-                            "https://acme.portal.example/auth/magic?token=b1.{}.{}",
-                            hex(&random_bytes::<16>()),
-                            hex(&random_bytes::<16>())
-                        ),
-                        code: "ABCD-EFGH".into(),
-                    },
-                );
-                job.authenticate(&self.keys, &redis_keys)
-                    .to_json()
-                    .to_string()
-            })
-            .collect()
+        mail::login_jobs(&self.keys, prefix, count)
     }
 
     async fn enqueue(&self, prefix: &str, jobs: &[String]) -> Result<()> {
-        let mut redis = self.redis.clone();
-        for chunk in jobs.chunks(500) {
-            let mut pipe = redis::pipe();
-            for job in chunk {
-                pipe.cmd("XADD")
-                    .arg(RedisKeys::new(prefix).mail_stream())
-                    .arg("*")
-                    .arg("job")
-                    .arg(job)
-                    .ignore();
-            }
-            let () = pipe.query_async(&mut redis).await?;
-        }
-        Ok(())
+        mail::enqueue(&mut self.redis.clone(), prefix, jobs).await
     }
 
     /// Stream length (settled entries are deleted) plus the retry set.
@@ -473,15 +412,19 @@ impl Bench<'_> {
 struct Cpu {
     sink: f64,
     mailer: f64,
+    /// The mailer's user time (the rest of `mailer` is system time).
+    mailer_user: f64,
     redis: f64,
 }
 
 impl Cpu {
     async fn snap(sink: &str, mailer: Option<&str>, redis: &mut RedisConn) -> Cpu {
         let secs = |pid: &str| system::cpu_time(pid).map_or(f64::NAN, |t| t.as_secs_f64());
+        let user = |pid: &str| system::cpu_times(pid).map_or(f64::NAN, |t| t.0.as_secs_f64());
         Cpu {
             sink: secs(sink),
             mailer: mailer.map_or(0.0, secs),
+            mailer_user: mailer.map_or(0.0, user),
             redis: portico_bench::meter::redis_cpu(redis)
                 .await
                 .unwrap_or(f64::NAN),
@@ -493,6 +436,7 @@ impl Cpu {
         Cpu {
             sink: per_mail(self.sink, before.sink),
             mailer: per_mail(self.mailer, before.mailer),
+            mailer_user: per_mail(self.mailer_user, before.mailer_user),
             redis: per_mail(self.redis, before.redis),
         }
     }
@@ -513,67 +457,4 @@ fn percentile(sorted: &[f64], q: f64) -> f64 {
     }
     let index = ((sorted.len() as f64 * q).ceil() as usize).clamp(1, sorted.len()) - 1;
     sorted[index]
-}
-
-async fn wait_for_port(port: u16) -> Result<()> {
-    for _ in 0..100 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_ok()
-        {
-            return Ok(());
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    bail!("smtp-sink did not listen on port {port}")
-}
-
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-}
-
-/// `smtp-sink` and `smtp-source`, installing the Debian package `postfix` when they are
-/// missing (and stopping the mail daemon the package may start: nothing stays on port 25).
-fn postfix_tools() -> Result<(PathBuf, PathBuf)> {
-    let find = |name: &str| {
-        ["/usr/sbin", "/usr/bin", "/usr/local/sbin"]
-            .iter()
-            .map(|dir| Path::new(dir).join(name))
-            .find(|p| p.exists())
-    };
-    if let (Some(sink), Some(source)) = (find("smtp-sink"), find("smtp-source")) {
-        return Ok((sink, source));
-    }
-    if !is_root() {
-        bail!(
-            "smtp-sink and smtp-source are missing: apt-get install postfix (needs root), then run again"
-        );
-    }
-    eprintln!("bench: installing postfix for smtp-sink and smtp-source…");
-    let install = |update: bool| -> Result<bool> {
-        if update {
-            Command::new("apt-get").args(["update", "-qq"]).status()?;
-        }
-        Ok(Command::new("apt-get")
-            .args(["install", "-y", "-qq", "postfix"])
-            .env("DEBIAN_FRONTEND", "noninteractive")
-            .stdout(Stdio::null())
-            .status()?
-            .success())
-    };
-    if !install(false)? && !install(true)? {
-        bail!("apt-get install postfix failed");
-    }
-    let _ = Command::new("postfix")
-        .arg("stop")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
-    match (find("smtp-sink"), find("smtp-source")) {
-        (Some(sink), Some(source)) => Ok((sink, source)),
-        _ => bail!("postfix is installed but smtp-sink or smtp-source is not"),
-    }
 }
