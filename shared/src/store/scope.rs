@@ -100,11 +100,17 @@ macro_rules! looks_after_account {
 
 /// The ids (`scoped_id`) of the items of `$table` within member `$m`'s assigned clients (firm
 /// `$f`): the one definition of the "assigned" scope of work items, for the API's lists and,
-/// through [`scoped_list`], the console's lists and dashboard. An item is in scope when one of its contacts (a task's assignees, the
-/// `contact_id` of the other kinds) is assigned to the member, or when it is shared with an
-/// account of [`member_accounts`]. Each branch starts from the member's rows of
-/// `contact_members` and reads one index range per contact or account. (The check of one item,
-/// [`in_scope_sql`], reads the same rule from the item's end.)
+/// through [`scoped_list`], the console's lists and dashboard. An item is in scope when one of
+/// its contacts (a task's assignees, the `contact_id` of the other kinds) is assigned to the
+/// member, or when it is shared with an account of [`member_accounts`]. Each branch starts
+/// from the member's rows of `contact_members` and reads one index range per contact or
+/// account. (The check of one item, [`in_scope_sql`], reads the same rule from the item's end.)
+///
+/// Most accounts are personal, and most firms share few items with an account as a whole:
+/// when the firm has no item of `$table` shared with any account, the account branch stops
+/// after one entry of the `(firm_id, account_id, …)` index (an `EXISTS` of no outer column,
+/// which both databases evaluate once, before the branch) instead of reading the account of
+/// each of the member's contacts.
 ///
 /// The branches are joined with `UNION ALL`, so an id may come more than once; `IN` and
 /// `EXISTS` do not mind repeats, and [`scoped_list`] removes them.
@@ -119,7 +125,11 @@ macro_rules! scoped_ids {
             $table,
             " sx WHERE sx.firm_id = ",
             $f,
-            " AND sx.account_id = sma.account_id)"
+            " AND sx.account_id = sma.account_id AND EXISTS (SELECT 1 FROM ",
+            $table,
+            " sg WHERE sg.firm_id = ",
+            $f,
+            " AND sg.account_id IS NOT NULL))"
         )
     };
 }
