@@ -174,19 +174,30 @@ macro_rules! scoped_by_contact {
 }
 
 /// Whether item `$3` of `$table` (firm `$1`) is within member `$2`'s scope: the rule of
-/// [`scoped_ids`] read from the item's end. Its contacts are matched with the member's
-/// (`scoped_by_contact`, the condition on `scoped_id` pushed into it), and its account with
-/// [`looks_after_account`]: a few index entries either way, in or out of scope.
+/// [`scoped_ids`] read from the item's end. The item is read by id, then whether the member
+/// looks after one of its contacts (a task's assignees, the `contact_id` of the other kinds;
+/// one `contact_members` entry each) or, by [`looks_after_account`], a contact of its account:
+/// a few index entries either way, in or out of scope.
 macro_rules! in_scope_sql {
+    ("tasks") => {
+        concat!(
+            "SELECT EXISTS (SELECT 1 FROM tasks ix WHERE ix.firm_id = $1 AND ix.id = $3 \
+             AND (EXISTS (SELECT 1 FROM task_assignees ia CROSS JOIN contact_members icm \
+             WHERE ia.task_id = ix.id AND icm.contact_id = ia.contact_id AND icm.member_id = $2) \
+             OR ",
+            looks_after_account!("$1", "$2", "ix.account_id"),
+            "))"
+        )
+    };
     ($table:tt) => {
         concat!(
-            "SELECT EXISTS (SELECT 1 FROM (",
-            scoped_by_contact!($table, "$1", "$2"),
-            ") si WHERE si.scoped_id = $3) OR EXISTS (SELECT 1 FROM ",
+            "SELECT EXISTS (SELECT 1 FROM ",
             $table,
-            " sx WHERE sx.firm_id = $1 AND sx.id = $3 AND ",
-            looks_after_account!("$1", "$2", "sx.account_id"),
-            ")"
+            " ix WHERE ix.firm_id = $1 AND ix.id = $3 \
+             AND (EXISTS (SELECT 1 FROM contact_members icm \
+             WHERE icm.contact_id = ix.contact_id AND icm.member_id = $2) OR ",
+            looks_after_account!("$1", "$2", "ix.account_id"),
+            "))"
         )
     };
 }
