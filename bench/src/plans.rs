@@ -115,6 +115,44 @@ pub fn firm_wide_per_row(plan: &[String], n: usize) -> Option<&'static str> {
     (inner && !keyed).then_some("FIRM-WIDE READ PER ROW")
 }
 
+/// The tables a benchmark fills at the size of its big firm: reading one of them by the firm
+/// alone reads that firm's every row.
+const FIRM_SIZED: [&str; 11] = [
+    "contacts",
+    "invitations",
+    "contact_members",
+    "client_accounts",
+    "tasks",
+    "task_assignees",
+    "checklist_items",
+    "conversations",
+    "messages",
+    "signing_requests",
+    "activity",
+];
+
+/// Whether line `n` of a PostgreSQL plan reads a whole firm's range of an index of a table
+/// filled at firm size: an `Index Cond: (firm_id = $k)` and nothing more, under the scan of
+/// such a table. A generic plan prices that range as an average firm's (a few dozen rows in a
+/// benchmark with many small firms) and may hash-join it, reading the big firm's every row;
+/// [`unbounded`] sees no `Seq Scan` or contact filter there and misses it.
+pub fn firm_range(plan: &[String], n: usize) -> Option<&'static str> {
+    let condition = plan
+        .get(n)?
+        .trim_start()
+        .strip_prefix("Index Cond: (firm_id = $")?;
+    let only_firm = condition
+        .strip_suffix(')')
+        .is_some_and(|k| !k.is_empty() && k.bytes().all(|b| b.is_ascii_digit()));
+    // A bitmap index scan names its index; the heap scan above it names the table.
+    let scan = plan[..n]
+        .iter()
+        .rev()
+        .find(|l| l.contains(" Scan ") && !l.contains("Bitmap Index Scan"))?;
+    let table = scan.split(" on ").nth(1)?.split_whitespace().next()?;
+    (only_firm && FIRM_SIZED.contains(&table)).then_some("FIRM-WIDE INDEX RANGE")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -138,6 +176,32 @@ mod tests {
             Some("FIRM-WIDE READ PER ROW")
         );
         assert_eq!(firm_wide_per_row(&joined, 3), None);
+    }
+
+    #[test]
+    fn a_postgres_range_of_the_firm_alone_is_flagged_on_firm_sized_tables() {
+        let hashed = plan(&[
+            "Hash Join  (cost=4.85..18.20 rows=1 width=26)",
+            "  Hash Cond: (mac.id = macm.contact_id)",
+            "  ->  Index Only Scan using contacts_by_account on contacts mac  (cost=0.42..13.59 rows=67 width=52)",
+            "        Index Cond: (firm_id = $1)",
+            "  ->  Hash  (cost=4.37..4.37 rows=5 width=26)",
+            "        ->  Index Only Scan using contact_members_by_member on contact_members macm  (cost=0.29..4.37 rows=5 width=26)",
+            "              Index Cond: (member_id = $2)",
+        ]);
+        assert_eq!(firm_range(&hashed, 3), Some("FIRM-WIDE INDEX RANGE"));
+        assert!(
+            (0..hashed.len())
+                .filter(|&n| n != 3)
+                .all(|n| firm_range(&hashed, n).is_none())
+        );
+        let bounded = plan(&[
+            "Index Scan using conversations_waiting on conversations cv  (cost=0.28..311.18 rows=1251 width=135)",
+            "  Index Cond: ((firm_id = $1) AND (awaiting_reply = true))",
+            "Index Scan using members_by_role on members m  (cost=0.28..8.30 rows=1 width=118)",
+            "  Index Cond: (firm_id = $1)",
+        ]);
+        assert!((0..bounded.len()).all(|n| firm_range(&bounded, n).is_none()));
     }
 
     #[test]

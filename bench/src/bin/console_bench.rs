@@ -36,7 +36,7 @@ use portico_bench::db::{self, Db, Rng, Seeder, b, iso_date, q, q_opt};
 use portico_bench::harness::{self, Deployment, sign_in, staff_sign_in};
 use portico_bench::load::{self, Conn, MakeReq, Plan, Req, Target};
 use portico_bench::meter::{self, Meter, Phase};
-use portico_bench::plans::{firm_wide_per_row, statements_by_request, unbounded};
+use portico_bench::plans::{firm_range, firm_wide_per_row, statements_by_request, unbounded};
 use portico_bench::system::{self, stop_gently};
 use portico_shared::ids::{
     ChecklistItemId, ContactId, ConversationId, CustomRoleId, FirmId, MemberId, MessageId,
@@ -1096,7 +1096,9 @@ async fn seed(db: &mut Db, sizes: [(usize, usize); 2], search: &str) -> Result<S
 
 /// Why line `i` of `plan` reads more than a page needs, if it does.
 fn flag(plan: &[String], i: usize) -> Option<&'static str> {
-    unbounded(&plan[i], plan).or_else(|| firm_wide_per_row(plan, i))
+    unbounded(&plan[i], plan)
+        .or_else(|| firm_wide_per_row(plan, i))
+        .or_else(|| firm_range(plan, i))
 }
 
 struct Report<'a> {

@@ -363,9 +363,8 @@ macro_rules! account_store {
                 id: &ClientAccountId,
             ) -> Result<bool, StoreError> {
                 let (found,): (bool,) = sqlx::query_as(concat!(
-                    "SELECT EXISTS (SELECT 1 FROM ",
-                    member_accounts!("$1", "$2"),
-                    " ma WHERE ma.account_id = $3)"
+                    "SELECT ",
+                    looks_after_account!("$1", "$2", "$3")
                 ))
                 .bind(firm_id)
                 .bind(member)

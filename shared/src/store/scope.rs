@@ -2,8 +2,10 @@
 //! clients, which of some contacts are theirs, and who looks after a page of contacts. What
 //! the scope of an actor is, `policy::decide` says; this module only answers for a member it
 //! is given. The rule for work items is written once, as SQL fragments ([`scoped_ids`],
-//! [`member_accounts`]) that the item checks here and every list of the API and the console
-//! (`assigned_to` of their queries) put inside their one statement.
+//! [`member_accounts`]) that every list of the API and the console (`assigned_to` of their
+//! queries) puts inside its one statement; the checks of one item or account read the same
+//! rule from the item's end ([`in_scope_sql`], [`looks_after_account`]), so that neither a
+//! list nor a check reads more than its own end of the rule reaches.
 
 use async_trait::async_trait;
 use sqlx::{Postgres, Sqlite};
@@ -56,30 +58,62 @@ pub trait ScopeStore {
 /// after (SPEC §13: an item shared with an account is in scope when the member looks after a
 /// contact of that account). A subquery of `account_id`, read from the member's own rows of
 /// `contact_members`; each account once, however many of its contacts the member looks after.
+/// This is the rule read from the member's end, for lists; [`looks_after_account`] is the same
+/// rule read from the account's end, for checks of one item or account.
+///
+/// The firm is checked on `contact_members`, not on `contacts`: the contacts are reached by id
+/// only, one primary-key read per assignment. Given `contacts.firm_id = $f` as well,
+/// PostgreSQL's generic plan prices the firm's whole range of a contacts index as an average
+/// firm's (a few dozen rows) and hash-joins it, which reads all of a big firm's contacts.
 macro_rules! member_accounts {
     ($f:tt, $m:tt) => {
         concat!(
             "(SELECT DISTINCT mac.account_id FROM contact_members macm CROSS JOIN contacts mac \
              WHERE macm.member_id = ",
             $m,
-            " AND mac.id = macm.contact_id AND mac.firm_id = ",
+            " AND macm.firm_id = ",
             $f,
+            " AND mac.id = macm.contact_id)"
+        )
+    };
+}
+
+/// Whether member `$m` looks after a contact of account `$a` (firm `$f`; `$a` a column or a
+/// placeholder, NULL matching nothing): [`member_accounts`] read from the account's end, as an
+/// `EXISTS` condition. It reads the account's contacts (one index range) and one
+/// `contact_members` entry each, so checking one item or account never reads the member's
+/// whole scope.
+macro_rules! looks_after_account {
+    ($f:tt, $m:tt, $a:tt) => {
+        concat!(
+            "EXISTS (SELECT 1 FROM contacts lac CROSS JOIN contact_members lacm \
+             WHERE lac.firm_id = ",
+            $f,
+            " AND lac.account_id = ",
+            $a,
+            " AND lacm.contact_id = lac.id AND lacm.member_id = ",
+            $m,
             ")"
         )
     };
 }
 
 /// The ids (`scoped_id`) of the items of `$table` within member `$m`'s assigned clients (firm
-/// `$f`): the one definition of the "assigned" scope of work items, for the item checks
-/// ([`ScopeStore::in_scope`]), the API's lists and, through [`scoped_list`], the console's
-/// lists and dashboard. An item is in scope when one of its contacts (a task's assignees, the
-/// `contact_id` of the other kinds) is assigned to the member, or when it is shared with an
-/// account of [`member_accounts`]. Each branch starts from the member's rows of
-/// `contact_members` and reads one index range per contact or account.
+/// `$f`): the one definition of the "assigned" scope of work items, for the API's lists and,
+/// through [`scoped_list`], the console's lists and dashboard. An item is in scope when one of
+/// its contacts (a task's assignees, the `contact_id` of the other kinds) is assigned to the
+/// member, or when it is shared with an account of [`member_accounts`]. Each branch starts
+/// from the member's rows of `contact_members` and reads one index range per contact or
+/// account. (The check of one item, [`in_scope_sql`], reads the same rule from the item's end.)
 ///
-/// The branches are joined with `UNION ALL`, so an id may come more than once: that lets
-/// both databases push a condition on `scoped_id` into each branch (an item check reads a few
-/// index entries instead of the member's whole scope); `IN` and `EXISTS` do not mind repeats.
+/// Most accounts are personal, and most firms share few items with an account as a whole:
+/// when the firm has no item of `$table` shared with any account, the account branch stops
+/// after one entry of the `(firm_id, account_id, …)` index (an `EXISTS` of no outer column,
+/// which both databases evaluate once, before the branch) instead of reading the account of
+/// each of the member's contacts.
+///
+/// The branches are joined with `UNION ALL`, so an id may come more than once; `IN` and
+/// `EXISTS` do not mind repeats, and [`scoped_list`] removes them.
 macro_rules! scoped_ids {
     ($table:tt, $f:tt, $m:tt) => {
         concat!(
@@ -91,7 +125,11 @@ macro_rules! scoped_ids {
             $table,
             " sx WHERE sx.firm_id = ",
             $f,
-            " AND sx.account_id = sma.account_id)"
+            " AND sx.account_id = sma.account_id AND EXISTS (SELECT 1 FROM ",
+            $table,
+            " sg WHERE sg.firm_id = ",
+            $f,
+            " AND sg.account_id IS NOT NULL))"
         )
     };
 }
@@ -135,13 +173,31 @@ macro_rules! scoped_by_contact {
     };
 }
 
-/// Whether item `$3` of `$table` (firm `$1`) is within member `$2`'s scope.
+/// Whether item `$3` of `$table` (firm `$1`) is within member `$2`'s scope: the rule of
+/// [`scoped_ids`] read from the item's end. The item is read by id, then whether the member
+/// looks after one of its contacts (a task's assignees, the `contact_id` of the other kinds;
+/// one `contact_members` entry each) or, by [`looks_after_account`], a contact of its account:
+/// a few index entries either way, in or out of scope.
 macro_rules! in_scope_sql {
+    ("tasks") => {
+        concat!(
+            "SELECT EXISTS (SELECT 1 FROM tasks ix WHERE ix.firm_id = $1 AND ix.id = $3 \
+             AND (EXISTS (SELECT 1 FROM task_assignees ia CROSS JOIN contact_members icm \
+             WHERE ia.task_id = ix.id AND icm.contact_id = ia.contact_id AND icm.member_id = $2) \
+             OR ",
+            looks_after_account!("$1", "$2", "ix.account_id"),
+            "))"
+        )
+    };
     ($table:tt) => {
         concat!(
             "SELECT EXISTS (SELECT 1 FROM ",
-            scoped_ids!($table, "$1", "$2"),
-            " si WHERE si.scoped_id = $3)"
+            $table,
+            " ix WHERE ix.firm_id = $1 AND ix.id = $3 \
+             AND (EXISTS (SELECT 1 FROM contact_members icm \
+             WHERE icm.contact_id = ix.contact_id AND icm.member_id = $2) OR ",
+            looks_after_account!("$1", "$2", "ix.account_id"),
+            "))"
         )
     };
 }

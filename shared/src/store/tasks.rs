@@ -187,7 +187,7 @@ macro_rules! page_filter {
         concat!(
             " FROM tasks t WHERE t.firm_id = $1 AND (t.created_at, t.id) > ($2, $3) \
               AND ($4 IS NULL OR EXISTS (SELECT 1 FROM task_assignees a \
-                   WHERE a.task_id = t.id AND a.contact_id = $4)) \
+                   WHERE a.firm_id = $1 AND a.task_id = t.id AND a.contact_id = $4)) \
               AND ($5 IS NULL OR t.status = $5) \
               AND ($6 IS NULL OR t.portal = $6) \
               AND ($8 IS NULL OR t.id IN ",
