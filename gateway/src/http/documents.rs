@@ -7,10 +7,13 @@ use axum::extract::multipart::{Field, MultipartError};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
+use portico_shared::ids::{FirmId, TaskFileId, TaskId};
+use portico_shared::store::ClientViewer;
 use portico_shared::units::megabytes;
 
 use crate::error::{Error, Result};
 use crate::services::content::{Blobs, Received};
+use crate::state::AppState;
 
 /// Room for the other form fields and the multipart framing around one file.
 pub const FORM_OVERHEAD: usize = 64 * 1024;
@@ -55,6 +58,31 @@ pub async fn receive(blobs: &Blobs, mut field: Field<'_>, max: u64) -> Result<Re
         return Err(too_large(max));
     }
     Ok(incoming.finish().await?)
+}
+
+/// A file of a task, as an attachment; 404 when the task has no such file. The portal passes
+/// its `viewer` (only tasks shared with them); staff surfaces pass `None`, having checked
+/// their reach of the task first.
+pub async fn task_file(
+    state: &AppState,
+    firm_id: &FirmId,
+    viewer: Option<&ClientViewer>,
+    task: &TaskId,
+    file: &TaskFileId,
+) -> Result<Response> {
+    let found = state
+        .store
+        .task_file(firm_id, viewer, task, file)
+        .await?
+        .ok_or(Error::NotFound)?;
+    download(
+        &state.blobs(),
+        &found.sha256,
+        &found.file_name,
+        &found.content_type,
+        false,
+    )
+    .await
 }
 
 /// A response streaming the stored file: `inline` or as an attachment, never sniffed.

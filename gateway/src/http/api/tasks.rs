@@ -415,19 +415,7 @@ async fn download(
         .reach(&state, scope.as_ref(), Scoped::Task(&id))
         .await?;
     let firm = actor.firm;
-    let found = state
-        .store
-        .task_file(&firm.id, None, &id, &file)
-        .await?
-        .ok_or(Error::NotFound)?;
-    documents::download(
-        &state.blobs(),
-        &found.sha256,
-        &found.file_name,
-        &found.content_type,
-        false,
-    )
-    .await
+    documents::task_file(&state, &firm.id, None, &id, &file).await
 }
 
 /// `Some(None)` for an explicit `null`, `None` when the field is absent.

@@ -577,19 +577,7 @@ async fn download(
 ) -> Result<Response> {
     let (detail, _) = find(&state, &staff, &id, Action::View).await?;
     let file = TaskFileId::parse(&file).ok_or(Error::NotFound)?;
-    let found = state
-        .store
-        .task_file(&staff.firm.id, None, &detail.task.id, &file)
-        .await?
-        .ok_or(Error::NotFound)?;
-    documents::download(
-        &state.blobs(),
-        &found.sha256,
-        &found.file_name,
-        &found.content_type,
-        false,
-    )
-    .await
+    documents::task_file(&state, &staff.firm.id, None, &detail.task.id, &file).await
 }
 
 /// The account a task form shares the task with: the first assignee's, when the box is ticked.

@@ -75,17 +75,5 @@ pub async fn task_file_download(
     let (Some(id), Some(file)) = (TaskId::parse(id), TaskFileId::parse(file)) else {
         return Err(Error::NotFound);
     };
-    let found = state
-        .store
-        .task_file(&session.firm.id, Some(&session.viewer()), &id, &file)
-        .await?
-        .ok_or(Error::NotFound)?;
-    documents::download(
-        &state.blobs(),
-        &found.sha256,
-        &found.file_name,
-        &found.content_type,
-        false,
-    )
-    .await
+    documents::task_file(state, &session.firm.id, Some(&session.viewer()), &id, &file).await
 }
