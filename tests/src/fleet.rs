@@ -812,15 +812,7 @@ impl Fleet {
         if let Some(body) = body {
             request = request.json(&body);
         }
-        let response = request.send().await.expect("API request");
-        let status = response.status();
-        let text = response.text().await.expect("API body");
-        let json = if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap_or_else(|_| panic!("non-JSON answer: {text}"))
-        };
-        (status, json)
+        crate::json_answer(request).await
     }
 
     /// A contact with portal access, made through the API of `gateway`; returns its id.

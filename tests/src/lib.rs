@@ -61,6 +61,20 @@ pub fn redis_url() -> String {
     std::env::var("PORTICO_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
 }
 
+/// Sends an API request and reads its answer: the status, and the body as JSON (`null` when
+/// empty; a body that is not JSON fails the test).
+pub async fn json_answer(request: reqwest::RequestBuilder) -> (reqwest::StatusCode, Value) {
+    let response = request.send().await.expect("API request");
+    let status = response.status();
+    let text = response.text().await.expect("API body");
+    let json = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or_else(|_| panic!("API answered non-JSON: {text}"))
+    };
+    (status, json)
+}
+
 /// A test gateway's configuration: an isolated database, data folder and Redis prefix, plus
 /// `overrides`.
 pub struct TestConfig {
@@ -349,14 +363,7 @@ impl TestApp {
         if let Some(body) = body {
             request = request.json(&body);
         }
-        let response = request.send().await.expect("API request");
-        let status = response.status();
-        let text = response.text().await.expect("API body");
-        let json = if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap_or_else(|_| panic!("API answered non-JSON: {text}"))
-        };
+        let (status, json) = json_answer(request).await;
         openapi_check::check_answer(self, &method_name, path, status.as_u16(), &json).await;
         (status, json)
     }
