@@ -919,7 +919,8 @@ async fn behind_the_example_nginx_a_rolling_restart_loses_no_request() {
         })
     };
     // As deploy/README.md says: after a gateway is ready again, wait the proxy's fail_timeout
-    // (nginx skips a gateway it could not reach that long) before stopping the next.
+    // and one second more before stopping the next (nginx skips a gateway it could not reach
+    // that long, and counts it in whole seconds of its cached clock, so up to a second more).
     let config =
         std::fs::read_to_string(portico_e2e::fleet::deploy_dir().join("nginx/portico.conf"))
             .unwrap();
@@ -932,7 +933,7 @@ async fn behind_the_example_nginx_a_rolling_restart_loses_no_request() {
     tokio::time::sleep(Duration::from_secs(1)).await;
     let restarting = Instant::now();
     fleet.restart_gateway(A).await;
-    tokio::time::sleep(Duration::from_secs(fail_timeout) + Duration::from_millis(500)).await;
+    tokio::time::sleep(Duration::from_secs(fail_timeout + 1) + Duration::from_millis(500)).await;
     fleet.restart_gateway(B).await;
     let restarted = restarting.elapsed();
     let (answered, failed) = asking.await.unwrap();
