@@ -262,6 +262,11 @@ pub async fn run(target: &Target, plan: Plan, make: MakeReq) -> Result<Stats> {
 /// [`run`], with request number `n` not sent before `n / rate` seconds after the start when
 /// `rate` (requests per second) is given: two servers loaded at the same rate can be compared
 /// per request (a server's CPU per request falls as its load rises and wake-ups are shared).
+///
+/// The requests are released one by one by a [`Pacer`] thread, evenly spaced: tokio's timer
+/// has a resolution of 1 ms, so sleeping until each request's time released them in bursts of
+/// `rate / 1000`, and how a burst's Redis commands then met on a shared connection depended
+/// on how fast each server got through the burst, not on the commands themselves.
 pub async fn run_paced(
     target: &Target,
     plan: Plan,
@@ -279,10 +284,12 @@ pub async fn run_paced(
     for _ in 0..connections {
         conns.push(Conn::open(target.addr).await?);
     }
+    let pacer = rate.map(|rate| Pacer::new(rate, duration));
     let mut workers = Vec::with_capacity(connections);
     for (worker, mut conn) in conns.into_iter().enumerate() {
         let (target, next, make) = (target.clone(), next.clone(), make.clone());
         let mut start_rx = start_rx.clone();
+        let permits = pacer.as_ref().map(|p| p.permits.clone());
         workers.push(tokio::spawn(async move {
             let start = start_rx
                 .wait_for(Option::is_some)
@@ -296,16 +303,16 @@ pub async fn run_paced(
                 if Instant::now() >= deadline {
                     break;
                 }
+                if let Some(permits) = &permits {
+                    match permits.acquire().await {
+                        Ok(permit) => permit.forget(),
+                        // Closed: the pacer has released every request due before the deadline.
+                        Err(_) => break,
+                    }
+                }
                 let seq = next.fetch_add(1, Ordering::Relaxed);
                 if seq >= limit {
                     break;
-                }
-                if let Some(rate) = rate {
-                    let due = start + Duration::from_secs_f64(seq as f64 / rate);
-                    if due >= deadline {
-                        break;
-                    }
-                    tokio::time::sleep_until(due.into()).await;
                 }
                 let req = make(worker, seq);
                 let sent = Instant::now();
@@ -352,6 +359,9 @@ pub async fn run_paced(
     }
     let start = Instant::now();
     start_tx.send(Some(start))?;
+    if let Some(pacer) = &pacer {
+        pacer.start(start);
+    }
     let mut total = Stats::default();
     let mut end = start;
     for worker in workers {
@@ -365,4 +375,48 @@ pub async fn run_paced(
     }
     total.elapsed = end - start;
     Ok(total)
+}
+
+/// Releases one request every `1 / rate` seconds from `start` until the deadline, from a
+/// thread of its own: `std::thread::sleep` wakes within tens of microseconds, where tokio's
+/// timer rounds to the millisecond. A request released late (the thread was descheduled) is
+/// released at once, so the rate holds over the run.
+struct Pacer {
+    permits: Arc<tokio::sync::Semaphore>,
+    rate: f64,
+    duration: Duration,
+}
+
+impl Pacer {
+    fn new(rate: f64, duration: Duration) -> Self {
+        Pacer {
+            permits: Arc::new(tokio::sync::Semaphore::new(0)),
+            rate,
+            duration,
+        }
+    }
+
+    fn start(&self, start: Instant) {
+        let (permits, rate, deadline) = (self.permits.clone(), self.rate, start + self.duration);
+        std::thread::spawn(move || {
+            for n in 0u64.. {
+                let due = start + Duration::from_secs_f64(n as f64 / rate);
+                if due >= deadline || permits.is_closed() {
+                    break;
+                }
+                if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                    std::thread::sleep(wait);
+                }
+                permits.add_permits(1);
+            }
+            permits.close();
+        });
+    }
+}
+
+impl Drop for Pacer {
+    /// Stops the thread when the run ends early (every worker gone after errors or `limit`).
+    fn drop(&mut self) {
+        self.permits.close();
+    }
 }
