@@ -11,7 +11,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue, Request, header};
 use axum::middleware;
-use portico_shared::config::{Config, redact_url};
+use portico_shared::config::{Config, RedisTopology, redact_url};
 use portico_shared::redis_conn::{RedisConn, RedisKeys};
 use portico_shared::redis_persistence;
 use portico_shared::secret::random_string;
@@ -61,20 +61,27 @@ pub async fn state(config: Config) -> anyhow::Result<AppState> {
         .migrate()
         .await
         .context("DATABASE_URL: migrating the database failed")?;
-    let redis = RedisConn::connect(&config.redis).await.with_context(|| {
-        format!(
-            "{}: cannot connect to {}",
-            config.redis.variable(),
-            config.redis.describe()
-        )
-    })?;
+    let redis_keys = RedisKeys::new(&config.redis_prefix);
+    let wait = config
+        .redis_replica_wait
+        .map(|wait| (wait, redis_keys.other("replica-fence")));
+    let redis = RedisConn::connect_acknowledged(&config.redis, wait)
+        .await
+        .with_context(|| {
+            format!(
+                "{}: cannot connect to {}",
+                config.redis.variable(),
+                config.redis.describe()
+            )
+        })?;
     let metrics = Arc::new(Metrics::default());
     let persistence = redis_persistence::read(&mut redis.clone()).await;
     persistence.log();
+    check_replicas(&config, &mut redis.clone()).await;
     metrics.redis_persistence.set(persistence.gauge());
     let home_pages = HomePages::new(config.home_cache_bytes);
     Ok(AppState::new(AppStateInner {
-        redis_keys: RedisKeys::new(&config.redis_prefix),
+        redis_keys,
         config: Arc::new(config),
         sign_ins: SignIns::start(store.clone()),
         store,
@@ -84,6 +91,44 @@ pub async fn state(config: Config) -> anyhow::Result<AppState> {
         firms: Arc::default(),
         home_pages,
     }))
+}
+
+/// Warns at start when what is answered for can be lost at a failover, or when fewer replicas
+/// are connected than `PORTICO_REDIS_WAIT_REPLICAS` waits for (sign-in then answers 503).
+async fn check_replicas(config: &Config, redis: &mut RedisConn) {
+    let Some(wait) = config.redis_replica_wait else {
+        if let RedisTopology::Sentinel { .. } = config.redis {
+            tracing::warn!(
+                "PORTICO_REDIS_WAIT_REPLICAS is not set: a SENTINEL FAILOVER can drop the sessions \
+                 and mail jobs written during the switch; set it to the number of replicas"
+            );
+        }
+        return;
+    };
+    let info: redis::RedisResult<String> = redis::cmd("INFO")
+        .arg("replication")
+        .query_async(redis)
+        .await;
+    let connected = info.ok().and_then(|info| {
+        info.lines()
+            .find_map(|line| line.strip_prefix("connected_slaves:"))
+            .and_then(|n| n.trim().parse::<u32>().ok())
+    });
+    match connected {
+        Some(n) if n >= wait.replicas => {
+            tracing::info!(
+                replicas = n,
+                waits_for = wait.replicas,
+                "sessions and mail jobs are answered for once Redis replicas hold them"
+            );
+        }
+        n => tracing::warn!(
+            replicas = ?n,
+            waits_for = wait.replicas,
+            "the Redis master has fewer replicas than PORTICO_REDIS_WAIT_REPLICAS waits for: \
+             sign-in answers 503 until they connect"
+        ),
+    }
 }
 
 #[derive(Clone, Default)]

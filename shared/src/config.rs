@@ -27,6 +27,8 @@ pub struct Config {
     pub redis: RedisTopology,
     /// Prefix of every Redis key this installation writes.
     pub redis_prefix: String,
+    /// Whether the gateway answers for a session or a mail job only once replicas hold it.
+    pub redis_replica_wait: Option<ReplicaWait>,
     pub bind: SocketAddr,
     pub base_domain: String,
     pub public_scheme: String,
@@ -223,6 +225,63 @@ impl RedisTopology {
     }
 }
 
+/// `PORTICO_REDIS_WAIT_REPLICAS` (and `PORTICO_REDIS_WAIT_TIMEOUT`): before the gateway
+/// answers for a session it started or ended, or for a mail job it queued, `WAIT` until this
+/// many replicas hold it, or answer 503. Replication is asynchronous, so without it a master
+/// demoted by `SENTINEL FAILOVER` can drop what it took in the seconds of the switch; with it
+/// set to the number of replicas, whichever replica is promoted holds everything answered for.
+/// See [`crate::redis_conn::RedisConn::replicated`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReplicaWait {
+    pub replicas: u32,
+    pub timeout: Duration,
+}
+
+impl ReplicaWait {
+    /// The longest `PORTICO_REDIS_WAIT_TIMEOUT`: the answer of a `WAIT` must come within the
+    /// connection's response timeout (2 s).
+    pub const MAX_TIMEOUT: Duration = Duration::from_secs(1);
+
+    fn from_lookup(
+        get: &impl Fn(&str) -> Option<String>,
+        topology: &RedisTopology,
+    ) -> Result<Option<ReplicaWait>, ConfigError> {
+        let replicas = parse_with(get, "PORTICO_REDIS_WAIT_REPLICAS", "0", |v| {
+            v.parse::<u32>()
+                .ok()
+                .filter(|n| *n <= 64)
+                .ok_or_else(|| "expected a number of replicas from 0 to 64".to_string())
+        })?;
+        let timeout = get("PORTICO_REDIS_WAIT_TIMEOUT");
+        if replicas == 0 {
+            if timeout.is_some() {
+                return Err(err(
+                    "PORTICO_REDIS_WAIT_TIMEOUT",
+                    "is set but PORTICO_REDIS_WAIT_REPLICAS is not: set the number of replicas to wait for",
+                ));
+            }
+            return Ok(None);
+        }
+        if let RedisTopology::Cluster(_) = topology {
+            return Err(err(
+                "PORTICO_REDIS_WAIT_REPLICAS",
+                "works with REDIS_URL or REDIS_SENTINELS, not REDIS_CLUSTER_NODES \
+                 (a Cluster's CLUSTER FAILOVER already waits for its replica)",
+            ));
+        }
+        let timeout = parse_with(get, "PORTICO_REDIS_WAIT_TIMEOUT", "500ms", |v| {
+            parse_duration(v).and_then(|d| {
+                if d <= ReplicaWait::MAX_TIMEOUT {
+                    Ok(d)
+                } else {
+                    Err("expected at most 1s".to_string())
+                }
+            })
+        })?;
+        Ok(Some(ReplicaWait { replicas, timeout }))
+    }
+}
+
 /// The non-empty entries of a comma-separated list, trimmed.
 fn list_entries(list: &str) -> impl Iterator<Item = &str> {
     list.split(',').map(str::trim).filter(|s| !s.is_empty())
@@ -276,6 +335,7 @@ impl Config {
         }
 
         let redis = RedisTopology::from_lookup(&get)?;
+        let redis_replica_wait = ReplicaWait::from_lookup(&get, &redis)?;
         let redis_prefix = get("PORTICO_REDIS_PREFIX").unwrap_or_else(|| "portico:".into());
         // Braces would make the prefix the hash tag of every key, all on one cluster node (or
         // split the tags Portico puts in its keys): see RedisKeys.
@@ -476,6 +536,7 @@ impl Config {
             database_url,
             redis,
             redis_prefix,
+            redis_replica_wait,
             bind,
             base_domain,
             public_scheme,
@@ -722,6 +783,65 @@ mod tests {
             ),
             (&[("REDIS_SENTINELS", "a:1")], "REDIS_SENTINEL_SERVICE"),
             (&[("REDIS_SENTINEL_SERVICE", "m")], "REDIS_SENTINEL_SERVICE"),
+        ];
+        for (vars, var) in refused {
+            let e = config(vars).unwrap_err();
+            assert_eq!(e.var, var, "{e}");
+            assert!(!e.to_string().contains('\n'));
+        }
+    }
+
+    #[test]
+    fn replica_wait_is_off_unless_asked_and_never_on_a_cluster() {
+        assert_eq!(config(&[]).unwrap().redis_replica_wait, None);
+        let sentinel = [
+            ("REDIS_SENTINELS", "a:26379"),
+            ("REDIS_SENTINEL_SERVICE", "m"),
+            ("PORTICO_REDIS_WAIT_REPLICAS", "2"),
+        ];
+        assert_eq!(
+            config(&sentinel).unwrap().redis_replica_wait,
+            Some(ReplicaWait {
+                replicas: 2,
+                timeout: Duration::from_millis(500)
+            })
+        );
+        let c = config(&[
+            ("PORTICO_REDIS_WAIT_REPLICAS", "1"),
+            ("PORTICO_REDIS_WAIT_TIMEOUT", "50ms"),
+        ])
+        .unwrap();
+        assert_eq!(
+            c.redis_replica_wait.map(|w| w.timeout),
+            Some(Duration::from_millis(50))
+        );
+        let refused: [(&[(&str, &str)], &str); 5] = [
+            (
+                &[
+                    ("REDIS_CLUSTER_NODES", "redis://a:1"),
+                    ("PORTICO_REDIS_WAIT_REPLICAS", "1"),
+                ],
+                "PORTICO_REDIS_WAIT_REPLICAS",
+            ),
+            (
+                &[("PORTICO_REDIS_WAIT_REPLICAS", "some")],
+                "PORTICO_REDIS_WAIT_REPLICAS",
+            ),
+            (
+                &[("PORTICO_REDIS_WAIT_REPLICAS", "-1")],
+                "PORTICO_REDIS_WAIT_REPLICAS",
+            ),
+            (
+                &[("PORTICO_REDIS_WAIT_TIMEOUT", "100ms")],
+                "PORTICO_REDIS_WAIT_TIMEOUT",
+            ),
+            (
+                &[
+                    ("PORTICO_REDIS_WAIT_REPLICAS", "1"),
+                    ("PORTICO_REDIS_WAIT_TIMEOUT", "5s"),
+                ],
+                "PORTICO_REDIS_WAIT_TIMEOUT",
+            ),
         ];
         for (vars, var) in refused {
             let e = config(vars).unwrap_err();

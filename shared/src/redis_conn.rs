@@ -23,9 +23,9 @@ use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::ClusterClient;
 use redis::cluster_async::ClusterConnection;
 use redis::sentinel::{SentinelClient, SentinelServerType};
-use redis::{Cmd, Pipeline, RedisError, RedisFuture, RedisResult, Value};
+use redis::{Cmd, ErrorKind, Pipeline, RedisError, RedisFuture, RedisResult, Value};
 
-use crate::config::RedisTopology;
+use crate::config::{RedisTopology, ReplicaWait};
 use crate::ids::{ContactId, FirmId};
 
 #[derive(Clone, Debug)]
@@ -153,20 +153,64 @@ const SENTINEL_RESOLVE_TIMEOUT: Duration = Duration::from_secs(3);
 /// the server's answer (`XREADGROUP … BLOCK`) holds up every clone: give such commands a
 /// `RedisConn` of their own ([`RedisConn::connect`] again).
 #[derive(Clone)]
-pub struct RedisConn(Topology);
+pub struct RedisConn {
+    topology: Topology,
+    /// Set when writes are to be acknowledged by replicas (see [`RedisConn::replicated`]).
+    fence: Option<Arc<Fence>>,
+}
 
 #[derive(Clone)]
 enum Topology {
-    Single(ConnectionManager),
+    Single {
+        main: ConnectionManager,
+        /// The connection that waits for replicas, when writes are acknowledged.
+        lane: Option<ConnectionManager>,
+    },
     Cluster(ClusterConnection),
     Sentinel(SentinelConn),
 }
 
+/// What [`RedisConn::replicated`] waits for, and the key it writes to mark how far to wait.
+struct Fence {
+    wait: ReplicaWait,
+    key: String,
+}
+
+/// Where a request's writes begin ([`RedisConn::mark`]), to hand to [`RedisConn::replicated`]
+/// after them: under Sentinel, which master the writes went to.
+#[derive(Clone, Copy, Debug)]
+pub struct WriteMark(u64);
+
 impl RedisConn {
     /// Connects to `topology`; each call makes connections of its own.
     pub async fn connect(topology: &RedisTopology) -> RedisResult<RedisConn> {
-        Ok(RedisConn(match topology {
-            RedisTopology::Single(url) => Topology::Single(single(url).await?),
+        RedisConn::connect_acknowledged(topology, None).await
+    }
+
+    /// As [`connect`](Self::connect); with `wait` (the setting and a key to write, under the
+    /// installation's prefix), [`replicated`](Self::replicated) waits for replicas.
+    pub async fn connect_acknowledged(
+        topology: &RedisTopology,
+        wait: Option<(ReplicaWait, String)>,
+    ) -> RedisResult<RedisConn> {
+        let lane = wait.is_some();
+        let topology = match topology {
+            RedisTopology::Single(url) => {
+                let client = redis::Client::open(url.as_str())?;
+                Topology::Single {
+                    main: single_from(client.clone()).await?,
+                    lane: match lane {
+                        true => Some(single_from(client).await?),
+                        false => None,
+                    },
+                }
+            }
+            RedisTopology::Cluster(_) if lane => {
+                return Err(RedisError::from((
+                    ErrorKind::InvalidClientConfig,
+                    "waiting for replicas is not supported on a Redis Cluster",
+                )));
+            }
             RedisTopology::Cluster(seeds) => {
                 let client = ClusterClient::builder(seeds.iter().map(String::as_str))
                     .connection_timeout(CONNECTION_TIMEOUT)
@@ -179,32 +223,97 @@ impl RedisConn {
                 Topology::Cluster(client.get_async_connection().await?)
             }
             RedisTopology::Sentinel { sentinels, service } => {
-                Topology::Sentinel(SentinelConn::connect(sentinels, service).await?)
+                Topology::Sentinel(SentinelConn::connect(sentinels, service, lane).await?)
             }
-        }))
+        };
+        let fence = wait.map(|(wait, key)| Arc::new(Fence { wait, key }));
+        Ok(RedisConn { topology, fence })
     }
 
     /// Which topology this is, for logs: `single`, `cluster` or `sentinel`.
     pub fn kind(&self) -> &'static str {
-        match &self.0 {
-            Topology::Single(_) => "single",
+        match &self.topology {
+            Topology::Single { .. } => "single",
             Topology::Cluster(_) => "cluster",
             Topology::Sentinel(_) => "sentinel",
+        }
+    }
+
+    /// To take before writes that [`replicated`](Self::replicated) is to confirm.
+    pub fn mark(&self) -> WriteMark {
+        match &self.topology {
+            Topology::Sentinel(sentinel) => WriteMark(sentinel.current().generation),
+            _ => WriteMark(0),
+        }
+    }
+
+    /// Returns once the replicas asked for (`PORTICO_REDIS_WAIT_REPLICAS`) hold every write
+    /// made since `mark`; at once when none are asked for. An error (the request answers
+    /// 503) when fewer acknowledge within the timeout, or when the master changed since
+    /// `mark`, since the writes may then be on a demoted master that will drop them.
+    ///
+    /// `WAIT` covers the writes of the connection it is sent on, and blocks that connection
+    /// until it answers, so it is not sent on the shared connection that every request
+    /// multiplexes on: a lane of its own to the same master writes a fence key (its own write
+    /// comes after every write already answered on the shared one, and replication keeps
+    /// order), then waits for that.
+    pub async fn replicated(&self, mark: WriteMark) -> RedisResult<()> {
+        let Some(fence) = &self.fence else {
+            return Ok(());
+        };
+        let (mut lane, sentinel) = match &self.topology {
+            Topology::Single {
+                lane: Some(lane), ..
+            } => (lane.clone(), None),
+            Topology::Sentinel(sentinel) => {
+                let master = sentinel.current();
+                match (master.lane, master.generation == mark.0) {
+                    (Some(lane), true) => (lane, Some((sentinel, master.generation))),
+                    _ => {
+                        return Err(RedisError::from((
+                            ErrorKind::Io,
+                            "the Redis master changed while the request wrote to it",
+                        )));
+                    }
+                }
+            }
+            _ => return Ok(()),
+        };
+        let wanted = fence.wait.replicas;
+        let acknowledged: RedisResult<(u32,)> = redis::pipe()
+            .cmd("INCR")
+            .arg(&fence.key)
+            .ignore()
+            .cmd("WAIT")
+            .arg(wanted)
+            .arg(fence.wait.timeout.as_millis() as u64)
+            .query_async(&mut lane)
+            .await;
+        match acknowledged {
+            Ok((count,)) if count >= wanted => Ok(()),
+            Ok((count,)) => Err(RedisError::from((
+                ErrorKind::Io,
+                "too few Redis replicas acknowledged the write",
+                format!("{count} of {wanted} within the wait timeout"),
+            ))),
+            Err(e) => {
+                if let Some((sentinel, seen)) = sentinel
+                    && master_moved(&e)
+                {
+                    sentinel.refresh(seen).await;
+                }
+                Err(e)
+            }
         }
     }
 }
 
 /// One server, by URL: a [`RedisConn`] of [`RedisTopology::Single`].
 pub async fn connect(url: &str) -> RedisResult<RedisConn> {
-    Ok(RedisConn(Topology::Single(single(url).await?)))
+    RedisConn::connect(&RedisTopology::Single(url.to_string())).await
 }
 
 /// A `ConnectionManager` with short timeouts; it reconnects by itself when Redis is back.
-async fn single(url: &str) -> RedisResult<ConnectionManager> {
-    let client = redis::Client::open(url)?;
-    single_from(client).await
-}
-
 async fn single_from(client: redis::Client) -> RedisResult<ConnectionManager> {
     let config = ConnectionManagerConfig::new()
         .set_connection_timeout(Some(CONNECTION_TIMEOUT))
@@ -216,8 +325,8 @@ async fn single_from(client: redis::Client) -> RedisResult<ConnectionManager> {
 
 impl ConnectionLike for RedisConn {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
-        match &mut self.0 {
-            Topology::Single(c) => c.req_packed_command(cmd),
+        match &mut self.topology {
+            Topology::Single { main: c, .. } => c.req_packed_command(cmd),
             Topology::Cluster(c) => c.req_packed_command(cmd),
             Topology::Sentinel(c) => c.req_packed_command(cmd),
         }
@@ -229,16 +338,16 @@ impl ConnectionLike for RedisConn {
         offset: usize,
         count: usize,
     ) -> RedisFuture<'a, Vec<Value>> {
-        match &mut self.0 {
-            Topology::Single(c) => c.req_packed_commands(pipeline, offset, count),
+        match &mut self.topology {
+            Topology::Single { main: c, .. } => c.req_packed_commands(pipeline, offset, count),
             Topology::Cluster(c) => c.req_packed_commands(pipeline, offset, count),
             Topology::Sentinel(c) => c.req_packed_commands(pipeline, offset, count),
         }
     }
 
     fn get_db(&self) -> i64 {
-        match &self.0 {
-            Topology::Single(c) => c.get_db(),
+        match &self.topology {
+            Topology::Single { main: c, .. } => c.get_db(),
             Topology::Cluster(c) => c.get_db(),
             Topology::Sentinel(c) => c.get_db(),
         }
@@ -256,12 +365,22 @@ struct SentinelConn(Arc<SentinelShared>);
 
 struct SentinelShared {
     sentinel: tokio::sync::Mutex<SentinelClient>,
-    /// The connection to the master as last found, and how many times it was replaced.
-    current: RwLock<(u64, ConnectionManager)>,
+    /// Whether each master gets a second connection, for [`RedisConn::replicated`].
+    lane: bool,
+    current: RwLock<Master>,
+}
+
+/// The connections to the master as last found.
+#[derive(Clone)]
+struct Master {
+    /// How many times the master was looked up again.
+    generation: u64,
+    main: ConnectionManager,
+    lane: Option<ConnectionManager>,
 }
 
 impl SentinelConn {
-    async fn connect(sentinels: &[String], service: &str) -> RedisResult<SentinelConn> {
+    async fn connect(sentinels: &[String], service: &str, lane: bool) -> RedisResult<SentinelConn> {
         let urls: Vec<String> = sentinels.iter().map(|s| format!("redis://{s}")).collect();
         let mut client = SentinelClient::build(
             urls.iter().map(String::as_str).collect(),
@@ -269,14 +388,19 @@ impl SentinelConn {
             None,
             SentinelServerType::Master,
         )?;
-        let manager = resolve(&mut client).await?;
+        let (main, lane_manager) = resolve(&mut client, lane).await?;
         Ok(SentinelConn(Arc::new(SentinelShared {
             sentinel: tokio::sync::Mutex::new(client),
-            current: RwLock::new((0, manager)),
+            lane,
+            current: RwLock::new(Master {
+                generation: 0,
+                main,
+                lane: lane_manager,
+            }),
         })))
     }
 
-    fn current(&self) -> (u64, ConnectionManager) {
+    fn current(&self) -> Master {
         self.0.current.read().expect("not poisoned").clone()
     }
 
@@ -286,13 +410,17 @@ impl SentinelConn {
         let Ok(mut sentinel) = self.0.sentinel.try_lock() else {
             return false;
         };
-        if self.current().0 != seen {
+        if self.current().generation != seen {
             return true;
         }
-        match resolve(&mut sentinel).await {
-            Ok(manager) => {
+        match resolve(&mut sentinel, self.0.lane).await {
+            Ok((main, lane)) => {
                 let mut current = self.0.current.write().expect("not poisoned");
-                *current = (seen + 1, manager);
+                *current = Master {
+                    generation: seen + 1,
+                    main,
+                    lane,
+                };
                 tracing::info!("Redis master found through the sentinels");
                 true
             }
@@ -305,12 +433,15 @@ impl SentinelConn {
 
     /// Sends `request` to the master, finding it again after an error that says it moved.
     async fn run(&self, request: Request<'_>) -> RedisResult<Vec<Value>> {
-        let (seen, mut manager) = self.current();
+        let Master {
+            generation: seen,
+            main: mut manager,
+            ..
+        } = self.current();
         match request.send(&mut manager).await {
             Err(e) if master_moved(&e) => {
                 if self.refresh(seen).await && refused_unexecuted(&e) {
-                    let (_, mut manager) = self.current();
-                    return request.send(&mut manager).await;
+                    return request.send(&mut self.current().main).await;
                 }
                 Err(e)
             }
@@ -337,8 +468,12 @@ impl Request<'_> {
     }
 }
 
-/// Asks the sentinels for the master (the crate checks it says `ROLE` master) and connects.
-async fn resolve(client: &mut SentinelClient) -> RedisResult<ConnectionManager> {
+/// Asks the sentinels for the master (the crate checks it says `ROLE` master) and connects,
+/// twice with `lane`.
+async fn resolve(
+    client: &mut SentinelClient,
+    lane: bool,
+) -> RedisResult<(ConnectionManager, Option<ConnectionManager>)> {
     let found = tokio::time::timeout(SENTINEL_RESOLVE_TIMEOUT, client.async_get_client()).await;
     let master = found.map_err(|_| {
         RedisError::from(std::io::Error::new(
@@ -346,7 +481,12 @@ async fn resolve(client: &mut SentinelClient) -> RedisResult<ConnectionManager> 
             "the sentinels did not name a master in time",
         ))
     })??;
-    single_from(master).await
+    let main = single_from(master.clone()).await?;
+    let lane = match lane {
+        true => Some(single_from(master).await?),
+        false => None,
+    };
+    Ok((main, lane))
 }
 
 /// An error after which the master should be looked up again.
@@ -381,7 +521,7 @@ impl ConnectionLike for SentinelConn {
     }
 
     fn get_db(&self) -> i64 {
-        self.current().1.get_db()
+        self.current().main.get_db()
     }
 }
 

@@ -508,18 +508,72 @@ fn mails_per_address(deployment: &Deployment, addresses: &[String]) -> HashMap<S
         .collect()
 }
 
-/// Asks for links on three sets of addresses: before `failover`, while it runs, and after it;
-/// then checks that no request failed other than with a 503, that every request accepted
-/// before and after got its mail (and, when `lossless`, every one accepted during it too),
-/// and that the sessions made before all still work. Returns the mails lost during it.
+/// Browsers that asked for a link each, with the link the mailer sent them: opened later,
+/// each starts a session at once (the browser's binding cookie spares the code).
+async fn asked_links(
+    deployment: &Deployment,
+    slug: &str,
+    addresses: &[String],
+) -> Vec<(Browser, String)> {
+    let mut browsers = Vec::new();
+    for email in addresses {
+        let browser = deployment.app.browser();
+        let response = browser.request_link(&deployment.app, slug, email).await;
+        assert_eq!(response.status(), StatusCode::OK, "POST /login");
+        browsers.push(browser);
+    }
+    let mut asked = Vec::new();
+    for (browser, email) in browsers.into_iter().zip(addresses) {
+        let link = deployment
+            .mailed_link(email, 0, Duration::from_secs(30))
+            .await;
+        asked.push((browser, link));
+    }
+    asked
+}
+
+/// Opens the links of `asked` one after another (a new one every 20 ms) until `stop`; the
+/// browsers whose link started a session (303), with their address.
+async fn sessions_started<'a>(
+    asked: &'a [(Browser, String)],
+    addresses: &'a [String],
+    stop: &AtomicBool,
+) -> Vec<(&'a Browser, &'a String)> {
+    let mut started = Vec::new();
+    for ((browser, link), email) in asked.iter().zip(addresses) {
+        if stop.load(Ordering::SeqCst) {
+            break;
+        }
+        if let Ok(response) = browser.client.get(link).send().await {
+            let status = response.status();
+            assert!(
+                status == StatusCode::SEE_OTHER || status == StatusCode::SERVICE_UNAVAILABLE,
+                "a link during the switch signs in or answers 503, got {status}"
+            );
+            if status == StatusCode::SEE_OTHER {
+                started.push((browser, email));
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    started
+}
+
+/// Asks for links on three sets of addresses: before `failover`, while it runs, and after
+/// it, and opens links while it runs; then checks that no request failed other than with a
+/// 503, that every request accepted before, during and after got its mail, and that every
+/// session made before and during the switch still works. Returns the requests accepted
+/// during the switch.
 async fn sign_ins_survive(
     deployment: &Deployment,
     failover: impl std::future::Future<Output = ()>,
-    lossless: bool,
 ) -> usize {
     let app = &deployment.app;
     let addresses = emails("f", 13);
-    let firm = deployment.firm_with_clients("fo", &addresses).await;
+    let openers = emails("s", 150);
+    let mut everyone = addresses.clone();
+    everyone.extend(openers.iter().cloned());
+    let firm = deployment.firm_with_clients("fo", &everyone).await;
     let slug = firm.firm.slug.clone();
     let (before_set, during_set, after_set) =
         (&addresses[0..4], &addresses[4..8], &addresses[8..12]);
@@ -527,6 +581,7 @@ async fn sign_ins_survive(
     for email in before_set {
         sessions.push((email, deployment.client_signs_in(&slug, email).await));
     }
+    let asked = asked_links(deployment, &slug, &openers).await;
     let earlier = mails_per_address(deployment, &addresses);
 
     // Before.
@@ -541,7 +596,11 @@ async fn sign_ins_survive(
         failover.await;
         stop.store(true, Ordering::SeqCst);
     };
-    let (during, ()) = tokio::join!(load(app, &slug, during_set, &stop), switch);
+    let (during, opened, ()) = tokio::join!(
+        load(app, &slug, during_set, &stop),
+        sessions_started(&asked, &openers, &stop),
+        switch
+    );
     // After.
     let stop = AtomicBool::new(false);
     let (after, ()) = tokio::join!(load(app, &slug, after_set, &stop), async {
@@ -574,45 +633,44 @@ async fn sign_ins_survive(
     let wait = Duration::from_secs(60);
     let lost_before = mails_missing(deployment, &before, &earlier, wait).await;
     let lost_after = mails_missing(deployment, &after, &earlier, wait).await;
-    let lost_during = mails_missing(
-        deployment,
-        &during,
-        &earlier,
-        if lossless {
-            wait
-        } else {
-            Duration::from_secs(5)
-        },
-    )
-    .await;
+    let lost_during = mails_missing(deployment, &during, &earlier, wait).await;
     eprintln!(
         "before: {} requests, {} accepted, {lost_before} mails lost; during: {} requests, {} \
-         accepted, {lost_during} mails lost; after: {} requests, {} accepted, {lost_after} lost; \
-         {} answered 503; slowest {slowest:?}",
+         accepted, {lost_during} mails lost, {} sessions started; after: {} requests, {} \
+         accepted, {lost_after} lost; {} answered 503; slowest {slowest:?}",
         before.statuses.len(),
         total(&before),
         during.statuses.len(),
         total(&during),
+        opened.len(),
         after.statuses.len(),
         total(&after),
         failed.len()
     );
     assert_eq!(lost_before, 0, "{}", deployment.mailer_log());
+    assert_eq!(lost_during, 0, "{}", deployment.mailer_log());
     assert_eq!(lost_after, 0, "{}", deployment.mailer_log());
-    if lossless {
-        assert_eq!(lost_during, 0, "{}", deployment.mailer_log());
-    }
+    assert!(
+        total(&during) > 0 && !opened.is_empty(),
+        "the switch was under load"
+    );
 
-    // No session lost.
+    // No session lost: neither those made before nor those made during the switch.
     for (email, browser) in &sessions {
         assert!(
             signed_in_as(browser, app, &slug, email).await,
             "{email}'s session survived"
         );
     }
+    for (browser, email) in &opened {
+        assert!(
+            signed_in_as(browser, app, &slug, email).await,
+            "the session {email} started during the switch survived"
+        );
+    }
     // And signing in still works, end to end.
     deployment.client_signs_in(&slug, &addresses[12]).await;
-    lost_during
+    total(&during)
 }
 
 #[tokio::test]
@@ -626,22 +684,24 @@ async fn a_controlled_cluster_failover_loses_no_mail_and_no_session() {
             cluster.controlled_failover(primary).await;
         }
     };
-    sign_ins_survive(&deployment, failover, true).await;
+    sign_ins_survive(&deployment, failover).await;
 }
 
-/// `SENTINEL FAILOVER` is no graceful switch-over: the old master keeps taking writes until the
-/// sentinels turn it into a replica (seconds later), and those writes are lost with it (Redis
-/// has no fencing for it; see the README). What holds: every session made before survives,
-/// every request accepted before and after the switch gets its mail, requests fail only with
-/// 503 meanwhile; the mails lost in the window are counted and printed.
+/// `SENTINEL FAILOVER` is no graceful switch-over: Sentinel promotes a replica while the old
+/// master keeps taking writes until it is turned into a replica (up to seconds later), and
+/// those writes go with it. With `PORTICO_REDIS_WAIT_REPLICAS` at the number of replicas, the
+/// gateway answers for a session or a mail job only once every replica holds it, so the
+/// promoted one does: nothing answered for is lost, the window's other requests get 503.
 #[tokio::test]
-async fn a_controlled_sentinel_failover_keeps_sessions_and_mail_outside_the_switch() {
+async fn a_controlled_sentinel_failover_loses_no_mail_and_no_session_when_replicas_acknowledge() {
     let set = RedisSentinelSet::start().await;
-    let deployment = Deployment::start(&on_sentinels(&set)).await;
+    let mut redis = on_sentinels(&set);
+    redis.push(("PORTICO_REDIS_WAIT_REPLICAS".into(), "2".into()));
+    let deployment = Deployment::start(&redis).await;
     let failover = async {
         set.failover().await;
     };
-    sign_ins_survive(&deployment, failover, false).await;
+    sign_ins_survive(&deployment, failover).await;
 }
 
 /// Asks for links every 100 ms from the moment the primary is killed: every answer is a 503
@@ -836,6 +896,51 @@ async fn redis_topology_mistakes_stop_the_gateway_with_one_line() {
         );
         assert!(!lines[0].contains("secret"), "{}", lines[0]);
     }
+}
+
+/// A master without the replicas `PORTICO_REDIS_WAIT_REPLICAS` asks for (the test server has
+/// none): what would be answered for (a link and its mail) is refused with a 503 after the
+/// wait, for a known and an unknown address alike (the decoy waits too), while pages that
+/// promise nothing still serve.
+#[tokio::test]
+async fn too_few_replicas_refuse_sign_in_with_503_whoever_asks() {
+    let app = TestApp::spawn_with(&[
+        ("PORTICO_REDIS_WAIT_REPLICAS", "1"),
+        ("PORTICO_REDIS_WAIT_TIMEOUT", "50ms"),
+    ])
+    .await;
+    let firm = app.create_firm("wait").await;
+    app.add_contact(&firm, "ann@example.com", true).await;
+    let slug = firm.firm.slug.clone();
+    let browser = app.browser();
+    let (status, _) = browser.get_text(&app.url(&slug, "/login")).await;
+    assert_eq!(status, StatusCode::OK, "the login page");
+    let mut answers = Vec::new();
+    for email in ["ann@example.com", "nobody@example.com"] {
+        let started = Instant::now();
+        let response = browser.request_link(&app, &slug, email).await;
+        let status = response.status();
+        let retry_after = response.headers().get("retry-after").cloned();
+        let body = response.text().await.unwrap_or_default();
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{email}: {body}");
+        assert!(retry_after.is_some(), "{email}: a Retry-After");
+        assert!(started.elapsed() >= Duration::from_millis(50), "it waited");
+        answers.push(body);
+    }
+    assert_eq!(
+        answers[0], answers[1],
+        "the same answer for a known and an unknown address"
+    );
+    let (_, metrics) = browser.get_text(&app.plain_url("/metrics")).await;
+    let redis_errors: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("portico_dependency_errors_total{dependency=\"redis\"} "))
+        .map_or(0, |n| n.trim().parse().unwrap());
+    assert!(
+        redis_errors >= 2,
+        "counted as Redis failures: {redis_errors}"
+    );
+    app.stop().await;
 }
 
 #[tokio::test]

@@ -16,6 +16,10 @@
 //!    concurrent request, it is deleted too. So every link but the newest is deleted.
 //! 4. The mail job, `XADD` to the stream, last.
 //!
+//! 5. With `PORTICO_REDIS_WAIT_REPLICAS`, a `WAIT` until replicas hold all of it
+//!    ([`RedisConn::replicated`](portico_shared::redis_conn::RedisConn::replicated)), so
+//!    the mail a page promises survives a Sentinel failover.
+//!
 //! A crash (or a Redis error, answered 503) between steps leaves at worst: the request counted
 //! with no link (step 1 only), or a link no mail names (after 2 or 3), which nobody can use
 //! since its secrets are only in the job; the user asks again. A mail job always has its link
@@ -544,6 +548,7 @@ async fn run_issue_until(
     };
     let tag = record.tag(state.keys());
     let mut redis = state.redis();
+    let mark = redis.mark();
 
     // Step 1: the counters.
     if let Some(rate) = &rate {
@@ -632,6 +637,9 @@ async fn run_issue_until(
         }
     };
     let _: String = xadd.query_async(&mut redis).await?;
+    // Answered for only once replicas hold link and job (when configured); a decoy waits
+    // the same, so the wait tells nothing about the address.
+    redis.replicated(mark).await?;
     Ok(Wrote::Link)
 }
 

@@ -66,7 +66,9 @@ fn finished(state: &AppState, mut job: MailJob, data: serde_json::Value) -> Tagg
 
 async fn enqueue(state: &AppState, job: &TaggedJob) -> Result<()> {
     let mut redis = state.redis();
+    let mark = redis.mark();
     let _: String = job.enqueue_cmd().query_async(&mut redis).await?;
+    redis.replicated(mark).await?;
     Ok(())
 }
 
@@ -80,7 +82,9 @@ async fn enqueue_all(state: &AppState, jobs: &[TaggedJob]) -> Result<()> {
         pipe.add_command(job.enqueue_cmd()).ignore();
     }
     let mut redis = state.redis();
+    let mark = redis.mark();
     let () = pipe.query_async(&mut redis).await?;
+    redis.replicated(mark).await?;
     Ok(())
 }
 

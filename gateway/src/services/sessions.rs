@@ -123,6 +123,7 @@ pub async fn start(
         .keys()
         .tag_record(&record.tag_parts(&key_of_session, &record.numbers()));
     let mut redis = state.redis();
+    let mark = redis.mark();
     // Two commands, not one pipeline: each session key is tagged by its own hash, so the two
     // may live on different cluster nodes. The old one goes first: a failure in between
     // leaves this browser signed out, never with two sessions.
@@ -136,6 +137,8 @@ pub async fn start(
             state.config.session_idle.as_secs(),
         )
         .await?;
+    // The session, and the link or handover consumed before it, survive a failover.
+    redis.replicated(mark).await?;
     state.metrics.sessions_started.inc();
     let max_age = time::Duration::seconds(state.config.session_absolute.as_secs() as i64);
     Ok(cookies::build(
@@ -191,7 +194,10 @@ pub async fn sign_out(state: &AppState, audience: Audience, jar: CookieJar) -> R
 pub async fn end(state: &AppState, audience: Audience, cookie_value: &str) -> Result<()> {
     if let Some(key) = redis_key(state, audience, cookie_value) {
         let mut redis = state.redis();
+        let mark = redis.mark();
         let _: () = redis.del(key).await?;
+        // A failover must not bring back a session its owner ended.
+        redis.replicated(mark).await?;
     }
     Ok(())
 }
