@@ -21,6 +21,10 @@
 //!    prints the plan of every statement they ran against the seeded database.
 //!
 //! See BENCH.md ("Console benchmark") for what each figure means.
+
+// The futures of the whole gateway, nested in the benchmark's, are deeper than rustc's
+// default limit lets it lay out in a release build.
+#![recursion_limit = "256"]
 #![forbid(unsafe_code)]
 
 use std::fmt::Write as _;
