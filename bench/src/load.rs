@@ -263,10 +263,12 @@ pub async fn run(target: &Target, plan: Plan, make: MakeReq) -> Result<Stats> {
 /// `rate` (requests per second) is given: two servers loaded at the same rate can be compared
 /// per request (a server's CPU per request falls as its load rises and wake-ups are shared).
 ///
-/// The requests are released one by one by a [`Pacer`] thread, evenly spaced: tokio's timer
-/// has a resolution of 1 ms, so sleeping until each request's time released them in bursts of
-/// `rate / 1000`, and how a burst's Redis commands then met on a shared connection depended
-/// on how fast each server got through the burst, not on the commands themselves.
+/// The requests are released one by one by a [`Pacer`] thread, at the times of a Poisson
+/// process (as independent clients arrive) drawn from a fixed seed, so that both sides of a
+/// comparison get the same schedule. tokio's timer has a resolution of 1 ms: sleeping until
+/// each request's time released them in bursts of `rate / 1000`, and how a burst's Redis
+/// commands then met on a shared connection depended on how fast each server got through
+/// the burst, not on the commands themselves.
 pub async fn run_paced(
     target: &Target,
     plan: Plan,
@@ -377,10 +379,11 @@ pub async fn run_paced(
     Ok(total)
 }
 
-/// Releases one request every `1 / rate` seconds from `start` until the deadline, from a
-/// thread of its own: `std::thread::sleep` wakes within tens of microseconds, where tokio's
-/// timer rounds to the millisecond. A request released late (the thread was descheduled) is
-/// released at once, so the rate holds over the run.
+/// Releases requests from `start` until the deadline, with exponentially distributed gaps of
+/// mean `1 / rate` (a Poisson process), from a thread of its own: `std::thread::sleep` wakes
+/// within tens of microseconds, where tokio's timer rounds to the millisecond. A request
+/// released late (the thread was descheduled) is released at once, so the rate holds over the
+/// run.
 struct Pacer {
     permits: Arc<tokio::sync::Semaphore>,
     rate: f64,
@@ -399,8 +402,9 @@ impl Pacer {
     fn start(&self, start: Instant) {
         let (permits, rate, deadline) = (self.permits.clone(), self.rate, start + self.duration);
         std::thread::spawn(move || {
-            for n in 0u64.. {
-                let due = start + Duration::from_secs_f64(n as f64 / rate);
+            let mut arrivals = Arrivals::new(rate);
+            loop {
+                let due = start + arrivals.next_offset();
                 if due >= deadline || permits.is_closed() {
                     break;
                 }
@@ -414,9 +418,59 @@ impl Pacer {
     }
 }
 
+/// The arrival times of a Poisson process of `rate` per second, from a fixed seed
+/// (SplitMix64): the same sequence on every run.
+struct Arrivals {
+    rate: f64,
+    state: u64,
+    at: f64,
+}
+
+impl Arrivals {
+    fn new(rate: f64) -> Self {
+        Arrivals {
+            rate,
+            state: 0x5EED_0F_A221_7A15,
+            at: 0.0,
+        }
+    }
+
+    /// The next arrival, as an offset from the start.
+    fn next_offset(&mut self) -> Duration {
+        self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^= z >> 31;
+        // Uniform in (0, 1]: 53 random bits, never 0, so the logarithm is finite.
+        let uniform = ((z >> 11) + 1) as f64 / (1u64 << 53) as f64;
+        self.at += -uniform.ln() / self.rate;
+        Duration::from_secs_f64(self.at)
+    }
+}
+
 impl Drop for Pacer {
     /// Stops the thread when the run ends early (every worker gone after errors or `limit`).
     fn drop(&mut self) {
         self.permits.close();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Arrivals;
+
+    #[test]
+    fn arrivals_keep_the_rate_and_repeat() {
+        let (mut a, mut b) = (Arrivals::new(1000.0), Arrivals::new(1000.0));
+        let mut last = std::time::Duration::ZERO;
+        for _ in 0..100_000 {
+            let next = a.next_offset();
+            assert!(next >= last);
+            assert_eq!(next, b.next_offset(), "the same schedule every time");
+            last = next;
+        }
+        // 100,000 arrivals at 1,000 a second take about 100 s.
+        assert!((99.0..101.0).contains(&last.as_secs_f64()), "{last:?}");
     }
 }
