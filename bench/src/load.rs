@@ -430,7 +430,7 @@ impl Arrivals {
     fn new(rate: f64) -> Self {
         Arrivals {
             rate,
-            state: 0x5EED_0F_A221_7A15,
+            state: 0x005E_ED0F_A221_7A15,
             at: 0.0,
         }
     }
