@@ -373,8 +373,10 @@ struct SentinelShared {
 /// The connections to the master as last found.
 #[derive(Clone)]
 struct Master {
-    /// How many times the master was looked up again.
+    /// How many times another master was found.
     generation: u64,
+    /// Its `host:port`.
+    address: String,
     main: ConnectionManager,
     lane: Option<ConnectionManager>,
 }
@@ -388,15 +390,11 @@ impl SentinelConn {
             None,
             SentinelServerType::Master,
         )?;
-        let (main, lane_manager) = resolve(&mut client, lane).await?;
+        let master = connect_master(find_master(&mut client).await?, lane).await?;
         Ok(SentinelConn(Arc::new(SentinelShared {
             sentinel: tokio::sync::Mutex::new(client),
             lane,
-            current: RwLock::new(Master {
-                generation: 0,
-                main,
-                lane: lane_manager,
-            }),
+            current: RwLock::new(master),
         })))
     }
 
@@ -405,7 +403,8 @@ impl SentinelConn {
     }
 
     /// Finds the master again, unless another caller already replaced connection `seen` or is
-    /// looking it up now. Whether the connection was replaced.
+    /// looking it up now; connects to it when it is another server. Whether the connection
+    /// was replaced.
     async fn refresh(&self, seen: u64) -> bool {
         let Ok(mut sentinel) = self.0.sentinel.try_lock() else {
             return false;
@@ -413,19 +412,30 @@ impl SentinelConn {
         if self.current().generation != seen {
             return true;
         }
-        match resolve(&mut sentinel, self.0.lane).await {
-            Ok((main, lane)) => {
-                let mut current = self.0.current.write().expect("not poisoned");
-                *current = Master {
+        let found = match find_master(&mut sentinel).await {
+            Ok(found) => found,
+            Err(e) => {
+                tracing::debug!(error = %e, "no Redis master through the sentinels yet");
+                return false;
+            }
+        };
+        // Still the same server (a replica missing for `replicated`, a dropped connection):
+        // its connections reconnect by themselves, and replacing them would only cut off the
+        // commands other requests have in flight on them.
+        if master_address(&found) == self.current().address {
+            return false;
+        }
+        match connect_master(found, self.0.lane).await {
+            Ok(master) => {
+                *self.0.current.write().expect("not poisoned") = Master {
                     generation: seen + 1,
-                    main,
-                    lane,
+                    ..master
                 };
                 tracing::info!("Redis master found through the sentinels");
                 true
             }
             Err(e) => {
-                tracing::debug!(error = %e, "no Redis master through the sentinels yet");
+                tracing::debug!(error = %e, "the master the sentinels name is not reachable yet");
                 false
             }
         }
@@ -468,25 +478,32 @@ impl Request<'_> {
     }
 }
 
-/// Asks the sentinels for the master (the crate checks it says `ROLE` master) and connects,
-/// twice with `lane`.
-async fn resolve(
-    client: &mut SentinelClient,
-    lane: bool,
-) -> RedisResult<(ConnectionManager, Option<ConnectionManager>)> {
+/// Asks the sentinels for the master (the crate checks it says `ROLE` master).
+async fn find_master(client: &mut SentinelClient) -> RedisResult<redis::Client> {
     let found = tokio::time::timeout(SENTINEL_RESOLVE_TIMEOUT, client.async_get_client()).await;
-    let master = found.map_err(|_| {
+    found.map_err(|_| {
         RedisError::from(std::io::Error::new(
             std::io::ErrorKind::TimedOut,
             "the sentinels did not name a master in time",
         ))
-    })??;
-    let main = single_from(master.clone()).await?;
-    let lane = match lane {
-        true => Some(single_from(master).await?),
-        false => None,
-    };
-    Ok((main, lane))
+    })?
+}
+
+fn master_address(master: &redis::Client) -> String {
+    master.get_connection_info().addr().to_string()
+}
+
+/// Connects to a master found by [`find_master`], twice with `lane`.
+async fn connect_master(master: redis::Client, lane: bool) -> RedisResult<Master> {
+    Ok(Master {
+        generation: 0,
+        address: master_address(&master),
+        main: single_from(master.clone()).await?,
+        lane: match lane {
+            true => Some(single_from(master).await?),
+            false => None,
+        },
+    })
 }
 
 /// An error after which the master should be looked up again.

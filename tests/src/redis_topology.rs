@@ -615,7 +615,8 @@ impl RedisSentinelSet {
         addr.map(|(_, port)| port)
     }
 
-    /// `SENTINEL FAILOVER`: a replica is promoted without losing acknowledged writes. Waits
+    /// `SENTINEL FAILOVER`: a replica is promoted while the old master still takes writes,
+    /// until the sentinels turn it into a replica (what it took meanwhile is dropped). Waits
     /// until every sentinel names the new master, it says it is the master, and the others
     /// replicate from it; returns its port.
     pub async fn failover(&self) -> u16 {
@@ -642,6 +643,18 @@ impl RedisSentinelSet {
             .expect("the master is one of ours")
             .kill();
         master
+    }
+
+    /// SIGKILLs one replica of the master; returns its port.
+    pub async fn kill_replica(&mut self) -> u16 {
+        let master = self.master().await;
+        let (port, node) = self
+            .servers
+            .iter_mut()
+            .find(|(port, node)| **port != master && node.is_running())
+            .expect("a running replica");
+        node.kill();
+        *port
     }
 
     /// Waits until every sentinel names a master other than `old` and that server says it is

@@ -898,6 +898,56 @@ async fn redis_topology_mistakes_stop_the_gateway_with_one_line() {
     }
 }
 
+/// The price of waiting for every replica: with one of the two down, what would be answered
+/// for gets 503 (pages and sessions made before still work), and sign-in works again once
+/// the replica is back, with the same gateway and mailer.
+#[tokio::test]
+async fn with_a_replica_down_sign_in_waits_for_it_and_recovers_when_it_returns() {
+    let mut set = RedisSentinelSet::start().await;
+    let mut redis = on_sentinels(&set);
+    redis.push(("PORTICO_REDIS_WAIT_REPLICAS".into(), "2".into()));
+    let deployment = Deployment::start(&redis).await;
+    let app = &deployment.app;
+    let clients = ["ann@example.com".to_string(), "bob@example.com".to_string()];
+    let firm = deployment.firm_with_clients("down", &clients).await;
+    let slug = firm.firm.slug.clone();
+    let ann = deployment.client_signs_in(&slug, "ann@example.com").await;
+
+    let replica = set.kill_replica().await;
+    let status = ask_for_link(app, &slug, "ann@example.com").await;
+    assert_eq!(
+        status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "a link needs both replicas"
+    );
+    assert!(
+        signed_in_as(&ann, app, &slug, "ann@example.com").await,
+        "pages still serve"
+    );
+
+    set.restart(replica).await;
+    let back = Instant::now();
+    loop {
+        let status = ask_for_link(app, &slug, "ann@example.com").await;
+        if status == StatusCode::OK {
+            break;
+        }
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(
+            back.elapsed() < Duration::from_secs(30),
+            "sign-in did not work again after the replica returned"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    eprintln!(
+        "sign-in worked again {:?} after the replica restarted",
+        back.elapsed()
+    );
+    // Bob, whose mails cannot be confused with those of Ann's requests (a refused request's
+    // job was written before the wait, so its mail may still arrive).
+    deployment.client_signs_in(&slug, "bob@example.com").await;
+}
+
 /// A master without the replicas `PORTICO_REDIS_WAIT_REPLICAS` asks for (the test server has
 /// none): what would be answered for (a link and its mail) is refused with a 503 after the
 /// wait, for a known and an unknown address alike (the decoy waits too), while pages that
