@@ -23,7 +23,7 @@
 //! See BENCH.md ("Console benchmark") for what each figure means.
 
 // The futures of the whole gateway, nested in the benchmark's, are deeper than rustc's
-// default limit lets it lay out in a release build.
+// default limit lets it lay out (a clean build overflows it).
 #![recursion_limit = "256"]
 #![forbid(unsafe_code)]
 

@@ -22,6 +22,10 @@
 //!
 //! Redis is a `redis-server` of the run's own on a free loopback port, so that its CPU time and
 //! command counts are this run's alone. See BENCH.md ("Shared components per request").
+
+// The futures of the whole gateway, nested in the benchmark's, are deeper than rustc's
+// default limit lets it lay out (a clean build overflows it).
+#![recursion_limit = "256"]
 #![forbid(unsafe_code)]
 
 use std::fmt::Write as _;
