@@ -31,6 +31,17 @@ pub fn run_gateway(vars: &HashMap<String, String>, args: &[&str]) -> Output {
     gateway(vars).args(args).output().expect("gateway runs")
 }
 
+/// A finished process's exit code (-1 when killed by a signal) and the non-empty lines of
+/// its stderr: what a test of a refusal at start looks at.
+pub fn exit_and_stderr_lines(output: &Output) -> (i32, Vec<String>) {
+    let lines = String::from_utf8_lossy(&output.stderr)
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect();
+    (output.status.code().unwrap_or(-1), lines)
+}
+
 /// A child process that is killed and reaped when dropped, so a failing test leaves no
 /// gateway behind.
 pub struct ChildGuard(pub std::process::Child);

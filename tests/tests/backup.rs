@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use portico_e2e::binaries::run_gateway;
+use portico_e2e::binaries::{exit_and_stderr_lines, run_gateway};
 use portico_e2e::{TestApp, TestFirm, postgres_admin_url, test_config, unique};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -251,13 +251,7 @@ fn backup_fails(
     vars: &std::collections::HashMap<String, String>,
     path: &str,
 ) -> (i32, Vec<String>) {
-    let output = run_gateway(vars, &["backup", path]);
-    let lines = String::from_utf8_lossy(&output.stderr)
-        .lines()
-        .filter(|l| !l.is_empty())
-        .map(str::to_string)
-        .collect();
-    (output.status.code().unwrap_or(-1), lines)
+    exit_and_stderr_lines(&run_gateway(vars, &["backup", path]))
 }
 
 #[tokio::test]

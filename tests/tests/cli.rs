@@ -5,7 +5,7 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use portico_e2e::binaries::{ChildGuard, gateway, run_gateway};
+use portico_e2e::binaries::{ChildGuard, exit_and_stderr_lines, gateway, run_gateway};
 use portico_e2e::{Browser, csrf_in, test_config};
 use portico_shared::email::Email;
 use portico_shared::status::{InvoiceStatus, SigningStatus};
@@ -15,14 +15,7 @@ use portico_shared::store::{self, PageImages, PageQuery};
 async fn fails_with(var: &str, value: &str) -> (i32, Vec<String>) {
     let mut setup = test_config(&[]).await;
     setup.vars.insert(var.into(), value.into());
-    let output = run_gateway(&setup.vars, &["migrate"]);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    let lines: Vec<String> = stderr
-        .lines()
-        .map(str::to_string)
-        .filter(|l| !l.is_empty())
-        .collect();
-    (output.status.code().unwrap_or(-1), lines)
+    exit_and_stderr_lines(&run_gateway(&setup.vars, &["migrate"]))
 }
 
 #[tokio::test]

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use mail_parser::MessageParser;
-use portico_e2e::binaries::{ChildGuard, mailer, run_gateway};
+use portico_e2e::binaries::{ChildGuard, exit_and_stderr_lines, mailer, run_gateway};
 use portico_e2e::redis_topology::{RedisCluster, RedisSentinelSet, ask, key_slot, role};
 use portico_e2e::smtp_sink::{Mode, SmtpSink};
 use portico_e2e::{Browser, TestApp, TestFirm, csrf_in, staff, test_config, unique};
@@ -817,14 +817,7 @@ fn change(vars: &mut HashMap<String, String>, changes: &[(&str, &str)]) {
 async fn gateway_fails_with(changes: &[(&str, &str)]) -> (i32, Vec<String>) {
     let mut setup = test_config(&[]).await;
     change(&mut setup.vars, changes);
-    let output = run_gateway(&setup.vars, &["migrate"]);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    let lines = stderr
-        .lines()
-        .filter(|l| !l.is_empty())
-        .map(str::to_string)
-        .collect();
-    (output.status.code().unwrap_or(-1), lines)
+    exit_and_stderr_lines(&run_gateway(&setup.vars, &["migrate"]))
 }
 
 #[tokio::test]
