@@ -105,15 +105,13 @@ async fn check_replicas(config: &Config, redis: &mut RedisConn) {
         }
         return;
     };
-    let info: redis::RedisResult<String> = redis::cmd("INFO")
+    let info: redis::RedisResult<redis::InfoDict> = redis::cmd("INFO")
         .arg("replication")
         .query_async(redis)
         .await;
-    let connected = info.ok().and_then(|info| {
-        info.lines()
-            .find_map(|line| line.strip_prefix("connected_slaves:"))
-            .and_then(|n| n.trim().parse::<u32>().ok())
-    });
+    let connected = info
+        .ok()
+        .and_then(|info| info.get::<u32>("connected_slaves"));
     match connected {
         Some(n) if n >= wait.replicas => {
             tracing::info!(

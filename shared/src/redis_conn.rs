@@ -196,14 +196,8 @@ impl RedisConn {
         let lane = wait.is_some();
         let topology = match topology {
             RedisTopology::Single(url) => {
-                let client = redis::Client::open(url.as_str())?;
-                Topology::Single {
-                    main: single_from(client.clone()).await?,
-                    lane: match lane {
-                        true => Some(single_from(client).await?),
-                        false => None,
-                    },
-                }
+                let (main, lane) = main_and_lane(redis::Client::open(url.as_str())?, lane).await?;
+                Topology::Single { main, lane }
             }
             RedisTopology::Cluster(_) if lane => {
                 return Err(RedisError::from((
@@ -311,6 +305,20 @@ impl RedisConn {
 /// One server, by URL: a [`RedisConn`] of [`RedisTopology::Single`].
 pub async fn connect(url: &str) -> RedisResult<RedisConn> {
     RedisConn::connect(&RedisTopology::Single(url.to_string())).await
+}
+
+/// The connection every request shares to one server and, with `lane`, a second one for
+/// [`RedisConn::replicated`].
+async fn main_and_lane(
+    server: redis::Client,
+    lane: bool,
+) -> RedisResult<(ConnectionManager, Option<ConnectionManager>)> {
+    let main = single_from(server.clone()).await?;
+    let lane = match lane {
+        true => Some(single_from(server).await?),
+        false => None,
+    };
+    Ok((main, lane))
 }
 
 /// A `ConnectionManager` with short timeouts; it reconnects by itself when Redis is back.
@@ -495,14 +503,13 @@ fn master_address(master: &redis::Client) -> String {
 
 /// Connects to a master found by [`find_master`], twice with `lane`.
 async fn connect_master(master: redis::Client, lane: bool) -> RedisResult<Master> {
+    let address = master_address(&master);
+    let (main, lane) = main_and_lane(master, lane).await?;
     Ok(Master {
         generation: 0,
-        address: master_address(&master),
-        main: single_from(master.clone()).await?,
-        lane: match lane {
-            true => Some(single_from(master).await?),
-            false => None,
-        },
+        address,
+        main,
+        lane,
     })
 }
 
