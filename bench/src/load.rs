@@ -259,9 +259,9 @@ pub async fn run(target: &Target, plan: Plan, make: MakeReq) -> Result<Stats> {
     run_paced(target, plan, None, make).await
 }
 
-/// [`run`], with request number `n` not sent before `n / rate` seconds after the start when
-/// `rate` (requests per second) is given: two servers loaded at the same rate can be compared
-/// per request (a server's CPU per request falls as its load rises and wake-ups are shared).
+/// [`run`], with the requests paced at `rate` per second when it is given: two servers loaded
+/// at the same rate can be compared per request (a server's CPU per request falls as its load
+/// rises and wake-ups are shared).
 ///
 /// The requests are released one by one by a [`Pacer`] thread, at the times of a Poisson
 /// process (as independent clients arrive) drawn from a fixed seed, so that both sides of a
@@ -418,6 +418,13 @@ impl Pacer {
     }
 }
 
+impl Drop for Pacer {
+    /// Stops the thread when the run ends early (every worker gone after errors or `limit`).
+    fn drop(&mut self) {
+        self.permits.close();
+    }
+}
+
 /// The arrival times of a Poisson process of `rate` per second, from a fixed seed
 /// (SplitMix64): the same sequence on every run.
 struct Arrivals {
@@ -446,13 +453,6 @@ impl Arrivals {
         let uniform = ((z >> 11) + 1) as f64 / (1u64 << 53) as f64;
         self.at += -uniform.ln() / self.rate;
         Duration::from_secs_f64(self.at)
-    }
-}
-
-impl Drop for Pacer {
-    /// Stops the thread when the run ends early (every worker gone after errors or `limit`).
-    fn drop(&mut self) {
-        self.permits.close();
     }
 }
 
